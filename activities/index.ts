@@ -1,0 +1,22 @@
+/**
+ * Every activity of an import, built around the worker's staging store and target connections.
+ * Workers register the object this returns; workflows import its type only.
+ */
+import { createChunkActivities } from './chunks';
+import { createReportActivities } from './report';
+import { createRoundActivities } from './rounds';
+import { createStageActivity } from './stage';
+import type { StagingStore } from './staging/store';
+import type { TargetRegistry } from './targets';
+
+export function createActivities(store: StagingStore, targets: TargetRegistry) {
+  return {
+    stage: createStageActivity(store, targets),
+    ...createChunkActivities(store, targets),
+    ...createRoundActivities(store, targets),
+    ...createReportActivities(store),
+  };
+}
+
+export type ImportActivities = ReturnType<typeof createActivities>;
+export type { ChunkRequest, SubmitResult } from './chunks';

@@ -1,0 +1,98 @@
+/**
+ * Stage: stream the source, validate every record with the target's schema, reject duplicate
+ * keys, and cut the valid products into chunk files in the staging store. Invalid rows are kept
+ * for the report. Progress is heartbeated; after a crash the activity reads the source again
+ * (staging is deterministic) and skips writing the chunks it had already committed.
+ */
+import { Context } from '@temporalio/activity';
+import type { ImportInput, StageResult } from '../common/import';
+import type { StagedItem } from '../targets/types';
+import { detectFormat, readSource } from './sources';
+import { Chunker } from './staging/chunker';
+import { chunkId, invalidKey, metaKey, writeChunk, writeLines, type ImportMeta, type InvalidRow } from './staging/files';
+import type { StagingStore } from './staging/store';
+import type { BoundTarget, TargetRegistry } from './targets';
+
+interface StageHeartbeat {
+  chunksCommitted: number;
+  read: number;
+}
+
+export function createStageActivity(store: StagingStore, targets: TargetRegistry) {
+  return async function stage(input: ImportInput): Promise<StageResult> {
+    const ctx = Context.current();
+    const target = targets.bind(input);
+    const format = detectFormat(input.source.location, input.source.format);
+    const resumed = (ctx.info.heartbeatDetails as StageHeartbeat | undefined)?.chunksCommitted ?? 0;
+    if (resumed) ctx.log.info('Staging resumes after a restart', { chunksCommitted: resumed });
+
+    const invalid = await store.createWriter(invalidKey(input.importId));
+    const firstLineOfKey = new Map<string, number>();
+    const counts = { read: 0, valid: 0, invalid: 0 };
+    let columns: string[] | undefined;
+
+    const reject = (row: InvalidRow) => {
+      counts.invalid++;
+      return invalid.write(JSON.stringify(row));
+    };
+    const chunker = new Chunker(target.limits, target.envelopeBytes, async (index, items) => {
+      if (index >= resumed) await writeChunk(store, input.importId, chunkId(0, index), items);
+      ctx.heartbeat({ chunksCommitted: index + 1, read: counts.read } satisfies StageHeartbeat);
+    });
+
+    try {
+      for await (const item of readSource(input.source.location, format, { signal: ctx.cancellationSignal })) {
+        counts.read++;
+        if (counts.read % 5000 === 0) ctx.heartbeat({ chunksCommitted: Math.max(chunker.chunks, resumed), read: counts.read });
+        if ('error' in item) {
+          await reject({ line: item.line, errors: [{ path: '', message: item.error }], text: item.text });
+          continue;
+        }
+        let record = item.record;
+        if (format === 'csv') {
+          columns ??= Object.keys(record as Record<string, string>);
+          record = target.fromCsvRow(record as Record<string, string>);
+        }
+        const parsed = target.productSchema.safeParse(record);
+        if (!parsed.success) {
+          const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+          await reject({ line: item.line, key: keyIfAny(target, record), errors, raw: item.record });
+          continue;
+        }
+        const key = target.keyOf(parsed.data);
+        const firstLine = firstLineOfKey.get(key);
+        if (firstLine !== undefined) {
+          await reject({ line: item.line, key, errors: [{ path: '', message: `duplicate key ${key}: first seen at line ${firstLine}` }], raw: item.record });
+          continue;
+        }
+        firstLineOfKey.set(key, item.line);
+        const staged: StagedItem = { line: item.line, key, raw: item.record, body: JSON.stringify(parsed.data) };
+        const size = chunker.tooLarge(staged);
+        if (size !== undefined) {
+          await reject({ line: item.line, key, errors: [{ path: '', message: `the product alone makes a ${size}-byte request, over the limit` }], raw: item.record });
+          continue;
+        }
+        counts.valid++;
+        await chunker.add(staged);
+      }
+      await chunker.flush();
+      await invalid.close();
+    } catch (err) {
+      await invalid.abort();
+      throw err;
+    }
+    const meta: ImportMeta = { format, columns, source: input.source.location };
+    await writeLines(store, metaKey(input.importId), [JSON.stringify(meta)]);
+    return { ...counts, chunks: chunker.chunks };
+  };
+}
+
+/** The key of a record that failed validation, when it has one, so the report can name it. */
+function keyIfAny(target: BoundTarget, record: unknown): string | undefined {
+  try {
+    const key = target.keyOf(record);
+    return typeof key === 'string' || typeof key === 'number' ? String(key) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The claim check: product bodies, outcomes and reports live here, and workflows hold only keys.
+ * A local folder by default; an object store can implement the same few calls later.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import readline from 'node:readline';
+import { once } from 'node:events';
+
+export interface LineWriter {
+  write(line: string): Promise<void>;
+  /** Makes the whole file visible at once: readers never see half a chunk. */
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export interface StagingStore {
+  /** Where a key lives, for people (a path or a URL). */
+  locate(key: string): string;
+  createWriter(key: string): Promise<LineWriter>;
+  readLines(key: string): AsyncIterable<string>;
+  /** Keys under a prefix, sorted. */
+  list(prefix: string): Promise<string[]>;
+  exists(key: string): Promise<boolean>;
+  remove(prefix: string): Promise<void>;
+}
+
+export class LocalFolderStore implements StagingStore {
+  constructor(readonly root: string) {}
+
+  locate(key: string): string {
+    const resolved = path.resolve(this.root, key);
+    if (!resolved.startsWith(path.resolve(this.root) + path.sep)) throw new Error(`staging key escapes the store: ${key}`);
+    return resolved;
+  }
+
+  async createWriter(key: string): Promise<LineWriter> {
+    const finalPath = this.locate(key);
+    await mkdir(path.dirname(finalPath), { recursive: true });
+    const tmpPath = `${finalPath}.${process.pid}.${Date.now()}.tmp`;
+    const stream = createWriteStream(tmpPath);
+    await once(stream, 'open');
+    return {
+      async write(line) {
+        if (!stream.write(line + '\n')) await once(stream, 'drain');
+      },
+      async close() {
+        await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+        await rename(tmpPath, finalPath);
+      },
+      async abort() {
+        stream.destroy();
+        await rm(tmpPath, { force: true });
+      },
+    };
+  }
+
+  async *readLines(key: string): AsyncIterable<string> {
+    const lines = readline.createInterface({ input: createReadStream(this.locate(key)), crlfDelay: Infinity });
+    for await (const line of lines) if (line) yield line;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const dir = path.posix.dirname(prefix);
+    const base = path.posix.basename(prefix);
+    try {
+      const names = await readdir(this.locate(dir));
+      return names.filter((n) => n.startsWith(base) && !n.endsWith('.tmp')).sort().map((n) => path.posix.join(dir, n));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return stat(this.locate(key)).then(() => true, () => false);
+  }
+
+  async remove(prefix: string): Promise<void> {
+    await rm(this.locate(prefix), { recursive: true, force: true });
+  }
+}
+
+export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): StagingStore {
+  return new LocalFolderStore(path.resolve(env.BULKPORT_STAGING_DIR ?? '.bulkport/staging'));
+}

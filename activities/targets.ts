@@ -1,0 +1,52 @@
+/**
+ * Targets as the activities see them: bound to one import's options, and connected once per
+ * worker process (so an OAuth token is shared by every activity of the process).
+ */
+import type { ImportInput, TargetName } from '../common/import';
+import { targetNamed } from '../targets';
+import type { ChunkLimits, SubmitContext, TargetApi } from '../targets/types';
+
+export interface BoundTarget {
+  name: TargetName;
+  productSchema: ReturnType<typeof targetNamed>['productSchema'];
+  fromCsvRow(row: Record<string, string>): unknown;
+  keyOf(product: unknown): string;
+  limits: ChunkLimits;
+  envelopeBytes: number;
+}
+
+export interface TargetRegistry {
+  bind(input: ImportInput): BoundTarget;
+  api(name: TargetName): TargetApi;
+  /** The context a target's API calls need, for this import. */
+  context(input: ImportInput, extra?: Omit<SubmitContext, 'options'>): SubmitContext;
+}
+
+export function createTargetRegistry(env: NodeJS.ProcessEnv = process.env): TargetRegistry {
+  const connected = new Map<TargetName, TargetApi>();
+  return {
+    bind(input) {
+      // The discriminated union pairs each target with its own options; TypeScript can't follow that through a lookup.
+      const target = targetNamed(input.target) as ReturnType<typeof targetNamed<TargetName>> & { keyOf(p: unknown, o: unknown): string; limits(o: unknown): ChunkLimits; envelopeBytes(o: unknown): number };
+      return {
+        name: target.name,
+        productSchema: target.productSchema,
+        fromCsvRow: target.fromCsvRow,
+        keyOf: (product) => target.keyOf(product, input.options),
+        limits: target.limits(input.options),
+        envelopeBytes: target.envelopeBytes(input.options),
+      };
+    },
+    api(name) {
+      let api = connected.get(name);
+      if (!api) {
+        api = targetNamed(name).connect(env) as TargetApi;
+        connected.set(name, api);
+      }
+      return api;
+    },
+    context(input, extra = {}) {
+      return { ...extra, options: input.options } as SubmitContext;
+    },
+  };
+}

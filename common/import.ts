@@ -1,0 +1,173 @@
+/**
+ * The import's contract: what a client sends, what the workflow carries and what it returns.
+ * Pure zod, so the same schemas validate at the client and at the workflow boundary.
+ * Nothing here holds product data or credentials: the workflow sees references and counts only.
+ */
+import { z } from 'zod';
+
+export const VOUCHERIFY_MAX_BODY_BYTES = 10_485_760;
+export const PROPELLER_MAX_PRODUCTS = 2000;
+
+export const targetNames = ['voucherify', 'propeller'] as const;
+export const TargetName = z.enum(targetNames);
+export type TargetName = z.infer<typeof TargetName>;
+
+export const sourceFormats = ['jsonl', 'csv', 'json'] as const;
+export const SourceFormat = z.enum(sourceFormats);
+
+export const ImportId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_" and "-" only (it names a staging folder)');
+
+export const SourceRef = z.object({
+  /** An absolute local path or an http(s) URL; the client makes relative paths absolute. */
+  location: z.string().min(1),
+  format: SourceFormat.optional(),
+});
+export type SourceRef = z.infer<typeof SourceRef>;
+
+/** Knobs every target shares: windowing, polling, retry rounds, history bounds. */
+const commonOptions = {
+  /** Optional cap on products per chunk, on top of the target's own limit. */
+  maxItemsPerChunk: z.number().int().positive().optional(),
+  /** Chunks submitted and not yet finished, at most. */
+  concurrency: z.number().int().min(1).default(4),
+  /** Upper bound for setConcurrency. */
+  maxConcurrency: z.number().int().min(1).default(32),
+  /** First delay between polls of an asynchronous action; it backs off while the action waits. */
+  pollIntervalMs: z.number().int().min(50).default(2000),
+  /** Rounds that resubmit products whose failure may pass. 0 disables retries. */
+  retryRounds: z.number().int().min(0).max(20).default(3),
+  /** Pause before retry round n is retryBackoffMs * 2^(n-1). */
+  retryBackoffMs: z.number().int().min(0).default(5000),
+  /** Chunks one workflow run handles before it continues as new, keeping history bounded. */
+  chunksPerRun: z.number().int().min(1).default(500),
+};
+
+export const VoucherifyOptions = z.object({
+  ...commonOptions,
+  /** Serialized request body per chunk, at most; a margin under the API's 10 MB. */
+  chunkBytes: z.number().int().min(1024).max(VOUCHERIFY_MAX_BODY_BYTES).default(10_000_000),
+});
+export type VoucherifyOptions = z.infer<typeof VoucherifyOptions>;
+
+export const PropellerDirectives = z.object({
+  /** On update, keep these fields when the stored product already has a value. */
+  skipIfNotEmpty: z.array(z.string().min(1)).optional(),
+  /** On update, don't move the product to the parent category given. */
+  skipMoveOnUpdate: z.boolean().optional(),
+  /** On update, delete translations that the payload doesn't carry. */
+  mergeTranslationsOnUpdate: z.boolean().optional(),
+});
+export type PropellerDirectives = z.infer<typeof PropellerDirectives>;
+
+export const PropellerOptions = z.object({
+  ...commonOptions,
+  /** Products per request; the API takes at most 2000, smaller requests answer sooner. */
+  chunkSize: z.number().int().min(1).max(PROPELLER_MAX_PRODUCTS).default(500),
+  lookupKey: z.enum(['sourceId', 'id']).default('sourceId'),
+  directives: PropellerDirectives.default({}),
+});
+export type PropellerOptions = z.infer<typeof PropellerOptions>;
+
+const importBase = {
+  importId: ImportId,
+  source: SourceRef,
+};
+
+export const ImportInput = z.discriminatedUnion('target', [
+  z.object({ ...importBase, target: z.literal('voucherify'), options: VoucherifyOptions.default(VoucherifyOptions.parse({})) }),
+  z.object({ ...importBase, target: z.literal('propeller'), options: PropellerOptions.default(PropellerOptions.parse({})) }),
+]);
+/** What callers pass: defaults may be left out. */
+export type ImportRequest = z.input<typeof ImportInput>;
+/** What the workflow works with: every default filled in. */
+export type ImportInput = z.output<typeof ImportInput>;
+export type ImportOptions = ImportInput['options'];
+
+/** How each product ended up; counts always add up to `read`. */
+export interface OutcomeCounts {
+  succeeded: number;
+  failed: number;
+  /** Failed in a way that may pass: resubmitted in the next retry round. */
+  retryable: number;
+  /** Rejected by the target's own validation (Propeller's 10007) rather than ours. */
+  invalid: number;
+  /** Requests whose answer never came (timeouts, dropped connections) and were sent again. */
+  unknownOutcomeRetries: number;
+}
+
+export const zeroOutcomes = (): OutcomeCounts => ({ succeeded: 0, failed: 0, retryable: 0, invalid: 0, unknownOutcomeRetries: 0 });
+
+/** Chunk ids sort in processing order: r<round>-<index, zero-padded>, then .0/.1 for the halves of a split. */
+export function chunkIdOf(round: number, index: number): string {
+  return `r${round}-${String(index).padStart(6, '0')}`;
+}
+
+export interface StageResult {
+  read: number;
+  valid: number;
+  invalid: number;
+  chunks: number;
+}
+
+export type ImportPhase = 'staging' | 'submitting' | 'waiting-to-retry' | 'reporting' | 'completed' | 'cancelled';
+
+export interface ImportProgress {
+  importId: string;
+  target: TargetName;
+  phase: ImportPhase;
+  paused: boolean;
+  cancelRequested: boolean;
+  startedAt: string;
+  read: number;
+  valid: number;
+  invalid: number;
+  /** Products handed to the target at least once: submitted = succeeded + failed + rejected + awaitingRetry + inFlight. */
+  submitted: number;
+  succeeded: number;
+  failed: number;
+  /** Rejected by the target's own validation. */
+  rejected: number;
+  awaitingRetry: number;
+  inFlight: number;
+  unknownOutcomeRetries: number;
+  chunks: { total: number; inFlight: number; done: number };
+  retryRound: number;
+  concurrency: number;
+  /** Products finished (succeeded or failed) per second over the last minute. */
+  throughputPerSecond: number;
+  /** Seconds left at that rate, when it can be told. */
+  etaSeconds: number | null;
+  runNumber: number;
+}
+
+export interface ReportFiles {
+  resultsJsonl: string;
+  resultsCsv: string;
+  failedRecords: string;
+  invalidRows: string;
+}
+
+export interface ImportSummary {
+  importId: string;
+  target: TargetName;
+  status: 'completed' | 'cancelled';
+  source: string;
+  counts: {
+    read: number;
+    valid: number;
+    /** Rejected before or by the target's validation; never retried. */
+    invalid: number;
+    succeeded: number;
+    failed: number;
+    /** Left unsent because the import was cancelled or stopped. */
+    notSubmitted: number;
+    unknownOutcomeRetries: number;
+    chunks: number;
+    retryRounds: number;
+  };
+  timings: { startedAt: string; finishedAt: string; durationMs: number };
+  files: ReportFiles;
+  runs: number;
+}

@@ -1,0 +1,16 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+// Registered on the dev server by scripts/dev-server.ts and on any cluster by `bulkport setup`.
+export const BulkImportTarget = defineSearchAttributeKey('BulkImportTarget', SearchAttributeType.KEYWORD);
+export const BulkImportStatus = defineSearchAttributeKey('BulkImportStatus', SearchAttributeType.KEYWORD);
+export const BulkImportTotal = defineSearchAttributeKey('BulkImportTotal', SearchAttributeType.INT);
+export const BulkImportSucceeded = defineSearchAttributeKey('BulkImportSucceeded', SearchAttributeType.INT);
+export const BulkImportFailed = defineSearchAttributeKey('BulkImportFailed', SearchAttributeType.INT);
+
+export const allSearchAttributes = [
+  BulkImportTarget,
+  BulkImportStatus,
+  BulkImportTotal,
+  BulkImportSucceeded,
+  BulkImportFailed,
+];

@@ -1,0 +1,58 @@
+/**
+ * `npm test`: one Temporal dev server and one workflow bundle for the whole run, then node's
+ * own test runner over test/*.test.ts (or the files named on the command line).
+ * Test files find both through TEMPORAL_ADDRESS and BULKPORT_WORKFLOW_BUNDLE.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { startDevServer } from './dev-server';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+async function main(): Promise<number> {
+  const requested = process.argv.slice(2);
+  const files = requested.length
+    ? requested
+    : (await readdir(path.join(root, 'test'))).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('test', f));
+
+  const env = await startDevServer({ log: (line) => console.error(line) });
+  try {
+    const outDir = path.join(root, '.test-output');
+    await mkdir(outDir, { recursive: true });
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: path.join(root, 'workflows', 'index.ts'),
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
+    });
+    const bundlePath = path.join(outDir, 'workflow-bundle.js');
+    await writeFile(bundlePath, bundle.code);
+
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
+      {
+        cwd: root,
+        stdio: 'inherit',
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: env.address,
+          TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+          BULKPORT_WORKFLOW_BUNDLE: bundlePath,
+        },
+      },
+    );
+    return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  } finally {
+    await env.teardown();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(err.stack ?? err.message);
+    process.exit(1);
+  },
+);

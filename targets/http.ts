@@ -1,0 +1,169 @@
+/**
+ * HTTP shared by all targets: one got setup, one translation of HTTP errors into Temporal
+ * failures (retryable or not, with the server's own retry delay), and an OAuth token cache.
+ * Messages carry the status, method, path and the API's error body, never headers: tokens stay out.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import got, { HTTPError, RequestError, type Got } from 'got';
+
+export interface HttpOptions {
+  baseUrl: string;
+  /** Per-request timeout; a request that outlives it has an unknown outcome. */
+  timeoutMs: number;
+}
+
+export function createHttp({ baseUrl, timeoutMs }: HttpOptions): Got {
+  return got.extend({
+    prefixUrl: baseUrl.replace(/\/+$/, ''),
+    timeout: { request: timeoutMs },
+    // Temporal owns retries: it knows about attempts, backoff and the server's Retry-After.
+    retry: { limit: 0 },
+    throwHttpErrors: true,
+    headers: { 'user-agent': 'bulkport/0.1 (+temporal)' },
+  });
+}
+
+/** Failure types the workflow and activities branch on. */
+export const FailureType = {
+  rateLimited: 'RateLimited',
+  serverError: 'ServerError',
+  unauthorized: 'Unauthorized',
+  rejected: 'RequestRejected',
+  /** The request may or may not have been applied (timeout, dropped connection). */
+  unknownOutcome: 'UnknownOutcome',
+  network: 'NetworkError',
+  quotaExhausted: 'QuotaExhausted',
+} as const;
+
+const MAX_BODY_IN_MESSAGE = 2000;
+
+function retryDelayMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
+  const retryAfter = Number(headers['retry-after']);
+  if (Number.isFinite(retryAfter) && retryAfter >= 0) return retryAfter * 1000;
+  // Voucherify: epoch seconds of the next allowed call.
+  const retryAt = Number(headers['x-rate-limit-retry']);
+  if (Number.isFinite(retryAt) && retryAt > 0) return Math.max(0, retryAt * 1000 - now);
+  return undefined;
+}
+
+function describeRequest(err: RequestError): string {
+  const url = err.options?.url;
+  const path = url instanceof URL ? url.pathname : typeof url === 'string' ? new URL(url).pathname : '';
+  return `${err.options?.method ?? 'request'} ${path}`;
+}
+
+/** The API's error body as text, for messages and failure details. */
+export function errorBody(err: HTTPError): string {
+  const body = err.response.body;
+  const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : JSON.stringify(body);
+  return text.length > MAX_BODY_IN_MESSAGE ? `${text.slice(0, MAX_BODY_IN_MESSAGE)}…` : text;
+}
+
+export function isHttpStatus(err: unknown, status: number): err is HTTPError {
+  return err instanceof HTTPError && err.response.statusCode === status;
+}
+
+/**
+ * Turns a got error into an ApplicationFailure: 429 and 5xx are retried after the server's
+ * Retry-After (else X-Rate-Limit-Retry); 4xx are final and carry the API's body; a request whose
+ * answer never came is retried and marked as of unknown outcome.
+ */
+export function toFailure(err: unknown, targetLabel: string): Error {
+  if (err instanceof HTTPError) {
+    const status = err.response.statusCode;
+    const headers = err.response.headers;
+    const message = `${targetLabel} answered ${status} to ${describeRequest(err)}: ${errorBody(err)}`;
+    const details = [{ status, body: errorBody(err) }];
+    if (status === 429) {
+      if (headers['x-rate-limit-type'] === 'api_calls_cycle') {
+        return ApplicationFailure.create({
+          message: `${message} (the billing-cycle quota is used up; retrying cannot help)`,
+          type: FailureType.quotaExhausted,
+          nonRetryable: true,
+          details,
+        });
+      }
+      return ApplicationFailure.create({ message, type: FailureType.rateLimited, details, nextRetryDelay: retryDelayMs(headers) });
+    }
+    if (status >= 500) {
+      return ApplicationFailure.create({ message, type: FailureType.serverError, details, nextRetryDelay: retryDelayMs(headers) });
+    }
+    if (status === 401 || status === 403) {
+      return ApplicationFailure.create({
+        message: `${message}. Check the credentials in the worker's environment.`,
+        type: FailureType.unauthorized,
+        nonRetryable: true,
+        details,
+      });
+    }
+    return ApplicationFailure.create({ message, type: FailureType.rejected, nonRetryable: true, details });
+  }
+  if (err instanceof RequestError) {
+    const neverSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code);
+    return ApplicationFailure.create({
+      message: `${targetLabel}: ${describeRequest(err)} failed (${err.code}): ${err.message}`,
+      type: neverSent ? FailureType.network : FailureType.unknownOutcome,
+    });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** True for errors after which the request may have been applied although no answer came. */
+export function isUnknownOutcome(err: unknown): boolean {
+  return err instanceof RequestError && !(err instanceof HTTPError) && !['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code);
+}
+
+export interface Token {
+  value: string;
+  expiresAt: number;
+}
+
+/**
+ * One token per worker process, fetched on first use, renewed a margin before it expires and
+ * once more when the API says 401 (the server may have revoked it early).
+ */
+export class TokenCache {
+  private current?: Token;
+  private pending?: Promise<Token>;
+
+  constructor(
+    private readonly fetchToken: () => Promise<Token>,
+    private readonly renewMarginMs = 60_000,
+  ) {}
+
+  async get(): Promise<string> {
+    if (this.current && this.current.expiresAt - this.renewMarginMs > Date.now()) return this.current.value;
+    return (await this.renew()).value;
+  }
+
+  /** Drops the token; concurrent callers share one renewal. */
+  invalidate(value?: string): void {
+    if (!value || this.current?.value === value) this.current = undefined;
+  }
+
+  private renew(): Promise<Token> {
+    this.pending ??= this.fetchToken()
+      .then((token) => (this.current = token))
+      .finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+}
+
+/** Runs a request with a bearer token, renewing the token once if the API answers 401. */
+export async function withBearer<T>(tokens: TokenCache, request: (token: string) => Promise<T>): Promise<T> {
+  const token = await tokens.get();
+  try {
+    return await request(token);
+  } catch (err) {
+    if (!isHttpStatus(err, 401)) throw err;
+    tokens.invalidate(token);
+    return request(await tokens.get());
+  }
+}
+
+/** Reads required settings, naming every missing variable at once. */
+export function requireEnv<K extends string>(env: NodeJS.ProcessEnv, names: readonly K[], hint: string): Record<K, string> {
+  const missing = names.filter((name) => !env[name]);
+  if (missing.length) throw new Error(`Missing ${missing.join(', ')} in the worker's environment. ${hint}`);
+  return Object.fromEntries(names.map((name) => [name, env[name] as string])) as Record<K, string>;
+}

@@ -1,0 +1,83 @@
+/**
+ * What the import needs from a target. Every target is one module of this shape; the workflow
+ * and activities know targets only through it. Where targets really differ (an asynchronous
+ * action to poll vs per-item answers; byte vs count limits) the types say so explicitly.
+ */
+import type { z } from 'zod';
+import type { ImportInput, TargetName } from '../common/import';
+
+/** A product as staged: its source line, upsert key, original record and request-ready JSON. */
+export interface StagedItem {
+  line: number;
+  key: string;
+  /** The record as read from the source (flat row for CSV), for the failed-records file. */
+  raw: unknown;
+  /** The product serialized exactly as it goes into the request body. */
+  body: string;
+}
+
+export type ItemOutcome =
+  | { ok: true }
+  | {
+      ok: false;
+      /** Worth resubmitting in a later round (5xx-like, transient) rather than a verdict on the data. */
+      retryable: boolean;
+      /** The target's validation rejected the product itself (it can't succeed as it is). */
+      invalid?: boolean;
+      error: string;
+    };
+
+export interface ChunkLimits {
+  maxItems: number;
+  /** Serialized request body bytes, when the target limits them. */
+  maxBodyBytes?: number;
+}
+
+type OptionsOf<T extends TargetName> = Extract<ImportInput, { target: T }>['options'];
+
+/** The pure half: schema, keys and limits. Safe for the client; no I/O, no credentials. */
+export interface TargetSchema<T extends TargetName = TargetName> {
+  name: T;
+  /** A product as the target's bulk endpoint takes it: the single source of truth for its type. */
+  productSchema: z.ZodType;
+  /** Turns a flat CSV row (dotted headers such as `metadata.color`) into a record for productSchema. */
+  fromCsvRow(row: Record<string, string>): unknown;
+  /** The upsert key; unique within an import and how answers are matched back to products. */
+  keyOf(product: unknown, options: OptionsOf<T>): string;
+  limits(options: OptionsOf<T>): ChunkLimits;
+  /** Bytes the request adds around the comma-joined items. */
+  envelopeBytes(options: OptionsOf<T>): number;
+}
+
+export interface SubmitContext<T extends TargetName = TargetName> {
+  options: OptionsOf<T>;
+  signal?: AbortSignal;
+  /** Called with what the activity should heartbeat while a long request runs. */
+  heartbeat?: (details?: unknown) => void;
+}
+
+/** The target takes the chunk and works on it later; the answer says where to ask. */
+export interface AsyncActionApi<T extends TargetName = TargetName> {
+  mode: 'async-action';
+  submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<{ accepted: true; actionId: string } | { accepted: false; reason: 'too-large' }>;
+  poll(actionId: string, ctx: SubmitContext<T>): Promise<ActionPoll>;
+}
+
+export type ActionPoll =
+  | { finished: false; status: string; progress: number }
+  | { finished: true; status: string; outcomeOf(item: StagedItem): ItemOutcome };
+
+/** The target answers each product within the request. */
+export interface SynchronousApi<T extends TargetName = TargetName> {
+  mode: 'synchronous';
+  /** One outcome per item, in the order of `items`, matched by key (never by position in the answer). */
+  submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<{ outcomes: ItemOutcome[]; unknownOutcomeRetries: number }>;
+}
+
+export type TargetApi<T extends TargetName = TargetName> = AsyncActionApi<T> | SynchronousApi<T>;
+
+/** A whole target: its schema plus a factory for its API client from the worker's environment. */
+export interface Target<T extends TargetName = TargetName> extends TargetSchema<T> {
+  /** Reads base URL and credentials from the environment; throws naming the missing variables. */
+  connect(env: NodeJS.ProcessEnv): TargetApi<T>;
+}

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+
+/**
+ * A product as POST /v1/products/bulk/async takes it (ProductsUpdateInBulkRequestBody).
+ * Unknown keys are rejected rather than dropped, so a misspelt column is reported, not lost.
+ */
+export const VoucherifyProduct = z
+  .object({
+    source_id: z.string().min(1, 'source_id is required: it is the upsert key'),
+    name: z.string().optional(),
+    price: z.number().int('price must be an integer: the amount multiplied by 100 (e.g. 1999 for 19.99)').optional(),
+    attributes: z.array(z.string()).optional(),
+    image_url: z.url({ protocol: /^https?$/ }).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+export type VoucherifyProduct = z.infer<typeof VoucherifyProduct>;

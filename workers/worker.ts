@@ -1,0 +1,42 @@
+/**
+ * The import worker: workflows from the bundle (or source), activities bound to the staging
+ * store and to target connections from the environment.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { storeFromEnv, type StagingStore } from '../activities/staging/store';
+import { createTargetRegistry } from '../activities/targets';
+import type { TemporalConfig } from '../common/temporal-config';
+
+export const workflowsPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts');
+
+export interface ImportWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  /** Target URLs and credentials; the process environment by default. */
+  env?: NodeJS.ProcessEnv;
+  store?: StagingStore;
+  /** A prebuilt bundle (tests build one per run); otherwise the workflows are bundled at start. */
+  workflowBundlePath?: string;
+  tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows'>;
+}
+
+export async function createImportWorker(options: ImportWorkerOptions): Promise<Worker> {
+  const env = options.env ?? process.env;
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : { workflowsPath }),
+    activities: createActivities(options.store ?? storeFromEnv(env), createTargetRegistry(env)),
+    maxConcurrentActivityTaskExecutions: 40,
+    ...options.tuning,
+  });
+}
+
+export async function connectWorker(config: TemporalConfig): Promise<NativeConnection> {
+  return NativeConnection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
+}

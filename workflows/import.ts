@@ -1,0 +1,371 @@
+/**
+ * An import, as the process it models: stage the source, submit chunks through a sliding
+ * window, follow each to its outcome, retry what may pass in later rounds, write the report.
+ * The workflow holds counts, cursors and ids only; product data stays in the staging store.
+ */
+import * as wf from '@temporalio/workflow';
+import type { ImportActivities, SubmitResult } from '../activities';
+import {
+  chunkIdOf,
+  ImportInput,
+  zeroOutcomes,
+  type ImportPhase,
+  type ImportProgress,
+  type ImportRequest,
+  type ImportSummary,
+  type OutcomeCounts,
+  type StageResult,
+} from '../common/import';
+import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
+import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from './messages';
+
+/** Failures after which no other chunk can succeed either: stop submitting, report, fail. */
+const FATAL_FAILURES = new Set(['Unauthorized', 'QuotaExhausted']);
+
+/** What one run hands to the next when it continues as new: counters and cursors, nothing else. */
+export interface CarriedState {
+  startedAt: number;
+  runNumber: number;
+  stage?: StageResult;
+  round: number;
+  roundChunks: number;
+  nextChunk: number;
+  /** Halves of split chunks waiting to be submitted. */
+  pendingParts: string[];
+  counters: Counters;
+  concurrency: number;
+  paused: boolean;
+  /** Recent (time, finished products) samples for the last minute's throughput. */
+  samples: [number, number][];
+}
+
+interface Counters {
+  submitted: number;
+  succeeded: number;
+  failed: number;
+  rejected: number;
+  awaitingRetry: number;
+  inFlight: number;
+  unknownOutcomeRetries: number;
+  chunksTotal: number;
+  chunksDone: number;
+}
+
+const activityDefaults = { heartbeatTimeout: '30 seconds' } as const;
+
+function activities(summary?: string) {
+  const common = { ...activityDefaults, ...(summary ? { summary } : {}) };
+  return {
+    stage: wf.proxyActivities<ImportActivities>({
+      ...common,
+      startToCloseTimeout: '24 hours',
+      retry: { maximumAttempts: 5, initialInterval: '2 seconds' },
+    }).stage,
+    chunk: wf.proxyActivities<ImportActivities>({
+      ...common,
+      startToCloseTimeout: '15 minutes',
+      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8 },
+    }),
+    poll: wf.proxyActivities<ImportActivities>({
+      ...common,
+      startToCloseTimeout: '24 hours',
+      retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 20 },
+    }).awaitAction,
+    bookkeeping: wf.proxyActivities<ImportActivities>({
+      ...common,
+      startToCloseTimeout: '2 hours',
+      retry: { maximumAttempts: 10, initialInterval: '1 second' },
+    }),
+  };
+}
+
+export async function importCatalog(request: ImportRequest, carried?: CarriedState): Promise<ImportSummary> {
+  const input = ImportInput.parse(request);
+  const { options } = input;
+  const state: CarriedState = carried ?? {
+    startedAt: Date.now(),
+    runNumber: 1,
+    round: 0,
+    roundChunks: 0,
+    nextChunk: 0,
+    pendingParts: [],
+    counters: { submitted: 0, succeeded: 0, failed: 0, rejected: 0, awaitingRetry: 0, inFlight: 0, unknownOutcomeRetries: 0, chunksTotal: 0, chunksDone: 0 },
+    concurrency: options.concurrency,
+    paused: false,
+    samples: [],
+  };
+  const c = state.counters;
+  const inFlight = new Set<string>();
+  let phase: ImportPhase = state.stage ? 'submitting' : 'staging';
+  let cancelRequested = false;
+  let fatalError: string | undefined;
+  let chunksThisRun = 0;
+
+  // ---- messages -------------------------------------------------------------------------
+  wf.setHandler(progressQuery, () => progress());
+  wf.setHandler(pauseSignal, () => void (state.paused = true));
+  wf.setHandler(resumeSignal, () => void (state.paused = false));
+  wf.setHandler(cancelSignal, () => void (cancelRequested = true));
+  wf.setHandler(
+    setConcurrencyUpdate,
+    (n) => {
+      const previous = state.concurrency;
+      state.concurrency = n;
+      return previous;
+    },
+    {
+      validator: (n) => {
+        if (!Number.isInteger(n) || n < 1 || n > options.maxConcurrency) {
+          throw new Error(`concurrency must be a whole number from 1 to ${options.maxConcurrency}; got ${n}`);
+        }
+      },
+    },
+  );
+
+  function finishedProducts(): number {
+    return c.succeeded + c.failed + c.rejected;
+  }
+
+  function progress(): ImportProgress {
+    const now = Date.now();
+    const window = state.samples.filter(([t]) => t >= now - 60_000);
+    const first = window[0];
+    const rate = first && now > first[0] ? ((finishedProducts() - first[1]) * 1000) / (now - first[0]) : 0;
+    const left = (state.stage?.valid ?? 0) - finishedProducts();
+    return {
+      importId: input.importId,
+      target: input.target,
+      phase,
+      paused: state.paused,
+      cancelRequested,
+      startedAt: new Date(state.startedAt).toISOString(),
+      read: state.stage?.read ?? 0,
+      valid: state.stage?.valid ?? 0,
+      invalid: state.stage?.invalid ?? 0,
+      submitted: c.submitted,
+      succeeded: c.succeeded,
+      failed: c.failed,
+      rejected: c.rejected,
+      awaitingRetry: c.awaitingRetry,
+      inFlight: c.inFlight,
+      unknownOutcomeRetries: c.unknownOutcomeRetries,
+      chunks: { total: c.chunksTotal, inFlight: inFlight.size, done: c.chunksDone },
+      retryRound: state.round,
+      concurrency: state.concurrency,
+      throughputPerSecond: Math.round(rate * 10) / 10,
+      etaSeconds: rate > 0 && phase === 'submitting' ? Math.ceil(left / rate) : null,
+      runNumber: state.runNumber,
+    };
+  }
+
+  function publish(status?: string): void {
+    const p = progress();
+    wf.upsertSearchAttributes([
+      { key: BulkImportTarget, value: input.target },
+      { key: BulkImportStatus, value: status ?? (state.paused ? 'Paused' : phaseStatus[phase]) },
+      { key: BulkImportTotal, value: p.read },
+      { key: BulkImportSucceeded, value: p.succeeded },
+      { key: BulkImportFailed, value: p.failed + p.rejected + p.invalid },
+    ]);
+    wf.setCurrentDetails(progressMarkdown(p));
+  }
+
+  function recordSample(): void {
+    const now = Date.now();
+    state.samples = [...state.samples.filter(([t]) => t >= now - 60_000), [now, finishedProducts()] as [number, number]].slice(-200);
+  }
+
+  /** Applies a finished chunk's outcome counts; `round0` products count as submitted for the first time. */
+  function settle(counts: OutcomeCounts, products: number, wasInFlight: boolean): void {
+    if (wasInFlight) c.inFlight -= products;
+    c.succeeded += counts.succeeded;
+    c.failed += counts.failed;
+    c.rejected += counts.invalid;
+    c.awaitingRetry += counts.retryable;
+    c.unknownOutcomeRetries += counts.unknownOutcomeRetries;
+    c.chunksDone++;
+    recordSample();
+    publish();
+  }
+
+  function beginSubmission(products: number): void {
+    if (state.round === 0) c.submitted += products;
+    else c.awaitingRetry -= products;
+  }
+
+  // ---- one chunk, start to end ------------------------------------------------------------
+  async function processChunk(chunkId: string): Promise<void> {
+    const act = activities(`${input.target} chunk ${chunkId} (round ${state.round})`);
+    let result: SubmitResult;
+    try {
+      result = await act.chunk.submitChunk({ input, chunkId });
+    } catch (err) {
+      await recordChunkFailure(chunkId, err);
+      return;
+    }
+    if (result.kind === 'split') {
+      state.pendingParts.unshift(...result.parts);
+      c.chunksTotal += result.parts.length - 1;
+      return;
+    }
+    if (result.kind === 'completed') {
+      const products = result.counts.succeeded + result.counts.failed + result.counts.invalid + result.counts.retryable;
+      beginSubmission(products);
+      settle(result.counts, products, false);
+      return;
+    }
+    beginSubmission(result.products);
+    c.inFlight += result.products;
+    publish();
+    let counts: OutcomeCounts;
+    try {
+      counts = await act.poll({ input, chunkId, actionId: result.actionId });
+    } catch (err) {
+      counts = await act.bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable: true });
+    }
+    settle(counts, result.products, true);
+  }
+
+  async function recordChunkFailure(chunkId: string, err: unknown): Promise<void> {
+    const type = failureType(err);
+    if (type && FATAL_FAILURES.has(type)) {
+      fatalError ??= failureMessage(err);
+      state.pendingParts.unshift(chunkId);
+      return;
+    }
+    // Final rejections (4xx) are not retried; exhausted transient failures get another round.
+    const retryable = !(err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.nonRetryable);
+    const counts = await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable });
+    const products = counts.failed + counts.retryable + counts.invalid + counts.succeeded;
+    beginSubmission(products);
+    settle(counts, products, false);
+  }
+
+  // ---- the sliding window over one round's chunks ----------------------------------------
+  const hasNext = () => state.pendingParts.length > 0 || state.nextChunk < state.roundChunks;
+  const stopping = () => cancelRequested || fatalError !== undefined;
+  const takeNext = () => state.pendingParts.shift() ?? chunkIdOf(state.round, state.nextChunk++);
+
+  /** Returns false when the run should continue as new before the round is over. */
+  async function submitRound(): Promise<boolean> {
+    for (;;) {
+      await wf.condition(
+        () => stopping() || (inFlight.size === 0 && !hasNext()) || (!state.paused && inFlight.size < state.concurrency && hasNext()),
+      );
+      if (stopping() || !hasNext()) break;
+      if (chunksThisRun >= options.chunksPerRun || wf.workflowInfo().continueAsNewSuggested) {
+        await wf.condition(() => inFlight.size === 0);
+        return false;
+      }
+      const id = takeNext();
+      chunksThisRun++;
+      inFlight.add(id);
+      // In-flight chunks finish even when the import is cancelled: their outcome must be known.
+      void wf.CancellationScope.nonCancellable(() => processChunk(id)).finally(() => inFlight.delete(id));
+    }
+    await wf.CancellationScope.nonCancellable(() => wf.condition(() => inFlight.size === 0));
+    return true;
+  }
+
+  // ---- the import -------------------------------------------------------------------------
+  try {
+    publish();
+    if (!state.stage) {
+      state.stage = await activities(`stage ${input.source.location}`).stage(input);
+      state.roundChunks = state.stage.chunks;
+      c.chunksTotal = state.stage.chunks;
+    }
+    phase = 'submitting';
+    publish();
+    for (;;) {
+      if (!(await submitRound())) {
+        await wf.continueAsNew<typeof importCatalog>(request, { ...state, runNumber: state.runNumber + 1 });
+      }
+      if (stopping() || c.awaitingRetry === 0 || state.round >= options.retryRounds) break;
+      phase = 'waiting-to-retry';
+      publish();
+      await wf.condition(() => stopping(), options.retryBackoffMs * 2 ** state.round);
+      if (stopping()) break;
+      const round = state.round + 1;
+      const planned = await activities(`plan retry round ${round}`).bookkeeping.planRetryRound({ input, round });
+      state.round = round;
+      state.roundChunks = planned.chunks;
+      state.nextChunk = 0;
+      c.chunksTotal += planned.chunks;
+      phase = 'submitting';
+      publish();
+    }
+  } catch (err) {
+    if (!wf.isCancellation(err)) throw err;
+    // Temporal's own cancellation request ends the import like the cancel signal does.
+    cancelRequested = true;
+    await wf.CancellationScope.nonCancellable(() => wf.condition(() => inFlight.size === 0));
+  }
+
+  // Products still waiting for a retry round that will not come have failed.
+  c.failed += c.awaitingRetry;
+  c.awaitingRetry = 0;
+  phase = 'reporting';
+  publish();
+  const report = await wf.CancellationScope.nonCancellable(() =>
+    activities('write the report').bookkeeping.writeReport({ input, lastRound: state.round }),
+  );
+  const finishedAt = Date.now();
+  const stopped = cancelRequested || fatalError !== undefined;
+  phase = stopped ? 'cancelled' : 'completed';
+  publish(fatalError ? 'Failed' : stopped ? 'Cancelled' : 'Completed');
+  if (fatalError) {
+    throw wf.ApplicationFailure.nonRetryable(`${fatalError} (import stopped; report: ${report.files.resultsJsonl})`, 'ImportStopped', report);
+  }
+  return {
+    importId: input.importId,
+    target: input.target,
+    status: stopped ? 'cancelled' : 'completed',
+    source: input.source.location,
+    counts: {
+      read: state.stage?.read ?? 0,
+      valid: state.stage?.valid ?? 0,
+      invalid: report.counts.invalid,
+      succeeded: report.counts.succeeded,
+      failed: report.counts.failed,
+      notSubmitted: report.counts.notSubmitted,
+      unknownOutcomeRetries: c.unknownOutcomeRetries,
+      chunks: c.chunksTotal,
+      retryRounds: state.round,
+    },
+    timings: { startedAt: new Date(state.startedAt).toISOString(), finishedAt: new Date(finishedAt).toISOString(), durationMs: finishedAt - state.startedAt },
+    files: report.files,
+    runs: state.runNumber,
+  };
+}
+
+const phaseStatus: Record<ImportPhase, string> = {
+  staging: 'Staging',
+  submitting: 'Running',
+  'waiting-to-retry': 'Running',
+  reporting: 'Reporting',
+  completed: 'Completed',
+  cancelled: 'Cancelled',
+};
+
+function failureType(err: unknown): string | undefined {
+  return err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure ? (err.cause.type ?? undefined) : undefined;
+}
+
+function failureMessage(err: unknown): string {
+  if (err instanceof wf.ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function progressMarkdown(p: ImportProgress): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  return [
+    `**${p.phase}**${p.paused ? ' (paused)' : ''}${p.cancelRequested ? ' (cancelling)' : ''} · round ${p.retryRound} · concurrency ${p.concurrency}`,
+    '',
+    '| read | valid | invalid | submitted | succeeded | failed | rejected | awaiting retry | in flight |',
+    '|---|---|---|---|---|---|---|---|---|',
+    `| ${[p.read, p.valid, p.invalid, p.submitted, p.succeeded, p.failed, p.rejected, p.awaitingRetry, p.inFlight].map(n).join(' | ')} |`,
+    '',
+    `Chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight · ${p.throughputPerSecond}/s${p.etaSeconds !== null ? ` · ETA ${p.etaSeconds}s` : ''}`,
+  ].join('\n');
+}
