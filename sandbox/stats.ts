@@ -1,0 +1,47 @@
+export interface SandboxStats {
+  /** e.g. requests["POST /v1/products/bulk/async"]["202"]; a dropped connection counts as "dropped". */
+  requests: Record<string, Record<string, number>>;
+  /** Size of the largest request body received, counting bytes past any limit. */
+  largestBodyBytes: number;
+  productsStored: number;
+  faultsInjected: Record<string, number>;
+  /** Whole-process figures (two sandboxes in one process report the same numbers). */
+  memory: { rssBytes: number; heapUsedBytes: number };
+}
+
+export class StatsRecorder {
+  private requests: Record<string, Record<string, number>> = {};
+  private largestBodyBytes = 0;
+  private faultsInjected: Record<string, number> = {};
+
+  countRequest(endpoint: string, status: number | 'dropped'): void {
+    const byStatus = (this.requests[endpoint] ??= {});
+    const key = String(status);
+    byStatus[key] = (byStatus[key] ?? 0) + 1;
+  }
+
+  noteBodySize(bytes: number): void {
+    if (bytes > this.largestBodyBytes) this.largestBodyBytes = bytes;
+  }
+
+  countFault(kind: string, count = 1): void {
+    this.faultsInjected[kind] = (this.faultsInjected[kind] ?? 0) + count;
+  }
+
+  snapshot(productsStored: number): SandboxStats {
+    const memory = process.memoryUsage();
+    return {
+      requests: structuredClone(this.requests),
+      largestBodyBytes: this.largestBodyBytes,
+      productsStored,
+      faultsInjected: { ...this.faultsInjected },
+      memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+    };
+  }
+
+  reset(): void {
+    this.requests = {};
+    this.largestBodyBytes = 0;
+    this.faultsInjected = {};
+  }
+}
