@@ -6,3 +6,6 @@ export { defaultFaults } from './faults';
 export type { FaultOptions, FaultKind } from './faults';
 export type { SandboxStats } from './stats';
 export type { CommonSandboxOptions, SandboxHandle } from './common';
+export { startPropellerSandbox, propellerDefaults } from './propeller';
+export type { PropellerSandbox, PropellerSandboxOptions } from './propeller';
+export type { LookupKey, StoredProduct as PropellerProduct } from './propeller-catalog';
