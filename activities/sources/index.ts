@@ -1,0 +1,72 @@
+import { readCsv } from './csv';
+import { readJsonArray } from './json-array';
+import { readJsonl } from './jsonl';
+import { describeSourceError, isHttpUrl, openSource, redactLocation, utf8Chunks } from './open';
+import { DEFAULT_MAX_RECORD_CHARS, SourceError, type ReadSourceOptions, type SourceFormat, type SourceItem } from './types';
+
+export { csvColumns, flattenDotted, unflattenDotted } from './dotted';
+export { SourceError, type ReadSourceOptions, type SourceFormat, type SourceItem } from './types';
+
+const FORMATS: readonly SourceFormat[] = ['jsonl', 'csv', 'json'];
+
+const EXTENSIONS: Record<string, SourceFormat> = {
+  '.jsonl': 'jsonl',
+  '.ndjson': 'jsonl',
+  '.csv': 'csv',
+  '.json': 'json',
+};
+
+/** The explicit format when given, else the one named by the location's extension. */
+export function detectFormat(location: string, explicit?: SourceFormat): SourceFormat {
+  if (explicit !== undefined) {
+    // The value may come straight from the command line.
+    if (!FORMATS.includes(explicit)) throw new SourceError(`unknown format ${JSON.stringify(explicit)}: --format accepts ${FORMATS.join(', ')}`);
+    return explicit;
+  }
+  let path = location;
+  if (isHttpUrl(location)) {
+    try {
+      path = new URL(location).pathname;
+    } catch {
+      path = location.replace(/[?#].*$/s, '');
+    }
+  }
+  const extension = /\.[^./\\]+$/.exec(path)?.[0]?.toLowerCase();
+  const format = extension === undefined ? undefined : EXTENSIONS[extension];
+  if (format) return format;
+  throw new SourceError(
+    `cannot tell the format of ${redactLocation(location)} from its extension: expected ${Object.keys(EXTENSIONS).join(', ')}; ` +
+      `otherwise pass --format ${FORMATS.join('|')}`,
+  );
+}
+
+/**
+ * Streams the records of a local file or http(s) URL. Memory is bounded by the largest record,
+ * not the file. A broken record becomes an error item and reading goes on; a problem with the
+ * source as a whole (missing, unreachable, not an array) is thrown as a SourceError.
+ */
+export async function* readSource(location: string, format: SourceFormat, opts: ReadSourceOptions = {}): AsyncIterable<SourceItem> {
+  opts.signal?.throwIfAborted();
+  const maxRecordChars = opts.maxRecordChars ?? DEFAULT_MAX_RECORD_CHARS;
+  let input;
+  try {
+    input = openSource(location, opts);
+    switch (format) {
+      case 'jsonl':
+        yield* readJsonl(utf8Chunks(input), maxRecordChars);
+        break;
+      case 'json':
+        yield* readJsonArray(utf8Chunks(input), maxRecordChars);
+        break;
+      case 'csv':
+        yield* readCsv(input, maxRecordChars);
+        break;
+      default:
+        throw new SourceError(`unknown format ${JSON.stringify(format)}: expected ${FORMATS.join(', ')}`);
+    }
+  } catch (err) {
+    throw describeSourceError(err, location);
+  } finally {
+    input?.destroy();
+  }
+}

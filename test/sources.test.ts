@@ -1,0 +1,381 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  csvColumns,
+  detectFormat,
+  flattenDotted,
+  readSource,
+  SourceError,
+  unflattenDotted,
+  type ReadSourceOptions,
+  type SourceFormat,
+  type SourceItem,
+} from '../activities/sources';
+
+const fixtures = new URL('./fixtures/sources/', import.meta.url);
+const fixture = (name: string): string => new URL(name, fixtures).pathname;
+
+const scratch = mkdtempSync(join(tmpdir(), 'bulkport-sources-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+let scratchFiles = 0;
+function scratchFile(extension: string, content: string | Buffer): string {
+  const path = join(scratch, `${++scratchFiles}.${extension}`);
+  writeFileSync(path, content);
+  return path;
+}
+
+async function collect(location: string, format: SourceFormat, opts?: ReadSourceOptions): Promise<SourceItem[]> {
+  const items: SourceItem[] = [];
+  for await (const item of readSource(location, format, opts)) items.push(item);
+  return items;
+}
+
+/** Reads inline content in the given format, once per chunk size, and checks every run agrees. */
+async function read(format: SourceFormat, content: string, opts: ReadSourceOptions = {}): Promise<SourceItem[]> {
+  const path = scratchFile(format, content);
+  const whole = await collect(path, format, opts);
+  // One byte per chunk splits every multi-byte character, escape and CRLF across chunks.
+  for (const highWaterMark of [1, 3]) assert.deepEqual(await collect(path, format, { ...opts, highWaterMark }), whole);
+  return whole;
+}
+
+const lines = (items: SourceItem[]): number[] => items.map((item) => item.line);
+const records = (items: SourceItem[]): unknown[] => items.flatMap((item) => ('record' in item ? [item.record] : []));
+const errors = (items: SourceItem[]): { line: number; error: string; text?: string }[] =>
+  items.flatMap((item) => ('error' in item ? [item] : []));
+
+const catalog = [
+  {
+    sku: 'SKU-1',
+    name: 'Desk lamp',
+    description: 'Warm light, 40W',
+    price: { amount: '19.90', currency: 'EUR' },
+    metadata: { color: 'black' },
+  },
+  {
+    sku: 'SKU-2',
+    name: 'Chair "Ergo"',
+    description: 'Line one\nline two',
+    price: { amount: '120.00', currency: 'EUR' },
+    metadata: { size: { label: 'L' } },
+  },
+  {
+    sku: 'SKU-3',
+    name: 'Café table',
+    description: 'Round [oak] {natural}',
+    price: { amount: '250.00', currency: 'EUR' },
+    metadata: { color: 'oak', size: { label: 'XL' } },
+  },
+];
+
+test('detectFormat maps extensions, ignores URL queries and honours an explicit format', () => {
+  assert.equal(detectFormat('/data/products.jsonl'), 'jsonl');
+  assert.equal(detectFormat('products.NDJSON'), 'jsonl');
+  assert.equal(detectFormat('C:\\exports\\products.Csv'), 'csv');
+  assert.equal(detectFormat('./products.json'), 'json');
+  assert.equal(detectFormat('https://cdn.example.com/export/products.csv?X-Amz-Signature=abc&v=1.json'), 'csv');
+  assert.equal(detectFormat('https://cdn.example.com/products.json#part.csv'), 'json');
+  assert.equal(detectFormat('/data/products.txt', 'jsonl'), 'jsonl');
+  assert.throws(() => detectFormat('products.json', 'xml' as SourceFormat), /--format accepts jsonl, csv, json/);
+});
+
+test('detectFormat names the accepted extensions and --format for an unknown one, without the query string', () => {
+  for (const location of ['/data/products.xlsx', '/data/products', 'https://example.com/feed?token=s3cret']) {
+    assert.throws(
+      () => detectFormat(location),
+      (err: unknown) => {
+        assert.ok(err instanceof SourceError);
+        for (const part of ['.jsonl', '.ndjson', '.csv', '.json', '--format']) assert.ok(err.message.includes(part), err.message);
+        assert.ok(!err.message.includes('s3cret'), err.message);
+        return true;
+      },
+    );
+  }
+});
+
+test('JSONL: records with their line numbers, blank lines skipped, CRLF and BOM accepted', async () => {
+  const items = await read('jsonl', '\uFEFF{"sku":"a"}\r\n\r\n   \n{"sku":"b","tags":["x"]}\r\n"just a string"\n7');
+  assert.deepEqual(items, [
+    { line: 1, record: { sku: 'a' } },
+    { line: 4, record: { sku: 'b', tags: ['x'] } },
+    { line: 5, record: 'just a string' },
+    { line: 6, record: 7 },
+  ]);
+});
+
+test('JSONL: a broken line is reported with its number and text, and later lines still come', async () => {
+  const long = `{"sku": "c", "description": "${'x'.repeat(500)}`;
+  const items = await read('jsonl', `{"sku":"a"}\n{"sku": "b",}\n${long}\n{"sku":"d"}\n`);
+  assert.deepEqual(lines(items), [1, 2, 3, 4]);
+  assert.deepEqual(records(items), [{ sku: 'a' }, { sku: 'd' }]);
+  const [trailingComma, truncated] = errors(items);
+  assert.match(trailingComma?.error ?? '', /^invalid JSON: /);
+  assert.equal(trailingComma?.text, '{"sku": "b",}');
+  assert.ok(truncated?.text?.startsWith('{"sku": "c"'));
+  assert.ok((truncated?.text?.length ?? 0) <= 201, 'the offending text is truncated');
+});
+
+test('a record over maxRecordChars becomes an error item instead of being held in memory', async () => {
+  const huge = `{"sku":"big","blob":"${'y'.repeat(300)}"}`;
+  const jsonl = await read('jsonl', `{"sku":"a"}\n${huge}\n{"sku":"b"}\n`, { maxRecordChars: 100 });
+  assert.deepEqual(records(jsonl), [{ sku: 'a' }, { sku: 'b' }]);
+  assert.equal(errors(jsonl)[0]?.line, 2);
+  assert.match(errors(jsonl)[0]?.error ?? '', /longer than the limit of 100 characters/);
+  assert.ok(errors(jsonl)[0]?.text?.startsWith('{"sku":"big"'));
+
+  const json = await read('json', `[{"sku":"a"},\n${huge},\n{"sku":"b"}]`, { maxRecordChars: 100 });
+  assert.deepEqual(records(json), [{ sku: 'a' }, { sku: 'b' }]);
+  assert.deepEqual(lines(json), [1, 2, 3]);
+
+  // csv-parse cannot resume past an oversized record, so it ends the read, naming where the record starts.
+  const csv = scratchFile('csv', 'sku,name\na,"never closed\nb,B\nc,C\nd,D\ne,E\n');
+  await assert.rejects(collect(csv, 'csv', { maxRecordChars: 10 }), { name: 'SourceError', message: /record starting at line 2 is longer than 10 bytes/ });
+});
+
+test('JSON array: elements spanning lines get the line of their opening character', async () => {
+  const items = await collect(fixture('catalog.json'), 'json');
+  assert.deepEqual(lines(items), [2, 9, 10]);
+  assert.deepEqual(records(items), catalog);
+});
+
+test('JSON array: brackets, commas and escaped quotes inside strings do not cut elements', async () => {
+  const tricky = [
+    { sku: 'a', name: 'ends with ] and }', note: 'comma, "quoted", and \\ backslash' },
+    { sku: 'b', name: '[{"not": "json"}]', path: 'C:\\dir\\', quote: '\\"' },
+    ['nested', ['arrays'], { with: ['objects'] }],
+    'a top-level string with ] inside',
+    42,
+    null,
+  ];
+  const items = await read('json', `[${tricky.map((element) => JSON.stringify(element)).join(',\n')}]`);
+  assert.deepEqual(records(items), tricky);
+  assert.deepEqual(lines(items), [1, 2, 3, 4, 5, 6]);
+});
+
+test('JSON array: multi-byte characters split across chunks survive', async () => {
+  const names = ['Café', '日本語の商品', 'emoji 😀🛋️', 'Größe €'];
+  const items = await read('json', JSON.stringify(names.map((name) => ({ name })), null, 2));
+  assert.deepEqual(records(items), names.map((name) => ({ name })));
+});
+
+test('JSON array: a malformed element is reported and reading resumes at the next top-level comma', async () => {
+  const items = await read(
+    'json',
+    ['[', '  {"sku": "a"},', '  {"sku": "b", "tags": [1, 2},', '  {"sku": c},', '  ,', '  {"sku": "d"},', ']'].join('\n'),
+  );
+  assert.deepEqual(records(items), [{ sku: 'a' }, { sku: 'd' }]);
+  assert.deepEqual(lines(errors(items)), [3, 4, 5]);
+  for (const { error } of errors(items)) assert.match(error, /^invalid JSON: /);
+  assert.match(errors(items)[2]?.error ?? '', /empty array element/);
+  assert.equal(errors(items)[0]?.text, '{"sku": "b", "tags": [1, 2}');
+});
+
+test('JSON array: an unterminated string is reported with how far it reached', async () => {
+  // Inside a nested array the bracket balance recovers, so the following element is still read.
+  const nested = ['[', '{"sku": "a", "variants": [', '  {"sku": "a1", "name": "no end},', '  {"sku": "a2"}', ']},', '{"sku": "b"}', ']'];
+  const recovered = await read('json', nested.join('\n'));
+  assert.deepEqual(records(recovered), [{ sku: 'b' }]);
+  assert.deepEqual(lines(recovered), [2, 6]);
+  assert.match(errors(recovered)[0]?.error ?? '', /string on line 3 is not terminated, so everything up to line 5 was read as one element/);
+
+  // At the top level the closing brace was lost inside the string, so later elements are absorbed, and the error says so.
+  const absorbed = await read('json', '[\n{"sku": "a", "name": "no end},\n{"sku": "b"},\n{"sku": "c"}\n]');
+  assert.deepEqual(absorbed.map((item) => ('error' in item ? item.line : -1)), [2]);
+  assert.match(errors(absorbed)[0]?.error ?? '', /string on line 2 is not terminated, so everything up to line 5/);
+});
+
+test('JSON array: a truncated file or trailing content is reported after the good elements', async () => {
+  const truncated = await read('json', '[{"sku":"a"},\n{"sku":"b", "na');
+  assert.deepEqual(records(truncated), [{ sku: 'a' }]);
+  assert.equal(errors(truncated)[0]?.line, 2);
+  assert.match(errors(truncated)[0]?.error ?? '', /not closed with \]/);
+
+  const trailing = await read('json', '[1, 2]\n{"extra": true}');
+  assert.deepEqual(records(trailing), [1, 2]);
+  assert.deepEqual(errors(trailing).map((item) => item.line), [2]);
+  assert.match(errors(trailing)[0]?.error ?? '', /after the closing \]/);
+});
+
+test('JSON array: empty input yields nothing, a trailing comma is tolerated, and a non-array is refused', async () => {
+  assert.deepEqual(await read('json', ''), []);
+  assert.deepEqual(await read('json', ' [ ] '), []);
+  assert.deepEqual(records(await read('json', '[1, 2,\n]')), [1, 2]);
+  const path = scratchFile('json', '{"products": []}');
+  await assert.rejects(collect(path, 'json'), (err: unknown) => {
+    assert.ok(err instanceof SourceError);
+    assert.match(err.message, /^expected a JSON array at line 1\b/);
+    assert.match(err.message, /--format jsonl/);
+    return true;
+  });
+});
+
+test('CSV: records are flat string objects with the line where each row starts', async () => {
+  const items = await collect(fixture('catalog.csv'), 'csv');
+  assert.deepEqual(lines(items), [2, 3, 5]);
+  assert.deepEqual(items[1], {
+    line: 3,
+    record: {
+      sku: 'SKU-2',
+      name: 'Chair "Ergo"',
+      description: 'Line one\nline two',
+      'price.amount': '120.00',
+      'price.currency': 'EUR',
+      'metadata.color': '',
+      'metadata.size.label': 'L',
+    },
+  });
+});
+
+test('CSV: CRLF files, quoted CRLF cells and empty lines keep line numbers exact', async () => {
+  const csv = ['\uFEFFsku, name ', 'a,"two\r\nlines"', '', 'b,"three\r\nmore\r\nlines"', ',', 'c,plain', ''].join('\r\n');
+  const items = await read('csv', csv);
+  assert.deepEqual(items, [
+    { line: 2, record: { sku: 'a', name: 'two\r\nlines' } },
+    { line: 5, record: { sku: 'b', name: 'three\r\nmore\r\nlines' } },
+    { line: 9, record: { sku: 'c', name: 'plain' } },
+  ]);
+});
+
+test('CSV: a row with the wrong number of cells is reported and later rows still come', async () => {
+  const items = await read('csv', 'sku,name,price,stock\na,A,1,2\nb,B,1,2,extra\nc,C\n"d","multi\nline",3,4\ne,12" screen,5,6\n"f,unclosed\n');
+  assert.deepEqual(
+    items.map((item) => ('record' in item ? item.line : [item.line, item.error, item.text])),
+    [
+      2,
+      [3, 'row has 5 cells but the header has 4', 'b,B,1,2,extra'],
+      [4, 'row has 2 cells but the header has 4', 'c,C'],
+      5,
+      7,
+      [8, 'invalid CSV: a quoted cell is never closed (the file ends inside it)', '"f,unclosed'],
+    ],
+  );
+  assert.deepEqual(records(items)[2], { sku: 'e', name: '12" screen', price: '5', stock: '6' });
+});
+
+test('CSV: an empty or header-only file yields nothing; unnamed columns are dropped; a duplicate column is refused', async () => {
+  assert.deepEqual(await read('csv', ''), []);
+  assert.deepEqual(await read('csv', 'sku,name\n'), []);
+  // Unnamed columns (trailing commas from spreadsheets) are dropped but still count as cells.
+  assert.deepEqual(await read('csv', 'sku,,name,\na,,A,\nb,,B\n'), [
+    { line: 2, record: { sku: 'a', name: 'A' } },
+    { line: 3, error: 'row has 3 cells but the header has 4', text: 'b,,B' },
+  ]);
+  await assert.rejects(collect(scratchFile('csv', 'sku,name,sku\n1,2,3\n'), 'csv'), /column "sku" twice/);
+});
+
+test('the three formats of one catalog give the same records after unflattenDotted', async () => {
+  const [jsonl, json, csv] = await Promise.all([
+    collect(fixture('catalog.jsonl'), 'jsonl'),
+    collect(fixture('catalog.json'), 'json'),
+    collect(fixture('catalog.csv'), 'csv'),
+  ]);
+  assert.deepEqual(lines(jsonl), [1, 3, 4]);
+  assert.deepEqual(records(jsonl), catalog);
+  assert.deepEqual(records(json), catalog);
+  assert.deepEqual(
+    records(csv).map((row) => unflattenDotted(row as Record<string, string>)),
+    catalog,
+  );
+});
+
+test('unflattenDotted nests dotted columns at any depth and omits empty cells', () => {
+  assert.deepEqual(
+    unflattenDotted({ sku: 'a', 'metadata.color': 'red', 'metadata.size.eu.label': '42', 'metadata.size.us': '', empty: '', 'odd..name': 'x' }),
+    { sku: 'a', metadata: { color: 'red', size: { eu: { label: '42' } } }, 'odd..name': 'x' },
+  );
+  assert.throws(() => unflattenDotted({ metadata: 'plain', 'metadata.color': 'red' }), /clashes with another column at "metadata"/);
+  assert.throws(() => unflattenDotted({ 'metadata.color': 'red', metadata: 'plain' }), /clashes/);
+});
+
+test('unflattenDotted and flattenDotted cannot be used to pollute prototypes', () => {
+  const nested = unflattenDotted({ '__proto__.polluted': 'yes', 'constructor.prototype.polluted': 'yes' });
+  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+  assert.deepEqual(Object.keys(nested), ['__proto__', 'constructor']);
+  assert.deepEqual(flattenDotted(nested), { '__proto__.polluted': 'yes', 'constructor.prototype.polluted': 'yes' });
+  assert.equal(Object.getPrototypeOf(flattenDotted(JSON.parse('{"__proto__": "x"}') as Record<string, unknown>)), Object.prototype);
+});
+
+test('flattenDotted is the inverse of unflattenDotted and JSON-encodes non-string leaves', () => {
+  const row = { sku: 'a', 'price.amount': '9.99', 'metadata.size.label': 'L', 'metadata.color': 'red' };
+  assert.deepEqual(flattenDotted(unflattenDotted(row)), row);
+  for (const product of catalog) assert.deepEqual(unflattenDotted(flattenDotted(product)), product);
+  assert.deepEqual(
+    flattenDotted({ sku: 'a', price: { amount: 9.99, net: true }, tags: ['x', 'y'], stock: null, attributes: {}, gone: undefined }),
+    { sku: 'a', 'price.amount': '9.99', 'price.net': 'true', tags: '["x","y"]', stock: 'null', attributes: '{}' },
+  );
+});
+
+test('csvColumns is the union of keys in first-seen order', () => {
+  assert.deepEqual(csvColumns([{ sku: '1', name: 'a' }, { sku: '2', 'price.amount': '3' }, { name: 'b', stock: '4', sku: '5' }]), [
+    'sku',
+    'name',
+    'price.amount',
+    'stock',
+  ]);
+  assert.deepEqual(csvColumns([]), []);
+});
+
+test('a missing file, a directory and an unsupported scheme say what to check', async () => {
+  const missing = join(scratch, 'nope.csv');
+  await assert.rejects(collect(missing, 'csv'), { name: 'SourceError', message: new RegExp(`^source file not found: ${missing}`) });
+  await assert.rejects(collect(scratch, 'jsonl'), /source path is a directory/);
+  await assert.rejects(collect('s3://bucket/products.csv', 'csv'), /use a local path or an http\(s\) URL/);
+});
+
+test('an abort signal stops reading', async () => {
+  const path = scratchFile('jsonl', '{"n":1}\n'.repeat(1000));
+  const controller = new AbortController();
+  let seen = 0;
+  await assert.rejects(async () => {
+    for await (const item of readSource(path, 'jsonl', { signal: controller.signal, highWaterMark: 16 })) {
+      assert.ok('record' in item);
+      seen++;
+      controller.abort();
+    }
+  }, { name: 'AbortError' });
+  assert.ok(seen < 1000, `stopped after ${seen} records`);
+  await assert.rejects(collect(path, 'jsonl', { signal: controller.signal }), { name: 'AbortError' });
+});
+
+test('HTTP sources stream over the network and HTTP errors name the URL and status without secrets', async (t) => {
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === '/down.csv') {
+      res.writeHead(503, 'Service Unavailable').end();
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = readFileSync(fixture(path.slice(1)));
+    } catch {
+      res.writeHead(404, 'Not Found').end('no such export');
+      return;
+    }
+    // Tiny writes so chunks reach the reader split inside multi-byte characters.
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    for (let i = 0; i < body.length; i += 7) res.write(body.subarray(i, i + 7));
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  assert.deepEqual(records(await collect(`${base}/catalog.json?token=s3cret`, 'json')), catalog);
+  assert.deepEqual(lines(await collect(`${base}/catalog.csv`, 'csv')), [2, 3, 5]);
+
+  await assert.rejects(collect(`${base}/missing.jsonl?X-Amz-Signature=s3cret`, 'jsonl'), (err: unknown) => {
+    assert.ok(err instanceof SourceError);
+    assert.match(err.message, /HTTP 404\b/);
+    assert.ok(err.message.includes(`${base}/missing.jsonl`), err.message);
+    assert.ok(!err.message.includes('s3cret'), err.message);
+    assert.equal(err.retryable, false);
+    return true;
+  });
+  await assert.rejects(collect(`${base}/down.csv`, 'csv'), { name: 'SourceError', message: /HTTP 503/, retryable: true });
+});
