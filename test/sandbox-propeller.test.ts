@@ -61,7 +61,7 @@ describe('Propeller sandbox', () => {
     });
 
     test('answers 401 in the error envelope without a valid Bearer token', async () => {
-      for (const headers of [{}, { authorization: 'Bearer not-a-token' }, { authorization: `Basic ${token}` }]) {
+      for (const headers of [{}, { authorization: 'Bearer not-a-token' }, { authorization: `Basic ${token}` }] as Array<Record<string, string>>) {
         const answer = await httpRequest(`${sandbox.url}/v2/products/bulk/sourceId`, jsonRequest('POST', { products: [product('x')] }, headers));
         assert.equal(answer.status, 401);
         assert.equal(answer.json.error.status, 401);
