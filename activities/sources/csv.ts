@@ -1,6 +1,6 @@
 import { pipeline, type Readable } from 'node:stream';
 import { parse, type CsvError } from 'csv-parse';
-import { preview, SourceError, type SourceItem } from './types';
+import { SourceError, type SourceItem } from './types';
 
 interface ParsedRow {
   record: Record<string, string>;
@@ -86,13 +86,13 @@ export async function* readCsv(input: Readable, maxRecordChars: number): AsyncGe
   for await (const row of parser as AsyncIterable<ParsedRow | SkippedRow>) {
     if ('skipped' in row) {
       const { line, body } = starts.of(Number(row.skipped.lines), row.raw);
-      yield { line, error: describeSkip(row.skipped), text: preview(body) };
+      yield { line, error: describeSkip(row.skipped), text: body };
       continue;
     }
     const { line, body } = starts.of(row.info.lines, row.raw);
     const headerLength = Array.isArray(row.info.columns) ? row.info.columns.length : 0;
     if (row.info.index !== headerLength) {
-      yield { line, error: `row has ${row.info.index} cells but the header has ${headerLength}`, text: preview(body) };
+      yield { line, error: `row has ${row.info.index} cells but the header has ${headerLength}`, text: body };
     } else {
       yield { line, record: row.record };
     }

@@ -1,4 +1,4 @@
-import { preview, RecordText, SourceError, takeJsonRecord, type SourceItem } from './types';
+import { RecordText, SourceError, takeJsonRecord, type SourceItem } from './types';
 
 /** Character codes the scanner acts on. */
 const enum Ch {
@@ -88,7 +88,7 @@ export class JsonArrayScanner {
     if (this.phase === 'element') {
       // The last element may be cut short even if it happens to parse, so it is not trusted.
       const taken = this.text.take();
-      const text = 'text' in taken ? preview(taken.text.trim()) : taken.tooLong;
+      const text = 'text' in taken ? taken.text.trim() : taken.tooLong;
       yield { line: this.elementLine, error: 'unexpected end of file inside an element: the JSON array is not closed with ]', text };
     } else if (this.phase === 'between') {
       yield { line: this.line, error: 'unexpected end of file: the JSON array is not closed with ]' };

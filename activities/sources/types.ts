@@ -96,6 +96,7 @@ export function takeJsonRecord(line: number, acc: RecordText): SourceItem | unde
   try {
     return { line, record: JSON.parse(taken.text) };
   } catch (err) {
-    return { line, error: `invalid JSON: ${(err as Error).message}`, text: preview(taken.text.trim()) };
+    // The whole text: it goes to the failed-records file for someone to fix.
+    return { line, error: `invalid JSON: ${(err as Error).message}`, text: taken.text.replace(/\r?\n$/, '') };
   }
 }

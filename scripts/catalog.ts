@@ -1,0 +1,83 @@
+/**
+ * Generated catalogs for the demo, tests and benchmarks: deterministic for a seed, written as
+ * a stream so a catalog of millions costs no memory, with invalid rows on request.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { once } from 'node:events';
+import path from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import type { TargetName } from '../common/import';
+
+export interface CatalogOptions {
+  target: TargetName;
+  count: number;
+  format: 'jsonl' | 'csv' | 'json';
+  /** Every n-th record is made invalid in a way the target's schema rejects (0 = none). */
+  invalidEvery?: number;
+  /** Prefix of the keys, so separate tests don't touch each other's products. */
+  keyPrefix?: string;
+  /** Bytes of filler text per product, to shape request sizes. */
+  padding?: number;
+}
+
+const colors = ['red', 'green', 'blue', 'black', 'white'];
+
+/** A Voucherify product; invalid ones carry a price that is not an integer. */
+export function voucherifyRecord(i: number, o: CatalogOptions): Record<string, unknown> {
+  const invalid = o.invalidEvery ? i % o.invalidEvery === o.invalidEvery - 1 : false;
+  return {
+    source_id: `${o.keyPrefix ?? 'sku'}-${String(i).padStart(7, '0')}`,
+    name: `Product ${i}${o.padding ? ` ${'x'.repeat(o.padding)}` : ''}`,
+    price: invalid ? 10.5 : 100 + (i % 9000),
+    attributes: ['color', 'size'],
+    metadata: { color: colors[i % colors.length], batch: `b${i % 7}` },
+  };
+}
+
+export const recordFor: Record<TargetName, (i: number, o: CatalogOptions) => Record<string, unknown>> = {
+  voucherify: voucherifyRecord,
+  propeller: () => {
+    throw new Error('the Propeller catalog generator is not written yet');
+  },
+};
+
+/** Flattens nested objects into dotted columns; arrays become `a|b` cells. */
+function csvRow(record: Record<string, unknown>, prefix = '', into: Record<string, string> = {}): Record<string, string> {
+  for (const [k, v] of Object.entries(record)) {
+    const column = prefix ? `${prefix}.${k}` : k;
+    if (Array.isArray(v)) into[column] = v.join('|');
+    else if (v && typeof v === 'object') csvRow(v as Record<string, unknown>, column, into);
+    else into[column] = String(v);
+  }
+  return into;
+}
+
+export async function writeCatalog(file: string, o: CatalogOptions): Promise<string> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const out = createWriteStream(file);
+  const write = async (text: string) => {
+    if (!out.write(text)) await once(out, 'drain');
+  };
+  let columns: string[] | undefined;
+  if (o.format === 'json') await write('[\n');
+  for (let i = 0; i < o.count; i++) {
+    const record = recordFor[o.target](i, o);
+    if (o.format === 'csv') {
+      const row = csvRow(record);
+      if (!columns) {
+        columns = Object.keys(row);
+        await write(stringify([columns]));
+      }
+      await write(stringify([columns.map((c) => row[c] ?? '')]));
+    } else if (o.format === 'json') {
+      await write(`${i ? ',\n' : ''}  ${JSON.stringify(record)}`);
+    } else {
+      await write(JSON.stringify(record) + '\n');
+    }
+  }
+  if (o.format === 'json') await write('\n]\n');
+  out.end();
+  await once(out, 'finish');
+  return file;
+}

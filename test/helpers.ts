@@ -1,0 +1,99 @@
+/**
+ * What import tests share: the run's Temporal server (started once by scripts/test.ts, or here
+ * when a file runs on its own), a worker on a fresh task queue, and small waiting helpers.
+ */
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { LocalFolderStore } from '../activities/staging/store';
+import { createImportWorker } from '../workers/worker';
+import { startDevServer } from '../scripts/dev-server';
+
+export interface TemporalHarness {
+  client: Client;
+  connection: NativeConnection;
+  namespace: string;
+  close(): Promise<void>;
+}
+
+let ownServer: TestWorkflowEnvironment | undefined;
+
+// Workers' state changes are noise in test output; warnings and errors still show.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+/** Connects to the run's dev server; a test file run alone starts its own. */
+export async function temporal(): Promise<TemporalHarness> {
+  let address = process.env.TEMPORAL_ADDRESS;
+  if (!address) {
+    ownServer ??= await startDevServer();
+    address = ownServer.address;
+  }
+  const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+  const clientConnection = await Connection.connect({ address });
+  const connection = await NativeConnection.connect({ address });
+  return {
+    client: new Client({ connection: clientConnection, namespace }),
+    connection,
+    namespace,
+    async close() {
+      await clientConnection.close();
+      await connection.close();
+      await ownServer?.teardown();
+      ownServer = undefined;
+    },
+  };
+}
+
+export const tempDir = (name: string) => mkdtemp(path.join(os.tmpdir(), `bulkport-${name}-`));
+
+let queueCounter = 0;
+export const uniqueTaskQueue = (name: string) => `test-${name}-${process.pid}-${++queueCounter}`;
+
+export interface RunningWorker {
+  worker: Worker;
+  taskQueue: string;
+  store: LocalFolderStore;
+  stop(): Promise<void>;
+}
+
+/** A worker on its own task queue, with the given target environment and a fresh staging folder. */
+export async function startWorker(t: TemporalHarness, env: NodeJS.ProcessEnv, name: string, stagingDir?: string): Promise<RunningWorker> {
+  const taskQueue = uniqueTaskQueue(name);
+  const store = new LocalFolderStore(stagingDir ?? (await tempDir(`${name}-staging`)));
+  const worker = await createImportWorker({
+    connection: t.connection,
+    namespace: t.namespace,
+    taskQueue,
+    env,
+    store,
+    workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
+  });
+  const running = worker.run();
+  return {
+    worker,
+    taskQueue,
+    store,
+    async stop() {
+      worker.shutdown();
+      await running;
+    },
+  };
+}
+
+export async function readJsonl<T = Record<string, unknown>>(file: string): Promise<T[]> {
+  return (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as T);
+}
+
+/** Polls `check` until it returns a value, or fails with `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
