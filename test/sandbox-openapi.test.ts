@@ -13,7 +13,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const specDir = join(repoRoot, '..', 'shared', 'apis', 'voucherify-openapi');
 const specFiles = ['products', 'async-actions', 'oauth'] as const;
 const missing = specFiles.filter((name) => !existsSync(join(specDir, `${name}.json`)));
-const skip = missing.length > 0 ? `Voucherify's OpenAPI files are not at ${specDir} (missing ${missing.join(', ')}.json); ../shared is absent` : false;
+const skip = missing.length > 0 ? `Voucherify's OpenAPI files are not at ${specDir} (missing ${missing.map((name) => `${name}.json`).join(', ')}); ../shared is absent` : false;
 
 interface Operation {
   operationId: string;
