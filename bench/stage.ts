@@ -1,0 +1,45 @@
+/**
+ * Staging throughput and memory: streams a generated catalog through the stage activity
+ * (validation, duplicate check, chunk files) and reports records/s and peak RSS.
+ *
+ *   node --import tsx bench/stage.ts [count=1000000] [voucherify|propeller] [jsonl|csv|json]
+ */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createStageActivity } from '../activities/stage';
+import { LocalFolderStore } from '../activities/staging/store';
+import { createTargetRegistry } from '../activities/targets';
+import { ImportInput, type TargetName } from '../common/import';
+import { writeCatalog } from '../scripts/catalog';
+
+const count = Number(process.argv[2] ?? 1_000_000);
+const target = (process.argv[3] ?? 'voucherify') as TargetName;
+const format = (process.argv[4] ?? 'jsonl') as 'jsonl' | 'csv' | 'json';
+const dir = path.resolve('.bulkport/bench');
+const file = path.join(dir, `stage-${target}-${count}.${format}`);
+
+await writeCatalog(file, { target, count, format, invalidEvery: 1000, keyPrefix: 'bench' });
+const store = new LocalFolderStore(path.join(dir, 'staging'));
+await rm(path.join(dir, 'staging'), { recursive: true, force: true });
+const stage = createStageActivity(store, createTargetRegistry({}));
+const input = ImportInput.parse({ importId: 'bench-stage', target, source: { location: file } });
+
+const baselineRss = process.memoryUsage().rss;
+const started = performance.now();
+const result = await new MockActivityEnvironment().run(stage, input);
+const seconds = (performance.now() - started) / 1000;
+const peakRss = process.resourceUsage().maxRSS * 1024;
+console.log(JSON.stringify({
+  target,
+  format,
+  records: result.read,
+  valid: result.valid,
+  invalid: result.invalid,
+  chunks: result.chunks,
+  seconds: Number(seconds.toFixed(1)),
+  recordsPerSecond: Math.round(result.read / seconds),
+  baselineRssMiB: Math.round(baselineRss / 2 ** 20),
+  peakRssMiB: Math.round(peakRss / 2 ** 20),
+}));
+await rm(path.join(dir, 'staging'), { recursive: true, force: true });
