@@ -59,7 +59,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       const ctx = Context.current();
       const api = targets.api(input.target);
       const items = await readChunk(store, input.importId, chunkId);
-      const submitCtx = targets.context(input, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d) });
+      const submitCtx = targets.context(input, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d), lastHeartbeat: ctx.info.heartbeatDetails });
       if (api.mode === 'synchronous') {
         const answer = await api.submit(items, submitCtx);
         return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries) };

@@ -59,7 +59,14 @@ export function createStageActivity(store: StagingStore, targets: TargetRegistry
           await reject({ line: item.line, key: keyIfAny(target, record), errors, raw: item.record });
           continue;
         }
-        const key = target.keyOf(parsed.data);
+        let key: string;
+        try {
+          key = target.keyOf(parsed.data);
+        } catch (err) {
+          // The key may depend on the import's options (Propeller's lookupKey id needs an id).
+          await reject({ line: item.line, errors: [{ path: '', message: err instanceof Error ? err.message : String(err) }], raw: item.record });
+          continue;
+        }
         const firstLine = firstLineOfKey.get(key);
         if (firstLine !== undefined) {
           await reject({ line: item.line, key, errors: [{ path: '', message: `duplicate key ${key}: first seen at line ${firstLine}` }], raw: item.record });

@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import got, { HTTPError, RequestError, type Got } from 'got';
+import { z } from 'zod';
 
 export interface HttpOptions {
   baseUrl: string;
@@ -119,11 +120,32 @@ export interface Token {
 }
 
 /**
+ * An OAuth2 client-credentials answer. Gateways differ: `expires_in` comes as a number or as a
+ * numeric string, `token_type` as "Bearer" or "BearerToken"; the token is always sent as Bearer.
+ */
+const TokenAnswer = z.object({
+  access_token: z.string().min(1),
+  expires_in: z.union([z.number().positive(), z.string().regex(/^\d+$/).transform(Number)]),
+  token_type: z.string().optional(),
+});
+
+/** Reads a token answer; a shape we don't know fails naming the fields, never echoing the token. */
+export function tokenOfAnswer(answer: unknown, targetLabel: string, now = Date.now()): Token {
+  const parsed = TokenAnswer.safeParse(answer);
+  if (!parsed.success) {
+    const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(answer)'}: ${issue.message}`).join('; ');
+    throw ApplicationFailure.nonRetryable(`${targetLabel}'s token endpoint answered in a shape bulkport doesn't know (${fields})`, FailureType.unauthorized);
+  }
+  return { value: parsed.data.access_token, expiresAt: now + parsed.data.expires_in * 1000 };
+}
+
+/**
  * One token per worker process, fetched on first use, renewed a margin before it expires and
- * once more when the API says 401 (the server may have revoked it early).
+ * once more when the API says 401 (the server may have revoked it early). The margin is at most
+ * a tenth of the token's lifetime, so short-lived tokens are still used for most of it.
  */
 export class TokenCache {
-  private current?: Token;
+  private current?: Token & { renewAt: number };
   private pending?: Promise<Token>;
 
   constructor(
@@ -132,7 +154,7 @@ export class TokenCache {
   ) {}
 
   async get(): Promise<string> {
-    if (this.current && this.current.expiresAt - this.renewMarginMs > Date.now()) return this.current.value;
+    if (this.current && this.current.renewAt > Date.now()) return this.current.value;
     return (await this.renew()).value;
   }
 
@@ -143,9 +165,27 @@ export class TokenCache {
 
   private renew(): Promise<Token> {
     this.pending ??= this.fetchToken()
-      .then((token) => (this.current = token))
+      .then((token) => {
+        const lifetime = token.expiresAt - Date.now();
+        this.current = { ...token, renewAt: token.expiresAt - Math.min(this.renewMarginMs, lifetime / 10) };
+        return token;
+      })
       .finally(() => (this.pending = undefined));
     return this.pending;
+  }
+}
+
+/**
+ * Heartbeats while a long request runs, so a synchronous answer that takes minutes isn't taken
+ * for a dead worker; the details are read at each beat, so they can change meanwhile.
+ */
+export async function heartbeatWhile<T>(heartbeat: ((details?: unknown) => void) | undefined, details: () => unknown, work: Promise<T>, intervalMs = 5000): Promise<T> {
+  if (!heartbeat) return work;
+  const timer = setInterval(() => heartbeat(details()), intervalMs);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
   }
 }
 

@@ -54,6 +54,8 @@ export interface SubmitContext<T extends TargetName = TargetName> {
   signal?: AbortSignal;
   /** Called with what the activity should heartbeat while a long request runs. */
   heartbeat?: (details?: unknown) => void;
+  /** What an earlier attempt of the same activity last heartbeated, when this one is a retry. */
+  lastHeartbeat?: unknown;
 }
 
 /** The target takes the chunk and works on it later; the answer says where to ask. */
@@ -70,7 +72,11 @@ export type ActionPoll =
 /** The target answers each product within the request. */
 export interface SynchronousApi<T extends TargetName = TargetName> {
   mode: 'synchronous';
-  /** One outcome per item, in the order of `items`, matched by key (never by position in the answer). */
+  /**
+   * One outcome per item, in the order of `items`, matched by key (never by position in the answer).
+   * `unknownOutcomeRetries` counts requests sent again because their answer never came, including
+   * those of earlier attempts that the target carried over through `lastHeartbeat`.
+   */
   submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<{ outcomes: ItemOutcome[]; unknownOutcomeRetries: number }>;
 }
 

@@ -76,3 +76,12 @@ export function csvColumns(rows: Record<string, string>[]): string[] {
   for (const row of rows) for (const key of Object.keys(row)) columns.add(key);
   return [...columns];
 }
+
+/** Text that holds JSON (a cell such as `[{"name":"color"}]`, an API's error body) parsed; any other text as it is. */
+export function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

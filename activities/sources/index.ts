@@ -4,7 +4,7 @@ import { readJsonl } from './jsonl';
 import { describeSourceError, isHttpUrl, openSource, redactLocation, utf8Chunks } from './open';
 import { DEFAULT_MAX_RECORD_CHARS, SourceError, type ReadSourceOptions, type SourceFormat, type SourceItem } from './types';
 
-export { csvColumns, flattenDotted, unflattenDotted } from './dotted';
+export { csvColumns, flattenDotted, jsonOrText, unflattenDotted } from './dotted';
 export { SourceError, type ReadSourceOptions, type SourceFormat, type SourceItem } from './types';
 
 const FORMATS: readonly SourceFormat[] = ['jsonl', 'csv', 'json'];

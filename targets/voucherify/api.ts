@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Got } from 'got';
-import { createHttp, isHttpStatus, requireEnv, TokenCache, toFailure, withBearer } from '../http';
+import { createHttp, isHttpStatus, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer } from '../http';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem } from '../types';
 
 const label = 'Voucherify';
@@ -75,10 +75,8 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
   const scope = env.VOUCHERIFY_OAUTH_SCOPE;
   const tokens = scope
     ? new TokenCache(async () => {
-        const answer = await http
-          .post('v1/oauth/token', { headers: appKeys, form: { grant_type: 'client_credentials', scope } })
-          .json<{ access_token: string; expires_in: number | string }>();
-        return { value: answer.access_token, expiresAt: Date.now() + Number(answer.expires_in) * 1000 };
+        const answer = await http.post('v1/oauth/token', { headers: appKeys, form: { grant_type: 'client_credentials', scope } }).json();
+        return tokenOfAnswer(answer, label);
       })
     : undefined;
   const authorized = <T>(request: (headers: Record<string, string>) => Promise<T>): Promise<T> =>

@@ -1,5 +1,5 @@
 import { VOUCHERIFY_MAX_BODY_BYTES } from '../../common/import';
-import { unflattenDotted } from '../../activities/sources';
+import { jsonOrText, unflattenDotted } from '../../activities/sources';
 import type { Target } from '../types';
 import { connectVoucherify } from './api';
 import { VoucherifyProduct } from './schema';
@@ -12,17 +12,10 @@ function fromCsvRow(row: Record<string, string>): unknown {
   if (typeof record.price === 'string' && integerCell.test(record.price.trim())) record.price = Number(record.price);
   if (typeof record.attributes === 'string') {
     const cell = record.attributes.trim();
-    record.attributes = cell.startsWith('[') ? safeJson(cell) : cell.split('|').map((a) => a.trim()).filter(Boolean);
+    // JSON that doesn't parse is left as text for the schema to reject with its own message.
+    record.attributes = cell.startsWith('[') ? jsonOrText(cell) : cell.split('|').map((a) => a.trim()).filter(Boolean);
   }
   return record;
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text; // left for the schema to reject with its own message
-  }
 }
 
 export const voucherify: Target<'voucherify'> = {
