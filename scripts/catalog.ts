@@ -35,18 +35,56 @@ export function voucherifyRecord(i: number, o: CatalogOptions): Record<string, u
   };
 }
 
+const statuses = ['A', 'A', 'A', 'N', 'T', 'P'];
+const taxCodes = ['H', 'L', 'N'];
+
+/**
+ * A Propeller product with English and Dutch texts, filed under one of 20 categories of the same
+ * source; invalid ones carry a status outside the enum.
+ */
+export function propellerRecord(i: number, o: CatalogOptions): Record<string, unknown> {
+  const invalid = o.invalidEvery ? i % o.invalidEvery === o.invalidEvery - 1 : false;
+  const sourceId = `${o.keyPrefix ?? 'sku'}-${String(i).padStart(7, '0')}`;
+  return {
+    sourceId,
+    source: 'ERP',
+    language: 'EN',
+    names: [
+      { language: 'EN', value: `Product ${i}${o.padding ? ` ${'x'.repeat(o.padding)}` : ''}` },
+      { language: 'NL', value: `Product ${i} (NL)` },
+    ],
+    descriptions: [
+      { language: 'EN', value: `A ${colors[i % colors.length]} product, batch b${i % 7}` },
+      { language: 'NL', value: `Een product, partij b${i % 7}` },
+    ],
+    sku: `SKU-${sourceId}`,
+    status: invalid ? 'X' : statuses[i % statuses.length],
+    taxCode: taxCodes[i % taxCodes.length],
+    priceDisplay: 'default',
+    price: (100 + (i % 9000)) / 100,
+    minimumQuantity: 1 + (i % 5),
+    parent: { sourceId: `cat-${i % 20}`, source: 'ERP' },
+    attributes: [{ name: 'color', value: colors[i % colors.length] }],
+  };
+}
+
 export const recordFor: Record<TargetName, (i: number, o: CatalogOptions) => Record<string, unknown>> = {
   voucherify: voucherifyRecord,
-  propeller: () => {
-    throw new Error('the Propeller catalog generator is not written yet');
-  },
+  propeller: propellerRecord,
 };
 
-/** Flattens nested objects into dotted columns; arrays become `a|b` cells. */
+const isTranslation = (v: unknown): v is { language: string; value: string } =>
+  typeof v === 'object' && v !== null && typeof (v as { language?: unknown }).language === 'string' && typeof (v as { value?: unknown }).value === 'string';
+
+/**
+ * Flattens nested objects into dotted columns. Translations (`[{language, value}]`) become one
+ * column per language (`names.EN`), other arrays of objects a JSON cell, other arrays `a|b` cells.
+ */
 function csvRow(record: Record<string, unknown>, prefix = '', into: Record<string, string> = {}): Record<string, string> {
   for (const [k, v] of Object.entries(record)) {
     const column = prefix ? `${prefix}.${k}` : k;
-    if (Array.isArray(v)) into[column] = v.join('|');
+    if (Array.isArray(v) && v.length && v.every(isTranslation)) for (const t of v) into[`${column}.${t.language}`] = t.value;
+    else if (Array.isArray(v)) into[column] = v.some((x) => x && typeof x === 'object') ? JSON.stringify(v) : v.join('|');
     else if (v && typeof v === 'object') csvRow(v as Record<string, unknown>, column, into);
     else into[column] = String(v);
   }

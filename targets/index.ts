@@ -1,9 +1,10 @@
 import type { TargetName } from '../common/import';
 import type { Target } from './types';
+import { propeller } from './propeller';
 import { voucherify } from './voucherify';
 
 /** Every target bulkport can import into, by name. */
-export const allTargets: { [T in TargetName]?: Target<T> } = { voucherify };
+export const allTargets: { [T in TargetName]: Target<T> } = { voucherify, propeller };
 
 export function targetNamed<T extends TargetName>(name: T): Target<T> {
   const target = allTargets[name] as Target<T> | undefined;

@@ -1,0 +1,229 @@
+/**
+ * Propeller's bulk product upsert: POST the chunk, get one answer per product in the response.
+ * Connection settings and OAuth2 client credentials come from the worker's environment only.
+ */
+import { z } from 'zod';
+import { HTTPError, type Got } from 'got';
+import { jsonOrText } from '../../activities/sources/dotted';
+import type { PropellerDirectives, PropellerOptions } from '../../common/import';
+import { createHttp, errorBody, heartbeatWhile, isUnknownOutcome, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer } from '../http';
+import type { ItemOutcome, StagedItem, SynchronousApi } from '../types';
+
+const label = 'Propeller';
+
+/** Resends of one request whose answer never came, before the activity gives it to Temporal to retry. */
+const UNKNOWN_OUTCOME_RESENDS = 2;
+
+const ItemResult = z.object({
+  action: z.string().optional(),
+  id: z.number().optional(),
+  key: z.union([z.string(), z.number()]),
+  lookupKey: z.string().optional(),
+  success: z.boolean(),
+  error: z.string().nullish(),
+});
+type ItemResult = z.infer<typeof ItemResult>;
+
+const BulkAnswer = z.object({ data: z.array(ItemResult) });
+
+/** `code` is documented as a string and shown as a number. */
+const ErrorEnvelope = z.object({
+  error: z.object({ code: z.union([z.number(), z.string()]), type: z.string().optional(), messages: z.array(z.string()).default([]) }),
+});
+
+/** What one bulk request came back with, as far as the chunk's products are concerned. */
+export type BulkReply =
+  | { kind: 'answered'; results: ItemResult[] }
+  /** 10007: the request failed the API's schema; the messages are JSON pointers into it. */
+  | { kind: 'schema-error'; messages: string[] }
+  | { kind: 'too-large' }
+  /** Any other 4xx about the request itself, with the API's error. */
+  | { kind: 'rejected'; error: string };
+
+/** A product of the chunk on its way: where its outcome goes and what Propeller will call it. */
+export interface PendingProduct {
+  index: number;
+  item: StagedItem;
+  /** The `key` Propeller answers with: the sourceId, or the id as text. */
+  answerKey: string;
+}
+
+/** The body around the products; directives in the documented array form. */
+export function requestEnvelope(directives: PropellerDirectives): { head: string; tail: string } {
+  const list: { operation: string; fields: string[] }[] = [];
+  if (directives.skipIfNotEmpty?.length) list.push({ operation: 'skipIfNotEmpty', fields: directives.skipIfNotEmpty });
+  if (directives.skipMoveOnUpdate) list.push({ operation: 'skipMoveOnUpdate', fields: [] });
+  if (directives.mergeTranslationsOnUpdate) list.push({ operation: 'mergeTranslationsOnUpdate', fields: [] });
+  return { head: '{"products":[', tail: list.length ? `],"directives":${JSON.stringify(list)}}` : ']}' };
+}
+
+// ---- what the answers mean -----------------------------------------------------------------
+
+const productPointer = /^#\/products\/(\d+)(?:\/(\S*))?:\s*(.*)$/;
+/** Pointers that name no product: the whole request ("#", "#/products"), or no pointer at all. */
+const unlocatedPointer = /^#(?:\/products)?:|^[^#]/;
+
+/**
+ * Reads 10007 messages: those naming a product (`#/products/3/names/0: …`) by its index in the
+ * request, those naming nothing in particular, and those about the rest of the request (directives).
+ */
+export function readSchemaMessages(messages: string[], products: number): { byProduct: Map<number, string[]>; unlocated: string[]; request: string[] } {
+  const byProduct = new Map<number, string[]>();
+  const unlocated: string[] = [];
+  const request: string[] = [];
+  for (const message of messages) {
+    const match = productPointer.exec(message);
+    const index = match ? Number(match[1]) : NaN;
+    if (match && index < products) {
+      const list = byProduct.get(index) ?? [];
+      list.push(match[2] ? `${match[2]}: ${match[3]}` : (match[3] ?? ''));
+      byProduct.set(index, list);
+    } else if (match || unlocatedPointer.test(message)) unlocated.push(message);
+    else request.push(message);
+  }
+  return { byProduct, unlocated, request };
+}
+
+/** Item errors that judge the product or its references; anything else may pass on a later try. */
+const permanentItemError = /not found|already exists|multiple found|not permitted|invalid|required|duplicate/i;
+
+function itemOutcome(result: ItemResult | undefined): ItemOutcome {
+  if (!result) return { ok: false, retryable: true, error: "Propeller's answer has no result for this product" };
+  if (result.success) return { ok: true };
+  const error = result.error || `${result.action ?? 'upsert'} failed without a message`;
+  return { ok: false, retryable: !permanentItemError.test(error), error };
+}
+
+const halves = <T>(list: T[]): T[][] => [list.slice(0, Math.ceil(list.length / 2)), list.slice(Math.ceil(list.length / 2))];
+
+/**
+ * Sends products (of one source) and settles each one's outcome into `outcomes`. A 10007 drops the
+ * products its pointers name (invalid, with the API's messages) and sends the rest again; when no
+ * product is named, the batch is halved until the bad ones stand alone. Answers are matched to
+ * products by `key`, never by position.
+ */
+export async function settleProducts(products: PendingProduct[], send: (items: StagedItem[]) => Promise<BulkReply>, outcomes: ItemOutcome[]): Promise<void> {
+  const queue = [products];
+  for (let batch = queue.shift(); batch; batch = queue.shift()) {
+    if (!batch.length) continue;
+    const reply = await send(batch.map((p) => p.item));
+    const settle = (list: PendingProduct[], outcome: ItemOutcome) => list.forEach((p) => (outcomes[p.index] = outcome));
+    if (reply.kind === 'answered') {
+      const byKey = new Map<string, ItemResult>();
+      for (const result of reply.results) if (!byKey.has(String(result.key))) byKey.set(String(result.key), result);
+      for (const p of batch) outcomes[p.index] = itemOutcome(byKey.get(p.answerKey));
+    } else if (reply.kind === 'rejected') {
+      settle(batch, { ok: false, retryable: false, error: reply.error });
+    } else if (batch.length === 1) {
+      const error = reply.kind === 'too-large' ? 'the product alone is larger than Propeller accepts in one request' : schemaError(reply.messages);
+      settle(batch, { ok: false, retryable: false, invalid: true, error });
+    } else if (reply.kind === 'too-large') {
+      queue.unshift(...halves(batch));
+    } else {
+      const { byProduct, request } = readSchemaMessages(reply.messages, batch.length);
+      if (byProduct.size) {
+        for (const [i, messages] of byProduct) settle([batch[i]!], { ok: false, retryable: false, invalid: true, error: schemaError(messages) });
+        queue.unshift(batch.filter((_, i) => !byProduct.has(i)));
+      } else if (request.length) {
+        // The request itself (its directives) is wrong: halving would only repeat it.
+        settle(batch, { ok: false, retryable: false, error: `Propeller rejected the request: ${schemaError(request)}` });
+      } else {
+        queue.unshift(...halves(batch));
+      }
+    }
+  }
+}
+
+const schemaError = (messages: string[]) => `SchemaValidationException (10007): ${messages.join('; ') || 'no message'}`;
+
+/** The replies a request can end with short of an exception: 10007, 413 and other 4xx about the request. */
+function replyOfError(err: unknown): BulkReply | undefined {
+  if (!(err instanceof HTTPError)) return undefined;
+  const status = err.response.statusCode;
+  if (status === 413) return { kind: 'too-large' };
+  if (status === 400) {
+    const envelope = ErrorEnvelope.safeParse(jsonOrText(errorBody(err)));
+    if (envelope.success && String(envelope.data.error.code) === '10007') return { kind: 'schema-error', messages: envelope.data.error.messages };
+  }
+  // 401/403 stop the import, 429 and 5xx are Temporal's to retry: those stay exceptions.
+  if (status >= 400 && status < 500 && ![401, 403, 429].includes(status)) return { kind: 'rejected', error: toFailure(err, label).message };
+  return undefined;
+}
+
+// ---- the connection ------------------------------------------------------------------------
+
+interface SubmitHeartbeat {
+  unknownOutcomeRetries: number;
+}
+
+const carriedUnknownOutcomes = (details: unknown) => {
+  const n = (details as Partial<SubmitHeartbeat> | undefined)?.unknownOutcomeRetries;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0;
+};
+
+export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propeller'> {
+  const settings = requireEnv(env, ['PROPELLER_API_URL', 'PROPELLER_TOKEN_URL', 'PROPELLER_CLIENT_ID', 'PROPELLER_CLIENT_SECRET'] as const,
+    'Set them to your API host (e.g. https://api.helice.cloud), its token URL (…/oauth2/token) and your client credentials, or run `bulkport sandbox` and use the values it prints.');
+  const http: Got = createHttp({ baseUrl: settings.PROPELLER_API_URL, timeoutMs: Number(env.PROPELLER_TIMEOUT_MS ?? 120_000) });
+  const tokens = new TokenCache(async () => {
+    const form = { grant_type: 'client_credentials', client_id: settings.PROPELLER_CLIENT_ID, client_secret: settings.PROPELLER_CLIENT_SECRET };
+    return tokenOfAnswer(await http.post(settings.PROPELLER_TOKEN_URL, { prefixUrl: '', form }).json(), label);
+  });
+
+  return {
+    mode: 'synchronous',
+    async submit(items, ctx) {
+      const { options, signal } = ctx;
+      const heartbeat: SubmitHeartbeat = { unknownOutcomeRetries: carriedUnknownOutcomes(ctx.lastHeartbeat) };
+      const envelope = requestEnvelope(options.directives);
+      const path = `v2/products/bulk/${options.lookupKey}`;
+
+      /** Every answer that never came is counted and the request sent again: the endpoint upserts. */
+      const post = async (body: string, token: string): Promise<unknown> => {
+        for (let resends = 0; ; resends++) {
+          try {
+            const request = http.post(path, { headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body, signal }).json();
+            return await heartbeatWhile(ctx.heartbeat, () => heartbeat, request);
+          } catch (err) {
+            if (!isUnknownOutcome(err) || signal?.aborted) throw err;
+            heartbeat.unknownOutcomeRetries++;
+            // Carried to the activity's next attempt if this one gives up.
+            ctx.heartbeat?.(heartbeat);
+            if (resends >= UNKNOWN_OUTCOME_RESENDS) throw err;
+          }
+        }
+      };
+      const send = async (batch: StagedItem[]): Promise<BulkReply> => {
+        const body = `${envelope.head}${batch.map((item) => item.body).join(',')}${envelope.tail}`;
+        try {
+          return { kind: 'answered', results: BulkAnswer.parse(await withBearer(tokens, (token) => post(body, token))).data };
+        } catch (err) {
+          const reply = replyOfError(err);
+          if (reply) return reply;
+          throw toFailure(err, label);
+        }
+      };
+
+      const outcomes: ItemOutcome[] = new Array(items.length);
+      for (const group of requestGroups(items, options)) await settleProducts(group, send, outcomes);
+      return { outcomes, unknownOutcomeRetries: heartbeat.unknownOutcomeRetries };
+    },
+  };
+}
+
+/**
+ * Propeller answers `key` = the sourceId alone and asks for one source per request, so products
+ * are sent in one request per source of the chunk (nearly always one). Within a source the
+ * sourceId is unique, because staging rejects duplicate (source, sourceId) keys.
+ */
+export function requestGroups(items: StagedItem[], options: Pick<PropellerOptions, 'lookupKey'>): PendingProduct[][] {
+  const groups = new Map<string, PendingProduct[]>();
+  items.forEach((item, index) => {
+    const product = JSON.parse(item.body) as { id?: number; source: string; sourceId: string };
+    const [group, answerKey] = options.lookupKey === 'id' ? ['', String(product.id)] : [product.source, product.sourceId];
+    const list = groups.get(group) ?? [];
+    list.push({ index, item, answerKey });
+    groups.set(group, list);
+  });
+  return [...groups.values()];
+}
