@@ -178,7 +178,11 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
       const envelope = requestEnvelope(options.directives);
       const path = `v2/products/bulk/${options.lookupKey}`;
 
-      /** Every answer that never came is counted and the request sent again: the endpoint upserts. */
+      /**
+       * Every answer that never came is counted and the request sent again: the endpoint upserts.
+       * With lookupKey id that holds for ids Propeller knows: bulk/id creates a product whose id it
+       * doesn't know under a new id, so a resend then meets "already exists" or makes a second one.
+       */
       const post = async (body: string, token: string): Promise<unknown> => {
         for (let resends = 0; ; resends++) {
           try {
