@@ -1,6 +1,7 @@
 // Propeller's product catalog: the bulk request schema (from the "Bulk Product by
 // Id" page), the upsert with its directives, and compact storage.
 import type { JsonSchema } from './json-schema';
+import { toCompactJson } from './compact-json';
 
 export type LookupKey = 'id' | 'sourceId';
 export type Directive = 'skipIfNotEmpty' | 'skipMoveOnUpdate' | 'mergeTranslationsOnUpdate';
@@ -166,7 +167,7 @@ export class PropellerProductStore {
       this.idBySource.delete(sourceKey(previous.source, previous.sourceId));
     }
     this.idBySource.set(sourceKey(product.source, product.sourceId), product.id);
-    this.jsonById.set(product.id, JSON.stringify(product));
+    this.jsonById.set(product.id, toCompactJson(product));
   }
 }
 

@@ -6,7 +6,7 @@ export interface SandboxStats {
   productsStored: number;
   faultsInjected: Record<string, number>;
   /** Whole-process figures (two sandboxes in one process report the same numbers). */
-  memory: { rssBytes: number; heapUsedBytes: number };
+  memory: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number };
 }
 
 export class StatsRecorder {
@@ -35,7 +35,7 @@ export class StatsRecorder {
       largestBodyBytes: this.largestBodyBytes,
       productsStored,
       faultsInjected: { ...this.faultsInjected },
-      memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+      memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external },
     };
   }
 

@@ -1,5 +1,6 @@
 // Voucherify's async actions for PRODUCTS.BULK_UPDATE: a FIFO queue per project,
 // worked through by a timer at a fixed product rate, off the request path.
+import { inflateRawSync } from 'node:zlib';
 import type { FaultInjector } from './faults';
 import { hash32, hex } from './rng';
 import { checkBulkProduct, type VoucherifyProductStore } from './voucherify-products';
@@ -26,7 +27,10 @@ interface ActionRecord {
   total: number;
   cursor: number;
   doneCount: number;
-  /** The request body, kept as bytes until processing starts (cheaper than parsed objects). */
+  /**
+   * The request body, deflated until processing starts: a queue of many 10 MB
+   * bodies would otherwise hold hundreds of MB (parsed objects, several times more).
+   */
   pendingBody?: Buffer;
   items?: unknown[];
   /** Index at which an injected action failure strikes. */
@@ -66,7 +70,7 @@ export class ActionProcessor {
 
   constructor(private readonly options: ActionProcessorOptions) {}
 
-  enqueue(body: Buffer, total: number, requestId: string): string {
+  enqueue(deflatedBody: Buffer, total: number, requestId: string): string {
     const now = Date.now();
     const index = this.created.length;
     const action: ActionRecord = {
@@ -79,7 +83,7 @@ export class ActionProcessor {
       total,
       cursor: 0,
       doneCount: 0,
-      pendingBody: body,
+      pendingBody: deflatedBody,
       errorsByIndex: new Map(),
     };
     this.actions.set(action.id, action);
@@ -180,7 +184,7 @@ export class ActionProcessor {
   };
 
   private begin(action: ActionRecord, now: number): void {
-    action.items = JSON.parse((action.pendingBody ?? Buffer.from('[]')).toString('utf8')) as unknown[];
+    action.items = action.pendingBody ? (JSON.parse(inflateRawSync(action.pendingBody).toString('utf8')) as unknown[]) : [];
     action.pendingBody = undefined;
     action.status = 'IN_PROGRESS';
     action.startedAtMs = now;

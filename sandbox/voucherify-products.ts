@@ -1,5 +1,6 @@
 import { hex } from './rng';
 import { isJsonObject } from './http';
+import { toCompactJson } from './compact-json';
 
 /** The fields a bulk upsert may set (spec schema ProductsUpdateInBulkRequestBody). */
 export interface ProductInput {
@@ -115,7 +116,7 @@ export class VoucherifyProductStore {
       stored.updated_at = nowIso;
     }
     Object.assign(stored, input);
-    this.jsonBySourceId.set(input.source_id, JSON.stringify(stored));
+    this.jsonBySourceId.set(input.source_id, toCompactJson(stored));
     return { found: existing !== undefined };
   }
 

@@ -1,5 +1,7 @@
 // Voucherify simulator: bulk product upsert through async actions, OAuth tokens,
 // and the documented quotas, answering in the shapes of Voucherify's OpenAPI spec.
+import { promisify } from 'node:util';
+import { deflateRaw } from 'node:zlib';
 import { commonDefaults, launchTarget, resolveOptions, type CommonSandboxOptions, type SandboxHandle, type TargetCore } from './common';
 import { bearerToken, gatewayErrorReply, parseJson, TokenIssuer, type RequestContext, type Route, type RouteHandler, type SandboxReply } from './http';
 import { FixedWindowQuota, type QuotaState } from './quota';
@@ -59,6 +61,8 @@ const oauthScopes = new Set(
 );
 
 type Bucket = 'bulk_api_calls' | 'api_calls';
+
+const deflateRawAsync = promisify(deflateRaw);
 
 export async function startVoucherifySandbox(opts?: Partial<VoucherifySandboxOptions>): Promise<VoucherifySandbox> {
   const options = resolveOptions(voucherifyDefaults, opts);
@@ -157,7 +161,9 @@ function voucherifyHooks(options: VoucherifySandboxOptions, store: VoucherifyPro
     const parsed = parseJson(received.data);
     if (!parsed.ok) return voucherifyError(ctx, 400, 'invalid_payload', 'Invalid payload', `Request body is not valid JSON: ${parsed.message}`);
     if (!Array.isArray(parsed.value)) return voucherifyError(ctx, 400, 'invalid_payload', 'Invalid payload', 'Request body must be an array of products');
-    return { status: 202, body: { async_action_id: processor.enqueue(received.data, parsed.value.length, ctx.requestId) } };
+    // Deflating runs on libuv's thread pool, off the event loop.
+    const deflated = await deflateRawAsync(received.data, { level: 1 });
+    return { status: 202, body: { async_action_id: processor.enqueue(deflated, parsed.value.length, ctx.requestId) } };
   }
 
   function listProducts(ctx: RequestContext): SandboxReply {
