@@ -119,7 +119,14 @@ export interface ImportProgress {
   phase: ImportPhase;
   paused: boolean;
   cancelRequested: boolean;
+  /** Why it was cancelled, when the canceller said. */
+  cancelReason?: string;
   startedAt: string;
+  /**
+   * The workflow time these figures refer to. A query doesn't advance workflow time, so while
+   * nothing happens (paused, a slow action) `asOf` stays at the last event.
+   */
+  asOf: string;
   read: number;
   valid: number;
   invalid: number;
@@ -135,9 +142,9 @@ export interface ImportProgress {
   chunks: { total: number; inFlight: number; done: number };
   retryRound: number;
   concurrency: number;
-  /** Products finished (succeeded or failed) per second over the last minute. */
+  /** Products finished (succeeded, failed or rejected) per second over the last minute. */
   throughputPerSecond: number;
-  /** Seconds left at that rate, when it can be told. */
+  /** Seconds left at that rate, when it can be told (not while paused, staging or waiting to retry). */
   etaSeconds: number | null;
   runNumber: number;
 }
@@ -153,6 +160,8 @@ export interface ImportSummary {
   importId: string;
   target: TargetName;
   status: 'completed' | 'cancelled';
+  /** Given with the cancel signal, or "cancelled through Temporal". */
+  cancelReason?: string;
   source: string;
   counts: {
     read: number;

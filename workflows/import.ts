@@ -98,19 +98,38 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   const inFlight = new Set<string>();
   let phase: ImportPhase = state.stage ? 'submitting' : 'staging';
   let cancelRequested = false;
+  let cancelReason: string | undefined;
   let fatalError: string | undefined;
   let chunksThisRun = 0;
 
   // ---- messages -------------------------------------------------------------------------
+  // Handlers publish at once: while paused nothing else happens that would.
+  const requestCancel = (reason: string) => {
+    // Once the report is being written there is nothing left to stop.
+    if (cancelRequested || phase === 'reporting') return;
+    cancelRequested = true;
+    cancelReason = reason;
+    publish();
+  };
   wf.setHandler(progressQuery, () => progress());
-  wf.setHandler(pauseSignal, () => void (state.paused = true));
-  wf.setHandler(resumeSignal, () => void (state.paused = false));
-  wf.setHandler(cancelSignal, () => void (cancelRequested = true));
+  wf.setHandler(pauseSignal, () => {
+    state.paused = true;
+    publish();
+  });
+  wf.setHandler(resumeSignal, () => {
+    state.paused = false;
+    publish();
+  });
+  wf.setHandler(cancelSignal, (reason) => requestCancel(reason || 'cancelled by signal'));
+  // Temporal's own cancellation request takes the same graceful path as the signal: the body
+  // below runs non-cancellable and watches `cancelRequested`, so in-flight chunks and the report finish.
+  wf.CancellationScope.current().cancelRequested.catch(() => requestCancel('cancelled through Temporal'));
   wf.setHandler(
     setConcurrencyUpdate,
     (n) => {
       const previous = state.concurrency;
       state.concurrency = n;
+      publish();
       return previous;
     },
     {
@@ -126,11 +145,23 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     return c.succeeded + c.failed + c.rejected;
   }
 
+  /**
+   * Products finished per second since the newest sample at least a minute old (or the oldest
+   * sample, early on), so chunks that finish minutes apart still give a rate.
+   */
+  function throughput(now: number): number {
+    let base = state.samples[0];
+    for (const sample of state.samples) {
+      if (sample[0] > now - 60_000) break;
+      base = sample;
+    }
+    return base && now > base[0] ? ((finishedProducts() - base[1]) * 1000) / (now - base[0]) : 0;
+  }
+
   function progress(): ImportProgress {
+    // Workflow time: in a query handler it is the time of the last event, reported as `asOf`.
     const now = Date.now();
-    const window = state.samples.filter(([t]) => t >= now - 60_000);
-    const first = window[0];
-    const rate = first && now > first[0] ? ((finishedProducts() - first[1]) * 1000) / (now - first[0]) : 0;
+    const rate = throughput(now);
     const left = (state.stage?.valid ?? 0) - finishedProducts();
     return {
       importId: input.importId,
@@ -138,7 +169,9 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       phase,
       paused: state.paused,
       cancelRequested,
+      ...(cancelReason ? { cancelReason } : {}),
       startedAt: new Date(state.startedAt).toISOString(),
+      asOf: new Date(now).toISOString(),
       read: state.stage?.read ?? 0,
       valid: state.stage?.valid ?? 0,
       invalid: state.stage?.invalid ?? 0,
@@ -153,26 +186,40 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       retryRound: state.round,
       concurrency: state.concurrency,
       throughputPerSecond: Math.round(rate * 10) / 10,
-      etaSeconds: rate > 0 && phase === 'submitting' ? Math.ceil(left / rate) : null,
+      etaSeconds: rate > 0 && phase === 'submitting' && !state.paused && !cancelRequested ? Math.ceil(left / rate) : null,
       runNumber: state.runNumber,
     };
   }
 
+  /** The search attributes as last upserted: each upsert is a history event, so only changes are sent. */
+  let published = '';
   function publish(status?: string): void {
     const p = progress();
-    wf.upsertSearchAttributes([
-      { key: BulkImportTarget, value: input.target },
-      { key: BulkImportStatus, value: status ?? (state.paused ? 'Paused' : phaseStatus[phase]) },
-      { key: BulkImportTotal, value: p.read },
-      { key: BulkImportSucceeded, value: p.succeeded },
-      { key: BulkImportFailed, value: p.failed + p.rejected + p.invalid },
-    ]);
+    const values = {
+      status: status ?? (cancelRequested ? 'Cancelling' : state.paused ? 'Paused' : phaseStatus[phase]),
+      total: p.read,
+      succeeded: p.succeeded,
+      failed: p.failed + p.rejected + p.invalid,
+    };
+    if (JSON.stringify(values) !== published) {
+      published = JSON.stringify(values);
+      wf.upsertSearchAttributes([
+        { key: BulkImportTarget, value: input.target },
+        { key: BulkImportStatus, value: values.status },
+        { key: BulkImportTotal, value: values.total },
+        { key: BulkImportSucceeded, value: values.succeeded },
+        { key: BulkImportFailed, value: values.failed },
+      ]);
+    }
     wf.setCurrentDetails(progressMarkdown(p));
   }
 
+  /** Keeps the last minute of (time, finished) samples plus the newest one before it, as the rate's baseline. */
   function recordSample(): void {
     const now = Date.now();
-    state.samples = [...state.samples.filter(([t]) => t >= now - 60_000), [now, finishedProducts()] as [number, number]].slice(-200);
+    const older = state.samples.filter(([t]) => t <= now - 60_000).at(-1);
+    const recent = state.samples.filter(([t]) => t > now - 60_000);
+    state.samples = [...(older ? [older] : []), ...recent, [now, finishedProducts()] as [number, number]].slice(-200);
   }
 
   /** Applies a finished chunk's outcome counts; `round0` products count as submitted for the first time. */
@@ -255,7 +302,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       if (stopping() || !hasNext()) break;
       if (chunksThisRun >= options.chunksPerRun || wf.workflowInfo().continueAsNewSuggested) {
         await wf.condition(() => inFlight.size === 0);
-        return false;
+        // A cancel that came in while the window drained must not be lost to continue-as-new.
+        return stopping();
       }
       const id = takeNext();
       chunksThisRun++;
@@ -268,7 +316,9 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   }
 
   // ---- the import -------------------------------------------------------------------------
-  try {
+  // Non-cancellable as a whole: a cancellation request only sets `cancelRequested` (see above).
+  // Staging is not interrupted: it only reads the source and writes chunk files, and the report needs its result.
+  await wf.CancellationScope.nonCancellable(async () => {
     publish();
     if (!state.stage) {
       state.stage = await activities(`stage ${input.source.location}`).stage(input);
@@ -276,6 +326,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       c.chunksTotal = state.stage.chunks;
     }
     phase = 'submitting';
+    recordSample();
     publish();
     for (;;) {
       if (!(await submitRound())) {
@@ -295,12 +346,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       phase = 'submitting';
       publish();
     }
-  } catch (err) {
-    if (!wf.isCancellation(err)) throw err;
-    // Temporal's own cancellation request ends the import like the cancel signal does.
-    cancelRequested = true;
-    await wf.CancellationScope.nonCancellable(() => wf.condition(() => inFlight.size === 0));
-  }
+  });
 
   // Products still waiting for a retry round that will not come have failed.
   c.failed += c.awaitingRetry;
@@ -321,6 +367,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     importId: input.importId,
     target: input.target,
     status: stopped ? 'cancelled' : 'completed',
+    ...(cancelRequested && cancelReason ? { cancelReason } : {}),
     source: input.source.location,
     counts: {
       read: state.stage?.read ?? 0,
