@@ -123,7 +123,7 @@ describe('Propeller import', () => {
 
   test('tokens that expire every second mid-import are renewed without failing a chunk', async () => {
     // The older gateway's token answer; slow answers stretch the import over several token lifetimes.
-    const sandbox = await startPropellerSandbox({ seed: 2, tokenTtlSeconds: 1, tokenResponseShape: 'legacy', faults: { slowRate: 1, slowMs: 150 } });
+    const sandbox = await startPropellerSandbox({ seed: 2, tokenTtlSeconds: 1, tokenResponseShape: 'legacy', faults: { slowRate: 1, slowMs: 300 } });
     try {
       const file = await writeCatalog(path.join(await tempDir('pp-token'), 'catalog.jsonl'), { target: 'propeller', count: 1200, format: 'jsonl', keyPrefix: 'tok' });
       const started = Date.now();
@@ -186,7 +186,7 @@ describe('Propeller import', () => {
   });
 
   test('a request that times out or loses its answer after the sandbox applied it is sent again, without a duplicate product', async () => {
-    // One chunk at a time, so the seed decides which requests meet which fault; slow answers outlast the 400 ms timeout.
+    // One chunk at a time, so the seed decides which requests meet which fault; slow answers outlast the 700 ms timeout.
     const sandbox = await startPropellerSandbox({ seed: 5, faults: { dropAfterApplyRate: 0.35, slowRate: 0.1, slowMs: 1500 } });
     try {
       const file = await writeCatalog(path.join(await tempDir('pp-unknown'), 'catalog.jsonl'), { target: 'propeller', count: 1000, format: 'jsonl', keyPrefix: 'unk' });
@@ -194,7 +194,7 @@ describe('Propeller import', () => {
         sandbox,
         'pp-unknown',
         (run) => run({ target: 'propeller', source: { location: file }, options: { ...quick, chunkSize: 50, concurrency: 1 } }, 'pp-unknown'),
-        { PROPELLER_TIMEOUT_MS: '400' },
+        { PROPELLER_TIMEOUT_MS: '700' },
       );
       assert.equal(summary.counts.succeeded, 1000);
       assert.equal(summary.counts.failed, 0);
