@@ -63,8 +63,11 @@ export async function launchTarget(
   };
 }
 
+/** What a caller may pass: any option, and any part of a nested option object. */
+export type SandboxOptionsInput<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
+
 /** Merges given options over defaults, one level deep for nested option objects. */
-export function resolveOptions<T extends object>(defaults: T, given: Partial<T> | undefined): T {
+export function resolveOptions<T extends object>(defaults: T, given: SandboxOptionsInput<T> | undefined): T {
   const merged = { ...defaults } as Record<string, unknown>;
   for (const [key, value] of Object.entries(given ?? {})) {
     if (value === undefined) continue;

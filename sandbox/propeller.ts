@@ -1,6 +1,6 @@
 // Propeller simulator: OAuth2 client credentials and the synchronous bulk product
 // endpoints, with whole-request schema validation (10007) and per-item results.
-import { commonDefaults, launchTarget, resolveOptions, type CommonSandboxOptions, type SandboxHandle, type TargetCore } from './common';
+import { commonDefaults, launchTarget, resolveOptions, type CommonSandboxOptions, type SandboxHandle, type SandboxOptionsInput, type TargetCore } from './common';
 import { basicCredentials, bearerToken, gatewayErrorReply, parseJson, TokenIssuer, type RequestContext, type Route, type RouteHandler, type SandboxReply } from './http';
 import { validateJson } from './json-schema';
 import {
@@ -58,7 +58,7 @@ interface BulkItemResult {
 /** No limit is documented; this only keeps a runaway client from exhausting memory. */
 const maxBodyBytes = 256 * 1024 * 1024;
 
-export async function startPropellerSandbox(opts?: Partial<PropellerSandboxOptions>): Promise<PropellerSandbox> {
+export async function startPropellerSandbox(opts?: SandboxOptionsInput<PropellerSandboxOptions>): Promise<PropellerSandbox> {
   const options = resolveOptions(propellerDefaults, opts);
   const store = new PropellerProductStore();
   const { handle } = await launchTarget('propeller', options, (core) => propellerHooks(options, store, core));

@@ -54,8 +54,8 @@ export interface ActionProcessorOptions {
 }
 
 const tickMs = 10;
-/** Bounds one tick's work so polls stay responsive whatever the configured rate. */
-const maxProductsPerTick = 5000;
+/** Longest run of product work between two chances for requests to be served. */
+const sliceMs = 8;
 
 export class ActionProcessor {
   private readonly actions = new Map<string, ActionRecord>();
@@ -64,7 +64,7 @@ export class ActionProcessor {
   private readonly queue: ActionRecord[] = [];
   /** Finished actions whose report rows are still held, in expiry order. */
   private readonly reportsHeld: ActionRecord[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private scheduled: { cancel(): void } | undefined;
   private lastTickMs = 0;
   private credit = 0;
 
@@ -94,8 +94,8 @@ export class ActionProcessor {
   }
 
   stop(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.scheduled?.cancel();
+    this.scheduled = undefined;
   }
 
   /** The documented action object; `result` only on a finished action and when asked for. */
@@ -159,28 +159,36 @@ export class ActionProcessor {
     return result;
   }
 
-  private schedule(): void {
-    if (this.timer || this.queue.length === 0) return;
-    this.timer = setTimeout(this.tick, tickMs);
+  private schedule(immediately = false): void {
+    if (this.scheduled || this.queue.length === 0) return;
+    if (immediately) {
+      const handle = setImmediate(this.tick);
+      this.scheduled = { cancel: () => clearImmediate(handle) };
+    } else {
+      const handle = setTimeout(this.tick, tickMs);
+      this.scheduled = { cancel: () => clearTimeout(handle) };
+    }
   }
 
   private readonly tick = (): void => {
-    this.timer = undefined;
+    this.scheduled = undefined;
     const now = Date.now();
     this.expireReports(now);
     const head = this.queue[0];
     if (!head) return;
+    let behind = false;
     if (head.status === 'ENQUEUED') {
       this.begin(head, now);
       this.credit = 0;
     } else {
-      const budget = this.credit + (this.options.productsPerSecond * (now - this.lastTickMs)) / 1000;
-      const count = Math.min(Math.floor(budget), maxProductsPerTick);
-      this.credit = Math.min(budget - count, maxProductsPerTick);
-      this.work(head, count, now);
+      const { productsPerSecond } = this.options;
+      this.credit = Math.min(productsPerSecond, this.credit + (productsPerSecond * (now - this.lastTickMs)) / 1000);
+      this.credit -= this.work(head, Math.floor(this.credit), performance.now() + sliceMs, now);
+      behind = this.credit >= 1;
     }
     this.lastTickMs = now;
-    this.schedule();
+    // When behind, yield only for pending I/O; otherwise wait for more budget.
+    this.schedule(behind);
   };
 
   private begin(action: ActionRecord, now: number): void {
@@ -195,12 +203,15 @@ export class ActionProcessor {
     if (action.total === 0) this.finish(action, now);
   }
 
-  private work(action: ActionRecord, count: number, now: number): void {
+  /** Processes up to `count` products, stopping early at the deadline; returns how many. */
+  private work(action: ActionRecord, count: number, deadline: number, now: number): number {
     const { store, faults } = this.options;
     const nowIso = new Date(now).toISOString();
+    const first = action.cursor;
     const end = Math.min(action.total, action.cursor + count);
     for (; action.cursor < end; action.cursor++) {
       if (action.cursor === action.failAtIndex) break;
+      if ((action.cursor - first) % 64 === 63 && performance.now() > deadline) break;
       const i = action.cursor;
       const check = checkBulkProduct(action.items?.[i]);
       const sourceId = check.ok ? check.product.source_id : check.sourceId;
@@ -226,6 +237,7 @@ export class ActionProcessor {
     }
     action.updatedAtMs = now;
     if (action.cursor === action.total || action.cursor === action.failAtIndex) this.finish(action, now);
+    return action.cursor - first;
   }
 
   private finish(action: ActionRecord, now: number): void {

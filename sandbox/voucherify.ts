@@ -2,7 +2,7 @@
 // and the documented quotas, answering in the shapes of Voucherify's OpenAPI spec.
 import { promisify } from 'node:util';
 import { deflateRaw } from 'node:zlib';
-import { commonDefaults, launchTarget, resolveOptions, type CommonSandboxOptions, type SandboxHandle, type TargetCore } from './common';
+import { commonDefaults, launchTarget, resolveOptions, type CommonSandboxOptions, type SandboxHandle, type SandboxOptionsInput, type TargetCore } from './common';
 import { bearerToken, gatewayErrorReply, parseJson, TokenIssuer, type RequestContext, type Route, type RouteHandler, type SandboxReply } from './http';
 import { FixedWindowQuota, type QuotaState } from './quota';
 import { hash32, hex } from './rng';
@@ -64,7 +64,8 @@ type Bucket = 'bulk_api_calls' | 'api_calls';
 
 const deflateRawAsync = promisify(deflateRaw);
 
-export async function startVoucherifySandbox(opts?: Partial<VoucherifySandboxOptions>): Promise<VoucherifySandbox> {
+/** Accepts Partial<VoucherifySandboxOptions>, and also part of `quotas` (e.g. `{ quotas: { bulkPerHour: 2 } }`). */
+export async function startVoucherifySandbox(opts?: SandboxOptionsInput<VoucherifySandboxOptions>): Promise<VoucherifySandbox> {
   const options = resolveOptions(voucherifyDefaults, opts);
   const store = new VoucherifyProductStore();
   let processor: ActionProcessor | undefined;
