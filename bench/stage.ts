@@ -10,7 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createStageActivity } from '../activities/stage';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
-import { ImportInput, type TargetName } from '../common/import';
+import { ImportInput, type StageResult, type TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
 
 const count = Number(process.argv[2] ?? 1_000_000);
@@ -27,7 +27,7 @@ const input = ImportInput.parse({ importId: 'bench-stage', target, source: { loc
 
 const baselineRss = process.memoryUsage().rss;
 const started = performance.now();
-const result = await new MockActivityEnvironment().run(stage, input);
+const result = (await new MockActivityEnvironment().run(stage, input)) as StageResult;
 const seconds = (performance.now() - started) / 1000;
 const peakRss = process.resourceUsage().maxRSS * 1024;
 console.log(JSON.stringify({
