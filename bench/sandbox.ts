@@ -31,74 +31,80 @@ async function main(): Promise<void> {
 }
 
 /** Bodies filled up to the 10 MB limit, posted back to back, then processed FIFO. */
-async function benchVoucherify(): Promise<Row[]> {
-  const sandbox = await startSandboxProcess('voucherify');
-  const url = sandbox.env.VOUCHERIFY_API_URL ?? '';
-  const appKeys = { 'x-app-id': sandbox.env.VOUCHERIFY_APP_ID ?? '', 'x-app-token': sandbox.env.VOUCHERIFY_APP_TOKEN ?? '' };
-  const empty = await memoryOf(url);
-  const sampler = sampleMemory(url);
-  const postLatencies: number[] = [];
-  const actionIds: string[] = [];
-  const started = Date.now();
-  for (const body of voucherifyBodies(voucherifyProducts)) {
-    const postStarted = performance.now();
-    const answer = await httpRequest(`${url}/v1/products/bulk/async`, jsonRequest('POST', body, appKeys));
-    postLatencies.push(performance.now() - postStarted);
-    if (answer.status !== 202) throw new Error(`bulk POST answered ${answer.status}: ${answer.text.slice(0, 200)}`);
-    actionIds.push(answer.json.async_action_id);
-  }
-  const lastAction = actionIds.at(-1) ?? '';
-  await pollUntil(() => httpRequest(`${url}/v1/async-actions/${lastAction}`, { headers: appKeys }), (a) => a.json?.status === 'DONE', 600_000, 200);
-  const seconds = (Date.now() - started) / 1000;
-  const peakRss = await sampler.stop();
-  const stats = (await httpRequest(`${url}/_sandbox/stats?gc=1`)).json;
-  const settled = await settledMemory(url);
-  await sandbox.stop();
-  const stored = stats.productsStored.toLocaleString('en');
-  return [
-    ['Voucherify: empty sandbox process (RSS / heap used)', memory(empty)],
-    [`Voucherify: ${actionIds.length} bulk requests, largest body`, `${stats.largestBodyBytes.toLocaleString('en')} bytes`],
-    ['Voucherify: ~10 MB POST answered 202 (median / max)', `${ms(median(postLatencies))} / ${ms(Math.max(...postLatencies))}`],
-    [`Voucherify: ${stored} products posted and processed`, `${seconds.toFixed(1)} s (${Math.round(voucherifyProducts / seconds).toLocaleString('en')} products/s)`],
-    ...memoryRows('Voucherify', stored, peakRss, stats.memory, settled),
-  ];
+function benchVoucherify(): Promise<Row[]> {
+  return benchTarget('voucherify', 'Voucherify', async (env, url) => {
+    const appKeys = { 'x-app-id': env.VOUCHERIFY_APP_ID ?? '', 'x-app-token': env.VOUCHERIFY_APP_TOKEN ?? '' };
+    const postLatencies: number[] = [];
+    const actionIds: string[] = [];
+    const started = Date.now();
+    for (const body of voucherifyBodies(voucherifyProducts)) {
+      const postStarted = performance.now();
+      const answer = await httpRequest(`${url}/v1/products/bulk/async`, jsonRequest('POST', body, appKeys));
+      postLatencies.push(performance.now() - postStarted);
+      if (answer.status !== 202) throw new Error(`bulk POST answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+      actionIds.push(answer.json.async_action_id);
+    }
+    const lastAction = actionIds.at(-1) ?? '';
+    await pollUntil(() => httpRequest(`${url}/v1/async-actions/${lastAction}`, { headers: appKeys }), (a) => a.json?.status === 'DONE', 600_000, 200);
+    const seconds = (Date.now() - started) / 1000;
+    return (stats) => [
+      [`Voucherify: ${actionIds.length} bulk requests, largest body`, `${stats.largestBodyBytes.toLocaleString('en')} bytes`],
+      ['Voucherify: ~10 MB POST answered 202 (median / max)', `${ms(median(postLatencies))} / ${ms(Math.max(...postLatencies))}`],
+      [`Voucherify: ${stats.productsStored.toLocaleString('en')} products posted and processed`, rate(voucherifyProducts, seconds)],
+    ];
+  });
 }
 
 /** Full 2000-product requests: creating the whole catalog, then updating part of it. */
-async function benchPropeller(): Promise<Row[]> {
-  const sandbox = await startSandboxProcess('propeller');
-  const url = sandbox.env.PROPELLER_API_URL ?? '';
-  const token = await propellerToken(sandbox.env);
-  const post = async (products: unknown[]) => {
-    const started = performance.now();
-    const answer = await httpRequest(`${url}/v2/products/bulk/sourceId`, jsonRequest('POST', { products }, { authorization: `Bearer ${token}` }));
-    if (answer.status !== 200 || answer.json.total !== products.length) throw new Error(`bulk answered ${answer.status}: ${answer.text.slice(0, 200)}`);
-    return performance.now() - started;
-  };
+function benchPropeller(): Promise<Row[]> {
+  return benchTarget('propeller', 'Propeller', async (env, url) => {
+    const token = await propellerToken(env);
+    const post = async (products: unknown[]) => {
+      const started = performance.now();
+      const answer = await httpRequest(`${url}/v2/products/bulk/sourceId`, jsonRequest('POST', { products }, { authorization: `Bearer ${token}` }));
+      if (answer.status !== 200 || answer.json.total !== products.length) throw new Error(`bulk answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+      return performance.now() - started;
+    };
+    const createLatencies: number[] = [];
+    const started = Date.now();
+    for (let first = 0; first < propellerProducts; first += 2000) {
+      createLatencies.push(await post(Array.from({ length: Math.min(2000, propellerProducts - first) }, (_, i) => propellerProduct(first + i))));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const updateLatencies: number[] = [];
+    const updateRounds = Math.min(10, Math.floor(propellerProducts / 2000));
+    for (let round = 0; round < updateRounds; round++) updateLatencies.push(await post(Array.from({ length: 2000 }, (_, i) => propellerProduct(round * 2000 + i, 'updated'))));
+    return (stats) => [
+      [`Propeller: 2000-product request creating products (median / p95 of ${createLatencies.length})`, `${ms(median(createLatencies))} / ${ms(percentile(createLatencies, 0.95))}`],
+      [`Propeller: 2000-product request updating products (median / p95 of ${updateRounds})`, `${ms(median(updateLatencies))} / ${ms(percentile(updateLatencies, 0.95))}`],
+      ['Propeller: largest 2000-product body', `${stats.largestBodyBytes.toLocaleString('en')} bytes`],
+      [`Propeller: ${stats.productsStored.toLocaleString('en')} products stored`, rate(propellerProducts, seconds)],
+    ];
+  });
+}
+
+interface SandboxStatsAnswer {
+  largestBodyBytes: number;
+  productsStored: number;
+  memory: Memory;
+}
+
+/** Runs one sandbox alone, loads it, and adds its memory before, during and after loading. */
+async function benchTarget(
+  only: 'voucherify' | 'propeller',
+  label: string,
+  load: (env: Record<string, string>, url: string) => Promise<(stats: SandboxStatsAnswer) => Row[]>,
+): Promise<Row[]> {
+  const sandbox = await startSandboxProcess(only);
+  const url = (only === 'voucherify' ? sandbox.env.VOUCHERIFY_API_URL : sandbox.env.PROPELLER_API_URL) ?? '';
   const empty = await memoryOf(url);
   const sampler = sampleMemory(url);
-  const createLatencies: number[] = [];
-  const started = Date.now();
-  for (let first = 0; first < propellerProducts; first += 2000) {
-    createLatencies.push(await post(Array.from({ length: Math.min(2000, propellerProducts - first) }, (_, i) => propellerProduct(first + i))));
-  }
-  const seconds = (Date.now() - started) / 1000;
-  const updateLatencies: number[] = [];
-  const updateRounds = Math.min(10, Math.floor(propellerProducts / 2000));
-  for (let round = 0; round < updateRounds; round++) updateLatencies.push(await post(Array.from({ length: 2000 }, (_, i) => propellerProduct(round * 2000 + i, 'updated'))));
+  const describeLoad = await load(sandbox.env, url);
   const peakRss = await sampler.stop();
-  const stats = (await httpRequest(`${url}/_sandbox/stats?gc=1`)).json;
+  const stats = (await httpRequest(`${url}/_sandbox/stats?gc=1`)).json as SandboxStatsAnswer;
   const settled = await settledMemory(url);
   await sandbox.stop();
-  const stored = stats.productsStored.toLocaleString('en');
-  return [
-    ['Propeller: empty sandbox process (RSS / heap used)', memory(empty)],
-    [`Propeller: 2000-product request creating products (median / p95 of ${createLatencies.length})`, `${ms(median(createLatencies))} / ${ms(percentile(createLatencies, 0.95))}`],
-    [`Propeller: 2000-product request updating products (median / p95 of ${updateRounds})`, `${ms(median(updateLatencies))} / ${ms(percentile(updateLatencies, 0.95))}`],
-    ['Propeller: largest 2000-product body', `${stats.largestBodyBytes.toLocaleString('en')} bytes`],
-    [`Propeller: ${stored} products stored`, `${seconds.toFixed(1)} s (${Math.round(propellerProducts / seconds).toLocaleString('en')} products/s)`],
-    ...memoryRows('Propeller', stored, peakRss, stats.memory, settled),
-  ];
+  return [[`${label}: empty sandbox process (RSS / heap used)`, memory(empty)], ...describeLoad(stats), ...memoryRows(label, stats.productsStored.toLocaleString('en'), peakRss, stats.memory, settled)];
 }
 
 interface Memory {
@@ -222,6 +228,7 @@ async function memoryOf(url: string, collectGarbage = true): Promise<Memory> {
 const memory = (m: Memory) => `${mib(m.rssBytes)} / ${mib(m.heapUsedBytes)}`;
 
 const ms = (value: number) => `${Math.round(value)} ms`;
+const rate = (products: number, seconds: number) => `${seconds.toFixed(1)} s (${Math.round(products / seconds).toLocaleString('en')} products/s)`;
 const median = (values: number[]) => percentile(values, 0.5);
 function percentile(values: number[], share: number): number {
   const sorted = [...values].sort((a, b) => a - b);
