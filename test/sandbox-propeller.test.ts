@@ -253,5 +253,11 @@ describe('Propeller sandbox', () => {
     assert.equal(overHttp.json.productsStored, sandbox.productCount());
     assert.equal(overHttp.json.requests['POST /v2/products/bulk/sourceId']['400'] >= 4, true);
     assert.ok(overHttp.json.largestBodyBytes > 2000 * 80);
+
+    sandbox.resetStats();
+    const afterReset = await httpRequest(`${sandbox.url}/_sandbox/stats`);
+    assert.deepEqual(afterReset.json.requests, {});
+    assert.equal(afterReset.json.largestBodyBytes, 0);
+    assert.equal(afterReset.json.productsStored, sandbox.productCount(), 'stored products are not counters');
   });
 });
