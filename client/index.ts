@@ -2,9 +2,12 @@
  * The typed client: start an import and get its handle, or reach a running one.
  * Used by the CLI and by any service that triggers imports.
  */
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
+import { detectFormat } from '../activities/sources';
 import { ImportInput, type ImportRequest } from '../common/import';
 import { BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
@@ -14,6 +17,7 @@ export { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyU
 export type { ImportProgress, ImportRequest, ImportSummary } from '../common/import';
 
 export type ImportHandle = WorkflowHandle<typeof importCatalog>;
+export type StartedImport = WorkflowHandleWithFirstExecutionRunId<typeof importCatalog>;
 
 /** What a caller gives: the import id defaults to the workflow id. */
 export type StartImportRequest = Omit<ImportRequest, 'importId'> & { importId?: string };
@@ -23,10 +27,12 @@ export interface StartImportOptions {
   workflowId?: string;
   taskQueue?: string;
   now?: Date;
+  /** Count a local JSONL or CSV file's records for the Web UI's summary (one streaming pass; on by default). */
+  countRecords?: boolean;
 }
 
-export async function connectClient(config: TemporalConfig = temporalConfigFromEnv()): Promise<Client> {
-  const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
+export async function connectClient(config: TemporalConfig = temporalConfigFromEnv(), options: { connectTimeout?: Duration } = {}): Promise<Client> {
+  const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey, ...options });
   return new Client({ connection, namespace: config.namespace });
 }
 
@@ -45,10 +51,41 @@ function describeSource(location: string): string {
 const targetTitle = (name: string) => name[0]!.toUpperCase() + name.slice(1);
 
 /**
+ * Records in a local JSONL file (non-blank lines) or CSV file (lines after the header; a quoted
+ * field spanning lines makes this an estimate). Undefined for JSON arrays, whose records can't be
+ * counted without parsing. Looks at newlines and each line's first bytes only: about a second per gigabyte.
+ */
+export async function countRecords(file: string, format: 'jsonl' | 'csv' | 'json'): Promise<number | undefined> {
+  if (format === 'json') return undefined;
+  let lines = 0;
+  let hasContent = false; // the current line has a byte other than whitespace
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let start = 0; ; ) {
+      const newline = chunk.indexOf(0x0a, start);
+      const end = newline === -1 ? chunk.length : newline;
+      // Usually stops at the line's first byte: the cost is per line, not per byte.
+      for (let i = start; !hasContent && i < end; i++) hasContent = chunk[i] !== 0x20 && chunk[i] !== 0x09 && chunk[i] !== 0x0d;
+      if (newline === -1) break;
+      if (hasContent) lines++;
+      hasContent = false;
+      start = newline + 1;
+    }
+  }
+  if (hasContent) lines++;
+  return format === 'csv' ? Math.max(0, lines - 1) : lines;
+}
+
+/** "Import 120,000 products from catalog.jsonl into Voucherify", or without the count when it isn't known. */
+export function importTitle(target: string, location: string, records?: number): string {
+  const what = records === undefined ? '' : `${records.toLocaleString('en-US')} products from `;
+  return `Import ${what}${describeSource(location)} into ${targetTitle(target)}`;
+}
+
+/**
  * Validates the request as the workflow will, makes a local source path absolute and checks
  * that it exists, then starts the import.
  */
-export async function startImport(client: Client, request: StartImportRequest, options: StartImportOptions = {}): Promise<ImportHandle> {
+export async function startImport(client: Client, request: StartImportRequest, options: StartImportOptions = {}): Promise<StartedImport> {
   const location = /^https?:\/\//.test(request.source.location) ? request.source.location : path.resolve(request.source.location);
   if (!location.startsWith('http')) {
     const info = await stat(location).catch(() => undefined);
@@ -56,12 +93,14 @@ export async function startImport(client: Client, request: StartImportRequest, o
   }
   const workflowId = options.workflowId ?? importWorkflowId(request.target, location, options.now);
   const input = ImportInput.parse({ ...request, importId: request.importId ?? workflowId, source: { ...request.source, location } });
+  const records =
+    options.countRecords !== false && !location.startsWith('http') ? await countRecords(location, detectFormat(location, input.source.format)) : undefined;
   return client.workflow.start<typeof importCatalog>('importCatalog', {
     taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
     workflowId,
     args: [input],
-    staticSummary: `Import ${describeSource(location)} into ${targetTitle(input.target)}`,
-    staticDetails: `Source: ${location}\nOptions: ${JSON.stringify(input.options)}`,
+    staticSummary: importTitle(input.target, location, records),
+    staticDetails: `**Source** \`${location}\`\n\n**Options** \`${JSON.stringify(input.options)}\``,
     typedSearchAttributes: [
       { key: BulkImportTarget, value: input.target },
       { key: BulkImportStatus, value: 'Staging' },

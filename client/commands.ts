@@ -1,0 +1,504 @@
+/**
+ * The `bulkport` command line: start imports, see where they stand, steer them, find them, get
+ * their reports. Built here and run by client/cli.ts, so tests can inspect every command's help.
+ * Every command that names a run prints its Web UI link; read commands take --json.
+ */
+import { copyFile, mkdir } from 'node:fs/promises';
+import { createReadStream, existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ZodError } from 'zod';
+import { sourceFormats, targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
+import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
+import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../common/temporal-config';
+import { cancelSignal, connectClient, pauseSignal, resumeSignal, setConcurrencyUpdate, startImport, type StartImportRequest } from './index';
+import { followImport, progressLines, summaryLines } from './progress';
+import { registerSearchAttributes } from './setup';
+import { findImport, ImportNotFoundError, importStatus, type ImportStatus } from './status';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** An error meant for the user: printed without a stack, with this exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+const UNAVAILABLE = 14; // gRPC status
+
+function unreachable(config: TemporalConfig, detail: string): CliError {
+  return new CliError(
+    `Cannot reach Temporal at ${config.address} (${detail}).\n` +
+      'Start one locally with `npm start` (the demo: dev server, Web UI, sandboxes and a worker) or `temporal server start-dev`,\n' +
+      'or point TEMPORAL_ADDRESS (or --address) at your cluster.',
+  );
+}
+
+/** The message a user sees for any error a command ends with. */
+export function describeError(err: unknown): { message: string; exitCode: number } {
+  if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
+  if (err instanceof ZodError) {
+    const issues = err.issues.map((i) => `${i.path.length ? `--${kebab(String(i.path.at(-1)))}` : 'input'}: ${i.message}`);
+    return { message: `invalid import: ${issues.join('; ')}`, exitCode: 1 };
+  }
+  if (err instanceof ImportNotFoundError) return { message: err.message, exitCode: 1 };
+  if (isGrpcServiceError(err) && err.code === UNAVAILABLE) return { message: unreachable(temporalConfigFromEnv(), err.details || err.message).message, exitCode: 1 };
+  const message = err instanceof Error ? err.message : String(err);
+  return { message: process.env.BULKPORT_DEBUG && err instanceof Error ? (err.stack ?? message) : message, exitCode: 1 };
+}
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+interface GlobalOptions {
+  address?: string;
+  namespace?: string;
+  uiUrl?: string;
+}
+
+interface Context {
+  client: Client;
+  config: TemporalConfig;
+  link(workflowId: string, runId?: string): string;
+}
+
+/** Flags first, then the environment, then the defaults. */
+function configOf(command: Command): TemporalConfig {
+  const g = command.optsWithGlobals<GlobalOptions>();
+  return temporalConfigFromEnv({
+    ...process.env,
+    ...(g.address ? { TEMPORAL_ADDRESS: g.address } : {}),
+    ...(g.namespace ? { TEMPORAL_NAMESPACE: g.namespace } : {}),
+    ...(g.uiUrl ? { TEMPORAL_UI_URL: g.uiUrl } : {}),
+  });
+}
+
+/** Connects, runs the command, closes the connection. */
+async function withTemporal(command: Command, run: (ctx: Context) => Promise<void>): Promise<void> {
+  const config = configOf(command);
+  // Make later errors (describeError) speak of the same cluster.
+  process.env.TEMPORAL_ADDRESS = config.address;
+  let client: Client;
+  try {
+    client = await connectClient(config, { connectTimeout: '5 seconds' });
+  } catch (err) {
+    throw unreachable(config, err instanceof Error ? err.message : String(err));
+  }
+  try {
+    await run({ client, config, link: (id, runId) => workflowUiLink(config, id, runId) });
+  } finally {
+    await client.connection.close();
+  }
+}
+
+const say = (line = ''): void => void process.stdout.write(`${line}\n`);
+const printJson = (value: unknown) => say(JSON.stringify(value, null, 2));
+
+function integer(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
+function commaList(value: string): string[] {
+  return value.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+/** Ctrl-C stops following, not the import. */
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return controller.signal;
+}
+
+/** Follows an import to its end, then prints its summary; returns the exit code: 0 when it ended as `success`. */
+async function followAndReport(ctx: Context, workflowId: string, json: boolean | undefined, success: readonly string[] = ['completed']): Promise<number> {
+  const { handle } = await findImport(ctx.client, workflowId);
+  const result = await followImport(ctx.client, handle, { signal: interruptSignal(), ...(json ? { onProgress: () => {} } : {}) });
+  if (result.detached) {
+    say(`\nStopped watching; the import goes on. Watch again: bulkport watch ${workflowId}`);
+    say(`Web UI: ${ctx.link(workflowId)}`);
+    return 130;
+  }
+  if (json) printJson(await importStatus(ctx.client, ctx.config, workflowId));
+  else summaryLines(result, ctx.link(workflowId)).forEach((line) => say(line));
+  return result.summary && success.includes(result.summary.status) ? 0 : 1;
+}
+
+// ---- import --------------------------------------------------------------------------------
+
+interface ImportFlags {
+  target: TargetName;
+  format?: (typeof sourceFormats)[number];
+  id?: string;
+  concurrency?: number;
+  maxConcurrency?: number;
+  maxItemsPerChunk?: number;
+  retryRounds?: number;
+  retryBackoffMs?: number;
+  pollIntervalMs?: number;
+  chunksPerRun?: number;
+  chunkBytes?: number;
+  chunkSize?: number;
+  lookupKey?: 'sourceId' | 'id';
+  skipIfNotEmpty?: string[];
+  skipMoveOnUpdate?: boolean;
+  mergeTranslationsOnUpdate?: boolean;
+  taskQueue?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+const commonOptionKeys = ['concurrency', 'maxConcurrency', 'maxItemsPerChunk', 'retryRounds', 'retryBackoffMs', 'pollIntervalMs', 'chunksPerRun'] as const;
+const targetOptionKeys: Record<TargetName, readonly (keyof ImportFlags)[]> = {
+  voucherify: ['chunkBytes'],
+  propeller: ['chunkSize', 'lookupKey', 'skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate'],
+};
+
+/** The import request the flags describe; a flag of the other target is an error rather than ignored. */
+export function importRequestOf(file: string, flags: ImportFlags): StartImportRequest {
+  for (const [target, keys] of Object.entries(targetOptionKeys)) {
+    const misplaced = target !== flags.target && keys.find((k) => flags[k] !== undefined);
+    if (misplaced) throw new CliError(`--${kebab(misplaced)} applies to --target ${target} only`);
+  }
+  const pick = (keys: readonly (keyof ImportFlags)[]) => Object.fromEntries(keys.filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]]));
+  const options: Record<string, unknown> = pick(commonOptionKeys);
+  if (flags.target === 'voucherify') Object.assign(options, pick(['chunkBytes']));
+  else {
+    Object.assign(options, pick(['chunkSize', 'lookupKey']));
+    const directives = pick(['skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate']);
+    if (Object.keys(directives).length) options.directives = directives;
+  }
+  return { target: flags.target, source: { location: file, ...(flags.format ? { format: flags.format } : {}) }, options } as StartImportRequest;
+}
+
+function importCommand(): Command {
+  return new Command('import')
+    .description('Start importing a catalog into a target; with --wait, follow it with live progress bars to the end')
+    .argument('<file>', 'the catalog: a local path or an http(s) URL (JSONL, CSV with a header row, or a JSON array)')
+    .addOption(new Option('-t, --target <target>', 'where the products go').choices(targetNames).makeOptionMandatory())
+    .addOption(new Option('--format <format>', 'the source format (default: from the file extension)').choices(sourceFormats))
+    .option('--id <workflow-id>', 'the workflow id (default: import-<target>-<file name>-<timestamp>)')
+    .option('--concurrency <n>', 'chunks in flight at once (default 4; change it while running with `bulkport concurrency`)', integer)
+    .option('--max-concurrency <n>', 'the most `bulkport concurrency` may set (default 32)', integer)
+    .option('--max-items-per-chunk <n>', 'products per chunk at most, on top of the target\'s own limit', integer)
+    .option('--retry-rounds <n>', 'rounds that resubmit products whose failure may pass (default 3; 0: none)', integer)
+    .option('--retry-backoff-ms <n>', 'pause before retry round n: this times 2^(n-1) (default 5000)', integer)
+    .option('--poll-interval-ms <n>', 'first delay between polls of a Voucherify async action (default 2000)', integer)
+    .option('--chunks-per-run <n>', 'chunks per workflow run before it continues as new (default 500)', integer)
+    .option('--chunk-bytes <n>', 'Voucherify: request body bytes per chunk (default 10,000,000; at most 10,485,760)', integer)
+    .option('--chunk-size <n>', 'Propeller: products per request (default 500; at most 2000)', integer)
+    .addOption(new Option('--lookup-key <key>', 'Propeller: how existing products are matched (default sourceId)').choices(['sourceId', 'id']))
+    .option('--skip-if-not-empty <fields>', 'Propeller directive: comma-separated fields kept on update when they already have a value', commaList)
+    .option('--skip-move-on-update', 'Propeller directive: don\'t move an updated product to the parent category given')
+    .option('--merge-translations-on-update', 'Propeller directive: delete translations the payload doesn\'t carry')
+    .option('--task-queue <queue>', 'the workers\' task queue (default TEMPORAL_TASK_QUEUE or bulkport-imports)')
+    .option('-w, --wait', 'show live progress bars (counts, rate, ETA) until the end, then the summary and the report\'s path')
+    .option('--json', 'print JSON: the started run, or with --wait the final status')
+    .addHelpText('after', '\nExample:\n  bulkport import catalog.jsonl --target voucherify --concurrency 8 --wait')
+    .action(async (file: string, flags: ImportFlags, command: Command) => {
+      const request = importRequestOf(file, flags);
+      await withTemporal(command, async (ctx) => {
+        let handle;
+        try {
+          handle = await startImport(ctx.client, request, { ...(flags.id ? { workflowId: flags.id } : {}), taskQueue: flags.taskQueue ?? ctx.config.taskQueue });
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`An import with id ${err.workflowId} is already running: pick another --id`);
+          throw err;
+        }
+        const id = handle.workflowId;
+        if (flags.json && !flags.wait) return printJson({ workflowId: id, runId: handle.firstExecutionRunId, uiLink: ctx.link(id) });
+        if (!flags.json) {
+          say(`Started ${id}`);
+          say(`  ${(await (await handle.describe()).staticSummary()) ?? ''}`);
+          say(`Web UI: ${ctx.link(id)}`);
+        }
+        if (!flags.wait) {
+          say(`Follow it: bulkport watch ${id}   (also: status, pause, resume, cancel, concurrency ${id} <n>)`);
+          return;
+        }
+        process.exitCode = await followAndReport(ctx, id, flags.json);
+      });
+    });
+}
+
+// ---- status and watch ----------------------------------------------------------------------
+
+function statusLines(s: ImportStatus): string[] {
+  const lines = [`${s.workflowId}  ${s.status ?? '?'} (${s.execution.toLowerCase()})`];
+  if (s.title) lines.push(`  ${s.title}`);
+  lines.push(`  started ${s.startTime}${s.closeTime ? `, closed ${s.closeTime}` : ''}`);
+  if (s.progress) lines.push(...progressLines(s.progress, s.stagingRead).map((l) => `  ${l}`));
+  if (s.progressError) lines.push(`  ${s.progressError}`);
+  if (s.summary || s.failure) return [...lines, ...summaryLines(s, s.uiLink)];
+  return [...lines, `Web UI: ${s.uiLink}`];
+}
+
+/** A command about one import: `<name> <id> [more args]`, connected to Temporal when it runs. */
+function idCommand<F extends object>(name: string, description: string, run: (ctx: Context, id: string, flags: F, args: unknown[]) => Promise<void>): Command {
+  return new Command(name)
+    .description(description)
+    .argument('<id>', 'the workflow id')
+    .action(async (...params: unknown[]) => {
+      const command = params.at(-1) as Command;
+      const [id, ...args] = command.processedArgs as [string, ...unknown[]];
+      await withTemporal(command, (ctx) => run(ctx, id, command.opts<F>(), args));
+    });
+}
+
+const printStatus = (status: ImportStatus, json?: boolean) => (json ? printJson(status) : statusLines(status).forEach((line) => say(line)));
+
+function statusCommand(): Command {
+  return idCommand<{ json?: boolean }>('status', 'Where an import stands: progress while it runs, its summary once it has ended', async (ctx, id, flags) =>
+    printStatus(await importStatus(ctx.client, ctx.config, id), flags.json),
+  ).option('--json', 'print the status as JSON ({ progress } while running, { summary } when completed)');
+}
+
+function watchCommand(): Command {
+  return idCommand<{ json?: boolean }>('watch', 'Follow an import with live progress bars until it ends (Ctrl-C stops watching, not the import)', async (ctx, id, flags) => {
+    const { handle, description } = await findImport(ctx.client, id);
+    if (description.status.name !== 'RUNNING') return printStatus(await importStatus(ctx.client, ctx.config, id), flags.json);
+    if (!flags.json) {
+      say(`Web UI: ${ctx.link(id)}`);
+      process.exitCode = await followAndReport(ctx, id, false);
+      return;
+    }
+    // One JSON document a line: each progress answer, then the final status.
+    const result = await followImport(ctx.client, handle, { signal: interruptSignal(), onProgress: (p: ImportProgress) => say(JSON.stringify(p)) });
+    if (!result.detached) say(JSON.stringify(await importStatus(ctx.client, ctx.config, id)));
+  }).option('--json', 'print each progress answer as a JSON line, then the final status');
+}
+
+// ---- pause, resume, cancel, concurrency ---------------------------------------------------
+
+/** The import's handle, if it exists and still runs. */
+async function runningImport(ctx: Context, id: string) {
+  const { handle, description } = await findImport(ctx.client, id);
+  if (description.status.name !== 'RUNNING') {
+    throw new CliError(`Import ${id} is not running (${description.status.name.toLowerCase()}); see bulkport status ${id}\nWeb UI: ${ctx.link(id)}`);
+  }
+  return handle;
+}
+
+function pauseCommand(): Command {
+  return idCommand('pause', 'Pause an import: nothing new is submitted; chunks in flight finish (Voucherify actions keep being polled)', async (ctx, id) => {
+    await (await runningImport(ctx, id)).signal(pauseSignal);
+    say(`Paused ${id}: nothing new is submitted; chunks in flight finish. Resume with: bulkport resume ${id}`);
+    say(`Web UI: ${ctx.link(id)}`);
+  });
+}
+
+function resumeCommand(): Command {
+  return idCommand('resume', 'Resume a paused import', async (ctx, id) => {
+    await (await runningImport(ctx, id)).signal(resumeSignal);
+    say(`Resumed ${id}`);
+    say(`Web UI: ${ctx.link(id)}`);
+  });
+}
+
+function cancelCommand(): Command {
+  return idCommand<{ reason?: string; wait?: boolean }>(
+    'cancel',
+    'Stop an import cleanly: nothing new is submitted, chunks in flight finish, the report is written',
+    async (ctx, id, flags) => {
+      await (await runningImport(ctx, id)).signal(cancelSignal, flags.reason);
+      say(`Cancelling ${id}: chunks in flight finish, then the report is written.`);
+      if (flags.wait) process.exitCode = await followAndReport(ctx, id, false, ['completed', 'cancelled']);
+      else say(`Web UI: ${ctx.link(id)}`);
+    },
+  )
+    .option('--reason <text>', 'why, kept in the summary')
+    .option('-w, --wait', 'follow it to the end and print the summary');
+}
+
+function concurrencyCommand(): Command {
+  return idCommand(
+    'concurrency',
+    'Set how many chunks an import keeps in flight (takes effect as chunks finish); prints the previous value',
+    async (ctx, id, _flags, [n]) => {
+      const handle = await runningImport(ctx, id);
+      let previous: number;
+      try {
+        previous = await handle.executeUpdate(setConcurrencyUpdate, { args: [n as number] });
+      } catch (err) {
+        // The workflow's validator has the last word (it knows the import's maximum).
+        if (err instanceof WorkflowUpdateFailedError) throw new CliError(`Rejected: ${err.cause?.message ?? err.message}`);
+        throw err;
+      }
+      say(`Concurrency of ${id}: ${previous} → ${n}`);
+      say(`Web UI: ${ctx.link(id)}`);
+    },
+  ).argument('<n>', 'chunks in flight, from 1 to the import\'s --max-concurrency', (value: string) => {
+    const n = Number(value);
+    if (value.trim() === '' || Number.isNaN(n)) throw new InvalidArgumentError('expected a number');
+    return n;
+  });
+}
+
+// ---- list ------------------------------------------------------------------------------------
+
+interface ListFlags {
+  limit: number;
+  status?: string;
+  target?: string;
+  query?: string;
+  json?: boolean;
+}
+
+const quoteValue = (value: string) => `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+export function listQuery(flags: Pick<ListFlags, 'status' | 'target' | 'query'>): string {
+  const parts = [`WorkflowType = 'importCatalog'`];
+  if (flags.status) parts.push(`${BulkImportStatus.name} = ${quoteValue(flags.status)}`);
+  if (flags.target) parts.push(`${BulkImportTarget.name} = ${quoteValue(flags.target)}`);
+  if (flags.query) parts.push(`(${flags.query})`);
+  return parts.join(' AND ');
+}
+
+function listCommand(): Command {
+  return new Command('list')
+    .description('Recent imports, from Temporal visibility: status, target and counts')
+    .option('-n, --limit <n>', 'how many', integer, 20)
+    .option('--status <status>', 'only these: Staging, Running, Paused, Cancelling, Reporting, Completed, Cancelled, Failed')
+    .addOption(new Option('--target <target>', 'only imports into this target').choices(targetNames))
+    .option('--query <visibility-query>', 'and this visibility query, e.g. "BulkImportFailed > 0"')
+    .option('--json', 'print the list as JSON')
+    .action(async (flags: ListFlags, command: Command) =>
+      withTemporal(command, async (ctx) => {
+        const query = listQuery(flags);
+        const rows: Record<string, string | number | undefined>[] = [];
+        const seen = new Set<string>();
+        // Every run of a continued-as-new import is listed; the newest comes first.
+        for await (const run of ctx.client.workflow.list({ query })) {
+          if (seen.has(run.workflowId)) continue;
+          seen.add(run.workflowId);
+          const attr = run.typedSearchAttributes;
+          rows.push({
+            workflowId: run.workflowId,
+            status: attr.get(BulkImportStatus) ?? run.status.name,
+            execution: run.status.name,
+            target: attr.get(BulkImportTarget),
+            total: attr.get(BulkImportTotal),
+            succeeded: attr.get(BulkImportSucceeded),
+            failed: attr.get(BulkImportFailed),
+            startTime: run.startTime.toISOString(),
+            closeTime: run.closeTime?.toISOString(),
+            uiLink: ctx.link(run.workflowId),
+          });
+          if (rows.length >= flags.limit) break;
+        }
+        const listLink = `${ctx.config.uiUrl}/namespaces/${encodeURIComponent(ctx.config.namespace)}/workflows?query=${encodeURIComponent(query)}`;
+        if (flags.json) return printJson(rows);
+        if (!rows.length) say('No imports found.');
+        else printTable(rows, ['workflowId', 'status', 'target', 'total', 'succeeded', 'failed', 'startTime']);
+        say(`Web UI: ${listLink}`);
+      }),
+    );
+}
+
+function printTable(rows: Record<string, unknown>[], columns: string[]): void {
+  const cell = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : v === undefined ? '' : String(v));
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  say(line(columns.map((c) => c.toUpperCase())));
+  for (const row of rows) say(line(columns.map((c) => cell(row[c]))));
+}
+
+// ---- report ----------------------------------------------------------------------------------
+
+const reportFileChoices: Record<string, keyof ReportFiles> = {
+  results: 'resultsCsv',
+  'results-jsonl': 'resultsJsonl',
+  failed: 'failedRecords',
+  invalid: 'invalidRows',
+};
+
+function reportCommand(): Command {
+  return idCommand<{ file: string; out?: string; json?: boolean }>(
+    'report',
+    'The result files of an ended import: prints one (the results CSV by default) or copies them all with --out',
+    async (ctx, id, flags) => {
+      const status = await importStatus(ctx.client, ctx.config, id);
+      const report = status.summary ? { files: status.summary.files, counts: status.summary.counts } : status.failure?.report;
+      if (!report) {
+        const why = status.execution === 'RUNNING' ? 'is still running; its report is written when it ends' : `ended without a report (${status.failure?.message})`;
+        throw new CliError(`Import ${id} ${why}.\nWeb UI: ${status.uiLink}`);
+      }
+      const files = Object.entries(report.files) as [keyof ReportFiles, string][];
+      const missing = files.filter(([, file]) => !existsSync(file)).map(([, file]) => file);
+      if (flags.json) return printJson({ workflowId: id, ...report, uiLink: status.uiLink });
+      if (missing.length === files.length) {
+        throw new CliError(`The report is in the worker's staging store (${path.dirname(files[0]![1])}), which is not reachable from here: run this where BULKPORT_STAGING_DIR is.`);
+      }
+      if (flags.out) {
+        await mkdir(flags.out, { recursive: true });
+        for (const [, file] of files.filter(([, f]) => existsSync(f))) {
+          await copyFile(file, path.join(flags.out, path.basename(file)));
+          say(path.join(flags.out, path.basename(file)));
+        }
+        say(`Web UI: ${status.uiLink}`);
+        return;
+      }
+      // Stdout carries the file alone, ready to pipe; the link goes to stderr.
+      const file = report.files[reportFileChoices[flags.file]!];
+      if (!existsSync(file)) throw new CliError(`${file} does not exist`);
+      await pipeline(createReadStream(file), process.stdout, { end: false });
+      process.stderr.write(`Web UI: ${status.uiLink}\n`);
+    },
+  )
+    .addOption(new Option('--file <which>', 'which file to print').choices(Object.keys(reportFileChoices)).default('results'))
+    .option('--out <dir>', 'copy every report file into this folder instead')
+    .option('--json', 'print the file paths and counts as JSON');
+}
+
+// ---- setup -----------------------------------------------------------------------------------
+
+function setupCommand(): Command {
+  return new Command('setup')
+    .description('Register bulkport\'s search attributes (BulkImportTarget, BulkImportStatus, counts) on the namespace; safe to run again')
+    .option('--json', 'print what was added as JSON')
+    .action(async (flags: { json?: boolean }, command: Command) =>
+      withTemporal(command, async (ctx) => {
+        const result = await registerSearchAttributes(ctx.client, ctx.config.namespace);
+        if (flags.json) return printJson(result);
+        say(`Namespace ${result.namespace}: ${result.added.length ? `added ${result.added.join(', ')}` : 'nothing to add'}${result.alreadyPresent.length ? `; already there: ${result.alreadyPresent.join(', ')}` : ''}`);
+        say(`Web UI: ${ctx.config.uiUrl}/namespaces/${encodeURIComponent(ctx.config.namespace)}/workflows`);
+      }),
+    );
+}
+
+// ---- the program -----------------------------------------------------------------------------
+
+/** `bulkport sandbox` comes from sandbox/command.ts, when that module is there. */
+async function sandboxCommandIfPresent(): Promise<Command | undefined> {
+  const file = path.join(root, 'sandbox', 'command.ts');
+  if (!existsSync(file)) return undefined;
+  const module = (await import(pathToFileURL(file).href)) as { sandboxCommand?: () => Command };
+  return module.sandboxCommand?.();
+}
+
+export async function buildProgram(): Promise<Command> {
+  const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+  const program = new Command('bulkport')
+    .description('Durable bulk imports of product catalogs into Voucherify and Propeller, orchestrated by Temporal')
+    .version(version)
+    .option('--address <host:port>', 'the Temporal frontend (default: TEMPORAL_ADDRESS or localhost:7233)')
+    .option('--namespace <namespace>', 'the Temporal namespace (default: TEMPORAL_NAMESPACE or default)')
+    .option('--ui-url <url>', 'the Web UI, for links (default: TEMPORAL_UI_URL or http://localhost:8233)')
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      '\nTemporal Cloud: set TEMPORAL_API_KEY, or TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (PEM paths).\n' +
+        'Every command has --help. Start a local Temporal with `npm start` (demo) or `temporal server start-dev`.',
+    );
+  const commands = [importCommand(), statusCommand(), watchCommand(), pauseCommand(), resumeCommand(), cancelCommand(), concurrencyCommand(), listCommand(), reportCommand(), setupCommand()];
+  const sandbox = await sandboxCommandIfPresent();
+  for (const command of sandbox ? [...commands, sandbox] : commands) program.addCommand(command);
+  return program;
+}

@@ -1,0 +1,167 @@
+/**
+ * Live progress of an import, for people: bars with counts, rate and ETA in a terminal, a plain
+ * line every few seconds otherwise (CI logs, pipes). Used by `bulkport import --wait`,
+ * `bulkport watch` and the demo, so all three look the same.
+ */
+import cliProgress from 'cli-progress';
+import type { Client } from '@temporalio/client';
+import type { ImportProgress } from '../common/import';
+import type { ImportHandle } from './index';
+import { importOutcome, queryProgress, stagingProgress, type ImportStatus } from './status';
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Products with a final outcome (not in flight, not waiting for a retry round). */
+export const finished = (p: ImportProgress) => p.succeeded + p.failed + p.rejected;
+
+function bar(value: number, total: number, width = 28): string {
+  const filled = total > 0 ? Math.min(width, Math.round((value / total) * width)) : 0;
+  return '█'.repeat(filled) + '░'.repeat(width - filled);
+}
+
+function stateOf(p: ImportProgress, stagingRead?: number): string {
+  const ended = p.phase === 'completed' || p.phase === 'cancelled';
+  const flags = ended ? '' : [p.paused && 'PAUSED', p.cancelRequested && 'CANCELLING'].filter(Boolean).join(' ');
+  const staging = p.phase === 'staging' && stagingRead !== undefined ? ` (${n(stagingRead)} records read)` : '';
+  return `${p.phase}${staging}${flags ? ` ${flags}` : ''} · round ${p.retryRound} · concurrency ${p.concurrency}`;
+}
+
+function rateAndEta(p: ImportProgress): string {
+  return `${n(p.throughputPerSecond)}/s · ETA ${p.etaSeconds === null ? '–' : formatDuration(p.etaSeconds)}`;
+}
+
+/** The lines a terminal shows: state, products (bar, then the breakdown), chunks. */
+export function progressLines(p: ImportProgress, stagingRead?: number, barWidth = 28): string[] {
+  const done = finished(p);
+  const pct = p.valid > 0 ? Math.floor((done / p.valid) * 100) : 0;
+  return [
+    `${p.importId} · ${stateOf(p, stagingRead)}`,
+    `products |${bar(done, p.valid, barWidth)}| ${n(done)}/${n(p.valid)} ${pct}% · ${rateAndEta(p)}`,
+    `         ${n(p.succeeded)} ok · ${n(p.failed + p.rejected)} failed · ${n(p.awaitingRetry)} to retry · ${n(p.inFlight)} in flight · ${n(p.invalid)} invalid`,
+    `chunks   |${bar(p.chunks.done, p.chunks.total, barWidth)}| ${n(p.chunks.done)}/${n(p.chunks.total)} · ${p.chunks.inFlight} in flight`,
+  ];
+}
+
+/** One line for logs. */
+export function progressLine(p: ImportProgress, stagingRead?: number): string {
+  return (
+    `${stateOf(p, stagingRead)}: ${n(finished(p))}/${n(p.valid)} products done (${n(p.succeeded)} ok, ${n(p.failed + p.rejected)} failed, ` +
+    `${n(p.awaitingRetry)} to retry, ${n(p.inFlight)} in flight), chunks ${n(p.chunks.done)}/${n(p.chunks.total)}, ${rateAndEta(p)}`
+  );
+}
+
+export interface ProgressView {
+  update(p: ImportProgress, stagingRead?: number): void;
+  stop(): void;
+}
+
+/** Bars on a terminal; elsewhere a line when something changed, at most every `plainEveryMs`. */
+export function createProgressView(stream: NodeJS.WriteStream = process.stdout, plainEveryMs = 5000): ProgressView {
+  if (!stream.isTTY) {
+    let printed = '';
+    let latest = '';
+    let printedAt = 0;
+    const print = () => {
+      printed = latest;
+      printedAt = Date.now();
+      stream.write(`${new Date().toISOString().slice(11, 19)} ${latest}\n`);
+    };
+    return {
+      update(p, stagingRead) {
+        latest = progressLine(p, stagingRead);
+        if (latest !== printed && Date.now() - printedAt >= plainEveryMs) print();
+      },
+      // The final state is always shown.
+      stop() {
+        if (latest && latest !== printed) print();
+      },
+    };
+  }
+  // cli-progress redraws the lines in place; each "bar" prints the text we give it.
+  const multibar = new cliProgress.MultiBar({
+    stream,
+    hideCursor: true,
+    clearOnComplete: false,
+    stopOnComplete: false,
+    linewrap: false,
+    format: (_options, _params, payload: { text: string }) => payload.text,
+  });
+  const lines = [0, 1, 2, 3].map(() => multibar.create(1, 0, { text: '' }));
+  return {
+    update(p, stagingRead) {
+      // Room for the counts after the bar on the terminal's width.
+      const width = Math.max(10, Math.min(40, (stream.columns || 80) - 50));
+      progressLines(p, stagingRead, width).forEach((text, i) => lines[i]!.update(0, { text }));
+    },
+    stop() {
+      multibar.stop();
+    },
+  };
+}
+
+export interface FollowOptions {
+  stream?: NodeJS.WriteStream;
+  /** How often to ask for progress. */
+  intervalMs?: number;
+  /** Stops following (the import goes on); `followImport` then resolves with `detached`. */
+  signal?: AbortSignal;
+  /** Every progress answer, e.g. for `watch --json`; replaces the view when given. */
+  onProgress?: (p: ImportProgress) => void;
+}
+
+export type FollowResult = Pick<ImportStatus, 'summary' | 'failure'> & { detached?: true };
+
+/** Shows live progress until the import ends; resolves with its summary (or failure). */
+export async function followImport(client: Client, handle: ImportHandle, options: FollowOptions = {}): Promise<FollowResult> {
+  const view = options.onProgress ? undefined : createProgressView(options.stream);
+  let ended: FollowResult | undefined;
+  const outcome = importOutcome(handle).then((o) => (ended = o));
+  const stopped = new Promise<void>((resolve) => options.signal?.addEventListener('abort', () => resolve(), { once: true }));
+  const show = async () => {
+    const { progress } = await queryProgress(client, handle, 3000);
+    if (!progress) return;
+    const read = progress.phase === 'staging' ? await stagingProgress(handle).catch(() => undefined) : undefined;
+    if (options.onProgress) options.onProgress(progress);
+    else view?.update(progress, read);
+  };
+  try {
+    while (!ended && !options.signal?.aborted) {
+      await show();
+      await Promise.race([outcome, stopped, new Promise((r) => setTimeout(r, options.intervalMs ?? 1000))]);
+    }
+    // The final numbers, while a worker can still answer.
+    if (ended) await show();
+  } finally {
+    view?.stop();
+  }
+  return ended ?? { detached: true };
+}
+
+/** The end of an import in a few lines: counts, the report's files, the Web UI link. */
+export function summaryLines(outcome: Pick<ImportStatus, 'summary' | 'failure'>, uiLink: string): string[] {
+  const { summary, failure } = outcome;
+  const lines: string[] = [];
+  if (summary) {
+    const c = summary.counts;
+    const retries = c.retryRounds ? `, ${c.retryRounds} retry round${c.retryRounds > 1 ? 's' : ''}` : '';
+    lines.push(
+      `Import ${summary.status}${summary.cancelReason ? ` (${summary.cancelReason})` : ''}: ${n(c.succeeded)} succeeded, ${n(c.failed)} failed, ` +
+        `${n(c.invalid)} invalid${c.notSubmitted ? `, ${n(c.notSubmitted)} not submitted` : ''} of ${n(c.read)} read, ` +
+        `in ${n(c.chunks)} chunks${retries} and ${formatDuration(summary.timings.durationMs / 1000)}`,
+      `Results:        ${summary.files.resultsCsv}`,
+      `Failed records: ${summary.files.failedRecords}`,
+    );
+  } else if (failure) {
+    lines.push(`Import failed: ${failure.message}`);
+    if (failure.report) lines.push(`Results:        ${failure.report.files.resultsCsv}`, `Failed records: ${failure.report.files.failedRecords}`);
+  }
+  lines.push(`Web UI:         ${uiLink}`);
+  return lines;
+}
