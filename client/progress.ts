@@ -5,18 +5,11 @@
  */
 import cliProgress from 'cli-progress';
 import type { Client } from '@temporalio/client';
-import type { ImportProgress } from '../common/import';
+import { formatDuration, type ImportProgress } from '../common/import';
 import type { ImportHandle } from './index';
 import { importOutcome, queryProgress, stagingProgress, type ImportStatus } from './status';
 
 const n = (x: number) => x.toLocaleString('en-US');
-
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
 
 /** Products with a final outcome (not in flight, not waiting for a retry round). */
 export const finished = (p: ImportProgress) => p.succeeded + p.failed + p.rejected;

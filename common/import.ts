@@ -180,3 +180,11 @@ export interface ImportSummary {
   files: ReportFiles;
   runs: number;
 }
+
+/** 42s, 3m 05s, 2h 10m: for ETAs and durations, in the workflow's details and the CLI alike. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}

@@ -7,6 +7,7 @@ import * as wf from '@temporalio/workflow';
 import type { ImportActivities, SubmitResult } from '../activities';
 import {
   chunkIdOf,
+  formatDuration,
   ImportInput,
   zeroOutcomes,
   type ImportPhase,
@@ -404,15 +405,30 @@ function failureMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The Web UI's "current details": a headline, then one count a row (the panel is narrow). */
 function progressMarkdown(p: ImportProgress): string {
   const n = (x: number) => x.toLocaleString('en-US');
+  const done = p.succeeded + p.failed + p.rejected;
+  const flags = `${p.paused ? ' (paused)' : ''}${p.cancelRequested && p.phase !== 'cancelled' ? ` (cancelling: ${p.cancelReason ?? 'requested'})` : ''}`;
+  const rate = `${n(p.throughputPerSecond)}/s${p.etaSeconds !== null ? ` · ETA ${formatDuration(p.etaSeconds)}` : ''}`;
+  const rows: [string, number][] = [
+    ['read', p.read],
+    ['valid', p.valid],
+    ['invalid', p.invalid],
+    ['submitted', p.submitted],
+    ['succeeded', p.succeeded],
+    ['failed', p.failed],
+    ['rejected by the target', p.rejected],
+    ['awaiting retry', p.awaitingRetry],
+    ['in flight', p.inFlight],
+  ];
   return [
-    `**${p.phase}**${p.paused ? ' (paused)' : ''}${p.cancelRequested ? ' (cancelling)' : ''} · round ${p.retryRound} · concurrency ${p.concurrency}`,
+    `**${p.phase}**${flags} · ${n(done)} of ${n(p.valid)} products done${p.valid ? ` (${Math.floor((done / p.valid) * 100)}%)` : ''} · ${rate}`,
     '',
-    '| read | valid | invalid | submitted | succeeded | failed | rejected | awaiting retry | in flight |',
-    '|---|---|---|---|---|---|---|---|---|',
-    `| ${[p.read, p.valid, p.invalid, p.submitted, p.succeeded, p.failed, p.rejected, p.awaitingRetry, p.inFlight].map(n).join(' | ')} |`,
+    `Round ${p.retryRound} · concurrency ${p.concurrency} · chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight`,
     '',
-    `Chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight · ${p.throughputPerSecond}/s${p.etaSeconds !== null ? ` · ETA ${p.etaSeconds}s` : ''}`,
+    '| products | |',
+    '|---|---:|',
+    ...rows.map(([label, value]) => `| ${label} | ${n(value)} |`),
   ].join('\n');
 }
