@@ -70,7 +70,7 @@ export async function importStatus(client: Client, config: Pick<TemporalConfig, 
     title: await d.staticSummary().catch(() => undefined),
     startTime: d.startTime.toISOString(),
     ...(d.closeTime ? { closeTime: d.closeTime.toISOString() } : {}),
-    uiLink: workflowUiLink(config, workflowId, d.runId),
+    uiLink: workflowUiLink(config, workflowId),
   };
   if (d.status.name === 'RUNNING') {
     Object.assign(status, await queryProgress(client, handle));
