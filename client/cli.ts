@@ -5,8 +5,7 @@
 import { buildProgram, describeError } from './commands';
 
 try {
-  const program = await buildProgram();
-  await program.parseAsync(process.argv);
+  await buildProgram().parseAsync(process.argv);
 } catch (err) {
   const { message, exitCode } = describeError(err);
   process.stderr.write(`bulkport: ${message}\n`);

@@ -7,10 +7,11 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ZodError } from 'zod';
+import { sandboxCommand } from '../sandbox/command';
 import { sourceFormats, targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
 import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../common/temporal-config';
@@ -475,15 +476,7 @@ function setupCommand(): Command {
 
 // ---- the program -----------------------------------------------------------------------------
 
-/** `bulkport sandbox` comes from sandbox/command.ts, when that module is there. */
-async function sandboxCommandIfPresent(): Promise<Command | undefined> {
-  const file = path.join(root, 'sandbox', 'command.ts');
-  if (!existsSync(file)) return undefined;
-  const module = (await import(pathToFileURL(file).href)) as { sandboxCommand?: () => Command };
-  return module.sandboxCommand?.();
-}
-
-export async function buildProgram(): Promise<Command> {
+export function buildProgram(): Command {
   const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   const program = new Command('bulkport')
     .description('Durable bulk imports of product catalogs into Voucherify and Propeller, orchestrated by Temporal')
@@ -497,8 +490,19 @@ export async function buildProgram(): Promise<Command> {
       '\nTemporal Cloud: set TEMPORAL_API_KEY, or TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (PEM paths).\n' +
         'Every command has --help. Start a local Temporal with `npm start` (demo) or `temporal server start-dev`.',
     );
-  const commands = [importCommand(), statusCommand(), watchCommand(), pauseCommand(), resumeCommand(), cancelCommand(), concurrencyCommand(), listCommand(), reportCommand(), setupCommand()];
-  const sandbox = await sandboxCommandIfPresent();
-  for (const command of sandbox ? [...commands, sandbox] : commands) program.addCommand(command);
+  const commands = [
+    importCommand(),
+    statusCommand(),
+    watchCommand(),
+    pauseCommand(),
+    resumeCommand(),
+    cancelCommand(),
+    concurrencyCommand(),
+    listCommand(),
+    reportCommand(),
+    setupCommand(),
+    sandboxCommand(),
+  ];
+  for (const command of commands) program.addCommand(command);
   return program;
 }
