@@ -150,6 +150,27 @@ describe('bulkport CLI', () => {
     }
   });
 
+  test('a stopped import (the target refuses the credentials): status shows why, report still prints its results', async () => {
+    const refusing = await startWorker(t, { ...sandbox.env, VOUCHERIFY_APP_TOKEN: 'wrong-token' }, 'cli-refused');
+    try {
+      const file = await catalog('clirefused', 120);
+      const id = `cli-refused-${Date.now()}`;
+      const imported = await bulkport(['import', file, ...importFlags, '--id', id, '--wait'], { TEMPORAL_TASK_QUEUE: refusing.taskQueue });
+      assert.equal(imported.code, 1, 'a stopped import exits non-zero');
+      assert.match(imported.stdout, /Import failed: .*(401|nauthori)/);
+      const status = JSON.parse((await bulkport(['status', id, '--json'])).stdout) as ImportStatus;
+      assert.deepEqual([status.execution, status.status], ['FAILED', 'Failed']);
+      assert.equal(status.failure?.report?.counts.succeeded, 0);
+      const report = await bulkport(['report', id, '--file', 'results-jsonl']);
+      assert.equal(report.code, 0, report.stderr);
+      const rows = report.stdout.trim().split('\n').map((line) => JSON.parse(line) as { outcome: string });
+      assert.equal(rows.length, 120);
+      assert.deepEqual([...new Set(rows.map((r) => r.outcome))].sort(), ['invalid', 'not-submitted']);
+    } finally {
+      await refusing.stop();
+    }
+  });
+
   test('an unknown id or an unreachable Temporal exits 1 with a clear message', async () => {
     const missing = `no-such-import-${Date.now()}`;
     const runs = await Promise.all([

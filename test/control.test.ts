@@ -207,6 +207,22 @@ describe('import control', () => {
     ]);
   });
 
+  test('a cancel that arrives while a run drains before continuing as new is not lost', async () => {
+    const setup = await importSetup('cancel-drain', { count: 2000 }, { seed: 6, productsPerSecond: 400 });
+    try {
+      // Two chunks a run and room for three: once both are taken the run only waits for them to finish.
+      const handle = await setup.start({ chunkBytes: 15_000, concurrency: 3, chunksPerRun: 2 });
+      await progressWhen(handle, 'the first run draining', (p) => p.runNumber === 1 && p.chunks.inFlight === 2);
+      await handle.signal(cancelSignal, 'while draining');
+      const summary = await handle.result();
+      assert.equal(summary.status, 'cancelled');
+      assert.equal(summary.runs, 1, 'no continue-as-new after the cancel');
+      assert.ok(summary.counts.notSubmitted > 0 && summary.counts.succeeded > 0, JSON.stringify(summary.counts));
+    } finally {
+      await setup.close();
+    }
+  });
+
   test('setConcurrency rejects 0, fractions and values above the maximum, and changes the chunks in flight', async () => {
     const setup = await importSetup('concurrency', { count: 3000 }, { seed: 4, productsPerSecond: 300 });
     try {
