@@ -55,7 +55,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     voucherify,
     propeller,
     async shutdown() {
-      worker.shutdown();
+      // The SDK already drains the worker on SIGINT/SIGTERM; a second shutdown() would throw and leave the server up.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun;
       await connection.close();
       await client.connection.close();
