@@ -9,7 +9,6 @@ import {
   chunkIdOf,
   formatDuration,
   ImportInput,
-  zeroOutcomes,
   type ImportPhase,
   type ImportProgress,
   type ImportRequest,
@@ -40,17 +39,11 @@ export interface CarriedState {
   samples: [number, number][];
 }
 
-interface Counters {
-  submitted: number;
-  succeeded: number;
-  failed: number;
-  rejected: number;
-  awaitingRetry: number;
-  inFlight: number;
-  unknownOutcomeRetries: number;
+/** The product counts of `progress`, plus the chunk counts that `progress` nests. */
+type Counters = Pick<ImportProgress, 'submitted' | 'succeeded' | 'failed' | 'rejected' | 'awaitingRetry' | 'inFlight' | 'unknownOutcomeRetries'> & {
   chunksTotal: number;
   chunksDone: number;
-}
+};
 
 const activityDefaults = { heartbeatTimeout: '30 seconds' } as const;
 
