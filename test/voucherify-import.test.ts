@@ -101,6 +101,23 @@ describe('Voucherify import', () => {
     }
   });
 
+  test('429 bursts and server errors delay the import but lose nothing', async () => {
+    const sandbox = await startVoucherifySandbox({ seed: 9, faults: { serverErrorRate: 0.15, rateLimitBurstRate: 0.1, rateLimitRetryAfterSeconds: 1 } });
+    try {
+      const dir = await tempDir('hostile');
+      const file = await writeCatalog(path.join(dir, 'hostile.jsonl'), { target: 'voucherify', count: 1500, format: 'jsonl', keyPrefix: 'hostile' });
+      const { summary } = await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 20_000 } }, 'hostile');
+      const stats = sandbox.stats();
+      assert.ok((stats.faultsInjected.serverError ?? 0) > 0, 'the sandbox answered some requests with 5xx');
+      assert.ok((stats.faultsInjected.rateLimitBurst ?? 0) > 0, 'and some with 429 bursts');
+      assert.equal(summary.counts.succeeded, 1500);
+      assert.equal(summary.counts.failed, 0);
+      assert.equal(sandbox.productCount(), 1500);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
   test('keeps request bodies within 10,485,760 bytes and product data out of the workflow history', async () => {
     const sandbox = await startVoucherifySandbox({ seed: 1 });
     try {
