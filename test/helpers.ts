@@ -2,6 +2,7 @@
  * What import tests share: the run's Temporal server (started once by scripts/test.ts, or here
  * when a file runs on its own), a worker on a fresh task queue, and small waiting helpers.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -96,4 +97,35 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+export interface WorkerProcess {
+  /** SIGKILL: no graceful shutdown, the way a crash or an OOM kill ends a worker. */
+  kill(): Promise<void>;
+  /** What the worker logged so far. */
+  stderr(): string;
+}
+
+/** `npm run worker` in a process of its own, on the run's Temporal server, so a test can kill it. */
+export function spawnWorkerProcess(env: { targetEnv: Record<string, string>; taskQueue: string; stagingDir: string }): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    env: {
+      ...process.env,
+      ...env.targetEnv,
+      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? '',
+      TEMPORAL_TASK_QUEUE: env.taskQueue,
+      BULKPORT_STAGING_DIR: env.stagingDir,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (data: Buffer) => (log += data.toString()));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  return {
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    stderr: () => log,
+  };
 }

@@ -4,7 +4,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -12,7 +11,7 @@ import { startImport, type ImportSummary, type StartImportRequest } from '../cli
 import { progressQuery } from '../workflows/messages';
 import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox';
 import { voucherifyRecord, writeCatalog } from '../scripts/catalog';
-import { eventually, readJsonl, startWorker, tempDir, temporal, uniqueTaskQueue, type TemporalHarness } from './helpers';
+import { eventually, readJsonl, spawnWorkerProcess, startWorker, tempDir, temporal, uniqueTaskQueue, type TemporalHarness } from './helpers';
 import { historyText } from './history';
 
 const quick = { pollIntervalMs: 100, retryBackoffMs: 100 };
@@ -190,33 +189,24 @@ describe('Voucherify import', () => {
     const dir = await tempDir('kill');
     const file = await writeCatalog(path.join(dir, 'kill.jsonl'), { target: 'voucherify', count: 6000, format: 'jsonl', keyPrefix: 'kill' });
     const taskQueue = uniqueTaskQueue('kill');
-    const env = {
-      ...process.env,
-      ...sandbox.env,
-      TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? '',
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      BULKPORT_STAGING_DIR: path.join(dir, 'staging'),
-    };
-    const spawnWorker = (): ChildProcess => spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let worker = spawnWorker();
+    const worker = () => spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir: path.join(dir, 'staging') });
+    let running = worker();
     try {
       const handle = await startImport(t.client, { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 40_000, concurrency: 2 } }, { taskQueue, workflowId: `kill-${Date.now()}` });
       // A query needs a polling worker: while the child is still starting (slow on a loaded machine) it fails, so keep asking.
-      await eventually('some chunks done', async () => {
+      const before = await eventually('some chunks done', async () => {
         const p = await handle.query(progressQuery).catch(() => undefined);
         return p && p.chunks.done >= 3 ? p : undefined;
       }, 180_000);
-      worker.kill('SIGKILL');
-      await new Promise((r) => worker.once('exit', r));
-      const before = await handle.query(progressQuery).catch(() => undefined);
-      worker = spawnWorker();
+      await running.kill();
+      assert.ok(before.succeeded < 6000, 'the kill happened before the end');
+      running = worker();
       const summary = await handle.result();
-      assert.ok(!before || before.succeeded < 6000, 'the kill happened before the end');
       assert.equal(summary.counts.succeeded, 6000);
       assert.equal(summary.counts.failed + summary.counts.invalid + summary.counts.notSubmitted, 0);
       assert.equal(sandbox.productCount(), 6000);
     } finally {
-      worker.kill('SIGKILL');
+      await running.kill();
       await sandbox.close();
     }
   });
