@@ -3,7 +3,7 @@
  * the progress query, pause/resume, graceful cancel (signal and Temporal's own), setConcurrency,
  * and what the Web UI shows (search attributes, summaries, current details).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -12,17 +12,11 @@ import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarg
 import { startVoucherifySandbox, type SandboxStats, type VoucherifySandboxOptions } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from '../workflows/messages';
-import { eventually, readJsonl, startWorker, tempDir, temporal, type TemporalHarness } from './helpers';
+import { eventually, readJsonl, startWorker, tempDir, useTemporal } from './helpers';
 
 const quick = { pollIntervalMs: 100, retryBackoffMs: 200 };
 
-let t: TemporalHarness;
-before(async () => {
-  t = await temporal();
-});
-after(async () => {
-  await t.close();
-});
+const t = useTemporal();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const requestCount = (stats: SandboxStats) => Object.values(stats.requests).flatMap((byStatus) => Object.values(byStatus)).reduce((a, b) => a + b, 0);

@@ -3,6 +3,7 @@
  * when a file runs on its own), a worker on a fresh task queue, and small waiting helpers.
  */
 import { spawn } from 'node:child_process';
+import { after, before } from 'node:test';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,6 +47,14 @@ export async function temporal(): Promise<TemporalHarness> {
       ownServer = undefined;
     },
   };
+}
+
+/** The file's Temporal harness, connected before its tests and closed after them. */
+export function useTemporal(): TemporalHarness {
+  const harness = {} as TemporalHarness;
+  before(async () => void Object.assign(harness, await temporal()));
+  after(() => harness.close());
+  return harness;
 }
 
 export const tempDir = (name: string) => mkdtemp(path.join(os.tmpdir(), `bulkport-${name}-`));

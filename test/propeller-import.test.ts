@@ -2,7 +2,7 @@
  * The Propeller import end to end: a real Temporal dev server, a real worker, the Propeller
  * sandbox over HTTP. Each test proves one promise the import makes, read back from the sandbox.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,14 +11,12 @@ import type { ResultRow } from '../activities/report';
 import { startImport, type ImportSummary, type StartImportRequest } from '../client';
 import { startPropellerSandbox, type PropellerSandbox } from '../sandbox';
 import { propellerRecord, writeCatalog, type CatalogOptions } from '../scripts/catalog';
-import { eventually, readJsonl, startWorker, tempDir, temporal, type TemporalHarness } from './helpers';
+import { eventually, readJsonl, startWorker, tempDir, useTemporal } from './helpers';
 
 // Propeller answers within the request: there is nothing to poll, only retry rounds to wait for.
 const quick = { retryBackoffMs: 100 };
 
-let t: TemporalHarness;
-before(async () => (t = await temporal()));
-after(() => t.close());
+const t = useTemporal();
 
 type Run = (request: StartImportRequest, name: string) => Promise<{ summary: ImportSummary; handle: WorkflowHandle }>;
 

@@ -2,7 +2,7 @@
  * Staging survives a crash: a worker killed with SIGKILL while it stages resumes from the last
  * heartbeat the server recorded, leaves the chunks committed before it alone, and loses nothing.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,15 +10,9 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { startImport } from '../client';
 import { startVoucherifySandbox } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
-import { eventually, spawnWorkerProcess, tempDir, temporal, uniqueTaskQueue, type TemporalHarness } from './helpers';
+import { eventually, spawnWorkerProcess, tempDir, useTemporal, uniqueTaskQueue } from './helpers';
 
-let t: TemporalHarness;
-before(async () => {
-  t = await temporal();
-});
-after(async () => {
-  await t.close();
-});
+const t = useTemporal();
 
 test('a worker killed while staging resumes from its last heartbeat and the import loses nothing', async () => {
   const sandbox = await startVoucherifySandbox({ seed: 2 });

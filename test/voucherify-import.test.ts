@@ -2,7 +2,7 @@
  * The Voucherify import end to end: a real Temporal dev server, a real worker, the Voucherify
  * sandbox over HTTP. Each test proves one promise the import makes.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,18 +11,12 @@ import { startImport, type ImportSummary, type StartImportRequest } from '../cli
 import { progressQuery } from '../workflows/messages';
 import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox';
 import { voucherifyRecord, writeCatalog } from '../scripts/catalog';
-import { eventually, readJsonl, spawnWorkerProcess, startWorker, tempDir, temporal, uniqueTaskQueue, type TemporalHarness } from './helpers';
+import { eventually, readJsonl, spawnWorkerProcess, startWorker, tempDir, useTemporal, uniqueTaskQueue } from './helpers';
 import { historyText } from './history';
 
 const quick = { pollIntervalMs: 100, retryBackoffMs: 100 };
 
-let t: TemporalHarness;
-before(async () => {
-  t = await temporal();
-});
-after(async () => {
-  await t.close();
-});
+const t = useTemporal();
 
 interface ResultRow {
   line: number;
@@ -117,7 +111,7 @@ describe('Voucherify import', () => {
     }
   });
 
-  test('keeps request bodies within 10,485,760 bytes and product data out of the workflow history', async () => {
+  test('keeps request bodies within 10,485,760 bytes, and product data and credentials out of the workflow history', async () => {
     const sandbox = await startVoucherifySandbox({ seed: 1 });
     try {
       const dir = await tempDir('large');
@@ -134,6 +128,7 @@ describe('Voucherify import', () => {
       assert.ok(history.includes('large.jsonl'), 'the history was decoded (it names the source)');
       assert.ok(!history.includes('Product 12345'), 'no product name in the history');
       assert.ok(!history.includes('xxxxxxxxxx'), 'no product body in the history');
+      assert.ok(!history.includes(sandbox.credentials.appToken) && !history.includes(sandbox.credentials.appId), 'no credentials in the history');
     } finally {
       await sandbox.close();
     }
