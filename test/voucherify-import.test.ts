@@ -111,6 +111,40 @@ describe('Voucherify import', () => {
     }
   });
 
+  test('a chunk the target answers 413 is split in two and resubmitted until it fits', async () => {
+    // The sandbox takes 30 kB; our chunks are cut at 100 kB, so each is split (more than once) on the way.
+    const sandbox = await startVoucherifySandbox({ seed: 4, maxBodyBytes: 30_000 });
+    try {
+      const dir = await tempDir('split');
+      const file = await writeCatalog(path.join(dir, 'split.jsonl'), { target: 'voucherify', count: 2000, format: 'jsonl', keyPrefix: 'split' });
+      const { summary } = await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 100_000 } }, 'split');
+      const answers = sandbox.stats().requests['POST /v1/products/bulk/async'] ?? {};
+      const staged = Math.ceil((2000 * 170) / 100_000); // products of about 170 bytes
+      assert.ok((answers['413'] ?? 0) > 0, 'the sandbox refused some chunks as too large');
+      assert.ok((answers['202'] ?? 0) > staged, `and accepted their halves (${answers['202']} accepted)`);
+      assert.equal(summary.counts.succeeded, 2000);
+      assert.equal(sandbox.productCount(), 2000);
+      assert.ok(summary.counts.chunks > staged, `the halves count as chunks (${summary.counts.chunks})`);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  test('actions answering in the result shape from before August 2024 reconcile the same way', async () => {
+    const sandbox = await startVoucherifySandbox({ seed: 7, resultShape: 'legacy', faults: { productFailureRate: 0.05 } });
+    try {
+      const dir = await tempDir('legacy');
+      const file = await writeCatalog(path.join(dir, 'legacy.jsonl'), { target: 'voucherify', count: 1000, format: 'jsonl', keyPrefix: 'legacy' });
+      const { summary } = await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 20_000 } }, 'legacy');
+      assert.ok((sandbox.stats().faultsInjected.productFailure ?? 0) > 0, 'some products failed on their first attempt');
+      assert.ok(summary.counts.retryRounds >= 1);
+      assert.equal(summary.counts.succeeded, 1000);
+      assert.equal(sandbox.productCount(), 1000);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
   test('keeps request bodies within 10,485,760 bytes, and product data and credentials out of the workflow history', async () => {
     const sandbox = await startVoucherifySandbox({ seed: 1 });
     try {
