@@ -8,7 +8,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { ImportInput, ReportFiles } from '../common/import';
 import { flattenDotted } from './sources';
 import {
-  chunkKey,
+  chunkIdOfKey,
   describeErrors,
   importPrefix,
   invalidKey,
@@ -65,9 +65,10 @@ export function createReportActivities(store: StagingStore) {
     const verdicts = await retryVerdicts(importId, lastRound);
     const chunkKeys = await store.list(`${importPrefix(importId)}/chunks/r0-`);
     for (const [i, key] of chunkKeys.entries()) {
-      const id = key.slice(key.lastIndexOf('/') + 1, -'.jsonl'.length);
+      const id = chunkIdOfKey(key);
       // A chunk that was split has no outcome of its own: its halves follow it in the listing.
-      if (chunkKeys[i + 1]?.startsWith(chunkKey(importId, `${id}.`).slice(0, -'.jsonl'.length))) continue;
+      const next = chunkKeys[i + 1];
+      if (next && chunkIdOfKey(next).startsWith(`${id}.`)) continue;
       const items = await readChunk(store, importId, id);
       const outcomes: (OutcomeLine | undefined)[] = [];
       if (await store.exists(outcomeKey(importId, id))) for await (const o of readJsonLines<OutcomeLine>(store, outcomeKey(importId, id))) outcomes.push(o);

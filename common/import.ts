@@ -97,6 +97,9 @@ export interface OutcomeCounts {
   unknownOutcomeRetries: number;
 }
 
+/** Products a chunk's counts speak for (unknownOutcomeRetries counts requests, not products). */
+export const productsIn = (counts: OutcomeCounts) => counts.succeeded + counts.failed + counts.retryable + counts.invalid;
+
 export const zeroOutcomes = (): OutcomeCounts => ({ succeeded: 0, failed: 0, retryable: 0, invalid: 0, unknownOutcomeRetries: 0 });
 
 /** Chunk ids sort in processing order: r<round>-<index, zero-padded>, then .0/.1 for the halves of a split. */

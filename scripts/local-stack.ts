@@ -1,5 +1,5 @@
 /**
- * All of bulkport on one machine, for the demo and the screenshot script: the Temporal dev server
+ * All of bulkport on one machine, for the demo, the screenshot script and the import benchmark: the Temporal dev server
  * with its Web UI, both sandbox targets, a worker and a client, pointed at each other.
  */
 import type { Client } from '@temporalio/client';

@@ -7,6 +7,7 @@ import * as wf from '@temporalio/workflow';
 import type { ImportActivities, SubmitResult } from '../activities';
 import {
   chunkIdOf,
+  productsIn,
   formatDuration,
   ImportInput,
   type ImportPhase,
@@ -216,7 +217,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     state.samples = [...(older ? [older] : []), ...recent, [now, finishedProducts()] as [number, number]].slice(-200);
   }
 
-  /** Applies a finished chunk's outcome counts; `round0` products count as submitted for the first time. */
+  /** Applies a finished chunk's outcome counts to the progress counters. */
   function settle(counts: OutcomeCounts, products: number, wasInFlight: boolean): void {
     if (wasInFlight) c.inFlight -= products;
     c.succeeded += counts.succeeded;
@@ -232,6 +233,13 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   function beginSubmission(products: number): void {
     if (state.round === 0) c.submitted += products;
     else c.awaitingRetry -= products;
+  }
+
+  /** A chunk whose outcome came with its submission (a synchronous answer, or a failure recorded for it). */
+  function settleAnswered(counts: OutcomeCounts): void {
+    const products = productsIn(counts);
+    beginSubmission(products);
+    settle(counts, products, false);
   }
 
   // ---- one chunk, start to end ------------------------------------------------------------
@@ -250,9 +258,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       return;
     }
     if (result.kind === 'completed') {
-      const products = result.counts.succeeded + result.counts.failed + result.counts.invalid + result.counts.retryable;
-      beginSubmission(products);
-      settle(result.counts, products, false);
+      settleAnswered(result.counts);
       return;
     }
     beginSubmission(result.products);
@@ -276,10 +282,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     }
     // Final rejections (4xx) are not retried; exhausted transient failures get another round.
     const retryable = !(err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.nonRetryable);
-    const counts = await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable });
-    const products = counts.failed + counts.retryable + counts.invalid + counts.succeeded;
-    beginSubmission(products);
-    settle(counts, products, false);
+    settleAnswered(await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable }));
   }
 
   // ---- the sliding window over one round's chunks ----------------------------------------
