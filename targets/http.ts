@@ -3,9 +3,10 @@
  * failures (retryable or not, with the server's own retry delay), and an OAuth token cache.
  * Messages carry the status, method, path and the API's error body, never headers: tokens stay out.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import got, { HTTPError, RequestError, type Got } from 'got';
-import { z } from 'zod';
+import got, { HTTPError, ParseError, RequestError, TimeoutError, type Got } from 'got';
+import { z, ZodError } from 'zod';
 
 export interface HttpOptions {
   baseUrl: string;
@@ -34,16 +35,56 @@ export const FailureType = {
   unknownOutcome: 'UnknownOutcome',
   network: 'NetworkError',
   quotaExhausted: 'QuotaExhausted',
+  /** Plainly misconfigured: refused connection, unknown host, bad TLS, wrong base URL, an answer that is not the API's. */
+  misconfigured: 'TargetMisconfigured',
 } as const;
+
+/** Where a target's connection settings come from, so a misconfiguration names the variable to fix. */
+export interface TargetSettings {
+  label: string;
+  baseUrl: string;
+  urlVariable: string;
+  timeoutVariable: string;
+}
+
+/** Errors after which the request never reached the target. */
+const NEVER_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
+/** Never-sent errors that a restarting target can cause for a moment: misconfigured only when they persist. */
+const PERSISTENT_NEVER_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH'];
+/** TLS failures: a certificate does not fix itself between attempts either, but a retry costs little. */
+const TLS_ERROR = /^(?:CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_TLS_|ERR_SSL_|EPROTO$|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME_INVALID)/;
+/** Attempts of an activity before a persistent connection error counts as a misconfiguration, not a blip. */
+export const MISCONFIGURED_AFTER_ATTEMPTS = 3;
+
+/** The activity attempt this code runs in; 1 outside an activity (unit tests). */
+function currentAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
+  }
+}
+
+function misconfigured(settings: TargetSettings, what: string, check: string, details?: unknown[]): ApplicationFailure {
+  return ApplicationFailure.create({
+    message: `${settings.label} at ${settings.baseUrl} ${what}: check ${check} in the worker's environment`,
+    type: FailureType.misconfigured,
+    nonRetryable: true,
+    ...(details ? { details } : {}),
+  });
+}
 
 const MAX_BODY_IN_MESSAGE = 2000;
 
+/** A server's "retry now" (Retry-After: 0, a retry time already past) still waits this long: it is no invitation to hammer it. */
+const MIN_RETRY_DELAY_MS = 500;
+
 function retryDelayMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
   const retryAfter = Number(headers['retry-after']);
-  if (Number.isFinite(retryAfter) && retryAfter >= 0) return retryAfter * 1000;
+  if (headers['retry-after'] !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0) return Math.max(MIN_RETRY_DELAY_MS, retryAfter * 1000);
   // Voucherify: epoch seconds of the next allowed call.
   const retryAt = Number(headers['x-rate-limit-retry']);
-  if (Number.isFinite(retryAt) && retryAt > 0) return Math.max(0, retryAt * 1000 - now);
+  if (Number.isFinite(retryAt) && retryAt > 0) return Math.max(MIN_RETRY_DELAY_MS, retryAt * 1000 - now);
   return undefined;
 }
 
@@ -69,7 +110,11 @@ export function isHttpStatus(err: unknown, status: number): err is HTTPError {
  * Retry-After (else X-Rate-Limit-Retry); 4xx are final and carry the API's body; a request whose
  * answer never came is retried and marked as of unknown outcome.
  */
-export function toFailure(err: unknown, targetLabel: string): Error {
+export function toFailure(err: unknown, targetLabel: string, settings?: TargetSettings): Error {
+  if (settings) {
+    const wrong = misconfiguration(err, settings);
+    if (wrong) return wrong;
+  }
   if (err instanceof HTTPError) {
     const status = err.response.statusCode;
     const headers = err.response.headers;
@@ -100,7 +145,7 @@ export function toFailure(err: unknown, targetLabel: string): Error {
     return ApplicationFailure.create({ message, type: FailureType.rejected, nonRetryable: true, details });
   }
   if (err instanceof RequestError) {
-    const neverSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code);
+    const neverSent = NEVER_SENT.includes(err.code);
     return ApplicationFailure.create({
       message: `${targetLabel}: ${describeRequest(err)} failed (${err.code}): ${err.message}`,
       type: neverSent ? FailureType.network : FailureType.unknownOutcome,
@@ -109,9 +154,41 @@ export function toFailure(err: unknown, targetLabel: string): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/**
+ * A target that cannot be the API it is configured as: 404/405 on an endpoint bulkport must
+ * find (a wrong base URL), an answer that is not the API's JSON, at once; a refused connection,
+ * an unknown host, a TLS failure or no answer in time only once the activity has tried
+ * MISCONFIGURED_AFTER_ATTEMPTS times, so a target restarting for a second is still retried.
+ */
+export function misconfiguration(err: unknown, settings: TargetSettings, attempt = currentAttempt()): ApplicationFailure | undefined {
+  const persistent = attempt >= MISCONFIGURED_AFTER_ATTEMPTS;
+  const attempts = `on ${attempt} attempts`;
+  if (err instanceof HTTPError) {
+    const status = err.response.statusCode;
+    if (status !== 404 && status !== 405) return undefined;
+    return misconfigured(settings, `answered ${status} to ${describeRequest(err)}, an endpoint of its API`, settings.urlVariable, [{ status, body: errorBody(err) }]);
+  }
+  if (err instanceof ParseError) {
+    const type = err.response?.headers['content-type'] ?? 'no content type';
+    return misconfigured(settings, `answered ${describeRequest(err)} with something other than JSON (${type})`, settings.urlVariable);
+  }
+  if (err instanceof ZodError) {
+    const fields = err.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(answer)'}: ${issue.message}`).join('; ');
+    return misconfigured(settings, `answered in a shape bulkport doesn't know (${fields})`, settings.urlVariable);
+  }
+  if (!(err instanceof RequestError) || !persistent) return undefined;
+  if (err instanceof TimeoutError) {
+    return misconfigured(settings, `gave no answer to ${describeRequest(err)} in time ${attempts}`, `${settings.timeoutVariable} (or ${settings.urlVariable})`);
+  }
+  if (err.code === 'ECONNREFUSED') return misconfigured(settings, `refused the connection (ECONNREFUSED) ${attempts}`, settings.urlVariable);
+  if (PERSISTENT_NEVER_SENT.includes(err.code)) return misconfigured(settings, `could not be reached (${err.code}) ${attempts}`, settings.urlVariable);
+  if (TLS_ERROR.test(err.code)) return misconfigured(settings, `failed the TLS handshake (${err.code}: ${err.message}) ${attempts}`, settings.urlVariable);
+  return undefined;
+}
+
 /** True for errors after which the request may have been applied although no answer came. */
 export function isUnknownOutcome(err: unknown): boolean {
-  return err instanceof RequestError && !(err instanceof HTTPError) && !['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code);
+  return err instanceof RequestError && !(err instanceof HTTPError) && !(err instanceof ParseError) && !NEVER_SENT.includes(err.code);
 }
 
 export interface Token {
@@ -201,9 +278,9 @@ export async function withBearer<T>(tokens: TokenCache, request: (token: string)
   }
 }
 
-/** Reads required settings, naming every missing variable at once. */
+/** Reads required settings, naming every missing variable at once; no retry can make them appear. */
 export function requireEnv<K extends string>(env: NodeJS.ProcessEnv, names: readonly K[], hint: string): Record<K, string> {
   const missing = names.filter((name) => !env[name]);
-  if (missing.length) throw new Error(`Missing ${missing.join(', ')} in the worker's environment. ${hint}`);
+  if (missing.length) throw ApplicationFailure.nonRetryable(`Missing ${missing.join(', ')} in the worker's environment. ${hint}`, FailureType.misconfigured);
   return Object.fromEntries(names.map((name) => [name, env[name] as string])) as Record<K, string>;
 }

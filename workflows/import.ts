@@ -18,10 +18,18 @@ import {
   type StageResult,
 } from '../common/import';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
+import { failureDetails, failureMessage, failureType, isRetryable, MAX_UNRECORDED, type UnrecordedChunk } from './failures';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from './messages';
 
 /** Failures after which no other chunk can succeed either: stop submitting, report, fail. */
 const FATAL_FAILURES = new Set(['Unauthorized', 'QuotaExhausted']);
+/**
+ * A misconfigured target (refused connection, wrong base URL) is fatal like a 401 while nothing
+ * has succeeded and it comes back on this many chunks in a row; after a success it is a
+ * transient trouble of the target, and its chunks go to the retry rounds.
+ */
+const MISCONFIGURED = 'TargetMisconfigured';
+const MISCONFIGURED_CHUNKS_TO_STOP = 2;
 
 /** What one run hands to the next when it continues as new: counters and cursors, nothing else. */
 export interface CarriedState {
@@ -38,6 +46,11 @@ export interface CarriedState {
   paused: boolean;
   /** Recent (time, finished products) samples for the last minute's throughput. */
   samples: [number, number][];
+  /** Chunks whose failure could not be recorded (the first MAX_UNRECORDED), and how many there were in all. */
+  unrecorded?: UnrecordedChunk[];
+  unrecordedCount?: number;
+  /** Chunks in a row that met a misconfigured target since the last success. */
+  misconfiguredStreak?: number;
 }
 
 /** The product counts of `progress`, plus the chunk counts that `progress` nests. */
@@ -206,7 +219,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
         { key: BulkImportFailed, value: values.failed },
       ]);
     }
-    wf.setCurrentDetails(progressMarkdown(p));
+    wf.setCurrentDetails(progressMarkdown(p, values.status));
   }
 
   /** Keeps the last minute of (time, finished) samples plus the newest one before it, as the rate's baseline. */
@@ -225,6 +238,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     c.rejected += counts.invalid;
     c.awaitingRetry += counts.retryable;
     c.unknownOutcomeRetries += counts.unknownOutcomeRetries;
+    if (counts.succeeded > 0) state.misconfiguredStreak = 0;
     c.chunksDone++;
     recordSample();
     publish();
@@ -243,7 +257,22 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   }
 
   // ---- one chunk, start to end ------------------------------------------------------------
+  /**
+   * Never rejects: a chunk whose failure cannot even be recorded (failChunk failed for good) is
+   * kept in `state.unrecorded` and reported as of unknown outcome, so the import still ends.
+   */
   async function processChunk(chunkId: string): Promise<void> {
+    try {
+      await followChunk(chunkId);
+    } catch (err) {
+      state.unrecordedCount = (state.unrecordedCount ?? 0) + 1;
+      state.unrecorded = [...(state.unrecorded ?? []), { chunkId, error: failureMessage(err) }].slice(0, MAX_UNRECORDED);
+      c.chunksDone++;
+      publish();
+    }
+  }
+
+  async function followChunk(chunkId: string): Promise<void> {
     const act = activities(`${input.target} chunk ${chunkId} (round ${state.round})`);
     let result: SubmitResult;
     try {
@@ -268,20 +297,33 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     try {
       counts = await act.poll({ input, chunkId, actionId: result.actionId });
     } catch (err) {
-      counts = await act.bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable: true });
+      try {
+        counts = await act.bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable: true });
+      } catch (recordErr) {
+        // Its products are no longer in flight; the report shows them as of unknown outcome.
+        c.inFlight -= result.products;
+        throw recordErr;
+      }
     }
     settle(counts, result.products, true);
   }
 
   async function recordChunkFailure(chunkId: string, err: unknown): Promise<void> {
     const type = failureType(err);
+    if (type === MISCONFIGURED && c.succeeded === 0) {
+      state.misconfiguredStreak = (state.misconfiguredStreak ?? 0) + 1;
+      // Put back, not lost: the next chunk tells whether the target is misconfigured or had a blip.
+      state.pendingParts.unshift(chunkId);
+      if (state.misconfiguredStreak >= MISCONFIGURED_CHUNKS_TO_STOP) fatalError ??= failureMessage(err);
+      return;
+    }
     if (type && FATAL_FAILURES.has(type)) {
       fatalError ??= failureMessage(err);
       state.pendingParts.unshift(chunkId);
       return;
     }
-    // Final rejections (4xx) are not retried; exhausted transient failures get another round.
-    const retryable = !(err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.nonRetryable);
+    // Final rejections (4xx) are not retried; exhausted transient failures and a target gone astray mid-import get another round.
+    const retryable = type === MISCONFIGURED || isRetryable(err);
     settleAnswered(await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable }));
   }
 
@@ -313,74 +355,117 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   }
 
   // ---- the import -------------------------------------------------------------------------
-  // Non-cancellable as a whole: a cancellation request only sets `cancelRequested` (see above).
-  // Staging is not interrupted: it only reads the source and writes chunk files, and the report needs its result.
-  await wf.CancellationScope.nonCancellable(async () => {
-    publish();
-    if (!state.stage) {
-      state.stage = await activities(`stage ${input.source.location}`).stage(input);
-      state.roundChunks = state.stage.chunks;
-      c.chunksTotal = state.stage.chunks;
-    }
-    phase = 'submitting';
-    recordSample();
-    publish();
-    for (;;) {
-      if (!(await submitRound())) {
-        await wf.continueAsNew<typeof importCatalog>(request, { ...state, runNumber: state.runNumber + 1 });
+  /**
+   * Every way an import ends is a defined state: completed or cancelled with a report, or failed
+   * (an ApplicationFailure, never a failing workflow task) with the root cause, Failed in the
+   * search attributes, and the report when one could be written.
+   */
+  try {
+    // Non-cancellable as a whole: a cancellation request only sets `cancelRequested` (see above).
+    // Staging is not interrupted: it only reads the source and writes chunk files, and the report needs its result.
+    await wf.CancellationScope.nonCancellable(async () => {
+      publish();
+      if (!state.stage) {
+        state.stage = await activities(`stage ${input.source.location}`).stage(input).catch((err) => {
+          throw importFailure('Staging failed', err);
+        });
+        state.roundChunks = state.stage.chunks;
+        c.chunksTotal = state.stage.chunks;
       }
-      if (stopping() || c.awaitingRetry === 0 || state.round >= options.retryRounds) break;
-      phase = 'waiting-to-retry';
-      publish();
-      await wf.condition(() => stopping(), options.retryBackoffMs * 2 ** state.round);
-      if (stopping()) break;
-      const round = state.round + 1;
-      const planned = await activities(`plan retry round ${round}`).bookkeeping.planRetryRound({ input, round });
-      state.round = round;
-      state.roundChunks = planned.chunks;
-      state.nextChunk = 0;
-      c.chunksTotal += planned.chunks;
       phase = 'submitting';
+      recordSample();
       publish();
-    }
-  });
-
-  // Products still waiting for a retry round that will not come have failed.
-  c.failed += c.awaitingRetry;
-  c.awaitingRetry = 0;
-  phase = 'reporting';
-  publish();
-  const report = await wf.CancellationScope.nonCancellable(() =>
-    activities('write the report').bookkeeping.writeReport({ input, lastRound: state.round }),
-  );
-  const finishedAt = Date.now();
-  const stopped = cancelRequested || fatalError !== undefined;
-  phase = stopped ? 'cancelled' : 'completed';
-  publish(fatalError ? 'Failed' : stopped ? 'Cancelled' : 'Completed');
-  if (fatalError) {
-    throw wf.ApplicationFailure.nonRetryable(`${fatalError} (import stopped; report: ${report.files.resultsJsonl})`, 'ImportStopped', report);
+      for (;;) {
+        if (!(await submitRound())) {
+          await wf.continueAsNew<typeof importCatalog>(request, { ...state, runNumber: state.runNumber + 1 });
+        }
+        if (stopping() || c.awaitingRetry === 0 || state.round >= options.retryRounds) break;
+        phase = 'waiting-to-retry';
+        publish();
+        await wf.condition(() => stopping(), options.retryBackoffMs * 2 ** state.round);
+        if (stopping()) break;
+        if (!(await planRound(state.round + 1))) break;
+      }
+    });
+    return await finish();
+  } catch (err) {
+    if (err instanceof wf.ContinueAsNew) throw err;
+    const failure = err instanceof wf.ApplicationFailure ? err : importFailure('The import failed', err);
+    publish('Failed');
+    throw failure;
   }
-  return {
-    importId: input.importId,
-    target: input.target,
-    status: stopped ? 'cancelled' : 'completed',
-    ...(cancelRequested && cancelReason ? { cancelReason } : {}),
-    source: input.source.location,
-    counts: {
-      read: state.stage?.read ?? 0,
-      valid: state.stage?.valid ?? 0,
-      invalid: report.counts.invalid,
-      succeeded: report.counts.succeeded,
-      failed: report.counts.failed,
-      notSubmitted: report.counts.notSubmitted,
-      unknownOutcomeRetries: c.unknownOutcomeRetries,
-      chunks: c.chunksTotal,
-      retryRounds: state.round,
-    },
-    timings: { startedAt: new Date(state.startedAt).toISOString(), finishedAt: new Date(finishedAt).toISOString(), durationMs: finishedAt - state.startedAt },
-    files: report.files,
-    runs: state.runNumber,
-  };
+
+  /** Plans a retry round; when that fails for good the import stops retrying, reports and fails with the cause. */
+  async function planRound(round: number): Promise<boolean> {
+    let planned;
+    try {
+      planned = await activities(`plan retry round ${round}`).bookkeeping.planRetryRound({ input, round });
+    } catch (err) {
+      fatalError ??= `retry round ${round} could not be planned: ${failureMessage(err)}`;
+      return false;
+    }
+    state.round = round;
+    state.roundChunks = planned.chunks;
+    state.nextChunk = 0;
+    c.chunksTotal += planned.chunks;
+    phase = 'submitting';
+    publish();
+    return true;
+  }
+
+  /** Writes the report and ends: the summary, or the failure that stopped the import, naming the report. */
+  async function finish(): Promise<ImportSummary> {
+    // Products still waiting for a retry round that will not come have failed.
+    c.failed += c.awaitingRetry;
+    c.awaitingRetry = 0;
+    phase = 'reporting';
+    publish();
+    // Chunks whose failure could not be recorded are reported as of unknown outcome. The import still
+    // completes when the report's own checks pass (every staged product has its row); if they don't,
+    // writeReport fails naming the gap and so does the import.
+    const reportRequest = { input, lastRound: state.round, unrecorded: state.unrecorded ?? [], unrecordedCount: state.unrecordedCount ?? 0 };
+    const report = await wf.CancellationScope.nonCancellable(() => activities('write the report').bookkeeping.writeReport(reportRequest)).catch((err) => {
+      throw importFailure(fatalError ? `${fatalError}; then the report failed` : 'The report could not be written', err);
+    });
+    const finishedAt = Date.now();
+    const stopped = cancelRequested || fatalError !== undefined;
+    phase = stopped ? 'cancelled' : 'completed';
+    if (fatalError) {
+      throw wf.ApplicationFailure.nonRetryable(`${fatalError} (import stopped; report: ${report.files.resultsJsonl})`, 'ImportStopped', report);
+    }
+    publish(stopped ? 'Cancelled' : 'Completed');
+    return {
+      importId: input.importId,
+      target: input.target,
+      status: stopped ? 'cancelled' : 'completed',
+      ...(cancelRequested && cancelReason ? { cancelReason } : {}),
+      source: input.source.location,
+      counts: {
+        read: state.stage?.read ?? 0,
+        valid: state.stage?.valid ?? 0,
+        invalid: report.counts.invalid,
+        succeeded: report.counts.succeeded,
+        failed: report.counts.failed,
+        notSubmitted: report.counts.notSubmitted,
+        unknownOutcomeRetries: c.unknownOutcomeRetries,
+        chunks: c.chunksTotal,
+        retryRounds: state.round,
+      },
+      timings: { startedAt: new Date(state.startedAt).toISOString(), finishedAt: new Date(finishedAt).toISOString(), durationMs: finishedAt - state.startedAt },
+      files: report.files,
+      runs: state.runNumber,
+    };
+  }
+}
+
+/** The import's failure for an activity's: `what` and the root cause's message, its type, and its details (a partial report's files and counts). */
+function importFailure(what: string, err: unknown): wf.ApplicationFailure {
+  return wf.ApplicationFailure.create({
+    message: `${what}: ${failureMessage(err)}`,
+    type: failureType(err) ?? 'ImportFailed',
+    nonRetryable: true,
+    details: failureDetails(err),
+  });
 }
 
 const phaseStatus: Record<ImportPhase, string> = {
@@ -392,17 +477,8 @@ const phaseStatus: Record<ImportPhase, string> = {
   cancelled: 'Cancelled',
 };
 
-function failureType(err: unknown): string | undefined {
-  return err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure ? (err.cause.type ?? undefined) : undefined;
-}
-
-function failureMessage(err: unknown): string {
-  if (err instanceof wf.ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** The Web UI's "current details": a headline, then one count a row (the panel is narrow). */
-function progressMarkdown(p: ImportProgress): string {
+function progressMarkdown(p: ImportProgress, status?: string): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const done = p.succeeded + p.failed + p.rejected;
   const flags = `${p.paused ? ' (paused)' : ''}${p.cancelRequested && p.phase !== 'cancelled' ? ` (cancelling: ${p.cancelReason ?? 'requested'})` : ''}`;
@@ -410,16 +486,17 @@ function progressMarkdown(p: ImportProgress): string {
   const rows: [string, number][] = [
     ['read', p.read],
     ['valid', p.valid],
-    ['invalid', p.invalid],
+    // Invalid as the summary counts it: before submission, or rejected by the target.
+    ['invalid', p.invalid + p.rejected],
+    ['… of which rejected by the target', p.rejected],
     ['submitted', p.submitted],
     ['succeeded', p.succeeded],
     ['failed', p.failed],
-    ['rejected by the target', p.rejected],
     ['awaiting retry', p.awaitingRetry],
     ['in flight', p.inFlight],
   ];
   return [
-    `**${p.phase}**${flags} · ${n(done)} of ${n(p.valid)} products done${p.valid ? ` (${Math.floor((done / p.valid) * 100)}%)` : ''} · ${rate}`,
+    `**${status === 'Failed' ? 'failed' : p.phase}**${flags} · ${n(done)} of ${n(p.valid)} products done${p.valid ? ` (${Math.floor((done / p.valid) * 100)}%)` : ''} · ${rate}`,
     '',
     `Round ${p.retryRound} · concurrency ${p.concurrency} · chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight`,
     '',

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { HTTPError, type Got } from 'got';
 import { jsonOrText } from '../../activities/sources/dotted';
 import type { PropellerDirectives, PropellerOptions } from '../../common/import';
-import { createHttp, errorBody, heartbeatWhile, isUnknownOutcome, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer } from '../http';
+import { createHttp, errorBody, heartbeatWhile, isUnknownOutcome, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
 import type { ItemOutcome, StagedItem, SynchronousApi } from '../types';
 
 const label = 'Propeller';
@@ -145,8 +145,8 @@ function replyOfError(err: unknown): BulkReply | undefined {
     const envelope = ErrorEnvelope.safeParse(jsonOrText(errorBody(err)));
     if (envelope.success && String(envelope.data.error.code) === '10007') return { kind: 'schema-error', messages: envelope.data.error.messages };
   }
-  // 401/403 stop the import, 429 and 5xx are Temporal's to retry: those stay exceptions.
-  if (status >= 400 && status < 500 && ![401, 403, 429].includes(status)) return { kind: 'rejected', error: toFailure(err, label).message };
+  // 401/403 stop the import, 404/405 mean a wrong API URL, 429 and 5xx are Temporal's to retry: those stay exceptions.
+  if (status >= 400 && status < 500 && ![401, 403, 404, 405, 429].includes(status)) return { kind: 'rejected', error: toFailure(err, label).message };
   return undefined;
 }
 
@@ -165,9 +165,16 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
   const settings = requireEnv(env, ['PROPELLER_API_URL', 'PROPELLER_TOKEN_URL', 'PROPELLER_CLIENT_ID', 'PROPELLER_CLIENT_SECRET'] as const,
     'Set them to your API host (e.g. https://api.helice.cloud), its token URL (…/oauth2/token) and your client credentials, or run `bulkport sandbox` and use the values it prints.');
   const http: Got = createHttp({ baseUrl: settings.PROPELLER_API_URL, timeoutMs: Number(env.PROPELLER_TIMEOUT_MS ?? 120_000) });
+  const where: TargetSettings = { label, baseUrl: settings.PROPELLER_API_URL, urlVariable: 'PROPELLER_API_URL', timeoutVariable: 'PROPELLER_TIMEOUT_MS' };
+  const tokenWhere: TargetSettings = { ...where, label: `${label}'s token endpoint`, baseUrl: settings.PROPELLER_TOKEN_URL, urlVariable: 'PROPELLER_TOKEN_URL' };
   const tokens = new TokenCache(async () => {
     const form = { grant_type: 'client_credentials', client_id: settings.PROPELLER_CLIENT_ID, client_secret: settings.PROPELLER_CLIENT_SECRET };
-    return tokenOfAnswer(await http.post(settings.PROPELLER_TOKEN_URL, { prefixUrl: '', form }).json(), label);
+    try {
+      return tokenOfAnswer(await http.post(settings.PROPELLER_TOKEN_URL, { prefixUrl: '', form }).json(), label);
+    } catch (err) {
+      // The token URL is a setting of its own: its failures name it, not the API URL.
+      throw toFailure(err, `${label}'s token endpoint`, tokenWhere);
+    }
   });
 
   return {
@@ -204,7 +211,7 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
         } catch (err) {
           const reply = replyOfError(err);
           if (reply) return reply;
-          throw toFailure(err, label);
+          throw toFailure(err, label, where);
         }
       };
 

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Got } from 'got';
-import { createHttp, isHttpStatus, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer } from '../http';
+import { createHttp, isHttpStatus, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem } from '../types';
 
 const label = 'Voucherify';
@@ -69,6 +69,7 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
   const settings = requireEnv(env, ['VOUCHERIFY_API_URL', 'VOUCHERIFY_APP_ID', 'VOUCHERIFY_APP_TOKEN'] as const,
     'Set them to your project\'s API URL (e.g. https://api.voucherify.io) and application keys, or run `bulkport sandbox` and use the values it prints.');
   const http: Got = createHttp({ baseUrl: settings.VOUCHERIFY_API_URL, timeoutMs: Number(env.VOUCHERIFY_TIMEOUT_MS ?? 120_000) });
+  const where: TargetSettings = { label, baseUrl: settings.VOUCHERIFY_API_URL, urlVariable: 'VOUCHERIFY_API_URL', timeoutVariable: 'VOUCHERIFY_TIMEOUT_MS' };
   const appKeys = { 'x-app-id': settings.VOUCHERIFY_APP_ID, 'x-app-token': settings.VOUCHERIFY_APP_TOKEN };
 
   // With VOUCHERIFY_OAUTH_SCOPE set, calls use a 15-minute bearer token obtained with the app keys.
@@ -93,7 +94,7 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
         return { accepted: true, actionId: ActionAccepted.parse(answer).async_action_id };
       } catch (err) {
         if (isHttpStatus(err, 413)) return { accepted: false, reason: 'too-large' };
-        throw toFailure(err, label);
+        throw toFailure(err, label, where);
       }
     },
     async poll(actionId, { signal }): Promise<ActionPoll> {
@@ -103,7 +104,8 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
           await authorized((headers) => http.get(`v1/async-actions/${encodeURIComponent(actionId)}`, { headers, signal }).json()),
         );
       } catch (err) {
-        throw toFailure(err, label);
+        // A 404 here means an action the target doesn't know (awaitAction's business), not a wrong URL.
+        throw toFailure(err, label, isHttpStatus(err, 404) ? undefined : where);
       }
       if (action.status === 'ENQUEUED' || action.status === 'IN_PROGRESS') {
         return { finished: false, status: action.status, progress: action.progress ?? 0 };
