@@ -1,0 +1,214 @@
+/**
+ * Every final failure of an activity ends the import in a defined state: the real workflow on a
+ * real dev server, with stub activities that fail on purpose (a worker on a queue of its own).
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
+import type { ImportActivities } from '../activities';
+import { startImport, type ImportHandle, type StartImportRequest } from '../client';
+import type { OutcomeCounts, StageResult } from '../common/import';
+import { BulkImportStatus } from '../common/search-attributes';
+import { workflowsPath } from '../workers/worker';
+import { eventually, uniqueTaskQueue, useTemporal } from './helpers';
+
+const t = useTemporal();
+
+type Stubs = Partial<{ [K in keyof ImportActivities]: (...args: Parameters<ImportActivities[K]>) => unknown }>;
+type ReportRequest = Parameters<ImportActivities['writeReport']>[0] & { unrecorded?: { chunkId: string; error: string }[] };
+
+const report = { files: { resultsJsonl: '/tmp/stub/results.jsonl', resultsCsv: '/tmp/stub/results.csv', failedRecords: '/tmp/stub/failed.jsonl' }, counts: { invalid: 0, succeeded: 0, failed: 4, notSubmitted: 0 } };
+const staged = (chunks: number): StageResult => ({ read: chunks * 2, valid: chunks * 2, invalid: 0, chunks });
+const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({ succeeded: 0, failed: 0, retryable: 0, invalid: 0, unknownOutcomeRetries: 0, ...c });
+
+/** Runs one import on a worker with `stubs` as its activities; returns how it ended and what the activities saw. */
+async function runWith(name: string, stubs: Stubs, options: Record<string, unknown> = {}, during?: (handle: ImportHandle) => Promise<void>) {
+  const taskQueue = uniqueTaskQueue(name);
+  const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
+  const worker = await Worker.create({
+    connection: t.connection,
+    namespace: t.namespace,
+    taskQueue,
+    ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
+    activities: stubs as Record<string, (...args: unknown[]) => unknown>,
+  });
+  return worker.runUntil(async () => {
+    const request = { target: 'voucherify', source: { location: 'https://example.invalid/catalog.jsonl' }, options: { pollIntervalMs: 100, retryBackoffMs: 100, concurrency: 1, ...options } };
+    const handle = await startImport(t.client, request as StartImportRequest, { taskQueue, workflowId: `${name}-${Date.now()}`, countRecords: false });
+    await during?.(handle);
+    const outcome = await handle.result().then((summary) => ({ summary, failure: undefined }), (err: unknown) => ({ summary: undefined, failure: err }));
+    const description = await handle.describe();
+    return { ...outcome, status: description.status.name, searchStatus: description.typedSearchAttributes.get(BulkImportStatus), details: description.raw.workflowExecutionInfo };
+  });
+}
+
+/** The import's own failure (the workflow's cause), asserting it failed as an ApplicationFailure. */
+function failureOf(outcome: { failure: unknown }): ApplicationFailure {
+  assert.ok(outcome.failure instanceof WorkflowFailedError, `the import failed, got ${String(outcome.failure)}`);
+  assert.ok(outcome.failure.cause instanceof ApplicationFailure, 'with an ApplicationFailure, not a timeout or a workflow-task failure');
+  return outcome.failure.cause;
+}
+
+// A workflow task failing on every replay would leave the import Running: the timeout turns that hang into a failed test.
+describe('an activity failing for good ends the import in a defined state', { concurrency: 3, timeout: 120_000 }, () => {
+  test('failChunk failing for good: the chunks go to the report as unrecorded, and the import ends', async () => {
+    const reported: ReportRequest[] = [];
+    const outcome = await runWith('unrecorded', {
+      stage: async () => staged(3),
+      submitChunk: async () => {
+        throw ApplicationFailure.nonRetryable('the target rejected the request', 'RequestRejected');
+      },
+      failChunk: async () => {
+        throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
+      },
+      writeReport: async (req) => {
+        reported.push(req as ReportRequest);
+        return report;
+      },
+    });
+    assert.equal(outcome.failure, undefined, 'the report passed its own checks, so the import completes');
+    assert.equal(outcome.status, 'COMPLETED');
+    assert.equal(outcome.searchStatus, 'Completed');
+    assert.equal(reported.length, 1);
+    assert.deepEqual(reported[0]!.unrecorded, ['r0-000000', 'r0-000001', 'r0-000002'].map((chunkId) => ({ chunkId, error: 'staging store unavailable: EIO' })));
+  });
+
+  test('failChunk failing after an action could not be followed: same, and the chunk is unrecorded', async () => {
+    const reported: ReportRequest[] = [];
+    const outcome = await runWith('unrecorded-poll', {
+      stage: async () => staged(1),
+      submitChunk: async () => ({ kind: 'accepted', actionId: 'aa_1', products: 2 }),
+      awaitAction: async () => {
+        throw ApplicationFailure.nonRetryable('Voucherify answered 500', 'ServerError');
+      },
+      failChunk: async () => {
+        throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
+      },
+      writeReport: async (req) => {
+        reported.push(req as ReportRequest);
+        return report;
+      },
+    });
+    assert.equal(outcome.status, 'COMPLETED');
+    assert.deepEqual(reported[0]!.unrecorded, [{ chunkId: 'r0-000000', error: 'staging store unavailable: EIO' }]);
+  });
+
+  test('stage failing with SourceError: Failed at once, root cause shown, search attribute Failed, no chunk submitted', async () => {
+    let submitted = 0;
+    const outcome = await runWith('stage-fails', {
+      stage: async () => {
+        throw ApplicationFailure.create({ message: 'GET https://example.invalid/catalog.jsonl answered 404: check the URL', type: 'SourceError', nonRetryable: true });
+      },
+      submitChunk: async () => void submitted++,
+    });
+    const failure = failureOf(outcome);
+    assert.equal(failure.type, 'SourceError');
+    assert.match(failure.message, /^Staging failed: GET https:\/\/example\.invalid\/catalog\.jsonl answered 404: check the URL$/);
+    assert.equal(outcome.searchStatus, 'Failed');
+    assert.equal(submitted, 0);
+  });
+
+  test('writeReport failing with StagingDamaged: Failed with its cause, carrying the partial report for `status`/`report`', async () => {
+    const damaged = { ...report, gap: { staged: 6, reported: 4 } };
+    const outcome = await runWith('report-fails', {
+      stage: async () => staged(3),
+      submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 2 }) }),
+      writeReport: async () => {
+        throw ApplicationFailure.create({ message: '2 staged products have no row: chunk r0-000001 is missing', type: 'StagingDamaged', nonRetryable: true, details: [damaged] });
+      },
+    });
+    const failure = failureOf(outcome);
+    assert.equal(failure.type, 'StagingDamaged');
+    assert.match(failure.message, /The report could not be written: 2 staged products have no row: chunk r0-000001 is missing/);
+    assert.deepEqual(failure.details?.[0], damaged);
+    assert.equal(outcome.searchStatus, 'Failed');
+  });
+
+  test('planRetryRound failing for good: retries stop, the report is written, the import fails naming the cause', async () => {
+    let reports = 0;
+    const outcome = await runWith('plan-fails', {
+      stage: async () => staged(2),
+      submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 1, retryable: 1 }) }),
+      planRetryRound: async () => {
+        throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
+      },
+      writeReport: async () => {
+        reports++;
+        return report;
+      },
+    }, { retryRounds: 3 });
+    const failure = failureOf(outcome);
+    assert.match(failure.message, /^retry round 1 could not be planned: staging store unavailable: EIO \(import stopped; report: \/tmp\/stub\/results\.jsonl\)$/);
+    assert.deepEqual(failure.details?.[0], report);
+    assert.equal(reports, 1);
+    assert.equal(outcome.searchStatus, 'Failed');
+  });
+
+  test('a misconfigured target on consecutive chunks before any success stops the import; no chunk is lost', async () => {
+    const submitted: string[] = [];
+    const failed: string[] = [];
+    const outcome = await runWith('misconfigured', {
+      stage: async () => staged(5),
+      submitChunk: async ({ chunkId }) => {
+        submitted.push(chunkId);
+        throw ApplicationFailure.nonRetryable('Voucherify at http://127.0.0.1:9 refused the connection (ECONNREFUSED) on 3 attempts: check VOUCHERIFY_API_URL in the worker\'s environment', 'TargetMisconfigured');
+      },
+      failChunk: async ({ chunkId }) => void failed.push(chunkId),
+      writeReport: async () => report,
+    });
+    const failure = failureOf(outcome);
+    assert.match(failure.message, /refused the connection \(ECONNREFUSED\) on 3 attempts: check VOUCHERIFY_API_URL/);
+    assert.equal(failure.type, 'ImportStopped');
+    // The first chunk is put back and tried again; the second time in a row stops the import.
+    assert.deepEqual(submitted, ['r0-000000', 'r0-000000']);
+    assert.deepEqual(failed, [], 'nothing recorded as failed: the unsent products are not-submitted');
+    assert.equal(outcome.searchStatus, 'Failed');
+  });
+
+  test('after a success, a misconfigured answer is an ordinary failure: recorded as retryable, for the retry rounds', async () => {
+    const recorded: { chunkId: string; retryable: boolean }[] = [];
+    const outcome = await runWith('misconfigured-later', {
+      stage: async () => staged(3),
+      submitChunk: async ({ chunkId }) => {
+        if (chunkId === 'r0-000000') return { kind: 'completed', counts: counts({ succeeded: 2 }) };
+        throw ApplicationFailure.nonRetryable('Voucherify at http://x answered 404 to POST /v1/products/bulk/async', 'TargetMisconfigured');
+      },
+      failChunk: async ({ chunkId, retryable }) => {
+        recorded.push({ chunkId, retryable });
+        return counts({ failed: 2 });
+      },
+      writeReport: async () => report,
+    });
+    assert.equal(outcome.status, 'COMPLETED');
+    assert.deepEqual(recorded, [{ chunkId: 'r0-000001', retryable: true }, { chunkId: 'r0-000002', retryable: true }]);
+  });
+
+  test('cancel while every chunk fails and its failure cannot be recorded: the import is cancelled with a report', async () => {
+    let failChunkCalls = 0;
+    let reports = 0;
+    const outcome = await runWith('cancel-while-failing', {
+      stage: async () => staged(10_000),
+      submitChunk: async () => {
+        throw ApplicationFailure.nonRetryable('rejected', 'RequestRejected');
+      },
+      failChunk: async () => {
+        failChunkCalls++;
+        throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
+      },
+      writeReport: async () => {
+        reports++;
+        return report;
+      },
+    }, {}, async (handle) => {
+      await eventually('a few failures', () => failChunkCalls >= 3);
+      await handle.cancel();
+    });
+    assert.equal(outcome.failure, undefined);
+    assert.equal(outcome.summary?.status, 'cancelled');
+    assert.equal(outcome.searchStatus, 'Cancelled');
+    assert.equal(reports, 1);
+    assert.ok(failChunkCalls < 10_000, 'submission stopped at the cancel');
+  });
+});
