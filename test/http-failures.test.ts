@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import { createHttp, FailureType, toFailure } from '../targets/http';
+import { createHttp, FailureType, misconfiguration, MISCONFIGURED_AFTER_ATTEMPTS, requireEnv, toFailure, type TargetSettings } from '../targets/http';
 
 type Answer = { status: number; headers?: Record<string, string>; body?: string; hangMs?: number };
 const answers = new Map<string, Answer>();
@@ -27,19 +27,24 @@ before(async () => {
 });
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-/** Requests `path` with a secret header and returns the failure it turns into. */
-async function failureOf(path: string, answer: Answer, timeoutMs = 5000): Promise<ApplicationFailure> {
+/** Requests `path` (of `base`) with a secret header and returns the raw error it fails with. */
+async function errorOf(path: string, answer: Answer, timeoutMs = 5000, base = baseUrl): Promise<unknown> {
   answers.set(`/${path}`, answer);
-  const client = createHttp({ baseUrl, timeoutMs });
+  const client = createHttp({ baseUrl: base, timeoutMs });
   try {
-    await client.post(path, { headers: { 'x-app-token': 'secret-token-123' }, json: [] });
+    await client.post(path, { headers: { 'x-app-token': 'secret-token-123' }, json: [] }).json();
   } catch (err) {
-    const failure = toFailure(err, 'Target');
-    assert.ok(failure instanceof ApplicationFailure, `an ApplicationFailure, got ${failure}`);
-    assert.doesNotMatch(failure.message, /secret-token-123/, 'credentials never appear in failures');
-    return failure;
+    return err;
   }
   throw new Error(`${path} did not fail`);
+}
+
+/** Requests `path` and returns the failure it turns into (with `settings`: as a target's bulk endpoint). */
+async function failureOf(path: string, answer: Answer, timeoutMs = 5000, settings?: TargetSettings): Promise<ApplicationFailure> {
+  const failure = toFailure(await errorOf(path, answer, timeoutMs), 'Target', settings);
+  assert.ok(failure instanceof ApplicationFailure, `an ApplicationFailure, got ${failure}`);
+  assert.doesNotMatch(failure.message, /secret-token-123/, 'credentials never appear in failures');
+  return failure;
 }
 
 test('429 is retried after Retry-After seconds', async () => {
@@ -85,4 +90,64 @@ test('a request that outlives its timeout has an unknown outcome and is retried'
   const failure = await failureOf('h', { status: 200, body: '{}', hangMs: 1000 }, 100);
   assert.equal(failure.type, FailureType.unknownOutcome);
   assert.equal(failure.nonRetryable, false);
+});
+
+const target = (): TargetSettings => ({ label: 'Voucherify', baseUrl, urlVariable: 'VOUCHERIFY_API_URL', timeoutVariable: 'VOUCHERIFY_TIMEOUT_MS' });
+
+test('Retry-After: 0 is not "retry at once": the delay has a floor', async () => {
+  const failure = await failureOf('i', { status: 503, headers: { 'retry-after': '0' } });
+  assert.equal(failure.nextRetryDelay, 500);
+});
+
+test('a refused connection is retried at first, and a misconfigured target once it persists for a few attempts', async () => {
+  // A port that was just free: nothing listens there.
+  const closed = http.createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const err = await errorOf('j', { status: 200 }, 5000, deadUrl);
+  const settings = { ...target(), baseUrl: deadUrl };
+
+  assert.equal(misconfiguration(err, settings, MISCONFIGURED_AFTER_ATTEMPTS - 1), undefined, 'a target restarting for a second is still retried');
+  const blip = toFailure(err, 'Voucherify', settings) as ApplicationFailure;
+  assert.deepEqual([blip.type, blip.nonRetryable], [FailureType.network, false], 'outside an activity it counts as attempt 1');
+
+  const failure = misconfiguration(err, settings, MISCONFIGURED_AFTER_ATTEMPTS);
+  assert.deepEqual([failure?.type, failure?.nonRetryable], [FailureType.misconfigured, true]);
+  assert.equal(failure?.message, `Voucherify at ${deadUrl} refused the connection (ECONNREFUSED) on 3 attempts: check VOUCHERIFY_API_URL in the worker's environment`);
+});
+
+test('404 or 405 from a bulk endpoint means a wrong base URL: misconfigured at once, naming the variable', async () => {
+  for (const [path, status] of [['k', 404], ['l', 405]] as const) {
+    const failure = await failureOf(path, { status, body: '<h1>Not Found</h1>' }, 5000, target());
+    assert.deepEqual([failure.type, failure.nonRetryable], [FailureType.misconfigured, true]);
+    assert.match(failure.message, new RegExp(`^Voucherify at ${baseUrl} answered ${status} to POST /${path}, an endpoint of its API: check VOUCHERIFY_API_URL in the worker's environment$`));
+  }
+  // Without settings (Voucherify's poll of an action it doesn't know), a 404 stays a rejection.
+  assert.equal((await failureOf('k', { status: 404 })).type, FailureType.rejected);
+});
+
+test("an answer that is not the API's JSON (an HTML page answering 200) is a misconfigured target at once", async () => {
+  const failure = await failureOf('m', { status: 200, headers: { 'content-type': 'text/html' }, body: '<!doctype html><title>Welcome</title>' }, 5000, target());
+  assert.deepEqual([failure.type, failure.nonRetryable], [FailureType.misconfigured, true]);
+  assert.match(failure.message, /answered POST \/m with something other than JSON \(text\/html\): check VOUCHERIFY_API_URL/);
+});
+
+test('no answer in time on every attempt names the timeout variable; before that it is an unknown outcome, retried', async () => {
+  const err = await errorOf('n', { status: 200, body: '{}', hangMs: 1000 }, 100);
+  assert.equal(misconfiguration(err, target(), 1), undefined);
+  const failure = misconfiguration(err, target(), 3);
+  assert.deepEqual([failure?.type, failure?.nonRetryable], [FailureType.misconfigured, true]);
+  assert.match(failure?.message ?? '', /gave no answer to POST \/n in time on 3 attempts: check VOUCHERIFY_TIMEOUT_MS \(or VOUCHERIFY_API_URL\)/);
+});
+
+test('missing settings are a misconfiguration no retry can fix, naming every missing variable', () => {
+  assert.throws(
+    () => requireEnv({ VOUCHERIFY_APP_ID: 'x' }, ['VOUCHERIFY_API_URL', 'VOUCHERIFY_APP_ID', 'VOUCHERIFY_APP_TOKEN'], 'Set them.'),
+    (err: unknown) =>
+      err instanceof ApplicationFailure &&
+      err.type === FailureType.misconfigured &&
+      err.nonRetryable &&
+      err.message === "Missing VOUCHERIFY_API_URL, VOUCHERIFY_APP_TOKEN in the worker's environment. Set them.",
+  );
 });
