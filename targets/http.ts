@@ -178,7 +178,10 @@ export function misconfiguration(err: unknown, settings: TargetSettings, attempt
   }
   if (!(err instanceof RequestError) || !persistent) return undefined;
   if (err instanceof TimeoutError) {
-    return misconfigured(settings, `gave no answer to ${describeRequest(err)} in time ${attempts}`, `${settings.timeoutVariable} (or ${settings.urlVariable})`);
+    // The request may have been applied: the workflow records such a chunk as failed, not as never sent.
+    return misconfigured(settings, `gave no answer to ${describeRequest(err)} in time ${attempts}`, `${settings.timeoutVariable} (or ${settings.urlVariable})`, [
+      { unknownOutcome: true },
+    ]);
   }
   if (err.code === 'ECONNREFUSED') return misconfigured(settings, `refused the connection (ECONNREFUSED) ${attempts}`, settings.urlVariable);
   if (PERSISTENT_NEVER_SENT.includes(err.code)) return misconfigured(settings, `could not be reached (${err.code}) ${attempts}`, settings.urlVariable);

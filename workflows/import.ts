@@ -312,9 +312,14 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     const type = failureType(err);
     if (type === MISCONFIGURED && c.succeeded === 0) {
       state.misconfiguredStreak = (state.misconfiguredStreak ?? 0) + 1;
-      // Put back, not lost: the next chunk tells whether the target is misconfigured or had a blip.
-      state.pendingParts.unshift(chunkId);
       if (state.misconfiguredStreak >= MISCONFIGURED_CHUNKS_TO_STOP) fatalError ??= failureMessage(err);
+      // A chunk that may have been applied (no answer in time) is recorded as failed with the cause, never as not submitted;
+      // one that never reached the target is put back, not lost: the next chunk tells a misconfiguration from a blip.
+      if ((failureDetails(err)[0] as { unknownOutcome?: boolean } | undefined)?.unknownOutcome) {
+        settleAnswered(await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable: true }));
+      } else {
+        state.pendingParts.unshift(chunkId);
+      }
       return;
     }
     if (type && FATAL_FAILURES.has(type)) {
