@@ -50,7 +50,7 @@ export interface TargetSettings {
 /** Errors after which the request never reached the target. */
 const NEVER_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
 /** Never-sent errors that a restarting target can cause for a moment: misconfigured only when they persist. */
-const PERSISTENT_NEVER_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH'];
+const PERSISTENT_NEVER_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'];
 /** TLS failures: a certificate does not fix itself between attempts either, but a retry costs little. */
 const TLS_ERROR = /^(?:CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|ERR_TLS_|ERR_SSL_|EPROTO$|HOSTNAME_MISMATCH|ERR_TLS_CERT_ALTNAME_INVALID)/;
 /** Attempts of an activity before a persistent connection error counts as a misconfiguration, not a blip. */

@@ -102,6 +102,11 @@ describe('a misconfigured target stops the import at once and says what to check
     }
   });
 
+  test('unknown host in PROPELLER_API_URL: named after three attempts a chunk', async () => {
+    const run = await importWith('unknown-host', 'propeller', { ...h.propeller.env, PROPELLER_API_URL: 'http://bulkport-test.invalid' });
+    assertStopped(run, /Propeller at http:\/\/bulkport-test\.invalid could not be reached \((ENOTFOUND|EAI_AGAIN)\) on 3 attempts: check PROPELLER_API_URL/, notSubmitted);
+  });
+
   test('wrong Propeller token URL: its 404 names PROPELLER_TOKEN_URL, no product request is sent', async () => {
     const sandbox = await startPropellerSandbox({ seed: 1 });
     try {

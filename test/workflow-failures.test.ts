@@ -211,4 +211,18 @@ describe('an activity failing for good ends the import in a defined state', { co
     assert.equal(reports, 1);
     assert.ok(failChunkCalls < 10_000, 'submission stopped at the cancel');
   });
+
+  test('the Web UI counts products the target rejected as invalid, as the summary does', async () => {
+    let metadata = '';
+    const outcome = await runWith('webui-invalid', {
+      stage: async () => ({ read: 7, valid: 4, invalid: 3, chunks: 2 }),
+      submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 1, invalid: 1 }) }),
+      writeReport: async () => ({ ...report, counts: { invalid: 5, succeeded: 2, failed: 0, notSubmitted: 0 } }),
+    }, {}, async (handle) => {
+      await handle.result();
+      metadata = String((await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails);
+    });
+    assert.equal(outcome.summary?.counts.invalid, 5);
+    assert.match(metadata, /\| invalid \| 5 \|\n\| … of which rejected by the target \| 2 \|/, metadata);
+  });
 });
