@@ -83,7 +83,8 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       const ctx = Context.current();
       const api = targets.api(input.target);
       if (api.mode !== 'async-action') throw ApplicationFailure.nonRetryable(`${input.target} has no asynchronous actions to await`);
-      const pollCtx = targets.context(input, { signal: ctx.cancellationSignal });
+      // A slow poll answer must not outlast the heartbeat timeout either.
+      const pollCtx = targets.context(input, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d) });
       let delay = input.options.pollIntervalMs;
       for (;;) {
         let poll;

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Got } from 'got';
-import { createHttp, isHttpStatus, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
+import { createHttp, heartbeatWhile, isHttpStatus, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem } from '../types';
 
 const label = 'Voucherify';
@@ -85,24 +85,25 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
 
   return {
     mode: 'async-action',
-    async submit(items, { signal }) {
+    async submit(items, { signal, heartbeat }) {
       const body = `[${items.map((item) => item.body).join(',')}]`;
       try {
-        const answer = await authorized((headers) =>
+        // A 10 MB upload may take longer than the heartbeat timeout: beat while it runs, or the attempt is
+        // taken for dead and the chunk sent again while the first request may still be applied.
+        const answer = await heartbeatWhile(heartbeat, () => ({ submitting: items.length }), authorized((headers) =>
           http.post('v1/products/bulk/async', { headers: { ...headers, 'content-type': 'application/json' }, body, signal }).json(),
-        );
+        ));
         return { accepted: true, actionId: ActionAccepted.parse(answer).async_action_id };
       } catch (err) {
         if (isHttpStatus(err, 413)) return { accepted: false, reason: 'too-large' };
         throw toFailure(err, label, where);
       }
     },
-    async poll(actionId, { signal }): Promise<ActionPoll> {
+    async poll(actionId, { signal, heartbeat }): Promise<ActionPoll> {
       let action: AsyncAction;
       try {
-        action = AsyncAction.parse(
-          await authorized((headers) => http.get(`v1/async-actions/${encodeURIComponent(actionId)}`, { headers, signal }).json()),
-        );
+        const answer = authorized((headers) => http.get(`v1/async-actions/${encodeURIComponent(actionId)}`, { headers, signal }).json());
+        action = AsyncAction.parse(await heartbeatWhile(heartbeat, () => ({ actionId, polling: true }), answer));
       } catch (err) {
         // A 404 here means an action the target doesn't know (awaitAction's business), not a wrong URL.
         throw toFailure(err, label, isHttpStatus(err, 404) ? undefined : where);
