@@ -4,25 +4,30 @@
  * Its counts are the import's authoritative totals.
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { stringify } from 'csv-stringify/sync';
 import type { ImportInput, ReportFiles } from '../common/import';
 import { flattenDotted } from './sources';
 import {
-  chunkIdOfKey,
+  assertOwner,
+  damageOf,
   describeErrors,
-  importPrefix,
+  describeStagingFile,
   invalidKey,
   metaKey,
   outcomeKey,
+  readAllJsonLines,
   readChunk,
   readJsonLines,
   reportKey,
-  roundOutcomesPrefix,
+  STAGING_FIX,
+  StagingDamagedType,
   type ImportMeta,
   type InvalidRow,
   type OutcomeLine,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
+import { leafChunks, listChunkIds, retryRoundChunks, roundRoots } from './staging/tree';
 
 export type ResultOutcome = 'succeeded' | 'failed' | 'invalid' | 'not-submitted';
 
@@ -41,6 +46,12 @@ export interface ReportCounts {
   notSubmitted: number;
 }
 
+/** A chunk whose failure the workflow could not record: its products may or may not have been sent. */
+export interface UnrecordedChunk {
+  chunkId: string;
+  error: string;
+}
+
 const resultColumns = ['line', 'key', 'outcome', 'attempts', 'error'] as const;
 
 interface Row extends ResultRow {
@@ -48,33 +59,80 @@ interface Row extends ResultRow {
   text?: string;
 }
 
+/** What one report pass found wrong with the staging files. */
+class Findings {
+  damaged: { file: string; damage: string }[] = [];
+  /** Rows written as "outcome unknown" because a file of their chunk was damaged. */
+  unknownRows = 0;
+
+  /** Records the damage if `err` is StagingDamaged; rethrows anything else. */
+  note(err: unknown): { file: string; damage: string } {
+    const damage = damageOf(err);
+    if (!damage) throw err;
+    this.damaged.push(damage);
+    return damage;
+  }
+}
+
+type Listing = Awaited<ReturnType<typeof listChunkIds>>;
+type Verdict = { outcome: OutcomeLine; attempts: number };
+
 export function createReportActivities(store: StagingStore) {
-  /** The last word on each retried product: the latest round it was in decides. */
-  async function retryVerdicts(importId: string, lastRound: number): Promise<Map<string, { outcome: OutcomeLine; attempts: number }>> {
-    const verdicts = new Map<string, { outcome: OutcomeLine; attempts: number }>();
-    for (let round = 1; round <= lastRound; round++) {
-      for (const key of await store.list(roundOutcomesPrefix(importId, round))) {
-        for await (const outcome of readJsonLines<OutcomeLine>(store, key)) verdicts.set(outcome.key, { outcome, attempts: round + 1 });
+  /** A leaf chunk's products with the outcome each got (undefined: never answered), or undefined when its file is damaged. */
+  async function readLeaf(importId: string, id: string, listing: Listing, unrecorded: Map<string, string>, found: Findings) {
+    let items;
+    try {
+      items = await readChunk(store, importId, id);
+    } catch (err) {
+      found.note(err);
+      return undefined;
+    }
+    const unknown = (why: string): OutcomeLine[] => items.map((item) => ({ line: item.line, key: item.key, ok: false, retryable: false, error: `outcome unknown: ${why}` }));
+    let outcomes: (OutcomeLine | undefined)[] = [];
+    if (listing.outcomes.has(id)) {
+      try {
+        outcomes = await readAllJsonLines<OutcomeLine>(store, outcomeKey(importId, id));
+      } catch (err) {
+        const { damage } = found.note(err);
+        outcomes = unknown(`the outcome file of chunk ${id} is damaged (${damage})`);
+        found.unknownRows += items.length;
       }
+    } else if (unrecorded.has(id)) outcomes = unknown(unrecorded.get(id)!);
+    return { items, outcomes };
+  }
+
+  /** The last word on each retried product: the latest round that answered for it decides. */
+  async function retryVerdicts(importId: string, lastRound: number, listing: Listing, unrecorded: Map<string, string>, found: Findings) {
+    const verdicts = new Map<string, Verdict>();
+    for (let round = 1; round <= lastRound; round++) {
+      let count: number;
+      try {
+        count = await retryRoundChunks(store, importId, round);
+      } catch (err) {
+        found.note(err);
+        continue;
+      }
+      for (const id of leafChunks(roundRoots(round, count), listing.chunks, listing.outcomes)) {
+        const leaf = await readLeaf(importId, id, listing, unrecorded, found);
+        for (const [j, item] of (leaf?.items ?? []).entries()) {
+          const outcome = leaf!.outcomes[j];
+          if (outcome) verdicts.set(item.key, { outcome, attempts: round + 1 });
+        }
+      }
+      Context.current().heartbeat();
     }
     return verdicts;
   }
 
   /** Rows of submitted (or never submitted) products, in source order. */
-  async function* stagedRows(importId: string, lastRound: number): AsyncIterable<Row> {
-    const verdicts = await retryVerdicts(importId, lastRound);
-    const chunkKeys = await store.list(`${importPrefix(importId)}/chunks/r0-`);
-    for (const [i, key] of chunkKeys.entries()) {
-      const id = chunkIdOfKey(key);
-      // A chunk that was split has no outcome of its own: its halves follow it in the listing.
-      const next = chunkKeys[i + 1];
-      if (next && chunkIdOfKey(next).startsWith(`${id}.`)) continue;
-      const items = await readChunk(store, importId, id);
-      const outcomes: (OutcomeLine | undefined)[] = [];
-      if (await store.exists(outcomeKey(importId, id))) for await (const o of readJsonLines<OutcomeLine>(store, outcomeKey(importId, id))) outcomes.push(o);
-      for (const [j, item] of items.entries()) {
+  async function* stagedRows(importId: string, chunkCount: number, lastRound: number, unrecorded: Map<string, string>, found: Findings): AsyncIterable<Row> {
+    const listing = await listChunkIds(store, importId);
+    const verdicts = await retryVerdicts(importId, lastRound, listing, unrecorded, found);
+    for (const id of leafChunks(roundRoots(0, chunkCount), listing.chunks, listing.outcomes)) {
+      const leaf = await readLeaf(importId, id, listing, unrecorded, found);
+      for (const [j, item] of (leaf?.items ?? []).entries()) {
         const verdict = verdicts.get(item.key);
-        const outcome = verdict?.outcome ?? outcomes[j];
+        const outcome = verdict?.outcome ?? leaf!.outcomes[j];
         const row: Row = { line: item.line, key: item.key, attempts: verdict?.attempts ?? (outcome ? 1 : 0), outcome: 'not-submitted', error: '', raw: item.raw };
         if (!outcome) row.error = 'not submitted: the import ended before this product was sent';
         else if (outcome.ok) row.outcome = 'succeeded';
@@ -88,17 +146,43 @@ export function createReportActivities(store: StagingStore) {
     }
   }
 
-  async function* invalidRows(importId: string): AsyncIterable<Row> {
-    for await (const row of readJsonLines<InvalidRow>(store, invalidKey(importId))) {
-      yield { line: row.line, key: row.key ?? '', outcome: 'invalid', attempts: 0, error: describeErrors(row.errors), raw: row.raw, text: row.text };
+  /** Invalid rows until the end of the file, or until its damage shows. */
+  async function* invalidRows(importId: string, found: Findings): AsyncIterable<Row> {
+    try {
+      for await (const row of readJsonLines<InvalidRow>(store, invalidKey(importId))) {
+        yield { line: row.line, key: row.key ?? '', outcome: 'invalid', attempts: 0, error: describeErrors(row.errors), raw: row.raw, text: row.text };
+      }
+    } catch (err) {
+      found.note(err);
     }
   }
 
   return {
-    async writeReport({ input, lastRound }: { input: ImportInput; lastRound: number }): Promise<{ files: ReportFiles; counts: ReportCounts }> {
+    /**
+     * Writes the report, then checks it accounts for every record staged. When a staging file was
+     * damaged or a record has no row, the report is still written as far as it is known, and the
+     * activity fails (StagingDamaged, nonretryable) naming the files, with `{ files, counts }` as its details.
+     */
+    async writeReport({
+      input,
+      lastRound,
+      unrecorded = [],
+    }: {
+      input: ImportInput;
+      lastRound: number;
+      unrecorded?: UnrecordedChunk[];
+    }): Promise<{ files: ReportFiles; counts: ReportCounts }> {
       const { importId } = input;
+      const run = Context.current().info.workflowExecution;
+      // Never overwrite the report of another import that staged under this id.
+      if (run) await assertOwner(store, importId, { workflowId: run.workflowId });
+      const found = new Findings();
       let meta: ImportMeta = { format: 'jsonl', source: input.source.location };
-      for await (const m of readJsonLines<ImportMeta>(store, metaKey(importId))) meta = m;
+      try {
+        [meta = meta] = await readAllJsonLines<ImportMeta>(store, metaKey(importId));
+      } catch (err) {
+        found.note(err);
+      }
       const asCsv = meta.format === 'csv';
       const files: ReportFiles = {
         resultsJsonl: store.locate(reportKey(importId, 'results.jsonl')),
@@ -111,10 +195,12 @@ export function createReportActivities(store: StagingStore) {
       const failed = await store.createWriter(reportKey(importId, asCsv ? 'failed-records.csv' : 'failed-records.jsonl'));
       const counts: ReportCounts = { succeeded: 0, failed: 0, invalid: 0, notSubmitted: 0 };
       const countKey = { succeeded: 'succeeded', failed: 'failed', invalid: 'invalid', 'not-submitted': 'notSubmitted' } as const;
+      const unrecordedById = new Map(unrecorded.map((u) => [u.chunkId, u.error]));
       try {
         await csv.write(resultColumns.join(','));
         if (asCsv && meta.columns) await failed.write(stringify([meta.columns]).trimEnd());
-        for await (const row of mergeByLine(stagedRows(importId, lastRound), invalidRows(importId))) {
+        const staged = stagedRows(importId, meta.counts?.chunks ?? 0, lastRound, unrecordedById, found);
+        for await (const row of mergeByLine(staged, invalidRows(importId, found))) {
           counts[countKey[row.outcome]]++;
           const result: ResultRow = { line: row.line, key: row.key, outcome: row.outcome, attempts: row.attempts, error: row.error };
           await jsonl.write(JSON.stringify(result));
@@ -126,9 +212,32 @@ export function createReportActivities(store: StagingStore) {
         await Promise.all([jsonl.abort(), csv.abort(), failed.abort()]);
         throw err;
       }
+      const gap = reportGap(found, counts, meta.counts?.read);
+      if (gap) {
+        throw ApplicationFailure.create({ type: StagingDamagedType, nonRetryable: true, message: `${gap}. Report so far: ${files.resultsJsonl}`, details: [{ files, counts }] });
+      }
       return { files, counts };
     },
   };
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+/** Why the report cannot be trusted as complete, or undefined when every record read has its true row. */
+export function reportGap(found: Findings, counts: ReportCounts, read: number | undefined): string | undefined {
+  const rows = counts.succeeded + counts.failed + counts.invalid + counts.notSubmitted;
+  if (!found.damaged.length && (read === undefined || rows === read)) return undefined;
+  const parts: string[] = [];
+  if (read !== undefined && rows !== read) parts.push(`the report has ${n(rows)} rows for ${n(read)} records read`);
+  if (found.damaged.length) {
+    const files = found.damaged.map((d) => `${describeStagingFile(d.file)} (${d.damage})`);
+    const list = files.length > 1 ? `${files.slice(0, -1).join(', ')} and ${files.at(-1)}` : files[0];
+    parts.push(`staging ${files.length > 1 ? 'files' : 'file'} ${list} ${files.length > 1 ? 'were' : 'was'} damaged while the import ran`);
+  }
+  const unknown: string[] = [];
+  if (read !== undefined && read > rows) unknown.push(`${n(read - rows)} products have no row (their outcomes are unknown)`);
+  if (found.unknownRows) unknown.push(`${n(found.unknownRows)} rows say "outcome unknown"`);
+  return `${[...parts, ...unknown].join('; ')}: ${STAGING_FIX}`;
 }
 
 /** The record as it came; a line that could not be parsed is written back as its text. */

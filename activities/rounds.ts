@@ -4,9 +4,21 @@
 import { Context } from '@temporalio/activity';
 import type { ImportInput } from '../common/import';
 import { Chunker } from './staging/chunker';
-import { chunkId, chunkIdOfKey, outcomeKey, readChunk, readJsonLines, roundOutcomesPrefix, writeChunk, type OutcomeLine } from './staging/files';
+import { chunkId, damageOf, metaKey, outcomeKey, readAllJsonLines, readChunk, roundKey, writeChunk, writeLines, type ImportMeta, type OutcomeLine } from './staging/files';
 import type { StagingStore } from './staging/store';
+import { leafChunks, listChunkIds, retryRoundChunks, roundRoots } from './staging/tree';
 import type { TargetRegistry } from './targets';
+
+/** The answered chunks of a round, in order (split chunks stand for their halves). */
+export async function roundLeaves(store: StagingStore, importId: string, round: number, listing?: Awaited<ReturnType<typeof listChunkIds>>) {
+  const { chunks, outcomes } = listing ?? (await listChunkIds(store, importId));
+  let count: number;
+  if (round === 0) {
+    const [meta] = await readAllJsonLines<ImportMeta>(store, metaKey(importId));
+    count = meta?.counts?.chunks ?? 0;
+  } else count = await retryRoundChunks(store, importId, round);
+  return { leaves: leafChunks(roundRoots(round, count), chunks, outcomes), outcomes };
+}
 
 export function createRoundActivities(store: StagingStore, targets: TargetRegistry) {
   return {
@@ -15,12 +27,21 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
       const target = targets.bind(input);
       let products = 0;
       const chunker = new Chunker(target.limits, target.envelopeBytes, (index, items) => writeChunk(store, input.importId, chunkId(round, index), items));
-      for (const key of await store.list(roundOutcomesPrefix(input.importId, round - 1))) {
-        const id = chunkIdOfKey(key);
-        const items = await readChunk(store, input.importId, id);
-        let i = 0;
-        for await (const outcome of readJsonLines<OutcomeLine>(store, outcomeKey(input.importId, id))) {
-          const item = items[i++];
+      const { leaves, outcomes } = await roundLeaves(store, input.importId, round - 1);
+      for (const id of leaves) {
+        if (!outcomes.has(id)) continue; // never answered: the report says so
+        let items, answers;
+        try {
+          items = await readChunk(store, input.importId, id);
+          answers = await readAllJsonLines<OutcomeLine>(store, outcomeKey(input.importId, id));
+        } catch (err) {
+          // A damaged chunk is not retried; the report names it and fails the import.
+          if (!damageOf(err)) throw err;
+          Context.current().log.warn('Damaged staging file left out of the retry round', { chunkId: id, ...damageOf(err) });
+          continue;
+        }
+        for (const [i, outcome] of answers.entries()) {
+          const item = items[i];
           if (!outcome.ok && outcome.retryable && item) {
             products++;
             await chunker.add(item);
@@ -29,6 +50,7 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
         Context.current().heartbeat();
       }
       await chunker.flush();
+      await writeLines(store, roundKey(input.importId, round), [JSON.stringify({ chunks: chunker.chunks, products })]);
       return { chunks: chunker.chunks, products };
     },
   };

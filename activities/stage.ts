@@ -9,7 +9,7 @@ import type { ImportInput, StageResult } from '../common/import';
 import type { StagedItem } from '../targets/types';
 import { detectFormat, readSource } from './sources';
 import { Chunker } from './staging/chunker';
-import { chunkId, invalidKey, metaKey, writeChunk, writeLines, type ImportMeta, type InvalidRow } from './staging/files';
+import { chunkId, claimImportId, createSealedWriter, invalidKey, metaKey, writeChunk, writeLines, type ImportMeta, type InvalidRow } from './staging/files';
 import type { StagingStore } from './staging/store';
 import type { BoundTarget, TargetRegistry } from './targets';
 
@@ -26,7 +26,9 @@ export function createStageActivity(store: StagingStore, targets: TargetRegistry
     const resumed = (ctx.info.heartbeatDetails as StageHeartbeat | undefined)?.chunksCommitted ?? 0;
     if (resumed) ctx.log.info('Staging resumes after a restart', { chunksCommitted: resumed });
 
-    const invalid = await store.createWriter(invalidKey(input.importId));
+    const run = ctx.info.workflowExecution;
+    if (run) await claimImportId(store, input.importId, { workflowId: run.workflowId, runId: run.runId });
+    const invalid = await createSealedWriter(store, invalidKey(input.importId));
     const firstLineOfKey = new Map<string, number>();
     const counts = { read: 0, valid: 0, invalid: 0 };
     let columns: string[] | undefined;
@@ -88,9 +90,10 @@ export function createStageActivity(store: StagingStore, targets: TargetRegistry
       await invalid.abort();
       throw err;
     }
-    const meta: ImportMeta = { format, columns, source: input.source.location };
+    const result = { ...counts, chunks: chunker.chunks };
+    const meta: ImportMeta = { format, columns, source: input.source.location, counts: result };
     await writeLines(store, metaKey(input.importId), [JSON.stringify(meta)]);
-    return { ...counts, chunks: chunker.chunks };
+    return result;
   };
 }
 

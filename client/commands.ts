@@ -185,7 +185,7 @@ function importCommand(): Command {
     .argument('<file>', 'the catalog: a local path or an http(s) URL (JSONL, CSV with a header row, or a JSON array)')
     .addOption(new Option('-t, --target <target>', 'where the products go').choices(targetNames).makeOptionMandatory())
     .addOption(new Option('--format <format>', 'the source format (default: from the file extension)').choices(sourceFormats))
-    .option('--id <workflow-id>', 'the workflow id (default: import-<target>-<file name>-<timestamp>)')
+    .option('--id <workflow-id>', 'the workflow id, never reused: one id names one import (default: import-<target>-<file name>-<timestamp>)')
     .option('--concurrency <n>', 'chunks in flight at once (default 4; change it while running with `bulkport concurrency`)', integer)
     .option('--max-concurrency <n>', 'the most `bulkport concurrency` may set (default 32)', integer)
     .option('--max-items-per-chunk <n>', 'products per chunk at most, on top of the target\'s own limit', integer)
@@ -210,7 +210,12 @@ function importCommand(): Command {
         try {
           handle = await startImport(ctx.client, request, { ...(flags.id ? { workflowId: flags.id } : {}), taskQueue: flags.taskQueue ?? ctx.config.taskQueue });
         } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`An import with id ${err.workflowId} is already running: pick another --id`);
+          if (err instanceof WorkflowExecutionAlreadyStartedError) {
+            // Ids are never reused (REJECT_DUPLICATE): say how the earlier import stands, running or ended.
+            const earlier = await ctx.client.workflow.getHandle(err.workflowId).describe().then((d) => d.status.name, () => undefined);
+            const how = !earlier ? 'already exists' : earlier === 'RUNNING' ? 'is already running' : `already exists (it ended ${titleCase(earlier)})`;
+            throw new CliError(`An import with id ${err.workflowId} ${how}. One import id names one import's data and report: choose another --id.`);
+          }
           throw err;
         }
         const id = handle.workflowId;
@@ -505,4 +510,10 @@ export function buildProgram(): Command {
   ];
   for (const command of commands) program.addCommand(command);
   return program;
+}
+
+/** COMPLETED → Completed, TIMED_OUT → Timed out. */
+function titleCase(status: string): string {
+  const words = status.toLowerCase().replace(/_/g, ' ');
+  return words[0]!.toUpperCase() + words.slice(1);
 }

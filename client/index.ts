@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { Duration } from '@temporalio/common';
+import { WorkflowIdReusePolicy, type Duration } from '@temporalio/common';
 import { detectFormat } from '../activities/sources';
 import { ImportInput, type ImportRequest } from '../common/import';
 import { BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
@@ -98,6 +98,8 @@ export async function startImport(client: Client, request: StartImportRequest, o
   return client.workflow.start<typeof importCatalog>('importCatalog', {
     taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
     workflowId,
+    // One import id names one import's data and report: an id is never reused, even after its import ended.
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     args: [input],
     staticSummary: importTitle(input.target, location, records),
     staticDetails: `**Source** \`${location}\`\n\n**Options** \`${JSON.stringify(input.options)}\``,

@@ -1,6 +1,8 @@
 /**
  * The files of one import in the staging store, and their line formats.
  */
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
 import type { ItemOutcome, StagedItem } from '../../targets/types';
 import type { LineWriter, StagingStore } from './store';
 
@@ -9,6 +11,10 @@ export const chunkKey = (importId: string, chunkId: string) => `${importPrefix(i
 export const outcomeKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/outcomes/${chunkId}.jsonl`;
 export const invalidKey = (importId: string) => `${importPrefix(importId)}/invalid.jsonl`;
 export const metaKey = (importId: string) => `${importPrefix(importId)}/meta.json`;
+/** Which import (workflow and first run) owns the staging data under an import id. */
+export const ownerKey = (importId: string) => `${importPrefix(importId)}/owner.json`;
+/** How many chunks a retry round was cut into: the report finds them without trusting a listing. */
+export const roundKey = (importId: string, round: number) => `${importPrefix(importId)}/rounds/r${round}.json`;
 export const reportKey = (importId: string, file: string) => `${importPrefix(importId)}/report/${file}`;
 
 export { chunkIdOf as chunkId } from '../../common/import';
@@ -31,10 +37,10 @@ export async function writeChunk(store: StagingStore, importId: string, id: stri
   await writeLines(store, chunkKey(importId, id), items.map(encodeItem));
 }
 
+/** The chunk's products; throws StagingDamaged when its file is missing or damaged, before returning any. */
 export async function readChunk(store: StagingStore, importId: string, id: string): Promise<StagedItem[]> {
   const items: StagedItem[] = [];
-  for await (const text of store.readLines(chunkKey(importId, id))) {
-    const line = JSON.parse(text) as ChunkLine;
+  for await (const line of readJsonLines<ChunkLine>(store, chunkKey(importId, id))) {
     items.push({ line: line.line, key: line.key, raw: line.raw, body: JSON.stringify(line.body) });
   }
   return items;
@@ -47,12 +53,152 @@ export async function writeOutcomes(store: StagingStore, importId: string, id: s
   await writeLines(store, outcomeKey(importId, id), items.map((item, i) => JSON.stringify({ line: item.line, key: item.key, ...outcomes[i] })));
 }
 
-export async function* readJsonLines<T>(store: StagingStore, key: string): AsyncIterable<T> {
-  for await (const text of store.readLines(key)) yield JSON.parse(text) as T;
+/** Reads a whole (small) sealed file: nothing is returned unless all of it is intact. */
+export async function readAllJsonLines<T>(store: StagingStore, key: string): Promise<T[]> {
+  const all: T[] = [];
+  for await (const value of readJsonLines<T>(store, key)) all.push(value);
+  return all;
 }
 
-export async function writeLines(store: StagingStore, key: string, lines: Iterable<string>): Promise<void> {
+// ---- seals --------------------------------------------------------------------------------
+// Every staging file ends with a seal line holding its line count and checksum, so that a file
+// deleted, cut short or overwritten while an import runs is noticed instead of read as fewer products.
+
+export const StagingDamagedType = 'StagingDamaged';
+const SEAL_PREFIX = '{"#seal":';
+
+interface Seal {
+  lines: number;
+  sha256: string;
+}
+
+/** What is wrong with a staging file, in a few words: "missing", "truncated: 3 of 10 lines", ... */
+export class StagingFileDamage extends Error {
+  constructor(
+    readonly key: string,
+    readonly damage: string,
+  ) {
+    super(`staging file ${key} is damaged (${damage})`);
+  }
+}
+
+/** The file a key names, for messages: the chunk id for chunk and outcome files, else the file's path in the import. */
+export function describeStagingFile(key: string): string {
+  const m = /\/(chunks|outcomes)\/([^/]+)\.jsonl$/.exec(key);
+  if (m) return m[1] === 'chunks' ? `chunk ${m[2]}` : `outcomes of chunk ${m[2]}`;
+  return key.replace(/^imports\/[^/]+\//, '');
+}
+
+export const STAGING_FIX =
+  'Staging files must not be changed while an import runs (keep BULKPORT_STAGING_DIR for bulkport alone); ' +
+  'check the target for the products concerned, then import them again under a new --id';
+
+export function stagingDamaged(damage: StagingFileDamage): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: StagingDamagedType,
+    nonRetryable: true,
+    message: `${describeStagingFile(damage.key)} is damaged (${damage.damage}): ${STAGING_FIX}`,
+    details: [{ file: damage.key, damage: damage.damage }],
+  });
+}
+
+/** Counts and hashes lines as they are written. */
+class Sealer {
+  private hash = createHash('sha256');
+  private lines = 0;
+  add(line: string): void {
+    this.hash.update(line).update('\n');
+    this.lines++;
+  }
+  seal(): Seal {
+    return { lines: this.lines, sha256: this.hash.digest('hex') };
+  }
+}
+
+/** A writer whose file ends with a seal: use it for every staging file the report relies on. */
+export async function createSealedWriter(store: StagingStore, key: string): Promise<LineWriter> {
   const writer = await store.createWriter(key);
+  const sealer = new Sealer();
+  return {
+    async write(line) {
+      sealer.add(line);
+      await writer.write(line);
+    },
+    async close() {
+      await writer.write(`${SEAL_PREFIX}${JSON.stringify(sealer.seal())}}`);
+      await writer.close();
+    },
+    abort: () => writer.abort(),
+  };
+}
+
+/**
+ * The lines of a sealed file, checked against its seal. Lines are yielded as they are read, so a
+ * streaming reader learns of damage at the end (throws StagingFileDamage); use readAllJsonLines to learn it first.
+ */
+export async function* readSealedLines(store: StagingStore, key: string): AsyncIterable<string> {
+  const sealer = new Sealer();
+  let seal: Seal | undefined;
+  let n = 0;
+  try {
+    for await (const text of store.readLines(key)) {
+      n++;
+      if (seal) throw new StagingFileDamage(key, `line ${n} follows the seal`);
+      if (text.startsWith(SEAL_PREFIX)) {
+        seal = parseSeal(key, text);
+        continue;
+      }
+      sealer.add(text);
+      yield text;
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StagingFileDamage(key, 'missing');
+    throw err;
+  }
+  const actual = sealer.seal();
+  if (!seal) throw new StagingFileDamage(key, `no seal: truncated or not written by bulkport, ${actual.lines} line(s) left`);
+  if (actual.lines !== seal.lines) throw new StagingFileDamage(key, `truncated: ${actual.lines} of ${seal.lines} lines`);
+  if (actual.sha256 !== seal.sha256) throw new StagingFileDamage(key, 'checksum mismatch');
+}
+
+function parseSeal(key: string, text: string): Seal {
+  try {
+    const seal = (JSON.parse(text) as { '#seal': Seal })['#seal'];
+    if (Number.isInteger(seal.lines) && typeof seal.sha256 === 'string') return seal;
+  } catch {
+    // reported below
+  }
+  throw new StagingFileDamage(key, 'garbage seal line');
+}
+
+/** JSON lines of a sealed staging file; any damage throws a nonretryable StagingDamaged failure. */
+export async function* readJsonLines<T>(store: StagingStore, key: string): AsyncIterable<T> {
+  try {
+    let n = 0;
+    for await (const text of readSealedLines(store, key)) {
+      n++;
+      let value: T;
+      try {
+        value = JSON.parse(text) as T;
+      } catch {
+        throw new StagingFileDamage(key, `garbage: line ${n} is not JSON`);
+      }
+      yield value;
+    }
+  } catch (err) {
+    throw err instanceof StagingFileDamage ? stagingDamaged(err) : err;
+  }
+}
+
+/** The damage a StagingDamaged failure describes, if that is what `err` is. */
+export function damageOf(err: unknown): { file: string; damage: string } | undefined {
+  if (err instanceof ApplicationFailure && err.type === StagingDamagedType) return err.details?.[0] as { file: string; damage: string };
+  return undefined;
+}
+
+/** Writes a whole sealed staging file at once. */
+export async function writeLines(store: StagingStore, key: string, lines: Iterable<string>): Promise<void> {
+  const writer = await createSealedWriter(store, key);
   try {
     for (const line of lines) await writer.write(line);
     await writer.close();
@@ -80,6 +226,38 @@ export interface ImportMeta {
   format: 'jsonl' | 'csv' | 'json';
   columns?: string[];
   source: string;
+  /** Stage's counts: the report must account for every record read, in `chunks` round-0 chunks. */
+  counts?: { read: number; valid: number; invalid: number; chunks: number };
+}
+
+/** Who staged an import id's data: another workflow (or a reset run) must not mix its data in. */
+export interface ImportOwner {
+  workflowId: string;
+  runId: string;
 }
 
 export type { LineWriter };
+
+/**
+ * One import id names one import's data: the first workflow run that stages under an id claims it,
+ * and any other (another workflow id, or a reset or reused run) is refused before it writes anything.
+ */
+export async function claimImportId(store: StagingStore, importId: string, me: ImportOwner): Promise<void> {
+  if (await store.exists(ownerKey(importId))) return assertOwner(store, importId, me);
+  await writeLines(store, ownerKey(importId), [JSON.stringify(me)]);
+}
+
+/** Refuses (ImportIdReused) when the id's data belongs to another workflow, or to another run when `me.runId` is given. */
+export async function assertOwner(store: StagingStore, importId: string, me: { workflowId: string; runId?: string }): Promise<void> {
+  if (!(await store.exists(ownerKey(importId)))) return;
+  const [owner] = await readAllJsonLines<ImportOwner>(store, ownerKey(importId));
+  if (owner && owner.workflowId === me.workflowId && (me.runId === undefined || owner.runId === me.runId)) return;
+  throw ApplicationFailure.create({
+      type: 'ImportIdReused',
+      nonRetryable: true,
+      message:
+        `import id ${importId} already names the data of workflow ${owner?.workflowId} (run ${owner?.runId}), ` +
+        `not of this one (${me.workflowId}${me.runId ? `, run ${me.runId}` : ''}): one import id names one import's data and report; choose another id`,
+    details: [{ importId, owner, refused: me }],
+  });
+}

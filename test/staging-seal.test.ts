@@ -1,0 +1,132 @@
+/**
+ * Unit tests of the staging files' seals, the chunk tree and the import id guard: pure logic on a
+ * local folder store, no Temporal needed.
+ */
+import assert from 'node:assert/strict';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  chunkKey,
+  claimImportId,
+  damageOf,
+  readAllJsonLines,
+  readChunk,
+  writeChunk,
+  writeLines,
+} from '../activities/staging/files';
+import { LocalFolderStore } from '../activities/staging/store';
+import { leafChunks } from '../activities/staging/tree';
+import { tempDir } from './helpers';
+
+const store = new LocalFolderStore(await tempDir('seal'));
+const items = [1, 2, 3, 4].map((line) => ({ line, key: `p${line}`, raw: { id: `p${line}` }, body: JSON.stringify({ source_id: `p${line}` }) }));
+
+/** Writes a fresh chunk, lets `damage` change its file's lines, and returns what reading it throws. */
+async function damaged(id: string, damage: (lines: string[]) => string | undefined): Promise<ApplicationFailure> {
+  await writeChunk(store, 'imp', id, items);
+  const file = store.locate(chunkKey('imp', id));
+  const text = damage((await readFile(file, 'utf8')).split('\n').filter(Boolean));
+  if (text === undefined) await rm(file);
+  else await writeFile(file, text);
+  const err = await readChunk(store, 'imp', id).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof ApplicationFailure, `reading the damaged chunk ${id} must fail, got ${String(err)}`);
+  assert.equal(err.type, 'StagingDamaged');
+  assert.equal(err.nonRetryable, true);
+  assert.match(err.message, new RegExp(`chunk ${id} is damaged`));
+  assert.match(err.message, /--id/, 'the message says what to do');
+  return err;
+}
+
+describe('sealed staging files', () => {
+  test('an intact file reads back whole, without its seal line', async () => {
+    await writeChunk(store, 'imp', 'r0-000000', items);
+    assert.deepEqual((await readChunk(store, 'imp', 'r0-000000')).map((i) => i.key), ['p1', 'p2', 'p3', 'p4']);
+    const lines = (await readFile(store.locate(chunkKey('imp', 'r0-000000')), 'utf8')).split('\n').filter(Boolean);
+    assert.equal(lines.length, 5);
+    assert.match(lines[4]!, /^\{"#seal":\{"lines":4,"sha256":"[0-9a-f]{64}"\}\}$/);
+  });
+
+  test('an empty file is sealed too', async () => {
+    await writeLines(store, 'imports/imp/empty.jsonl', []);
+    assert.deepEqual(await readAllJsonLines(store, 'imports/imp/empty.jsonl'), []);
+  });
+
+  test('a deleted file is "missing"', async () => {
+    assert.equal(damageOf(await damaged('r0-000001', () => undefined))?.damage, 'missing');
+  });
+
+  test('a line removed (seal kept) is "truncated: N of M lines"', async () => {
+    const err = await damaged('r0-000002', (l) => [...l.slice(0, 2), l[4]].join('\n'));
+    assert.match(err.message, /truncated: 2 of 4 lines/);
+  });
+
+  test('a file cut short mid-line has no seal', async () => {
+    const err = await damaged('r0-000003', (l) => l.join('\n').slice(0, 150));
+    assert.match(err.message, /not JSON|no seal/);
+  });
+
+  test('a file cut at a line boundary has no seal', async () => {
+    const err = await damaged('r0-000004', (l) => l.slice(0, 3).join('\n') + '\n');
+    assert.match(err.message, /no seal: truncated .*3 line\(s\) left/);
+  });
+
+  test('garbage bytes are named garbage', async () => {
+    const err = await damaged('r0-000005', () => '\u0000\u0001garbage\nmore garbage\n');
+    assert.match(err.message, /garbage: line 1 is not JSON/);
+  });
+
+  test('reordered lines break the checksum', async () => {
+    const err = await damaged('r0-000006', (l) => [l[1], l[0], ...l.slice(2)].join('\n'));
+    assert.match(err.message, /checksum mismatch/);
+  });
+
+  test('an edited value with the same line count breaks the checksum', async () => {
+    const err = await damaged('r0-000007', (l) => [l[0]!.replace('p1', 'p9'), ...l.slice(1)].join('\n'));
+    assert.match(err.message, /checksum mismatch/);
+  });
+
+  test('lines appended after the seal are refused', async () => {
+    const err = await damaged('r0-000008', (l) => [...l, l[0]].join('\n'));
+    assert.match(err.message, /follows the seal/);
+  });
+});
+
+describe('the chunk tree', () => {
+  const chunks = new Set(['r0-000000', 'r0-000000.0', 'r0-000000.1', 'r0-000000.1.0', 'r0-000000.1.1', 'r0-000001', 'r0-000002', 'r0-000002.0', 'r0-000002.1']);
+  const outcomes = new Set(['r0-000000.0', 'r0-000000.1.0', 'r0-000000.1.1', 'r0-000002']);
+
+  test('the names sort badly: a listing puts halves before their parent', () => {
+    const sorted = [...chunks].map((id) => `${id}.jsonl`).sort();
+    assert.ok(sorted.indexOf('r0-000000.0.jsonl') < sorted.indexOf('r0-000000.jsonl'), 'the trap this tree avoids is real');
+  });
+
+  test('split chunks stand for their halves, recursively and in source order', () => {
+    assert.deepEqual(leafChunks(['r0-000000', 'r0-000001', 'r0-000002'], chunks, outcomes), [
+      'r0-000000.0',
+      'r0-000000.1.0',
+      'r0-000000.1.1',
+      'r0-000001', // never answered: a leaf without an outcome
+      'r0-000002', // answered for itself (its failure was recorded after the halves were written)
+    ]);
+  });
+
+  test('a half known only by its outcome file still replaces its parent', () => {
+    assert.deepEqual(leafChunks(['r1-000000'], new Set(['r1-000000']), new Set(['r1-000000.1'])), ['r1-000000.0', 'r1-000000.1']);
+  });
+});
+
+describe('one import id, one owner', () => {
+  test('the run that claimed an id may claim it again (its own retries); any other run is refused', async () => {
+    const me = { workflowId: 'wf-a', runId: 'run-1' };
+    await claimImportId(store, 'owned', me);
+    await claimImportId(store, 'owned', me);
+    for (const other of [{ workflowId: 'wf-b', runId: 'run-9' }, { workflowId: 'wf-a', runId: 'run-2' }]) {
+      const err = await claimImportId(store, 'owned', other).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof ApplicationFailure);
+      assert.equal(err.type, 'ImportIdReused');
+      assert.equal(err.nonRetryable, true);
+      assert.match(err.message, new RegExp(`import id owned already names the data of workflow wf-a \\(run run-1\\).*${other.workflowId}.*choose another id`));
+    }
+  });
+});
