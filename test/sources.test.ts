@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { countRecords } from '../client/index';
 import {
   csvColumns,
   detectFormat,
@@ -470,4 +471,14 @@ test('HTTP sources stream over the network and HTTP errors name the URL and stat
     return true;
   });
   await assert.rejects(collect(`${base}/down.csv`, 'csv'), { name: 'SourceError', message: /HTTP 503/, retryable: true });
+});
+
+test('countRecords counts plain text and single-byte encodings, and gives up on gzip, UTF-16, binary and multi-byte encodings', async () => {
+  const text = 'source_id,name\na,Caf\xe9\nb,Mug\n';
+  assert.equal(await countRecords(scratchFile('csv', text), 'csv'), 2);
+  assert.equal(await countRecords(scratchFile('csv', Buffer.from(text, 'latin1')), 'csv', 'windows-1252'), 2);
+  assert.equal(await countRecords(scratchFile('csv', Buffer.from(text, 'latin1')), 'csv', 'shift_jis'), undefined);
+  assert.equal(await countRecords(scratchFile('csv', gzipSync(text)), 'csv'), undefined);
+  assert.equal(await countRecords(scratchFile('csv', Buffer.from(`\ufeff${text}`, 'utf16le')), 'csv'), undefined);
+  assert.equal(await countRecords(scratchFile('jsonl', Buffer.from([0x7b, 0, 0x0a, 0x7b, 0x0a])), 'jsonl'), undefined);
 });
