@@ -5,9 +5,10 @@
  * (staging is deterministic) and skips writing the chunks it had already committed.
  */
 import { Context } from '@temporalio/activity';
-import type { ImportInput, StageResult } from '../common/import';
+import { ApplicationFailure } from '@temporalio/common';
+import { VOUCHERIFY_MAX_BODY_BYTES, type ImportInput, type StageResult } from '../common/import';
 import type { StagedItem } from '../targets/types';
-import { detectFormat, readSource } from './sources';
+import { detectFormat, MAX_NESTING_DEPTH, nestedDeeperThan, readSource, redactLocation, SourceError, tooDeepMessage, type ReadSourceOptions } from './sources';
 import { Chunker } from './staging/chunker';
 import { chunkId, claimImportId, createSealedWriter, invalidKey, metaKey, writeChunk, writeLines, type ImportMeta, type InvalidRow } from './staging/files';
 import type { StagingStore } from './staging/store';
@@ -18,11 +19,43 @@ interface StageHeartbeat {
   read: number;
 }
 
+/** The ApplicationFailure type of a problem with the source as a whole. */
+export const SOURCE_ERROR = 'SourceError';
+
+/**
+ * A SourceError as the workflow and the CLI see it: its own type and message, and not retried
+ * unless trying again can pass (a 503, a reset connection), so a 404 or a bad header fails at once.
+ */
+function sourceFailure(err: SourceError, attempt: number): ApplicationFailure {
+  const retryable = err.retryable && (err.maxAttempts === undefined || attempt < err.maxAttempts);
+  return ApplicationFailure.create({ type: SOURCE_ERROR, message: err.message, nonRetryable: !retryable });
+}
+
 export function createStageActivity(store: StagingStore, targets: TargetRegistry) {
+  const stage = createStage(store, targets);
+  return async function stageSource(input: ImportInput): Promise<StageResult> {
+    try {
+      return await stage(input);
+    } catch (err) {
+      throw err instanceof SourceError ? sourceFailure(err, Context.current().info.attempt) : err;
+    }
+  };
+}
+
+function createStage(store: StagingStore, targets: TargetRegistry) {
   return async function stage(input: ImportInput): Promise<StageResult> {
     const ctx = Context.current();
     const target = targets.bind(input);
     const format = detectFormat(input.source.location, input.source.format);
+    const { encoding, delimiter, recordsPath } = input.source;
+    const readOptions: ReadSourceOptions = {
+      signal: ctx.cancellationSignal,
+      ...(encoding !== undefined ? { encoding } : {}),
+      ...(delimiter !== undefined ? { delimiter } : {}),
+      ...(recordsPath !== undefined ? { recordsPath } : {}),
+      keyColumns: target.csvKeyColumns,
+      onNote: (message) => ctx.log.info(`Source: ${message}`),
+    };
     const resumed = (ctx.info.heartbeatDetails as StageHeartbeat | undefined)?.chunksCommitted ?? 0;
     if (resumed) ctx.log.info('Staging resumes after a restart', { chunksCommitted: resumed });
 
@@ -43,7 +76,7 @@ export function createStageActivity(store: StagingStore, targets: TargetRegistry
     });
 
     try {
-      for await (const item of readSource(input.source.location, format, { signal: ctx.cancellationSignal })) {
+      for await (const item of readSource(input.source.location, format, readOptions)) {
         counts.read++;
         if (counts.read % 5000 === 0) ctx.heartbeat({ chunksCommitted: Math.max(chunker.chunks, resumed), read: counts.read });
         if ('error' in item) {
@@ -54,6 +87,11 @@ export function createStageActivity(store: StagingStore, targets: TargetRegistry
         if (format === 'csv') {
           columns ??= Object.keys(record as Record<string, string>);
           record = target.fromCsvRow(record as Record<string, string>);
+          // A cell may hold JSON (attributes): checked as JSON lines are, before anything recurses into it.
+          if (nestedDeeperThan(record, MAX_NESTING_DEPTH)) {
+            await reject({ line: item.line, errors: [{ path: '', message: tooDeepMessage }], raw: item.record });
+            continue;
+          }
         }
         const parsed = target.productSchema.safeParse(record);
         if (!parsed.success) {
@@ -78,11 +116,15 @@ export function createStageActivity(store: StagingStore, targets: TargetRegistry
         const staged: StagedItem = { line: item.line, key, raw: item.record, body: JSON.stringify(parsed.data) };
         const size = chunker.tooLarge(staged);
         if (size !== undefined) {
-          await reject({ line: item.line, key, errors: [{ path: '', message: `the product alone makes a ${size}-byte request, over the limit` }], raw: item.record });
+          await reject({ line: item.line, key, errors: [{ path: '', message: tooLargeMessage(size, target.limits.maxBodyBytes ?? 0) }], raw: item.record });
           continue;
         }
         counts.valid++;
         await chunker.add(staged);
+      }
+      if (counts.read === 0) {
+        const what = format === 'csv' ? 'it is empty, or has a header row and no rows' : 'it is empty or blank';
+        throw new SourceError(`the source ${redactLocation(input.source.location)} holds no records (${what}); check that it is the right file and was exported completely`);
       }
       await chunker.flush();
       await invalid.close();
@@ -95,6 +137,16 @@ export function createStageActivity(store: StagingStore, targets: TargetRegistry
     await writeLines(store, metaKey(input.importId), [JSON.stringify(meta)]);
     return result;
   };
+}
+
+const bytes = (n: number): string => n.toLocaleString('en-US');
+
+/** Only Voucherify limits a request's bytes, through --chunk-bytes. */
+function tooLargeMessage(size: number, limit: number): string {
+  return (
+    `the product alone makes a ${bytes(size)}-byte request, over --chunk-bytes ${bytes(limit)} ` +
+    `(Voucherify takes at most ${bytes(VOUCHERIFY_MAX_BODY_BYTES)}): raise --chunk-bytes or shrink the product`
+  );
 }
 
 /** The key of a record that failed validation, when it has one, so the report can name it. */

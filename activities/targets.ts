@@ -11,6 +11,7 @@ export interface BoundTarget {
   productSchema: ReturnType<typeof targetNamed>['productSchema'];
   fromCsvRow(row: Record<string, string>): unknown;
   keyOf(product: unknown): string;
+  csvKeyColumns: { columns: string[]; example: string };
   limits: ChunkLimits;
   envelopeBytes: number;
 }
@@ -27,12 +28,13 @@ export function createTargetRegistry(env: NodeJS.ProcessEnv = process.env): Targ
   return {
     bind(input) {
       // The discriminated union pairs each target with its own options; TypeScript can't follow that through a lookup.
-      const target = targetNamed(input.target) as ReturnType<typeof targetNamed<TargetName>> & { keyOf(p: unknown, o: unknown): string; limits(o: unknown): ChunkLimits; envelopeBytes(o: unknown): number };
+      const target = targetNamed(input.target) as ReturnType<typeof targetNamed<TargetName>> & { keyOf(p: unknown, o: unknown): string; csvKeyColumns(o: unknown): BoundTarget['csvKeyColumns']; limits(o: unknown): ChunkLimits; envelopeBytes(o: unknown): number };
       return {
         name: target.name,
         productSchema: target.productSchema,
         fromCsvRow: target.fromCsvRow,
         keyOf: (product) => target.keyOf(product, input.options),
+        csvKeyColumns: target.csvKeyColumns(input.options),
         limits: target.limits(input.options),
         envelopeBytes: target.envelopeBytes(input.options),
       };

@@ -12,11 +12,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ZodError } from 'zod';
 import { sandboxCommand } from '../sandbox/command';
-import { sourceFormats, targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
+import { targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
 import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../common/temporal-config';
 import { cancelSignal, connectClient, pauseSignal, resumeSignal, setConcurrencyUpdate, startImport, type StartImportRequest } from './index';
 import { followImport, progressLines, summaryLines } from './progress';
+import { delimiterOption, encodingOption, formatOption, recordsPathOption, sourceRefOf, type SourceFlags } from './source-flags';
 import { registerSearchAttributes } from './setup';
 import { findImport, ImportNotFoundError, importStatus, type ImportStatus } from './status';
 
@@ -134,9 +135,8 @@ async function followAndReport(ctx: Context, workflowId: string, json: boolean |
 
 // ---- import --------------------------------------------------------------------------------
 
-interface ImportFlags {
+interface ImportFlags extends SourceFlags {
   target: TargetName;
-  format?: (typeof sourceFormats)[number];
   id?: string;
   concurrency?: number;
   maxConcurrency?: number;
@@ -176,7 +176,7 @@ export function importRequestOf(file: string, flags: ImportFlags): StartImportRe
     const directives = pick(['skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate']);
     if (Object.keys(directives).length) options.directives = directives;
   }
-  return { target: flags.target, source: { location: file, ...(flags.format ? { format: flags.format } : {}) }, options } as StartImportRequest;
+  return { target: flags.target, source: sourceRefOf(file, flags), options } as StartImportRequest;
 }
 
 function importCommand(): Command {
@@ -184,7 +184,10 @@ function importCommand(): Command {
     .description('Start importing a catalog into a target; with --wait, follow it with live progress bars to the end')
     .argument('<file>', 'the catalog: a local path or an http(s) URL (JSONL, CSV with a header row, or a JSON array)')
     .addOption(new Option('-t, --target <target>', 'where the products go').choices(targetNames).makeOptionMandatory())
-    .addOption(new Option('--format <format>', 'the source format (default: from the file extension)').choices(sourceFormats))
+    .addOption(formatOption())
+    .addOption(encodingOption())
+    .addOption(delimiterOption())
+    .addOption(recordsPathOption())
     .option('--id <workflow-id>', 'the workflow id, never reused: one id names one import (default: import-<target>-<file name>-<timestamp>)')
     .option('--concurrency <n>', 'chunks in flight at once (default 4; change it while running with `bulkport concurrency`)', integer)
     .option('--max-concurrency <n>', 'the most `bulkport concurrency` may set (default 32)', integer)

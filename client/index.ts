@@ -3,11 +3,11 @@
  * Used by the CLI and by any service that triggers imports.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { WorkflowIdReusePolicy, type Duration } from '@temporalio/common';
-import { detectFormat } from '../activities/sources';
+import { binaryKindOf, detectFormat, isGzip, utf16Of } from '../activities/sources';
 import { ImportInput, type ImportRequest } from '../common/import';
 import { BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
@@ -50,13 +50,30 @@ function describeSource(location: string): string {
 
 const targetTitle = (name: string) => name[0]!.toUpperCase() + name.slice(1);
 
+/** Whether the file's bytes are plain ASCII-compatible text, so that counting 0x0a bytes counts lines. */
+async function countableText(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4096), 0, 4096, 0);
+    const head = buffer.subarray(0, bytesRead);
+    return !isGzip(head) && utf16Of(head) === undefined && binaryKindOf(head) === undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Records in a local JSONL file (non-blank lines) or CSV file (lines after the header; a quoted
  * field spanning lines makes this an estimate). Undefined for JSON arrays, whose records can't be
- * counted without parsing. Looks at newlines and each line's first bytes only: about a second per gigabyte.
+ * counted without parsing, and for files that are compressed, binary or in an encoding whose lines
+ * aren't 0x0a bytes (the worker tells those apart). Looks at newlines and each line's first bytes only:
+ * about a second per gigabyte.
  */
-export async function countRecords(file: string, format: 'jsonl' | 'csv' | 'json'): Promise<number | undefined> {
+export async function countRecords(file: string, format: 'jsonl' | 'csv' | 'json', encoding?: string): Promise<number | undefined> {
   if (format === 'json') return undefined;
+  // Single-byte legacy encodings keep 0x0a as the line break; UTF-16 and the like don't.
+  if (encoding !== undefined && !/^(windows-12\d\d|iso-8859-\d+|latin1|ascii|us-ascii|utf-?8|cp125\d)$/i.test(encoding)) return undefined;
+  if (!(await countableText(file))) return undefined;
   let lines = 0;
   let hasContent = false; // the current line has a byte other than whitespace
   for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
@@ -93,8 +110,12 @@ export async function startImport(client: Client, request: StartImportRequest, o
   }
   const workflowId = options.workflowId ?? importWorkflowId(request.target, location, options.now);
   const input = ImportInput.parse({ ...request, importId: request.importId ?? workflowId, source: { ...request.source, location } });
+  // Checked here too, so a source the worker could not read fails before anything starts.
+  const format = detectFormat(location, input.source.format);
+  if (input.source.recordsPath !== undefined && format !== 'json') throw new Error(`--records-path applies to a JSON source only, and ${location} is ${format}`);
+  if (input.source.delimiter !== undefined && format !== 'csv') throw new Error(`--delimiter applies to a CSV source only, and ${location} is ${format}`);
   const records =
-    options.countRecords !== false && !location.startsWith('http') ? await countRecords(location, detectFormat(location, input.source.format)) : undefined;
+    options.countRecords !== false && !location.startsWith('http') ? await countRecords(location, format, input.source.encoding) : undefined;
   return client.workflow.start<typeof importCatalog>('importCatalog', {
     taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
     workflowId,

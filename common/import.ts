@@ -23,6 +23,12 @@ export const SourceRef = z.object({
   /** An absolute local path or an http(s) URL; the client makes relative paths absolute. */
   location: z.string().min(1),
   format: SourceFormat.optional(),
+  /** A WHATWG encoding label for a source that isn't UTF-8 (windows-1252, latin1, shift_jis…). */
+  encoding: z.string().min(1).max(40).optional(),
+  /** CSV: the cell separator, one character. */
+  delimiter: z.string().length(1).optional(),
+  /** JSON: the dotted path of the records array inside a top-level object ("products", "data.items"). */
+  recordsPath: z.string().min(1).max(200).optional(),
 });
 export type SourceRef = z.infer<typeof SourceRef>;
 

@@ -5,9 +5,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { countRecords } from '../client/index';
 import {
   csvColumns,
   detectFormat,
+  MAX_NESTING_DEPTH,
+  nestedDeeperThan,
+  tooDeepMessage,
   flattenDotted,
   readSource,
   SourceError,
@@ -82,6 +87,8 @@ test('detectFormat maps extensions, ignores URL queries and honours an explicit 
   assert.equal(detectFormat('https://cdn.example.com/export/products.csv?X-Amz-Signature=abc&v=1.json'), 'csv');
   assert.equal(detectFormat('https://cdn.example.com/products.json#part.csv'), 'json');
   assert.equal(detectFormat('/data/products.txt', 'jsonl'), 'jsonl');
+  assert.equal(detectFormat('/data/products.jsonl.gz'), 'jsonl');
+  assert.equal(detectFormat('https://cdn.example.com/products.CSV.GZ?sig=1'), 'csv');
   assert.throws(() => detectFormat('products.json', 'xml' as SourceFormat), /--format accepts jsonl, csv, json/);
 });
 
@@ -206,13 +213,99 @@ test('JSON array: empty input yields nothing, a trailing comma is tolerated, and
   assert.deepEqual(await read('json', ''), []);
   assert.deepEqual(await read('json', ' [ ] '), []);
   assert.deepEqual(records(await read('json', '[1, 2,\n]')), [1, 2]);
-  const path = scratchFile('json', '{"products": []}');
-  await assert.rejects(collect(path, 'json'), (err: unknown) => {
+  await assert.rejects(collect(scratchFile('json', '\n 42'), 'json'), (err: unknown) => {
     assert.ok(err instanceof SourceError);
-    assert.match(err.message, /^expected a JSON array at line 1\b/);
-    assert.match(err.message, /--format jsonl/);
+    assert.match(err.message, /^expected a JSON array of records at line 2\b.*"42"/);
     return true;
   });
+  await assert.rejects(collect(scratchFile('json', '{"sku": "a", "tags": {"x": 1}}'), 'json'), /holds one JSON object, not an array.*--format jsonl/);
+});
+
+test('JSON object wrapping the array: the error names the arrays and --records-path, which then reads them', async () => {
+  const wrapped = '{"meta": {"n": 2, "note": "[not this]"}, "categories": [{"id": 1}],\n "data": {"products": [{"sku": "a"},\n {"sku": "b"}]}, "tail": [3]}';
+  await assert.rejects(collect(scratchFile('json', wrapped), 'json'), (err: unknown) => {
+    assert.ok(err instanceof SourceError);
+    assert.equal(err.message, 'the source holds a JSON object, not an array of records; it has an array at "categories", "data.products", "tail": ' +
+      'point at the records with --records-path categories');
+    return true;
+  });
+  const items = await read('json', wrapped, { recordsPath: 'data.products' });
+  assert.deepEqual(items, [{ line: 2, record: { sku: 'a' } }, { line: 3, record: { sku: 'b' } }]);
+  assert.deepEqual(records(await read('json', wrapped, { recordsPath: 'categories' })), [{ id: 1 }]);
+  await assert.rejects(collect(scratchFile('json', wrapped), 'json', { recordsPath: 'products' }), /--records-path products names no array.*"data.products"/);
+  await assert.rejects(collect(scratchFile('json', '[{"sku": "a"}]'), 'json', { recordsPath: 'products' }), /is a JSON array itself: leave --records-path out/);
+});
+
+test('a JSON array in a .jsonl source is named, with --format json', async () => {
+  await assert.rejects(collect(scratchFile('jsonl', '\n  [\n  {"sku": "a"}\n]\n'), 'jsonl'), (err: unknown) => {
+    assert.ok(err instanceof SourceError);
+    assert.match(err.message, /JSON array, not JSON Lines.*--format json/);
+    return true;
+  });
+});
+
+test('a record nested deeper than the limit is one error item; the records around it are read', async () => {
+  const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+  const items = await read('jsonl', `{"sku":"a"}\n${deep}\n{"sku":"b"}\n`);
+  assert.deepEqual(records(items), [{ sku: 'a' }, { sku: 'b' }]);
+  assert.deepEqual(errors(items).map((e) => [e.line, e.error, e.text?.length]), [[2, tooDeepMessage, deep.length]]);
+  assert.equal(nestedDeeperThan(JSON.parse(`${'['.repeat(MAX_NESTING_DEPTH)}${']'.repeat(MAX_NESTING_DEPTH)}`), MAX_NESTING_DEPTH), false);
+  assert.equal(nestedDeeperThan(JSON.parse(`${'['.repeat(MAX_NESTING_DEPTH + 1)}${']'.repeat(MAX_NESTING_DEPTH + 1)}`), MAX_NESTING_DEPTH), true);
+});
+
+test('gzip is read decompressed, and UTF-16 with or without a BOM decoded, whatever the read size', async () => {
+  const text = '{"name":"Café ☕"}\n{"name":"Zürich"}\n';
+  const expected = [{ line: 1, record: { name: 'Café ☕' } }, { line: 2, record: { name: 'Zürich' } }];
+  const notes: string[] = [];
+  for (const highWaterMark of [undefined, 7]) {
+    const opts = { onNote: (n: string) => notes.push(n), ...(highWaterMark ? { highWaterMark } : {}) };
+    assert.deepEqual(await collect(scratchFile('jsonl', gzipSync(text)), 'jsonl', opts), expected);
+    assert.deepEqual(await collect(scratchFile('jsonl', Buffer.from(`\ufeff${text}`, 'utf16le')), 'jsonl', opts), expected);
+    assert.deepEqual(await collect(scratchFile('jsonl', Buffer.from(text, 'utf16le')), 'jsonl', opts), expected);
+    const be = Buffer.from(`\ufeff${text}`, 'utf16le').swap16();
+    assert.deepEqual(await collect(scratchFile('jsonl', be), 'jsonl', opts), expected);
+  }
+  assert.ok(notes.includes('the source is gzip-compressed: reading it decompressed'));
+  assert.ok(notes.includes('the source is UTF-16LE text: decoding it as such'));
+  assert.ok(notes.includes('the source is UTF-16BE text: decoding it as such'));
+  await assert.rejects(collect(scratchFile('jsonl', gzipSync(text).subarray(0, 20)), 'jsonl'), /cannot be decompressed.*gzip -t/);
+});
+
+test('bytes that are not UTF-8 stop the read naming the line and --encoding; with --encoding they decode', async () => {
+  const cp1252 = Buffer.concat([Buffer.from('source_id,name\nsku-1,Mug\nsku-2,Caf'), Buffer.from([0xe9, 0x20, 0x93, 0x71, 0x94]), Buffer.from('\n')]);
+  for (const highWaterMark of [undefined, 5]) {
+    await assert.rejects(collect(scratchFile('csv', cp1252), 'csv', highWaterMark ? { highWaterMark } : {}), (err: unknown) => {
+      assert.ok(err instanceof SourceError);
+      assert.match(err.message, /^line 3 is not valid UTF-8 \(.*Caf.*\): .*--encoding windows-1252/);
+      return true;
+    });
+  }
+  const items = await read('csv', cp1252.toString('latin1'), {});
+  assert.equal(errors(items).length, 0); // the same text as UTF-8 reads fine
+  const decoded = await collect(scratchFile('csv', cp1252), 'csv', { encoding: 'windows-1252' });
+  assert.deepEqual(records(decoded), [{ source_id: 'sku-1', name: 'Mug' }, { source_id: 'sku-2', name: 'Café “q”' }]);
+  await assert.rejects(collect(scratchFile('csv', cp1252), 'csv', { encoding: 'klingon' }), /unknown encoding "klingon": --encoding takes a WHATWG label/);
+});
+
+test('binary sources are refused by name: ZIP/Excel, NUL bytes', async () => {
+  await assert.rejects(collect(scratchFile('csv', Buffer.from('PK\x03\x04\x14\x00\x06\x00xl/workbook.xml', 'latin1')), 'csv'), /ZIP archive or an Excel.*export the sheet as CSV/);
+  await assert.rejects(collect(scratchFile('jsonl', Buffer.from([0x7b, 0x00, 0x01, 0xff, 0x00, 0x10, 0x80, 0x00, 0x00, 0x22])), 'jsonl'), /binary data, not text \(a NUL byte at offset 1\)/);
+});
+
+test('CSV: another separator, a missing key column and a headerless file are named with the fix', async () => {
+  const keyColumns = { columns: ['source_id'], example: 'source_id,name,price' };
+  await assert.rejects(collect(scratchFile('csv', 'source_id;name\na;b\n'), 'csv', { keyColumns }), /separates cells with ';', not ','; pass --delimiter ';'/);
+  await assert.rejects(collect(scratchFile('csv', 'source_id\tname\na\tb\n'), 'csv', { keyColumns }), /pass --delimiter tab/);
+  assert.deepEqual(records(await read('csv', 'source_id;name\na;b\n', { keyColumns, delimiter: ';' })), [{ source_id: 'a', name: 'b' }]);
+  await assert.rejects(collect(scratchFile('csv', 'sku-1,Blue mug,19.99\nsku-2,Red mug,9.99\n'), 'csv', { keyColumns }), (err: unknown) => {
+    assert.ok(err instanceof SourceError);
+    assert.equal(err.message, 'the CSV header (line 1) has no source_id column; it has "sku-1", "Blue mug", "19.99": ' +
+      'does the file lack a header row? Add one such as source_id,name,price');
+    return true;
+  });
+  await assert.rejects(collect(scratchFile('csv', 'sku,name\na,b\n'), 'csv', { keyColumns }), /has no source_id column; it has "sku", "name": rename the column/);
+  // A BOM and CRLF line ends leave the header's names intact.
+  assert.deepEqual(records(await read('csv', '\ufeffsource_id,name\r\na,b\r\n', { keyColumns })), [{ source_id: 'a', name: 'b' }]);
 });
 
 test('CSV: records are flat string objects with the line where each row starts', async () => {
@@ -378,4 +471,14 @@ test('HTTP sources stream over the network and HTTP errors name the URL and stat
     return true;
   });
   await assert.rejects(collect(`${base}/down.csv`, 'csv'), { name: 'SourceError', message: /HTTP 503/, retryable: true });
+});
+
+test('countRecords counts plain text and single-byte encodings, and gives up on gzip, UTF-16, binary and multi-byte encodings', async () => {
+  const text = 'source_id,name\na,Caf\xe9\nb,Mug\n';
+  assert.equal(await countRecords(scratchFile('csv', text), 'csv'), 2);
+  assert.equal(await countRecords(scratchFile('csv', Buffer.from(text, 'latin1')), 'csv', 'windows-1252'), 2);
+  assert.equal(await countRecords(scratchFile('csv', Buffer.from(text, 'latin1')), 'csv', 'shift_jis'), undefined);
+  assert.equal(await countRecords(scratchFile('csv', gzipSync(text)), 'csv'), undefined);
+  assert.equal(await countRecords(scratchFile('csv', Buffer.from(`\ufeff${text}`, 'utf16le')), 'csv'), undefined);
+  assert.equal(await countRecords(scratchFile('jsonl', Buffer.from([0x7b, 0, 0x0a, 0x7b, 0x0a])), 'jsonl'), undefined);
 });

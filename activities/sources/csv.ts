@@ -1,6 +1,6 @@
 import { pipeline, type Readable } from 'node:stream';
 import { parse, type CsvError } from 'csv-parse';
-import { SourceError, type SourceItem } from './types';
+import { SourceError, type ReadSourceOptions, type SourceItem } from './types';
 
 interface ParsedRow {
   record: Record<string, string>;
@@ -38,9 +38,40 @@ class StartLines {
   }
 }
 
-function headerNames(header: string[]): (string | false)[] {
+const quoteList = (cells: string[]): string => cells.slice(0, 6).map((c) => JSON.stringify(c)).join(', ') + (cells.length > 6 ? ', …' : '');
+
+/** The --delimiter value for a separator, as a user types it. */
+const delimiterFlag = (d: string): string => (d === '\t' ? 'tab' : `'${d}'`);
+
+/** A header read as one column because the file uses another separator. */
+function checkDelimiter(header: string[], delimiter: string): void {
+  if (header.length !== 1) return;
+  const other = [';', '\t', '|'].find((d) => d !== delimiter && (header[0] ?? '').includes(d));
+  if (other) {
+    throw new SourceError(
+      `the CSV header (line 1) is one column, ${JSON.stringify(header[0])}: the file separates cells with ${delimiterFlag(other)}, ` +
+        `not ${delimiterFlag(delimiter)}; pass --delimiter ${delimiterFlag(other)}`,
+    );
+  }
+}
+
+/** The target cannot key a product without these columns; a missing one usually means there is no header row. */
+function checkKeyColumns(header: string[], names: (string | false)[], key: NonNullable<ReadSourceOptions['keyColumns']>): void {
+  const missing = key.columns.filter((c) => !names.includes(c));
+  if (missing.length === 0) return;
+  const has = `it has ${quoteList(header)}`;
+  const lacksHeader = header.some((cell) => !/^[A-Za-z_][\w.-]*$/.test(cell.trim()));
+  const fix = lacksHeader
+    ? `does the file lack a header row? Add one such as ${key.example}`
+    : `rename the column that holds it, or add it (a header such as ${key.example})`;
+  throw new SourceError(`the CSV header (line 1) has no ${missing.join(' or ')} column; ${has}: ${fix}`);
+}
+
+function headerNames(header: string[], opts: ReadSourceOptions): (string | false)[] {
+  const delimiter = opts.delimiter ?? ',';
+  checkDelimiter(header, delimiter);
   const seen = new Set<string>();
-  return header.map((cell) => {
+  const names = header.map((cell) => {
     const name = cell.trim();
     // Spreadsheet exports leave unnamed trailing columns; with no field name they cannot be imported.
     if (name === '') return false;
@@ -49,6 +80,8 @@ function headerNames(header: string[]): (string | false)[] {
     seen.add(name);
     return name;
   });
+  if (opts.keyColumns) checkKeyColumns(header, names, opts.keyColumns);
+  return names;
 }
 
 function describeSkip(err: CsvError): string {
@@ -57,11 +90,12 @@ function describeSkip(err: CsvError): string {
 }
 
 /** CSV with a header row; rows become flat objects of strings. A malformed row is reported and skipped. */
-export async function* readCsv(input: Readable, maxRecordChars: number): AsyncGenerator<SourceItem> {
+export async function* readCsv(input: Readable, maxRecordChars: number, opts: ReadSourceOptions = {}): AsyncGenerator<SourceItem> {
   const starts = new StartLines();
   const parser = parse({
     bom: true,
-    columns: headerNames,
+    columns: (header: string[]) => headerNames(header, opts),
+    ...(opts.delimiter ? { delimiter: opts.delimiter } : {}),
     info: true,
     raw: true,
     relax_column_count: true,

@@ -1,10 +1,15 @@
 import { readCsv } from './csv';
 import { readJsonArray } from './json-array';
 import { readJsonl } from './jsonl';
-import { describeSourceError, isHttpUrl, openSource, redactLocation, utf8Chunks } from './open';
+import { Readable } from 'node:stream';
+import { decodeSource } from './decode';
+import { describeSourceError, isHttpUrl, openSource, redactLocation } from './open';
 import { DEFAULT_MAX_RECORD_CHARS, SourceError, type ReadSourceOptions, type SourceFormat, type SourceItem } from './types';
 
 export { csvColumns, flattenDotted, jsonOrText, unflattenDotted } from './dotted';
+export { redactLocation } from './open';
+export { binaryKindOf, encodingNamed, isGzip, utf16Of } from './decode';
+export { MAX_NESTING_DEPTH, nestedDeeperThan, tooDeepMessage } from './types';
 export { SourceError, type ReadSourceOptions, type SourceFormat, type SourceItem } from './types';
 
 const FORMATS: readonly SourceFormat[] = ['jsonl', 'csv', 'json'];
@@ -31,7 +36,8 @@ export function detectFormat(location: string, explicit?: SourceFormat): SourceF
       path = location.replace(/[?#].*$/s, '');
     }
   }
-  const extension = /\.[^./\\]+$/.exec(path)?.[0]?.toLowerCase();
+  // A compressed catalog is named by the extension under .gz (catalog.jsonl.gz).
+  const extension = /\.[^./\\]+$/.exec(path.replace(/\.gz$/i, ''))?.[0]?.toLowerCase();
   const format = extension === undefined ? undefined : EXTENSIONS[extension];
   if (format) return format;
   throw new SourceError(
@@ -51,15 +57,18 @@ export async function* readSource(location: string, format: SourceFormat, opts: 
   let input;
   try {
     input = openSource(location, opts);
+    if (opts.recordsPath !== undefined && format !== 'json') throw new SourceError(`--records-path applies to a JSON source only, not ${format}`);
+    if (opts.delimiter !== undefined && format !== 'csv') throw new SourceError(`--delimiter applies to a CSV source only, not ${format}`);
+    const text = decodeSource(input, opts);
     switch (format) {
       case 'jsonl':
-        yield* readJsonl(utf8Chunks(input), maxRecordChars);
+        yield* readJsonl(text, maxRecordChars);
         break;
       case 'json':
-        yield* readJsonArray(utf8Chunks(input), maxRecordChars);
+        yield* readJsonArray(text, maxRecordChars, opts.recordsPath);
         break;
       case 'csv':
-        yield* readCsv(input, maxRecordChars);
+        yield* readCsv(Readable.from(text), maxRecordChars, opts);
         break;
       default:
         throw new SourceError(`unknown format ${JSON.stringify(format)}: expected ${FORMATS.join(', ')}`);

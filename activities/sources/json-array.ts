@@ -10,6 +10,7 @@ const isSpace = (c: number): boolean => c === Ch.Space || c === Ch.Lf || c === C
 
 type Phase =
   | 'before' // before the opening [
+  | 'wrapper' // inside an object that wraps the array, looking for --records-path
   | 'between' // after [ or a top-level comma, waiting for an element or ]
   | 'element' // inside a top-level element
   | 'after' // after the closing ]
@@ -30,8 +31,12 @@ export class JsonArrayScanner {
   private unterminatedLine: number | undefined;
   private readonly openers: number[] = [];
   private readonly text: RecordText;
+  private wrapper: WrapperScanner | undefined;
 
-  constructor(maxRecordChars: number) {
+  constructor(
+    maxRecordChars: number,
+    private readonly recordsPath?: string,
+  ) {
     this.text = new RecordText(maxRecordChars);
   }
 
@@ -45,8 +50,18 @@ export class JsonArrayScanner {
       const c = chunk.charCodeAt(i);
       switch (this.phase) {
         case 'before':
-          if (c === Ch.OpenSquare) this.phase = 'between';
-          else if (!isSpace(c)) throw this.notAnArray(chunk, i);
+          if (c === Ch.OpenSquare) {
+            if (this.recordsPath !== undefined) {
+              throw new SourceError(`--records-path ${this.recordsPath} was given, but the source is a JSON array itself: leave --records-path out`);
+            }
+            this.phase = 'between';
+          } else if (c === Ch.OpenCurly) {
+            this.wrapper = new WrapperScanner(this.recordsPath);
+            this.phase = 'wrapper';
+          } else if (!isSpace(c)) throw this.notAnArray(chunk, i);
+          break;
+        case 'wrapper':
+          if (this.wrapper?.char(c)) this.phase = 'between';
           break;
         case 'between':
           if (isSpace(c)) break;
@@ -71,7 +86,9 @@ export class JsonArrayScanner {
           }
           break;
         case 'after':
-          if (!isSpace(c)) {
+          // The rest of a wrapping object holds no records: reading stops at the array's end.
+          if (this.wrapper) this.phase = 'done';
+          else if (!isSpace(c)) {
             this.phase = 'done';
             yield { line: this.line, error: 'unexpected content after the closing ] of the JSON array' };
           }
@@ -85,6 +102,7 @@ export class JsonArrayScanner {
   }
 
   *end(): Generator<SourceItem> {
+    if (this.phase === 'wrapper' && this.wrapper) throw this.wrapper.notFound();
     if (this.phase === 'element') {
       // The last element may be cut short even if it happens to parse, so it is not trusted.
       const taken = this.text.take();
@@ -152,16 +170,95 @@ export class JsonArrayScanner {
 
   private notAnArray(chunk: string, i: number): SourceError {
     const found = chunk.slice(i, i + 20);
-    const hint =
-      chunk.charCodeAt(i) === Ch.OpenCurly
-        ? ' (for one JSON object per line, name the file .jsonl or pass --format jsonl)'
-        : '';
-    return new SourceError(`expected a JSON array at line ${this.line} of the source, but it starts with ${JSON.stringify(found)}${hint}`);
+    return new SourceError(
+      `expected a JSON array of records at line ${this.line} of the source, but it starts with ${JSON.stringify(found)}: ` +
+        'a .json source holds [ {…}, {…} ]; for one object per line name the file .jsonl or pass --format jsonl',
+    );
   }
 }
 
-export async function* readJsonArray(chunks: AsyncIterable<string>, maxRecordChars: number): AsyncGenerator<SourceItem> {
-  const scanner = new JsonArrayScanner(maxRecordChars);
+/** Arrays named in the error for a wrapping object without --records-path, at most. */
+const LISTED_ARRAYS = 5;
+/** Longest key kept while scanning a wrapper; a longer one cannot be a path anyone types. */
+const MAX_KEY_CHARS = 200;
+
+/**
+ * Walks the object around the records (`{"meta":{…},"products":[…]}`) character by character, memory
+ * bounded by its nesting, to find the array at a dotted path through objects; without a path it
+ * collects the paths of the arrays one or two levels down, to name them in the error.
+ */
+class WrapperScanner {
+  /** One frame per open object or array; `key` is the object's current member name. */
+  private readonly frames: { array: boolean; key: string; expectKey: boolean }[] = [{ array: false, key: '', expectKey: true }];
+  private inString = false;
+  private escaped = false;
+  private stringIsKey = false;
+  private readonly found: string[] = [];
+
+  constructor(private readonly recordsPath: string | undefined) {}
+
+  /** Advances by one character; true when it is the [ that opens the records. */
+  char(c: number): boolean {
+    const top = this.frames.at(-1);
+    if (!top) return false; // the wrapper ended; whatever follows is ignored
+    if (this.inString) {
+      if (this.escaped) this.escaped = false;
+      else if (c === Ch.Backslash) this.escaped = true;
+      else if (c === Ch.Quote) this.inString = false;
+      else if (this.stringIsKey && top.key.length < MAX_KEY_CHARS) top.key += String.fromCharCode(c);
+      return false;
+    }
+    switch (c) {
+      case Ch.Quote:
+        this.inString = true;
+        this.stringIsKey = !top.array && top.expectKey;
+        if (this.stringIsKey) top.key = '';
+        return false;
+      case 0x3a: // :
+        if (!top.array) top.expectKey = false;
+        return false;
+      case Ch.Comma:
+        if (!top.array) top.expectKey = true;
+        return false;
+      case Ch.OpenSquare:
+      case Ch.OpenCurly: {
+        const path = this.frames.every((f) => !f.array) ? this.frames.map((f) => f.key).join('.') : undefined;
+        if (c === Ch.OpenSquare && path !== undefined) {
+          if (path === this.recordsPath) return true;
+          if (this.found.length < LISTED_ARRAYS && this.frames.length <= 2) this.found.push(path);
+        }
+        this.frames.push({ array: c === Ch.OpenSquare, key: '', expectKey: c === Ch.OpenCurly });
+        return false;
+      }
+      case Ch.CloseCurly:
+      case Ch.CloseSquare:
+        this.frames.pop();
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  notFound(): SourceError {
+    const arrays = this.found.map((p) => JSON.stringify(p)).join(', ');
+    if (this.recordsPath !== undefined) {
+      const where = arrays ? `its arrays are at ${arrays}` : 'it holds no array of records one or two levels down';
+      return new SourceError(`--records-path ${this.recordsPath} names no array in the source's top-level object: ${where}`);
+    }
+    if (!arrays) {
+      return new SourceError(
+        'the source holds one JSON object, not an array of records: wrap the products in [ ], or for one object per line name the file .jsonl or pass --format jsonl',
+      );
+    }
+    return new SourceError(
+      `the source holds a JSON object, not an array of records; it has an array at ${arrays}: ` +
+        `point at the records with --records-path ${this.found[0] ?? ''}`,
+    );
+  }
+}
+
+export async function* readJsonArray(chunks: AsyncIterable<string>, maxRecordChars: number, recordsPath?: string): AsyncGenerator<SourceItem> {
+  const scanner = new JsonArrayScanner(maxRecordChars, recordsPath);
   for await (const chunk of chunks) {
     yield* scanner.write(chunk);
     if (scanner.finished) return;

@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs';
 import { addAbortSignal, type Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import got, { HTTPError, RequestError } from 'got';
 import { SourceError, type ReadSourceOptions } from './types';
@@ -36,20 +35,26 @@ export function openSource(location: string, opts: ReadSourceOptions): Readable 
   return stream;
 }
 
-/** Decodes bytes to text; the decoder keeps a multi-byte character split across chunks intact. */
-export async function* utf8Chunks(input: AsyncIterable<Buffer>): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8');
-  let first = true;
-  for await (const bytes of input) {
-    let text = decoder.write(bytes);
-    if (first && text.length > 0) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-    }
-    if (text.length > 0) yield text;
+/** Attempts for a refused connection: a local server may be restarting, but not for long. */
+const REFUSED_ATTEMPTS = 3;
+
+function describeRequestError(err: RequestError, where: string): SourceError {
+  const host = /^https?:\/\/([^/?#]+)/i.exec(where)?.[1] ?? where;
+  switch (err.code) {
+    case 'ENOTFOUND':
+      return new SourceError(`downloading the source ${where} failed: the host ${host} is unknown (ENOTFOUND); check the URL's host name`);
+    case 'ECONNREFUSED':
+      return new SourceError(
+        `downloading the source ${where} failed: ${host} refused the connection (ECONNREFUSED); check that the server is running and the port is right`,
+        true,
+        REFUSED_ATTEMPTS,
+      );
+    case 'ERR_INVALID_URL':
+      return new SourceError(`the source URL ${where} is not a valid URL; check it`);
+    default:
+      // Timeouts, resets and EAI_AGAIN may pass on another try.
+      return new SourceError(`downloading the source ${where} failed: ${err.code}; check that the host is reachable`, true);
   }
-  const rest = decoder.end();
-  if (rest.length > 0) yield rest;
 }
 
 const retryableStatus = (status: number): boolean => status === 408 || status === 429 || status >= 500;
@@ -66,9 +71,7 @@ export function describeSourceError(err: unknown, location: string): unknown {
       retryableStatus(statusCode),
     );
   }
-  if (err instanceof RequestError) {
-    return new SourceError(`downloading the source ${where} failed: ${err.code}; check that the host is reachable`, true);
-  }
+  if (err instanceof RequestError) return describeRequestError(err, where);
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOENT':

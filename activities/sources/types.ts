@@ -13,6 +13,16 @@ export interface ReadSourceOptions {
    * exhausting memory; a CSV record longer than this many bytes ends the read with a SourceError.
    */
   maxRecordChars?: number;
+  /** A WHATWG encoding label (windows-1252, latin1, utf-16le, shift_jis…); without it the source must be UTF-8 (or UTF-16 with a BOM). */
+  encoding?: string;
+  /** CSV: the cell separator (default ","). */
+  delimiter?: string;
+  /** JSON: the dotted path of the array of records inside a top-level object, e.g. "data.products". */
+  recordsPath?: string;
+  /** CSV: the columns the target needs to key a product, and an example header to suggest when they are missing. */
+  keyColumns?: { columns: string[]; example: string };
+  /** Told about what was detected and decoded transparently (gzip, UTF-16), for the worker's log. */
+  onNote?: (message: string) => void;
 }
 
 /** Default cap on one record's text: far above any real product, far below a whole runaway file. */
@@ -27,6 +37,8 @@ export class SourceError extends Error {
   constructor(
     message: string,
     readonly retryable = false,
+    /** When retryable: the attempts worth making at most (a refused connection may be a server restarting, briefly). */
+    readonly maxAttempts?: number,
   ) {
     super(message);
   }
@@ -88,15 +100,38 @@ export class RecordText {
   }
 }
 
+/** Deeper records are invalid rows: JSON.stringify, zod and the report recurse and would overflow the stack (about 5,000 levels). */
+export const MAX_NESTING_DEPTH = 64;
+
+/** Whether a parsed value nests objects/arrays deeper than `max` levels; iterative, so any depth is safe to check. */
+export function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth + 1 > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+export const tooDeepMessage = `record is nested deeper than ${MAX_NESTING_DEPTH} levels; flatten it (a product needs a few levels at most)`;
+
 /** Takes the collected text as one JSON record; undefined when it is only whitespace. */
 export function takeJsonRecord(line: number, acc: RecordText): SourceItem | undefined {
   const taken = acc.take();
   if ('tooLong' in taken) return { line, error: acc.limitMessage, text: taken.tooLong };
   if (taken.text.trim() === '') return undefined;
+  let record: unknown;
   try {
-    return { line, record: JSON.parse(taken.text) };
+    record = JSON.parse(taken.text);
   } catch (err) {
     // The whole text: it goes to the failed-records file for someone to fix.
     return { line, error: `invalid JSON: ${(err as Error).message}`, text: taken.text.replace(/\r?\n$/, '') };
   }
+  // Kept as text: the parsed value could not even be serialized again.
+  if (nestedDeeperThan(record, MAX_NESTING_DEPTH)) return { line, error: tooDeepMessage, text: taken.text.replace(/\r?\n$/, '') };
+  return { line, record };
 }

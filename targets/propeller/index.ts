@@ -45,6 +45,10 @@ export const propeller: Target<'propeller'> = {
    * creates products it doesn't know under a new id, and answers for id-less products can't be
    * told apart. New products belong in a sourceId import.
    */
+  csvKeyColumns: (options) =>
+    options.lookupKey === 'id'
+      ? { columns: ['id'], example: 'id,names.EN,price' }
+      : { columns: ['sourceId', 'source'], example: 'sourceId,source,names.EN,price' },
   keyOf(product, options) {
     const p = product as Partial<Record<'id' | 'source' | 'sourceId', unknown>>;
     if (options.lookupKey === 'id') {

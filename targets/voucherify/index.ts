@@ -22,6 +22,7 @@ export const voucherify: Target<'voucherify'> = {
   name: 'voucherify',
   productSchema: VoucherifyProduct,
   fromCsvRow,
+  csvKeyColumns: () => ({ columns: ['source_id'], example: 'source_id,name,price' }),
   keyOf: (product) => (product as VoucherifyProduct).source_id,
   limits: (options) => ({
     maxItems: options.maxItemsPerChunk ?? Number.MAX_SAFE_INTEGER,
