@@ -19,7 +19,8 @@ export const exitCodeHelp =
   'Exit codes (import --wait, watch, cancel --wait):\n' +
   '  0  the import completed and every source record succeeded\n' +
   '  2  it ended (completed or cancelled) and some records succeeded, but others are invalid, failed or not submitted\n' +
-  '  1  it failed, never ran (bad flag, missing file, no worker, Temporal unreachable) or imported nothing';
+  '  1  it failed, never ran (bad flag, missing file, no worker, Temporal unreachable) or imported nothing\n' +
+  '`status` exits 0 whenever it can tell where an import stands; `watch <id>` of an ended import exits with its code.';
 
 export interface ImportFailure {
   /** The root cause: the deepest message of the failure chain, not "Activity task failed". */
