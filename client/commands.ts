@@ -17,7 +17,7 @@ import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarg
 import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../common/temporal-config';
 import { cancelSignal, checkSource, connectClient, pauseSignal, resumeSignal, setConcurrencyUpdate, SourceNotFoundError, startImport, type StartImportRequest } from './index';
 import { exitCodeHelp, exitCodeOf } from './outcome';
-import { followImport, progressLines, summaryLines } from './progress';
+import { followImport, problemLine, progressLines, summaryLines } from './progress';
 import { registerSearchAttributes } from './setup';
 import { findImport, ImportNotFoundError, importStatus, type ImportStatus } from './status';
 import { NoWorkerError, noWorkerMessage, pollerCount, requireWorker } from './workers';
@@ -146,9 +146,17 @@ async function followAndReport(ctx: Context, workflowId: string, flags: WaitFlag
     say(`Web UI: ${ctx.link(workflowId)}`);
     return 130;
   }
-  if (flags.json) printJson(await importStatus(ctx.client, ctx.config, workflowId));
-  else summaryLines(result, ctx.link(workflowId)).forEach((line) => say(line));
+  if (flags.json) {
+    printJson(await importStatus(ctx.client, ctx.config, workflowId));
+    warnProblem(result);
+  } else summaryLines(result, ctx.link(workflowId)).forEach((line) => say(line));
   return exitCodeOf(result);
+}
+
+/** With --json, stdout stays JSON; why the import exits 1 goes to stderr. */
+function warnProblem(end: Parameters<typeof problemLine>[0]): void {
+  const problem = problemLine(end);
+  if (problem) process.stderr.write(`${problem}\n`);
 }
 
 interface WaitFlags {
@@ -314,6 +322,7 @@ function watchCommand(): Command {
       // An ended import: its status, and the exit code it ended with.
       const status = await importStatus(ctx.client, ctx.config, id);
       printStatus(status, flags.json);
+      if (flags.json) warnProblem(status);
       process.exitCode = exitCodeOf(status);
       return;
     }
@@ -330,6 +339,7 @@ function watchCommand(): Command {
     });
     if (result.detached) return void (process.exitCode = 130);
     say(JSON.stringify(await importStatus(ctx.client, ctx.config, id)));
+    warnProblem(result);
     process.exitCode = exitCodeOf(result);
   })
     .option('--json', 'print each progress answer as a JSON line, then the final status')

@@ -155,6 +155,16 @@ export async function followImport(client: Client, handle: ImportHandle, options
   return ended ?? { detached: true };
 }
 
+/** Why an ended import exits 1, in words: its root cause, or why nothing was imported. */
+export function problemLine({ summary, failure }: Pick<ImportStatus, 'summary' | 'failure'>): string | undefined {
+  if (failure) return `Import failed: ${failure.message}${failure.type ? ` [${failure.type}]` : ''}`;
+  if (!summary) return undefined;
+  const c = summary.counts;
+  if (c.read === 0) return 'Nothing was imported: the source holds no records (check the file, and --format if its extension misleads).';
+  if (c.succeeded === 0) return `Nothing was imported: see why each record was refused in ${c.invalid ? summary.files.invalidRows : summary.files.failedRecords}`;
+  return undefined;
+}
+
 /** The end of an import in a few lines: counts, the report's files, the Web UI link. */
 export function summaryLines(outcome: Pick<ImportStatus, 'summary' | 'failure'>, uiLink: string): string[] {
   const { summary, failure } = outcome;
@@ -169,11 +179,10 @@ export function summaryLines(outcome: Pick<ImportStatus, 'summary' | 'failure'>,
       `Results:        ${summary.files.resultsCsv}`,
       `Failed records: ${summary.files.failedRecords}`,
     );
-    // Exit code 1 for these: say why in words too.
-    if (c.read === 0) lines.push('Nothing was imported: the source holds no records (check the file, and --format if its extension misleads).');
-    else if (c.succeeded === 0) lines.push(`Nothing was imported: see why each record was refused in ${c.invalid ? summary.files.invalidRows : summary.files.failedRecords}`);
+    const problem = problemLine(outcome);
+    if (problem) lines.push(problem);
   } else if (failure) {
-    lines.push(`Import failed: ${failure.message}${failure.type ? ` [${failure.type}]` : ''}`);
+    lines.push(problemLine(outcome)!);
     if (failure.report) lines.push(`Results:        ${failure.report.files.resultsCsv}`, `Failed records: ${failure.report.files.failedRecords}`);
   }
   lines.push(`Web UI:         ${uiLink}`);
