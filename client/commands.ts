@@ -9,13 +9,13 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { isGrpcServiceError, NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ZodError } from 'zod';
 import { sandboxCommand } from '../sandbox/command';
-import { sourceFormats, targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
+import { ImportInput, sourceFormats, targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
 import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../common/temporal-config';
-import { cancelSignal, checkSource, connectClient, pauseSignal, resumeSignal, setConcurrencyUpdate, SourceNotFoundError, startImport, type StartImportRequest } from './index';
+import { cancelSignal, checkSource, connectClient, importWorkflowId, pauseSignal, resumeSignal, setConcurrencyUpdate, SourceNotFoundError, startImport, type StartImportRequest } from './index';
 import { exitCodeHelp, exitCodeOf } from './outcome';
 import { followImport, problemLine, progressLines, summaryLines } from './progress';
 import { registerSearchAttributes } from './setup';
@@ -49,13 +49,14 @@ function unreachable(config: TemporalConfig, detail: string): CliError {
 export function describeError(err: unknown): { message: string; exitCode: number } {
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
   if (err instanceof ZodError) {
-    const issues = err.issues.map((i) => `${i.path.length ? flagOf(String(i.path.at(-1))) : 'input'}: ${i.message}`);
+    const issues = err.issues.map((i) => `${i.path.length ? flagOf(String(i.path.at(-1))) : 'input'}: ${issueText(i)}`);
     return { message: `invalid import: ${issues.join('; ')} (see bulkport import --help)`, exitCode: 1 };
   }
   if (err instanceof ImportNotFoundError || err instanceof NoWorkerError || err instanceof SourceNotFoundError) return { message: err.message, exitCode: 1 };
   if (isGrpcServiceError(err) && err.code === UNAVAILABLE) return { message: unreachable(temporalConfigFromEnv(), err.details || err.message).message, exitCode: 1 };
-  const cause = err instanceof Error && isGrpcServiceError(err.cause) ? err.cause : err;
-  if (isGrpcServiceError(cause) && cause.code === NOT_FOUND && /namespace/i.test(cause.details || cause.message)) {
+  const cause = err instanceof Error && (isGrpcServiceError(err.cause) || err.cause instanceof NamespaceNotFoundError) ? err.cause : err;
+  const unknownNamespace = isGrpcServiceError(cause) && cause.code === NOT_FOUND && /namespace/i.test(cause.details || cause.message);
+  if (unknownNamespace || cause instanceof NamespaceNotFoundError) {
     const { namespace, address } = temporalConfigFromEnv();
     return {
       message:
@@ -66,6 +67,13 @@ export function describeError(err: unknown): { message: string; exitCode: number
   }
   const message = err instanceof Error ? err.message : String(err);
   return { message: process.env.BULKPORT_DEBUG && err instanceof Error ? (err.stack ?? message) : message, exitCode: 1 };
+}
+
+/** Zod's bounds in words ("must be at most 2000"); its other messages as they are. */
+function issueText(issue: ZodError['issues'][number]): string {
+  if (issue.code === 'too_small' && typeof issue.minimum === 'number') return `must be at least ${issue.minimum}`;
+  if (issue.code === 'too_big' && typeof issue.maximum === 'number') return `must be at most ${issue.maximum.toLocaleString('en-US')}`;
+  return issue.message;
 }
 
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -257,6 +265,8 @@ function importCommand(): Command {
     .action(async (file: string, flags: ImportFlags, command: Command) => {
       // A wrong path is named before anything connects or starts.
       const request = importRequestOf(await checkSource(file), flags);
+      // And the options too, as the workflow will check them (startImport does again, for other callers).
+      ImportInput.parse({ ...request, importId: flags.id ?? importWorkflowId(request.target, request.source.location) });
       await withTemporal(command, async (ctx) => {
         let handle;
         try {
