@@ -9,17 +9,19 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { isGrpcServiceError, NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ZodError } from 'zod';
 import { sandboxCommand } from '../sandbox/command';
-import { targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
+import { ImportInput, targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
 import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../common/temporal-config';
-import { cancelSignal, connectClient, pauseSignal, resumeSignal, setConcurrencyUpdate, startImport, type StartImportRequest } from './index';
-import { followImport, progressLines, summaryLines } from './progress';
+import { cancelSignal, checkSource, connectClient, importWorkflowId, pauseSignal, resumeSignal, setConcurrencyUpdate, SourceNotFoundError, startImport, type StartImportRequest } from './index';
+import { exitCodeHelp, exitCodeOf } from './outcome';
+import { followImport, problemLine, progressLines, summaryLines } from './progress';
 import { delimiterOption, encodingOption, formatOption, recordsPathOption, sourceRefOf, type SourceFlags } from './source-flags';
 import { registerSearchAttributes } from './setup';
 import { findImport, ImportNotFoundError, importStatus, type ImportStatus } from './status';
+import { NoWorkerError, noWorkerMessage, pollerCount, requireWorker } from './workers';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -33,7 +35,8 @@ export class CliError extends Error {
   }
 }
 
-const UNAVAILABLE = 14; // gRPC status
+const NOT_FOUND = 5; // gRPC status
+const UNAVAILABLE = 14;
 
 function unreachable(config: TemporalConfig, detail: string): CliError {
   return new CliError(
@@ -47,16 +50,36 @@ function unreachable(config: TemporalConfig, detail: string): CliError {
 export function describeError(err: unknown): { message: string; exitCode: number } {
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
   if (err instanceof ZodError) {
-    const issues = err.issues.map((i) => `${i.path.length ? `--${kebab(String(i.path.at(-1)))}` : 'input'}: ${i.message}`);
-    return { message: `invalid import: ${issues.join('; ')}`, exitCode: 1 };
+    const issues = err.issues.map((i) => `${i.path.length ? flagOf(String(i.path.at(-1))) : 'input'}: ${issueText(i)}`);
+    return { message: `invalid import: ${issues.join('; ')} (see bulkport import --help)`, exitCode: 1 };
   }
-  if (err instanceof ImportNotFoundError) return { message: err.message, exitCode: 1 };
+  if (err instanceof ImportNotFoundError || err instanceof NoWorkerError || err instanceof SourceNotFoundError) return { message: err.message, exitCode: 1 };
   if (isGrpcServiceError(err) && err.code === UNAVAILABLE) return { message: unreachable(temporalConfigFromEnv(), err.details || err.message).message, exitCode: 1 };
+  const cause = err instanceof Error && (isGrpcServiceError(err.cause) || err.cause instanceof NamespaceNotFoundError) ? err.cause : err;
+  const unknownNamespace = isGrpcServiceError(cause) && cause.code === NOT_FOUND && /namespace/i.test(cause.details || cause.message);
+  if (unknownNamespace || cause instanceof NamespaceNotFoundError) {
+    const { namespace, address } = temporalConfigFromEnv();
+    return {
+      message:
+        `Namespace ${namespace} does not exist on Temporal at ${address}: create it (\`temporal operator namespace create ${namespace}\`), ` +
+        'or check --namespace / TEMPORAL_NAMESPACE.',
+      exitCode: 1,
+    };
+  }
   const message = err instanceof Error ? err.message : String(err);
   return { message: process.env.BULKPORT_DEBUG && err instanceof Error ? (err.stack ?? message) : message, exitCode: 1 };
 }
 
+/** Zod's bounds in words ("must be at most 2000"); its other messages as they are. */
+function issueText(issue: ZodError['issues'][number]): string {
+  if (issue.code === 'too_small' && typeof issue.minimum === 'number') return `must be at least ${issue.minimum}`;
+  if (issue.code === 'too_big' && typeof issue.maximum === 'number') return `must be at most ${issue.maximum.toLocaleString('en-US')}`;
+  return issue.message;
+}
+
 const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** The flag that sets a field of the import request. */
+const flagOf = (field: string) => ({ importId: '--id', location: '<file>' })[field] ?? `--${kebab(field)}`;
 
 interface GlobalOptions {
   address?: string;
@@ -119,19 +142,49 @@ function interruptSignal(): AbortSignal {
   return controller.signal;
 }
 
-/** Follows an import to its end, then prints its summary; returns the exit code: 0 when it ended as `success`. */
-async function followAndReport(ctx: Context, workflowId: string, json: boolean | undefined, success: readonly string[] = ['completed']): Promise<number> {
+/** Follows an import to its end, then prints its summary; returns its exit code (see ExitCode). */
+async function followAndReport(ctx: Context, workflowId: string, flags: WaitFlags): Promise<number> {
   const { handle } = await findImport(ctx.client, workflowId);
-  const result = await followImport(ctx.client, handle, { signal: interruptSignal(), ...(json ? { onProgress: () => {} } : {}) });
+  const result = await followImport(ctx.client, handle, {
+    signal: interruptSignal(),
+    workerTimeoutMs: flags.workerTimeout * 1000,
+    ...(flags.json ? { onProgress: () => {} } : {}),
+  });
   if (result.detached) {
     say(`\nStopped watching; the import goes on. Watch again: bulkport watch ${workflowId}`);
     say(`Web UI: ${ctx.link(workflowId)}`);
     return 130;
   }
-  if (json) printJson(await importStatus(ctx.client, ctx.config, workflowId));
-  else summaryLines(result, ctx.link(workflowId)).forEach((line) => say(line));
-  return result.summary && success.includes(result.summary.status) ? 0 : 1;
+  if (flags.json) {
+    printJson(await importStatus(ctx.client, ctx.config, workflowId));
+    warnProblem(result);
+  } else summaryLines(result, ctx.link(workflowId)).forEach((line) => say(line));
+  return exitCodeOf(result);
 }
+
+/** With --json, stdout stays JSON; why the import exits 1 goes to stderr. */
+function warnProblem(end: Parameters<typeof problemLine>[0]): void {
+  const problem = problemLine(end);
+  if (problem) process.stderr.write(`${problem}\n`);
+}
+
+interface WaitFlags {
+  json?: boolean;
+  /** Seconds without a worker on the import's task queue before giving up; 0: wait. */
+  workerTimeout: number;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected seconds, 0 or more');
+  return n;
+}
+
+/** --worker-timeout, for every command that waits on an import. */
+const workerTimeoutOption = () =>
+  new Option('--worker-timeout <seconds>', 'give up (exit 1) when no worker polls the import\'s task queue for this long; 0: keep waiting')
+    .argParser(seconds)
+    .default(60);
 
 // ---- import --------------------------------------------------------------------------------
 
@@ -154,6 +207,7 @@ interface ImportFlags extends SourceFlags {
   taskQueue?: string;
   wait?: boolean;
   json?: boolean;
+  workerTimeout: number;
 }
 
 const commonOptionKeys = ['concurrency', 'maxConcurrency', 'maxItemsPerChunk', 'retryRounds', 'retryBackoffMs', 'pollIntervalMs', 'chunksPerRun'] as const;
@@ -166,7 +220,11 @@ const targetOptionKeys: Record<TargetName, readonly (keyof ImportFlags)[]> = {
 export function importRequestOf(file: string, flags: ImportFlags): StartImportRequest {
   for (const [target, keys] of Object.entries(targetOptionKeys)) {
     const misplaced = target !== flags.target && keys.find((k) => flags[k] !== undefined);
-    if (misplaced) throw new CliError(`--${kebab(misplaced)} applies to --target ${target} only`);
+    if (misplaced) throw new CliError(`--${kebab(misplaced)} applies to --target ${target} only: drop it, or use --target ${target}`);
+  }
+  const maxConcurrency = flags.maxConcurrency ?? 32;
+  if (flags.concurrency !== undefined && flags.concurrency > maxConcurrency) {
+    throw new CliError(`--concurrency ${flags.concurrency} is above --max-concurrency ${maxConcurrency}: lower it, or raise --max-concurrency`);
   }
   const pick = (keys: readonly (keyof ImportFlags)[]) => Object.fromEntries(keys.filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]]));
   const options: Record<string, unknown> = pick(commonOptionKeys);
@@ -205,9 +263,13 @@ function importCommand(): Command {
     .option('--task-queue <queue>', 'the workers\' task queue (default TEMPORAL_TASK_QUEUE or bulkport-imports)')
     .option('-w, --wait', 'show live progress bars (counts, rate, ETA) until the end, then the summary and the report\'s path')
     .option('--json', 'print JSON: the started run, or with --wait the final status')
-    .addHelpText('after', '\nExample:\n  bulkport import catalog.jsonl --target voucherify --concurrency 8 --wait')
+    .addOption(workerTimeoutOption())
+    .addHelpText('after', `\nExample:\n  bulkport import catalog.jsonl --target voucherify --concurrency 8 --wait\n\n${exitCodeHelp}`)
     .action(async (file: string, flags: ImportFlags, command: Command) => {
-      const request = importRequestOf(file, flags);
+      // A wrong path is named before anything connects or starts.
+      const request = importRequestOf(await checkSource(file), flags);
+      // And the options too, as the workflow will check them (startImport does again, for other callers).
+      ImportInput.parse({ ...request, importId: flags.id ?? importWorkflowId(request.target, request.source.location) });
       await withTemporal(command, async (ctx) => {
         let handle;
         try {
@@ -230,9 +292,11 @@ function importCommand(): Command {
         }
         if (!flags.wait) {
           say(`Follow it: bulkport watch ${id}   (also: status, pause, resume, cancel, concurrency ${id} <n>)`);
+          const taskQueue = flags.taskQueue ?? ctx.config.taskQueue;
+          if ((await pollerCount(ctx.client, taskQueue)) === 0) process.stderr.write(`Warning: ${noWorkerMessage(ctx.client, taskQueue)}\n`);
           return;
         }
-        process.exitCode = await followAndReport(ctx, id, flags.json);
+        process.exitCode = await followAndReport(ctx, id, flags);
       });
     });
 }
@@ -270,18 +334,35 @@ function statusCommand(): Command {
 }
 
 function watchCommand(): Command {
-  return idCommand<{ json?: boolean }>('watch', 'Follow an import with live progress bars until it ends (Ctrl-C stops watching, not the import)', async (ctx, id, flags) => {
+  return idCommand<WaitFlags>('watch', 'Follow an import with live progress bars until it ends (Ctrl-C stops watching, not the import)', async (ctx, id, flags) => {
     const { handle, description } = await findImport(ctx.client, id);
-    if (description.status.name !== 'RUNNING') return printStatus(await importStatus(ctx.client, ctx.config, id), flags.json);
+    if (description.status.name !== 'RUNNING') {
+      // An ended import: its status, and the exit code it ended with.
+      const status = await importStatus(ctx.client, ctx.config, id);
+      printStatus(status, flags.json);
+      if (flags.json) warnProblem(status);
+      process.exitCode = exitCodeOf(status);
+      return;
+    }
     if (!flags.json) {
       say(`Web UI: ${ctx.link(id)}`);
-      process.exitCode = await followAndReport(ctx, id, false);
+      process.exitCode = await followAndReport(ctx, id, flags);
       return;
     }
     // One JSON document a line: each progress answer, then the final status.
-    const result = await followImport(ctx.client, handle, { signal: interruptSignal(), onProgress: (p: ImportProgress) => say(JSON.stringify(p)) });
-    if (!result.detached) say(JSON.stringify(await importStatus(ctx.client, ctx.config, id)));
-  }).option('--json', 'print each progress answer as a JSON line, then the final status');
+    const result = await followImport(ctx.client, handle, {
+      signal: interruptSignal(),
+      workerTimeoutMs: flags.workerTimeout * 1000,
+      onProgress: (p: ImportProgress) => say(JSON.stringify(p)),
+    });
+    if (result.detached) return void (process.exitCode = 130);
+    say(JSON.stringify(await importStatus(ctx.client, ctx.config, id)));
+    warnProblem(result);
+    process.exitCode = exitCodeOf(result);
+  })
+    .option('--json', 'print each progress answer as a JSON line, then the final status')
+    .addOption(workerTimeoutOption())
+    .addHelpText('after', `\n${exitCodeHelp}\nAn import that has already ended: its status, and the exit code it ended with.`);
 }
 
 // ---- pause, resume, cancel, concurrency ---------------------------------------------------
@@ -312,18 +393,23 @@ function resumeCommand(): Command {
 }
 
 function cancelCommand(): Command {
-  return idCommand<{ reason?: string; wait?: boolean }>(
+  return idCommand<{ reason?: string; wait?: boolean } & WaitFlags>(
     'cancel',
     'Stop an import cleanly: nothing new is submitted, chunks in flight finish, the report is written',
     async (ctx, id, flags) => {
       await (await runningImport(ctx, id)).signal(cancelSignal, flags.reason);
       say(`Cancelling ${id}: chunks in flight finish, then the report is written.`);
-      if (flags.wait) process.exitCode = await followAndReport(ctx, id, false, ['completed', 'cancelled']);
+      if (flags.wait) process.exitCode = await followAndReport(ctx, id, { ...flags, json: false });
       else say(`Web UI: ${ctx.link(id)}`);
     },
   )
     .option('--reason <text>', 'why, kept in the summary')
-    .option('-w, --wait', 'follow it to the end and print the summary');
+    .option('-w, --wait', 'follow it to the end and print the summary')
+    .addOption(workerTimeoutOption())
+    .addHelpText(
+      'after',
+      `\nWith --wait, the exit code says what the cancelled import imported (a cancel you asked for is no failure):\n${exitCodeHelp}`,
+    );
 }
 
 function concurrencyCommand(): Command {
@@ -332,9 +418,11 @@ function concurrencyCommand(): Command {
     'Set how many chunks an import keeps in flight (takes effect as chunks finish); prints the previous value',
     async (ctx, id, _flags, [n]) => {
       const handle = await runningImport(ctx, id);
+      // An Update needs a worker to answer; without one it would wait forever.
+      await requireWorker(ctx.client, (await handle.describe()).taskQueue, 'The concurrency can only change while a worker runs the import.');
       let previous: number;
       try {
-        previous = await handle.executeUpdate(setConcurrencyUpdate, { args: [n as number] });
+        previous = await ctx.client.connection.withDeadline(Date.now() + 30_000, () => handle.executeUpdate(setConcurrencyUpdate, { args: [n as number] }));
       } catch (err) {
         // The workflow's validator has the last word (it knows the import's maximum).
         if (err instanceof WorkflowUpdateFailedError) throw new CliError(`Rejected: ${err.cause?.message ?? err.message}`);
@@ -496,7 +584,8 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       '\nTemporal Cloud: set TEMPORAL_API_KEY, or TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (PEM paths).\n' +
-        'Every command has --help. Start a local Temporal with `npm start` (demo) or `temporal server start-dev`.',
+        'Every command has --help. Start a local Temporal with `npm start` (demo) or `temporal server start-dev`.\n\n' +
+        exitCodeHelp,
     );
   const commands = [
     importCommand(),

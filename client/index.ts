@@ -3,7 +3,8 @@
  * Used by the CLI and by any service that triggers imports.
  */
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { WorkflowIdReusePolicy, type Duration } from '@temporalio/common';
@@ -98,16 +99,30 @@ export function importTitle(target: string, location: string, records?: number):
   return `Import ${what}${describeSource(location)} into ${targetTitle(target)}`;
 }
 
+/** Thrown before anything starts when the source can't be what the import reads. */
+export class SourceNotFoundError extends Error {}
+
+/** A URL as it is; a local path made absolute, after checking that it names a readable file. */
+export async function checkSource(location: string): Promise<string> {
+  if (/^https?:\/\//.test(location)) return location;
+  const file = path.resolve(location);
+  const info = await stat(file).catch(() => undefined);
+  const relative = path.isAbsolute(location) ? '' : ` (a relative path is taken from ${process.cwd()})`;
+  if (!info) throw new SourceNotFoundError(`source file not found: ${file}: check the path${relative}`);
+  if (info.isDirectory()) throw new SourceNotFoundError(`${file} is a folder, not a file: pass the catalog file itself (one import per file)`);
+  if (!info.isFile()) throw new SourceNotFoundError(`${file} is not a regular file: pass a catalog file or an http(s) URL`);
+  await access(file, constants.R_OK).catch(() => {
+    throw new SourceNotFoundError(`${file} is not readable by this user: fix its permissions (chmod) or run as its owner`);
+  });
+  return file;
+}
+
 /**
  * Validates the request as the workflow will, makes a local source path absolute and checks
  * that it exists, then starts the import.
  */
 export async function startImport(client: Client, request: StartImportRequest, options: StartImportOptions = {}): Promise<StartedImport> {
-  const location = /^https?:\/\//.test(request.source.location) ? request.source.location : path.resolve(request.source.location);
-  if (!location.startsWith('http')) {
-    const info = await stat(location).catch(() => undefined);
-    if (!info?.isFile()) throw new Error(`source file not found: ${location}`);
-  }
+  const location = await checkSource(request.source.location);
   const workflowId = options.workflowId ?? importWorkflowId(request.target, location, options.now);
   const input = ImportInput.parse({ ...request, importId: request.importId ?? workflowId, source: { ...request.source, location } });
   // Checked here too, so a source the worker could not read fails before anything starts.

@@ -8,11 +8,15 @@ import type { Client } from '@temporalio/client';
 import { formatDuration, type ImportProgress } from '../common/import';
 import type { ImportHandle } from './index';
 import { importOutcome, queryProgress, stagingProgress, type ImportStatus } from './status';
+import { watchWorkers } from './workers';
 
 const n = (x: number) => x.toLocaleString('en-US');
 
 /** Products with a final outcome (not in flight, not waiting for a retry round). */
 export const finished = (p: ImportProgress) => p.succeeded + p.failed + p.rejected;
+
+/** Invalid as the summary counts it: rejected by our validation while staging, or by the target's own. */
+export const invalidOf = (p: ImportProgress) => p.invalid + p.rejected;
 
 function bar(value: number, total: number, width = 28): string {
   const filled = total > 0 ? Math.min(width, Math.round((value / total) * width)) : 0;
@@ -37,7 +41,7 @@ export function progressLines(p: ImportProgress, stagingRead?: number, barWidth 
   return [
     `${p.importId} · ${stateOf(p, stagingRead)}`,
     `products |${bar(done, p.valid, barWidth)}| ${n(done)}/${n(p.valid)} ${pct}% · ${rateAndEta(p)}`,
-    `         ${n(p.succeeded)} ok · ${n(p.failed + p.rejected)} failed · ${n(p.awaitingRetry)} to retry · ${n(p.inFlight)} in flight · ${n(p.invalid)} invalid`,
+    `         ${n(p.succeeded)} ok · ${n(p.failed)} failed · ${n(p.awaitingRetry)} to retry · ${n(p.inFlight)} in flight · ${n(invalidOf(p))} invalid`,
     `chunks   |${bar(p.chunks.done, p.chunks.total, barWidth)}| ${n(p.chunks.done)}/${n(p.chunks.total)} · ${p.chunks.inFlight} in flight`,
   ];
 }
@@ -45,8 +49,8 @@ export function progressLines(p: ImportProgress, stagingRead?: number, barWidth 
 /** One line for logs. */
 export function progressLine(p: ImportProgress, stagingRead?: number): string {
   return (
-    `${stateOf(p, stagingRead)}: ${n(finished(p))}/${n(p.valid)} products done (${n(p.succeeded)} ok, ${n(p.failed + p.rejected)} failed, ` +
-    `${n(p.awaitingRetry)} to retry, ${n(p.inFlight)} in flight), chunks ${n(p.chunks.done)}/${n(p.chunks.total)}, ${rateAndEta(p)}`
+    `${stateOf(p, stagingRead)}: ${n(finished(p))}/${n(p.valid)} products done (${n(p.succeeded)} ok, ${n(p.failed)} failed, ` +
+    `${n(p.awaitingRetry)} to retry, ${n(p.inFlight)} in flight, ${n(invalidOf(p))} invalid), chunks ${n(p.chunks.done)}/${n(p.chunks.total)}, ${rateAndEta(p)}`
   );
 }
 
@@ -107,12 +111,21 @@ export interface FollowOptions {
   signal?: AbortSignal;
   /** Every progress answer, e.g. for `watch --json`; replaces the view when given. */
   onProgress?: (p: ImportProgress) => void;
+  /** Without a worker on the import's task queue, give up (NoWorkerError) after this long; 0: wait, warning once. Default 60 s. */
+  workerTimeoutMs?: number;
+  /** Where the no-worker warning goes (default stderr). */
+  warn?: (message: string) => void;
 }
 
 export type FollowResult = Pick<ImportStatus, 'summary' | 'failure'> & { detached?: true };
 
 /** Shows live progress until the import ends; resolves with its summary (or failure). */
 export async function followImport(client: Client, handle: ImportHandle, options: FollowOptions = {}): Promise<FollowResult> {
+  const { taskQueue } = await handle.describe();
+  const workers = watchWorkers(client, taskQueue, {
+    timeoutMs: options.workerTimeoutMs ?? 60_000,
+    warn: options.warn ?? ((message) => void process.stderr.write(`${message}\n`)),
+  });
   const view = options.onProgress ? undefined : createProgressView(options.stream);
   let ended: FollowResult | undefined;
   const outcome = importOutcome(handle).then((o) => (ended = o));
@@ -126,6 +139,11 @@ export async function followImport(client: Client, handle: ImportHandle, options
   };
   try {
     while (!ended && !options.signal?.aborted) {
+      // Without a worker the import never moves: say so, and don't wait forever.
+      if (!(await workers.check())) {
+        await Promise.race([outcome, stopped, new Promise((r) => setTimeout(r, options.intervalMs ?? 1000))]);
+        continue;
+      }
       await show();
       await Promise.race([outcome, stopped, new Promise((r) => setTimeout(r, options.intervalMs ?? 1000))]);
     }
@@ -135,6 +153,16 @@ export async function followImport(client: Client, handle: ImportHandle, options
     view?.stop();
   }
   return ended ?? { detached: true };
+}
+
+/** Why an ended import exits 1, in words: its root cause, or why nothing was imported. */
+export function problemLine({ summary, failure }: Pick<ImportStatus, 'summary' | 'failure'>): string | undefined {
+  if (failure) return `Import failed: ${failure.message}${failure.type ? ` [${failure.type}]` : ''}`;
+  if (!summary) return undefined;
+  const c = summary.counts;
+  if (c.read === 0) return 'Nothing was imported: the source holds no records (check the file, and --format if its extension misleads).';
+  if (c.succeeded === 0) return `Nothing was imported: see why each record was refused in ${c.invalid ? summary.files.invalidRows : summary.files.failedRecords}`;
+  return undefined;
 }
 
 /** The end of an import in a few lines: counts, the report's files, the Web UI link. */
@@ -151,8 +179,10 @@ export function summaryLines(outcome: Pick<ImportStatus, 'summary' | 'failure'>,
       `Results:        ${summary.files.resultsCsv}`,
       `Failed records: ${summary.files.failedRecords}`,
     );
+    const problem = problemLine(outcome);
+    if (problem) lines.push(problem);
   } else if (failure) {
-    lines.push(`Import failed: ${failure.message}`);
+    lines.push(problemLine(outcome)!);
     if (failure.report) lines.push(`Results:        ${failure.report.files.resultsCsv}`, `Failed records: ${failure.report.files.failedRecords}`);
   }
   lines.push(`Web UI:         ${uiLink}`);

@@ -3,13 +3,15 @@
  * attributes, the progress query while it runs, its result (the summary) once it has finished,
  * or the report carried by its failure. The CLI's read commands all start here.
  */
-import { ApplicationFailure, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { ImportProgress, ImportSummary, ReportFiles } from '../common/import';
+import type { ImportProgress, ImportSummary } from '../common/import';
 import { BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
 import { workflowUiLink, type TemporalConfig } from '../common/temporal-config';
 import { getImport, type ImportHandle } from './index';
 import { progressQuery } from '../workflows/messages';
+import { rootCause, type ImportFailure } from './outcome';
+import { noWorkerMessage, pollerCount } from './workers';
 
 export interface ImportStatus {
   workflowId: string;
@@ -32,8 +34,8 @@ export interface ImportStatus {
   stagingRead?: number;
   /** The workflow result, once it has completed. */
   summary?: ImportSummary;
-  /** Why it ended without a summary; a stopped import still carries its report. */
-  failure?: { message: string; report?: { files: ReportFiles; counts: Record<string, number> } };
+  /** Why it ended without a summary (the root cause and its type); a stopped import still carries its report. */
+  failure?: ImportFailure;
 }
 
 /** Thrown for an id that names no workflow; the CLI turns it into its message and exit code. */
@@ -73,7 +75,7 @@ export async function importStatus(client: Client, config: Pick<TemporalConfig, 
     uiLink: workflowUiLink(config, workflowId),
   };
   if (d.status.name === 'RUNNING') {
-    Object.assign(status, await queryProgress(client, handle));
+    Object.assign(status, await queryProgress(client, handle, QUERY_DEADLINE_MS, d.taskQueue));
     const read = stagingRead(d.raw.pendingActivities);
     if (read !== undefined) status.stagingRead = read;
   } else {
@@ -83,11 +85,18 @@ export async function importStatus(client: Client, config: Pick<TemporalConfig, 
 }
 
 /** The progress query, or why it went unanswered. */
-export async function queryProgress(client: Client, handle: ImportHandle, deadlineMs = QUERY_DEADLINE_MS): Promise<Pick<ImportStatus, 'progress' | 'progressError'>> {
+export async function queryProgress(
+  client: Client,
+  handle: ImportHandle,
+  deadlineMs = QUERY_DEADLINE_MS,
+  taskQueue?: string,
+): Promise<Pick<ImportStatus, 'progress' | 'progressError'>> {
   try {
     // Without a worker a query waits for one; don't hang the caller for it.
     return { progress: await client.connection.withDeadline(Date.now() + deadlineMs, () => handle.query(progressQuery)) };
   } catch (err) {
+    const noWorker = taskQueue !== undefined && (await pollerCount(client, taskQueue).catch(() => undefined)) === 0;
+    if (noWorker) return { progressError: `no progress: ${noWorkerMessage(client, taskQueue)}` };
     return { progressError: `no progress: ${(err as Error).message} (is a worker running on the import's task queue?)` };
   }
 }
@@ -118,9 +127,6 @@ export async function importOutcome(handle: ImportHandle): Promise<Pick<ImportSt
     return { summary: await handle.result() };
   } catch (err) {
     if (!(err instanceof WorkflowFailedError)) throw err;
-    const cause = err.cause;
-    const report = cause instanceof ApplicationFailure ? (cause.details?.[0] as NonNullable<ImportStatus['failure']>['report']) : undefined;
-    const message = cause ? `${cause.message || cause.name}` : err.message;
-    return { failure: report ? { message, report } : { message } };
+    return { failure: rootCause(err) };
   }
 }

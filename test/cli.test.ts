@@ -76,7 +76,7 @@ describe('bulkport CLI', () => {
     const file = await catalog('clidone', 600);
     const id = `cli-done-${Date.now()}`;
     const imported = await bulkport(['import', file, ...importFlags, '--id', id, '--wait']);
-    assert.equal(imported.code, 0, imported.stderr);
+    assert.equal(imported.code, 2, `10 invalid rows: partly imported. ${imported.stderr}`);
     assert.match(imported.stdout, new RegExp(`Started ${id}\\n  Import 600 products from clidone.jsonl into Voucherify`));
     assert.match(imported.stdout, /Import completed: 590 succeeded, 0 failed, 10 invalid of 600 read/);
     assert.match(imported.stdout, /Results: +\S+results\.csv/);
@@ -137,7 +137,7 @@ describe('bulkport CLI', () => {
 
       assert.equal((await bulkport(['resume', id])).code, 0);
       const cancelled = await bulkport(['cancel', id, '--reason', 'cli test', '--wait']);
-      assert.equal(cancelled.code, 0, cancelled.stderr);
+      assert.equal(cancelled.code, 2, `cancelled with products left unsent: partly imported. ${cancelled.stderr}`);
       assert.match(cancelled.stdout, /Import cancelled \(cli test\): [\d,]+ succeeded, 0 failed, 200 invalid, [\d,]+ not submitted of 12,000 read/);
 
       const watched = await watch;
@@ -170,6 +170,20 @@ describe('bulkport CLI', () => {
     } finally {
       await refusing.stop();
     }
+  });
+
+  test('a failed import shows its root cause, not "Activity task failed", in the summary, status and status --json', async () => {
+    const id = `cli-cause-${Date.now()}`;
+    const url = `${sandbox.url}/no-such-catalog.jsonl`;
+    const imported = await bulkport(['import', url, ...importFlags, '--id', id, '--wait']);
+    assert.equal(imported.code, 1, imported.stderr);
+    assert.match(imported.stdout, /Import failed: downloading the source \S+no-such-catalog\.jsonl failed with HTTP 404.*check that the URL is right/);
+    const [json, human] = await Promise.all([bulkport(['status', id, '--json']), bulkport(['status', id])]);
+    const status = JSON.parse(json.stdout) as ImportStatus;
+    assert.match(status.failure?.message ?? '', /failed with HTTP 404/);
+    assert.equal(status.failure?.type, 'SourceError');
+    assert.match(human.stdout, /Import failed: downloading the source .* HTTP 404.* \[SourceError\]/);
+    for (const out of [imported.stdout, json.stdout, human.stdout]) assert.doesNotMatch(out, /Activity task failed/);
   });
 
   test('an unknown id or an unreachable Temporal exits 1 with a clear message', async () => {
