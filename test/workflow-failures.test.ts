@@ -40,7 +40,8 @@ async function runWith(name: string, stubs: Stubs, options: Record<string, unkno
     await during?.(handle);
     const outcome = await handle.result().then((summary) => ({ summary, failure: undefined }), (err: unknown) => ({ summary: undefined, failure: err }));
     const description = await handle.describe();
-    return { ...outcome, status: description.status.name, searchStatus: description.typedSearchAttributes.get(BulkImportStatus), details: description.raw.workflowExecutionInfo };
+    const { currentDetails } = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    return { ...outcome, status: description.status.name, searchStatus: description.typedSearchAttributes.get(BulkImportStatus), currentDetails: String(currentDetails) };
   });
 }
 
@@ -107,6 +108,7 @@ describe('an activity failing for good ends the import in a defined state', { co
     assert.equal(failure.type, 'SourceError');
     assert.match(failure.message, /^Staging failed: GET https:\/\/example\.invalid\/catalog\.jsonl answered 404: check the URL$/);
     assert.equal(outcome.searchStatus, 'Failed');
+    assert.match(outcome.currentDetails, /^\*\*failed\*\* · /, 'the Web UI headline says failed, not staging');
     assert.equal(submitted, 0);
   });
 
