@@ -227,4 +227,34 @@ describe('an activity failing for good ends the import in a defined state', { co
     assert.equal(outcome.summary?.counts.invalid, 5);
     assert.match(metadata, /\| invalid \| 5 \|\n\| … of which rejected by the target \| 2 \|/, metadata);
   });
+
+  test('an unexpected error in the workflow (an activity answering nonsense) fails the import, never its workflow task', async () => {
+    const outcome = await runWith('unexpected', { stage: async () => null });
+    const failure = failureOf(outcome);
+    assert.equal(failure.type, 'ImportFailed');
+    assert.match(failure.message, /^The import failed: .*null/);
+    assert.equal(outcome.searchStatus, 'Failed');
+  });
+
+  test('input the workflow cannot parse fails the import at once, naming the field', async () => {
+    const taskQueue = uniqueTaskQueue('bad-input');
+    const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
+    const worker = await Worker.create({
+      connection: t.connection,
+      namespace: t.namespace,
+      taskQueue,
+      ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
+      activities: {},
+    });
+    const failure = await worker.runUntil(async () => {
+      const request = { importId: 'bad-input', target: 'voucherify', source: { location: '/tmp/x.jsonl' }, options: { concurrency: 0 } };
+      const handle = await t.client.workflow.start('importCatalog', { taskQueue, workflowId: `bad-input-${Date.now()}`, args: [request] });
+      const ended = await handle.result().then(() => undefined, (err: unknown) => err);
+      return { failure: ended, searchStatus: (await handle.describe()).typedSearchAttributes.get(BulkImportStatus) };
+    });
+    const cause = failureOf(failure);
+    assert.equal(cause.type, 'InvalidInput');
+    assert.match(cause.message, /^The import's input is invalid: options\.concurrency: /);
+    assert.equal(failure.searchStatus, 'Failed');
+  });
 });

@@ -88,7 +88,14 @@ function activities(summary?: string) {
 }
 
 export async function importCatalog(request: ImportRequest, carried?: CarriedState): Promise<ImportSummary> {
-  const input = ImportInput.parse(request);
+  const parsed = ImportInput.safeParse(request);
+  if (!parsed.success) {
+    // Thrown as is, a ZodError would fail the workflow task on every replay: end the import instead.
+    wf.upsertSearchAttributes([{ key: BulkImportStatus, value: 'Failed' }]);
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`).join('; ');
+    throw wf.ApplicationFailure.nonRetryable(`The import's input is invalid: ${issues}`, 'InvalidInput');
+  }
+  const input = parsed.data;
   const { options } = input;
   const state: CarriedState = carried ?? {
     startedAt: Date.now(),
@@ -395,9 +402,30 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     return await finish();
   } catch (err) {
     if (err instanceof wf.ContinueAsNew) throw err;
-    const failure = err instanceof wf.ApplicationFailure ? err : importFailure('The import failed', err);
+    // Our own failures (stage, report, a stop) say what happened; anything else is unexpected: report what is known.
+    const failure = err instanceof wf.ApplicationFailure ? err : importFailure('The import failed', err, await reportWhatIsKnown());
     publish('Failed');
     throw failure;
+  }
+
+  /** After an unexpected error: the report as far as the staging store knows, if one can be written at all. */
+  async function reportWhatIsKnown(): Promise<unknown[] | undefined> {
+    if (!state.stage || phase === 'reporting') return undefined;
+    try {
+      return [await writeReport('write the report after an unexpected error')];
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Chunks whose failure could not be recorded are reported as of unknown outcome. The import still
+   * completes when the report's own checks pass (every staged product has its row); if they don't,
+   * writeReport fails naming the gap and so does the import.
+   */
+  function writeReport(summary: string) {
+    const request = { input, lastRound: state.round, unrecorded: state.unrecorded ?? [], unrecordedCount: state.unrecordedCount ?? 0 };
+    return wf.CancellationScope.nonCancellable(() => activities(summary).bookkeeping.writeReport(request));
   }
 
   /** Plans a retry round; when that fails for good the import stops retrying, reports and fails with the cause. */
@@ -425,11 +453,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     c.awaitingRetry = 0;
     phase = 'reporting';
     publish();
-    // Chunks whose failure could not be recorded are reported as of unknown outcome. The import still
-    // completes when the report's own checks pass (every staged product has its row); if they don't,
-    // writeReport fails naming the gap and so does the import.
-    const reportRequest = { input, lastRound: state.round, unrecorded: state.unrecorded ?? [], unrecordedCount: state.unrecordedCount ?? 0 };
-    const report = await wf.CancellationScope.nonCancellable(() => activities('write the report').bookkeeping.writeReport(reportRequest)).catch((err) => {
+    const report = await writeReport('write the report').catch((err) => {
       throw importFailure(fatalError ? `${fatalError}; then the report failed` : 'The report could not be written', err);
     });
     const finishedAt = Date.now();
@@ -464,12 +488,12 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
 }
 
 /** The import's failure for an activity's: `what` and the root cause's message, its type, and its details (a partial report's files and counts). */
-function importFailure(what: string, err: unknown): wf.ApplicationFailure {
+function importFailure(what: string, err: unknown, details = failureDetails(err)): wf.ApplicationFailure {
   return wf.ApplicationFailure.create({
     message: `${what}: ${failureMessage(err)}`,
     type: failureType(err) ?? 'ImportFailed',
     nonRetryable: true,
-    details: failureDetails(err),
+    details,
   });
 }
 
