@@ -19,7 +19,10 @@ const t = useTemporal();
 type Stubs = Partial<{ [K in keyof ImportActivities]: (...args: Parameters<ImportActivities[K]>) => unknown }>;
 type ReportRequest = Parameters<ImportActivities['writeReport']>[0] & { unrecorded?: { chunkId: string; error: string }[] };
 
-const report = { files: { resultsJsonl: '/tmp/stub/results.jsonl', resultsCsv: '/tmp/stub/results.csv', failedRecords: '/tmp/stub/failed.jsonl' }, counts: { invalid: 0, succeeded: 0, failed: 4, notSubmitted: 0 } };
+const report = {
+  files: { resultsJsonl: '/tmp/stub/results.jsonl', resultsCsv: '/tmp/stub/results.csv', failedRecords: '/tmp/stub/failed.jsonl' },
+  counts: { invalid: 0, succeeded: 0, failed: 4, notSubmitted: 0 },
+};
 const staged = (chunks: number): StageResult => ({ read: chunks * 2, valid: chunks * 2, invalid: 0, chunks });
 const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({ succeeded: 0, failed: 0, retryable: 0, invalid: 0, unknownOutcomeRetries: 0, ...c });
 
@@ -35,13 +38,18 @@ async function runWith(name: string, stubs: Stubs, options: Record<string, unkno
     activities: stubs as Record<string, (...args: unknown[]) => unknown>,
   });
   return worker.runUntil(async () => {
-    const request = { target: 'voucherify', source: { location: 'https://example.invalid/catalog.jsonl' }, options: { pollIntervalMs: 100, retryBackoffMs: 100, concurrency: 1, ...options } };
+    const request = {
+      target: 'voucherify',
+      source: { location: 'https://example.invalid/catalog.jsonl' },
+      options: { pollIntervalMs: 100, retryBackoffMs: 100, concurrency: 1, ...options },
+    };
     const handle = await startImport(t.client, request as StartImportRequest, { taskQueue, workflowId: `${name}-${Date.now()}`, countRecords: false });
     await during?.(handle);
     const outcome = await handle.result().then((summary) => ({ summary, failure: undefined }), (err: unknown) => ({ summary: undefined, failure: err }));
     const description = await handle.describe();
     const { currentDetails } = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-    return { ...outcome, status: description.status.name, searchStatus: description.typedSearchAttributes.get(BulkImportStatus), currentDetails: String(currentDetails) };
+    const searchStatus = description.typedSearchAttributes.get(BulkImportStatus);
+    return { ...outcome, status: description.status.name, searchStatus, currentDetails: String(currentDetails) };
   });
 }
 
@@ -100,7 +108,8 @@ describe('an activity failing for good ends the import in a defined state', { co
     let submitted = 0;
     const outcome = await runWith('stage-fails', {
       stage: async () => {
-        throw ApplicationFailure.create({ message: 'GET https://example.invalid/catalog.jsonl answered 404: check the URL', type: 'SourceError', nonRetryable: true });
+        const message = 'GET https://example.invalid/catalog.jsonl answered 404: check the URL';
+        throw ApplicationFailure.create({ message, type: 'SourceError', nonRetryable: true });
       },
       submitChunk: async () => void submitted++,
     });
@@ -118,7 +127,8 @@ describe('an activity failing for good ends the import in a defined state', { co
       stage: async () => staged(3),
       submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 2 }) }),
       writeReport: async () => {
-        throw ApplicationFailure.create({ message: '2 staged products have no row: chunk r0-000001 is missing', type: 'StagingDamaged', nonRetryable: true, details: [damaged] });
+        const message = '2 staged products have no row: chunk r0-000001 is missing';
+        throw ApplicationFailure.create({ message, type: 'StagingDamaged', nonRetryable: true, details: [damaged] });
       },
     });
     const failure = failureOf(outcome);
@@ -142,7 +152,8 @@ describe('an activity failing for good ends the import in a defined state', { co
       },
     }, { retryRounds: 3 });
     const failure = failureOf(outcome);
-    assert.match(failure.message, /^retry round 1 could not be planned: staging store unavailable: EIO \(import stopped; report: \/tmp\/stub\/results\.jsonl\)$/);
+    const expected = /^retry round 1 could not be planned: staging store unavailable: EIO \(import stopped; report: \/tmp\/stub\/results\.jsonl\)$/;
+    assert.match(failure.message, expected);
     assert.deepEqual(failure.details?.[0], report);
     assert.equal(reports, 1);
     assert.equal(outcome.searchStatus, 'Failed');
@@ -155,7 +166,8 @@ describe('an activity failing for good ends the import in a defined state', { co
       stage: async () => staged(5),
       submitChunk: async ({ chunkId }) => {
         submitted.push(chunkId);
-        throw ApplicationFailure.nonRetryable('Voucherify at http://127.0.0.1:9 refused the connection (ECONNREFUSED) on 3 attempts: check VOUCHERIFY_API_URL in the worker\'s environment', 'TargetMisconfigured');
+        const message = "Voucherify at http://127.0.0.1:9 refused the connection (ECONNREFUSED) on 3 attempts: check VOUCHERIFY_API_URL in the worker's env";
+        throw ApplicationFailure.nonRetryable(message, 'TargetMisconfigured');
       },
       failChunk: async ({ chunkId }) => void failed.push(chunkId),
       writeReport: async () => report,

@@ -524,8 +524,9 @@ function progressMarkdown(p: ImportProgress, status?: string): string {
     ['awaiting retry', p.awaitingRetry],
     ['in flight', p.inFlight],
   ];
+  const headline = status === 'Failed' ? 'failed' : p.phase;
   return [
-    `**${status === 'Failed' ? 'failed' : p.phase}**${flags} · ${n(done)} of ${n(p.valid)} products done${p.valid ? ` (${Math.floor((done / p.valid) * 100)}%)` : ''} · ${rate}`,
+    `**${headline}**${flags} · ${n(done)} of ${n(p.valid)} products done${p.valid ? ` (${Math.floor((done / p.valid) * 100)}%)` : ''} · ${rate}`,
     '',
     `Round ${p.retryRound} · concurrency ${p.concurrency} · chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight`,
     '',
