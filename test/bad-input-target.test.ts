@@ -92,6 +92,18 @@ describe('a misconfigured target stops the import at once and says what to check
     }
   });
 
+  test('wrong Propeller base URL (the sandbox plus /nope): one token request, two bulk requests, then the import stops', async () => {
+    const sandbox = await startPropellerSandbox({ seed: 1 });
+    try {
+      const run = await importWith('propeller-wrong-url', 'propeller', { ...sandbox.env, PROPELLER_API_URL: `${sandbox.url}/nope` });
+      assertStopped(run, /Propeller at \S+\/nope answered 404 to POST \/nope\/v2\/products\/bulk\/sourceId, .*: check PROPELLER_API_URL/, notSubmitted);
+      assert.equal(requestCount(sandbox.stats()), 3);
+      assert.equal(sandbox.productCount(), 0);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
   test('wrong credentials (401): one request, then the import stops', async () => {
     const sandbox = await startVoucherifySandbox({ seed: 1 });
     try {
