@@ -199,6 +199,25 @@ describe('an activity failing for good ends the import in a defined state', { co
     assert.deepEqual(recorded, [{ chunkId: 'r0-000001', retryable: true }, { chunkId: 'r0-000002', retryable: true }]);
   });
 
+  test('once the target has answered a chunk, even with nothing succeeded, a misconfigured answer is not fatal', async () => {
+    const recorded: string[] = [];
+    const outcome = await runWith('misconfigured-answered', {
+      stage: async () => staged(3),
+      submitChunk: async ({ chunkId }) => {
+        if (chunkId === 'r0-000000') return { kind: 'accepted', actionId: 'aa_1', products: 2 };
+        throw ApplicationFailure.nonRetryable('Voucherify at http://x refused the connection (ECONNREFUSED) on 3 attempts', 'TargetMisconfigured');
+      },
+      awaitAction: async () => counts({ failed: 2 }),
+      failChunk: async ({ chunkId }) => {
+        recorded.push(chunkId);
+        return counts({ failed: 2 });
+      },
+      writeReport: async () => report,
+    });
+    assert.equal(outcome.status, 'COMPLETED');
+    assert.deepEqual(recorded, ['r0-000001', 'r0-000002']);
+  });
+
   test('cancel while every chunk fails and its failure cannot be recorded: the import is cancelled with a report', async () => {
     let failChunkCalls = 0;
     let reports = 0;

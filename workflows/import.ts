@@ -24,9 +24,10 @@ import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyU
 /** Failures after which no other chunk can succeed either: stop submitting, report, fail. */
 const FATAL_FAILURES = new Set(['Unauthorized', 'QuotaExhausted']);
 /**
- * A misconfigured target (refused connection, wrong base URL) is fatal like a 401 while nothing
- * has succeeded and it comes back on this many chunks in a row; after a success it is a
- * transient trouble of the target, and its chunks go to the retry rounds.
+ * A misconfigured target (refused connection, wrong base URL) is fatal like a 401 when it comes
+ * back on this many chunks before the target ever answered one (nothing succeeded, no action
+ * accepted); once it has answered, the same error is a transient trouble of the target, and
+ * its chunks go to the retry rounds.
  */
 const MISCONFIGURED = 'TargetMisconfigured';
 const MISCONFIGURED_CHUNKS_TO_STOP = 2;
@@ -49,8 +50,10 @@ export interface CarriedState {
   /** Chunks whose failure could not be recorded (the first MAX_UNRECORDED), and how many there were in all. */
   unrecorded?: UnrecordedChunk[];
   unrecordedCount?: number;
-  /** Chunks in a row that met a misconfigured target since the last success. */
+  /** Chunks that met a misconfigured target while it had never answered a chunk. */
   misconfiguredStreak?: number;
+  /** The target has answered a chunk (accepted it, or answered for its products): its configuration works. */
+  targetAnswered?: boolean;
 }
 
 /** The product counts of `progress`, plus the chunk counts that `progress` nests. */
@@ -245,7 +248,6 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     c.rejected += counts.invalid;
     c.awaitingRetry += counts.retryable;
     c.unknownOutcomeRetries += counts.unknownOutcomeRetries;
-    if (counts.succeeded > 0) state.misconfiguredStreak = 0;
     c.chunksDone++;
     recordSample();
     publish();
@@ -288,6 +290,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       await recordChunkFailure(chunkId, err);
       return;
     }
+    // An answer about the chunk (even a 413) proves the URL and the credentials work.
+    state.targetAnswered = true;
     if (result.kind === 'split') {
       state.pendingParts.unshift(...result.parts);
       c.chunksTotal += result.parts.length - 1;
@@ -317,7 +321,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
 
   async function recordChunkFailure(chunkId: string, err: unknown): Promise<void> {
     const type = failureType(err);
-    if (type === MISCONFIGURED && c.succeeded === 0) {
+    if (type === MISCONFIGURED && !state.targetAnswered && c.succeeded === 0) {
       state.misconfiguredStreak = (state.misconfiguredStreak ?? 0) + 1;
       if (state.misconfiguredStreak >= MISCONFIGURED_CHUNKS_TO_STOP) fatalError ??= failureMessage(err);
       // A chunk that may have been applied (no answer in time) is recorded as failed with the cause, never as not submitted;
