@@ -166,7 +166,8 @@ export function misconfiguration(err: unknown, settings: TargetSettings, attempt
   if (err instanceof HTTPError) {
     const status = err.response.statusCode;
     if (status !== 404 && status !== 405) return undefined;
-    return misconfigured(settings, `answered ${status} to ${describeRequest(err)}, an endpoint of its API`, settings.urlVariable, [{ status, body: errorBody(err) }]);
+    const details = [{ status, body: errorBody(err) }];
+    return misconfigured(settings, `answered ${status} to ${describeRequest(err)}, an endpoint of its API`, settings.urlVariable, details);
   }
   if (err instanceof ParseError) {
     const type = err.response?.headers['content-type'] ?? 'no content type';
@@ -179,9 +180,8 @@ export function misconfiguration(err: unknown, settings: TargetSettings, attempt
   if (!(err instanceof RequestError) || !persistent) return undefined;
   if (err instanceof TimeoutError) {
     // The request may have been applied: the workflow records such a chunk as failed, not as never sent.
-    return misconfigured(settings, `gave no answer to ${describeRequest(err)} in time ${attempts}`, `${settings.timeoutVariable} (or ${settings.urlVariable})`, [
-      { unknownOutcome: true },
-    ]);
+    const check = `${settings.timeoutVariable} (or ${settings.urlVariable})`;
+    return misconfigured(settings, `gave no answer to ${describeRequest(err)} in time ${attempts}`, check, [{ unknownOutcome: true }]);
   }
   if (err.code === 'ECONNREFUSED') return misconfigured(settings, `refused the connection (ECONNREFUSED) ${attempts}`, settings.urlVariable);
   if (PERSISTENT_NEVER_SENT.includes(err.code)) return misconfigured(settings, `could not be reached (${err.code}) ${attempts}`, settings.urlVariable);

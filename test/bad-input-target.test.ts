@@ -75,7 +75,8 @@ describe('a misconfigured target stops the import at once and says what to check
   test('connection refused (nothing listens at VOUCHERIFY_API_URL)', async () => {
     const url = await closedPortUrl();
     const run = await importWith('refused', 'voucherify', { ...h.voucherify.env, VOUCHERIFY_API_URL: url });
-    assertStopped(run, new RegExp(`Voucherify at ${url} refused the connection \\(ECONNREFUSED\\) on 3 attempts: check VOUCHERIFY_API_URL in the worker's environment`), notSubmitted);
+    const message = `Voucherify at ${url} refused the connection \\(ECONNREFUSED\\) on 3 attempts: check VOUCHERIFY_API_URL in the worker's environment`;
+    assertStopped(run, new RegExp(message), notSubmitted);
   });
 
   test('wrong base URL (the sandbox plus /nope): 404 on the bulk endpoint, two requests and no more', async () => {
@@ -85,6 +86,18 @@ describe('a misconfigured target stops the import at once and says what to check
       assertStopped(run, /answered 404 to POST \/nope\/v1\/products\/bulk\/async, an endpoint of its API: check VOUCHERIFY_API_URL/, notSubmitted);
       // The first chunk is tried again once (it could have been a blip); the second 404 in a row stops the import.
       assert.equal(requestCount(sandbox.stats()), 2);
+      assert.equal(sandbox.productCount(), 0);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  test('wrong Propeller base URL (the sandbox plus /nope): one token request, two bulk requests, then the import stops', async () => {
+    const sandbox = await startPropellerSandbox({ seed: 1 });
+    try {
+      const run = await importWith('propeller-wrong-url', 'propeller', { ...sandbox.env, PROPELLER_API_URL: `${sandbox.url}/nope` });
+      assertStopped(run, /Propeller at \S+\/nope answered 404 to POST \/nope\/v2\/products\/bulk\/sourceId, .*: check PROPELLER_API_URL/, notSubmitted);
+      assert.equal(requestCount(sandbox.stats()), 3);
       assert.equal(sandbox.productCount(), 0);
     } finally {
       await sandbox.close();
@@ -104,7 +117,8 @@ describe('a misconfigured target stops the import at once and says what to check
 
   test('unknown host in PROPELLER_API_URL: named after three attempts a chunk', async () => {
     const run = await importWith('unknown-host', 'propeller', { ...h.propeller.env, PROPELLER_API_URL: 'http://bulkport-test.invalid' });
-    assertStopped(run, /Propeller at http:\/\/bulkport-test\.invalid could not be reached \((ENOTFOUND|EAI_AGAIN)\) on 3 attempts: check PROPELLER_API_URL/, notSubmitted);
+    const message = /Propeller at http:\/\/bulkport-test\.invalid could not be reached \((ENOTFOUND|EAI_AGAIN)\) on 3 attempts: check PROPELLER_API_URL/;
+    assertStopped(run, message, notSubmitted);
   });
 
   test('wrong Propeller token URL: its 404 names PROPELLER_TOKEN_URL, no product request is sent', async () => {
@@ -112,7 +126,8 @@ describe('a misconfigured target stops the import at once and says what to check
     try {
       const tokenUrl = `${sandbox.url}/nope/oauth2/token`;
       const run = await importWith('wrong-token-url', 'propeller', { ...sandbox.env, PROPELLER_TOKEN_URL: tokenUrl });
-      assertStopped(run, /Propeller's token endpoint at \S+\/nope\/oauth2\/token answered 404 to POST \/nope\/oauth2\/token, an endpoint of its API: check PROPELLER_TOKEN_URL/, notSubmitted);
+      const message = /Propeller's token endpoint at \S+\/nope\/oauth2\/token answered 404 to POST \/nope\/oauth2\/token, .*: check PROPELLER_TOKEN_URL/;
+      assertStopped(run, message, notSubmitted);
       assert.equal(requestCount(sandbox.stats()), 2, 'two token requests, nothing else');
       assert.equal(sandbox.productCount(), 0);
     } finally {
@@ -129,7 +144,9 @@ describe('a misconfigured target stops the import at once and says what to check
     const page = await htmlServer();
     try {
       const run = await importWith('html', 'voucherify', { ...h.voucherify.env, VOUCHERIFY_API_URL: page.url });
-      assertStopped(run, new RegExp(`Voucherify at ${page.url} answered POST /v1/products/bulk/async with something other than JSON \\(text/html\\): check VOUCHERIFY_API_URL`), notSubmitted);
+      const message =
+        `Voucherify at ${page.url} answered POST /v1/products/bulk/async ` + 'with something other than JSON \\(text/html\\): check VOUCHERIFY_API_URL';
+      assertStopped(run, new RegExp(message), notSubmitted);
       assert.equal(page.requests(), 2);
     } finally {
       await page.close();

@@ -114,21 +114,25 @@ test('a refused connection is retried at first, and a misconfigured target once 
 
   const failure = misconfiguration(err, settings, MISCONFIGURED_AFTER_ATTEMPTS);
   assert.deepEqual([failure?.type, failure?.nonRetryable], [FailureType.misconfigured, true]);
-  assert.equal(failure?.message, `Voucherify at ${deadUrl} refused the connection (ECONNREFUSED) on 3 attempts: check VOUCHERIFY_API_URL in the worker's environment`);
+  const expected = `Voucherify at ${deadUrl} refused the connection (ECONNREFUSED) on 3 attempts: check VOUCHERIFY_API_URL in the worker's environment`;
+  assert.equal(failure?.message, expected);
 });
 
 test('404 or 405 from a bulk endpoint means a wrong base URL: misconfigured at once, naming the variable', async () => {
   for (const [path, status] of [['k', 404], ['l', 405]] as const) {
     const failure = await failureOf(path, { status, body: '<h1>Not Found</h1>' }, 5000, target());
     assert.deepEqual([failure.type, failure.nonRetryable], [FailureType.misconfigured, true]);
-    assert.match(failure.message, new RegExp(`^Voucherify at ${baseUrl} answered ${status} to POST /${path}, an endpoint of its API: check VOUCHERIFY_API_URL in the worker's environment$`));
+    const expected =
+      `^Voucherify at ${baseUrl} answered ${status} to POST /${path}, an endpoint of its API: ` + "check VOUCHERIFY_API_URL in the worker's environment$";
+    assert.match(failure.message, new RegExp(expected));
   }
   // Without settings (Voucherify's poll of an action it doesn't know), a 404 stays a rejection.
   assert.equal((await failureOf('k', { status: 404 })).type, FailureType.rejected);
 });
 
 test("an answer that is not the API's JSON (an HTML page answering 200) is a misconfigured target at once", async () => {
-  const failure = await failureOf('m', { status: 200, headers: { 'content-type': 'text/html' }, body: '<!doctype html><title>Welcome</title>' }, 5000, target());
+  const page = { status: 200, headers: { 'content-type': 'text/html' }, body: '<!doctype html><title>Welcome</title>' };
+  const failure = await failureOf('m', page, 5000, target());
   assert.deepEqual([failure.type, failure.nonRetryable], [FailureType.misconfigured, true]);
   assert.match(failure.message, /answered POST \/m with something other than JSON \(text\/html\): check VOUCHERIFY_API_URL/);
 });

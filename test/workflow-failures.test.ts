@@ -19,7 +19,10 @@ const t = useTemporal();
 type Stubs = Partial<{ [K in keyof ImportActivities]: (...args: Parameters<ImportActivities[K]>) => unknown }>;
 type ReportRequest = Parameters<ImportActivities['writeReport']>[0] & { unrecorded?: { chunkId: string; error: string }[] };
 
-const report = { files: { resultsJsonl: '/tmp/stub/results.jsonl', resultsCsv: '/tmp/stub/results.csv', failedRecords: '/tmp/stub/failed.jsonl' }, counts: { invalid: 0, succeeded: 0, failed: 4, notSubmitted: 0 } };
+const report = {
+  files: { resultsJsonl: '/tmp/stub/results.jsonl', resultsCsv: '/tmp/stub/results.csv', failedRecords: '/tmp/stub/failed.jsonl' },
+  counts: { invalid: 0, succeeded: 0, failed: 4, notSubmitted: 0 },
+};
 const staged = (chunks: number): StageResult => ({ read: chunks * 2, valid: chunks * 2, invalid: 0, chunks });
 const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({ succeeded: 0, failed: 0, retryable: 0, invalid: 0, unknownOutcomeRetries: 0, ...c });
 
@@ -35,12 +38,18 @@ async function runWith(name: string, stubs: Stubs, options: Record<string, unkno
     activities: stubs as Record<string, (...args: unknown[]) => unknown>,
   });
   return worker.runUntil(async () => {
-    const request = { target: 'voucherify', source: { location: 'https://example.invalid/catalog.jsonl' }, options: { pollIntervalMs: 100, retryBackoffMs: 100, concurrency: 1, ...options } };
+    const request = {
+      target: 'voucherify',
+      source: { location: 'https://example.invalid/catalog.jsonl' },
+      options: { pollIntervalMs: 100, retryBackoffMs: 100, concurrency: 1, ...options },
+    };
     const handle = await startImport(t.client, request as StartImportRequest, { taskQueue, workflowId: `${name}-${Date.now()}`, countRecords: false });
     await during?.(handle);
     const outcome = await handle.result().then((summary) => ({ summary, failure: undefined }), (err: unknown) => ({ summary: undefined, failure: err }));
     const description = await handle.describe();
-    return { ...outcome, status: description.status.name, searchStatus: description.typedSearchAttributes.get(BulkImportStatus), details: description.raw.workflowExecutionInfo };
+    const { currentDetails } = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    const searchStatus = description.typedSearchAttributes.get(BulkImportStatus);
+    return { ...outcome, status: description.status.name, searchStatus, currentDetails: String(currentDetails) };
   });
 }
 
@@ -99,7 +108,8 @@ describe('an activity failing for good ends the import in a defined state', { co
     let submitted = 0;
     const outcome = await runWith('stage-fails', {
       stage: async () => {
-        throw ApplicationFailure.create({ message: 'GET https://example.invalid/catalog.jsonl answered 404: check the URL', type: 'SourceError', nonRetryable: true });
+        const message = 'GET https://example.invalid/catalog.jsonl answered 404: check the URL';
+        throw ApplicationFailure.create({ message, type: 'SourceError', nonRetryable: true });
       },
       submitChunk: async () => void submitted++,
     });
@@ -107,6 +117,7 @@ describe('an activity failing for good ends the import in a defined state', { co
     assert.equal(failure.type, 'SourceError');
     assert.match(failure.message, /^Staging failed: GET https:\/\/example\.invalid\/catalog\.jsonl answered 404: check the URL$/);
     assert.equal(outcome.searchStatus, 'Failed');
+    assert.match(outcome.currentDetails, /^\*\*failed\*\* · /, 'the Web UI headline says failed, not staging');
     assert.equal(submitted, 0);
   });
 
@@ -116,7 +127,8 @@ describe('an activity failing for good ends the import in a defined state', { co
       stage: async () => staged(3),
       submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 2 }) }),
       writeReport: async () => {
-        throw ApplicationFailure.create({ message: '2 staged products have no row: chunk r0-000001 is missing', type: 'StagingDamaged', nonRetryable: true, details: [damaged] });
+        const message = '2 staged products have no row: chunk r0-000001 is missing';
+        throw ApplicationFailure.create({ message, type: 'StagingDamaged', nonRetryable: true, details: [damaged] });
       },
     });
     const failure = failureOf(outcome);
@@ -140,7 +152,8 @@ describe('an activity failing for good ends the import in a defined state', { co
       },
     }, { retryRounds: 3 });
     const failure = failureOf(outcome);
-    assert.match(failure.message, /^retry round 1 could not be planned: staging store unavailable: EIO \(import stopped; report: \/tmp\/stub\/results\.jsonl\)$/);
+    const expected = /^retry round 1 could not be planned: staging store unavailable: EIO \(import stopped; report: \/tmp\/stub\/results\.jsonl\)$/;
+    assert.match(failure.message, expected);
     assert.deepEqual(failure.details?.[0], report);
     assert.equal(reports, 1);
     assert.equal(outcome.searchStatus, 'Failed');
@@ -153,7 +166,8 @@ describe('an activity failing for good ends the import in a defined state', { co
       stage: async () => staged(5),
       submitChunk: async ({ chunkId }) => {
         submitted.push(chunkId);
-        throw ApplicationFailure.nonRetryable('Voucherify at http://127.0.0.1:9 refused the connection (ECONNREFUSED) on 3 attempts: check VOUCHERIFY_API_URL in the worker\'s environment', 'TargetMisconfigured');
+        const message = "Voucherify at http://127.0.0.1:9 refused the connection (ECONNREFUSED) on 3 attempts: check VOUCHERIFY_API_URL in the worker's env";
+        throw ApplicationFailure.nonRetryable(message, 'TargetMisconfigured');
       },
       failChunk: async ({ chunkId }) => void failed.push(chunkId),
       writeReport: async () => report,
@@ -183,6 +197,25 @@ describe('an activity failing for good ends the import in a defined state', { co
     });
     assert.equal(outcome.status, 'COMPLETED');
     assert.deepEqual(recorded, [{ chunkId: 'r0-000001', retryable: true }, { chunkId: 'r0-000002', retryable: true }]);
+  });
+
+  test('once the target has answered a chunk, even with nothing succeeded, a misconfigured answer is not fatal', async () => {
+    const recorded: string[] = [];
+    const outcome = await runWith('misconfigured-answered', {
+      stage: async () => staged(3),
+      submitChunk: async ({ chunkId }) => {
+        if (chunkId === 'r0-000000') return { kind: 'accepted', actionId: 'aa_1', products: 2 };
+        throw ApplicationFailure.nonRetryable('Voucherify at http://x refused the connection (ECONNREFUSED) on 3 attempts', 'TargetMisconfigured');
+      },
+      awaitAction: async () => counts({ failed: 2 }),
+      failChunk: async ({ chunkId }) => {
+        recorded.push(chunkId);
+        return counts({ failed: 2 });
+      },
+      writeReport: async () => report,
+    });
+    assert.equal(outcome.status, 'COMPLETED');
+    assert.deepEqual(recorded, ['r0-000001', 'r0-000002']);
   });
 
   test('cancel while every chunk fails and its failure cannot be recorded: the import is cancelled with a report', async () => {
@@ -224,5 +257,35 @@ describe('an activity failing for good ends the import in a defined state', { co
     });
     assert.equal(outcome.summary?.counts.invalid, 5);
     assert.match(metadata, /\| invalid \| 5 \|\n\| … of which rejected by the target \| 2 \|/, metadata);
+  });
+
+  test('an unexpected error in the workflow (an activity answering nonsense) fails the import, never its workflow task', async () => {
+    const outcome = await runWith('unexpected', { stage: async () => null });
+    const failure = failureOf(outcome);
+    assert.equal(failure.type, 'ImportFailed');
+    assert.match(failure.message, /^The import failed: .*null/);
+    assert.equal(outcome.searchStatus, 'Failed');
+  });
+
+  test('input the workflow cannot parse fails the import at once, naming the field', async () => {
+    const taskQueue = uniqueTaskQueue('bad-input');
+    const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
+    const worker = await Worker.create({
+      connection: t.connection,
+      namespace: t.namespace,
+      taskQueue,
+      ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
+      activities: {},
+    });
+    const failure = await worker.runUntil(async () => {
+      const request = { importId: 'bad-input', target: 'voucherify', source: { location: '/tmp/x.jsonl' }, options: { concurrency: 0 } };
+      const handle = await t.client.workflow.start('importCatalog', { taskQueue, workflowId: `bad-input-${Date.now()}`, args: [request] });
+      const ended = await handle.result().then(() => undefined, (err: unknown) => err);
+      return { failure: ended, searchStatus: (await handle.describe()).typedSearchAttributes.get(BulkImportStatus) };
+    });
+    const cause = failureOf(failure);
+    assert.equal(cause.type, 'InvalidInput');
+    assert.match(cause.message, /^The import's input is invalid: options\.concurrency: /);
+    assert.equal(failure.searchStatus, 'Failed');
   });
 });

@@ -24,9 +24,10 @@ import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyU
 /** Failures after which no other chunk can succeed either: stop submitting, report, fail. */
 const FATAL_FAILURES = new Set(['Unauthorized', 'QuotaExhausted']);
 /**
- * A misconfigured target (refused connection, wrong base URL) is fatal like a 401 while nothing
- * has succeeded and it comes back on this many chunks in a row; after a success it is a
- * transient trouble of the target, and its chunks go to the retry rounds.
+ * A misconfigured target (refused connection, wrong base URL) is fatal like a 401 when it comes
+ * back on this many chunks before the target ever answered one (nothing succeeded, no action
+ * accepted); once it has answered, the same error is a transient trouble of the target, and
+ * its chunks go to the retry rounds.
  */
 const MISCONFIGURED = 'TargetMisconfigured';
 const MISCONFIGURED_CHUNKS_TO_STOP = 2;
@@ -49,8 +50,10 @@ export interface CarriedState {
   /** Chunks whose failure could not be recorded (the first MAX_UNRECORDED), and how many there were in all. */
   unrecorded?: UnrecordedChunk[];
   unrecordedCount?: number;
-  /** Chunks in a row that met a misconfigured target since the last success. */
+  /** Chunks that met a misconfigured target while it had never answered a chunk. */
   misconfiguredStreak?: number;
+  /** The target has answered a chunk (accepted it, or answered for its products): its configuration works. */
+  targetAnswered?: boolean;
 }
 
 /** The product counts of `progress`, plus the chunk counts that `progress` nests. */
@@ -88,7 +91,14 @@ function activities(summary?: string) {
 }
 
 export async function importCatalog(request: ImportRequest, carried?: CarriedState): Promise<ImportSummary> {
-  const input = ImportInput.parse(request);
+  const parsed = ImportInput.safeParse(request);
+  if (!parsed.success) {
+    // Thrown as is, a ZodError would fail the workflow task on every replay: end the import instead.
+    wf.upsertSearchAttributes([{ key: BulkImportStatus, value: 'Failed' }]);
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`).join('; ');
+    throw wf.ApplicationFailure.nonRetryable(`The import's input is invalid: ${issues}`, 'InvalidInput');
+  }
+  const input = parsed.data;
   const { options } = input;
   const state: CarriedState = carried ?? {
     startedAt: Date.now(),
@@ -238,7 +248,6 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     c.rejected += counts.invalid;
     c.awaitingRetry += counts.retryable;
     c.unknownOutcomeRetries += counts.unknownOutcomeRetries;
-    if (counts.succeeded > 0) state.misconfiguredStreak = 0;
     c.chunksDone++;
     recordSample();
     publish();
@@ -281,6 +290,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       await recordChunkFailure(chunkId, err);
       return;
     }
+    // An answer about the chunk (even a 413) proves the URL and the credentials work.
+    state.targetAnswered = true;
     if (result.kind === 'split') {
       state.pendingParts.unshift(...result.parts);
       c.chunksTotal += result.parts.length - 1;
@@ -310,7 +321,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
 
   async function recordChunkFailure(chunkId: string, err: unknown): Promise<void> {
     const type = failureType(err);
-    if (type === MISCONFIGURED && c.succeeded === 0) {
+    if (type === MISCONFIGURED && !state.targetAnswered && c.succeeded === 0) {
       state.misconfiguredStreak = (state.misconfiguredStreak ?? 0) + 1;
       if (state.misconfiguredStreak >= MISCONFIGURED_CHUNKS_TO_STOP) fatalError ??= failureMessage(err);
       // A chunk that may have been applied (no answer in time) is recorded as failed with the cause, never as not submitted;
@@ -395,9 +406,30 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     return await finish();
   } catch (err) {
     if (err instanceof wf.ContinueAsNew) throw err;
-    const failure = err instanceof wf.ApplicationFailure ? err : importFailure('The import failed', err);
+    // Our own failures (stage, report, a stop) say what happened; anything else is unexpected: report what is known.
+    const failure = err instanceof wf.ApplicationFailure ? err : importFailure('The import failed', err, await reportWhatIsKnown());
     publish('Failed');
     throw failure;
+  }
+
+  /** After an unexpected error: the report as far as the staging store knows, if one can be written at all. */
+  async function reportWhatIsKnown(): Promise<unknown[] | undefined> {
+    if (!state.stage || phase === 'reporting') return undefined;
+    try {
+      return [await writeReport('write the report after an unexpected error')];
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Chunks whose failure could not be recorded are reported as of unknown outcome. The import still
+   * completes when the report's own checks pass (every staged product has its row); if they don't,
+   * writeReport fails naming the gap and so does the import.
+   */
+  function writeReport(summary: string) {
+    const request = { input, lastRound: state.round, unrecorded: state.unrecorded ?? [], unrecordedCount: state.unrecordedCount ?? 0 };
+    return wf.CancellationScope.nonCancellable(() => activities(summary).bookkeeping.writeReport(request));
   }
 
   /** Plans a retry round; when that fails for good the import stops retrying, reports and fails with the cause. */
@@ -425,11 +457,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     c.awaitingRetry = 0;
     phase = 'reporting';
     publish();
-    // Chunks whose failure could not be recorded are reported as of unknown outcome. The import still
-    // completes when the report's own checks pass (every staged product has its row); if they don't,
-    // writeReport fails naming the gap and so does the import.
-    const reportRequest = { input, lastRound: state.round, unrecorded: state.unrecorded ?? [], unrecordedCount: state.unrecordedCount ?? 0 };
-    const report = await wf.CancellationScope.nonCancellable(() => activities('write the report').bookkeeping.writeReport(reportRequest)).catch((err) => {
+    const report = await writeReport('write the report').catch((err) => {
       throw importFailure(fatalError ? `${fatalError}; then the report failed` : 'The report could not be written', err);
     });
     const finishedAt = Date.now();
@@ -464,12 +492,12 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
 }
 
 /** The import's failure for an activity's: `what` and the root cause's message, its type, and its details (a partial report's files and counts). */
-function importFailure(what: string, err: unknown): wf.ApplicationFailure {
+function importFailure(what: string, err: unknown, details = failureDetails(err)): wf.ApplicationFailure {
   return wf.ApplicationFailure.create({
     message: `${what}: ${failureMessage(err)}`,
     type: failureType(err) ?? 'ImportFailed',
     nonRetryable: true,
-    details: failureDetails(err),
+    details,
   });
 }
 
@@ -500,8 +528,9 @@ function progressMarkdown(p: ImportProgress, status?: string): string {
     ['awaiting retry', p.awaitingRetry],
     ['in flight', p.inFlight],
   ];
+  const headline = status === 'Failed' ? 'failed' : p.phase;
   return [
-    `**${status === 'Failed' ? 'failed' : p.phase}**${flags} · ${n(done)} of ${n(p.valid)} products done${p.valid ? ` (${Math.floor((done / p.valid) * 100)}%)` : ''} · ${rate}`,
+    `**${headline}**${flags} · ${n(done)} of ${n(p.valid)} products done${p.valid ? ` (${Math.floor((done / p.valid) * 100)}%)` : ''} · ${rate}`,
     '',
     `Round ${p.retryRound} · concurrency ${p.concurrency} · chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight`,
     '',

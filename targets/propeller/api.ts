@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { HTTPError, type Got } from 'got';
 import { jsonOrText } from '../../activities/sources/dotted';
 import type { PropellerDirectives, PropellerOptions } from '../../common/import';
-import { createHttp, errorBody, heartbeatWhile, isUnknownOutcome, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
+import {
+  createHttp, errorBody, heartbeatWhile, isUnknownOutcome, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings,
+} from '../http';
 import type { ItemOutcome, StagedItem, SynchronousApi } from '../types';
 
 const label = 'Propeller';
@@ -166,14 +168,15 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
     'Set them to your API host (e.g. https://api.helice.cloud), its token URL (…/oauth2/token) and your client credentials, or run `bulkport sandbox` and use the values it prints.');
   const http: Got = createHttp({ baseUrl: settings.PROPELLER_API_URL, timeoutMs: Number(env.PROPELLER_TIMEOUT_MS ?? 120_000) });
   const where: TargetSettings = { label, baseUrl: settings.PROPELLER_API_URL, urlVariable: 'PROPELLER_API_URL', timeoutVariable: 'PROPELLER_TIMEOUT_MS' };
-  const tokenWhere: TargetSettings = { ...where, label: `${label}'s token endpoint`, baseUrl: settings.PROPELLER_TOKEN_URL, urlVariable: 'PROPELLER_TOKEN_URL' };
+  const tokenLabel = `${label}'s token endpoint`;
+  const tokenWhere: TargetSettings = { ...where, label: tokenLabel, baseUrl: settings.PROPELLER_TOKEN_URL, urlVariable: 'PROPELLER_TOKEN_URL' };
   const tokens = new TokenCache(async () => {
     const form = { grant_type: 'client_credentials', client_id: settings.PROPELLER_CLIENT_ID, client_secret: settings.PROPELLER_CLIENT_SECRET };
     try {
       return tokenOfAnswer(await http.post(settings.PROPELLER_TOKEN_URL, { prefixUrl: '', form }).json(), label);
     } catch (err) {
       // The token URL is a setting of its own: its failures name it, not the API URL.
-      throw toFailure(err, `${label}'s token endpoint`, tokenWhere);
+      throw toFailure(err, tokenLabel, tokenWhere);
     }
   });
 
