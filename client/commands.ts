@@ -400,7 +400,7 @@ function cancelCommand(): Command {
     .addOption(workerTimeoutOption())
     .addHelpText(
       'after',
-      `\nWith --wait, the exit code says what the cancelled import imported (a cancel you asked for is no failure):\n${exitCodeHelp}`,
+      `\nWith --wait, the exit code says what the cancelled import imported, as for any import (2 when some products were left unsent):\n${exitCodeHelp}`,
     );
 }
 
