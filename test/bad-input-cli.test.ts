@@ -163,6 +163,14 @@ describe('bad input at the command line', { concurrency: 3 }, () => {
     assert.match(run.stderr, noWorker());
   });
 
+  test('pause with no worker: the signal is accepted, with a warning that nothing happens until a worker runs', async () => {
+    const id = await idleImport('pause');
+    const run = await h.bulkport(['pause', id]);
+    assert.equal(run.code, ExitCode.ok, run.stderr);
+    assert.match(run.stdout, new RegExp(`Paused ${id}`));
+    assert.match(run.stderr, new RegExp(`Warning: ${noWorker().source}`));
+  });
+
   test('status with no worker: says so in its progress error, and exits 0 (it could tell where the import stands)', async () => {
     const id = await idleImport('status');
     const run = await h.bulkport(['status', id, '--json']);
