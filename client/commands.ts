@@ -15,7 +15,19 @@ import { sandboxCommand } from '../sandbox/command';
 import { ImportInput, sourceFormats, targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
 import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../common/temporal-config';
-import { cancelSignal, checkSource, connectClient, importWorkflowId, type ImportHandle, pauseSignal, resumeSignal, setConcurrencyUpdate, SourceNotFoundError, startImport, type StartImportRequest } from './index';
+import {
+  cancelSignal,
+  checkSource,
+  connectClient,
+  importWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  setConcurrencyUpdate,
+  SourceNotFoundError,
+  startImport,
+  type ImportHandle,
+  type StartImportRequest,
+} from './index';
 import { exitCodeHelp, exitCodeOf } from './outcome';
 import { followImport, problemLine, progressLines, summaryLines } from './progress';
 import { registerSearchAttributes } from './setup';
@@ -325,7 +337,8 @@ function statusCommand(): Command {
 }
 
 function watchCommand(): Command {
-  return idCommand<WaitFlags>('watch', 'Follow an import with live progress bars until it ends (Ctrl-C stops watching, not the import)', async (ctx, id, flags) => {
+  const description = 'Follow an import with live progress bars until it ends (Ctrl-C stops watching, not the import)';
+  return idCommand<WaitFlags>('watch', description, async (ctx, id, flags) => {
     const { handle, description } = await findImport(ctx.client, id);
     if (description.status.name !== 'RUNNING') {
       // An ended import: its status, and the exit code it ended with.
