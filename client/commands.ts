@@ -15,7 +15,19 @@ import { sandboxCommand } from '../sandbox/command';
 import { ImportInput, targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
 import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../common/temporal-config';
-import { cancelSignal, checkSource, connectClient, importWorkflowId, pauseSignal, resumeSignal, setConcurrencyUpdate, SourceNotFoundError, startImport, type StartImportRequest } from './index';
+import {
+  cancelSignal,
+  checkSource,
+  connectClient,
+  importWorkflowId,
+  pauseSignal,
+  resumeSignal,
+  setConcurrencyUpdate,
+  SourceNotFoundError,
+  startImport,
+  type ImportHandle,
+  type StartImportRequest,
+} from './index';
 import { exitCodeHelp, exitCodeOf } from './outcome';
 import { followImport, problemLine, progressLines, summaryLines } from './progress';
 import { delimiterOption, encodingOption, formatOption, recordsPathOption, sourceRefOf, type SourceFlags } from './source-flags';
@@ -292,8 +304,7 @@ function importCommand(): Command {
         }
         if (!flags.wait) {
           say(`Follow it: bulkport watch ${id}   (also: status, pause, resume, cancel, concurrency ${id} <n>)`);
-          const taskQueue = flags.taskQueue ?? ctx.config.taskQueue;
-          if ((await pollerCount(ctx.client, taskQueue)) === 0) process.stderr.write(`Warning: ${noWorkerMessage(ctx.client, taskQueue)}\n`);
+          await warnWithoutWorker(ctx, flags.taskQueue ?? ctx.config.taskQueue);
           return;
         }
         process.exitCode = await followAndReport(ctx, id, flags);
@@ -334,7 +345,8 @@ function statusCommand(): Command {
 }
 
 function watchCommand(): Command {
-  return idCommand<WaitFlags>('watch', 'Follow an import with live progress bars until it ends (Ctrl-C stops watching, not the import)', async (ctx, id, flags) => {
+  const description = 'Follow an import with live progress bars until it ends (Ctrl-C stops watching, not the import)';
+  return idCommand<WaitFlags>('watch', description, async (ctx, id, flags) => {
     const { handle, description } = await findImport(ctx.client, id);
     if (description.status.name !== 'RUNNING') {
       // An ended import: its status, and the exit code it ended with.
@@ -373,12 +385,24 @@ async function runningImport(ctx: Context, id: string) {
   if (description.status.name !== 'RUNNING') {
     throw new CliError(`Import ${id} is not running (${description.status.name.toLowerCase()}); see bulkport status ${id}\nWeb UI: ${ctx.link(id)}`);
   }
-  return handle;
+  return { handle, taskQueue: description.taskQueue };
+}
+
+/** A signal is accepted without a worker, but nothing happens until one runs: say so. */
+async function warnWithoutWorker(ctx: Context, taskQueue: string): Promise<void> {
+  if ((await pollerCount(ctx.client, taskQueue)) === 0) process.stderr.write(`Warning: ${noWorkerMessage(ctx.client, taskQueue)}\n`);
+}
+
+/** Sends a signal to a running import, warning when no worker will act on it yet (unless the caller follows it and says so itself). */
+async function signalImport(ctx: Context, id: string, send: (handle: ImportHandle) => Promise<void>, warn = true): Promise<void> {
+  const { handle, taskQueue } = await runningImport(ctx, id);
+  await send(handle);
+  if (warn) await warnWithoutWorker(ctx, taskQueue);
 }
 
 function pauseCommand(): Command {
   return idCommand('pause', 'Pause an import: nothing new is submitted; chunks in flight finish (Voucherify actions keep being polled)', async (ctx, id) => {
-    await (await runningImport(ctx, id)).signal(pauseSignal);
+    await signalImport(ctx, id, (handle) => handle.signal(pauseSignal));
     say(`Paused ${id}: nothing new is submitted; chunks in flight finish. Resume with: bulkport resume ${id}`);
     say(`Web UI: ${ctx.link(id)}`);
   });
@@ -386,7 +410,7 @@ function pauseCommand(): Command {
 
 function resumeCommand(): Command {
   return idCommand('resume', 'Resume a paused import', async (ctx, id) => {
-    await (await runningImport(ctx, id)).signal(resumeSignal);
+    await signalImport(ctx, id, (handle) => handle.signal(resumeSignal));
     say(`Resumed ${id}`);
     say(`Web UI: ${ctx.link(id)}`);
   });
@@ -397,7 +421,7 @@ function cancelCommand(): Command {
     'cancel',
     'Stop an import cleanly: nothing new is submitted, chunks in flight finish, the report is written',
     async (ctx, id, flags) => {
-      await (await runningImport(ctx, id)).signal(cancelSignal, flags.reason);
+      await signalImport(ctx, id, (handle) => handle.signal(cancelSignal, flags.reason), !flags.wait);
       say(`Cancelling ${id}: chunks in flight finish, then the report is written.`);
       if (flags.wait) process.exitCode = await followAndReport(ctx, id, { ...flags, json: false });
       else say(`Web UI: ${ctx.link(id)}`);
@@ -408,7 +432,7 @@ function cancelCommand(): Command {
     .addOption(workerTimeoutOption())
     .addHelpText(
       'after',
-      `\nWith --wait, the exit code says what the cancelled import imported (a cancel you asked for is no failure):\n${exitCodeHelp}`,
+      `\nWith --wait, the exit code says what the cancelled import imported, as for any import (2 when some products were left unsent):\n${exitCodeHelp}`,
     );
 }
 
@@ -417,9 +441,9 @@ function concurrencyCommand(): Command {
     'concurrency',
     'Set how many chunks an import keeps in flight (takes effect as chunks finish); prints the previous value',
     async (ctx, id, _flags, [n]) => {
-      const handle = await runningImport(ctx, id);
+      const { handle, taskQueue } = await runningImport(ctx, id);
       // An Update needs a worker to answer; without one it would wait forever.
-      await requireWorker(ctx.client, (await handle.describe()).taskQueue, 'The concurrency can only change while a worker runs the import.');
+      await requireWorker(ctx.client, taskQueue, 'The concurrency can only change while a worker runs the import.');
       let previous: number;
       try {
         previous = await ctx.client.connection.withDeadline(Date.now() + 30_000, () => handle.executeUpdate(setConcurrencyUpdate, { args: [n as number] }));

@@ -161,7 +161,9 @@ export function problemLine({ summary, failure }: Pick<ImportStatus, 'summary' |
   if (!summary) return undefined;
   const c = summary.counts;
   if (c.read === 0) return 'Nothing was imported: the source holds no records (check the file, and --format if its extension misleads).';
-  if (c.succeeded === 0) return `Nothing was imported: see why each record was refused in ${c.invalid ? summary.files.invalidRows : summary.files.failedRecords}`;
+  if (c.succeeded === 0) {
+    return `Nothing was imported: see why each record was refused in ${c.invalid ? summary.files.invalidRows : summary.files.failedRecords}`;
+  }
   return undefined;
 }
 

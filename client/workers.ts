@@ -52,7 +52,8 @@ export function watchWorkers(client: Client, taskQueue: string, options: WorkerW
   let warned = false;
   return {
     async check(): Promise<boolean> {
-      const present = (await pollerCount(client, taskQueue)) > 0;
+      // A server that doesn't answer (restarting) says nothing about workers; following goes on as before.
+      const present = (await pollerCount(client, taskQueue).catch(() => 1)) > 0;
       if (present) {
         missingSince = undefined;
         return true;

@@ -43,19 +43,31 @@ const noWorker = () => new RegExp(`No worker is polling task queue ${idleQueue} 
 
 describe('bad input at the command line', { concurrency: 3 }, () => {
   test('an unknown target', async () => {
-    assertRefused(await h.importFile(await catalog(), 'shopify' as 'voucherify'), /argument 'shopify' is invalid\. Allowed choices are voucherify, propeller/);
+    assertRefused(
+      await h.importFile(await catalog(), 'shopify' as 'voucherify'),
+      /argument 'shopify' is invalid\. Allowed choices are voucherify, propeller/,
+    );
   });
 
   test('an unknown flag', async () => {
-    assertRefused(await h.importFile(await catalog(), 'voucherify', ['--concurency', '3']), /unknown option '--concurency'[\s\S]*Did you mean --concurrency\?/);
+    assertRefused(
+      await h.importFile(await catalog(), 'voucherify', ['--concurency', '3']),
+      /unknown option '--concurency'[\s\S]*Did you mean --concurrency\?/,
+    );
   });
 
   test('a flag of the other target', async () => {
-    assertRefused(await h.importFile(await catalog(), 'voucherify', ['--chunk-size', '100']), /--chunk-size applies to --target propeller only: drop it, or use --target propeller/);
+    assertRefused(
+      await h.importFile(await catalog(), 'voucherify', ['--chunk-size', '100']),
+      /--chunk-size applies to --target propeller only: drop it, or use --target propeller/,
+    );
   });
 
   test('--concurrency 0', async () => {
-    assertRefused(await h.importFile(await catalog(), 'voucherify', ['--concurrency', '0']), /invalid import: --concurrency: must be at least 1 \(see bulkport import --help\)/);
+    assertRefused(
+      await h.importFile(await catalog(), 'voucherify', ['--concurrency', '0']),
+      /invalid import: --concurrency: must be at least 1 \(see bulkport import --help\)/,
+    );
   });
 
   test('--concurrency above --max-concurrency', async () => {
@@ -64,19 +76,31 @@ describe('bad input at the command line', { concurrency: 3 }, () => {
   });
 
   test('--chunk-size 5000 (Propeller takes at most 2000)', async () => {
-    assertRefused(await h.importFile(await catalog(), 'propeller', ['--chunk-size', '5000']), /invalid import: --chunk-size: must be at most 2,000 \(see bulkport import --help\)/);
+    assertRefused(
+      await h.importFile(await catalog(), 'propeller', ['--chunk-size', '5000']),
+      /invalid import: --chunk-size: must be at most 2,000 \(see bulkport import --help\)/,
+    );
   });
 
   test('--chunk-bytes over 10,485,760', async () => {
-    assertRefused(await h.importFile(await catalog(), 'voucherify', ['--chunk-bytes', '10485761']), /invalid import: --chunk-bytes: must be at most 10,485,760 \(see bulkport import --help\)/);
+    assertRefused(
+      await h.importFile(await catalog(), 'voucherify', ['--chunk-bytes', '10485761']),
+      /invalid import: --chunk-bytes: must be at most 10,485,760 \(see bulkport import --help\)/,
+    );
   });
 
   test('--concurrency that is not a number', async () => {
-    assertRefused(await h.importFile(await catalog(), 'voucherify', ['--concurrency', 'four']), /option '--concurrency <n>' argument 'four' is invalid\. expected a whole number/);
+    assertRefused(
+      await h.importFile(await catalog(), 'voucherify', ['--concurrency', 'four']),
+      /option '--concurrency <n>' argument 'four' is invalid\. expected a whole number/,
+    );
   });
 
   test('an invalid --id', async () => {
-    assertRefused(await h.importFile(await catalog(), 'voucherify', ['--id', 'my import!']), /invalid import: --id: letters, digits, "\.", "_" and "-" only/);
+    assertRefused(
+      await h.importFile(await catalog(), 'voucherify', ['--id', 'my import!']),
+      /invalid import: --id: letters, digits, "\.", "_" and "-" only/,
+    );
   });
 
   test('a missing file', async () => {
@@ -163,6 +187,14 @@ describe('bad input at the command line', { concurrency: 3 }, () => {
     assert.match(run.stderr, noWorker());
   });
 
+  test('pause with no worker: the signal is accepted, with a warning that nothing happens until a worker runs', async () => {
+    const id = await idleImport('pause');
+    const run = await h.bulkport(['pause', id]);
+    assert.equal(run.code, ExitCode.ok, run.stderr);
+    assert.match(run.stdout, new RegExp(`Paused ${id}`));
+    assert.match(run.stderr, new RegExp(`Warning: ${noWorker().source}`));
+  });
+
   test('status with no worker: says so in its progress error, and exits 0 (it could tell where the import stands)', async () => {
     const id = await idleImport('status');
     const run = await h.bulkport(['status', id, '--json']);
@@ -174,7 +206,10 @@ describe('bad input at the command line', { concurrency: 3 }, () => {
   });
 
   test('--worker-timeout that is not a number of seconds', async () => {
-    assertRefused(await h.bulkport(['watch', 'any', '--worker-timeout', 'soon']), /option '--worker-timeout <seconds>' argument 'soon' is invalid\. expected seconds/);
+    assertRefused(
+      await h.bulkport(['watch', 'any', '--worker-timeout', 'soon']),
+      /option '--worker-timeout <seconds>' argument 'soon' is invalid\. expected seconds/,
+    );
   });
 });
 

@@ -34,7 +34,11 @@ describe('exit code of an ended import', () => {
     ['every row invalid: nothing imported', { summary: summary({ read: 10, invalid: 10 }) }, ExitCode.failed],
     ['an empty catalog: nothing imported', { summary: summary({}) }, ExitCode.failed],
     ['cancelled before anything succeeded', { summary: summary({ read: 10, valid: 10, notSubmitted: 10 }, 'cancelled') }, ExitCode.failed],
-    ['failed, even with a report of some successes', { failure: { message: 'x', report: { files: summary({}).files, counts: { succeeded: 3 } } } }, ExitCode.failed],
+    [
+      'failed, even with a report of some successes',
+      { failure: { message: 'x', report: { files: summary({}).files, counts: { succeeded: 3 } } } },
+      ExitCode.failed,
+    ],
     ['no summary and no failure', {}, ExitCode.failed],
   ];
   for (const [name, end, code] of cases) test(name, () => assert.equal(exitCodeOf(end), code));
