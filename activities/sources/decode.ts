@@ -112,6 +112,7 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
   const lines = new LineTracker();
   try {
     for await (const bytes of all) {
+      opts.onBytes?.();
       let text: string;
       try {
         text = decoder.decode(bytes, { stream: true });

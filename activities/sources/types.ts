@@ -23,6 +23,8 @@ export interface ReadSourceOptions {
   keyColumns?: { columns: string[]; example: string };
   /** Told about what was detected and decoded transparently (gzip, UTF-16), for the worker's log. */
   onNote?: (message: string) => void;
+  /** Called for every piece of the source read, so a reader can show it is alive between records. */
+  onBytes?: () => void;
 }
 
 /** Default cap on one record's text: far above any real product, far below a whole runaway file. */
