@@ -133,6 +133,22 @@ describe('bad sources', { concurrency: 3 }, () => {
     await assertSourceFailure(await h.importFile(file, 'voucherify'), /pass --delimiter tab/);
   });
 
+  test('a tab-separated CSV with --delimiter tab imports', async () => {
+    const file = await h.file('tabs-ok.csv', 'source_id\tname\ntc-1\tMug, blue\n');
+    const run = await h.importFile(file, 'voucherify', ['--delimiter', 'tab']);
+    assertExit(run, ExitCode.ok);
+    assertRows(run, [[2, 'tc-1', 'succeeded']]);
+    assert.equal(h.voucherify.getProduct('tc-1')?.name, 'Mug, blue');
+  });
+
+  test('a --delimiter of two characters is a usage error before anything starts', async () => {
+    const file = await h.file('two-char.csv', 'source_id;;name\ntw-1;;Mug\n');
+    const run = await h.importFile(file, 'voucherify', ['--delimiter', ';;']);
+    assertExit(run, ExitCode.failed);
+    assertMessage(run, /the delimiter must be one character .*got ";;"/);
+    assertNeverRan(run);
+  });
+
   test('duplicate CSV column names: named, and not retried', async () => {
     const file = await h.file('dupes.csv', 'source_id,name,name\ndp-1,Mug,Cup\n');
     await assertSourceFailure(await h.importFile(file, 'voucherify'), /the CSV header has the column "name" twice; rename one of them/);

@@ -285,6 +285,9 @@ test('bytes that are not UTF-8 stop the read naming the line and --encoding; wit
   const decoded = await collect(scratchFile('csv', cp1252), 'csv', { encoding: 'windows-1252' });
   assert.deepEqual(records(decoded), [{ source_id: 'sku-1', name: 'Mug' }, { source_id: 'sku-2', name: 'Café “q”' }]);
   await assert.rejects(collect(scratchFile('csv', cp1252), 'csv', { encoding: 'klingon' }), /unknown encoding "klingon": --encoding takes a WHATWG label/);
+  const notes: string[] = [];
+  await collect(scratchFile('jsonl', '{"a":1}\n{"name":"Caf\uFFFD"}\n'), 'jsonl', { onNote: (n) => notes.push(n) });
+  assert.deepEqual(notes, ['line 2 holds the replacement character �: the file was damaged by an earlier conversion (its original characters are lost); re-export it from the source system']);
 });
 
 test('binary sources are refused by name: ZIP/Excel, NUL bytes', async () => {

@@ -110,6 +110,7 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
   // Fatal for UTF-8 and UTF-16: a byte sequence they cannot hold is an error, not a replacement character.
   const decoder = new TextDecoder(encoding, { fatal: true });
   const lines = new LineTracker();
+  let replacementSeen = false;
   try {
     for await (const bytes of all) {
       opts.onBytes?.();
@@ -118,6 +119,12 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
         text = decoder.decode(bytes, { stream: true });
       } catch (err) {
         throw notDecodable(encoding, lines, bytes, err);
+      }
+      if (!replacementSeen && text.includes('\uFFFD')) {
+        // Valid UTF-8 for U+FFFD itself: the damage was done by an earlier conversion, and is only reported.
+        replacementSeen = true;
+        opts.onNote?.(`line ${lines.line + (text.slice(0, text.indexOf('\uFFFD')).match(/\n/g)?.length ?? 0)} holds the replacement character �: ` +
+          'the file was damaged by an earlier conversion (its original characters are lost); re-export it from the source system');
       }
       lines.saw(text);
       if (text.length > 0) yield text;
