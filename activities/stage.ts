@@ -131,7 +131,7 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
         await chunker.add(staged);
       }
       if (counts.read === 0) {
-        const what = format === 'csv' ? 'it is empty, or has a header row and no rows' : 'it is empty or blank';
+        const what = { csv: 'it is empty, or has a header row and no rows', json: 'it is empty, or an empty array', jsonl: 'it is empty or blank' }[format];
         throw new SourceError(`the source ${redactLocation(input.source.location)} holds no records (${what}); check that it is the right file and was exported completely`);
       }
       await chunker.flush();

@@ -115,6 +115,11 @@ describe('bad sources', { concurrency: 3 }, () => {
     await assertSourceFailure(await h.importFile(file, 'propeller', ['--lookup-key', 'id']), /has no id column/);
   });
 
+  test('JSON Lines named .csv: names the JSON and --format jsonl', async () => {
+    const file = await h.file('really-jsonl.csv', jsonl('rj', 2));
+    await assertSourceFailure(await h.importFile(file, 'voucherify'), /has no source_id column; it has .*the file looks like JSON; name it \.jsonl or \.json, or pass --format jsonl/);
+  });
+
   test('a ;-separated CSV: names the separator and --delimiter', async () => {
     const file = await h.file('semicolon.csv', 'source_id;name\nsc-1;Mug\n');
     await assertSourceFailure(await h.importFile(file, 'voucherify'), /separates cells with ';', not ','; pass --delimiter ';'/, ['sc-1']);

@@ -293,6 +293,8 @@ test('bytes that are not UTF-8 stop the read naming the line and --encoding; wit
 test('binary sources are refused by name: ZIP/Excel, NUL bytes', async () => {
   await assert.rejects(collect(scratchFile('csv', Buffer.from('PK\x03\x04\x14\x00\x06\x00xl/workbook.xml', 'latin1')), 'csv'), /ZIP archive or an Excel.*export the sheet as CSV/);
   await assert.rejects(collect(scratchFile('jsonl', Buffer.from([0x7b, 0x00, 0x01, 0xff, 0x00, 0x10, 0x80, 0x00, 0x00, 0x22])), 'jsonl'), /binary data, not text \(a NUL byte at offset 1\)/);
+  const xlsx = scratchFile('csv', Buffer.from('PK\x03\x04\x14\x00', 'latin1'));
+  await assert.rejects(collect(xlsx, 'csv', { encoding: 'windows-1252' }), /ZIP archive or an Excel/);
 });
 
 test('CSV: another separator, a missing key column and a headerless file are named with the fix', async () => {

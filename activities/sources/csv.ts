@@ -60,6 +60,9 @@ function checkKeyColumns(header: string[], names: (string | false)[], key: NonNu
   const missing = key.columns.filter((c) => !names.includes(c));
   if (missing.length === 0) return;
   const has = `it has ${quoteList(header)}`;
+  if (/^\s*[[{]/.test(header[0] ?? '')) {
+    throw new SourceError(`the CSV header (line 1) has no ${missing.join(' or ')} column; ${has}: the file looks like JSON; name it .jsonl or .json, or pass --format jsonl`);
+  }
   const lacksHeader = header.some((cell) => !/^[A-Za-z_][\w.-]*$/.test(cell.trim()));
   const fix = lacksHeader
     ? `does the file lack a header row? Add one such as ${key.example}`

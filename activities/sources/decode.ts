@@ -101,12 +101,11 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
   if (encoding === undefined) {
     encoding = utf16Of(head);
     if (encoding) opts.onNote?.(`the source is ${encoding.toUpperCase()} text: decoding it as such`);
-    else {
-      const binary = binaryKindOf(head);
-      if (binary) throw new SourceError(`the source is not a text file: ${binary}`);
-      encoding = 'utf-8';
-    }
   }
+  // NUL bytes are text only in UTF-16; an explicit single-byte encoding doesn't make a ZIP file readable.
+  const binary = encoding?.startsWith('utf-16') ? undefined : binaryKindOf(head);
+  if (binary) throw new SourceError(`the source is not a text file: ${binary}`);
+  encoding ??= 'utf-8';
   // Fatal for UTF-8 and UTF-16: a byte sequence they cannot hold is an error, not a replacement character.
   const decoder = new TextDecoder(encoding, { fatal: true });
   const lines = new LineTracker();
