@@ -132,7 +132,8 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
       }
       if (counts.read === 0) {
         const what = { csv: 'it is empty, or has a header row and no rows', json: 'it is empty, or an empty array', jsonl: 'it is empty or blank' }[format];
-        throw new SourceError(`the source ${redactLocation(input.source.location)} holds no records (${what}); check that it is the right file and was exported completely`);
+        const where = redactLocation(input.source.location);
+        throw new SourceError(`the source ${where} holds no records (${what}); check that it is the right file and was exported completely`);
       }
       await chunker.flush();
       await invalid.close();

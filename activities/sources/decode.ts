@@ -49,7 +49,9 @@ export function encodingNamed(label: string): string {
   try {
     return new TextDecoder(label).encoding;
   } catch {
-    throw new SourceError(`unknown encoding ${JSON.stringify(label)}: --encoding takes a WHATWG label such as windows-1252, latin1, iso-8859-15, utf-16le or shift_jis`);
+    throw new SourceError(
+      `unknown encoding ${JSON.stringify(label)}: --encoding takes a WHATWG label such as windows-1252, latin1, iso-8859-15, utf-16le or shift_jis`,
+    );
   }
 }
 
@@ -132,7 +134,8 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
     try {
       rest = decoder.decode();
     } catch (err) {
-      throw new SourceError(`the source ends in the middle of a ${encoding} character (line ${lines.line}): the file is cut short, or ${encodingHint(encoding)}`);
+      const why = `the file is cut short, or ${encodingHint(encoding)}`;
+      throw new SourceError(`the source ends in the middle of a ${encoding} character (line ${lines.line}): ${why}`);
     }
     if (rest.length > 0) yield rest;
   } catch (err) {
@@ -141,7 +144,9 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
 }
 
 const damagedGzip = (err: unknown): SourceError =>
-  new SourceError(`the source looks gzip-compressed but cannot be decompressed (${(err as Error).message}): the file is damaged or cut short; check it with gzip -t`);
+  new SourceError(
+    `the source looks gzip-compressed but cannot be decompressed (${(err as Error).message}): the file is damaged or cut short; check it with gzip -t`,
+  );
 
 const encodingHint = (encoding: string): string =>
   encoding === 'utf-8'
