@@ -76,7 +76,7 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
       ...(delimiter !== undefined ? { delimiter } : {}),
       ...(recordsPath !== undefined ? { recordsPath } : {}),
       keyColumns: target.csvKeyColumns,
-      onNote: (message) => ctx.log.info(`Source: ${message}`),
+      onNote: (message, level = 'info') => ctx.log[level](`Source: ${message}`),
       // Long stretches without a record (a wrapper object before its array, one huge line) must not look like a dead worker.
       onBytes: () => {
         if (Date.now() - lastBeat >= 1000) beat();

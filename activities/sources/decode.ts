@@ -124,8 +124,12 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
       if (!replacementSeen && text.includes('\uFFFD')) {
         // Valid UTF-8 for U+FFFD itself: the damage was done by an earlier conversion, and is only reported.
         replacementSeen = true;
-        opts.onNote?.(`line ${lines.line + (text.slice(0, text.indexOf('\uFFFD')).match(/\n/g)?.length ?? 0)} holds the replacement character �: ` +
-          'the file was damaged by an earlier conversion (its original characters are lost); re-export it from the source system');
+        const line = lines.line + (text.slice(0, text.indexOf('\uFFFD')).match(/\n/g)?.length ?? 0);
+        opts.onNote?.(
+          `line ${line} holds the replacement character �: the file was damaged by an earlier conversion ` +
+            '(its original characters are lost); re-export it from the source system',
+          'warn',
+        );
       }
       lines.saw(text);
       if (text.length > 0) yield text;
@@ -133,7 +137,7 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
     let rest: string;
     try {
       rest = decoder.decode();
-    } catch (err) {
+    } catch {
       const why = `the file is cut short, or ${encodingHint(encoding)}`;
       throw new SourceError(`the source ends in the middle of a ${encoding} character (line ${lines.line}): ${why}`);
     }
