@@ -47,15 +47,6 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
     const ctx = Context.current();
     const target = targets.bind(input);
     const format = detectFormat(input.source.location, input.source.format);
-    const { encoding, delimiter, recordsPath } = input.source;
-    const readOptions: ReadSourceOptions = {
-      signal: ctx.cancellationSignal,
-      ...(encoding !== undefined ? { encoding } : {}),
-      ...(delimiter !== undefined ? { delimiter } : {}),
-      ...(recordsPath !== undefined ? { recordsPath } : {}),
-      keyColumns: target.csvKeyColumns,
-      onNote: (message) => ctx.log.info(`Source: ${message}`),
-    };
     const resumed = (ctx.info.heartbeatDetails as StageHeartbeat | undefined)?.chunksCommitted ?? 0;
     if (resumed) ctx.log.info('Staging resumes after a restart', { chunksCommitted: resumed });
 
@@ -75,10 +66,29 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
       ctx.heartbeat({ chunksCommitted: index + 1, read: counts.read } satisfies StageHeartbeat);
     });
 
+    let lastBeat = Date.now();
+    const beat = () => {
+      lastBeat = Date.now();
+      ctx.heartbeat({ chunksCommitted: Math.max(chunker.chunks, resumed), read: counts.read } satisfies StageHeartbeat);
+    };
+    const { encoding, delimiter, recordsPath } = input.source;
+    const readOptions: ReadSourceOptions = {
+      signal: ctx.cancellationSignal,
+      ...(encoding !== undefined ? { encoding } : {}),
+      ...(delimiter !== undefined ? { delimiter } : {}),
+      ...(recordsPath !== undefined ? { recordsPath } : {}),
+      keyColumns: target.csvKeyColumns,
+      onNote: (message, level = 'info') => ctx.log[level](`Source: ${message}`),
+      // Long stretches without a record (a wrapper object before its array, one huge line) must not look like a dead worker.
+      onBytes: () => {
+        if (Date.now() - lastBeat >= 1000) beat();
+      },
+    };
+
     try {
       for await (const item of readSource(input.source.location, format, readOptions)) {
         counts.read++;
-        if (counts.read % 5000 === 0) ctx.heartbeat({ chunksCommitted: Math.max(chunker.chunks, resumed), read: counts.read });
+        if (counts.read % 5000 === 0) beat();
         if ('error' in item) {
           await reject({ line: item.line, errors: [{ path: '', message: item.error }], text: item.text });
           continue;
@@ -123,8 +133,9 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
         await chunker.add(staged);
       }
       if (counts.read === 0) {
-        const what = format === 'csv' ? 'it is empty, or has a header row and no rows' : 'it is empty or blank';
-        throw new SourceError(`the source ${redactLocation(input.source.location)} holds no records (${what}); check that it is the right file and was exported completely`);
+        const what = { csv: 'it is empty, or has a header row and no rows', json: 'it is empty, or an empty array', jsonl: 'it is empty or blank' }[format];
+        const where = redactLocation(input.source.location);
+        throw new SourceError(`the source ${where} holds no records (${what}); check that it is the right file and was exported completely`);
       }
       await chunker.flush();
       await invalid.close();

@@ -28,7 +28,12 @@ export function createTargetRegistry(env: NodeJS.ProcessEnv = process.env): Targ
   return {
     bind(input) {
       // The discriminated union pairs each target with its own options; TypeScript can't follow that through a lookup.
-      const target = targetNamed(input.target) as ReturnType<typeof targetNamed<TargetName>> & { keyOf(p: unknown, o: unknown): string; csvKeyColumns(o: unknown): BoundTarget['csvKeyColumns']; limits(o: unknown): ChunkLimits; envelopeBytes(o: unknown): number };
+      const target = targetNamed(input.target) as ReturnType<typeof targetNamed<TargetName>> & {
+        keyOf(p: unknown, o: unknown): string;
+        csvKeyColumns(o: unknown): BoundTarget['csvKeyColumns'];
+        limits(o: unknown): ChunkLimits;
+        envelopeBytes(o: unknown): number;
+      };
       return {
         name: target.name,
         productSchema: target.productSchema,

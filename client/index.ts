@@ -127,8 +127,9 @@ export async function startImport(client: Client, request: StartImportRequest, o
   const input = ImportInput.parse({ ...request, importId: request.importId ?? workflowId, source: { ...request.source, location } });
   // Checked here too, so a source the worker could not read fails before anything starts.
   const format = detectFormat(location, input.source.format);
-  if (input.source.recordsPath !== undefined && format !== 'json') throw new Error(`--records-path applies to a JSON source only, and ${location} is ${format}`);
-  if (input.source.delimiter !== undefined && format !== 'csv') throw new Error(`--delimiter applies to a CSV source only, and ${location} is ${format}`);
+  const { recordsPath, delimiter } = input.source;
+  if (recordsPath !== undefined && format !== 'json') throw new Error(`--records-path applies to a JSON source only; ${location} is ${format}`);
+  if (delimiter !== undefined && format !== 'csv') throw new Error(`--delimiter applies to a CSV source only; ${location} is ${format}`);
   const records =
     options.countRecords !== false && !location.startsWith('http') ? await countRecords(location, format, input.source.encoding) : undefined;
   return client.workflow.start<typeof importCatalog>('importCatalog', {

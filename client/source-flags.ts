@@ -26,13 +26,16 @@ function encodingLabel(value: string): string {
 function delimiterOf(value: string): string {
   const delimiter = value === 'tab' || value === '\\t' ? '\t' : value;
   if (delimiter.length !== 1 || /[\r\n"]/.test(delimiter)) {
-    throw new InvalidArgumentError(`the delimiter must be one character other than a quote or a line break, such as ';', '|' or tab; got ${JSON.stringify(value)}`);
+    const expected = "one character other than a quote or a line break, such as ';', '|' or tab";
+    throw new InvalidArgumentError(`the delimiter must be ${expected}; got ${JSON.stringify(value)}`);
   }
   return delimiter;
 }
 
 function recordsPathOf(value: string): string {
-  if (!/^[^.]+(\.[^.]+)*$/.test(value)) throw new InvalidArgumentError(`expected a dotted path of object keys such as products or data.items; got ${JSON.stringify(value)}`);
+  if (!/^[^.]+(\.[^.]+)*$/.test(value)) {
+    throw new InvalidArgumentError(`expected a dotted path of object keys such as products or data.items; got ${JSON.stringify(value)}`);
+  }
   return value;
 }
 

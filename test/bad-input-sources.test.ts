@@ -95,7 +95,10 @@ describe('bad sources', { concurrency: 3 }, () => {
     const run = await h.importFile(file, 'voucherify');
     await assertSourceFailure(
       run,
-      /the CSV header \(line 1\) has no source_id column; it has "hl-1", "Blue mug", "1999": does the file lack a header row\? Add one such as source_id,name,price/,
+      new RegExp(
+        String.raw`the CSV header \(line 1\) has no source_id column; it has "hl-1", "Blue mug", "1999": ` +
+          String.raw`does the file lack a header row\? Add one such as source_id,name,price`,
+      ),
       ['hl-1', 'hl-2'],
     );
   });
@@ -115,6 +118,14 @@ describe('bad sources', { concurrency: 3 }, () => {
     await assertSourceFailure(await h.importFile(file, 'propeller', ['--lookup-key', 'id']), /has no id column/);
   });
 
+  test('JSON Lines named .csv: names the JSON and --format jsonl', async () => {
+    const file = await h.file('really-jsonl.csv', jsonl('rj', 2));
+    await assertSourceFailure(
+      await h.importFile(file, 'voucherify'),
+      /has no source_id column; it has .*the file looks like JSON; name it \.jsonl or \.json, or pass --format jsonl/,
+    );
+  });
+
   test('a ;-separated CSV: names the separator and --delimiter', async () => {
     const file = await h.file('semicolon.csv', 'source_id;name\nsc-1;Mug\n');
     await assertSourceFailure(await h.importFile(file, 'voucherify'), /separates cells with ';', not ','; pass --delimiter ';'/, ['sc-1']);
@@ -131,6 +142,22 @@ describe('bad sources', { concurrency: 3 }, () => {
   test('a tab-separated CSV: names --delimiter tab', async () => {
     const file = await h.file('tabs.csv', 'source_id\tname\ntb-1\tMug\n');
     await assertSourceFailure(await h.importFile(file, 'voucherify'), /pass --delimiter tab/);
+  });
+
+  test('a tab-separated CSV with --delimiter tab imports', async () => {
+    const file = await h.file('tabs-ok.csv', 'source_id\tname\ntc-1\tMug, blue\n');
+    const run = await h.importFile(file, 'voucherify', ['--delimiter', 'tab']);
+    assertExit(run, ExitCode.ok);
+    assertRows(run, [[2, 'tc-1', 'succeeded']]);
+    assert.equal(h.voucherify.getProduct('tc-1')?.name, 'Mug, blue');
+  });
+
+  test('a --delimiter of two characters is a usage error before anything starts', async () => {
+    const file = await h.file('two-char.csv', 'source_id;;name\ntw-1;;Mug\n');
+    const run = await h.importFile(file, 'voucherify', ['--delimiter', ';;']);
+    assertExit(run, ExitCode.failed);
+    assertMessage(run, /the delimiter must be one character .*got ";;"/);
+    assertNeverRan(run);
   });
 
   test('duplicate CSV column names: named, and not retried', async () => {
@@ -163,11 +190,15 @@ describe('bad sources', { concurrency: 3 }, () => {
   });
 
   // ---- encodings ------------------------------------------------------------------------------
-  const cp1252 = Buffer.concat([Buffer.from('source_id,name\nw1-1,Plain\nw1-2,Caf'), Buffer.from([0xe9, 0x20, 0x93, 0x71, 0x94, 0x20, 0x80, 0x30]), Buffer.from('\n')]);
+  // "Café “q” €0" in Windows-1252: é, the curly quotes and € are single bytes that are not UTF-8.
+  const cp1252 = Buffer.concat([Buffer.from('source_id,name\nw1-1,Plain\nw1-2,Caf'), Buffer.from([0xe9, 0x20, 0x93, 0x71, 0x94, 0x20, 0x80, 0x30, 0x0a])]);
 
   test('Windows-1252 without --encoding: names the line and --encoding windows-1252', async () => {
     const file = await h.file('cp1252.csv', cp1252);
-    await assertSourceFailure(await h.importFile(file, 'voucherify'), /line 3 is not valid UTF-8 \(.*Caf.*\): .*pass its encoding, e.g. --encoding windows-1252/, ['w1-1']);
+    await assertSourceFailure(
+      await h.importFile(file, 'voucherify'),
+      /line 3 is not valid UTF-8 \(.*Caf.*\): .*pass its encoding, e.g. --encoding windows-1252/, ['w1-1'],
+    );
   });
 
   test('Windows-1252 with --encoding windows-1252 decodes correctly', async () => {
@@ -187,7 +218,8 @@ describe('bad sources', { concurrency: 3 }, () => {
   });
 
   test('invalid UTF-8 in the middle of a JSONL file stops the read at that line', async () => {
-    const bytes = Buffer.concat([Buffer.from(jsonl('mid', 2)), Buffer.from('{"source_id":"mid-3","name":"Bad \xff byte"}\n', 'latin1'), Buffer.from(jsonl('mid4', 1))]);
+    const bad = Buffer.from('{"source_id":"mid-3","name":"Bad \xff byte"}\n', 'latin1');
+    const bytes = Buffer.concat([Buffer.from(jsonl('mid', 2)), bad, Buffer.from(jsonl('mid4', 1))]);
     const file = await h.file('bad-utf8.jsonl', bytes);
     await assertSourceFailure(await h.importFile(file, 'voucherify'), /line 3 is not valid UTF-8.*--encoding/, ['mid-1', 'mid-2']);
   });
@@ -226,7 +258,10 @@ describe('bad sources', { concurrency: 3 }, () => {
   test('binary garbage is refused as not text', async () => {
     const garbage = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 7919 + 13) % 256));
     const file = await h.file('garbage.jsonl', garbage);
-    await assertSourceFailure(await h.importFile(file, 'voucherify'), /the source is not a text file: this is binary data, not text \(a NUL byte at offset \d+\)/);
+    await assertSourceFailure(
+      await h.importFile(file, 'voucherify'),
+      /the source is not a text file: this is binary data, not text \(a NUL byte at offset \d+\)/,
+    );
   });
 
   test('a ZIP/Excel file named .csv is named as such, with the fix', async () => {
@@ -244,7 +279,10 @@ describe('bad sources', { concurrency: 3 }, () => {
 
   test('a .json object wrapping the array: names the array and --records-path', async () => {
     const file = await h.file('wrapped.json', wrapped);
-    await assertSourceFailure(await h.importFile(file, 'voucherify'), /holds a JSON object, not an array of records; it has an array at "products": .*--records-path products/, ['wr-1']);
+    await assertSourceFailure(
+      await h.importFile(file, 'voucherify'),
+      /holds a JSON object, not an array of records; it has an array at "products": .*--records-path products/, ['wr-1'],
+    );
   });
 
   test('a .json object wrapping the array imports with --records-path', async () => {
@@ -256,7 +294,10 @@ describe('bad sources', { concurrency: 3 }, () => {
 
   test('--records-path naming no array lists the arrays there are', async () => {
     const file = await h.file('wrapped-wrong.json', wrapped);
-    await assertSourceFailure(await h.importFile(file, 'voucherify', ['--records-path', 'items']), /--records-path items names no array .*its arrays are at "products"/);
+    await assertSourceFailure(
+      await h.importFile(file, 'voucherify', ['--records-path', 'items']),
+      /--records-path items names no array .*its arrays are at "products"/,
+    );
   });
 
   test('--records-path on a JSONL source is refused before anything starts', async () => {
@@ -269,12 +310,18 @@ describe('bad sources', { concurrency: 3 }, () => {
 
   test('a .json holding one object without arrays: names the shape and --format jsonl', async () => {
     const file = await h.file('one-object.json', '{"source_id": "oo-1", "name": "Mug"}');
-    await assertSourceFailure(await h.importFile(file, 'voucherify'), /holds one JSON object, not an array of records: wrap the products in \[ \], or .*--format jsonl/);
+    await assertSourceFailure(
+      await h.importFile(file, 'voucherify'),
+      /holds one JSON object, not an array of records: wrap the products in \[ \], or .*--format jsonl/,
+    );
   });
 
   test('a .json holding a scalar', async () => {
     const file = await h.file('scalar.json', '"products"');
-    await assertSourceFailure(await h.importFile(file, 'voucherify'), /expected a JSON array of records at line 1 of the source, but it starts with "\\"products\\""/);
+    await assertSourceFailure(
+      await h.importFile(file, 'voucherify'),
+      /expected a JSON array of records at line 1 of the source, but it starts with "\\"products\\""/,
+    );
   });
 
   // ---- one bad record among good ones ---------------------------------------------------------
@@ -321,7 +368,7 @@ describe('bad sources', { concurrency: 3 }, () => {
     assertRows(run, [[1, 'tl-1', 'succeeded'], [2, 'tl-x', 'invalid']]);
     assert.match(
       run.rows?.find((r) => r.line === 2)?.error ?? '',
-      /the product alone makes a 3,0\d\d-byte request, over --chunk-bytes 2,048 \(Voucherify takes at most 10,485,760\): raise --chunk-bytes or shrink the product/,
+      /the product alone makes a 3,0\d\d-byte request, over --chunk-bytes 2,048 \(Voucherify takes at most 10,485,760\): raise --chunk-bytes or shrink/,
     );
     assertExit(run, ExitCode.partial);
   });
@@ -358,7 +405,10 @@ describe('bad sources', { concurrency: 3 }, () => {
 
   test('a 404 URL fails at once, naming the status and the fix', async () => {
     const run = await h.importFile(`${base}/missing.jsonl?token=secret`, 'voucherify');
-    await assertSourceFailure(run, /downloading the source http:\/\/127\.0\.0\.1:\d+\/missing\.jsonl\?… failed with HTTP 404 Not Found; check that the URL is right/);
+    await assertSourceFailure(
+      run,
+      /downloading the source http:\/\/127\.0\.0\.1:\d+\/missing\.jsonl\?… failed with HTTP 404 Not Found; check that the URL is right/,
+    );
     assert.doesNotMatch(run.output, /secret/);
   });
 

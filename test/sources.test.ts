@@ -285,11 +285,19 @@ test('bytes that are not UTF-8 stop the read naming the line and --encoding; wit
   const decoded = await collect(scratchFile('csv', cp1252), 'csv', { encoding: 'windows-1252' });
   assert.deepEqual(records(decoded), [{ source_id: 'sku-1', name: 'Mug' }, { source_id: 'sku-2', name: 'Café “q”' }]);
   await assert.rejects(collect(scratchFile('csv', cp1252), 'csv', { encoding: 'klingon' }), /unknown encoding "klingon": --encoding takes a WHATWG label/);
+  const notes: string[] = [];
+  await collect(scratchFile('jsonl', '{"a":1}\n{"name":"Caf\uFFFD"}\n'), 'jsonl', { onNote: (n) => notes.push(n) });
+  assert.equal(notes.length, 1);
+  assert.match(notes[0] ?? '', /^line 2 holds the replacement character �: the file was damaged by an earlier conversion .*re-export it/);
 });
 
 test('binary sources are refused by name: ZIP/Excel, NUL bytes', async () => {
-  await assert.rejects(collect(scratchFile('csv', Buffer.from('PK\x03\x04\x14\x00\x06\x00xl/workbook.xml', 'latin1')), 'csv'), /ZIP archive or an Excel.*export the sheet as CSV/);
-  await assert.rejects(collect(scratchFile('jsonl', Buffer.from([0x7b, 0x00, 0x01, 0xff, 0x00, 0x10, 0x80, 0x00, 0x00, 0x22])), 'jsonl'), /binary data, not text \(a NUL byte at offset 1\)/);
+  const zip = Buffer.from('PK\x03\x04\x14\x00\x06\x00xl/workbook.xml', 'latin1');
+  await assert.rejects(collect(scratchFile('csv', zip), 'csv'), /ZIP archive or an Excel.*export the sheet as CSV/);
+  const binary = Buffer.from([0x7b, 0x00, 0x01, 0xff, 0x00, 0x10, 0x80, 0x00, 0x00, 0x22]);
+  await assert.rejects(collect(scratchFile('jsonl', binary), 'jsonl'), /binary data, not text \(a NUL byte at offset 1\)/);
+  const xlsx = scratchFile('csv', Buffer.from('PK\x03\x04\x14\x00', 'latin1'));
+  await assert.rejects(collect(xlsx, 'csv', { encoding: 'windows-1252' }), /ZIP archive or an Excel/);
 });
 
 test('CSV: another separator, a missing key column and a headerless file are named with the fix', async () => {
@@ -303,7 +311,8 @@ test('CSV: another separator, a missing key column and a headerless file are nam
       'does the file lack a header row? Add one such as source_id,name,price');
     return true;
   });
-  await assert.rejects(collect(scratchFile('csv', 'sku,name\na,b\n'), 'csv', { keyColumns }), /has no source_id column; it has "sku", "name": rename the column/);
+  const renamed = /has no source_id column; it has "sku", "name": rename the column/;
+  await assert.rejects(collect(scratchFile('csv', 'sku,name\na,b\n'), 'csv', { keyColumns }), renamed);
   // A BOM and CRLF line ends leave the header's names intact.
   assert.deepEqual(records(await read('csv', '\ufeffsource_id,name\r\na,b\r\n', { keyColumns })), [{ source_id: 'a', name: 'b' }]);
 });

@@ -60,6 +60,10 @@ function checkKeyColumns(header: string[], names: (string | false)[], key: NonNu
   const missing = key.columns.filter((c) => !names.includes(c));
   if (missing.length === 0) return;
   const has = `it has ${quoteList(header)}`;
+  if (/^\s*[[{]/.test(header[0] ?? '')) {
+    const fix = 'the file looks like JSON; name it .jsonl or .json, or pass --format jsonl';
+    throw new SourceError(`the CSV header (line 1) has no ${missing.join(' or ')} column; ${has}: ${fix}`);
+  }
   const lacksHeader = header.some((cell) => !/^[A-Za-z_][\w.-]*$/.test(cell.trim()));
   const fix = lacksHeader
     ? `does the file lack a header row? Add one such as ${key.example}`

@@ -49,7 +49,9 @@ export function encodingNamed(label: string): string {
   try {
     return new TextDecoder(label).encoding;
   } catch {
-    throw new SourceError(`unknown encoding ${JSON.stringify(label)}: --encoding takes a WHATWG label such as windows-1252, latin1, iso-8859-15, utf-16le or shift_jis`);
+    throw new SourceError(
+      `unknown encoding ${JSON.stringify(label)}: --encoding takes a WHATWG label such as windows-1252, latin1, iso-8859-15, utf-16le or shift_jis`,
+    );
   }
 }
 
@@ -101,22 +103,33 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
   if (encoding === undefined) {
     encoding = utf16Of(head);
     if (encoding) opts.onNote?.(`the source is ${encoding.toUpperCase()} text: decoding it as such`);
-    else {
-      const binary = binaryKindOf(head);
-      if (binary) throw new SourceError(`the source is not a text file: ${binary}`);
-      encoding = 'utf-8';
-    }
   }
+  // NUL bytes are text only in UTF-16; an explicit single-byte encoding doesn't make a ZIP file readable.
+  const binary = encoding?.startsWith('utf-16') ? undefined : binaryKindOf(head);
+  if (binary) throw new SourceError(`the source is not a text file: ${binary}`);
+  encoding ??= 'utf-8';
   // Fatal for UTF-8 and UTF-16: a byte sequence they cannot hold is an error, not a replacement character.
   const decoder = new TextDecoder(encoding, { fatal: true });
   const lines = new LineTracker();
+  let replacementSeen = false;
   try {
     for await (const bytes of all) {
+      opts.onBytes?.();
       let text: string;
       try {
         text = decoder.decode(bytes, { stream: true });
       } catch (err) {
         throw notDecodable(encoding, lines, bytes, err);
+      }
+      if (!replacementSeen && text.includes('\uFFFD')) {
+        // Valid UTF-8 for U+FFFD itself: the damage was done by an earlier conversion, and is only reported.
+        replacementSeen = true;
+        const line = lines.line + (text.slice(0, text.indexOf('\uFFFD')).match(/\n/g)?.length ?? 0);
+        opts.onNote?.(
+          `line ${line} holds the replacement character �: the file was damaged by an earlier conversion ` +
+            '(its original characters are lost); re-export it from the source system',
+          'warn',
+        );
       }
       lines.saw(text);
       if (text.length > 0) yield text;
@@ -124,8 +137,9 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
     let rest: string;
     try {
       rest = decoder.decode();
-    } catch (err) {
-      throw new SourceError(`the source ends in the middle of a ${encoding} character (line ${lines.line}): the file is cut short, or ${encodingHint(encoding)}`);
+    } catch {
+      const why = `the file is cut short, or ${encodingHint(encoding)}`;
+      throw new SourceError(`the source ends in the middle of a ${encoding} character (line ${lines.line}): ${why}`);
     }
     if (rest.length > 0) yield rest;
   } catch (err) {
@@ -134,7 +148,9 @@ export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSour
 }
 
 const damagedGzip = (err: unknown): SourceError =>
-  new SourceError(`the source looks gzip-compressed but cannot be decompressed (${(err as Error).message}): the file is damaged or cut short; check it with gzip -t`);
+  new SourceError(
+    `the source looks gzip-compressed but cannot be decompressed (${(err as Error).message}): the file is damaged or cut short; check it with gzip -t`,
+  );
 
 const encodingHint = (encoding: string): string =>
   encoding === 'utf-8'

@@ -247,7 +247,8 @@ class WrapperScanner {
     }
     if (!arrays) {
       return new SourceError(
-        'the source holds one JSON object, not an array of records: wrap the products in [ ], or for one object per line name the file .jsonl or pass --format jsonl',
+        'the source holds one JSON object, not an array of records: wrap the products in [ ], ' +
+          'or for one object per line name the file .jsonl or pass --format jsonl',
       );
     }
     return new SourceError(

@@ -22,7 +22,9 @@ export interface ReadSourceOptions {
   /** CSV: the columns the target needs to key a product, and an example header to suggest when they are missing. */
   keyColumns?: { columns: string[]; example: string };
   /** Told about what was detected and decoded transparently (gzip, UTF-16), for the worker's log. */
-  onNote?: (message: string) => void;
+  onNote?: (message: string, level?: 'info' | 'warn') => void;
+  /** Called for every piece of the source read, so a reader can show it is alive between records. */
+  onBytes?: () => void;
 }
 
 /** Default cap on one record's text: far above any real product, far below a whole runaway file. */
