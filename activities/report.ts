@@ -87,7 +87,8 @@ export function createReportActivities(store: StagingStore) {
       found.note(err);
       return undefined;
     }
-    const unknown = (why: string): OutcomeLine[] => items.map((item) => ({ line: item.line, key: item.key, ok: false, retryable: false, error: `outcome unknown: ${why}` }));
+    const unknown = (why: string): OutcomeLine[] =>
+      items.map((item) => ({ line: item.line, key: item.key, ok: false, retryable: false, error: `outcome unknown: ${why}` }));
     let outcomes: (OutcomeLine | undefined)[] = [];
     if (listing.outcomes.has(id)) {
       try {
@@ -133,7 +134,8 @@ export function createReportActivities(store: StagingStore) {
       for (const [j, item] of (leaf?.items ?? []).entries()) {
         const verdict = verdicts.get(item.key);
         const outcome = verdict?.outcome ?? leaf!.outcomes[j];
-        const row: Row = { line: item.line, key: item.key, attempts: verdict?.attempts ?? (outcome ? 1 : 0), outcome: 'not-submitted', error: '', raw: item.raw };
+        const attempts = verdict?.attempts ?? (outcome ? 1 : 0);
+        const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '', raw: item.raw };
         if (!outcome) row.error = 'not submitted: the import ended before this product was sent';
         else if (outcome.ok) row.outcome = 'succeeded';
         else {
@@ -214,7 +216,8 @@ export function createReportActivities(store: StagingStore) {
       }
       const gap = reportGap(found, counts, meta.counts?.read);
       if (gap) {
-        throw ApplicationFailure.create({ type: StagingDamagedType, nonRetryable: true, message: `${gap}. Report so far: ${files.resultsJsonl}`, details: [{ files, counts }] });
+        const message = `${gap}. Report so far: ${files.resultsJsonl}`;
+        throw ApplicationFailure.create({ type: StagingDamagedType, nonRetryable: true, message, details: [{ files, counts }] });
       }
       return { files, counts };
     },
@@ -235,8 +238,9 @@ export function reportGap(found: Findings, counts: ReportCounts, read: number | 
     parts.push(`staging ${files.length > 1 ? 'files' : 'file'} ${list} ${files.length > 1 ? 'were' : 'was'} damaged while the import ran`);
   }
   const unknown: string[] = [];
-  if (read !== undefined && read > rows) unknown.push(`${n(read - rows)} products have no row (their outcomes are unknown)`);
-  if (found.unknownRows) unknown.push(`${n(found.unknownRows)} rows say "outcome unknown"`);
+  const lost = read !== undefined ? read - rows : 0;
+  if (lost > 0) unknown.push(`${n(lost)} ${lost === 1 ? 'product has' : 'products have'} no row (their outcomes are unknown)`);
+  if (found.unknownRows) unknown.push(`${n(found.unknownRows)} ${found.unknownRows === 1 ? 'row says' : 'rows say'} "outcome unknown"`);
   return `${[...parts, ...unknown].join('; ')}: ${STAGING_FIX}`;
 }
 

@@ -33,7 +33,8 @@ const reportFile = (id: string, file: string) => h.worker.store.locate(reportKey
 function assertRowsTrue(rows: ReportRow[]): void {
   for (const row of rows) {
     const stored = h.voucherify.getProduct(row.key) !== undefined;
-    assert.equal(stored, row.outcome === 'succeeded', `line ${row.line} (${row.key}) says ${row.outcome} ${row.error}, the sandbox ${stored ? 'has' : 'lacks'} it`);
+    const says = `line ${row.line} (${row.key}) says ${row.outcome} ${row.error}`;
+    assert.equal(stored, row.outcome === 'succeeded', `${says}, the sandbox ${stored ? 'has' : 'lacks'} it`);
   }
 }
 
@@ -150,7 +151,8 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
 
     const again = await h.importFile(await catalog('reuse-b', 80), 'voucherify', ['--id', id, ...noSplit]);
     assert.equal(again.code, ExitCode.failed, again.output);
-    assert.match(again.output, new RegExp(`An import with id ${id} already exists \\(it ended Completed\\)\\. One import id names one import's data and report: choose another --id`));
+    const refused = `An import with id ${id} already exists \\(it ended Completed\\)\\. One import id names one import's data and report: choose another --id`;
+    assert.match(again.output, new RegExp(refused));
     assert.equal(again.rows, undefined, 'the refused import has no report of its own');
     const after = await Promise.all(files.map((f) => readFile(reportFile(id, f))));
     for (const [i, f] of files.entries()) assert.ok(after[i]!.equals(before[i]!), `${f} of the first import is unchanged, byte for byte`);
@@ -205,7 +207,8 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
     });
     assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 200).filter((l) => !lost.includes(l)));
     assertRowsTrue(run.rows!);
-    assertFailedNaming(run, /chunk r0-000000 \(missing\).*chunk r0-000002 \(garbage/, new RegExp(`the report has ${200 - lost.length} rows for 200 records read`));
+    const gap = new RegExp(`the report has ${200 - lost.length} rows for 200 records read`);
+    assertFailedNaming(run, /chunk r0-000000 \(missing\).*chunk r0-000002 \(garbage/, gap);
   });
 
   test('a deleted invalid-rows file: the import fails naming it, the valid rows are all there and true', async () => {

@@ -40,14 +40,19 @@ async function stage(importId: string): Promise<ImportInput> {
   await chunk('r0-000002', [9, 10]);
   await chunk('r1-000000', [3], [ok]);
   await writeLines(store, roundKey(importId, 1), [JSON.stringify({ chunks: 1, products: 1 })]);
-  await writeLines(store, invalidKey(importId), [JSON.stringify({ line: 5, key: 'k5', errors: [{ path: 'price', message: 'bad' }], raw: { source_id: 'k5' } })]);
+  const invalidRow = { line: 5, key: 'k5', errors: [{ path: 'price', message: 'bad' }], raw: { source_id: 'k5' } };
+  await writeLines(store, invalidKey(importId), [JSON.stringify(invalidRow)]);
   const counts = { read: 10, valid: 9, invalid: 1, chunks: 3 };
   await writeLines(store, metaKey(importId), [JSON.stringify({ format: 'jsonl', source: '/tmp/x.jsonl', counts })]);
   return ImportInput.parse({ importId, target: 'voucherify', source: { location: '/tmp/x.jsonl' } });
 }
 
 const run = (input: ImportInput, unrecorded?: { chunkId: string; error: string }[]) =>
-  new MockActivityEnvironment({ workflowExecution: { workflowId: input.importId, runId: 'run-1' } }).run(writeReport, { input, lastRound: 1, unrecorded }) as ReturnType<typeof writeReport>;
+  new MockActivityEnvironment({ workflowExecution: { workflowId: input.importId, runId: 'run-1' } }).run(writeReport, {
+    input,
+    lastRound: 1,
+    unrecorded,
+  }) as ReturnType<typeof writeReport>;
 const brief = (rows: ResultRow[]) => rows.map((r) => `${r.line} ${r.outcome} ${r.attempts} ${r.error}`);
 
 describe('the report activity', () => {
@@ -82,7 +87,12 @@ describe('the report activity', () => {
     assert.equal(err.nonRetryable, true);
     assert.match(
       err.message,
-      /^the report has 9 rows for 10 records read; staging files outcomes of chunk r0-000000\.0 \(garbage: line 1 is not JSON\) and chunk r0-000000\.1\.1 \(missing\) were damaged while the import ran; 1 products have no row \(their outcomes are unknown\); 2 rows say "outcome unknown": .*new --id\. Report so far: .*results\.jsonl$/,
+      new RegExp(
+        '^the report has 9 rows for 10 records read; ' +
+          'staging files outcomes of chunk r0-000000\\.0 \\(garbage: line 1 is not JSON\\) and chunk r0-000000\\.1\\.1 \\(missing\\) ' +
+          'were damaged while the import ran; 1 product has no row \\(their outcomes are unknown\\); 2 rows say "outcome unknown": ' +
+          '.*new --id\\. Report so far: .*results\\.jsonl$',
+      ),
     );
     const { files, counts } = err.details?.[0] as { files: { resultsJsonl: string }; counts: Record<string, number> };
     assert.deepEqual(counts, { succeeded: 1, failed: 2, invalid: 1, notSubmitted: 5 });
