@@ -57,6 +57,8 @@ const resultColumns = ['line', 'key', 'outcome', 'attempts', 'error'] as const;
 interface Row extends ResultRow {
   raw?: unknown;
   text?: string;
+  /** The staged invalid row, copied to the report's invalid-rows.jsonl. */
+  invalidRow?: InvalidRow;
 }
 
 /** What one report pass found wrong with the staging files. */
@@ -152,7 +154,8 @@ export function createReportActivities(store: StagingStore) {
   async function* invalidRows(importId: string, found: Findings): AsyncIterable<Row> {
     try {
       for await (const row of readJsonLines<InvalidRow>(store, invalidKey(importId))) {
-        yield { line: row.line, key: row.key ?? '', outcome: 'invalid', attempts: 0, error: describeErrors(row.errors), raw: row.raw, text: row.text };
+        const error = describeErrors(row.errors);
+        yield { line: row.line, key: row.key ?? '', outcome: 'invalid', attempts: 0, error, raw: row.raw, text: row.text, invalidRow: row };
       }
     } catch (err) {
       found.note(err);
@@ -190,11 +193,14 @@ export function createReportActivities(store: StagingStore) {
         resultsJsonl: store.locate(reportKey(importId, 'results.jsonl')),
         resultsCsv: store.locate(reportKey(importId, 'results.csv')),
         failedRecords: store.locate(reportKey(importId, asCsv ? 'failed-records.csv' : 'failed-records.jsonl')),
-        invalidRows: store.locate(invalidKey(importId)),
+        // A plain copy for people: the staged file ends with its seal.
+        invalidRows: store.locate(reportKey(importId, 'invalid-rows.jsonl')),
       };
       const jsonl = await store.createWriter(reportKey(importId, 'results.jsonl'));
       const csv = await store.createWriter(reportKey(importId, 'results.csv'));
       const failed = await store.createWriter(reportKey(importId, asCsv ? 'failed-records.csv' : 'failed-records.jsonl'));
+      const invalid = await store.createWriter(reportKey(importId, 'invalid-rows.jsonl'));
+      const writers = [jsonl, csv, failed, invalid];
       const counts: ReportCounts = { succeeded: 0, failed: 0, invalid: 0, notSubmitted: 0 };
       const countKey = { succeeded: 'succeeded', failed: 'failed', invalid: 'invalid', 'not-submitted': 'notSubmitted' } as const;
       const unrecordedById = new Map(unrecorded.map((u) => [u.chunkId, u.error]));
@@ -208,10 +214,11 @@ export function createReportActivities(store: StagingStore) {
           await jsonl.write(JSON.stringify(result));
           await csv.write(stringify([resultColumns.map((c) => result[c])]).trimEnd());
           if (row.outcome !== 'succeeded') await failed.write(failedRecordLine(row, asCsv, meta.columns));
+          if (row.invalidRow) await invalid.write(JSON.stringify(row.invalidRow));
         }
-        await Promise.all([jsonl.close(), csv.close(), failed.close()]);
+        await Promise.all(writers.map((w) => w.close()));
       } catch (err) {
-        await Promise.all([jsonl.abort(), csv.abort(), failed.abort()]);
+        await Promise.all(writers.map((w) => w.abort()));
         throw err;
       }
       const gap = reportGap(found, counts, meta.counts?.read);

@@ -19,6 +19,7 @@ const store = new LocalFolderStore(await tempDir('report-activity'));
 const { writeReport } = createReportActivities(store);
 const item = (line: number) => ({ line, key: `k${line}`, raw: { source_id: `k${line}` }, body: JSON.stringify({ source_id: `k${line}` }) });
 const ok: ItemOutcome = { ok: true };
+const invalidRow = { line: 5, key: 'k5', errors: [{ path: 'price', message: 'bad' }], raw: { source_id: 'k5' } };
 const retry: ItemOutcome = { ok: false, retryable: true, error: 'HTTP 503' };
 
 /**
@@ -40,7 +41,6 @@ async function stage(importId: string): Promise<ImportInput> {
   await chunk('r0-000002', [9, 10]);
   await chunk('r1-000000', [3], [ok]);
   await writeLines(store, roundKey(importId, 1), [JSON.stringify({ chunks: 1, products: 1 })]);
-  const invalidRow = { line: 5, key: 'k5', errors: [{ path: 'price', message: 'bad' }], raw: { source_id: 'k5' } };
   await writeLines(store, invalidKey(importId), [JSON.stringify(invalidRow)]);
   const counts = { read: 10, valid: 9, invalid: 1, chunks: 3 };
   await writeLines(store, metaKey(importId), [JSON.stringify({ format: 'jsonl', source: '/tmp/x.jsonl', counts })]);
@@ -75,6 +75,7 @@ describe('the report activity', () => {
     assert.deepEqual(report.counts, { succeeded: 4, failed: 3, invalid: 1, notSubmitted: 2 });
     const failed = (await readJsonl<{ source_id: string }>(report.files.failedRecords)).map((r) => r.source_id);
     assert.deepEqual(failed, ['k5', 'k6', 'k7', 'k8', 'k9', 'k10'], 'failed-records lists no imported product');
+    assert.equal(await readFile(report.files.invalidRows, 'utf8'), `${JSON.stringify(invalidRow)}\n`, 'the invalid rows for people: plain, no seal');
   });
 
   test('damaged files: the partial report is written, then the activity fails naming every damaged file and the gap', async () => {
