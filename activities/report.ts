@@ -27,7 +27,7 @@ import {
   type OutcomeLine,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
-import { leafChunks, listChunkIds, retryRoundChunks, roundRoots } from './staging/tree';
+import { leafChunks, listChunkIds, listedRootCount, retryRoundChunks, roundRoots } from './staging/tree';
 
 export type ResultOutcome = 'succeeded' | 'failed' | 'invalid' | 'not-submitted';
 
@@ -113,7 +113,7 @@ export function createReportActivities(store: StagingStore) {
         count = await retryRoundChunks(store, importId, round);
       } catch (err) {
         found.note(err);
-        continue;
+        count = listedRootCount(round, listing.chunks, listing.outcomes);
       }
       for (const id of leafChunks(roundRoots(round, count), listing.chunks, listing.outcomes)) {
         const leaf = await readLeaf(importId, id, listing, unrecorded, found);
@@ -128,10 +128,12 @@ export function createReportActivities(store: StagingStore) {
   }
 
   /** Rows of submitted (or never submitted) products, in source order. */
-  async function* stagedRows(importId: string, chunkCount: number, lastRound: number, unrecorded: Map<string, string>, found: Findings): AsyncIterable<Row> {
+  async function* stagedRows(importId: string, chunkCount: number | undefined, lastRound: number, unrecorded: Map<string, string>, found: Findings): AsyncIterable<Row> {
     const listing = await listChunkIds(store, importId);
     const verdicts = await retryVerdicts(importId, lastRound, listing, unrecorded, found);
-    for (const id of leafChunks(roundRoots(0, chunkCount), listing.chunks, listing.outcomes)) {
+    // Without meta's count (damaged), the chunks the listing shows are all that can be reported.
+    const roots = roundRoots(0, chunkCount ?? listedRootCount(0, listing.chunks, listing.outcomes));
+    for (const id of leafChunks(roots, listing.chunks, listing.outcomes)) {
       const leaf = await readLeaf(importId, id, listing, unrecorded, found);
       for (const [j, item] of (leaf?.items ?? []).entries()) {
         const verdict = verdicts.get(item.key);
@@ -207,7 +209,7 @@ export function createReportActivities(store: StagingStore) {
       try {
         await csv.write(resultColumns.join(','));
         if (asCsv && meta.columns) await failed.write(stringify([meta.columns]).trimEnd());
-        const staged = stagedRows(importId, meta.counts?.chunks ?? 0, lastRound, unrecordedById, found);
+        const staged = stagedRows(importId, meta.counts?.chunks, lastRound, unrecordedById, found);
         for await (const row of mergeByLine(staged, invalidRows(importId, found))) {
           counts[countKey[row.outcome]]++;
           const result: ResultRow = { line: row.line, key: row.key, outcome: row.outcome, attempts: row.attempts, error: row.error };

@@ -102,13 +102,17 @@ describe('the report activity', () => {
     assert.match(rows[0]!.error, /^outcome unknown: the outcome file of chunk r0-000000\.0 is damaged/);
   });
 
-  test('a missing meta file or round file is named too', async () => {
+  test('a missing meta file or round file is named too; the chunks the folder shows are still reported', async () => {
     const input = await stage('no-meta');
     await rm(store.locate(metaKey('no-meta')));
     await rm(store.locate(roundKey('no-meta', 1)));
     const err = await run(input).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof ApplicationFailure);
     assert.match(err.message, /staging files meta\.json \(missing\) and rounds\/r1\.json \(missing\) were damaged/);
+    const { files } = err.details?.[0] as { files: { resultsJsonl: string } };
+    const rows = brief(await readJsonl<ResultRow>(files.resultsJsonl));
+    assert.deepEqual(rows.map((r) => r.split(' ')[0]), ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    assert.equal(rows[2], '3 succeeded 2 ', 'the retry round is found from its files');
   });
 
   test("another workflow's data under the same import id: the report refuses to overwrite it", async () => {
