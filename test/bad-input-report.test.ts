@@ -211,14 +211,27 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
     assertFailedNaming(run, /chunk r0-000000 \(missing\).*chunk r0-000002 \(garbage/, gap);
   });
 
-  test('a deleted invalid-rows file: the import fails naming it, the valid rows are all there and true', async () => {
-    const run = await damagedImport('invalid-gone', await catalog('invalid-gone', 100, 10), async (_dir, id) => {
-      await rm(h.worker.store.locate(invalidKey(id)));
+  for (const [kind, damage] of [
+    ['deleted', (file: string) => rm(file)],
+    ['garbled', (file: string) => writeFile(file, '{"line": 10, "errors": []}\n')],
+  ] as const) {
+    test(`a ${kind} invalid-rows file: the import fails naming it, the valid rows are all there and true`, async () => {
+      const file = await catalog(`invalid-${kind}`, 100, 10);
+      const run = await damagedImport(`invalid-${kind}`, file, (_dir, id) => damage(h.worker.store.locate(invalidKey(id))));
+      assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 100).filter((l) => l % 10 !== 0 || (kind === 'garbled' && l === 10)));
+      assertRowsTrue(run.rows!);
+      const what = kind === 'deleted' ? 'missing' : 'no seal';
+      const rows = kind === 'deleted' ? 90 : 91;
+      assertFailedNaming(run, new RegExp(`the report has ${rows} rows for 100 records read; staging file invalid\\.jsonl \\(${what}.*\\) was damaged`));
     });
-    assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 100).filter((l) => l % 10 !== 0));
+  }
+
+  test('a deleted meta file: the import fails naming it, every staged product still has its true row', async () => {
+    const run = await damagedImport('meta-gone', await catalog('meta-gone', 100), (dir) => rm(path.join(dir, 'meta.json')));
+    assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 100));
     assert.deepEqual(new Set(run.rows?.map((r) => r.outcome)), new Set(['succeeded']));
     assertRowsTrue(run.rows!);
-    assertFailedNaming(run, /the report has 90 rows for 100 records read; staging file invalid\.jsonl \(missing\) was damaged/, /10 products have no row/);
+    assertFailedNaming(run, /staging file meta\.json \(missing\) was damaged while the import ran/);
   });
 });
 
