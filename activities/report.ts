@@ -27,7 +27,7 @@ import {
   type OutcomeLine,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
-import { leafChunks, listChunkIds, retryRoundChunks, roundRoots } from './staging/tree';
+import { leafChunks, listChunkIds, listedRootCount, retryRoundChunks, roundRoots } from './staging/tree';
 
 export type ResultOutcome = 'succeeded' | 'failed' | 'invalid' | 'not-submitted';
 
@@ -57,6 +57,8 @@ const resultColumns = ['line', 'key', 'outcome', 'attempts', 'error'] as const;
 interface Row extends ResultRow {
   raw?: unknown;
   text?: string;
+  /** The staged invalid row, copied to the report's invalid-rows.jsonl. */
+  invalidRow?: InvalidRow;
 }
 
 /** What one report pass found wrong with the staging files. */
@@ -87,7 +89,8 @@ export function createReportActivities(store: StagingStore) {
       found.note(err);
       return undefined;
     }
-    const unknown = (why: string): OutcomeLine[] => items.map((item) => ({ line: item.line, key: item.key, ok: false, retryable: false, error: `outcome unknown: ${why}` }));
+    const unknown = (why: string): OutcomeLine[] =>
+      items.map((item) => ({ line: item.line, key: item.key, ok: false, retryable: false, error: `outcome unknown: ${why}` }));
     let outcomes: (OutcomeLine | undefined)[] = [];
     if (listing.outcomes.has(id)) {
       try {
@@ -110,7 +113,7 @@ export function createReportActivities(store: StagingStore) {
         count = await retryRoundChunks(store, importId, round);
       } catch (err) {
         found.note(err);
-        continue;
+        count = listedRootCount(round, listing.chunks, listing.outcomes);
       }
       for (const id of leafChunks(roundRoots(round, count), listing.chunks, listing.outcomes)) {
         const leaf = await readLeaf(importId, id, listing, unrecorded, found);
@@ -125,15 +128,18 @@ export function createReportActivities(store: StagingStore) {
   }
 
   /** Rows of submitted (or never submitted) products, in source order. */
-  async function* stagedRows(importId: string, chunkCount: number, lastRound: number, unrecorded: Map<string, string>, found: Findings): AsyncIterable<Row> {
+  async function* stagedRows(importId: string, chunkCount: number | undefined, lastRound: number, unrecorded: Map<string, string>, found: Findings): AsyncIterable<Row> {
     const listing = await listChunkIds(store, importId);
     const verdicts = await retryVerdicts(importId, lastRound, listing, unrecorded, found);
-    for (const id of leafChunks(roundRoots(0, chunkCount), listing.chunks, listing.outcomes)) {
+    // Without meta's count (damaged), the chunks the listing shows are all that can be reported.
+    const roots = roundRoots(0, chunkCount ?? listedRootCount(0, listing.chunks, listing.outcomes));
+    for (const id of leafChunks(roots, listing.chunks, listing.outcomes)) {
       const leaf = await readLeaf(importId, id, listing, unrecorded, found);
       for (const [j, item] of (leaf?.items ?? []).entries()) {
         const verdict = verdicts.get(item.key);
         const outcome = verdict?.outcome ?? leaf!.outcomes[j];
-        const row: Row = { line: item.line, key: item.key, attempts: verdict?.attempts ?? (outcome ? 1 : 0), outcome: 'not-submitted', error: '', raw: item.raw };
+        const attempts = verdict?.attempts ?? (outcome ? 1 : 0);
+        const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '', raw: item.raw };
         if (!outcome) row.error = 'not submitted: the import ended before this product was sent';
         else if (outcome.ok) row.outcome = 'succeeded';
         else {
@@ -150,7 +156,8 @@ export function createReportActivities(store: StagingStore) {
   async function* invalidRows(importId: string, found: Findings): AsyncIterable<Row> {
     try {
       for await (const row of readJsonLines<InvalidRow>(store, invalidKey(importId))) {
-        yield { line: row.line, key: row.key ?? '', outcome: 'invalid', attempts: 0, error: describeErrors(row.errors), raw: row.raw, text: row.text };
+        const error = describeErrors(row.errors);
+        yield { line: row.line, key: row.key ?? '', outcome: 'invalid', attempts: 0, error, raw: row.raw, text: row.text, invalidRow: row };
       }
     } catch (err) {
       found.note(err);
@@ -188,33 +195,38 @@ export function createReportActivities(store: StagingStore) {
         resultsJsonl: store.locate(reportKey(importId, 'results.jsonl')),
         resultsCsv: store.locate(reportKey(importId, 'results.csv')),
         failedRecords: store.locate(reportKey(importId, asCsv ? 'failed-records.csv' : 'failed-records.jsonl')),
-        invalidRows: store.locate(invalidKey(importId)),
+        // A plain copy for people: the staged file ends with its seal.
+        invalidRows: store.locate(reportKey(importId, 'invalid-rows.jsonl')),
       };
       const jsonl = await store.createWriter(reportKey(importId, 'results.jsonl'));
       const csv = await store.createWriter(reportKey(importId, 'results.csv'));
       const failed = await store.createWriter(reportKey(importId, asCsv ? 'failed-records.csv' : 'failed-records.jsonl'));
+      const invalid = await store.createWriter(reportKey(importId, 'invalid-rows.jsonl'));
+      const writers = [jsonl, csv, failed, invalid];
       const counts: ReportCounts = { succeeded: 0, failed: 0, invalid: 0, notSubmitted: 0 };
       const countKey = { succeeded: 'succeeded', failed: 'failed', invalid: 'invalid', 'not-submitted': 'notSubmitted' } as const;
       const unrecordedById = new Map(unrecorded.map((u) => [u.chunkId, u.error]));
       try {
         await csv.write(resultColumns.join(','));
         if (asCsv && meta.columns) await failed.write(stringify([meta.columns]).trimEnd());
-        const staged = stagedRows(importId, meta.counts?.chunks ?? 0, lastRound, unrecordedById, found);
+        const staged = stagedRows(importId, meta.counts?.chunks, lastRound, unrecordedById, found);
         for await (const row of mergeByLine(staged, invalidRows(importId, found))) {
           counts[countKey[row.outcome]]++;
           const result: ResultRow = { line: row.line, key: row.key, outcome: row.outcome, attempts: row.attempts, error: row.error };
           await jsonl.write(JSON.stringify(result));
           await csv.write(stringify([resultColumns.map((c) => result[c])]).trimEnd());
           if (row.outcome !== 'succeeded') await failed.write(failedRecordLine(row, asCsv, meta.columns));
+          if (row.invalidRow) await invalid.write(JSON.stringify(row.invalidRow));
         }
-        await Promise.all([jsonl.close(), csv.close(), failed.close()]);
+        await Promise.all(writers.map((w) => w.close()));
       } catch (err) {
-        await Promise.all([jsonl.abort(), csv.abort(), failed.abort()]);
+        await Promise.all(writers.map((w) => w.abort()));
         throw err;
       }
       const gap = reportGap(found, counts, meta.counts?.read);
       if (gap) {
-        throw ApplicationFailure.create({ type: StagingDamagedType, nonRetryable: true, message: `${gap}. Report so far: ${files.resultsJsonl}`, details: [{ files, counts }] });
+        const message = `${gap}. Report so far: ${files.resultsJsonl}`;
+        throw ApplicationFailure.create({ type: StagingDamagedType, nonRetryable: true, message, details: [{ files, counts }] });
       }
       return { files, counts };
     },
@@ -235,8 +247,9 @@ export function reportGap(found: Findings, counts: ReportCounts, read: number | 
     parts.push(`staging ${files.length > 1 ? 'files' : 'file'} ${list} ${files.length > 1 ? 'were' : 'was'} damaged while the import ran`);
   }
   const unknown: string[] = [];
-  if (read !== undefined && read > rows) unknown.push(`${n(read - rows)} products have no row (their outcomes are unknown)`);
-  if (found.unknownRows) unknown.push(`${n(found.unknownRows)} rows say "outcome unknown"`);
+  const lost = read !== undefined ? read - rows : 0;
+  if (lost > 0) unknown.push(`${n(lost)} ${lost === 1 ? 'product has' : 'products have'} no row (their outcomes are unknown)`);
+  if (found.unknownRows) unknown.push(`${n(found.unknownRows)} ${found.unknownRows === 1 ? 'row says' : 'rows say'} "outcome unknown"`);
   return `${[...parts, ...unknown].join('; ')}: ${STAGING_FIX}`;
 }
 

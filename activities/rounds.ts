@@ -4,7 +4,19 @@
 import { Context } from '@temporalio/activity';
 import type { ImportInput } from '../common/import';
 import { Chunker } from './staging/chunker';
-import { chunkId, damageOf, metaKey, outcomeKey, readAllJsonLines, readChunk, roundKey, writeChunk, writeLines, type ImportMeta, type OutcomeLine } from './staging/files';
+import {
+  chunkId,
+  damageOf,
+  metaKey,
+  outcomeKey,
+  readAllJsonLines,
+  readChunk,
+  roundKey,
+  writeChunk,
+  writeLines,
+  type ImportMeta,
+  type OutcomeLine,
+} from './staging/files';
 import type { StagingStore } from './staging/store';
 import { leafChunks, listChunkIds, retryRoundChunks, roundRoots } from './staging/tree';
 import type { TargetRegistry } from './targets';

@@ -290,7 +290,8 @@ function importCommand(): Command {
           if (err instanceof WorkflowExecutionAlreadyStartedError) {
             // Ids are never reused (REJECT_DUPLICATE): say how the earlier import stands, running or ended.
             const earlier = await ctx.client.workflow.getHandle(err.workflowId).describe().then((d) => d.status.name, () => undefined);
-            const how = !earlier ? 'already exists' : earlier === 'RUNNING' ? 'is already running' : `already exists (it ended ${titleCase(earlier)})`;
+            const ended = earlier && `${earlier[0]}${earlier.slice(1).toLowerCase().replace(/_/g, ' ')}`; // COMPLETED → Completed
+            const how = !earlier ? 'already exists' : earlier === 'RUNNING' ? 'is already running' : `already exists (it ended ${ended})`;
             throw new CliError(`An import with id ${err.workflowId} ${how}. One import id names one import's data and report: choose another --id.`);
           }
           throw err;
@@ -626,10 +627,4 @@ export function buildProgram(): Command {
   ];
   for (const command of commands) program.addCommand(command);
   return program;
-}
-
-/** COMPLETED → Completed, TIMED_OUT → Timed out. */
-function titleCase(status: string): string {
-  const words = status.toLowerCase().replace(/_/g, ' ');
-  return words[0]!.toUpperCase() + words.slice(1);
 }

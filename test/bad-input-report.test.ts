@@ -4,7 +4,10 @@
  * message, and the report's rows, which must all be true against the sandbox.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
@@ -30,41 +33,92 @@ const reportFile = (id: string, file: string) => h.worker.store.locate(reportKey
 function assertRowsTrue(rows: ReportRow[]): void {
   for (const row of rows) {
     const stored = h.voucherify.getProduct(row.key) !== undefined;
-    assert.equal(stored, row.outcome === 'succeeded', `line ${row.line} (${row.key}) says ${row.outcome} ${row.error}, the sandbox ${stored ? 'has' : 'lacks'} it`);
+    const says = `line ${row.line} (${row.key}) says ${row.outcome} ${row.error}`;
+    assert.equal(stored, row.outcome === 'succeeded', `${says}, the sandbox ${stored ? 'has' : 'lacks'} it`);
   }
 }
 
 /**
- * Starts an import paused (staging runs, nothing is submitted), lets `damage` change its staging
- * files, resumes it and waits for its end. Returns what `bulkport watch` then shows and the report's rows.
+ * Serves `file` over HTTP, holding its last line back until `release()`: staging is still running
+ * when the test pauses the import (a pause signal in the workflow's first task is not what is tested here).
+ */
+async function heldSource(file: string): Promise<{ url: string; release(): void; close(): Promise<void> }> {
+  const text = await readFile(file, 'utf8');
+  const cut = text.lastIndexOf('\n', text.length - 2) + 1;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(text.slice(0, cut));
+    void released.then(() => res.end(text.slice(cut)));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/${path.basename(file)}`, release, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/**
+ * Pauses an import while it stages (nothing is submitted while paused), lets `damage` change its
+ * staging files, resumes it and waits for its end. Returns what `bulkport watch` then shows and the report's rows.
  */
 async function damagedImport(name: string, file: string, damage: (dir: string, id: string) => Promise<void>) {
   const id = `${name}-${Date.now()}`;
-  const handle = await startImport(
-    h.t.client,
-    { target: 'voucherify', source: { location: file }, options: { pollIntervalMs: 100, retryBackoffMs: 100, chunkBytes: 8000 } },
-    { workflowId: id, taskQueue: h.worker.taskQueue },
-  );
-  await handle.signal(pauseSignal);
-  const progress = await eventually('staging done, paused before any submission', async () => {
-    const p = await handle.query(progressQuery);
-    return p.phase !== 'staging' ? p : undefined;
-  });
-  assert.ok(progress.paused && progress.submitted === 0, `paused before submitting (${JSON.stringify({ paused: progress.paused, submitted: progress.submitted })})`);
-  await damage(h.worker.store.locate(importPrefix(id)), id);
-  await handle.signal(resumeSignal);
-  // An import must end, whatever happened to its files; a hang is a failure of this test, not a wait forever.
-  const ended = await Promise.race([
-    handle.result().then(() => true, () => true),
-    new Promise<false>((resolve) => setTimeout(() => resolve(false), 45_000).unref()),
-  ]);
-  if (!ended) {
-    await handle.terminate('the test gave up: the import hung after its staging files were damaged');
-    assert.fail('the import never ended after its staging files were damaged (it must fail naming them)');
+  const source = await heldSource(file);
+  let failure: unknown;
+  try {
+    const handle = await startImport(
+      h.t.client,
+      { target: 'voucherify', source: { location: source.url }, options: { pollIntervalMs: 100, retryBackoffMs: 100, chunkBytes: 8000 } },
+      { workflowId: id, taskQueue: h.worker.taskQueue },
+    );
+    await eventually('the import staging', async () => ((await handle.query(progressQuery)).phase === 'staging' ? true : undefined));
+    await handle.signal(pauseSignal);
+    await eventually('the import paused', async () => ((await handle.query(progressQuery)).paused ? true : undefined));
+    source.release();
+    const progress = await eventually('staging done, paused before any submission', async () => {
+      const p = await handle.query(progressQuery);
+      return p.phase !== 'staging' ? p : undefined;
+    });
+    assert.equal(progress.submitted, 0, 'nothing submitted before the damage');
+    await damage(h.worker.store.locate(importPrefix(id)), id);
+    await handle.signal(resumeSignal);
+    // An import must end, whatever happened to its files; a hang is a failure of this test, not a wait forever.
+    const ended = await Promise.race([
+      handle.result().then(
+        () => true,
+        (err: unknown) => ((failure = err), true),
+      ),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), 45_000).unref()),
+    ]);
+    if (!ended) {
+      await handle.terminate('the test gave up: the import hung after its staging files were damaged');
+      assert.fail('the import never ended after its staging files were damaged (it must fail naming them)');
+    }
+  } finally {
+    source.release();
+    await source.close();
   }
   const watched = await h.bulkport(['watch', id, '--json']);
   const rows = await readJsonl<ReportRow>(reportFile(id, 'results.jsonl')).catch(() => undefined);
-  return { id, ...watched, output: `${watched.stdout}\n${watched.stderr}`, rows };
+  return { id, ...watched, output: `${watched.stdout}\n${watched.stderr}`, rows, cause: rootCause(failure) };
+}
+
+/** The innermost ApplicationFailure of a workflow's failure: what the import failed of. */
+function rootCause(err: unknown): ApplicationFailure | undefined {
+  let found: ApplicationFailure | undefined;
+  for (let e = err; e instanceof Error; e = e.cause) if (e instanceof ApplicationFailure) found = e;
+  return found;
+}
+
+/** The import failed of StagingDamaged with a message matching every pattern, and `bulkport watch` says so with exit 1. */
+function assertFailedNaming(run: Awaited<ReturnType<typeof damagedImport>>, ...patterns: RegExp[]): void {
+  assert.equal(run.cause?.type, 'StagingDamaged', `the import failed of StagingDamaged (${run.cause?.type}: ${run.cause?.message})`);
+  for (const p of patterns) assert.match(run.cause.message, p);
+  assert.match(run.cause.message, /import them again under a new --id/, 'the message names the fix');
+  // What the user sees (needs the CLI and workflow branches: the root cause shown, exit 1 for a failed import).
+  assert.equal(run.code, ExitCode.failed, run.output);
+  for (const p of patterns) assert.match(run.output, p);
 }
 
 /** The source lines of a staged chunk, read before it is damaged. */
@@ -78,7 +132,7 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
     const file = await catalog('split', 600);
     const run = await h.importFile(file, 'voucherify', ['--chunk-bytes', '40000']);
     assert.equal(run.code, ExitCode.ok, run.output);
-    assert.equal(run.status?.status, 'completed', run.output);
+    assert.equal(run.status?.summary?.status, 'completed', run.output);
     const id = run.status!.workflowId;
     const chunkFiles = await readdir(h.worker.store.locate(`${importPrefix(id)}/chunks`));
     assert.ok(chunkFiles.some((f) => /^r0-\d+\.\d\.\d\.jsonl$/.test(f)), `chunks were split at least twice deep (${chunkFiles.join(' ')})`);
@@ -97,7 +151,8 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
 
     const again = await h.importFile(await catalog('reuse-b', 80), 'voucherify', ['--id', id, ...noSplit]);
     assert.equal(again.code, ExitCode.failed, again.output);
-    assert.match(again.output, new RegExp(`An import with id ${id} already exists \\(it ended Completed\\)\\. One import id names one import's data and report: choose another --id`));
+    const refused = `An import with id ${id} already exists \\(it ended Completed\\)\\. One import id names one import's data and report: choose another --id`;
+    assert.match(again.output, new RegExp(refused));
     assert.equal(again.rows, undefined, 'the refused import has no report of its own');
     const after = await Promise.all(files.map((f) => readFile(reportFile(id, f))));
     for (const [i, f] of files.entries()) assert.ok(after[i]!.equals(before[i]!), `${f} of the first import is unchanged, byte for byte`);
@@ -136,13 +191,10 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
         lost = await chunkLines(dir, 'r0-000001');
         await damage(path.join(dir, 'chunks', 'r0-000001.jsonl'));
       });
-      assert.equal(run.code, ExitCode.failed, run.output);
       const what = { deleted: 'missing', truncated: 'no seal', garbage: 'garbage' }[kind];
-      assert.match(run.output, new RegExp(`chunk r0-000001 \\(${what}`), run.output);
-      assert.match(run.output, new RegExp(`${lost.length} products have no row`), run.output);
-      assert.match(run.output, /import them again under a new --id/);
       assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 200).filter((l) => !lost.includes(l)), 'a row for every product but the damaged chunk\'s');
       assertRowsTrue(run.rows!);
+      assertFailedNaming(run, new RegExp(`chunk r0-000001 \\(${what}`), new RegExp(`${lost.length} products have no row`));
     });
   }
 
@@ -153,23 +205,33 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
       await rm(path.join(dir, 'chunks', 'r0-000000.jsonl'));
       await writeFile(path.join(dir, 'chunks', 'r0-000002.jsonl'), 'not a chunk\n');
     });
-    assert.equal(run.code, ExitCode.failed, run.output);
-    assert.match(run.output, /chunk r0-000000 \(missing\).*chunk r0-000002 \(garbage/, run.output);
-    assert.match(run.output, new RegExp(`the report has ${200 - lost.length} rows for 200 records read`));
     assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 200).filter((l) => !lost.includes(l)));
     assertRowsTrue(run.rows!);
+    const gap = new RegExp(`the report has ${200 - lost.length} rows for 200 records read`);
+    assertFailedNaming(run, /chunk r0-000000 \(missing\).*chunk r0-000002 \(garbage/, gap);
   });
 
-  test('a deleted invalid-rows file: the import fails naming it, the valid rows are all there and true', async () => {
-    const run = await damagedImport('invalid-gone', await catalog('invalid-gone', 100, 10), async (_dir, id) => {
-      await rm(h.worker.store.locate(invalidKey(id)));
+  for (const [kind, damage] of [
+    ['deleted', (file: string) => rm(file)],
+    ['garbled', (file: string) => writeFile(file, '{"line": 10, "errors": []}\n')],
+  ] as const) {
+    test(`a ${kind} invalid-rows file: the import fails naming it, the valid rows are all there and true`, async () => {
+      const file = await catalog(`invalid-${kind}`, 100, 10);
+      const run = await damagedImport(`invalid-${kind}`, file, (_dir, id) => damage(h.worker.store.locate(invalidKey(id))));
+      assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 100).filter((l) => l % 10 !== 0 || (kind === 'garbled' && l === 10)));
+      assertRowsTrue(run.rows!);
+      const what = kind === 'deleted' ? 'missing' : 'no seal';
+      const rows = kind === 'deleted' ? 90 : 91;
+      assertFailedNaming(run, new RegExp(`the report has ${rows} rows for 100 records read; staging file invalid\\.jsonl \\(${what}.*\\) was damaged`));
     });
-    assert.equal(run.code, ExitCode.failed, run.output);
-    assert.match(run.output, /the report has 90 rows for 100 records read; staging file invalid\.jsonl \(missing\) was damaged/, run.output);
-    assert.match(run.output, /10 products have no row/);
-    assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 100).filter((l) => l % 10 !== 0));
+  }
+
+  test('a deleted meta file: the import fails naming it, every staged product still has its true row', async () => {
+    const run = await damagedImport('meta-gone', await catalog('meta-gone', 100), (dir) => rm(path.join(dir, 'meta.json')));
+    assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 100));
     assert.deepEqual(new Set(run.rows?.map((r) => r.outcome)), new Set(['succeeded']));
     assertRowsTrue(run.rows!);
+    assertFailedNaming(run, /staging file meta\.json \(missing\) was damaged while the import ran/);
   });
 });
 

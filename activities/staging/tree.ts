@@ -31,6 +31,17 @@ export async function listChunkIds(store: StagingStore, importId: string): Promi
   return { chunks: await ids('chunks'), outcomes: await ids('outcomes') };
 }
 
+/** A round's chunk count as the files show it: the fallback when the file that recorded it is damaged. */
+export function listedRootCount(round: number, chunks: ReadonlySet<string>, outcomes: ReadonlySet<string>): number {
+  const root = new RegExp(`^r${round}-(\\d+)$`);
+  let count = 0;
+  for (const id of [...chunks, ...outcomes]) {
+    const m = root.exec(id);
+    if (m) count = Math.max(count, Number(m[1]) + 1);
+  }
+  return count;
+}
+
 export const roundRoots = (round: number, count: number): string[] => Array.from({ length: count }, (_, i) => chunkIdOf(round, i));
 
 /** How many chunks retry round `round` (≥ 1) was cut into, as planRetryRound recorded it. Throws StagingDamaged. */

@@ -1,0 +1,126 @@
+/**
+ * The report activity on staging data laid out by hand: split chunks, a retry round, a chunk whose
+ * failure was never recorded, and damaged files. The activity runs in Temporal's own mock activity
+ * environment (no workflow involved); the staging store is a real folder.
+ */
+import assert from 'node:assert/strict';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ImportInput } from '../common/import';
+import { createReportActivities, type ResultRow } from '../activities/report';
+import { chunkKey, invalidKey, metaKey, outcomeKey, ownerKey, roundKey, writeChunk, writeLines, writeOutcomes } from '../activities/staging/files';
+import { LocalFolderStore } from '../activities/staging/store';
+import type { ItemOutcome } from '../targets/types';
+import { readJsonl, tempDir } from './helpers';
+
+const store = new LocalFolderStore(await tempDir('report-activity'));
+const { writeReport } = createReportActivities(store);
+const item = (line: number) => ({ line, key: `k${line}`, raw: { source_id: `k${line}` }, body: JSON.stringify({ source_id: `k${line}` }) });
+const ok: ItemOutcome = { ok: true };
+const invalidRow = { line: 5, key: 'k5', errors: [{ path: 'price', message: 'bad' }], raw: { source_id: 'k5' } };
+const retry: ItemOutcome = { ok: false, retryable: true, error: 'HTTP 503' };
+
+/**
+ * Ten records: line 5 invalid; r0-000000 (lines 1-4) split into .0 (1-2) and .1, itself split into
+ * .1.0 (3, failed, retried in round 1 and succeeded) and .1.1 (4); r0-000001 (6-8) whose failure was
+ * never recorded; r0-000002 (9-10) never submitted.
+ */
+async function stage(importId: string): Promise<ImportInput> {
+  const chunk = async (id: string, lines: number[], outcomes?: ItemOutcome[]) => {
+    await writeChunk(store, importId, id, lines.map(item));
+    if (outcomes) await writeOutcomes(store, importId, id, lines.map(item), outcomes);
+  };
+  await chunk('r0-000000', [1, 2, 3, 4]);
+  await chunk('r0-000000.0', [1, 2], [ok, ok]);
+  await chunk('r0-000000.1', [3, 4]);
+  await chunk('r0-000000.1.0', [3], [retry]);
+  await chunk('r0-000000.1.1', [4], [ok]);
+  await chunk('r0-000001', [6, 7, 8]);
+  await chunk('r0-000002', [9, 10]);
+  await chunk('r1-000000', [3], [ok]);
+  await writeLines(store, roundKey(importId, 1), [JSON.stringify({ chunks: 1, products: 1 })]);
+  await writeLines(store, invalidKey(importId), [JSON.stringify(invalidRow)]);
+  const counts = { read: 10, valid: 9, invalid: 1, chunks: 3 };
+  await writeLines(store, metaKey(importId), [JSON.stringify({ format: 'jsonl', source: '/tmp/x.jsonl', counts })]);
+  return ImportInput.parse({ importId, target: 'voucherify', source: { location: '/tmp/x.jsonl' } });
+}
+
+const run = (input: ImportInput, unrecorded?: { chunkId: string; error: string }[]) =>
+  new MockActivityEnvironment({ workflowExecution: { workflowId: input.importId, runId: 'run-1' } }).run(writeReport, {
+    input,
+    lastRound: 1,
+    unrecorded,
+  }) as ReturnType<typeof writeReport>;
+const brief = (rows: ResultRow[]) => rows.map((r) => `${r.line} ${r.outcome} ${r.attempts} ${r.error}`);
+
+describe('the report activity', () => {
+  test('split chunks, a retry round and an unrecorded chunk: one true row per record, in source order', async () => {
+    const input = await stage('tree');
+    const unknown = 'outcome unknown: the staging store was unavailable';
+    const report = await run(input, [{ chunkId: 'r0-000001', error: 'the staging store was unavailable' }]);
+    assert.deepEqual(brief(await readJsonl<ResultRow>(report.files.resultsJsonl)), [
+      '1 succeeded 1 ',
+      '2 succeeded 1 ',
+      '3 succeeded 2 ',
+      '4 succeeded 1 ',
+      '5 invalid 0 price: bad',
+      `6 failed 1 ${unknown}`, // one attempt that may or may not have reached the target
+      `7 failed 1 ${unknown}`,
+      `8 failed 1 ${unknown}`,
+      '9 not-submitted 0 not submitted: the import ended before this product was sent',
+      '10 not-submitted 0 not submitted: the import ended before this product was sent',
+    ]);
+    assert.deepEqual(report.counts, { succeeded: 4, failed: 3, invalid: 1, notSubmitted: 2 });
+    const failed = (await readJsonl<{ source_id: string }>(report.files.failedRecords)).map((r) => r.source_id);
+    assert.deepEqual(failed, ['k5', 'k6', 'k7', 'k8', 'k9', 'k10'], 'failed-records lists no imported product');
+    assert.equal(await readFile(report.files.invalidRows, 'utf8'), `${JSON.stringify(invalidRow)}\n`, 'the invalid rows for people: plain, no seal');
+  });
+
+  test('damaged files: the partial report is written, then the activity fails naming every damaged file and the gap', async () => {
+    const input = await stage('damaged');
+    await rm(store.locate(chunkKey('damaged', 'r0-000000.1.1')));
+    await writeFile(store.locate(outcomeKey('damaged', 'r0-000000.0')), 'garbage\n');
+    const err = await run(input).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'StagingDamaged');
+    assert.equal(err.nonRetryable, true);
+    assert.match(
+      err.message,
+      new RegExp(
+        '^the report has 9 rows for 10 records read; ' +
+          'staging files outcomes of chunk r0-000000\\.0 \\(garbage: line 1 is not JSON\\) and chunk r0-000000\\.1\\.1 \\(missing\\) ' +
+          'were damaged while the import ran; 1 product has no row \\(their outcomes are unknown\\); 2 rows say "outcome unknown": ' +
+          '.*new --id\\. Report so far: .*results\\.jsonl$',
+      ),
+    );
+    const { files, counts } = err.details?.[0] as { files: { resultsJsonl: string }; counts: Record<string, number> };
+    assert.deepEqual(counts, { succeeded: 1, failed: 2, invalid: 1, notSubmitted: 5 });
+    const rows = await readJsonl<ResultRow>(files.resultsJsonl);
+    assert.deepEqual(rows.map((r) => r.line), [1, 2, 3, 5, 6, 7, 8, 9, 10], 'every row it could write, none invented for line 4');
+    assert.match(rows[0]!.error, /^outcome unknown: the outcome file of chunk r0-000000\.0 is damaged/);
+  });
+
+  test('a missing meta file or round file is named too; the chunks the folder shows are still reported', async () => {
+    const input = await stage('no-meta');
+    await rm(store.locate(metaKey('no-meta')));
+    await rm(store.locate(roundKey('no-meta', 1)));
+    const err = await run(input).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ApplicationFailure);
+    assert.match(err.message, /staging files meta\.json \(missing\) and rounds\/r1\.json \(missing\) were damaged/);
+    const { files } = err.details?.[0] as { files: { resultsJsonl: string } };
+    const rows = brief(await readJsonl<ResultRow>(files.resultsJsonl));
+    assert.deepEqual(rows.map((r) => r.split(' ')[0]), ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    assert.equal(rows[2], '3 succeeded 2 ', 'the retry round is found from its files');
+  });
+
+  test("another workflow's data under the same import id: the report refuses to overwrite it", async () => {
+    const input = await stage('not-mine');
+    await writeLines(store, ownerKey('not-mine'), [JSON.stringify({ workflowId: 'someone-else', runId: 'r' })]);
+    const err = await run(input).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ApplicationFailure);
+    assert.equal(err.type, 'ImportIdReused');
+    await assert.rejects(readFile(store.locate('imports/not-mine/report/results.jsonl')), /ENOENT/);
+  });
+});
