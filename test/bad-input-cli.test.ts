@@ -125,7 +125,7 @@ describe('bad input at the command line', { concurrency: 3 }, () => {
   test('an id already running', async () => {
     const id = await idleImport('taken');
     const run = await h.importFile(await catalog(), 'voucherify', ['--id', id], { TEMPORAL_TASK_QUEUE: idleQueue });
-    assertRefused(run, new RegExp(`An import with id ${id} is already running: pick another --id`));
+    assertRefused(run, new RegExp(`An import with id ${id} is already running\\. One import id names one import's data and report: choose another --id`));
   });
 
   test('watch of an unknown id', async () => {
@@ -242,8 +242,8 @@ describe('exit codes of an import that ran', { concurrency: 2 }, () => {
   test('an empty catalog: 1, and it says the source holds no records', async () => {
     const run = await h.importFile(await h.file('empty.jsonl', ''), 'voucherify');
     assert.equal(run.code, ExitCode.failed, run.output);
-    assert.match(run.stderr, /Nothing was imported: the source holds no records/);
-    assert.deepEqual(outcomes(run), []);
+    assert.match(run.stderr, /Import failed: Staging failed: the source \S+empty\.jsonl holds no records \(it is empty or blank\); check that it is the right file/);
+    assert.equal(run.rows, undefined, 'the import never got past staging: no report');
   });
 
   test('watch of an ended import exits with its code', async () => {

@@ -177,12 +177,12 @@ describe('bulkport CLI', () => {
     const url = `${sandbox.url}/no-such-catalog.jsonl`;
     const imported = await bulkport(['import', url, ...importFlags, '--id', id, '--wait']);
     assert.equal(imported.code, 1, imported.stderr);
-    assert.match(imported.stdout, /Import failed: downloading the source \S+no-such-catalog\.jsonl failed with HTTP 404.*check that the URL is right/);
+    assert.match(imported.stdout, /Import failed: Staging failed: downloading the source \S+no-such-catalog\.jsonl failed with HTTP 404.*check that the URL is right/);
     const [json, human] = await Promise.all([bulkport(['status', id, '--json']), bulkport(['status', id])]);
     const status = JSON.parse(json.stdout) as ImportStatus;
     assert.match(status.failure?.message ?? '', /failed with HTTP 404/);
     assert.equal(status.failure?.type, 'SourceError');
-    assert.match(human.stdout, /Import failed: downloading the source .* HTTP 404.* \[SourceError\]/);
+    assert.match(human.stdout, /Import failed: Staging failed: downloading the source .* HTTP 404.* \[SourceError\]/);
     for (const out of [imported.stdout, json.stdout, human.stdout]) assert.doesNotMatch(out, /Activity task failed/);
   });
 

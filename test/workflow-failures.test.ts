@@ -8,7 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
 import type { ImportActivities } from '../activities';
-import { startImport, type ImportHandle, type StartImportRequest } from '../client';
+import { pauseSignal, progressQuery, resumeSignal, startImport, type ImportHandle, type StartImportRequest } from '../client';
 import type { OutcomeCounts, StageResult } from '../common/import';
 import { BulkImportStatus } from '../common/search-attributes';
 import { workflowsPath } from '../workers/worker';
@@ -245,6 +245,19 @@ describe('an activity failing for good ends the import in a defined state', { co
     assert.ok(failChunkCalls < 10_000, 'submission stopped at the cancel');
   });
 
+  test('a completed import whose report has products without an outcome (outcome files removed) fails naming the gap', async () => {
+    const outcome = await runWith('outcomes-gone', {
+      stage: async () => staged(2),
+      submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 2 }) }),
+      writeReport: async () => ({ ...report, counts: { invalid: 0, succeeded: 2, failed: 0, notSubmitted: 2 } }),
+    });
+    const cause = failureOf(outcome);
+    assert.equal(cause.type, 'StagingDamaged');
+    assert.match(cause.message, /^2 products have no outcome although every chunk was submitted: outcome files were removed/);
+    assert.deepEqual(cause.details?.[0], { ...report, counts: { invalid: 0, succeeded: 2, failed: 0, notSubmitted: 2 } }, 'the report travels with the failure');
+    assert.equal(outcome.searchStatus, 'Failed');
+  });
+
   test('the Web UI counts products the target rejected as invalid, as the summary does', async () => {
     let metadata = '';
     const outcome = await runWith('webui-invalid', {
@@ -287,5 +300,47 @@ describe('an activity failing for good ends the import in a defined state', { co
     assert.equal(cause.type, 'InvalidInput');
     assert.match(cause.message, /^The import's input is invalid: options\.concurrency: /);
     assert.equal(failure.searchStatus, 'Failed');
+  });
+});
+
+describe('signals that reach the import before its first workflow task', { timeout: 120_000 }, () => {
+  test('a pause sent right after the start holds the import (it does not fail the workflow task), and resume lets it finish', async () => {
+    const taskQueue = uniqueTaskQueue('pause-first');
+    let submitted = 0;
+    const handle = await startImport(
+      t.client,
+      { target: 'voucherify', source: { location: 'https://example.invalid/catalog.jsonl' }, options: { pollIntervalMs: 100, concurrency: 1 } } as StartImportRequest,
+      { taskQueue, workflowId: `pause-first-${Date.now()}`, countRecords: false },
+    );
+    // No worker yet: the start and the pause are both in the history before the first workflow task.
+    await handle.signal(pauseSignal);
+    const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
+    const stubs: Stubs = {
+      stage: async () => staged(2),
+      submitChunk: async () => {
+        submitted++;
+        return { kind: 'completed', counts: counts({ succeeded: 2 }) };
+      },
+      writeReport: async () => ({ ...report, counts: { ...report.counts, failed: 0, succeeded: 4 } }),
+    };
+    const worker = await Worker.create({
+      connection: t.connection,
+      namespace: t.namespace,
+      taskQueue,
+      ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
+      activities: stubs as Record<string, (...args: unknown[]) => unknown>,
+    });
+    const summary = await worker.runUntil(async () => {
+      const paused = await eventually('the import paused after staging', async () => {
+        const p = await handle.query(progressQuery);
+        return p.phase === 'submitting' && p.paused ? p : undefined;
+      });
+      assert.equal(paused.chunks.done, 0);
+      assert.equal(submitted, 0, 'nothing is submitted while paused');
+      await handle.signal(resumeSignal);
+      return handle.result();
+    });
+    assert.equal(summary.status, 'completed');
+    assert.equal(submitted, 2);
   });
 });

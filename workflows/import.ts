@@ -119,6 +119,11 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   let cancelReason: string | undefined;
   let fatalError: string | undefined;
   let chunksThisRun = 0;
+  /**
+   * The search attributes as last upserted: each upsert is a history event, so only changes are sent.
+   * Declared before the handlers: a signal sent with the start is delivered as its handler is set.
+   */
+  let published = '';
 
   // ---- messages -------------------------------------------------------------------------
   // Handlers publish at once: while paused nothing else happens that would.
@@ -209,8 +214,6 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     };
   }
 
-  /** The search attributes as last upserted: each upsert is a history event, so only changes are sent. */
-  let published = '';
   function publish(status?: string): void {
     const p = progress();
     const values = {
@@ -463,6 +466,16 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     const finishedAt = Date.now();
     const stopped = cancelRequested || fatalError !== undefined;
     phase = stopped ? 'cancelled' : 'completed';
+    // Every chunk was followed to its end, so a product without an outcome means its outcome file is gone.
+    if (!stopped && report.counts.notSubmitted > 0) {
+      const n = report.counts.notSubmitted;
+      throw wf.ApplicationFailure.nonRetryable(
+        `${n.toLocaleString('en-US')} product${n === 1 ? ' has' : 's have'} no outcome although every chunk was submitted: ` +
+          `outcome files were removed from the staging store while the import ran (report: ${report.files.resultsJsonl})`,
+        'StagingDamaged',
+        report,
+      );
+    }
     if (fatalError) {
       throw wf.ApplicationFailure.nonRetryable(`${fatalError} (import stopped; report: ${report.files.resultsJsonl})`, 'ImportStopped', report);
     }
