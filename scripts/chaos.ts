@@ -414,19 +414,25 @@ async function damagePhase(o: {
   o.cleanups.push(() => workers.stop());
   await workers.start();
   const importId = `chaos-damage-${options.seed}-${Date.now()}`;
-  const importOptions = options.target === 'voucherify' ? { chunkBytes: 10_000, pollIntervalMs: 200, retryBackoffMs: 200 } : { chunkSize: 60, pollIntervalMs: 200, retryBackoffMs: 200 };
+  const importOptions = options.target === 'voucherify' ? { chunkBytes: 10_000, concurrency: 1, pollIntervalMs: 200, retryBackoffMs: 200 } : { chunkSize: 60, concurrency: 1, pollIntervalMs: 200, retryBackoffMs: 200 };
   const handle = await startImport(
     o.client,
     { target: options.target, importId, source: { location: file }, options: importOptions } as Parameters<typeof startImport>[1],
     { taskQueue: 'chaos-damage', workflowId: importId },
   );
-  // Paused at once, so nothing is submitted after staging; then wait until staging is done.
-  await handle.signal(pauseSignal);
+  // Paused as soon as the workflow answers (a signal that comes with its first task fails it on main: see the report),
+  // so nothing more is submitted after staging; then wait until staging is done.
   const limit = Date.now() + 120_000;
-  for (;;) {
-    const progress = await handle.query(progressQuery).catch(() => undefined);
+  while (!(await handle.query(progressQuery).catch(() => undefined))) {
+    if (Date.now() > limit) throw new Error('the damage phase import never answered a progress query within 2 minutes');
+    await sleep(200);
+  }
+  await handle.signal(pauseSignal);
+  for (let last: unknown; ; ) {
+    const progress = await handle.query(progressQuery).catch((err: Error) => void (last = err.message));
     if (progress && progress.phase !== 'staging' && progress.chunks.total > 0) break;
-    if (Date.now() > limit) throw new Error('the damage phase import did not finish staging within 2 minutes');
+    last = progress ?? last;
+    if (Date.now() > limit) throw new Error(`the damage phase import did not finish staging within 2 minutes; last: ${JSON.stringify(last)}`);
     await sleep(300);
   }
   // The last three chunks: submitted last, so not submitted even if the pause came late.
@@ -448,7 +454,15 @@ async function damagePhase(o: {
   const ids = victims.map((f) => f.replace(/\.jsonl$/, ''));
   log(`Damage import ${importId}: deleted ${ids[0]}, truncated ${ids[1]}, garbled ${ids[2]} (${damagedKeys.size} products); resuming`);
   await handle.signal(resumeSignal);
-  const end = await outcome(handle, Math.min(o.deadline, Date.now() + 10 * 60_000));
+  // Bounded: on an import that hangs on a damaged chunk, say so and terminate it rather than wait forever.
+  const waitMs = Math.max(0, Math.min(o.deadline - Date.now(), 4 * 60_000));
+  const ended = outcome(handle, Date.now() + waitMs);
+  const hung = await Promise.race([ended.then(() => false), sleep(waitMs).then(() => true)]);
+  if (hung) {
+    checks.push({ phase: 'damage', name: 'the import with damaged chunks ended', ok: false, detail: `still running after ${waitMs / 1000} s; terminated` });
+    await handle.terminate('chaos: still running long after its chunks were damaged').catch(() => undefined);
+  }
+  const end = await ended;
   o.numbers.damage = { importId, chunks: ids, products: options.damageProducts, result: end.summary ? end.summary.status : end.failure };
   checks.push({
     phase: 'damage',
