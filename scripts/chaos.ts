@@ -178,7 +178,12 @@ function checkRows(o: {
 }): Check[] {
   const checks: Check[] = [];
   const add = (name: string, problems: string[], okDetail: string) =>
-    checks.push({ phase: o.phase, name, ok: problems.length === 0, detail: problems.length ? `${problems.length} problems, e.g. ${problems.slice(0, 5).join('; ')}` : okDetail });
+    checks.push({
+      phase: o.phase,
+      name,
+      ok: problems.length === 0,
+      detail: problems.length ? `${problems.length} problems, e.g. ${problems.slice(0, 5).join('; ')}` : okDetail,
+    });
   const lines = o.catalog.count + 1; // the broken line at the end
   const byLine = new Map<number, ResultRow>();
   const duplicates: string[] = [];
@@ -316,21 +321,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const sandbox = await startSandbox(options.target, options.seed, hostile[options.target], productsPerSecond);
     cleanups.push(() => sandbox.close());
     const stagingDir = path.join(workDir, 'staging');
-    const workers = new WorkerSupervisor({ address: server.address, taskQueue: 'chaos-main', stagingDir, bundlePath, targetEnv: sandbox.env, log: open('worker.log') });
+    const workerLog = open('worker.log');
+    const workers = new WorkerSupervisor({ address: server.address, taskQueue: 'chaos-main', stagingDir, bundlePath, targetEnv: sandbox.env, log: workerLog });
     cleanups.push(() => workers.stop());
     await workers.start();
 
+    const common = { pollIntervalMs: 250, retryBackoffMs: 1000, chunksPerRun: 40, retryRounds: RETRY_ROUNDS };
     const importOptions =
       options.target === 'voucherify'
-        ? { chunkBytes: Math.max(10_000, Math.min(100_000, Math.round(options.products * 4))), pollIntervalMs: 250, retryBackoffMs: 1000, chunksPerRun: 40, retryRounds: RETRY_ROUNDS }
-        : { chunkSize: Math.max(50, Math.min(500, Math.round(options.products / 100))), pollIntervalMs: 250, retryBackoffMs: 1000, chunksPerRun: 40, retryRounds: RETRY_ROUNDS };
+        ? { ...common, chunkBytes: Math.max(10_000, Math.min(100_000, Math.round(options.products * 4))) }
+        : { ...common, chunkSize: Math.max(50, Math.min(500, Math.round(options.products / 100))) };
     const importId = `chaos-main-${options.seed}-${Date.now()}`;
     const handle = await startImport(
       client,
       { target: options.target, importId, source: { location: file }, options: importOptions } as Parameters<typeof startImport>[1],
       { taskQueue: 'chaos-main', workflowId: importId },
     );
-    log(`Main import ${importId}: ${options.products} products (+1 malformed line), sandbox at ${productsPerSecond} products/s, ${JSON.stringify(importOptions)}`);
+    log(`Main import ${importId}: ${options.products} products (+1 malformed line), sandbox at ${productsPerSecond} products/s`);
+    log(`options ${JSON.stringify(importOptions)}`);
 
     // The events in a seeded order: restarts fall between kills, never first.
     const events: Array<'kill' | 'restart'> = Array.from({ length: options.kills }, () => 'kill' as const);
@@ -375,7 +383,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     });
     const injected = Object.values(sandbox.stats().faultsInjected).reduce((a, b) => a + b, 0);
     checks.push({ phase: 'main', name: 'the sandbox injected faults', ok: injected > 0, detail: JSON.stringify(sandbox.stats().faultsInjected) });
-    checks.push({ phase: 'main', name: 'the import completed', ok: end.summary?.status === 'completed', detail: end.summary?.status ?? `failed: ${end.failure}` });
+    const status = end.summary?.status ?? `failed: ${end.failure}`;
+    checks.push({ phase: 'main', name: 'the import completed', ok: status === 'completed', detail: status });
     if (end.summary) {
       const rows = await readRows(end.summary.files.resultsJsonl);
       checks.push(...checkRows({ phase: 'main', target: options.target, sandbox, catalog, rows, summary: end.summary }));
@@ -418,11 +427,14 @@ async function damagePhase(o: {
   const sandbox = await startSandbox(options.target, options.seed, {});
   o.cleanups.push(() => sandbox.close());
   const stagingDir = path.join(o.workDir, 'staging-damage');
-  const workers = new WorkerSupervisor({ address: o.address, taskQueue: 'chaos-damage', stagingDir, bundlePath: o.bundlePath, targetEnv: sandbox.env, log: o.open('worker-damage.log') });
+  const workerLog = o.open('worker-damage.log');
+  const taskQueue = 'chaos-damage';
+  const workers = new WorkerSupervisor({ address: o.address, taskQueue, stagingDir, bundlePath: o.bundlePath, targetEnv: sandbox.env, log: workerLog });
   o.cleanups.push(() => workers.stop());
   await workers.start();
   const importId = `chaos-damage-${options.seed}-${Date.now()}`;
-  const importOptions = options.target === 'voucherify' ? { chunkBytes: 10_000, concurrency: 1, pollIntervalMs: 200, retryBackoffMs: 200 } : { chunkSize: 60, concurrency: 1, pollIntervalMs: 200, retryBackoffMs: 200 };
+  const common = { concurrency: 1, pollIntervalMs: 200, retryBackoffMs: 200, retryRounds: RETRY_ROUNDS };
+  const importOptions = options.target === 'voucherify' ? { ...common, chunkBytes: 10_000 } : { ...common, chunkSize: 60 };
   const handle = await startImport(
     o.client,
     { target: options.target, importId, source: { location: file }, options: importOptions } as Parameters<typeof startImport>[1],
@@ -451,7 +463,8 @@ async function damagePhase(o: {
   const victims = files.slice(-3);
   const damagedKeys = new Set<string>();
   for (const victim of victims) {
-    for (const line of (await readFile(path.join(chunkDir, victim), 'utf8')).split('\n').filter(Boolean)) damagedKeys.add((JSON.parse(line) as { key: string }).key);
+    const lines = (await readFile(path.join(chunkDir, victim), 'utf8')).split('\n').filter(Boolean);
+    for (const line of lines) damagedKeys.add((JSON.parse(line) as { key: string }).key);
   }
   const [deleted, truncated, garbled] = victims.map((f) => path.join(chunkDir, f)) as [string, string, string];
   await rm(deleted);
@@ -545,7 +558,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   try {
     options = parseChaosArgs(process.argv.slice(2));
   } catch (err) {
-    console.error(`${(err as Error).message}\nusage: npm run chaos -- [--products N] [--kills N] [--server-restarts N] [--target voucherify|propeller] [--seed N] [--damage true|false]`);
+    const usage = 'npm run chaos -- [--products N] [--kills N] [--server-restarts N] [--target voucherify|propeller] [--seed N] [--damage true|false]';
+    console.error(`${(err as Error).message}\nusage: ${usage}`);
     process.exit(1);
   }
   runChaos(options).then(
