@@ -3,7 +3,8 @@
  * through 3 worker SIGKILLs, 1 restart of its own persistent dev server and a hostile sandbox, then a second import
  * with damaged chunk files. It starts its own server on another port, so it does not use the run's server.
  */
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { rm } from 'node:fs/promises';
 import assert from 'node:assert/strict';
 import { runChaos, type ChaosResult, type Check } from '../scripts/chaos';
 
@@ -14,6 +15,11 @@ describe('chaos (small variant)', { timeout: 15 * 60_000 }, () => {
   before(async () => {
     result = await runChaos(small);
     for (const c of result.checks) console.error(`${c.ok ? 'PASS' : 'FAIL'}  [${c.phase}] ${c.name}: ${c.detail.slice(0, 300)}`);
+  });
+
+  // Logs, database and catalogs stay for a look when a check failed.
+  after(async () => {
+    if (result?.ok) await rm(result.workDir, { recursive: true, force: true });
   });
 
   const failures = (phase: Check['phase']) =>
