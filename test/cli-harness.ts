@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '@temporalio/client';
+import type { ResultRow } from '../activities/report';
 import type { ImportStatus } from '../client/status';
 import { startPropellerSandbox, startVoucherifySandbox, type PropellerSandbox, type VoucherifySandbox } from '../sandbox';
 import { readJsonl, startWorker, tempDir, temporal, type RunningWorker, type TemporalHarness } from './helpers';
@@ -22,13 +23,7 @@ export interface CliRun {
 }
 
 /** One report row, as results.jsonl holds it. */
-export interface ReportRow {
-  line: number;
-  key: string;
-  outcome: string;
-  attempts: number;
-  error: string;
-}
+export type ReportRow = ResultRow;
 
 export interface ImportRun extends CliRun {
   /** The final status that `import --wait --json` prints, when it got that far. */

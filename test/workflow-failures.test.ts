@@ -26,17 +26,22 @@ const report = {
 const staged = (chunks: number): StageResult => ({ read: chunks * 2, valid: chunks * 2, invalid: 0, chunks });
 const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({ succeeded: 0, failed: 0, retryable: 0, invalid: 0, unknownOutcomeRetries: 0, ...c });
 
-/** Runs one import on a worker with `stubs` as its activities; returns how it ended and what the activities saw. */
-async function runWith(name: string, stubs: Stubs, options: Record<string, unknown> = {}, during?: (handle: ImportHandle) => Promise<void>) {
-  const taskQueue = uniqueTaskQueue(name);
+/** A worker of the real workflow (the run's bundle) with `stubs` as its activities. */
+function stubWorker(taskQueue: string, stubs: Stubs): Promise<Worker> {
   const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
-  const worker = await Worker.create({
+  return Worker.create({
     connection: t.connection,
     namespace: t.namespace,
     taskQueue,
     ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
     activities: stubs as Record<string, (...args: unknown[]) => unknown>,
   });
+}
+
+/** Runs one import on a worker with `stubs` as its activities; returns how it ended and what the activities saw. */
+async function runWith(name: string, stubs: Stubs, options: Record<string, unknown> = {}, during?: (handle: ImportHandle) => Promise<void>) {
+  const taskQueue = uniqueTaskQueue(name);
+  const worker = await stubWorker(taskQueue, stubs);
   return worker.runUntil(async () => {
     const request = {
       target: 'voucherify',
@@ -60,6 +65,17 @@ function failureOf(outcome: { failure: unknown }): ApplicationFailure {
   return outcome.failure.cause;
 }
 
+/** failChunk fails for good (the staging store is gone); writeReport succeeds and keeps what it was asked. */
+const storeGoneAfterSubmit = (reported: ReportRequest[]): Stubs => ({
+  failChunk: async () => {
+    throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
+  },
+  writeReport: async (req) => {
+    reported.push(req as ReportRequest);
+    return report;
+  },
+});
+
 // A workflow task failing on every replay would leave the import Running: the timeout turns that hang into a failed test.
 describe('an activity failing for good ends the import in a defined state', { concurrency: 3, timeout: 120_000 }, () => {
   test('failChunk failing for good: the chunks go to the report as unrecorded, and the import ends', async () => {
@@ -69,13 +85,7 @@ describe('an activity failing for good ends the import in a defined state', { co
       submitChunk: async () => {
         throw ApplicationFailure.nonRetryable('the target rejected the request', 'RequestRejected');
       },
-      failChunk: async () => {
-        throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
-      },
-      writeReport: async (req) => {
-        reported.push(req as ReportRequest);
-        return report;
-      },
+      ...storeGoneAfterSubmit(reported),
     });
     assert.equal(outcome.failure, undefined, 'the report passed its own checks, so the import completes');
     assert.equal(outcome.status, 'COMPLETED');
@@ -92,13 +102,7 @@ describe('an activity failing for good ends the import in a defined state', { co
       awaitAction: async () => {
         throw ApplicationFailure.nonRetryable('Voucherify answered 500', 'ServerError');
       },
-      failChunk: async () => {
-        throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
-      },
-      writeReport: async (req) => {
-        reported.push(req as ReportRequest);
-        return report;
-      },
+      ...storeGoneAfterSubmit(reported),
     });
     assert.equal(outcome.status, 'COMPLETED');
     assert.deepEqual(reported[0]!.unrecorded, [{ chunkId: 'r0-000000', error: 'staging store unavailable: EIO' }]);
@@ -282,14 +286,7 @@ describe('an activity failing for good ends the import in a defined state', { co
 
   test('input the workflow cannot parse fails the import at once, naming the field', async () => {
     const taskQueue = uniqueTaskQueue('bad-input');
-    const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
-    const worker = await Worker.create({
-      connection: t.connection,
-      namespace: t.namespace,
-      taskQueue,
-      ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
-      activities: {},
-    });
+    const worker = await stubWorker(taskQueue, {});
     const failure = await worker.runUntil(async () => {
       const request = { importId: 'bad-input', target: 'voucherify', source: { location: '/tmp/x.jsonl' }, options: { concurrency: 0 } };
       const handle = await t.client.workflow.start('importCatalog', { taskQueue, workflowId: `bad-input-${Date.now()}`, args: [request] });
@@ -314,7 +311,6 @@ describe('signals that reach the import before its first workflow task', { timeo
     );
     // No worker yet: the start and the pause are both in the history before the first workflow task.
     await handle.signal(pauseSignal);
-    const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
     const stubs: Stubs = {
       stage: async () => staged(2),
       submitChunk: async () => {
@@ -323,13 +319,7 @@ describe('signals that reach the import before its first workflow task', { timeo
       },
       writeReport: async () => ({ ...report, counts: { ...report.counts, failed: 0, succeeded: 4 } }),
     };
-    const worker = await Worker.create({
-      connection: t.connection,
-      namespace: t.namespace,
-      taskQueue,
-      ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
-      activities: stubs as Record<string, (...args: unknown[]) => unknown>,
-    });
+    const worker = await stubWorker(taskQueue, stubs);
     const summary = await worker.runUntil(async () => {
       const paused = await eventually('the import paused after staging', async () => {
         const p = await handle.query(progressQuery);
