@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { zeroOutcomes, type ImportInput, type OutcomeCounts } from '../common/import';
-import { FailureType, retryDelay } from '../targets/http';
+import { FailureType, RETRY_FLOOR_MS, retryDelay } from '../targets/http';
 import type { ItemOutcome, StagedItem } from '../targets/types';
 import { readChunk, writeChunk, writeOutcomes } from './staging/files';
 import type { StagingStore } from './staging/store';
@@ -130,7 +130,9 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           }
           // toFailure's delay counts this activity's attempts; here the failures in a row set the backoff.
           const backoff = retryDelay({ attempt: failures, serverDelayMs: rateLimited ? err.nextRetryDelay : undefined, rateLimited });
-          const wait = rateLimited ? backoff : Math.max(backoff, typeof err.nextRetryDelay === 'number' ? err.nextRetryDelay : 0);
+          const wanted = rateLimited ? backoff : Math.max(backoff, typeof err.nextRetryDelay === 'number' ? err.nextRetryDelay : 0);
+          // The last try comes at the give-up time, not a whole backoff after it.
+          const wait = failingSince === undefined ? wanted : Math.min(wanted, Math.max(RETRY_FLOOR_MS, pollGiveUpMs - failingFor));
           await patientSleep(wait, { actionId, waiting: err.type, failures });
           continue;
         }
