@@ -122,9 +122,9 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           // A quota's 429 is a wait, not a failing target: it neither starts nor ends the give-up clock.
           if (!rateLimited) failingSince ??= Date.now();
           const failingFor = failingSince === undefined ? 0 : Date.now() - failingSince;
+          const status = statusOf(err);
+          const what = status ? `the target answered ${status} to every poll` : 'every poll failed';
           if (failingFor >= pollGiveUpMs) {
-            const status = statusOf(err);
-            const what = status ? `the target answered ${status} to every poll` : 'every poll failed';
             ctx.log.warn('Polls kept failing: the chunk goes to a retry round', { chunkId, actionId, failingFor });
             return recordAll({ ok: false, retryable: true, error: `${what} for ${formatDuration(failingFor)}: ${err.message}` });
           }
@@ -133,7 +133,9 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           const wanted = rateLimited ? backoff : Math.max(backoff, typeof err.nextRetryDelay === 'number' ? err.nextRetryDelay : 0);
           // The last try comes at the give-up time, not a whole backoff after it.
           const wait = failingSince === undefined ? wanted : Math.min(wanted, Math.max(RETRY_FLOOR_MS, pollGiveUpMs - failingFor));
-          await patientSleep(wait, { actionId, waiting: err.type, failures });
+          // The Web UI shows these details on the pending activity: why the poll waits, and for how long it has.
+          const why = rateLimited ? err.message : `${what} for ${formatDuration(failingFor)} (gives up after ${formatDuration(pollGiveUpMs)})`;
+          await patientSleep(wait, { actionId, waiting: err.type, failures, why });
           continue;
         }
         failures = 0;
