@@ -49,6 +49,9 @@ async function patientSleep(ms: number, details: unknown): Promise<void> {
 
 const statusOf = (err: ApplicationFailure) => (err.details?.[0] as { status?: number } | undefined)?.status;
 
+/** Failing polls back off up to this: a few requests a minute while the target is down, and back within 30 s once it is up. */
+const MAX_FAILING_POLL_BACKOFF_MS = 30_000;
+
 /** Per worker process: how long actions took per product, so the first poll of the next one is well timed. */
 const pace = new ActionPace();
 
@@ -107,6 +110,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       let notRunningAt = began;
       let failures = 0;
       let failingSince: number | undefined;
+      let pollsFailed = false;
       await patientSleep(delay, { actionId, waiting: 'first poll' });
       for (;;) {
         let poll;
@@ -118,6 +122,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           }
           if (!(err instanceof ApplicationFailure) || err.nonRetryable) throw err;
           failures++;
+          pollsFailed = true;
           const rateLimited = err.type === FailureType.rateLimited;
           // A quota's 429 is a wait, not a failing target: it neither starts nor ends the give-up clock.
           if (!rateLimited) failingSince ??= Date.now();
@@ -129,7 +134,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
             return recordAll({ ok: false, retryable: true, error: `${what} for ${formatDuration(failingFor)}: ${err.message}` });
           }
           // toFailure's delay counts this activity's attempts; here the failures in a row set the backoff.
-          const backoff = retryDelay({ attempt: failures, serverDelayMs: rateLimited ? err.nextRetryDelay : undefined, rateLimited });
+          const backoff = retryDelay({ attempt: failures, serverDelayMs: rateLimited ? err.nextRetryDelay : undefined, rateLimited, maxMs: MAX_FAILING_POLL_BACKOFF_MS });
           const wanted = rateLimited ? backoff : Math.max(backoff, typeof err.nextRetryDelay === 'number' ? err.nextRetryDelay : 0);
           // The last try comes at the give-up time, not a whole backoff after it.
           const wait = failingSince === undefined ? wanted : Math.min(wanted, Math.max(RETRY_FLOOR_MS, pollGiveUpMs - failingFor));
@@ -142,7 +147,8 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         failingSince = undefined;
         polls++;
         if (poll.finished) {
-          pace.observe(input.target, products, Date.now() - began);
+          // Only a wait that no failure stretched tells how fast the target works.
+          if (!pollsFailed) pace.observe(input.target, products, Date.now() - began);
           const items = await readChunk(store, input.importId, chunkId);
           return record(input, chunkId, items, items.map(poll.outcomeOf));
         }

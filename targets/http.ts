@@ -106,12 +106,14 @@ export interface RetryDelayInput {
   serverDelayMs?: number;
   /** A quota's answer (429): the server's delay is the plan; otherwise exponential backoff is the plan. */
   rateLimited?: boolean;
+  /** The backoff's ceiling, RETRY_BACKOFF.maxMs unless given. */
+  maxMs?: number;
   random?: () => number;
 }
 
 /** The delay before the next try: never below RETRY_FLOOR_MS, always jittered. Pure. */
-export function retryDelay({ attempt, serverDelayMs: server, rateLimited = false, random = Math.random }: RetryDelayInput): number {
-  const backoff = Math.min(RETRY_BACKOFF.maxMs, RETRY_BACKOFF.initialMs * RETRY_BACKOFF.coefficient ** Math.max(0, attempt - 1));
+export function retryDelay({ attempt, serverDelayMs: server, rateLimited = false, maxMs = RETRY_BACKOFF.maxMs, random = Math.random }: RetryDelayInput): number {
+  const backoff = Math.min(maxMs, RETRY_BACKOFF.initialMs * RETRY_BACKOFF.coefficient ** Math.max(0, attempt - 1));
   // "Equal jitter": half the backoff fixed, half random, so the delay still grows with every attempt.
   const jitteredBackoff = backoff / 2 + (random() * backoff) / 2;
   const planned = rateLimited && server !== undefined ? server : Math.max(server ?? 0, jitteredBackoff);
