@@ -58,8 +58,11 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** Default caps: below Voucherify's smallest per-minute plans would starve imports, so these only stop storms. */
-export const DEFAULT_MAX_RPS = { voucherify: 10, propeller: 20 } as const;
+/**
+ * Default caps that stop storms without limiting a healthy import: Voucherify polls and bulk calls are few (the plan's
+ * quota is pacing's business across workers); 50 Propeller bulk requests per second is more than adaptive concurrency needs.
+ */
+export const DEFAULT_MAX_RPS = { voucherify: 10, propeller: 50 } as const;
 
 /** The limiter for a target from `<PREFIX>_MAX_RPS` (a positive number), else the default. */
 export function limiterFromEnv(env: NodeJS.ProcessEnv, variable: string, fallback: number): RequestLimiter {
