@@ -66,28 +66,50 @@ describe('pacing', () => {
       }
     }));
 
+  /** Starts a 20-product import whose polls all get 5xx from the moment its chunk is accepted. */
+  async function failingPolls(sandbox: VoucherifySandbox, name: string, options: Record<string, unknown>) {
+    const dir = await tempDir(name);
+    const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count: 20, format: 'jsonl', keyPrefix: name });
+    const worker = await startWorker(t, sandbox.env, name);
+    // A long first poll interval leaves time to turn every answer into a 5xx once the chunk is accepted.
+    const handle = await startImport(t.client, { target: 'voucherify', source: { location: file }, options: { pollIntervalMs: 1500, ...options } } as StartImportRequest, {
+      taskQueue: worker.taskQueue, workflowId: `${name}-${Date.now()}`,
+    });
+    await eventually('the chunk accepted', () => requestsTo(sandbox.stats(), 'POST /v1/products/bulk/async') >= 1 || undefined);
+    sandbox.setFaults({ serverErrorRate: 1 });
+    return { handle, worker };
+  }
+
+  const giveUpReason = /^the target answered 50[0234] to every poll for [34]s: Voucherify answered 50\d/;
+
   test('polls that fail for pollGiveUpMs hand the chunk on, with the reason in the report', () =>
     withSandbox({}, async (sandbox) => {
-      const dir = await tempDir('pace-giveup');
-      const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count: 20, format: 'jsonl', keyPrefix: 'giveup' });
-      const worker = await startWorker(t, sandbox.env, 'pace-giveup');
+      const { handle, worker } = await failingPolls(sandbox, 'pace-giveup', { pollGiveUpMs: 3000, retryRounds: 0 });
       try {
-        // A long first poll interval leaves time to turn every answer into a 503 once the chunk is accepted.
-        const options = { pollIntervalMs: 1500, pollGiveUpMs: 3000, retryRounds: 0 };
-        const handle = await startImport(t.client, { target: 'voucherify', source: { location: file }, options } as StartImportRequest, {
-          taskQueue: worker.taskQueue, workflowId: `pace-giveup-${Date.now()}`,
-        });
-        await eventually('the chunk accepted', () => requestsTo(sandbox.stats(), 'POST /v1/products/bulk/async') >= 1 || undefined);
-        sandbox.setFaults({ serverErrorRate: 1 });
         const summary = await handle.result();
         const failedPolls = polls(sandbox.stats());
         assert.equal(summary.counts.succeeded, 0);
         assert.equal(summary.counts.failed, 20, 'handed on, then failed: no retry round was allowed');
         const rows = await readJsonl<{ outcome: string; error: string }>(summary.files.resultsJsonl);
         assert.equal(rows.length, 20);
-        for (const row of rows) assert.match(row.error, /^the target answered 50[0234] to every poll for [34]s: Voucherify answered 50\d/);
+        for (const row of rows) assert.match(row.error, giveUpReason);
         // Backing off with jitter from about a second: a handful of polls in 3 s, not thousands.
         assert.ok(failedPolls >= 2 && failedPolls <= 8, `${failedPolls} polls while failing`);
+      } finally {
+        await worker.stop();
+      }
+    }));
+
+  test('a cancel while polls fail ends once pollGiveUpMs runs out, with the reason in the report', () =>
+    withSandbox({}, async (sandbox) => {
+      const { handle, worker } = await failingPolls(sandbox, 'pace-cancel', { pollGiveUpMs: 3000 });
+      try {
+        await handle.cancel();
+        const summary = await handle.result();
+        assert.equal(summary.status, 'cancelled');
+        const rows = await readJsonl<{ outcome: string; error: string }>(summary.files.resultsJsonl);
+        assert.deepEqual([...new Set(rows.map((row) => row.outcome))], ['failed']);
+        for (const row of rows) assert.match(row.error, giveUpReason);
       } finally {
         await worker.stop();
       }
