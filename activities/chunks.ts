@@ -134,7 +134,8 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
             return recordAll({ ok: false, retryable: true, error: `${what} for ${formatDuration(failingFor)}: ${err.message}` });
           }
           // toFailure's delay counts this activity's attempts; here the failures in a row set the backoff.
-          const backoff = retryDelay({ attempt: failures, serverDelayMs: rateLimited ? err.nextRetryDelay : undefined, rateLimited, maxMs: MAX_FAILING_POLL_BACKOFF_MS });
+          const serverDelay = rateLimited ? err.nextRetryDelay : undefined;
+          const backoff = retryDelay({ attempt: failures, serverDelayMs: serverDelay, rateLimited, maxMs: MAX_FAILING_POLL_BACKOFF_MS });
           const wanted = rateLimited ? backoff : Math.max(backoff, typeof err.nextRetryDelay === 'number' ? err.nextRetryDelay : 0);
           // The last try comes at the give-up time, not a whole backoff after it.
           const wait = failingSince === undefined ? wanted : Math.min(wanted, Math.max(RETRY_FLOOR_MS, pollGiveUpMs - failingFor));

@@ -16,15 +16,20 @@ const { values } = parseArgs({ options: { 'window-seconds': { type: 'string', de
 const windowMs = Number(values['window-seconds']) * 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const total = (stats: SandboxStats, prefix = '') =>
-  Object.entries(stats.requests).filter(([endpoint]) => endpoint.startsWith(prefix)).flatMap(([, byStatus]) => Object.values(byStatus)).reduce((a, b) => a + b, 0);
+  Object.entries(stats.requests)
+    .filter(([endpoint]) => endpoint.startsWith(prefix))
+    .flatMap(([, byStatus]) => Object.values(byStatus))
+    .reduce((a, b) => a + b, 0);
 
 // 8 chunks of 1000 products, 4 in flight; the sandbox works 500 products/s, so all 4 are still being polled when the storm starts.
 const stack = await startLocalStack({ log: () => {}, productsPerSecond: 500 });
 try {
-  const file = await writeCatalog(path.resolve('.bulkport/bench', 'storm-8000.jsonl'), { target: 'voucherify', count: 8000, format: 'jsonl', keyPrefix: 'storm' });
+  const catalog = { target: 'voucherify', count: 8000, format: 'jsonl', keyPrefix: 'storm' } as const;
+  const file = await writeCatalog(path.resolve('.bulkport/bench', 'storm-8000.jsonl'), catalog);
   const options = { maxItemsPerChunk: 1000, concurrency: 4, pollIntervalMs: 500, retryBackoffMs: 1000 };
   const started = performance.now();
-  const handle = await startImport(stack.client, { target: 'voucherify', source: { location: file }, options } as never, { workflowId: `bench-storm-${Date.now()}` });
+  const request = { target: 'voucherify', source: { location: file }, options } as never;
+  const handle = await startImport(stack.client, request, { workflowId: `bench-storm-${Date.now()}` });
   const sandbox = stack.voucherify;
   while (total(sandbox.stats(), 'POST /v1/products/bulk/async') < 4) await sleep(50);
 
@@ -40,7 +45,8 @@ try {
   }
   const during = sandbox.stats();
   sandbox.setFaults({});
-  const byEndpoint = Object.fromEntries(Object.keys(during.requests).map((endpoint) => [endpoint, total(during, endpoint) - total(before, endpoint)]).filter(([, n]) => n));
+  const counted = Object.keys(during.requests).map((endpoint) => [endpoint, total(during, endpoint) - total(before, endpoint)] as const);
+  const byEndpoint = Object.fromEntries(counted.filter(([, n]) => n));
 
   const summary = await handle.result();
   console.log(JSON.stringify({

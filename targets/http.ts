@@ -112,7 +112,8 @@ export interface RetryDelayInput {
 }
 
 /** The delay before the next try: never below RETRY_FLOOR_MS, always jittered. Pure. */
-export function retryDelay({ attempt, serverDelayMs: server, rateLimited = false, maxMs = RETRY_BACKOFF.maxMs, random = Math.random }: RetryDelayInput): number {
+export function retryDelay(input: RetryDelayInput): number {
+  const { attempt, serverDelayMs: server, rateLimited = false, maxMs = RETRY_BACKOFF.maxMs, random = Math.random } = input;
   const backoff = Math.min(maxMs, RETRY_BACKOFF.initialMs * RETRY_BACKOFF.coefficient ** Math.max(0, attempt - 1));
   // "Equal jitter": half the backoff fixed, half random, so the delay still grows with every attempt.
   const jitteredBackoff = backoff / 2 + (random() * backoff) / 2;
@@ -162,10 +163,12 @@ export function toFailure(err: unknown, targetLabel: string, settings?: TargetSe
           details,
         });
       }
-      return ApplicationFailure.create({ message, type: FailureType.rateLimited, details, nextRetryDelay: retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers), rateLimited: true }) });
+      const nextRetryDelay = retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers), rateLimited: true });
+      return ApplicationFailure.create({ message, type: FailureType.rateLimited, details, nextRetryDelay });
     }
     if (status >= 500) {
-      return ApplicationFailure.create({ message, type: FailureType.serverError, details, nextRetryDelay: retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers) }) });
+      const nextRetryDelay = retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers) });
+      return ApplicationFailure.create({ message, type: FailureType.serverError, details, nextRetryDelay });
     }
     if (status === 401 || status === 403) {
       return ApplicationFailure.create({

@@ -14,7 +14,10 @@ import { eventually, readJsonl, startWorker, tempDir, useTemporal } from './help
 const t = useTemporal();
 
 const requestsTo = (stats: SandboxStats, prefix: string) =>
-  Object.entries(stats.requests).filter(([endpoint]) => endpoint.startsWith(prefix)).flatMap(([, byStatus]) => Object.values(byStatus)).reduce((a, b) => a + b, 0);
+  Object.entries(stats.requests)
+    .filter(([endpoint]) => endpoint.startsWith(prefix))
+    .flatMap(([, byStatus]) => Object.values(byStatus))
+    .reduce((a, b) => a + b, 0);
 const polls = (stats: SandboxStats) => requestsTo(stats, 'GET /v1/async-actions/');
 
 async function withSandbox(options: Parameters<typeof startVoucherifySandbox>[0], body: (sandbox: VoucherifySandbox) => Promise<void>): Promise<void> {
@@ -51,7 +54,8 @@ describe('pacing', () => {
       const worker = await startWorker(t, sandbox.env, 'pace-polls');
       try {
         const pollIntervalMs = 100;
-        const request = { target: 'voucherify', source: { location: file }, options: { pollIntervalMs, chunkBytes: 60_000, concurrency: 4 } } as StartImportRequest;
+        const options = { pollIntervalMs, chunkBytes: 60_000, concurrency: 4 };
+        const request = { target: 'voucherify', source: { location: file }, options } as StartImportRequest;
         const began = Date.now();
         const summary = await (await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `pace-polls-${Date.now()}` })).result();
         const waitedMs = Date.now() - began;
@@ -72,7 +76,8 @@ describe('pacing', () => {
     const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count: 20, format: 'jsonl', keyPrefix: name });
     const worker = await startWorker(t, sandbox.env, name);
     // A long first poll interval leaves time to turn every answer into a 5xx once the chunk is accepted.
-    const handle = await startImport(t.client, { target: 'voucherify', source: { location: file }, options: { pollIntervalMs: 1500, ...options } } as StartImportRequest, {
+    const request = { target: 'voucherify', source: { location: file }, options: { pollIntervalMs: 1500, ...options } } as StartImportRequest;
+    const handle = await startImport(t.client, request, {
       taskQueue: worker.taskQueue, workflowId: `${name}-${Date.now()}`,
     });
     await eventually('the chunk accepted', () => requestsTo(sandbox.stats(), 'POST /v1/products/bulk/async') >= 1 || undefined);
