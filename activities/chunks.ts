@@ -5,10 +5,11 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { zeroOutcomes, type ImportInput, type OutcomeCounts } from '../common/import';
-import { FailureType } from '../targets/http';
+import { FailureType, RETRY_FLOOR_MS, retryDelay } from '../targets/http';
 import type { ItemOutcome, StagedItem } from '../targets/types';
 import { readChunk, writeChunk, writeOutcomes } from './staging/files';
 import type { StagingStore } from './staging/store';
+import { ActionPace, firstPollDelay, formatDuration, nextPollDelay } from './poll-schedule';
 import type { TargetRegistry } from './targets';
 
 export interface ChunkRequest {
@@ -46,7 +47,13 @@ async function patientSleep(ms: number, details: unknown): Promise<void> {
   ctx.heartbeat(details);
 }
 
-const MAX_QUEUED_POLL_INTERVAL_MS = 30_000;
+const statusOf = (err: ApplicationFailure) => (err.details?.[0] as { status?: number } | undefined)?.status;
+
+/** Failing polls back off up to this: a few requests a minute while the target is down, and back within 30 s once it is up. */
+const MAX_FAILING_POLL_BACKOFF_MS = 30_000;
+
+/** Per worker process: how long actions took per product, so the first poll of the next one is well timed. */
+const pace = new ActionPace();
 
 export function createChunkActivities(store: StagingStore, targets: TargetRegistry) {
   async function record(input: ImportInput, id: string, items: StagedItem[], outcomes: ItemOutcome[], unknown = 0): Promise<OutcomeCounts> {
@@ -78,36 +85,80 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       return { kind: 'split', parts };
     },
 
-    /** A heartbeating poll loop: one activity however long the action waits, so history doesn't grow with polls. */
+    /**
+     * A heartbeating poll loop: one activity however long the action waits, so history doesn't grow with polls.
+     * Polls follow `poll-schedule.ts`; failed polls back off with jitter and, once they have failed for
+     * `pollGiveUpMs` in a row, hand the chunk to a retry round with the reason.
+     */
     async awaitAction({ input, chunkId, actionId }: ChunkRequest & { actionId: string }): Promise<OutcomeCounts> {
       const ctx = Context.current();
       const api = targets.api(input.target);
       if (api.mode !== 'async-action') throw ApplicationFailure.nonRetryable(`${input.target} has no asynchronous actions to await`);
       // A slow poll answer must not outlast the heartbeat timeout either.
       const pollCtx = targets.context(input, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d) });
-      let delay = input.options.pollIntervalMs;
+      const { pollIntervalMs: floorMs, pollGiveUpMs } = input.options;
+      const began = Date.now();
+      const recordAll = async (outcome: ItemOutcome) => {
+        const items = await readChunk(store, input.importId, chunkId);
+        return record(input, chunkId, items, items.map(() => outcome));
+      };
+      // A retried attempt has no product count from the submission: read it once, it only shapes the first poll.
+      const products = (await readChunk(store, input.importId, chunkId)).length;
+      const firstMs = firstPollDelay(products, pace.estimate(input.target), floorMs);
+      let delay = firstMs;
+      let polls = 0;
+      let notRunningAt = began;
+      let failures = 0;
+      let failingSince: number | undefined;
+      let pollsFailed = false;
+      await patientSleep(delay, { actionId, waiting: 'first poll' });
       for (;;) {
         let poll;
         try {
           poll = await api.poll(actionId, pollCtx);
         } catch (err) {
-          if (err instanceof ApplicationFailure && err.type === FailureType.rejected && (err.details?.[0] as { status?: number })?.status === 404) {
-            const items = await readChunk(store, input.importId, chunkId);
-            return record(input, chunkId, items, items.map(() => ({ ok: false, retryable: true, error: `async action ${actionId} is unknown to the target` })));
+          if (err instanceof ApplicationFailure && err.type === FailureType.rejected && statusOf(err) === 404) {
+            return recordAll({ ok: false, retryable: true, error: `async action ${actionId} is unknown to the target` });
           }
           if (!(err instanceof ApplicationFailure) || err.nonRetryable) throw err;
-          // Rate limits and server errors while polling only delay the poll.
-          const wait = typeof err.nextRetryDelay === 'number' ? err.nextRetryDelay : delay * 2;
-          await patientSleep(wait, { actionId, waiting: err.type });
+          failures++;
+          pollsFailed = true;
+          const rateLimited = err.type === FailureType.rateLimited;
+          // A quota's 429 is a wait, not a failing target: it neither starts nor ends the give-up clock.
+          if (!rateLimited) failingSince ??= Date.now();
+          const failingFor = failingSince === undefined ? 0 : Date.now() - failingSince;
+          const status = statusOf(err);
+          const what = status ? `the target answered ${status} to every poll` : 'every poll failed';
+          if (failingFor >= pollGiveUpMs) {
+            ctx.log.warn('Polls kept failing: the chunk goes to a retry round', { chunkId, actionId, failingFor });
+            return recordAll({ ok: false, retryable: true, error: `${what} for ${formatDuration(failingFor)}: ${err.message}` });
+          }
+          // toFailure's delay counts this activity's attempts; here the failures in a row set the backoff.
+          const serverDelay = rateLimited ? err.nextRetryDelay : undefined;
+          const backoff = retryDelay({ attempt: failures, serverDelayMs: serverDelay, rateLimited, maxMs: MAX_FAILING_POLL_BACKOFF_MS });
+          const wanted = rateLimited ? backoff : Math.max(backoff, typeof err.nextRetryDelay === 'number' ? err.nextRetryDelay : 0);
+          // The last try comes at the give-up time, not a whole backoff after it.
+          const wait = failingSince === undefined ? wanted : Math.min(wanted, Math.max(RETRY_FLOOR_MS, pollGiveUpMs - failingFor));
+          // The Web UI shows these details on the pending activity: why the poll waits, and for how long it has.
+          const why = rateLimited ? err.message : `${what} for ${formatDuration(failingFor)} (gives up after ${formatDuration(pollGiveUpMs)})`;
+          await patientSleep(wait, { actionId, waiting: err.type, failures, why });
           continue;
         }
+        failures = 0;
+        failingSince = undefined;
+        polls++;
         if (poll.finished) {
+          // Only a wait that no failure stretched tells how fast the target works.
+          if (!pollsFailed) pace.observe(input.target, products, Date.now() - began);
           const items = await readChunk(store, input.importId, chunkId);
           return record(input, chunkId, items, items.map(poll.outcomeOf));
         }
+        const now = Date.now();
+        if (poll.status === 'ENQUEUED') notRunningAt = now;
+        delay = nextPollDelay({
+          firstMs, floorMs, polls, elapsedMs: now - began, lastDelayMs: delay, status: poll.status, progress: poll.progress, runningForMs: now - notRunningAt,
+        });
         await patientSleep(delay, { actionId, status: poll.status, progress: poll.progress });
-        // Back off while the action waits behind others; poll at the base rate once it runs.
-        delay = poll.status === 'ENQUEUED' ? Math.min(delay * 1.5, MAX_QUEUED_POLL_INTERVAL_MS) : input.options.pollIntervalMs;
       }
     },
 

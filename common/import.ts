@@ -42,6 +42,8 @@ const commonOptions = {
   maxConcurrency: z.number().int().min(1).default(32),
   /** First delay between polls of an asynchronous action; it backs off while the action waits. */
   pollIntervalMs: z.number().int().min(50).default(2000),
+  /** Polls that fail (5xx, no answer) for this long in a row hand their chunk to a retry round. */
+  pollGiveUpMs: z.number().int().min(1000).default(600_000),
   /** Rounds that resubmit products whose failure may pass. 0 disables retries. */
   retryRounds: z.number().int().min(0).max(20).default(3),
   /** Pause before retry round n is retryBackoffMs * 2^(n-1). */

@@ -7,15 +7,19 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import got, { HTTPError, ParseError, RequestError, TimeoutError, type Got } from 'got';
 import { z, ZodError } from 'zod';
+import type { RequestLimiter } from './limiter';
 
 export interface HttpOptions {
   baseUrl: string;
   /** Per-request timeout; a request that outlives it has an unknown outcome. */
   timeoutMs: number;
+  /** Every request of this client (polls and token requests included) waits for this limiter first. */
+  limiter?: RequestLimiter;
 }
 
-export function createHttp({ baseUrl, timeoutMs }: HttpOptions): Got {
+export function createHttp({ baseUrl, timeoutMs, limiter }: HttpOptions): Got {
   return got.extend({
+    ...(limiter ? { hooks: { beforeRequest: [async (options) => limiter.take(options.signal as AbortSignal | undefined)] } } : {}),
     prefixUrl: baseUrl.replace(/\/+$/, ''),
     timeout: { request: timeoutMs },
     // Temporal owns retries: it knows about attempts, backoff and the server's Retry-After.
@@ -76,16 +80,46 @@ function misconfigured(settings: TargetSettings, what: string, check: string, de
 
 const MAX_BODY_IN_MESSAGE = 2000;
 
-/** A server's "retry now" (Retry-After: 0, a retry time already past) still waits this long: it is no invitation to hammer it. */
-const MIN_RETRY_DELAY_MS = 500;
+/**
+ * Retry delays. No delay is "at once": a server's "retry now" (Retry-After: 0, an X-Rate-Limit-Retry already past, no
+ * header at all) still waits at least RETRY_FLOOR_MS, and every delay gets jitter so that chunks failing together don't
+ * come back together. A server error backs off exponentially with the attempt whatever the headers say; a quota's
+ * window (a 429's Retry-After) is honoured to the second, with a jitter of at most RETRY_JITTER_CAP_MS on top.
+ */
+export const RETRY_FLOOR_MS = 500;
+export const RETRY_BACKOFF = { initialMs: 1000, coefficient: 2, maxMs: 120_000 } as const;
+const RETRY_JITTER_CAP_MS = 250;
 
-function retryDelayMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
+/** The server's own delay, when it gives one: Retry-After seconds, else Voucherify's X-Rate-Limit-Retry (epoch seconds). */
+export function serverDelayMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
   const retryAfter = Number(headers['retry-after']);
-  if (headers['retry-after'] !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0) return Math.max(MIN_RETRY_DELAY_MS, retryAfter * 1000);
-  // Voucherify: epoch seconds of the next allowed call.
+  if (headers['retry-after'] !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0) return retryAfter * 1000;
   const retryAt = Number(headers['x-rate-limit-retry']);
-  if (Number.isFinite(retryAt) && retryAt > 0) return Math.max(MIN_RETRY_DELAY_MS, retryAt * 1000 - now);
+  if (Number.isFinite(retryAt) && retryAt > 0) return Math.max(0, retryAt * 1000 - now);
   return undefined;
+}
+
+export interface RetryDelayInput {
+  /** 1 for the first failure in a row. */
+  attempt: number;
+  /** What the server asked for, if anything. */
+  serverDelayMs?: number;
+  /** A quota's answer (429): the server's delay is the plan; otherwise exponential backoff is the plan. */
+  rateLimited?: boolean;
+  /** The backoff's ceiling, RETRY_BACKOFF.maxMs unless given. */
+  maxMs?: number;
+  random?: () => number;
+}
+
+/** The delay before the next try: never below RETRY_FLOOR_MS, always jittered. Pure. */
+export function retryDelay(input: RetryDelayInput): number {
+  const { attempt, serverDelayMs: server, rateLimited = false, maxMs = RETRY_BACKOFF.maxMs, random = Math.random } = input;
+  const backoff = Math.min(maxMs, RETRY_BACKOFF.initialMs * RETRY_BACKOFF.coefficient ** Math.max(0, attempt - 1));
+  // "Equal jitter": half the backoff fixed, half random, so the delay still grows with every attempt.
+  const jitteredBackoff = backoff / 2 + (random() * backoff) / 2;
+  const planned = rateLimited && server !== undefined ? server : Math.max(server ?? 0, jitteredBackoff);
+  const base = Math.max(RETRY_FLOOR_MS, planned);
+  return Math.round(base + random() * Math.min(RETRY_JITTER_CAP_MS, base / 10));
 }
 
 function describeRequest(err: RequestError): string {
@@ -129,10 +163,12 @@ export function toFailure(err: unknown, targetLabel: string, settings?: TargetSe
           details,
         });
       }
-      return ApplicationFailure.create({ message, type: FailureType.rateLimited, details, nextRetryDelay: retryDelayMs(headers) });
+      const nextRetryDelay = retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers), rateLimited: true });
+      return ApplicationFailure.create({ message, type: FailureType.rateLimited, details, nextRetryDelay });
     }
     if (status >= 500) {
-      return ApplicationFailure.create({ message, type: FailureType.serverError, details, nextRetryDelay: retryDelayMs(headers) });
+      const nextRetryDelay = retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers) });
+      return ApplicationFailure.create({ message, type: FailureType.serverError, details, nextRetryDelay });
     }
     if (status === 401 || status === 403) {
       return ApplicationFailure.create({
@@ -149,6 +185,7 @@ export function toFailure(err: unknown, targetLabel: string, settings?: TargetSe
     return ApplicationFailure.create({
       message: `${targetLabel}: ${describeRequest(err)} failed (${err.code}): ${err.message}`,
       type: neverSent ? FailureType.network : FailureType.unknownOutcome,
+      nextRetryDelay: retryDelay({ attempt: currentAttempt() }),
     });
   }
   return err instanceof Error ? err : new Error(String(err));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import { createHttp, FailureType, misconfiguration, MISCONFIGURED_AFTER_ATTEMPTS, requireEnv, toFailure, type TargetSettings } from '../targets/http';
+import { createHttp, FailureType, misconfiguration, MISCONFIGURED_AFTER_ATTEMPTS, requireEnv, RETRY_FLOOR_MS, toFailure, type TargetSettings } from '../targets/http';
 
 type Answer = { status: number; headers?: Record<string, string>; body?: string; hangMs?: number };
 const answers = new Map<string, Answer>();
@@ -51,7 +51,9 @@ test('429 is retried after Retry-After seconds', async () => {
   const failure = await failureOf('a', { status: 429, headers: { 'retry-after': '7', 'x-rate-limit-type': 'bulk_api_calls' }, body: '{"code":429,"message":"Too many requests hit the API too quickly."}' });
   assert.equal(failure.type, FailureType.rateLimited);
   assert.equal(failure.nonRetryable, false);
-  assert.equal(failure.nextRetryDelay, 7000);
+  // The quota's window to the second, plus at most 250 ms of jitter.
+  const delay = failure.nextRetryDelay as number;
+  assert.ok(delay >= 7000 && delay <= 7250, `7 s plus jitter, got ${delay}`);
   assert.match(failure.message, /429 to POST \/a: .*Too many requests/);
 });
 
@@ -59,7 +61,7 @@ test('without Retry-After, X-Rate-Limit-Retry (epoch seconds of the next allowed
   const retryAt = Math.ceil(Date.now() / 1000) + 30;
   const failure = await failureOf('b', { status: 429, headers: { 'x-rate-limit-retry': String(retryAt) } });
   const delay = failure.nextRetryDelay as number;
-  assert.ok(delay > 25_000 && delay <= 31_000, `about 30 s, got ${delay}`);
+  assert.ok(delay > 25_000 && delay <= 31_250, `about 30 s (+ jitter), got ${delay}`);
 });
 
 test('a used-up billing-cycle quota (api_calls_cycle) is not retried', async () => {
@@ -71,7 +73,8 @@ test('a used-up billing-cycle quota (api_calls_cycle) is not retried', async () 
 
 test('5xx is retried; 400 and 404 are final and carry the API error body; 401 says to check credentials', async () => {
   const server = await failureOf('d', { status: 503, headers: { 'retry-after': '2' } });
-  assert.deepEqual([server.type, server.nonRetryable, server.nextRetryDelay], [FailureType.serverError, false, 2000]);
+  assert.deepEqual([server.type, server.nonRetryable], [FailureType.serverError, false]);
+  assert.ok((server.nextRetryDelay as number) >= 2000 && (server.nextRetryDelay as number) <= 2200, `2 s plus jitter, got ${server.nextRetryDelay}`);
 
   const invalid = await failureOf('e', { status: 400, body: '{"code":400,"key":"invalid_payload","message":"Invalid payload","details":"Property .name must be string"}' });
   assert.deepEqual([invalid.type, invalid.nonRetryable], [FailureType.rejected, true]);
@@ -94,9 +97,14 @@ test('a request that outlives its timeout has an unknown outcome and is retried'
 
 const target = (): TargetSettings => ({ label: 'Voucherify', baseUrl, urlVariable: 'VOUCHERIFY_API_URL', timeoutVariable: 'VOUCHERIFY_TIMEOUT_MS' });
 
-test('Retry-After: 0 is not "retry at once": the delay has a floor', async () => {
-  const failure = await failureOf('i', { status: 503, headers: { 'retry-after': '0' } });
-  assert.equal(failure.nextRetryDelay, 500);
+test('Retry-After: 0, a retry time already past or no header is not "retry at once": the delay has a floor', async () => {
+  const past = String(Math.floor(Date.now() / 1000) - 5);
+  for (const [path, headers] of [['i', { 'retry-after': '0' }], ['i2', { 'x-rate-limit-retry': past }], ['i3', {}]] as const) {
+    const failure = await failureOf(path, { status: 503, headers });
+    assert.ok((failure.nextRetryDelay as number) >= RETRY_FLOOR_MS, `${path}: ${failure.nextRetryDelay}`);
+  }
+  const quota = await failureOf('i4', { status: 429, headers: { 'retry-after': '0' } });
+  assert.ok((quota.nextRetryDelay as number) >= RETRY_FLOOR_MS, `429: ${quota.nextRetryDelay}`);
 });
 
 test('a refused connection is retried at first, and a misconfigured target once it persists for a few attempts', async () => {

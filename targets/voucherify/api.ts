@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Got } from 'got';
 import { createHttp, heartbeatWhile, isHttpStatus, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
+import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem } from '../types';
 
 const label = 'Voucherify';
@@ -68,7 +69,8 @@ export function outcomesOfAction(action: AsyncAction): (item: StagedItem) => Ite
 export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'voucherify'> {
   const settings = requireEnv(env, ['VOUCHERIFY_API_URL', 'VOUCHERIFY_APP_ID', 'VOUCHERIFY_APP_TOKEN'] as const,
     'Set them to your project\'s API URL (e.g. https://api.voucherify.io) and application keys, or run `bulkport sandbox` and use the values it prints.');
-  const http: Got = createHttp({ baseUrl: settings.VOUCHERIFY_API_URL, timeoutMs: Number(env.VOUCHERIFY_TIMEOUT_MS ?? 120_000) });
+  const http: Got = createHttp({ baseUrl: settings.VOUCHERIFY_API_URL, timeoutMs: Number(env.VOUCHERIFY_TIMEOUT_MS ?? 120_000),
+    limiter: limiterFromEnv(env, 'VOUCHERIFY_MAX_RPS', DEFAULT_MAX_RPS.voucherify) });
   const where: TargetSettings = { label, baseUrl: settings.VOUCHERIFY_API_URL, urlVariable: 'VOUCHERIFY_API_URL', timeoutVariable: 'VOUCHERIFY_TIMEOUT_MS' };
   const appKeys = { 'x-app-id': settings.VOUCHERIFY_APP_ID, 'x-app-token': settings.VOUCHERIFY_APP_TOKEN };
 

@@ -1,0 +1,64 @@
+/**
+ * When to poll an asynchronous action: pure, so the schedule is unit-tested without a target.
+ *
+ * - The first poll comes when the action could plausibly be done: the chunk's products times the time per product that
+ *   earlier actions of this worker took, never sooner than the import's `pollIntervalMs`.
+ * - After that the wanted delay follows the status: ENQUEUED doubles it; IN_PROGRESS with a progress % estimates the
+ *   time left from the pace so far; IN_PROGRESS at 0 % doubles it.
+ * - Whatever is wanted, poll n (1-based) never comes before first × 2^(n-1) after the wait began. So an action found
+ *   finished after a wait W took at most 1 + log2(W ÷ first) polls.
+ */
+export const MAX_POLL_INTERVAL_MS = 5 * 60_000;
+/** The first poll waits at most this long on an estimate: a wrong estimate costs at most a minute. */
+export const MAX_FIRST_POLL_MS = 60_000;
+
+export function firstPollDelay(products: number, msPerProduct: number | undefined, floorMs: number): number {
+  if (msPerProduct === undefined || !(msPerProduct > 0)) return floorMs;
+  return Math.round(Math.max(floorMs, Math.min(MAX_FIRST_POLL_MS, products * msPerProduct)));
+}
+
+export interface PollState {
+  firstMs: number;
+  floorMs: number;
+  /** Successful polls so far (the next one is number polls + 1). */
+  polls: number;
+  /** Since the wait began. */
+  elapsedMs: number;
+  /** The delay before the poll just answered. */
+  lastDelayMs: number;
+  status: string;
+  progress: number;
+  /** How long the action has been running, at most (since the last poll that saw it ENQUEUED, or the wait's start). */
+  runningForMs: number;
+}
+
+export function nextPollDelay(s: PollState): number {
+  const earliest = s.firstMs * 2 ** s.polls - s.elapsedMs;
+  let wanted = s.lastDelayMs * 2;
+  if (s.status === 'IN_PROGRESS' && s.progress > 0 && s.progress < 100) wanted = (s.runningForMs * (100 - s.progress)) / s.progress;
+  wanted = Math.max(s.floorMs, Math.min(MAX_POLL_INTERVAL_MS, wanted));
+  return Math.round(Math.max(wanted, earliest));
+}
+
+/** Time per product of finished actions in this worker, per target, smoothed; what the next first poll is based on. */
+export class ActionPace {
+  private readonly msPerProduct = new Map<string, number>();
+
+  estimate(target: string): number | undefined {
+    return this.msPerProduct.get(target);
+  }
+
+  observe(target: string, products: number, waitedMs: number): void {
+    if (products <= 0 || waitedMs <= 0) return;
+    const sample = waitedMs / products;
+    const before = this.msPerProduct.get(target);
+    this.msPerProduct.set(target, before === undefined ? sample : before * 0.5 + sample * 0.5);
+  }
+}
+
+/** "10m 00s", "45s": how long polls kept failing, for messages. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  const minutes = Math.floor(seconds / 60);
+  return minutes > 0 ? `${minutes}m ${String(seconds % 60).padStart(2, '0')}s` : `${seconds}s`;
+}

@@ -1,0 +1,122 @@
+/**
+ * Pacing against the Voucherify sandbox: the per-target request cap, polls per action within the schedule's bound,
+ * and polls that keep failing handing their chunk on with the reason in the report.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { startImport, type StartImportRequest } from '../client';
+import { startVoucherifySandbox, type SandboxStats, type VoucherifySandbox } from '../sandbox';
+import { writeCatalog } from '../scripts/catalog';
+import { connectVoucherify } from '../targets/voucherify/api';
+import { eventually, readJsonl, startWorker, tempDir, useTemporal } from './helpers';
+
+const t = useTemporal();
+
+const requestsTo = (stats: SandboxStats, prefix: string) =>
+  Object.entries(stats.requests)
+    .filter(([endpoint]) => endpoint.startsWith(prefix))
+    .flatMap(([, byStatus]) => Object.values(byStatus))
+    .reduce((a, b) => a + b, 0);
+const polls = (stats: SandboxStats) => requestsTo(stats, 'GET /v1/async-actions/');
+
+async function withSandbox(options: Parameters<typeof startVoucherifySandbox>[0], body: (sandbox: VoucherifySandbox) => Promise<void>): Promise<void> {
+  const sandbox = await startVoucherifySandbox(options);
+  try {
+    await body(sandbox);
+  } finally {
+    await sandbox.close();
+  }
+}
+
+describe('pacing', () => {
+  test('VOUCHERIFY_MAX_RPS caps the requests the sandbox sees from one client, polls included', () =>
+    withSandbox({}, async (sandbox) => {
+      const api = connectVoucherify({ ...sandbox.env, VOUCHERIFY_MAX_RPS: '4' });
+      const started = Date.now();
+      // 16 polls at once for actions the sandbox doesn't know: each is one answered request (404).
+      const all = Promise.allSettled(Array.from({ length: 16 }, (_, i) => api.poll(`aa_unknown_${i}`, {} as never)));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const inFirstSecond = polls(sandbox.stats());
+      await all;
+      const seconds = (Date.now() - started) / 1000;
+      // A burst of 4, then 4 per second: at most 8 in the first second, and 16 take at least 3 s.
+      assert.ok(inFirstSecond <= 8, `${inFirstSecond} requests in the first second`);
+      assert.equal(polls(sandbox.stats()), 16, 'every poll went out in the end');
+      assert.ok(seconds >= 2.9, `16 requests at 4 per second took ${seconds.toFixed(2)} s`);
+    }));
+
+  test('polls per action stay within 1 + log2(wait ÷ first interval)', () =>
+    // Slow actions (400 products per second) that queue behind one another: the old fixed poll interval polled many times.
+    withSandbox({ productsPerSecond: 400 }, async (sandbox) => {
+      const dir = await tempDir('pace-polls');
+      const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count: 2000, format: 'jsonl', keyPrefix: 'pace' });
+      const worker = await startWorker(t, sandbox.env, 'pace-polls');
+      try {
+        const pollIntervalMs = 100;
+        const options = { pollIntervalMs, chunkBytes: 60_000, concurrency: 4 };
+        const request = { target: 'voucherify', source: { location: file }, options } as StartImportRequest;
+        const began = Date.now();
+        const summary = await (await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `pace-polls-${Date.now()}` })).result();
+        const waitedMs = Date.now() - began;
+        assert.equal(summary.counts.succeeded, 2000);
+        const actions = requestsTo(sandbox.stats(), 'POST /v1/products/bulk/async');
+        assert.ok(actions >= 4, `${actions} actions`);
+        // No action waited longer than the whole import, and no first interval is below pollIntervalMs.
+        const bound = actions * (1 + Math.log2(waitedMs / pollIntervalMs));
+        assert.ok(polls(sandbox.stats()) <= bound, `${polls(sandbox.stats())} polls for ${actions} actions in ${waitedMs} ms (bound ${bound.toFixed(1)})`);
+      } finally {
+        await worker.stop();
+      }
+    }));
+
+  /** Starts a 20-product import whose polls all get 5xx from the moment its chunk is accepted. */
+  async function failingPolls(sandbox: VoucherifySandbox, name: string, options: Record<string, unknown>) {
+    const dir = await tempDir(name);
+    const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count: 20, format: 'jsonl', keyPrefix: name });
+    const worker = await startWorker(t, sandbox.env, name);
+    // A long first poll interval leaves time to turn every answer into a 5xx once the chunk is accepted.
+    const request = { target: 'voucherify', source: { location: file }, options: { pollIntervalMs: 1500, ...options } } as StartImportRequest;
+    const handle = await startImport(t.client, request, {
+      taskQueue: worker.taskQueue, workflowId: `${name}-${Date.now()}`,
+    });
+    await eventually('the chunk accepted', () => requestsTo(sandbox.stats(), 'POST /v1/products/bulk/async') >= 1 || undefined);
+    sandbox.setFaults({ serverErrorRate: 1 });
+    return { handle, worker };
+  }
+
+  const giveUpReason = /^the target answered 50[0234] to every poll for [34]s: Voucherify answered 50\d/;
+
+  test('polls that fail for pollGiveUpMs hand the chunk on, with the reason in the report', () =>
+    withSandbox({}, async (sandbox) => {
+      const { handle, worker } = await failingPolls(sandbox, 'pace-giveup', { pollGiveUpMs: 3000, retryRounds: 0 });
+      try {
+        const summary = await handle.result();
+        const failedPolls = polls(sandbox.stats());
+        assert.equal(summary.counts.succeeded, 0);
+        assert.equal(summary.counts.failed, 20, 'handed on, then failed: no retry round was allowed');
+        const rows = await readJsonl<{ outcome: string; error: string }>(summary.files.resultsJsonl);
+        assert.equal(rows.length, 20);
+        for (const row of rows) assert.match(row.error, giveUpReason);
+        // Backing off with jitter from about a second: a handful of polls in 3 s, not thousands.
+        assert.ok(failedPolls >= 2 && failedPolls <= 8, `${failedPolls} polls while failing`);
+      } finally {
+        await worker.stop();
+      }
+    }));
+
+  test('a cancel while polls fail ends once pollGiveUpMs runs out, with the reason in the report', () =>
+    withSandbox({}, async (sandbox) => {
+      const { handle, worker } = await failingPolls(sandbox, 'pace-cancel', { pollGiveUpMs: 3000 });
+      try {
+        await handle.cancel();
+        const summary = await handle.result();
+        assert.equal(summary.status, 'cancelled');
+        const rows = await readJsonl<{ outcome: string; error: string }>(summary.files.resultsJsonl);
+        assert.deepEqual([...new Set(rows.map((row) => row.outcome))], ['failed']);
+        for (const row of rows) assert.match(row.error, giveUpReason);
+      } finally {
+        await worker.stop();
+      }
+    }));
+});

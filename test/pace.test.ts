@@ -1,0 +1,118 @@
+/**
+ * Pacing as pure logic: retry delays (floor, jitter, backoff), the request limiter, and the poll schedule's bound.
+ * The same behaviours against the sandbox are in pace-import.test.ts.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RETRY_BACKOFF, RETRY_FLOOR_MS, retryDelay } from '../targets/http';
+import { RequestLimiter } from '../targets/limiter';
+import { firstPollDelay, formatDuration, nextPollDelay } from '../activities/poll-schedule';
+
+/** A seeded generator, so a failing case can be replayed. */
+function seeded(seed: number): () => number {
+  let x = seed;
+  return () => ((x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+}
+
+test('no retry delay is below the floor, and delays are jittered', () => {
+  const random = seeded(7);
+  for (const server of [undefined, 0, -0, 100, 499]) {
+    for (const rateLimited of [false, true]) {
+      const delays = Array.from({ length: 200 }, () => retryDelay({ attempt: 1, serverDelayMs: server, rateLimited, random }));
+      assert.ok(Math.min(...delays) >= RETRY_FLOOR_MS, `server ${server}, 429 ${rateLimited}: ${Math.min(...delays)}`);
+      assert.ok(new Set(delays).size > 20, `jittered: ${new Set(delays).size} distinct delays of 200`);
+    }
+  }
+  // The extremes of the generator: still at least the floor.
+  assert.ok(retryDelay({ attempt: 1, serverDelayMs: 0, random: () => 0 }) >= RETRY_FLOOR_MS);
+  assert.ok(retryDelay({ attempt: 1, serverDelayMs: 0, rateLimited: true, random: () => 0 }) >= RETRY_FLOOR_MS);
+});
+
+test('a server error backs off with the attempt even when the server says "now"; a 429 waits for its window', () => {
+  const low = () => 0;
+  const delays = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((attempt) => retryDelay({ attempt, serverDelayMs: 0, random: low }));
+  for (let i = 1; i < delays.length; i++) assert.ok(delays[i]! >= delays[i - 1]!, `grows: ${delays}`);
+  assert.ok(delays[6]! >= 30_000, `the 7th attempt waits half a minute or more: ${delays}`);
+  assert.ok(delays.every((d) => d <= RETRY_BACKOFF.maxMs * 1.1), `capped: ${delays}`);
+  // A later server delay wins over the backoff; a 429's window is kept to the second (+ ≤ 250 ms jitter).
+  assert.ok(retryDelay({ attempt: 1, serverDelayMs: 20_000, random: low }) >= 20_000);
+  const quota = retryDelay({ attempt: 8, serverDelayMs: 3000, rateLimited: true, random: () => 0.999 });
+  assert.ok(quota >= 3000 && quota <= 3250, `${quota}`);
+});
+
+test('the limiter lets a burst through, then one request per 1/rate, in arrival order', async () => {
+  let now = 0;
+  const limiter = new RequestLimiter(5, 2, () => now);
+  const order: number[] = [];
+  const takes = [0, 1, 2, 3].map((i) => limiter.take().then(() => order.push(i)));
+  await Promise.resolve();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order, [0, 1], 'the burst of 2 passes at once');
+  now = 200; // one token at 5 per second
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  assert.deepEqual(order, [0, 1, 2]);
+  now = 400;
+  await Promise.all(takes);
+  assert.deepEqual(order, [0, 1, 2, 3]);
+});
+
+test('a limiter wait ends when its signal aborts, and does not block the callers behind it', async () => {
+  const limiter = new RequestLimiter(1, 1);
+  await limiter.take();
+  const controller = new AbortController();
+  const aborted = limiter.take(controller.signal);
+  controller.abort(new Error('cancelled'));
+  await assert.rejects(aborted, /cancelled/);
+  await limiter.take(); // served about a second later, not never
+});
+
+test('the first poll comes when the action could be done, never before pollIntervalMs', () => {
+  assert.equal(firstPollDelay(1000, undefined, 2000), 2000, 'nothing observed yet: the option');
+  assert.equal(firstPollDelay(1000, 10, 2000), 10_000, '1000 products at 10 ms each');
+  assert.equal(firstPollDelay(10, 10, 2000), 2000, 'the option is a floor');
+  assert.equal(firstPollDelay(1_000_000, 10, 2000), 60_000, 'a wrong estimate costs at most a minute');
+});
+
+test('backoff follows the status: ENQUEUED doubles, IN_PROGRESS estimates the rest from its progress', () => {
+  const base = { firstMs: 1000, floorMs: 500, polls: 1, elapsedMs: 1000, lastDelayMs: 1000, progress: 0, runningForMs: 0 };
+  assert.equal(nextPollDelay({ ...base, status: 'ENQUEUED' }), 2000);
+  // Running for 8 s, 80 % done: about 2 s left.
+  assert.equal(nextPollDelay({ ...base, polls: 5, elapsedMs: 40_000, lastDelayMs: 16_000, status: 'IN_PROGRESS', progress: 80, runningForMs: 8000 }), 2000);
+  // 10 % after 4 s: 36 s left, even though the last delay was short.
+  assert.equal(nextPollDelay({ ...base, status: 'IN_PROGRESS', progress: 10, runningForMs: 4000 }), 36_000);
+});
+
+/** Simulates polling an action that finishes after `doneAt` ms under a status script; returns the polls and the wait. */
+function simulate(doneAt: number, runsFrom: number, firstMs: number): { polls: number; waited: number } {
+  let t = firstMs;
+  let delay = firstMs;
+  let polls = 0;
+  let notRunningAt = 0;
+  for (;;) {
+    polls++;
+    if (t >= doneAt) return { polls, waited: t };
+    const running = t >= runsFrom;
+    if (!running) notRunningAt = t;
+    const progress = running ? Math.floor(((t - runsFrom) / (doneAt - runsFrom)) * 100) : 0;
+    delay = nextPollDelay({
+      firstMs, floorMs: 50, polls, elapsedMs: t, lastDelayMs: delay, status: running ? 'IN_PROGRESS' : 'ENQUEUED', progress, runningForMs: t - notRunningAt,
+    });
+    t += delay;
+  }
+}
+
+test('polls per action stay at or below 1 + log2(wait ÷ first interval), whatever the action does', () => {
+  const random = seeded(42);
+  for (let i = 0; i < 2000; i++) {
+    const firstMs = 50 + Math.floor(random() * 5000);
+    const doneAt = Math.floor(random() * 3_600_000);
+    const runsFrom = Math.floor(random() * doneAt);
+    const { polls, waited } = simulate(doneAt, runsFrom, firstMs);
+    assert.ok(polls <= 1 + Math.log2(waited / firstMs) + 1e-9, `first ${firstMs}, done ${doneAt}, runs ${runsFrom}: ${polls} polls in ${waited} ms`);
+  }
+});
+
+test('durations in messages', () => {
+  assert.equal(formatDuration(600_000), '10m 00s');
+  assert.equal(formatDuration(45_000), '45s');
+});
