@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import got, { HTTPError, ParseError, RequestError, TimeoutError, type Got } from 'got';
 import { z, ZodError } from 'zod';
+import { HEARTBEAT_INTERVAL_MS } from '../common/timeouts';
 
 export interface HttpOptions {
   baseUrl: string;
@@ -259,7 +260,7 @@ export class TokenCache {
  * Heartbeats while a long request runs, so a synchronous answer that takes minutes isn't taken
  * for a dead worker; the details are read at each beat, so they can change meanwhile.
  */
-export async function heartbeatWhile<T>(heartbeat: ((details?: unknown) => void) | undefined, details: () => unknown, work: Promise<T>, intervalMs = 5000): Promise<T> {
+export async function heartbeatWhile<T>(heartbeat: ((details?: unknown) => void) | undefined, details: () => unknown, work: Promise<T>, intervalMs = HEARTBEAT_INTERVAL_MS): Promise<T> {
   if (!heartbeat) return work;
   const timer = setInterval(() => heartbeat(details()), intervalMs);
   try {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { HTTPError, type Got } from 'got';
 import { jsonOrText } from '../../activities/sources/dotted';
 import type { PropellerDirectives, PropellerOptions } from '../../common/import';
+import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
 import {
   createHttp, errorBody, heartbeatWhile, isUnknownOutcome, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings,
 } from '../http';
@@ -166,7 +167,7 @@ const carriedUnknownOutcomes = (details: unknown) => {
 export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propeller'> {
   const settings = requireEnv(env, ['PROPELLER_API_URL', 'PROPELLER_TOKEN_URL', 'PROPELLER_CLIENT_ID', 'PROPELLER_CLIENT_SECRET'] as const,
     'Set them to your API host (e.g. https://api.helice.cloud), its token URL (…/oauth2/token) and your client credentials, or run `bulkport sandbox` and use the values it prints.');
-  const http: Got = createHttp({ baseUrl: settings.PROPELLER_API_URL, timeoutMs: Number(env.PROPELLER_TIMEOUT_MS ?? 120_000) });
+  const http: Got = createHttp({ baseUrl: settings.PROPELLER_API_URL, timeoutMs: Number(env.PROPELLER_TIMEOUT_MS ?? DEFAULT_HTTP_TIMEOUT_MS) });
   const where: TargetSettings = { label, baseUrl: settings.PROPELLER_API_URL, urlVariable: 'PROPELLER_API_URL', timeoutVariable: 'PROPELLER_TIMEOUT_MS' };
   const tokenLabel = `${label}'s token endpoint`;
   const tokenWhere: TargetSettings = { ...where, label: tokenLabel, baseUrl: settings.PROPELLER_TOKEN_URL, urlVariable: 'PROPELLER_TOKEN_URL' };

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { Got } from 'got';
+import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
 import { createHttp, heartbeatWhile, isHttpStatus, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem } from '../types';
 
@@ -68,7 +69,7 @@ export function outcomesOfAction(action: AsyncAction): (item: StagedItem) => Ite
 export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'voucherify'> {
   const settings = requireEnv(env, ['VOUCHERIFY_API_URL', 'VOUCHERIFY_APP_ID', 'VOUCHERIFY_APP_TOKEN'] as const,
     'Set them to your project\'s API URL (e.g. https://api.voucherify.io) and application keys, or run `bulkport sandbox` and use the values it prints.');
-  const http: Got = createHttp({ baseUrl: settings.VOUCHERIFY_API_URL, timeoutMs: Number(env.VOUCHERIFY_TIMEOUT_MS ?? 120_000) });
+  const http: Got = createHttp({ baseUrl: settings.VOUCHERIFY_API_URL, timeoutMs: Number(env.VOUCHERIFY_TIMEOUT_MS ?? DEFAULT_HTTP_TIMEOUT_MS) });
   const where: TargetSettings = { label, baseUrl: settings.VOUCHERIFY_API_URL, urlVariable: 'VOUCHERIFY_API_URL', timeoutVariable: 'VOUCHERIFY_TIMEOUT_MS' };
   const appKeys = { 'x-app-id': settings.VOUCHERIFY_APP_ID, 'x-app-token': settings.VOUCHERIFY_APP_TOKEN };
 
