@@ -307,6 +307,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       return;
     }
     beginSubmission(result.products);
+    // Resends of a chunk whose earlier async action could not be found count as unknown-outcome retries.
+    c.unknownOutcomeRetries += result.resends ?? 0;
     c.inFlight += result.products;
     publish();
     let counts: OutcomeCounts;
