@@ -157,11 +157,15 @@ function replyOfError(err: unknown): BulkReply | undefined {
 
 interface SubmitHeartbeat {
   unknownOutcomeRetries: number;
+  /** A request was in flight at the last beat: if the attempt died then, the next one sends it again. */
+  sending?: boolean;
 }
 
+/** Unknown outcomes carried from the earlier attempt, plus one if it died with a request in flight. */
 const carriedUnknownOutcomes = (details: unknown) => {
-  const n = (details as Partial<SubmitHeartbeat> | undefined)?.unknownOutcomeRetries;
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0;
+  const d = details as Partial<SubmitHeartbeat> | undefined;
+  const n = d?.unknownOutcomeRetries;
+  return (typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0) + (d?.sending ? 1 : 0);
 };
 
 export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propeller'> {
@@ -186,6 +190,10 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
     async submit(items, ctx) {
       const { options, signal } = ctx;
       const heartbeat: SubmitHeartbeat = { unknownOutcomeRetries: carriedUnknownOutcomes(ctx.lastHeartbeat) };
+      if ((ctx.lastHeartbeat as Partial<SubmitHeartbeat> | undefined)?.sending) {
+        // Harmless with lookupKey sourceId (an upsert), but counted and said.
+        console.warn(`[${label}] the earlier attempt ended with a request in flight: its products are sent again`);
+      }
       const envelope = requestEnvelope(options.directives);
       const path = `v2/products/bulk/${options.lookupKey}`;
 
@@ -197,9 +205,16 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
       const post = async (body: string, token: string): Promise<unknown> => {
         for (let resends = 0; ; resends++) {
           try {
+            heartbeat.sending = true;
+            ctx.heartbeat?.(heartbeat);
             const request = http.post(path, { headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body, signal }).json();
-            return await heartbeatWhile(ctx.heartbeat, () => heartbeat, request);
+            const answer = await heartbeatWhile(ctx.heartbeat, () => heartbeat, request);
+            heartbeat.sending = false;
+            ctx.heartbeat?.(heartbeat);
+            return answer;
           } catch (err) {
+            heartbeat.sending = false;
+            ctx.heartbeat?.(heartbeat);
             if (!isUnknownOutcome(err) || signal?.aborted) throw err;
             heartbeat.unknownOutcomeRetries++;
             // Carried to the activity's next attempt if this one gives up.
