@@ -30,7 +30,8 @@ await Promise.all(Array.from({ length: chunks }, (_, c) => httpRequest(`${sandbo
 const bare = { actions: accepted(), posts: posts(), seconds: (performance.now() - started) / 1000 };
 
 sandbox.resetStats();
-const file = await writeCatalog(path.resolve('.bulkport/bench', `duplicates-${chunks}.jsonl`), { target: 'voucherify', count: chunks * perChunk, format: 'jsonl', keyPrefix: 'dup' });
+const catalog = { target: 'voucherify', count: chunks * perChunk, format: 'jsonl', keyPrefix: 'dup' } as const;
+const file = await writeCatalog(path.resolve('.bulkport/bench', `duplicates-${chunks}.jsonl`), catalog);
 started = performance.now();
 const handle = await startImport(stack.client, {
   target: 'voucherify', source: { location: file }, options: { maxItemsPerChunk: perChunk, concurrency: chunks + 1, pollIntervalMs: 1000 },

@@ -260,7 +260,12 @@ export class TokenCache {
  * Heartbeats while a long request runs, so a synchronous answer that takes minutes isn't taken
  * for a dead worker; the details are read at each beat, so they can change meanwhile.
  */
-export async function heartbeatWhile<T>(heartbeat: ((details?: unknown) => void) | undefined, details: () => unknown, work: Promise<T>, intervalMs = HEARTBEAT_INTERVAL_MS): Promise<T> {
+export async function heartbeatWhile<T>(
+  heartbeat: ((details?: unknown) => void) | undefined,
+  details: () => unknown,
+  work: Promise<T>,
+  intervalMs = HEARTBEAT_INTERVAL_MS,
+): Promise<T> {
   if (!heartbeat) return work;
   const timer = setInterval(() => heartbeat(details()), intervalMs);
   try {

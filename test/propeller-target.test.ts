@@ -310,7 +310,8 @@ describe('Propeller connection', () => {
       const api = propeller.connect(sandbox.env) as SynchronousApi<'propeller'>;
       const items = [staged(product('resent'), 1)];
       const beats: unknown[] = [];
-      const resent = await api.submit(items, { options: options(), lastHeartbeat: { unknownOutcomeRetries: 1, sending: true }, heartbeat: (d) => beats.push(structuredClone(d)) });
+      const heartbeat = (d: unknown) => beats.push(structuredClone(d));
+      const resent = await api.submit(items, { options: options(), lastHeartbeat: { unknownOutcomeRetries: 1, sending: true }, heartbeat });
       assert.equal(resent.unknownOutcomeRetries, 2);
       assert.deepEqual(beats.at(-1), { unknownOutcomeRetries: 2, sending: false }, 'the answered request is no longer in flight');
       const idle = await api.submit(items, { options: options(), lastHeartbeat: { unknownOutcomeRetries: 1, sending: false } });

@@ -147,7 +147,11 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
    * unprovable (no candidate, report expired, candidates still unfinished after LOOKUP_WAIT_MS) means a resend:
    * an upsert sent twice costs a bulk call, an action adopted wrongly would mark unsent products as done.
    */
-  async function findEarlierAction(items: StagedItem[], earlier: SubmitHeartbeat, ctx: SubmitContext<'voucherify'>): Promise<{ actionId?: string; why: string }> {
+  async function findEarlierAction(
+    items: StagedItem[],
+    earlier: SubmitHeartbeat,
+    ctx: SubmitContext<'voucherify'>,
+  ): Promise<{ actionId?: string; why: string }> {
     const { signal, heartbeat } = ctx;
     const beat = () => heartbeat?.({ ...earlier, lookingUp: true });
     const from = earlier.sentAt - CLOCK_SKEW_MS;
@@ -172,7 +176,8 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
         }
       }
       if (still.length === 0) {
-        return { why: unprovable ? `${unprovable} candidate action(s) had no readable product list` : 'no bulk action created since holds exactly its products' };
+        const why = unprovable ? `${unprovable} candidate action(s) had no readable product list` : 'no bulk action created since holds exactly its products';
+        return { why };
       }
       if (Date.now() > deadline) return { why: `${still.length} candidate action(s) still unfinished after ${LOOKUP_WAIT_MS / 1000} s` };
       pending = still;
