@@ -19,7 +19,7 @@ export interface ChunkRequest {
 
 export type SubmitResult =
   /** An asynchronous target took the chunk: poll this action. */
-  | { kind: 'accepted'; actionId: string; products: number }
+  | { kind: 'accepted'; actionId: string; products: number; /** Sends after an attempt of unknown outcome (see AsyncActionApi). */ resends: number }
   /** A synchronous target answered for every product. */
   | { kind: 'completed'; counts: OutcomeCounts }
   /** The request was too large: these halves replace the chunk. */
@@ -72,7 +72,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries) };
       }
       const answer = await api.submit(items, submitCtx);
-      if (answer.accepted) return { kind: 'accepted', actionId: answer.actionId, products: items.length };
+      if (answer.accepted) return { kind: 'accepted', actionId: answer.actionId, products: items.length, resends: answer.resends };
       if (items.length === 1) {
         const error = 'the product alone is larger than the target accepts in one request';
         return { kind: 'completed', counts: await record(input, chunkId, items, [{ ok: false, retryable: false, invalid: true, error }]) };

@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import got, { HTTPError, ParseError, RequestError, TimeoutError, type Got } from 'got';
 import { z, ZodError } from 'zod';
 import type { RequestLimiter } from './limiter';
+import { HEARTBEAT_INTERVAL_MS } from '../common/timeouts';
 
 export interface HttpOptions {
   baseUrl: string;
@@ -296,7 +297,12 @@ export class TokenCache {
  * Heartbeats while a long request runs, so a synchronous answer that takes minutes isn't taken
  * for a dead worker; the details are read at each beat, so they can change meanwhile.
  */
-export async function heartbeatWhile<T>(heartbeat: ((details?: unknown) => void) | undefined, details: () => unknown, work: Promise<T>, intervalMs = 5000): Promise<T> {
+export async function heartbeatWhile<T>(
+  heartbeat: ((details?: unknown) => void) | undefined,
+  details: () => unknown,
+  work: Promise<T>,
+  intervalMs = HEARTBEAT_INTERVAL_MS,
+): Promise<T> {
   if (!heartbeat) return work;
   const timer = setInterval(() => heartbeat(details()), intervalMs);
   try {

@@ -60,10 +60,16 @@ export interface SubmitContext<T extends TargetName = TargetName> {
   lastHeartbeat?: unknown;
 }
 
+type SubmitAnswer = ({ accepted: true; actionId: string } | { accepted: false; reason: 'too-large' }) & { resends: number };
+
 /** The target takes the chunk and works on it later; the answer says where to ask. */
 export interface AsyncActionApi<T extends TargetName = TargetName> {
   mode: 'async-action';
-  submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<{ accepted: true; actionId: string } | { accepted: false; reason: 'too-large' }>;
+  /**
+   * `resends` counts sends of this chunk after an attempt of unknown outcome (this attempt's included) whose
+   * earlier action could not be found; an action found is polled instead and is no resend.
+   */
+  submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<SubmitAnswer>;
   poll(actionId: string, ctx: SubmitContext<T>): Promise<ActionPoll>;
 }
 

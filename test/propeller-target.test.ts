@@ -303,4 +303,21 @@ describe('Propeller connection', () => {
       await sandbox.close();
     }
   });
+
+  test('an attempt after one that died with a request in flight counts its resend; an idle one does not', async () => {
+    const sandbox = await startPropellerSandbox({});
+    try {
+      const api = propeller.connect(sandbox.env) as SynchronousApi<'propeller'>;
+      const items = [staged(product('resent'), 1)];
+      const beats: unknown[] = [];
+      const heartbeat = (d: unknown) => beats.push(structuredClone(d));
+      const resent = await api.submit(items, { options: options(), lastHeartbeat: { unknownOutcomeRetries: 1, sending: true }, heartbeat });
+      assert.equal(resent.unknownOutcomeRetries, 2);
+      assert.deepEqual(beats.at(-1), { unknownOutcomeRetries: 2, sending: false }, 'the answered request is no longer in flight');
+      const idle = await api.submit(items, { options: options(), lastHeartbeat: { unknownOutcomeRetries: 1, sending: false } });
+      assert.equal(idle.unknownOutcomeRetries, 1);
+    } finally {
+      await sandbox.close();
+    }
+  });
 });

@@ -17,6 +17,7 @@ import {
   type OutcomeCounts,
   type StageResult,
 } from '../common/import';
+import { HEARTBEAT_TIMEOUT_MS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeouts';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
 import { failureDetails, failureMessage, failureType, isRetryable, MAX_UNRECORDED, type UnrecordedChunk } from './failures';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from './messages';
@@ -62,7 +63,8 @@ type Counters = Pick<ImportProgress, 'submitted' | 'succeeded' | 'failed' | 'rej
   chunksDone: number;
 };
 
-const activityDefaults = { heartbeatTimeout: '30 seconds' } as const;
+// How these agree with the heartbeat interval and the HTTP timeout: common/timeouts.ts.
+export const activityDefaults = { heartbeatTimeout: HEARTBEAT_TIMEOUT_MS } as const;
 
 function activities(summary?: string) {
   const common = { ...activityDefaults, ...(summary ? { summary } : {}) };
@@ -74,7 +76,7 @@ function activities(summary?: string) {
     }).stage,
     chunk: wf.proxyActivities<ImportActivities>({
       ...common,
-      startToCloseTimeout: '15 minutes',
+      startToCloseTimeout: SUBMIT_START_TO_CLOSE_MS,
       retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8 },
     }),
     poll: wf.proxyActivities<ImportActivities>({
@@ -305,6 +307,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       return;
     }
     beginSubmission(result.products);
+    // Resends of a chunk whose earlier async action could not be found count as unknown-outcome retries.
+    c.unknownOutcomeRetries += result.resends ?? 0;
     c.inFlight += result.products;
     publish();
     let counts: OutcomeCounts;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { HTTPError, type Got } from 'got';
 import { jsonOrText } from '../../activities/sources/dotted';
 import type { PropellerDirectives, PropellerOptions } from '../../common/import';
+import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
 import {
   createHttp, errorBody, heartbeatWhile, isUnknownOutcome, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings,
 } from '../http';
@@ -157,17 +158,21 @@ function replyOfError(err: unknown): BulkReply | undefined {
 
 interface SubmitHeartbeat {
   unknownOutcomeRetries: number;
+  /** A request was in flight at the last beat: if the attempt died then, the next one sends it again. */
+  sending?: boolean;
 }
 
+/** Unknown outcomes carried from the earlier attempt, plus one if it died with a request in flight. */
 const carriedUnknownOutcomes = (details: unknown) => {
-  const n = (details as Partial<SubmitHeartbeat> | undefined)?.unknownOutcomeRetries;
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0;
+  const d = details as Partial<SubmitHeartbeat> | undefined;
+  const n = d?.unknownOutcomeRetries;
+  return (typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0) + (d?.sending ? 1 : 0);
 };
 
 export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propeller'> {
   const settings = requireEnv(env, ['PROPELLER_API_URL', 'PROPELLER_TOKEN_URL', 'PROPELLER_CLIENT_ID', 'PROPELLER_CLIENT_SECRET'] as const,
     'Set them to your API host (e.g. https://api.helice.cloud), its token URL (…/oauth2/token) and your client credentials, or run `bulkport sandbox` and use the values it prints.');
-  const http: Got = createHttp({ baseUrl: settings.PROPELLER_API_URL, timeoutMs: Number(env.PROPELLER_TIMEOUT_MS ?? 120_000),
+  const http: Got = createHttp({ baseUrl: settings.PROPELLER_API_URL, timeoutMs: Number(env.PROPELLER_TIMEOUT_MS ?? DEFAULT_HTTP_TIMEOUT_MS),
     limiter: limiterFromEnv(env, 'PROPELLER_MAX_RPS', DEFAULT_MAX_RPS.propeller) });
   const where: TargetSettings = { label, baseUrl: settings.PROPELLER_API_URL, urlVariable: 'PROPELLER_API_URL', timeoutVariable: 'PROPELLER_TIMEOUT_MS' };
   const tokenLabel = `${label}'s token endpoint`;
@@ -187,6 +192,10 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
     async submit(items, ctx) {
       const { options, signal } = ctx;
       const heartbeat: SubmitHeartbeat = { unknownOutcomeRetries: carriedUnknownOutcomes(ctx.lastHeartbeat) };
+      if ((ctx.lastHeartbeat as Partial<SubmitHeartbeat> | undefined)?.sending) {
+        // Harmless with lookupKey sourceId (an upsert), but counted and said.
+        console.warn(`[${label}] the earlier attempt ended with a request in flight: its products are sent again`);
+      }
       const envelope = requestEnvelope(options.directives);
       const path = `v2/products/bulk/${options.lookupKey}`;
 
@@ -198,9 +207,16 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
       const post = async (body: string, token: string): Promise<unknown> => {
         for (let resends = 0; ; resends++) {
           try {
+            heartbeat.sending = true;
+            ctx.heartbeat?.(heartbeat);
             const request = http.post(path, { headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body, signal }).json();
-            return await heartbeatWhile(ctx.heartbeat, () => heartbeat, request);
+            const answer = await heartbeatWhile(ctx.heartbeat, () => heartbeat, request);
+            heartbeat.sending = false;
+            ctx.heartbeat?.(heartbeat);
+            return answer;
           } catch (err) {
+            heartbeat.sending = false;
+            ctx.heartbeat?.(heartbeat);
             if (!isUnknownOutcome(err) || signal?.aborted) throw err;
             heartbeat.unknownOutcomeRetries++;
             // Carried to the activity's next attempt if this one gives up.

@@ -3,10 +3,14 @@
  * Connection settings come from the worker's environment only.
  */
 import { z } from 'zod';
-import type { Got } from 'got';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Context } from '@temporalio/activity';
+import got, { HTTPError, type Got } from 'got';
+import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
 import { createHttp, heartbeatWhile, isHttpStatus, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
 import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
-import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem } from '../types';
+import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem, SubmitContext } from '../types';
 
 const label = 'Voucherify';
 
@@ -66,11 +70,55 @@ export function outcomesOfAction(action: AsyncAction): (item: StagedItem) => Ite
   };
 }
 
+/** What a submission heartbeats just before sending: a later attempt then knows an action may exist. */
+interface SubmitHeartbeat {
+  sentAt: number;
+  bodySha256: string;
+  /** Sends of this chunk after an attempt of unknown outcome, carried across attempts. */
+  resends: number;
+  /** The request got an HTTP answer: no action was created. */
+  answered?: boolean;
+}
+
+/** The earlier attempt's send, when it may have created an action for this very body. */
+export function earlierSend(details: unknown, bodySha256: string): SubmitHeartbeat | undefined {
+  const d = details as Partial<SubmitHeartbeat> | undefined;
+  if (!d || typeof d.sentAt !== 'number' || d.bodySha256 !== bodySha256 || d.answered) return undefined;
+  return { sentAt: d.sentAt, bodySha256, resends: typeof d.resends === 'number' ? d.resends : 0 };
+}
+
+/** Clocks of worker and API may differ this much. */
+const CLOCK_SKEW_MS = 5_000;
+/** Longest wait for an unfinished candidate action before the chunk is sent again. */
+const LOOKUP_WAIT_MS = 10 * 60_000;
+
+const AsyncActionList = z.object({ async_actions: z.array(z.object({ id: z.string(), type: z.string().optional(), created_at: z.string() })) });
+
+/** The source_id column of a report file (CSV with a header row; source ids may be quoted). */
+export function sourceIdsOfReport(csv: string): string[] | undefined {
+  const rows = csv.split(/\r?\n/).filter((line) => line.length > 0).map(csvFields);
+  const column = rows[0]?.indexOf('source_id') ?? -1;
+  if (column < 0) return undefined;
+  return rows.slice(1).map((row) => row[column] ?? '');
+}
+
+function csvFields(line: string): string[] {
+  const fields: string[] = [];
+  const pattern = /(?:^|,)(?:"((?:[^"]|"")*)"|([^,]*))/g;
+  for (let m = pattern.exec(line); m && m.index < line.length; m = pattern.exec(line)) {
+    fields.push(m[1] !== undefined ? m[1].replace(/""/g, '"') : (m[2] ?? ''));
+    if (pattern.lastIndex === m.index) pattern.lastIndex++;
+  }
+  return fields;
+}
+
 export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'voucherify'> {
   const settings = requireEnv(env, ['VOUCHERIFY_API_URL', 'VOUCHERIFY_APP_ID', 'VOUCHERIFY_APP_TOKEN'] as const,
     'Set them to your project\'s API URL (e.g. https://api.voucherify.io) and application keys, or run `bulkport sandbox` and use the values it prints.');
-  const http: Got = createHttp({ baseUrl: settings.VOUCHERIFY_API_URL, timeoutMs: Number(env.VOUCHERIFY_TIMEOUT_MS ?? 120_000),
-    limiter: limiterFromEnv(env, 'VOUCHERIFY_MAX_RPS', DEFAULT_MAX_RPS.voucherify) });
+  const timeoutMs = Number(env.VOUCHERIFY_TIMEOUT_MS ?? DEFAULT_HTTP_TIMEOUT_MS);
+  // An earlier attempt's action appears at most one HTTP timeout after it was sent.
+  const lookupWindowMs = timeoutMs + CLOCK_SKEW_MS;
+  const http: Got = createHttp({ baseUrl: settings.VOUCHERIFY_API_URL, timeoutMs, limiter: limiterFromEnv(env, 'VOUCHERIFY_MAX_RPS', DEFAULT_MAX_RPS.voucherify) });
   const where: TargetSettings = { label, baseUrl: settings.VOUCHERIFY_API_URL, urlVariable: 'VOUCHERIFY_API_URL', timeoutVariable: 'VOUCHERIFY_TIMEOUT_MS' };
   const appKeys = { 'x-app-id': settings.VOUCHERIFY_APP_ID, 'x-app-token': settings.VOUCHERIFY_APP_TOKEN };
 
@@ -85,19 +133,106 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
   const authorized = <T>(request: (headers: Record<string, string>) => Promise<T>): Promise<T> =>
     tokens ? withBearer(tokens, (token) => request({ authorization: `Bearer ${token}` })) : request(appKeys);
 
+  const log = (message: string) => {
+    try {
+      Context.current().log.warn(message);
+    } catch {
+      console.warn(`[${label}] ${message}`);
+    }
+  };
+
+  /**
+   * Looks for the async action an earlier attempt may have created. The list says nothing of an action's
+   * products, so an action is ours only when its own products are exactly the chunk's keys: read from the
+   * legacy result or the report file once it is finished (unfinished candidates are waited for). Anything
+   * unprovable (no candidate, report expired, candidates still unfinished after LOOKUP_WAIT_MS) means a resend:
+   * an upsert sent twice costs a bulk call, an action adopted wrongly would mark unsent products as done.
+   */
+  async function findEarlierAction(
+    items: StagedItem[],
+    earlier: SubmitHeartbeat,
+    ctx: SubmitContext<'voucherify'>,
+  ): Promise<{ actionId?: string; why: string }> {
+    const { signal, heartbeat } = ctx;
+    const beat = () => heartbeat?.({ ...earlier, lookingUp: true });
+    const from = earlier.sentAt - CLOCK_SKEW_MS;
+    const until = new Date(earlier.sentAt + lookupWindowMs).toISOString();
+    const listed = AsyncActionList.parse(await heartbeatWhile(heartbeat, beat, authorized((headers) =>
+      http.get('v1/async-actions', { headers, searchParams: { limit: 100, end_date: until }, signal }).json())));
+    let pending = listed.async_actions.filter((a) => a.type === 'PRODUCTS.BULK_UPDATE' && Date.parse(a.created_at) >= from).map((a) => a.id);
+    if (pending.length === 0) return { why: `no bulk action was created after it was sent at ${new Date(earlier.sentAt).toISOString()}` };
+    const keys = new Set(items.map((item) => item.key));
+    const deadline = Date.now() + LOOKUP_WAIT_MS;
+    let unprovable = 0;
+    for (;;) {
+      const still: string[] = [];
+      for (const id of pending) {
+        const action = AsyncAction.parse(await heartbeatWhile(heartbeat, beat, authorized((headers) =>
+          http.get(`v1/async-actions/${encodeURIComponent(id)}`, { headers, signal }).json())));
+        if (action.status === 'ENQUEUED' || action.status === 'IN_PROGRESS') still.push(id);
+        else {
+          const sourceIds = await actionSourceIds(action);
+          if (!sourceIds) unprovable++;
+          else if (sourceIds.length === keys.size && sourceIds.every((id) => keys.has(id))) return { actionId: action.id, why: 'found' };
+        }
+      }
+      if (still.length === 0) {
+        const why = unprovable ? `${unprovable} candidate action(s) had no readable product list` : 'no bulk action created since holds exactly its products';
+        return { why };
+      }
+      if (Date.now() > deadline) return { why: `${still.length} candidate action(s) still unfinished after ${LOOKUP_WAIT_MS / 1000} s` };
+      pending = still;
+      beat();
+      await sleep(ctx.options.pollIntervalMs, undefined, { signal });
+    }
+  }
+
+  /** The products of a finished action: the legacy result lists them, today's only in the report file. */
+  async function actionSourceIds(action: AsyncAction): Promise<string[] | undefined> {
+    if (action.result?.results) return action.result.results.map((r) => r.source_id);
+    const url = (action.result as { reports?: unknown } | undefined)?.reports;
+    const first = Array.isArray(url) && typeof url[0] === 'string' ? url[0] : undefined;
+    if (!first) return undefined;
+    try {
+      // A signed file URL: no API keys go with it.
+      const csv = await got(first, { timeout: { request: 60_000 }, retry: { limit: 0 } }).text();
+      return sourceIdsOfReport(csv);
+    } catch {
+      return undefined;
+    }
+  }
+
   return {
     mode: 'async-action',
-    async submit(items, { signal, heartbeat }) {
+    async submit(items, ctx) {
+      const { signal, heartbeat } = ctx;
       const body = `[${items.map((item) => item.body).join(',')}]`;
+      const bodySha256 = createHash('sha256').update(body).digest('hex');
+      const earlier = earlierSend(ctx.lastHeartbeat, bodySha256);
+      let resends = earlier?.resends ?? 0;
+      if (earlier) {
+        const found = await findEarlierAction(items, earlier, ctx);
+        if (found.actionId) {
+          log(`chunk of ${items.length} products: the earlier attempt's async action ${found.actionId} was found; polling it instead of posting again`);
+          return { accepted: true, actionId: found.actionId, resends };
+        }
+        resends++;
+        log(`chunk of ${items.length} products sent again after an attempt of unknown outcome: ${found.why}`);
+      }
+      // Recorded before the first byte goes out, so a later attempt knows this one may have created an action.
+      const sent: SubmitHeartbeat = { sentAt: Date.now(), bodySha256, resends };
+      heartbeat?.(sent);
       try {
         // A 10 MB upload may take longer than the heartbeat timeout: beat while it runs, or the attempt is
         // taken for dead and the chunk sent again while the first request may still be applied.
-        const answer = await heartbeatWhile(heartbeat, () => ({ submitting: items.length }), authorized((headers) =>
+        const answer = await heartbeatWhile(heartbeat, () => sent, authorized((headers) =>
           http.post('v1/products/bulk/async', { headers: { ...headers, 'content-type': 'application/json' }, body, signal }).json(),
         ));
-        return { accepted: true, actionId: ActionAccepted.parse(answer).async_action_id };
+        return { accepted: true, actionId: ActionAccepted.parse(answer).async_action_id, resends };
       } catch (err) {
-        if (isHttpStatus(err, 413)) return { accepted: false, reason: 'too-large' };
+        // An HTTP answer (429, 5xx, 4xx) means no action was created: the next attempt need not look for one.
+        if (err instanceof HTTPError) heartbeat?.({ ...sent, answered: true });
+        if (isHttpStatus(err, 413)) return { accepted: false, reason: 'too-large', resends };
         throw toFailure(err, label, where);
       }
     },
