@@ -50,6 +50,15 @@ describe('adaptive concurrency', () => {
     assert.ok(c.state.limit < before, 'past it, it backs off');
   });
 
+  test('the decrease follows the latency excess: a far overshoot is undone in one step, at most by half', () => {
+    const c = new AdaptiveLimit({ limit: 16, baselineMs: 2, slowStart: false, cooldown: 0 });
+    c.onChunk({ latencyMsPerProduct: 12, failedAttempts: 0 }, 32);
+    assert.equal(c.limit(32), 8);
+    const mild = new AdaptiveLimit({ limit: 20, baselineMs: 2, slowStart: false, cooldown: 0 });
+    mild.onChunk({ latencyMsPerProduct: 2 * LATENCY_TOLERANCE * 1.05, failedAttempts: 0 }, 32);
+    assert.equal(mild.limit(32), 18, 'a slight excess takes 10 % off');
+  });
+
   test('a lowered ceiling is followed at once, and a decrease starts from it', () => {
     const c = new AdaptiveLimit({ limit: 20, slowStart: false, cooldown: 0 });
     assert.equal(c.limit(4), 4);

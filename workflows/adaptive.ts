@@ -7,8 +7,10 @@
  * - slow start: +1 per good chunk (doubles per round trip) until the first sign of congestion;
  * - then +1/limit per good chunk (+1 per round trip);
  * - a chunk that met 429/5xx (a failed attempt) halves the limit;
- * - latency per product above `latencyTolerance` × the baseline (the lowest seen, slowly
- *   forgotten) takes 10 % off: the target queues our requests, more of them only adds delay.
+ * - latency per product above LATENCY_TOLERANCE × the baseline (the lowest seen, slowly
+ *   forgotten) means the target queues our requests: the limit shrinks by the latency's excess
+ *   (a gradient, as in Netflix's concurrency-limits), between 10 % and half, so an overshoot
+ *   of slow start is undone in one step instead of many.
  * After a decrease, further decreases wait one round trip (as many samples as the limit), as
  * chunks sent under the old limit still answer with the old congestion.
  */
@@ -33,7 +35,8 @@ export interface ChunkSample {
 
 /** Latency above baseline × this counts as the target queueing our requests. */
 export const LATENCY_TOLERANCE = 1.25;
-const LATENCY_DECREASE = 0.9;
+/** Bounds of the latency gradient's decrease factor. */
+const LATENCY_DECREASE = { least: 0.9, most: 0.5 };
 /** How fast the baseline follows latencies above it (a target that became slower for good). */
 const BASELINE_DRIFT = 0.005;
 
@@ -61,7 +64,8 @@ export class AdaptiveLimit {
     const baseline = s.baselineMs === undefined || latency < s.baselineMs ? latency : s.baselineMs + (latency - s.baselineMs) * BASELINE_DRIFT;
     s.baselineMs = baseline;
     if (latency > baseline * LATENCY_TOLERANCE) {
-      this.decrease(LATENCY_DECREASE, ceiling);
+      const gradient = (baseline * LATENCY_TOLERANCE) / latency;
+      this.decrease(Math.min(LATENCY_DECREASE.least, Math.max(LATENCY_DECREASE.most, gradient)), ceiling);
       return;
     }
     if (s.cooldown > 0) s.cooldown--;
