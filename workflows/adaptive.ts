@@ -34,7 +34,7 @@ export interface ChunkSample {
 }
 
 /** Latency above baseline × this counts as the target queueing our requests. */
-export const LATENCY_TOLERANCE = 1.25;
+export const LATENCY_TOLERANCE = 1.5;
 /** Bounds of the latency gradient's decrease factor. */
 const LATENCY_DECREASE = { least: 0.9, most: 0.5 };
 /** How fast the baseline follows latencies above it (a target that became slower for good). */
