@@ -46,16 +46,17 @@ describe('adaptive concurrency', () => {
     const before = c.state.limit;
     c.onChunk({ latencyMsPerProduct: 2 * LATENCY_TOLERANCE * 0.99, failedAttempts: 0 }, 32);
     assert.ok(c.state.limit > before, 'within the tolerance it keeps growing');
-    c.onChunk({ latencyMsPerProduct: 2 * LATENCY_TOLERANCE * 1.1, failedAttempts: 0 }, 32);
+    feed(c, 10, { latencyMsPerProduct: 2 * LATENCY_TOLERANCE * 1.1, failedAttempts: 0 });
     assert.ok(c.state.limit < before, 'past it, it backs off');
   });
 
   test('the decrease follows the latency excess: a far overshoot is undone in one step, at most by half', () => {
-    const c = new AdaptiveLimit({ limit: 16, baselineMs: 2, slowStart: false, cooldown: 0 });
+    const c = new AdaptiveLimit({ limit: 16, baselineMs: 2, recentMs: 12, slowStart: false, cooldown: 0 });
     c.onChunk({ latencyMsPerProduct: 12, failedAttempts: 0 }, 32);
     assert.equal(c.limit(32), 8);
-    const mild = new AdaptiveLimit({ limit: 20, baselineMs: 2, slowStart: false, cooldown: 0 });
-    mild.onChunk({ latencyMsPerProduct: 2 * LATENCY_TOLERANCE * 1.05, failedAttempts: 0 }, 32);
+    const slight = 2 * LATENCY_TOLERANCE * 1.05;
+    const mild = new AdaptiveLimit({ limit: 20, baselineMs: 2, recentMs: slight, slowStart: false, cooldown: 0 });
+    mild.onChunk({ latencyMsPerProduct: slight, failedAttempts: 0 }, 32);
     assert.equal(mild.limit(32), 18, 'a slight excess takes 10 % off');
   });
 
@@ -70,6 +71,14 @@ describe('adaptive concurrency', () => {
     const c = new AdaptiveLimit({ limit: 2, slowStart: false, cooldown: 0 });
     for (let i = 0; i < 50; i++) c.onCongestion(32);
     assert.equal(c.limit(32), 1);
+  });
+
+  test('one slow answer among steady ones is noise: the limit keeps growing', () => {
+    const c = new AdaptiveLimit({ limit: 10, slowStart: false, cooldown: 0 });
+    feed(c, 5);
+    const before = c.state.limit;
+    c.onChunk({ latencyMsPerProduct: 2 * LATENCY_TOLERANCE * 1.5, failedAttempts: 0 }, 32);
+    assert.ok(c.state.limit > before);
   });
 
   test('settles near the capacity of a target whose latency grows with load: not at the ceiling, not at 1', () => {

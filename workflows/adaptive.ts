@@ -7,8 +7,8 @@
  * - slow start: +1 per good chunk (doubles per round trip) until the first sign of congestion;
  * - then +1/limit per good chunk (+1 per round trip);
  * - a chunk that met 429/5xx (a failed attempt) halves the limit;
- * - latency per product above LATENCY_TOLERANCE × the baseline (the lowest seen, slowly
- *   forgotten) means the target queues our requests: the limit shrinks by the latency's excess
+ * - latency per product above LATENCY_TOLERANCE × the baseline (the lowest seen,
+ *   followed upward only at 1 chunk) means the target queues our requests: the limit shrinks by the latency's excess
  *   (a gradient, as in Netflix's concurrency-limits), between 10 % and half, so an overshoot
  *   of slow start is undone in one step instead of many.
  * After a decrease, further decreases wait one round trip (as many samples as the limit), as
@@ -20,6 +20,8 @@ export interface AdaptiveState {
   limit: number;
   /** Latency per product when the target is not loaded, in ms; undefined before the first sample. */
   baselineMs?: number;
+  /** Recent latency per product, smoothed: one slow answer (a busy worker, a GC pause) is noise, not load. */
+  recentMs?: number;
   /** False once congestion was seen: growth turns from slow start to +1 per round trip. */
   slowStart: boolean;
   /** Samples still to ignore for a decrease after the last one. */
@@ -37,8 +39,10 @@ export interface ChunkSample {
 export const LATENCY_TOLERANCE = 1.5;
 /** Bounds of the latency gradient's decrease factor. */
 const LATENCY_DECREASE = { least: 0.9, most: 0.5 };
-/** How fast the baseline follows latencies above it (a target that became slower for good). */
-const BASELINE_DRIFT = 0.005;
+/** Weight of the newest sample in the recent latency. */
+const RECENT_WEIGHT = 0.3;
+/** How fast the baseline follows latencies above it at 1 chunk in flight (a target that became slower for good). */
+const BASELINE_DRIFT = 0.05;
 
 export class AdaptiveLimit {
   readonly state: AdaptiveState;
@@ -61,10 +65,15 @@ export class AdaptiveLimit {
     }
     const latency = sample.latencyMsPerProduct;
     if (!(latency >= 0) || !Number.isFinite(latency)) return;
-    const baseline = s.baselineMs === undefined || latency < s.baselineMs ? latency : s.baselineMs + (latency - s.baselineMs) * BASELINE_DRIFT;
-    s.baselineMs = baseline;
-    if (latency > baseline * LATENCY_TOLERANCE) {
-      const gradient = (baseline * LATENCY_TOLERANCE) / latency;
+    const recent = s.recentMs === undefined ? latency : s.recentMs + (latency - s.recentMs) * RECENT_WEIGHT;
+    s.recentMs = recent;
+    // The baseline follows higher latencies only at 1 chunk in flight, where the load can't be ours: a target that
+    // became slower for good. Drifting under load, however slowly, would take overload for the new normal.
+    if (s.baselineMs === undefined || latency < s.baselineMs) s.baselineMs = latency;
+    else if (s.limit < 2) s.baselineMs += (latency - s.baselineMs) * BASELINE_DRIFT;
+    const baseline = s.baselineMs;
+    if (recent > baseline * LATENCY_TOLERANCE) {
+      const gradient = (baseline * LATENCY_TOLERANCE) / recent;
       this.decrease(Math.min(LATENCY_DECREASE.least, Math.max(LATENCY_DECREASE.most, gradient)), ceiling);
       return;
     }
