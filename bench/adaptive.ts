@@ -18,11 +18,13 @@ const chunkSize = 200;
 const load: PropellerLoad = { capacity: 6, msPerProduct: 2.5, slowdown: 0.5 };
 
 const stack = await startLocalStack({ log: () => {}, propellerLoad: load });
-const file = await writeCatalog(path.resolve('.bulkport/bench', `adaptive-${count}.jsonl`), { target: 'propeller', count, format: 'jsonl', keyPrefix: 'adaptive' });
+const catalog = { target: 'propeller', count, format: 'jsonl', keyPrefix: 'adaptive' } as const;
+const file = await writeCatalog(path.resolve('.bulkport/bench', `adaptive-${count}.jsonl`), catalog);
 
 async function runImport(label: string, options: Record<string, unknown>) {
   const started = performance.now();
-  const handle = await startImport(stack.client, { target: 'propeller', source: { location: file }, options: { chunkSize, chunksPerRun: 100, ...options } } as never,
+  const request = { target: 'propeller', source: { location: file }, options: { chunkSize, chunksPerRun: 100, ...options } };
+  const handle = await startImport(stack.client, request as never,
     { workflowId: `bench-adaptive-${label.replace(/[^A-Za-z0-9]+/g, "-")}-${Date.now()}` });
   const summary = await handle.result();
   const seconds = (performance.now() - started) / 1000;
@@ -41,7 +43,7 @@ async function bare(concurrency: number) {
   const worker = async () => {
     for (let chunk = next++; chunk * chunkSize < count; chunk = next++) {
       const products = [];
-      for (let i = chunk * chunkSize; i < Math.min(count, (chunk + 1) * chunkSize); i++) products.push(propellerRecord(i, { target: 'propeller', count, format: 'jsonl', keyPrefix: 'adaptive' }));
+      for (let i = chunk * chunkSize; i < Math.min(count, (chunk + 1) * chunkSize); i++) products.push(propellerRecord(i, catalog));
       const answer = await fetch(`${env.PROPELLER_API_URL}/v2/products/bulk/sourceId`, {
         method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ products }),
       });

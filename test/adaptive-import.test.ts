@@ -46,18 +46,22 @@ describe('adaptive concurrency for Propeller', { concurrency: 2, timeout: 180_00
     const before = new Set<string>();
     const load = { latencyMsPerProduct: 1, failedAttempts: 0 };
     const stubs = {
-      stage: async () => ({ read: 120, valid: 120, invalid: 0, chunks: 60 }),
+      stage: async () => ({ read: 400, valid: 400, invalid: 0, chunks: 200 }),
       submitChunk: async ({ chunkId }: { chunkId: string }) => {
         active++;
         if (!lowered) before.add(chunkId);
         else if (before.size === 0) maxAfter = Math.max(maxAfter, active);
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        // Long enough for the update to reach the import while most chunks are still to come.
+        await new Promise((resolve) => setTimeout(resolve, 250));
         active--;
         before.delete(chunkId);
         return { kind: 'completed', counts: { succeeded: 2, failed: 0, retryable: 0, invalid: 0, unknownOutcomeRetries: 0 }, load };
       },
       failChunk: async () => assert.fail('no chunk fails'),
-      writeReport: async () => ({ files: { resultsJsonl: '/tmp/r.jsonl', resultsCsv: '/tmp/r.csv', failedRecords: '/tmp/f.jsonl' }, counts: { invalid: 0, succeeded: 120, failed: 0, notSubmitted: 0 } }),
+      writeReport: async () => ({
+        files: { resultsJsonl: '/tmp/r.jsonl', resultsCsv: '/tmp/r.csv', failedRecords: '/tmp/f.jsonl' },
+        counts: { invalid: 0, succeeded: 400, failed: 0, notSubmitted: 0 },
+      }),
     };
     const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
     const worker = await Worker.create({
@@ -66,7 +70,8 @@ describe('adaptive concurrency for Propeller', { concurrency: 2, timeout: 180_00
     });
     await worker.runUntil(async () => {
       const request = { target: 'propeller', source: { location: 'https://example.invalid/c.jsonl' }, options: { concurrency: 8, chunkSize: 2 } };
-      const handle = await startImport(t.client, request as StartImportRequest, { taskQueue, workflowId: `adaptive-ceiling-${Date.now()}`, countRecords: false });
+      const start = { taskQueue, workflowId: `adaptive-ceiling-${Date.now()}`, countRecords: false };
+      const handle = await startImport(t.client, request as StartImportRequest, start);
       // Steady latency: slow start reaches the ceiling of 8.
       await eventually('the adaptive limit reaches the ceiling', async () => ((await handle.query(progressQuery)).adaptiveLimit === 8 ? true : undefined));
       assert.equal(await handle.executeUpdate(setConcurrencyUpdate, { args: [2] }), 8);
