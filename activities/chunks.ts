@@ -21,9 +21,17 @@ export type SubmitResult =
   /** An asynchronous target took the chunk: poll this action. */
   | { kind: 'accepted'; actionId: string; products: number; /** Sends after an attempt of unknown outcome (see AsyncActionApi). */ resends: number }
   /** A synchronous target answered for every product. */
-  | { kind: 'completed'; counts: OutcomeCounts }
+  | { kind: 'completed'; counts: OutcomeCounts; load?: SubmitLoad }
   /** The request was too large: these halves replace the chunk. */
   | { kind: 'split'; parts: string[] };
+
+/** How a synchronous target coped with the chunk, for adaptive concurrency. */
+export interface SubmitLoad {
+  /** The time the target took to answer the chunk (this attempt), divided by its products. */
+  latencyMsPerProduct: number;
+  /** Earlier attempts of this chunk: a synchronous submission is retried only after 429, 5xx or no answer. */
+  failedAttempts: number;
+}
 
 export function countOutcomes(outcomes: ItemOutcome[], unknownOutcomeRetries = 0): OutcomeCounts {
   const counts = zeroOutcomes();
@@ -68,8 +76,10 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       const items = await readChunk(store, input.importId, chunkId);
       const submitCtx = targets.context(input, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d), lastHeartbeat: ctx.info.heartbeatDetails });
       if (api.mode === 'synchronous') {
+        const started = performance.now();
         const answer = await api.submit(items, submitCtx);
-        return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries) };
+        const load = { latencyMsPerProduct: (performance.now() - started) / Math.max(1, items.length), failedAttempts: ctx.info.attempt - 1 };
+        return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries), load };
       }
       const answer = await api.submit(items, submitCtx);
       if (answer.accepted) return { kind: 'accepted', actionId: answer.actionId, products: items.length, resends: answer.resends };

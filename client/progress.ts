@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Client } from '@temporalio/client';
-import { formatDuration, type ImportProgress } from '../common/import';
+import { concurrencyText, formatDuration, type ImportProgress } from '../common/import';
 import type { ImportHandle } from './index';
 import { importOutcome, queryProgress, stagingProgress, type ImportStatus } from './status';
 import { watchWorkers } from './workers';
@@ -27,7 +27,7 @@ function stateOf(p: ImportProgress, stagingRead?: number): string {
   const ended = p.phase === 'completed' || p.phase === 'cancelled';
   const flags = ended ? '' : [p.paused && 'PAUSED', p.cancelRequested && 'CANCELLING'].filter(Boolean).join(' ');
   const staging = p.phase === 'staging' && stagingRead !== undefined ? ` (${n(stagingRead)} records read)` : '';
-  return `${p.phase}${staging}${flags ? ` ${flags}` : ''} · round ${p.retryRound} · concurrency ${p.concurrency}`;
+  return `${p.phase}${staging}${flags ? ` ${flags}` : ''} · round ${p.retryRound} · ${concurrencyText(p)}`;
 }
 
 function rateAndEta(p: ImportProgress): string {

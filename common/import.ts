@@ -75,6 +75,12 @@ export const PropellerOptions = z.object({
   chunkSize: z.number().int().min(1).max(PROPELLER_MAX_PRODUCTS).default(500),
   lookupKey: z.enum(['sourceId', 'id']).default('sourceId'),
   directives: PropellerDirectives.default({}),
+  /**
+   * Find the concurrency from Propeller's answers (grow while latency and errors stay low, back off on 429, 5xx and
+   * rising latency); `concurrency` is then the ceiling. Off: exactly `concurrency` chunks in flight. Off by default
+   * until it matches the best fixed concurrency reliably (89 % of it in bench/adaptive.ts; the goal is 90 %).
+   */
+  adaptiveConcurrency: z.boolean().default(false),
 });
 export type PropellerOptions = z.infer<typeof PropellerOptions>;
 
@@ -152,7 +158,10 @@ export interface ImportProgress {
   unknownOutcomeRetries: number;
   chunks: { total: number; inFlight: number; done: number };
   retryRound: number;
+  /** The user's setting: the window's size, or its ceiling when adaptive. */
   concurrency: number;
+  /** With adaptive concurrency, the limit in effect now (at most `concurrency`). */
+  adaptiveLimit?: number;
   /** Products finished (succeeded, failed or rejected) per second over the last minute. */
   throughputPerSecond: number;
   /** Seconds left at that rate, when it can be told (not while paused, staging or waiting to retry). */
@@ -190,6 +199,11 @@ export interface ImportSummary {
   timings: { startedAt: string; finishedAt: string; durationMs: number };
   files: ReportFiles;
   runs: number;
+}
+
+/** `concurrency 4`, or `concurrency 6 (adaptive, ceiling 16)`. */
+export function concurrencyText(p: Pick<ImportProgress, 'concurrency' | 'adaptiveLimit'>): string {
+  return p.adaptiveLimit === undefined ? `concurrency ${p.concurrency}` : `concurrency ${p.adaptiveLimit} (adaptive, ceiling ${p.concurrency})`;
 }
 
 /** 42s, 3m 05s, 2h 10m: for ETAs and durations, in the workflow's details and the CLI alike. */

@@ -28,6 +28,18 @@ export interface PropellerSandboxOptions extends CommonSandboxOptions {
   tokenResponseShape: 'current' | 'legacy';
   /** Answer bulk items in a seed-determined order instead of input order (the order is undocumented). */
   shuffleResults: boolean;
+  /**
+   * A server whose latency grows with load, so that one concurrency is best: each bulk request takes
+   * msPerProduct × products × (1 + slowdown × requests in flight beyond capacity, itself included), counted
+   * when its body has been read. With slowdown × capacity > 1, throughput falls past the capacity. Off when undefined.
+   */
+  load?: PropellerLoad;
+}
+
+export interface PropellerLoad {
+  capacity: number;
+  msPerProduct: number;
+  slowdown: number;
 }
 
 export const propellerDefaults: PropellerSandboxOptions = {
@@ -85,7 +97,7 @@ function findProduct(store: PropellerProductStore, lookupKey: LookupKey, key: st
 function propellerHooks(options: PropellerSandboxOptions, store: PropellerProductStore, core: TargetCore) {
   const tokens = new TokenIssuer('pp_');
   const schemas = { id: bulkRequestSchema('id', options.maxProducts), sourceId: bulkRequestSchema('sourceId', options.maxProducts) };
-  let requestCount = 0;
+  let bulkInFlight = 0;
 
   const authorized =
     (handler: RouteHandler): RouteHandler =>
@@ -120,6 +132,20 @@ function propellerHooks(options: PropellerSandboxOptions, store: PropellerProduc
   }
 
   async function bulkUpsert(ctx: RequestContext, lookupKey: LookupKey): Promise<SandboxReply> {
+    if (!options.load) return bulkUpsertNow(ctx, lookupKey);
+    bulkInFlight++;
+    try {
+      const reply = await bulkUpsertNow(ctx, lookupKey);
+      const { capacity, msPerProduct, slowdown } = options.load;
+      const products = (reply.body as { total?: number }).total ?? 1;
+      await new Promise((resolve) => setTimeout(resolve, msPerProduct * products * (1 + slowdown * Math.max(0, bulkInFlight - capacity))));
+      return reply;
+    } finally {
+      bulkInFlight--;
+    }
+  }
+
+  async function bulkUpsertNow(ctx: RequestContext, lookupKey: LookupKey): Promise<SandboxReply> {
     const received = await ctx.readBody(maxBodyBytes);
     if (!received.data) return propellerError(413, 413, 'PayloadTooLarge', ['Payload too large']);
     const parsed = parseJson(received.data);

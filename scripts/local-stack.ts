@@ -7,6 +7,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { connectClient } from '../client';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
 import { startPropellerSandbox, startVoucherifySandbox, type PropellerSandbox, type VoucherifySandbox, type VoucherifySandboxOptions } from '../sandbox';
+import type { PropellerLoad } from '../sandbox/propeller';
 import { connectWorker, createImportWorker } from '../workers/worker';
 import { startDevServer } from './dev-server';
 
@@ -24,6 +25,8 @@ export interface LocalStackOptions {
   sandbox?: Pick<VoucherifySandboxOptions, 'seed' | 'faults'>;
   /** Speed of the Voucherify sandbox's async-action worker. */
   productsPerSecond?: number;
+  /** A Propeller sandbox whose latency grows with load (bench/adaptive.ts). */
+  propellerLoad?: PropellerLoad;
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -37,7 +40,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const config = temporalConfigFromEnv();
 
   const voucherify = await startVoucherifySandbox({ ...options.sandbox, ...(options.productsPerSecond ? { productsPerSecond: options.productsPerSecond } : {}) });
-  const propeller = await startPropellerSandbox({ ...options.sandbox });
+  const propeller = await startPropellerSandbox({ ...options.sandbox, ...(options.propellerLoad ? { load: options.propellerLoad } : {}) });
   options.log(`Sandboxes: Voucherify ${voucherify.url}, Propeller ${propeller.url}`);
 
   const connection = await connectWorker(config);

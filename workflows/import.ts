@@ -7,6 +7,7 @@ import * as wf from '@temporalio/workflow';
 import type { ImportActivities, SubmitResult } from '../activities';
 import {
   chunkIdOf,
+  concurrencyText,
   productsIn,
   formatDuration,
   ImportInput,
@@ -19,6 +20,7 @@ import {
 } from '../common/import';
 import { HEARTBEAT_TIMEOUT_MS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeouts';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
+import { AdaptiveLimit, type AdaptiveState } from './adaptive';
 import { failureDetails, failureMessage, failureType, isRetryable, MAX_UNRECORDED, type UnrecordedChunk } from './failures';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from './messages';
 
@@ -55,6 +57,8 @@ export interface CarriedState {
   misconfiguredStreak?: number;
   /** The target has answered a chunk (accepted it, or answered for its products): its configuration works. */
   targetAnswered?: boolean;
+  /** Adaptive concurrency's controller, when the import uses it. */
+  adaptive?: AdaptiveState;
 }
 
 /** The product counts of `progress`, plus the chunk counts that `progress` nests. */
@@ -115,6 +119,10 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     samples: [],
   };
   const c = state.counters;
+  // Synchronous targets only: an async action's latency is the target's queue, not our load.
+  const adaptive = input.target === 'propeller' && input.options.adaptiveConcurrency ? new AdaptiveLimit(state.adaptive) : undefined;
+  /** Chunks the window may hold now: the user's concurrency, or the adaptive limit under it. */
+  const windowLimit = () => (adaptive ? adaptive.limit(state.concurrency) : state.concurrency);
   const inFlight = new Set<string>();
   let phase: ImportPhase = state.stage ? 'submitting' : 'staging';
   let cancelRequested = false;
@@ -210,6 +218,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       chunks: { total: c.chunksTotal, inFlight: inFlight.size, done: c.chunksDone },
       retryRound: state.round,
       concurrency: state.concurrency,
+      ...(adaptive ? { adaptiveLimit: windowLimit() } : {}),
       throughputPerSecond: Math.round(rate * 10) / 10,
       etaSeconds: rate > 0 && phase === 'submitting' && !state.paused && !cancelRequested ? Math.ceil(left / rate) : null,
       runNumber: state.runNumber,
@@ -303,6 +312,10 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       return;
     }
     if (result.kind === 'completed') {
+      if (adaptive && result.load) {
+        adaptive.onChunk(result.load, state.concurrency);
+        state.adaptive = adaptive.state;
+      }
       settleAnswered(result.counts);
       return;
     }
@@ -347,6 +360,10 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     }
     // Final rejections (4xx) are not retried; exhausted transient failures and a target gone astray mid-import get another round.
     const retryable = type === MISCONFIGURED || isRetryable(err);
+    if (adaptive && retryable) {
+      adaptive.onCongestion(state.concurrency);
+      state.adaptive = adaptive.state;
+    }
     settleAnswered(await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable }));
   }
 
@@ -359,7 +376,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   async function submitRound(): Promise<boolean> {
     for (;;) {
       await wf.condition(
-        () => stopping() || (inFlight.size === 0 && !hasNext()) || (!state.paused && inFlight.size < state.concurrency && hasNext()),
+        () => stopping() || (inFlight.size === 0 && !hasNext()) || (!state.paused && inFlight.size < windowLimit() && hasNext()),
       );
       if (stopping() || !hasNext()) break;
       if (chunksThisRun >= options.chunksPerRun || wf.workflowInfo().continueAsNewSuggested) {
@@ -549,7 +566,7 @@ function progressMarkdown(p: ImportProgress, status?: string): string {
   return [
     `**${headline}**${flags} · ${n(done)} of ${n(p.valid)} products done${p.valid ? ` (${Math.floor((done / p.valid) * 100)}%)` : ''} · ${rate}`,
     '',
-    `Round ${p.retryRound} · concurrency ${p.concurrency} · chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight`,
+    `Round ${p.retryRound} · ${concurrencyText(p)} · chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight`,
     '',
     '| products | |',
     '|---|---:|',

@@ -1,0 +1,74 @@
+/**
+ * Adaptive concurrency against a Propeller sandbox whose latency grows with load: products/s of the same import at
+ * fixed concurrencies and with adaptive concurrency (ceiling 32), in one run, next to a bare script that posts the
+ * same chunks straight to the sandbox at its capacity.
+ *
+ *   node --import tsx bench/adaptive.ts [products=24000] [fixed concurrencies=1,2,4,8,16,32]
+ */
+import path from 'node:path';
+import { startImport } from '../client';
+import { propellerRecord, writeCatalog } from '../scripts/catalog';
+import { startLocalStack } from '../scripts/local-stack';
+import type { PropellerLoad } from '../sandbox/propeller';
+
+const count = Number(process.argv[2] ?? 24_000);
+const fixed = (process.argv[3] ?? '1,2,4,8,16,32').split(',').map(Number);
+const chunkSize = 200;
+// 0.5 s per 200-product request up to 6 in flight; each one beyond adds half of that to every request.
+const load: PropellerLoad = { capacity: 6, msPerProduct: 2.5, slowdown: 0.5 };
+
+const stack = await startLocalStack({ log: () => {}, propellerLoad: load });
+const catalog = { target: 'propeller', count, format: 'jsonl', keyPrefix: 'adaptive' } as const;
+const file = await writeCatalog(path.resolve('.bulkport/bench', `adaptive-${count}.jsonl`), catalog);
+
+async function runImport(label: string, options: Record<string, unknown>) {
+  const started = performance.now();
+  const request = { target: 'propeller', source: { location: file }, options: { chunkSize, chunksPerRun: 100, ...options } };
+  const handle = await startImport(stack.client, request as never,
+    { workflowId: `bench-adaptive-${label.replace(/[^A-Za-z0-9]+/g, "-")}-${Date.now()}` });
+  const summary = await handle.result();
+  const seconds = (performance.now() - started) / 1000;
+  const progress = await handle.query<{ adaptiveLimit?: number }>('progress');
+  return { label, succeeded: summary.counts.succeeded, seconds: Number(seconds.toFixed(1)), productsPerSecond: Math.round(summary.counts.succeeded / seconds),
+    ...(progress.adaptiveLimit !== undefined ? { finalLimit: progress.adaptiveLimit } : {}) };
+}
+
+/** The bare script: the same bodies posted straight to the sandbox by `capacity` workers, no Temporal, no staging. */
+async function bare(concurrency: number) {
+  const env = stack.propeller.env;
+  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: env.PROPELLER_CLIENT_ID!, client_secret: env.PROPELLER_CLIENT_SECRET! });
+  const token = ((await (await fetch(env.PROPELLER_TOKEN_URL!, { method: 'POST', body: form })).json()) as { access_token: string }).access_token;
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    for (let chunk = next++; chunk * chunkSize < count; chunk = next++) {
+      const products = [];
+      for (let i = chunk * chunkSize; i < Math.min(count, (chunk + 1) * chunkSize); i++) products.push(propellerRecord(i, catalog));
+      const answer = await fetch(`${env.PROPELLER_API_URL}/v2/products/bulk/sourceId`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ products }),
+      });
+      if (!answer.ok) throw new Error(`bare script: ${answer.status}`);
+      await answer.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  return { label: `bare script, concurrency ${concurrency}`, seconds: Number(seconds.toFixed(1)), productsPerSecond: Math.round(count / seconds) };
+}
+
+const results = [];
+try {
+  results.push(await bare(load.capacity));
+  console.log(JSON.stringify(results.at(-1)));
+  for (const n of fixed) {
+    results.push(await runImport(`fixed ${n}`, { adaptiveConcurrency: false, concurrency: n, maxConcurrency: 32 }));
+    console.log(JSON.stringify(results.at(-1)));
+  }
+  results.push(await runImport('adaptive, ceiling 32', { adaptiveConcurrency: true, concurrency: 32, maxConcurrency: 32 }));
+  console.log(JSON.stringify(results.at(-1)));
+  const best = Math.max(...results.filter((r) => r.label.startsWith('fixed')).map((r) => r.productsPerSecond));
+  const adaptive = results.at(-1)!.productsPerSecond;
+  console.log(JSON.stringify({ load, products: count, chunkSize, bestFixed: best, adaptive, adaptiveOfBest: `${Math.round((adaptive / best) * 100)}%` }));
+} finally {
+  await stack.shutdown();
+}
