@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { zeroOutcomes, type ImportInput, type OutcomeCounts } from '../common/import';
-import { FailureType } from '../targets/http';
+import { FailureType, type QuotaSeen } from '../targets/http';
 import type { ItemOutcome, StagedItem } from '../targets/types';
 import { readChunk, writeChunk, writeOutcomes } from './staging/files';
 import type { StagingStore } from './staging/store';
@@ -18,7 +18,7 @@ export interface ChunkRequest {
 
 export type SubmitResult =
   /** An asynchronous target took the chunk: poll this action. */
-  | { kind: 'accepted'; actionId: string; products: number }
+  | { kind: 'accepted'; actionId: string; products: number; quota?: QuotaSeen }
   /** A synchronous target answered for every product. */
   | { kind: 'completed'; counts: OutcomeCounts }
   /** The request was too large: these halves replace the chunk. */
@@ -65,7 +65,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries) };
       }
       const answer = await api.submit(items, submitCtx);
-      if (answer.accepted) return { kind: 'accepted', actionId: answer.actionId, products: items.length };
+      if (answer.accepted) return { kind: 'accepted', actionId: answer.actionId, products: items.length, ...(answer.quota ? { quota: answer.quota } : {}) };
       if (items.length === 1) {
         const error = 'the product alone is larger than the target accepts in one request';
         return { kind: 'completed', counts: await record(input, chunkId, items, [{ ok: false, retryable: false, invalid: true, error }]) };

@@ -88,6 +88,32 @@ function retryDelayMs(headers: Record<string, string | string[] | undefined>, no
   return undefined;
 }
 
+/** What an answer says about the account's quota: Voucherify's X-Rate-Limit-* headers, and Retry-After on a 429. */
+export interface QuotaSeen {
+  /** `bulk_api_calls`, `api_calls`, or `requests` when the target names no bucket. */
+  bucket: string;
+  limit?: number;
+  remaining?: number;
+  /** Epoch ms from which calls are allowed again; only when the bucket is empty. */
+  retryAtMs?: number;
+}
+
+/**
+ * Reads the quota headers of any answer (not only of a 429); undefined when there are none. A 429
+ * empties the bucket whatever its headers say, until Retry-After (else X-Rate-Limit-Retry), floored.
+ */
+export function quotaOf(headers: Record<string, string | string[] | undefined>, status: number, now = Date.now()): QuotaSeen | undefined {
+  const num = (name: string) => (headers[name] === undefined || headers[name] === '' ? undefined : Number(headers[name]));
+  const limit = num('x-rate-limit-limit');
+  let remaining = num('x-rate-limit-remaining');
+  if (status !== 429 && limit === undefined && remaining === undefined) return undefined;
+  if (status === 429) remaining = 0;
+  const bucket = typeof headers['x-rate-limit-type'] === 'string' ? headers['x-rate-limit-type'] : 'requests';
+  const seen: QuotaSeen = { bucket, ...(Number.isFinite(limit) ? { limit } : {}), ...(Number.isFinite(remaining) ? { remaining } : {}) };
+  if (remaining === 0) seen.retryAtMs = now + (retryDelayMs(headers, now) ?? MIN_RETRY_DELAY_MS);
+  return seen;
+}
+
 function describeRequest(err: RequestError): string {
   const url = err.options?.url;
   const path = url instanceof URL ? url.pathname : typeof url === 'string' ? new URL(url).pathname : '';
@@ -129,7 +155,9 @@ export function toFailure(err: unknown, targetLabel: string, settings?: TargetSe
           details,
         });
       }
-      return ApplicationFailure.create({ message, type: FailureType.rateLimited, details, nextRetryDelay: retryDelayMs(headers) });
+      // The quota seen travels with the failure: the submit activity turns it into a durable wait, not a spent attempt.
+      const quota = quotaOf(headers, status);
+      return ApplicationFailure.create({ message, type: FailureType.rateLimited, details: [{ ...details[0], quota }], nextRetryDelay: retryDelayMs(headers) });
     }
     if (status >= 500) {
       return ApplicationFailure.create({ message, type: FailureType.serverError, details, nextRetryDelay: retryDelayMs(headers) });

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { ImportInput, TargetName } from '../common/import';
+import type { QuotaSeen } from './http';
 
 /** A product as staged: its source line, upsert key, original record and request-ready JSON. */
 export interface StagedItem {
@@ -63,7 +64,8 @@ export interface SubmitContext<T extends TargetName = TargetName> {
 /** The target takes the chunk and works on it later; the answer says where to ask. */
 export interface AsyncActionApi<T extends TargetName = TargetName> {
   mode: 'async-action';
-  submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<{ accepted: true; actionId: string } | { accepted: false; reason: 'too-large' }>;
+  /** `quota`: what the answer's headers said about the account's quota, for the workflow to plan the next calls with. */
+  submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<{ accepted: true; actionId: string; quota?: QuotaSeen } | { accepted: false; reason: 'too-large' }>;
   poll(actionId: string, ctx: SubmitContext<T>): Promise<ActionPoll>;
 }
 

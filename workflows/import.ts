@@ -19,6 +19,8 @@ import {
 } from '../common/import';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
 import { failureDetails, failureMessage, failureType, isRetryable, MAX_UNRECORDED, type UnrecordedChunk } from './failures';
+import { describeWait, QuotaGate, type QuotaGateState } from './quota';
+import type { QuotaSeen } from '../targets/http';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from './messages';
 
 /** Failures after which no other chunk can succeed either: stop submitting, report, fail. */
@@ -31,6 +33,13 @@ const FATAL_FAILURES = new Set(['Unauthorized', 'QuotaExhausted']);
  */
 const MISCONFIGURED = 'TargetMisconfigured';
 const MISCONFIGURED_CHUNKS_TO_STOP = 2;
+const RATE_LIMITED = 'RateLimited';
+
+/** The quota a 429 reported (targets/http.ts puts it in the failure's details), when `err` is one. */
+function rateLimitQuota(err: unknown): QuotaSeen | undefined {
+  if (failureType(err) !== RATE_LIMITED) return undefined;
+  return (failureDetails(err)[0] as { quota?: QuotaSeen } | undefined)?.quota ?? { bucket: 'requests', remaining: 0 };
+}
 
 /** What one run hands to the next when it continues as new: counters and cursors, nothing else. */
 export interface CarriedState {
@@ -54,6 +63,8 @@ export interface CarriedState {
   misconfiguredStreak?: number;
   /** The target has answered a chunk (accepted it, or answered for its products): its configuration works. */
   targetAnswered?: boolean;
+  /** The quota as last known: sends allowed, or the window the bucket is closed until. */
+  quota?: QuotaGateState;
 }
 
 /** The product counts of `progress`, plus the chunk counts that `progress` nests. */
@@ -75,7 +86,8 @@ function activities(summary?: string) {
     chunk: wf.proxyActivities<ImportActivities>({
       ...common,
       startToCloseTimeout: '15 minutes',
-      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8 },
+      // A 429 costs no attempt: it ends the activity, and the workflow waits for the window durably and sends again.
+      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8, nonRetryableErrorTypes: [RATE_LIMITED] },
     }),
     poll: wf.proxyActivities<ImportActivities>({
       ...common,
@@ -114,6 +126,11 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   };
   const c = state.counters;
   const inFlight = new Set<string>();
+  const gate = new QuotaGate({ probeFirst: input.target === 'voucherify', maxPerMinute: options.maxSubmitsPerMinute }, state.quota);
+  state.quota = gate.state;
+  /** The window the chunks wait for (one timer per window, however many chunks wait), and how many wait. */
+  let windowTimer: number | undefined;
+  let waiting: { until: number; what: string; chunks: number } | undefined;
   let phase: ImportPhase = state.stage ? 'submitting' : 'staging';
   let cancelRequested = false;
   let cancelReason: string | undefined;
@@ -211,6 +228,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       throughputPerSecond: Math.round(rate * 10) / 10,
       etaSeconds: rate > 0 && phase === 'submitting' && !state.paused && !cancelRequested ? Math.ceil(left / rate) : null,
       runNumber: state.runNumber,
+      ...(waiting && waiting.chunks > 0 ? { waitingFor: { what: waiting.what, until: new Date(waiting.until).toISOString() } } : {}),
     };
   }
 
@@ -284,14 +302,70 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     }
   }
 
+  /**
+   * Waits until the quota lets one more submission go; false when the import stops meanwhile. A
+   * window hours away is a durable timer: a worker restart changes nothing, and no attempt is spent.
+   */
+  async function quotaPermit(): Promise<boolean> {
+    for (;;) {
+      if (stopping()) return false;
+      if (state.paused) {
+        await wf.condition(() => stopping() || !state.paused);
+        continue;
+      }
+      const now = Date.now();
+      const decision = gate.decide(now);
+      if (decision.send) {
+        gate.take(now);
+        return true;
+      }
+      const version = gate.version;
+      if (decision.until === undefined) {
+        await wf.condition(() => stopping() || state.paused || gate.version !== version);
+        continue;
+      }
+      const what = describeWait(input.target, decision.bucket, options.maxSubmitsPerMinute);
+      if (waiting?.until !== decision.until) {
+        waiting = { until: decision.until, what, chunks: 0 };
+        publish();
+      }
+      const wait = waiting;
+      wait.chunks++;
+      try {
+        if (windowTimer !== decision.until) {
+          windowTimer = decision.until;
+          await wf.condition(() => stopping(), decision.until - now);
+          gate.tick();
+        } else {
+          await wf.condition(() => stopping() || state.paused || gate.version !== version);
+        }
+      } finally {
+        wait.chunks--;
+      }
+      if (wait.chunks === 0) publish();
+    }
+  }
+
   async function followChunk(chunkId: string): Promise<void> {
     const act = activities(`${input.target} chunk ${chunkId} (round ${state.round})`);
     let result: SubmitResult;
-    try {
-      result = await act.chunk.submitChunk({ input, chunkId });
-    } catch (err) {
-      await recordChunkFailure(chunkId, err);
-      return;
+    for (;;) {
+      if (!(await quotaPermit())) {
+        // Never sent: it stays for after a resume, or is reported not-submitted.
+        state.pendingParts.unshift(chunkId);
+        return;
+      }
+      try {
+        result = await act.chunk.submitChunk({ input, chunkId });
+        gate.answered(Date.now(), result.kind === 'accepted' ? result.quota : undefined);
+        break;
+      } catch (err) {
+        const quota = rateLimitQuota(err);
+        gate.answered(Date.now(), quota, true);
+        if (quota) continue;
+        await recordChunkFailure(chunkId, err);
+        return;
+      }
     }
     // An answer about the chunk (even a 413) proves the URL and the credentials work.
     state.targetAnswered = true;
@@ -547,6 +621,8 @@ function progressMarkdown(p: ImportProgress, status?: string): string {
     '',
     `Round ${p.retryRound} · concurrency ${p.concurrency} · chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight`,
     '',
+    // Workflow code has no time zone of its own: the Web UI shows UTC.
+    ...(p.waitingFor ? [`Waiting for ${p.waitingFor.what} until ${p.waitingFor.until.slice(11, 19)} UTC (${p.waitingFor.until.slice(0, 10)})`, ''] : []),
     '| products | |',
     '|---|---:|',
     ...rows.map(([label, value]) => `| ${label} | ${n(value)} |`),

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Got } from 'got';
-import { createHttp, heartbeatWhile, isHttpStatus, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
+import { createHttp, heartbeatWhile, isHttpStatus, quotaOf, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem } from '../types';
 
 const label = 'Voucherify';
@@ -91,9 +91,11 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
         // A 10 MB upload may take longer than the heartbeat timeout: beat while it runs, or the attempt is
         // taken for dead and the chunk sent again while the first request may still be applied.
         const answer = await heartbeatWhile(heartbeat, () => ({ submitting: items.length }), authorized((headers) =>
-          http.post('v1/products/bulk/async', { headers: { ...headers, 'content-type': 'application/json' }, body, signal }).json(),
+          http.post('v1/products/bulk/async', { headers: { ...headers, 'content-type': 'application/json' }, body, signal, responseType: 'json' }),
         ));
-        return { accepted: true, actionId: ActionAccepted.parse(answer).async_action_id };
+        // The bulk bucket's headers let the workflow plan the next calls instead of finding the closed window with a 429.
+        const quota = quotaOf(answer.headers, answer.statusCode);
+        return { accepted: true, actionId: ActionAccepted.parse(answer.body).async_action_id, ...(quota ? { quota } : {}) };
       } catch (err) {
         if (isHttpStatus(err, 413)) return { accepted: false, reason: 'too-large' };
         throw toFailure(err, label, where);
