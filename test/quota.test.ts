@@ -13,6 +13,7 @@ import { startImport } from '../client';
 import { progressQuery } from '../workflows/messages';
 import { QuotaGate } from '../workflows/quota';
 import { quotaOf } from '../targets/http';
+import { waitingText } from '../client/progress';
 import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
 import { eventually, spawnWorkerProcess, tempDir, useTemporal, uniqueTaskQueue } from './helpers';
@@ -51,6 +52,13 @@ describe('QuotaGate', () => {
     assert.deepEqual(gate.decide(now + 500), { send: false }, 'the other request is still out: its answer may tell more');
     gate.answered(now + 500, undefined, true);
     assert.deepEqual(gate.decide(now + 500), { send: true }, 'then one request probes the window');
+  });
+
+  test('the CLI says what the import waits for and until when', () => {
+    const until = new Date(Date.now() + 3600_000);
+    const line = waitingText({ phase: 'submitting', waitingFor: { what: "Voucherify's bulk quota", until: until.toISOString() } });
+    assert.equal(line, ` · waiting for Voucherify's bulk quota until ${until.toTimeString().slice(0, 8)}${until.toDateString() === new Date().toDateString() ? '' : ` on ${until.toDateString()}`}`);
+    assert.equal(waitingText({ phase: 'completed', waitingFor: { what: 'x', until: until.toISOString() } }), '', 'an ended import waits for nothing');
   });
 
   test('the ceiling spaces submissions to at most N per minute', () => {

@@ -357,7 +357,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       }
       try {
         result = await act.chunk.submitChunk({ input, chunkId });
-        gate.answered(Date.now(), result.kind === 'accepted' ? result.quota : undefined);
+        // A 413 (split) says nothing about the quota; an accepted or answered chunk without quota headers means none is metered.
+        gate.answered(Date.now(), result.kind === 'accepted' ? result.quota : undefined, result.kind === 'split');
         break;
       } catch (err) {
         const quota = rateLimitQuota(err);
