@@ -14,6 +14,8 @@ import type { TargetRegistry } from './targets';
 export interface ChunkRequest {
   input: ImportInput;
   chunkId: string;
+  /** Epoch ms: a quota window opens then; the workflow scheduled the submission a little ahead of it. */
+  notBefore?: number;
 }
 
 export type SubmitResult =
@@ -55,8 +57,9 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
   }
 
   return {
-    async submitChunk({ input, chunkId }: ChunkRequest): Promise<SubmitResult> {
+    async submitChunk({ input, chunkId, notBefore }: ChunkRequest): Promise<SubmitResult> {
       const ctx = Context.current();
+      if (notBefore !== undefined && notBefore > Date.now()) await ctx.sleep(notBefore - Date.now());
       const api = targets.api(input.target);
       const items = await readChunk(store, input.importId, chunkId);
       const submitCtx = targets.context(input, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d), lastHeartbeat: ctx.info.heartbeatDetails });

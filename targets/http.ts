@@ -96,19 +96,22 @@ export interface QuotaSeen {
   remaining?: number;
   /** Epoch ms from which calls are allowed again; only when the bucket is empty. */
   retryAtMs?: number;
+  /** Epoch ms when the request this answers was sent, for the planner to learn where windows start. */
+  sentAtMs?: number;
 }
 
 /**
  * Reads the quota headers of any answer (not only of a 429); undefined when there are none. A 429
  * empties the bucket whatever its headers say, until Retry-After (else X-Rate-Limit-Retry), floored.
  */
-export function quotaOf(headers: Record<string, string | string[] | undefined>, status: number, now = Date.now()): QuotaSeen | undefined {
+export function quotaOf(headers: Record<string, string | string[] | undefined>, status: number, now = Date.now(), bucketOfEndpoint = 'requests'): QuotaSeen | undefined {
   const num = (name: string) => (headers[name] === undefined || headers[name] === '' ? undefined : Number(headers[name]));
   const limit = num('x-rate-limit-limit');
   let remaining = num('x-rate-limit-remaining');
   if (status !== 429 && limit === undefined && remaining === undefined) return undefined;
   if (status === 429) remaining = 0;
-  const bucket = typeof headers['x-rate-limit-type'] === 'string' ? headers['x-rate-limit-type'] : 'requests';
+  // Voucherify names the bucket on a 429 only; other answers carry the quota of the bucket their endpoint draws from.
+  const bucket = typeof headers['x-rate-limit-type'] === 'string' ? headers['x-rate-limit-type'] : bucketOfEndpoint;
   const seen: QuotaSeen = { bucket, ...(Number.isFinite(limit) ? { limit } : {}), ...(Number.isFinite(remaining) ? { remaining } : {}) };
   if (remaining === 0) seen.retryAtMs = now + (retryDelayMs(headers, now) ?? MIN_RETRY_DELAY_MS);
   return seen;

@@ -54,6 +54,25 @@ describe('QuotaGate', () => {
     assert.deepEqual(gate.decide(now + 500), { send: true }, 'then one request probes the window');
   });
 
+  test('learns where a window ends from where it started, closer than the whole seconds of X-Rate-Limit-Retry, and never early', () => {
+    const gate = new QuotaGate({ probeFirst: true });
+    // 1 call per 10 s; the sandbox's window starts at the first call, and its retry header is the end rounded up to a second.
+    const answer = (sentAtMs: number) => {
+      gate.take(sentAtMs);
+      gate.answered(sentAtMs + 5, { bucket: 'bulk_api_calls', limit: 1, remaining: 0, retryAtMs: Math.ceil((sentAtMs + 10_000) / 1000) * 1000, sentAtMs });
+    };
+    answer(1300);
+    assert.equal(gate.state.closedUntil, 12_000, 'one window teaches no more than its header');
+    answer(12_050);
+    assert.equal(gate.state.closedUntil, 22_750, 'the least length seen (10.7 s) ends the next window before its rounded header');
+    assert.ok(gate.state.closedUntil! >= 12_050 + 10_000, 'never before the true end');
+    // A window found closed when probed at the learnt end: the account's windows follow another rule; the headers alone count.
+    gate.take(22_750);
+    gate.answered(22_760, { bucket: 'bulk_api_calls', remaining: 0, retryAtMs: 24_000 }, true);
+    assert.equal(gate.state.windowMs, 0);
+    assert.equal(gate.state.closedUntil, 24_000);
+  });
+
   test('the CLI says what the import waits for and until when', () => {
     const until = new Date(Date.now() + 3600_000);
     const line = waitingText({ phase: 'submitting', waitingFor: { what: "Voucherify's bulk quota", until: until.toISOString() } });
@@ -102,7 +121,11 @@ describe('Voucherify import against a small bulk quota', () => {
     const worker = () => spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir: path.join(dir, 'staging') });
     let running = worker();
     try {
-      // Someone else's call empties the bucket first: the import's probe meets the closed window.
+      // Once the worker polls (a process starting takes seconds), someone else's call empties the bucket: the import's probe meets the closed window.
+      await eventually('the worker polling', async () => {
+        const queue = await t.client.workflowService.describeTaskQueue({ namespace: t.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
+        return (queue.pollers?.length ?? 0) > 0;
+      }, 120_000);
       const env = sandbox.env as Record<string, string>;
       const other = await fetch(`${sandbox.url}/v1/products/bulk/async`, {
         method: 'POST',

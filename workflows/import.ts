@@ -34,6 +34,8 @@ const FATAL_FAILURES = new Set(['Unauthorized', 'QuotaExhausted']);
 const MISCONFIGURED = 'TargetMisconfigured';
 const MISCONFIGURED_CHUNKS_TO_STOP = 2;
 const RATE_LIMITED = 'RateLimited';
+/** How long before a quota window opens its first submission is scheduled (workflow task, activity task, reading the chunk). */
+const WINDOW_LEAD_MS = 1000;
 
 /** The quota a 429 reported (targets/http.ts puts it in the failure's details), when `err` is one. */
 function rateLimitQuota(err: unknown): QuotaSeen | undefined {
@@ -306,7 +308,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
    * Waits until the quota lets one more submission go; false when the import stops meanwhile. A
    * window hours away is a durable timer: a worker restart changes nothing, and no attempt is spent.
    */
-  async function quotaPermit(): Promise<boolean> {
+  async function quotaPermit(): Promise<{ notBefore?: number } | false> {
     for (;;) {
       if (stopping()) return false;
       if (state.paused) {
@@ -314,10 +316,10 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
         continue;
       }
       const now = Date.now();
-      const decision = gate.decide(now);
+      const decision = gate.decide(now, WINDOW_LEAD_MS);
       if (decision.send) {
         gate.take(now);
-        return true;
+        return decision.notBefore === undefined ? {} : { notBefore: decision.notBefore };
       }
       const version = gate.version;
       if (decision.until === undefined) {
@@ -334,7 +336,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       try {
         if (windowTimer !== decision.until) {
           windowTimer = decision.until;
-          await wf.condition(() => stopping(), decision.until - now);
+          // Woken a little early: the submission is scheduled by the time the window opens, and waits for it in the activity.
+          await wf.condition(() => stopping(), Math.max(1, decision.until - WINDOW_LEAD_MS - now));
           gate.tick();
         } else {
           await wf.condition(() => stopping() || state.paused || gate.version !== version);
@@ -350,13 +353,14 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     const act = activities(`${input.target} chunk ${chunkId} (round ${state.round})`);
     let result: SubmitResult;
     for (;;) {
-      if (!(await quotaPermit())) {
+      const permit = await quotaPermit();
+      if (!permit) {
         // Never sent: it stays for after a resume, or is reported not-submitted.
         state.pendingParts.unshift(chunkId);
         return;
       }
       try {
-        result = await act.chunk.submitChunk({ input, chunkId });
+        result = await act.chunk.submitChunk({ input, chunkId, ...permit });
         // A 413 (split) says nothing about the quota; an accepted or answered chunk without quota headers means none is metered.
         gate.answered(Date.now(), result.kind === 'accepted' ? result.quota : undefined, result.kind === 'split');
         break;

@@ -24,6 +24,14 @@ export interface QuotaGateState {
   bucket?: string;
   /** Epoch ms of the sends of the last minute, when a ceiling is set. */
   recentSends: number[];
+  /** When the current window's first call was sent (its answer said limit - 1 remain). */
+  windowStart?: number;
+  /**
+   * The window's length as learnt: the least (retry time − window start) seen. X-Rate-Limit-Retry comes in whole
+   * seconds, up to 1 s after the true end; the learnt length finds the end closer. Dropped for good (0) once a
+   * window was probed early and found closed (windows that don't start at their first call).
+   */
+  windowMs?: number;
 }
 
 export interface QuotaGateOptions {
@@ -34,7 +42,8 @@ export interface QuotaGateOptions {
 }
 
 export type QuotaDecision =
-  | { send: true }
+  /** `notBefore`: the window opens this soon that the submission is scheduled now and sent at that time. */
+  | { send: true; notBefore?: number }
   /** Nothing may be sent before `until`; `ceiling` when it is the user's own limit, not the target's. */
   | { send: false; until: number; bucket: string; ceiling: boolean }
   /** Requests are out whose answers will say how much of the window is left. */
@@ -54,15 +63,16 @@ export class QuotaGate {
     this.state = carried ?? { budget: options.probeFirst ? 0 : UNMETERED, recentSends: [] };
   }
 
-  decide(now: number): QuotaDecision {
+  /** `leadMs`: how early a submission may be scheduled to go out the moment the window opens. */
+  decide(now: number, leadMs = 0): QuotaDecision {
     const { closedUntil, bucket } = this.state;
-    if (closedUntil !== undefined && closedUntil > now) return { send: false, until: closedUntil, bucket: bucket ?? 'requests', ceiling: false };
+    if (closedUntil !== undefined && closedUntil > now + leadMs) return { send: false, until: closedUntil, bucket: bucket ?? 'requests', ceiling: false };
     const max = this.options.maxPerMinute;
     if (max !== undefined) {
       const recent = this.state.recentSends.filter((t) => t > now - MINUTE_MS);
       if (recent.length >= max) return { send: false, until: recent[recent.length - max]! + MINUTE_MS, bucket: 'ceiling', ceiling: true };
     }
-    if (this.state.budget > 0 || this.outstanding === 0) return { send: true };
+    if (this.state.budget > 0 || this.outstanding === 0) return closedUntil !== undefined && closedUntil > now ? { send: true, notBefore: closedUntil } : { send: true };
     return { send: false };
   }
 
@@ -80,8 +90,19 @@ export class QuotaGate {
   answered(now: number, quota?: QuotaSeen, failed = false): void {
     this.outstanding = Math.max(0, this.outstanding - 1);
     this.version++;
+    if (failed && quota?.remaining === 0 && this.state.closedUntil !== undefined && this.state.closedUntil > now - MIN_WAIT_MS) {
+      // A probe at the learnt window end found it closed: this account's windows don't start at their first call.
+      if (this.state.windowMs) this.state.windowMs = 0;
+    }
+    if (!failed && quota?.sentAtMs !== undefined && quota.limit !== undefined && quota.remaining === quota.limit - 1) this.state.windowStart = quota.sentAtMs;
     if (quota?.remaining === 0) {
-      this.state.closedUntil = Math.max(this.state.closedUntil ?? 0, quota.retryAtMs ?? 0, now + MIN_WAIT_MS);
+      let retryAt = quota.retryAtMs ?? 0;
+      const start = this.state.windowStart;
+      if (!failed && start !== undefined && this.state.windowMs !== 0 && retryAt - start <= (this.state.windowMs ?? Infinity) + 1000) {
+        this.state.windowMs = Math.min(this.state.windowMs ?? Infinity, retryAt - start);
+        retryAt = Math.min(retryAt, start + this.state.windowMs);
+      }
+      this.state.closedUntil = Math.max(this.state.closedUntil ?? 0, retryAt, now + MIN_WAIT_MS);
       this.state.bucket = quota.bucket;
       this.state.budget = 0;
     } else if (quota?.remaining !== undefined) {

@@ -87,6 +87,7 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
     mode: 'async-action',
     async submit(items, { signal, heartbeat }) {
       const body = `[${items.map((item) => item.body).join(',')}]`;
+      const sentAtMs = Date.now();
       try {
         // A 10 MB upload may take longer than the heartbeat timeout: beat while it runs, or the attempt is
         // taken for dead and the chunk sent again while the first request may still be applied.
@@ -94,7 +95,8 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
           http.post('v1/products/bulk/async', { headers: { ...headers, 'content-type': 'application/json' }, body, signal, responseType: 'json' }),
         ));
         // The bulk bucket's headers let the workflow plan the next calls instead of finding the closed window with a 429.
-        const quota = quotaOf(answer.headers, answer.statusCode);
+        const seen = quotaOf(answer.headers, answer.statusCode, Date.now(), 'bulk_api_calls');
+        const quota = seen && { ...seen, sentAtMs };
         return { accepted: true, actionId: ActionAccepted.parse(answer.body).async_action_id, ...(quota ? { quota } : {}) };
       } catch (err) {
         if (isHttpStatus(err, 413)) return { accepted: false, reason: 'too-large' };
