@@ -10,6 +10,7 @@
  *
  *   node --import tsx bench/quota.ts [2per20|1per60|1per10|all]
  */
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { startImport } from '../client';
@@ -106,15 +107,16 @@ async function main(): Promise<void> {
     const [ours, theirs] = await Promise.all([startVoucherifySandbox({ quotas }), startVoucherifySandbox({ quotas })]);
     const [oursProxy, theirsProxy] = await Promise.all([recordingProxy(ours.url), recordingProxy(theirs.url)]);
     const dir = await tempDir(`bench-quota-${s.name}`);
-    const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count: s.chunks * PRODUCTS_PER_CHUNK, format: 'jsonl', keyPrefix: s.name });
-    const lines = (await import('node:fs/promises')).readFile(file, 'utf8').then((t) => t.split('\n').filter(Boolean));
+    const count = s.chunks * PRODUCTS_PER_CHUNK;
+    const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count, format: 'jsonl', keyPrefix: s.name });
+    const all = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
     const bodies: string[] = [];
-    const all = await lines;
     for (let i = 0; i < all.length; i += PRODUCTS_PER_CHUNK) bodies.push(`[${all.slice(i, i + PRODUCTS_PER_CHUNK).join(',')}]`);
 
     const taskQueue = `bench-quota-${s.name}-${Date.now()}`;
     const worker = await createImportWorker({
-      connection, namespace: 'default', taskQueue, env: { ...ours.env, VOUCHERIFY_API_URL: oursProxy.url }, store: new LocalFolderStore(path.join(dir, 'staging')),
+      connection, namespace: 'default', taskQueue, env: { ...ours.env, VOUCHERIFY_API_URL: oursProxy.url },
+      store: new LocalFolderStore(path.join(dir, 'staging')),
     });
     const running = worker.run();
     const options = { maxItemsPerChunk: PRODUCTS_PER_CHUNK, concurrency: s.concurrency, pollIntervalMs: 500 };
@@ -129,7 +131,8 @@ async function main(): Promise<void> {
     const b = judge(oursProxy.calls, s);
     const r = judge(theirsProxy.calls, s);
     const label = `${s.limit} per ${s.windowSeconds} s, ${s.chunks} chunks, concurrency ${s.concurrency}`;
-    const cells = (j: ReturnType<typeof judge>) => `${j.accepted} / ${j.windows} windows · ${j.usedOfAllowed} · ${j.max429PerWindow} (${j.total429} in all) · ${j.nextWindowMeanS} / ${j.nextWindowMaxS} s`;
+    const cells = (j: ReturnType<typeof judge>) =>
+      `${j.accepted} / ${j.windows} windows · ${j.usedOfAllowed} · ${j.max429PerWindow} (${j.total429} in all) · ${j.nextWindowMeanS} / ${j.nextWindowMaxS} s`;
     rows.push(`| ${label} | bulkport | ${cells(b)} | ${summary.counts.retryRounds} rounds, ${summary.counts.succeeded} ok |`);
     rows.push(`| ${label} | bare script | ${cells(r)} | – |`);
     console.error(`${s.name}: done in ${seconds} s`, JSON.stringify({ bulkport: b, bare: r }));

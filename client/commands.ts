@@ -223,7 +223,8 @@ interface ImportFlags extends SourceFlags {
   workerTimeout: number;
 }
 
-const commonOptionKeys = ['concurrency', 'maxConcurrency', 'maxItemsPerChunk', 'retryRounds', 'retryBackoffMs', 'pollIntervalMs', 'chunksPerRun', 'maxSubmitsPerMinute'] as const;
+const commonOptionKeys = ['concurrency', 'maxConcurrency', 'maxItemsPerChunk', 'retryRounds', 'retryBackoffMs', 'pollIntervalMs', 'chunksPerRun',
+  'maxSubmitsPerMinute'] as const;
 const targetOptionKeys: Record<TargetName, readonly (keyof ImportFlags)[]> = {
   voucherify: ['chunkBytes'],
   propeller: ['chunkSize', 'lookupKey', 'skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate'],

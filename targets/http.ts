@@ -104,7 +104,12 @@ export interface QuotaSeen {
  * Reads the quota headers of any answer (not only of a 429); undefined when there are none. A 429
  * empties the bucket whatever its headers say, until Retry-After (else X-Rate-Limit-Retry), floored.
  */
-export function quotaOf(headers: Record<string, string | string[] | undefined>, status: number, now = Date.now(), bucketOfEndpoint = 'requests'): QuotaSeen | undefined {
+export function quotaOf(
+  headers: Record<string, string | string[] | undefined>,
+  status: number,
+  now = Date.now(),
+  bucketOfEndpoint = 'requests',
+): QuotaSeen | undefined {
   const num = (name: string) => (headers[name] === undefined || headers[name] === '' ? undefined : Number(headers[name]));
   const limit = num('x-rate-limit-limit');
   let remaining = num('x-rate-limit-remaining');

@@ -65,7 +65,10 @@ export interface SubmitContext<T extends TargetName = TargetName> {
 export interface AsyncActionApi<T extends TargetName = TargetName> {
   mode: 'async-action';
   /** `quota`: what the answer's headers said about the account's quota, for the workflow to plan the next calls with. */
-  submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<{ accepted: true; actionId: string; quota?: QuotaSeen } | { accepted: false; reason: 'too-large' }>;
+  submit(
+    items: StagedItem[],
+    ctx: SubmitContext<T>,
+  ): Promise<{ accepted: true; actionId: string; quota?: QuotaSeen } | { accepted: false; reason: 'too-large' }>;
   poll(actionId: string, ctx: SubmitContext<T>): Promise<ActionPoll>;
 }
 

@@ -76,7 +76,8 @@ describe('QuotaGate', () => {
   test('the CLI says what the import waits for and until when', () => {
     const until = new Date(Date.now() + 3600_000);
     const line = waitingText({ phase: 'submitting', waitingFor: { what: "Voucherify's bulk quota", until: until.toISOString() } });
-    assert.equal(line, ` · waiting for Voucherify's bulk quota until ${until.toTimeString().slice(0, 8)}${until.toDateString() === new Date().toDateString() ? '' : ` on ${until.toDateString()}`}`);
+    const day = until.toDateString() === new Date().toDateString() ? '' : ` on ${until.toDateString()}`;
+    assert.equal(line, ` · waiting for Voucherify's bulk quota until ${until.toTimeString().slice(0, 8)}${day}`);
     assert.equal(waitingText({ phase: 'completed', waitingFor: { what: 'x', until: until.toISOString() } }), '', 'an ended import waits for nothing');
   });
 
@@ -134,7 +135,8 @@ describe('Voucherify import against a small bulk quota', () => {
       });
       assert.equal(other.status, 202);
       const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 3 };
-      const handle = await startImport(t.client, { target: 'voucherify', source: { location: file }, options }, { taskQueue, workflowId: `quota-wait-${Date.now()}` });
+      const request = { target: 'voucherify' as const, source: { location: file }, options };
+      const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-wait-${Date.now()}` });
       const waiting = await eventually('the import waiting for the window', async () => {
         const p = await handle.query(progressQuery).catch(() => undefined);
         return p?.waitingFor ? p : undefined;
@@ -163,13 +165,15 @@ describe('Voucherify import against a small bulk quota', () => {
     const stagingDir = path.join(dir, 'staging');
     // One worker in this process, one in a process of its own: the activities of one import run on either.
     const local = await createImportWorker({
-      connection: t.connection, namespace: t.namespace, taskQueue, env: sandbox.env, store: new LocalFolderStore(stagingDir), workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
+      connection: t.connection, namespace: t.namespace, taskQueue, env: sandbox.env,
+      store: new LocalFolderStore(stagingDir), workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
     });
     const run = local.run();
     const other = spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir });
     try {
       const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
-      const handle = await startImport(t.client, { target: 'voucherify', source: { location: file }, options }, { taskQueue, workflowId: `quota-shared-${Date.now()}` });
+      const request = { target: 'voucherify' as const, source: { location: file }, options };
+      const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-shared-${Date.now()}` });
       const summary = await handle.result();
       assert.equal(summary.counts.succeeded, 60);
       assert.equal(summary.counts.retryRounds, 0);

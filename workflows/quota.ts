@@ -72,7 +72,9 @@ export class QuotaGate {
       const recent = this.state.recentSends.filter((t) => t > now - MINUTE_MS);
       if (recent.length >= max) return { send: false, until: recent[recent.length - max]! + MINUTE_MS, bucket: 'ceiling', ceiling: true };
     }
-    if (this.state.budget > 0 || this.outstanding === 0) return closedUntil !== undefined && closedUntil > now ? { send: true, notBefore: closedUntil } : { send: true };
+    if (this.state.budget > 0 || this.outstanding === 0) {
+      return closedUntil !== undefined && closedUntil > now ? { send: true, notBefore: closedUntil } : { send: true };
+    }
     return { send: false };
   }
 
