@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { zeroOutcomes, type ImportInput, type OutcomeCounts } from '../common/import';
-import { FailureType, RETRY_FLOOR_MS, retryDelay } from '../targets/http';
+import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targets/http';
 import type { ItemOutcome, StagedItem } from '../targets/types';
 import { readChunk, writeChunk, writeOutcomes } from './staging/files';
 import type { StagingStore } from './staging/store';
@@ -15,11 +15,13 @@ import type { TargetRegistry } from './targets';
 export interface ChunkRequest {
   input: ImportInput;
   chunkId: string;
+  /** Epoch ms: a quota window opens then; the workflow scheduled the submission a little ahead of it. */
+  notBefore?: number;
 }
 
 export type SubmitResult =
   /** An asynchronous target took the chunk: poll this action. */
-  | { kind: 'accepted'; actionId: string; products: number; /** Sends after an attempt of unknown outcome (see AsyncActionApi). */ resends: number }
+  | { kind: 'accepted'; actionId: string; products: number; /** Sends after an attempt of unknown outcome (see AsyncActionApi). */ resends: number; quota?: QuotaSeen }
   /** A synchronous target answered for every product. */
   | { kind: 'completed'; counts: OutcomeCounts; load?: SubmitLoad }
   /** The request was too large: these halves replace the chunk. */
@@ -70,8 +72,9 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
   }
 
   return {
-    async submitChunk({ input, chunkId }: ChunkRequest): Promise<SubmitResult> {
+    async submitChunk({ input, chunkId, notBefore }: ChunkRequest): Promise<SubmitResult> {
       const ctx = Context.current();
+      if (notBefore !== undefined && notBefore > Date.now()) await ctx.sleep(notBefore - Date.now());
       const api = targets.api(input.target);
       const items = await readChunk(store, input.importId, chunkId);
       const submitCtx = targets.context(input, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d), lastHeartbeat: ctx.info.heartbeatDetails });
@@ -82,7 +85,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries), load };
       }
       const answer = await api.submit(items, submitCtx);
-      if (answer.accepted) return { kind: 'accepted', actionId: answer.actionId, products: items.length, resends: answer.resends };
+      if (answer.accepted) return { kind: 'accepted', actionId: answer.actionId, products: items.length, resends: answer.resends, ...(answer.quota ? { quota: answer.quota } : {}) };
       if (items.length === 1) {
         const error = 'the product alone is larger than the target accepts in one request';
         return { kind: 'completed', counts: await record(input, chunkId, items, [{ ok: false, retryable: false, invalid: true, error }]) };

@@ -210,6 +210,7 @@ interface ImportFlags extends SourceFlags {
   retryBackoffMs?: number;
   pollIntervalMs?: number;
   chunksPerRun?: number;
+  maxSubmitsPerMinute?: number;
   chunkBytes?: number;
   chunkSize?: number;
   lookupKey?: 'sourceId' | 'id';
@@ -222,7 +223,8 @@ interface ImportFlags extends SourceFlags {
   workerTimeout: number;
 }
 
-const commonOptionKeys = ['concurrency', 'maxConcurrency', 'maxItemsPerChunk', 'retryRounds', 'retryBackoffMs', 'pollIntervalMs', 'chunksPerRun'] as const;
+const commonOptionKeys = ['concurrency', 'maxConcurrency', 'maxItemsPerChunk', 'retryRounds', 'retryBackoffMs', 'pollIntervalMs', 'chunksPerRun',
+  'maxSubmitsPerMinute'] as const;
 const targetOptionKeys: Record<TargetName, readonly (keyof ImportFlags)[]> = {
   voucherify: ['chunkBytes'],
   propeller: ['chunkSize', 'lookupKey', 'skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate'],
@@ -266,6 +268,7 @@ function importCommand(): Command {
     .option('--retry-backoff-ms <n>', 'pause before retry round n: this times 2^(n-1) (default 5000)', integer)
     .option('--poll-interval-ms <n>', 'first delay between polls of a Voucherify async action (default 2000)', integer)
     .option('--chunks-per-run <n>', 'chunks per workflow run before it continues as new (default 500)', integer)
+    .option('--max-submits-per-minute <n>', 'chunk submissions per minute at most, below the plan\'s quota, to leave room for your shop', integer)
     .option('--chunk-bytes <n>', 'Voucherify: request body bytes per chunk (default 10,000,000; at most 10,485,760)', integer)
     .option('--chunk-size <n>', 'Propeller: products per request (default 500; at most 2000)', integer)
     .addOption(new Option('--lookup-key <key>', 'Propeller: how existing products are matched (default sourceId)').choices(['sourceId', 'id']))

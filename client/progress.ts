@@ -27,7 +27,16 @@ function stateOf(p: ImportProgress, stagingRead?: number): string {
   const ended = p.phase === 'completed' || p.phase === 'cancelled';
   const flags = ended ? '' : [p.paused && 'PAUSED', p.cancelRequested && 'CANCELLING'].filter(Boolean).join(' ');
   const staging = p.phase === 'staging' && stagingRead !== undefined ? ` (${n(stagingRead)} records read)` : '';
-  return `${p.phase}${staging}${flags ? ` ${flags}` : ''} · round ${p.retryRound} · ${concurrencyText(p)}`;
+  return `${p.phase}${staging}${flags ? ` ${flags}` : ''} · round ${p.retryRound} · ${concurrencyText(p)}${waitingText(p)}`;
+}
+
+/** " · waiting for Voucherify's bulk quota until 14:00:05" (local time), or nothing. */
+export function waitingText(p: Pick<ImportProgress, 'waitingFor' | 'phase'>): string {
+  if (!p.waitingFor || p.phase === 'completed' || p.phase === 'cancelled') return '';
+  const until = new Date(p.waitingFor.until);
+  const time = until.toTimeString().slice(0, 8);
+  const day = until.toDateString() === new Date().toDateString() ? '' : ` on ${until.toDateString()}`;
+  return ` · waiting for ${p.waitingFor.what} until ${time}${day}`;
 }
 
 function rateAndEta(p: ImportProgress): string {

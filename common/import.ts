@@ -50,6 +50,8 @@ const commonOptions = {
   retryBackoffMs: z.number().int().min(0).default(5000),
   /** Chunks one workflow run handles before it continues as new, keeping history bounded. */
   chunksPerRun: z.number().int().min(1).default(500),
+  /** A ceiling on chunk submissions per minute, below the plan's quota, to leave room for the shop's own calls. */
+  maxSubmitsPerMinute: z.number().int().min(1).max(100_000).optional(),
 };
 
 export const VoucherifyOptions = z.object({
@@ -167,6 +169,8 @@ export interface ImportProgress {
   /** Seconds left at that rate, when it can be told (not while paused, staging or waiting to retry). */
   etaSeconds: number | null;
   runNumber: number;
+  /** What submissions wait for and until when (ISO): `{ what: "Voucherify's bulk quota", until }`; absent when nothing waits. */
+  waitingFor?: { what: string; until: string };
 }
 
 export interface ReportFiles {

@@ -123,6 +123,40 @@ export function retryDelay(input: RetryDelayInput): number {
   return Math.round(base + random() * Math.min(RETRY_JITTER_CAP_MS, base / 10));
 }
 
+/** What an answer says about the account's quota: Voucherify's X-Rate-Limit-* headers, and Retry-After on a 429. */
+export interface QuotaSeen {
+  /** `bulk_api_calls`, `api_calls`, or `requests` when the target names no bucket. */
+  bucket: string;
+  limit?: number;
+  remaining?: number;
+  /** Epoch ms from which calls are allowed again; only when the bucket is empty. */
+  retryAtMs?: number;
+  /** Epoch ms when the request this answers was sent, for the planner to learn where windows start. */
+  sentAtMs?: number;
+}
+
+/**
+ * Reads the quota headers of any answer (not only of a 429); undefined when there are none. A 429
+ * empties the bucket whatever its headers say, until Retry-After (else X-Rate-Limit-Retry), floored.
+ */
+export function quotaOf(
+  headers: Record<string, string | string[] | undefined>,
+  status: number,
+  now = Date.now(),
+  bucketOfEndpoint = 'requests',
+): QuotaSeen | undefined {
+  const num = (name: string) => (headers[name] === undefined || headers[name] === '' ? undefined : Number(headers[name]));
+  const limit = num('x-rate-limit-limit');
+  let remaining = num('x-rate-limit-remaining');
+  if (status !== 429 && limit === undefined && remaining === undefined) return undefined;
+  if (status === 429) remaining = 0;
+  // Voucherify names the bucket on a 429 only; other answers carry the quota of the bucket their endpoint draws from.
+  const bucket = typeof headers['x-rate-limit-type'] === 'string' ? headers['x-rate-limit-type'] : bucketOfEndpoint;
+  const seen: QuotaSeen = { bucket, ...(Number.isFinite(limit) ? { limit } : {}), ...(Number.isFinite(remaining) ? { remaining } : {}) };
+  if (remaining === 0) seen.retryAtMs = now + (serverDelayMs(headers, now) ?? RETRY_FLOOR_MS);
+  return seen;
+}
+
 function describeRequest(err: RequestError): string {
   const url = err.options?.url;
   const path = url instanceof URL ? url.pathname : typeof url === 'string' ? new URL(url).pathname : '';
@@ -165,7 +199,9 @@ export function toFailure(err: unknown, targetLabel: string, settings?: TargetSe
         });
       }
       const nextRetryDelay = retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers), rateLimited: true });
-      return ApplicationFailure.create({ message, type: FailureType.rateLimited, details, nextRetryDelay });
+      // The quota seen travels with the failure: the submit activity turns it into a durable wait, not a spent attempt.
+      const quota = quotaOf(headers, status);
+      return ApplicationFailure.create({ message, type: FailureType.rateLimited, details: [{ ...details[0], quota }], nextRetryDelay });
     }
     if (status >= 500) {
       const nextRetryDelay = retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers) });

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import type { ImportInput, TargetName } from '../common/import';
+import type { QuotaSeen } from './http';
 
 /** A product as staged: its source line, upsert key, original record and request-ready JSON. */
 export interface StagedItem {
@@ -60,14 +61,15 @@ export interface SubmitContext<T extends TargetName = TargetName> {
   lastHeartbeat?: unknown;
 }
 
-type SubmitAnswer = ({ accepted: true; actionId: string } | { accepted: false; reason: 'too-large' }) & { resends: number };
+type SubmitAnswer = ({ accepted: true; actionId: string; quota?: QuotaSeen } | { accepted: false; reason: 'too-large' }) & { resends: number };
 
 /** The target takes the chunk and works on it later; the answer says where to ask. */
 export interface AsyncActionApi<T extends TargetName = TargetName> {
   mode: 'async-action';
   /**
    * `resends` counts sends of this chunk after an attempt of unknown outcome (this attempt's included) whose
-   * earlier action could not be found; an action found is polled instead and is no resend.
+   * earlier action could not be found; an action found is polled instead and is no resend. `quota`: what the
+   * answer's headers said about the account's quota, for the workflow to plan the next calls with.
    */
   submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<SubmitAnswer>;
   poll(actionId: string, ctx: SubmitContext<T>): Promise<ActionPoll>;

@@ -22,6 +22,8 @@ import { HEARTBEAT_TIMEOUT_MS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeou
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
 import { AdaptiveLimit, type AdaptiveState } from './adaptive';
 import { failureDetails, failureMessage, failureType, isRetryable, MAX_UNRECORDED, type UnrecordedChunk } from './failures';
+import { describeWait, QuotaGate, type QuotaGateState } from './quota';
+import type { QuotaSeen } from '../targets/http';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from './messages';
 
 /** Failures after which no other chunk can succeed either: stop submitting, report, fail. */
@@ -34,6 +36,15 @@ const FATAL_FAILURES = new Set(['Unauthorized', 'QuotaExhausted']);
  */
 const MISCONFIGURED = 'TargetMisconfigured';
 const MISCONFIGURED_CHUNKS_TO_STOP = 2;
+const RATE_LIMITED = 'RateLimited';
+/** How long before a quota window opens its first submission is scheduled (workflow task, activity task, reading the chunk). */
+const WINDOW_LEAD_MS = 1000;
+
+/** The quota a 429 reported (targets/http.ts puts it in the failure's details), when `err` is one. */
+function rateLimitQuota(err: unknown): QuotaSeen | undefined {
+  if (failureType(err) !== RATE_LIMITED) return undefined;
+  return (failureDetails(err)[0] as { quota?: QuotaSeen } | undefined)?.quota ?? { bucket: 'requests', remaining: 0 };
+}
 
 /** What one run hands to the next when it continues as new: counters and cursors, nothing else. */
 export interface CarriedState {
@@ -59,6 +70,8 @@ export interface CarriedState {
   targetAnswered?: boolean;
   /** Adaptive concurrency's controller, when the import uses it. */
   adaptive?: AdaptiveState;
+  /** The quota as last known: sends allowed, or the window the bucket is closed until. */
+  quota?: QuotaGateState;
 }
 
 /** The product counts of `progress`, plus the chunk counts that `progress` nests. */
@@ -81,7 +94,8 @@ function activities(summary?: string) {
     chunk: wf.proxyActivities<ImportActivities>({
       ...common,
       startToCloseTimeout: SUBMIT_START_TO_CLOSE_MS,
-      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8 },
+      // A 429 costs no attempt: it ends the activity, and the workflow waits for the window durably and sends again.
+      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8, nonRetryableErrorTypes: [RATE_LIMITED] },
     }),
     poll: wf.proxyActivities<ImportActivities>({
       ...common,
@@ -124,6 +138,11 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   /** Chunks the window may hold now: the user's concurrency, or the adaptive limit under it. */
   const windowLimit = () => (adaptive ? adaptive.limit(state.concurrency) : state.concurrency);
   const inFlight = new Set<string>();
+  const gate = new QuotaGate({ probeFirst: input.target === 'voucherify', maxPerMinute: options.maxSubmitsPerMinute }, state.quota);
+  state.quota = gate.state;
+  /** The window the chunks wait for (one timer per window, however many chunks wait), and how many wait. */
+  let windowTimer: number | undefined;
+  let waiting: { until: number; what: string; chunks: number } | undefined;
   let phase: ImportPhase = state.stage ? 'submitting' : 'staging';
   let cancelRequested = false;
   let cancelReason: string | undefined;
@@ -222,6 +241,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       throughputPerSecond: Math.round(rate * 10) / 10,
       etaSeconds: rate > 0 && phase === 'submitting' && !state.paused && !cancelRequested ? Math.ceil(left / rate) : null,
       runNumber: state.runNumber,
+      ...(waiting && waiting.chunks > 0 ? { waitingFor: { what: waiting.what, until: new Date(waiting.until).toISOString() } } : {}),
     };
   }
 
@@ -295,14 +315,73 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     }
   }
 
+  /**
+   * Waits until the quota lets one more submission go; false when the import stops meanwhile. A
+   * window hours away is a durable timer: a worker restart changes nothing, and no attempt is spent.
+   */
+  async function quotaPermit(): Promise<{ notBefore?: number } | false> {
+    for (;;) {
+      if (stopping()) return false;
+      if (state.paused) {
+        await wf.condition(() => stopping() || !state.paused);
+        continue;
+      }
+      const now = Date.now();
+      const decision = gate.decide(now, WINDOW_LEAD_MS);
+      if (decision.send) {
+        gate.take(now);
+        return decision.notBefore === undefined ? {} : { notBefore: decision.notBefore };
+      }
+      const version = gate.version;
+      if (decision.until === undefined) {
+        await wf.condition(() => stopping() || state.paused || gate.version !== version);
+        continue;
+      }
+      const what = describeWait(input.target, decision.bucket, options.maxSubmitsPerMinute);
+      if (waiting?.until !== decision.until) {
+        waiting = { until: decision.until, what, chunks: 0 };
+        publish();
+      }
+      const wait = waiting;
+      wait.chunks++;
+      try {
+        if (windowTimer !== decision.until) {
+          windowTimer = decision.until;
+          // Woken a little early: the submission is scheduled by the time the window opens, and waits for it in the activity.
+          await wf.condition(() => stopping(), Math.max(1, decision.until - WINDOW_LEAD_MS - now));
+          gate.tick();
+        } else {
+          await wf.condition(() => stopping() || state.paused || gate.version !== version);
+        }
+      } finally {
+        wait.chunks--;
+      }
+      if (wait.chunks === 0) publish();
+    }
+  }
+
   async function followChunk(chunkId: string): Promise<void> {
     const act = activities(`${input.target} chunk ${chunkId} (round ${state.round})`);
     let result: SubmitResult;
-    try {
-      result = await act.chunk.submitChunk({ input, chunkId });
-    } catch (err) {
-      await recordChunkFailure(chunkId, err);
-      return;
+    for (;;) {
+      const permit = await quotaPermit();
+      if (!permit) {
+        // Never sent: it stays for after a resume, or is reported not-submitted.
+        state.pendingParts.unshift(chunkId);
+        return;
+      }
+      try {
+        result = await act.chunk.submitChunk({ input, chunkId, ...permit });
+        // A 413 (split) says nothing about the quota; an accepted or answered chunk without quota headers means none is metered.
+        gate.answered(Date.now(), result.kind === 'accepted' ? result.quota : undefined, result.kind === 'split');
+        break;
+      } catch (err) {
+        const quota = rateLimitQuota(err);
+        gate.answered(Date.now(), quota, true);
+        if (quota) continue;
+        await recordChunkFailure(chunkId, err);
+        return;
+      }
     }
     // An answer about the chunk (even a 413) proves the URL and the credentials work.
     state.targetAnswered = true;
@@ -568,6 +647,8 @@ function progressMarkdown(p: ImportProgress, status?: string): string {
     '',
     `Round ${p.retryRound} · ${concurrencyText(p)} · chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight`,
     '',
+    // Workflow code has no time zone of its own: the Web UI shows UTC.
+    ...(p.waitingFor ? [`Waiting for ${p.waitingFor.what} until ${p.waitingFor.until.slice(11, 19)} UTC (${p.waitingFor.until.slice(0, 10)})`, ''] : []),
     '| products | |',
     '|---|---:|',
     ...rows.map(([label, value]) => `| ${label} | ${n(value)} |`),

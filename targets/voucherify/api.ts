@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import got, { HTTPError, type Got } from 'got';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
-import { createHttp, heartbeatWhile, isHttpStatus, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
+import { createHttp, heartbeatWhile, isHttpStatus, quotaOf, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
 import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem, SubmitContext } from '../types';
 
@@ -226,9 +226,12 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
         // A 10 MB upload may take longer than the heartbeat timeout: beat while it runs, or the attempt is
         // taken for dead and the chunk sent again while the first request may still be applied.
         const answer = await heartbeatWhile(heartbeat, () => sent, authorized((headers) =>
-          http.post('v1/products/bulk/async', { headers: { ...headers, 'content-type': 'application/json' }, body, signal }).json(),
+          http.post('v1/products/bulk/async', { headers: { ...headers, 'content-type': 'application/json' }, body, signal, responseType: 'json' }),
         ));
-        return { accepted: true, actionId: ActionAccepted.parse(answer).async_action_id, resends };
+        // The bulk bucket's headers let the workflow plan the next calls instead of finding the closed window with a 429.
+        const seen = quotaOf(answer.headers, answer.statusCode, Date.now(), 'bulk_api_calls');
+        const quota = seen && { ...seen, sentAtMs: sent.sentAt };
+        return { accepted: true, actionId: ActionAccepted.parse(answer.body).async_action_id, resends, ...(quota ? { quota } : {}) };
       } catch (err) {
         // An HTTP answer (429, 5xx, 4xx) means no action was created: the next attempt need not look for one.
         if (err instanceof HTTPError) heartbeat?.({ ...sent, answered: true });

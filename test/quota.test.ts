@@ -1,0 +1,190 @@
+/**
+ * The quota as a resource (issue 9, points 2 and 3): the gate's rule as pure logic, then against a real
+ * Temporal server and the Voucherify sandbox with small bulk windows: a wait for the window spends no
+ * attempt and survives a killed worker, and two workers on one queue never send into a closed window.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { createImportWorker } from '../workers/worker';
+import { LocalFolderStore } from '../activities/staging/store';
+import { startImport } from '../client';
+import { progressQuery } from '../workflows/messages';
+import { QuotaGate } from '../workflows/quota';
+import { quotaOf } from '../targets/http';
+import { waitingText } from '../client/progress';
+import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox';
+import { writeCatalog } from '../scripts/catalog';
+import { eventually, spawnWorkerProcess, tempDir, useTemporal, uniqueTaskQueue } from './helpers';
+
+const BULK = 'POST /v1/products/bulk/async';
+
+describe('QuotaGate', () => {
+  test('probes a window with one request, then sends what the answer says remains, and nothing while it is closed', () => {
+    const gate = new QuotaGate({ probeFirst: true });
+    assert.deepEqual(gate.decide(0), { send: true });
+    gate.take(0);
+    assert.deepEqual(gate.decide(1), { send: false }, 'no second request before the probe is answered');
+    gate.answered(10, { bucket: 'bulk_api_calls', limit: 3, remaining: 2 });
+    gate.take(11);
+    gate.take(12);
+    assert.deepEqual(gate.decide(13), { send: false }, 'the two remaining calls are out');
+    gate.answered(20, { bucket: 'bulk_api_calls', limit: 3, remaining: 0, retryAtMs: 5000 });
+    // A straggler of the closed window that reports an older count must not reopen it.
+    gate.answered(21, { bucket: 'bulk_api_calls', limit: 3, remaining: 1 });
+    assert.deepEqual(gate.decide(22), { send: false, until: 5000, bucket: 'bulk_api_calls', ceiling: false });
+    assert.deepEqual(gate.decide(5000), { send: true }, 'the new window is probed');
+    gate.take(5000);
+    assert.deepEqual(gate.decide(5001), { send: false });
+  });
+
+  test('a 429 closes the gate until its Retry-After, never less than the floor; a target without quota headers is not metered', () => {
+    const now = 1_000_000;
+    const seen = quotaOf({ 'retry-after': '0', 'x-rate-limit-type': 'bulk_api_calls' }, 429, now);
+    assert.deepEqual(seen, { bucket: 'bulk_api_calls', remaining: 0, retryAtMs: now + 500 });
+    assert.equal(quotaOf({}, 200, now), undefined);
+    const gate = new QuotaGate({ probeFirst: false });
+    gate.take(now);
+    gate.take(now);
+    gate.answered(now, seen, true);
+    assert.equal(gate.decide(now + 499).send, false);
+    assert.deepEqual(gate.decide(now + 500), { send: false }, 'the other request is still out: its answer may tell more');
+    gate.answered(now + 500, undefined, true);
+    assert.deepEqual(gate.decide(now + 500), { send: true }, 'then one request probes the window');
+  });
+
+  test('learns where a window ends from where it started, closer than the whole seconds of X-Rate-Limit-Retry, and never early', () => {
+    const gate = new QuotaGate({ probeFirst: true });
+    // 1 call per 10 s; the sandbox's window starts at the first call, and its retry header is the end rounded up to a second.
+    const answer = (sentAtMs: number) => {
+      gate.take(sentAtMs);
+      gate.answered(sentAtMs + 5, { bucket: 'bulk_api_calls', limit: 1, remaining: 0, retryAtMs: Math.ceil((sentAtMs + 10_000) / 1000) * 1000, sentAtMs });
+    };
+    answer(1300);
+    assert.equal(gate.state.closedUntil, 12_000, 'one window teaches no more than its header');
+    answer(12_050);
+    assert.equal(gate.state.closedUntil, 22_750, 'the least length seen (10.7 s) ends the next window before its rounded header');
+    assert.ok(gate.state.closedUntil! >= 12_050 + 10_000, 'never before the true end');
+    // A window found closed when probed at the learnt end: the account's windows follow another rule; the headers alone count.
+    gate.take(22_750);
+    gate.answered(22_760, { bucket: 'bulk_api_calls', remaining: 0, retryAtMs: 24_000 }, true);
+    assert.equal(gate.state.windowMs, 0);
+    assert.equal(gate.state.closedUntil, 24_000);
+  });
+
+  test('the CLI says what the import waits for and until when', () => {
+    const until = new Date(Date.now() + 3600_000);
+    const line = waitingText({ phase: 'submitting', waitingFor: { what: "Voucherify's bulk quota", until: until.toISOString() } });
+    const day = until.toDateString() === new Date().toDateString() ? '' : ` on ${until.toDateString()}`;
+    assert.equal(line, ` · waiting for Voucherify's bulk quota until ${until.toTimeString().slice(0, 8)}${day}`);
+    assert.equal(waitingText({ phase: 'completed', waitingFor: { what: 'x', until: until.toISOString() } }), '', 'an ended import waits for nothing');
+  });
+
+  test('the ceiling spaces submissions to at most N per minute', () => {
+    const gate = new QuotaGate({ probeFirst: false, maxPerMinute: 2 });
+    for (const t of [0, 10]) {
+      assert.equal(gate.decide(t).send, true);
+      gate.take(t);
+      gate.answered(t);
+    }
+    assert.deepEqual(gate.decide(20), { send: false, until: 60_000, bucket: 'ceiling', ceiling: true });
+    assert.equal(gate.decide(60_000).send, true);
+  });
+});
+
+const t = useTemporal();
+
+/** Bulk-call answers of the sandbox by status. */
+const bulkAnswers = (sandbox: VoucherifySandbox) => sandbox.stats().requests[BULK] ?? {};
+
+/** submitChunk attempts beyond the first: each would be an attempt spent (a 429 must spend none). */
+async function submitRetries(handle: WorkflowHandle): Promise<number> {
+  const { events } = await handle.fetchHistory();
+  const submits = new Set(events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'submitChunk').map((e) => String(e.eventId)));
+  return (events ?? []).filter((e) => {
+    const started = e.activityTaskStartedEventAttributes;
+    return started && submits.has(String(started.scheduledEventId)) && (started.attempt ?? 1) > 1;
+  }).length;
+}
+
+async function catalogOf(name: string, count: number): Promise<{ dir: string; file: string }> {
+  const dir = await tempDir(name);
+  return { dir, file: await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count, format: 'jsonl', keyPrefix: name }) };
+}
+
+describe('Voucherify import against a small bulk quota', () => {
+  test('waits for the window durably: a worker killed during the wait, and the import resumes at the window with no extra 429', async () => {
+    const windowSeconds = 6;
+    const sandbox = await startVoucherifySandbox({ quotas: { bulkPerHour: 1, bulkWindowSeconds: windowSeconds } });
+    const { dir, file } = await catalogOf('quota-wait', 30);
+    const taskQueue = uniqueTaskQueue('quota-wait');
+    const worker = () => spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir: path.join(dir, 'staging') });
+    let running = worker();
+    try {
+      // Once the worker polls (a process starting takes seconds), someone else's call empties the bucket: the import's probe meets the closed window.
+      await eventually('the worker polling', async () => {
+        const queue = await t.client.workflowService.describeTaskQueue({ namespace: t.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
+        return (queue.pollers?.length ?? 0) > 0;
+      }, 120_000);
+      const env = sandbox.env as Record<string, string>;
+      const other = await fetch(`${sandbox.url}/v1/products/bulk/async`, {
+        method: 'POST',
+        headers: { 'x-app-id': env.VOUCHERIFY_APP_ID!, 'x-app-token': env.VOUCHERIFY_APP_TOKEN!, 'content-type': 'application/json' },
+        body: JSON.stringify([{ source_id: 'someone-else', name: 'x' }]),
+      });
+      assert.equal(other.status, 202);
+      const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 3 };
+      const request = { target: 'voucherify' as const, source: { location: file }, options };
+      const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-wait-${Date.now()}` });
+      const waiting = await eventually('the import waiting for the window', async () => {
+        const p = await handle.query(progressQuery).catch(() => undefined);
+        return p?.waitingFor ? p : undefined;
+      }, 120_000);
+      assert.equal(waiting.waitingFor!.what, "Voucherify's bulk quota");
+      assert.ok(Date.parse(waiting.waitingFor!.until) > Date.parse(waiting.asOf), 'it waits for a time to come');
+      await running.kill();
+      running = worker();
+      const summary = await handle.result();
+
+      assert.equal(summary.status, 'completed');
+      assert.equal(summary.counts.succeeded, 30);
+      assert.equal(summary.counts.retryRounds, 0, 'no retry round because of the quota');
+      assert.deepEqual(bulkAnswers(sandbox), { 202: 4, 429: 1 }, 'one 429 (the probe into the window someone else used), then one call a window');
+      assert.equal(await submitRetries(handle), 0, 'no attempt spent on the 429');
+    } finally {
+      await running.kill();
+      await sandbox.close();
+    }
+  });
+
+  test('two workers on one queue share the pacing: never a request into a closed window', async () => {
+    const sandbox = await startVoucherifySandbox({ quotas: { bulkPerHour: 2, bulkWindowSeconds: 4 } });
+    const { dir, file } = await catalogOf('quota-shared', 60);
+    const taskQueue = uniqueTaskQueue('quota-shared');
+    const stagingDir = path.join(dir, 'staging');
+    // One worker in this process, one in a process of its own: the activities of one import run on either.
+    const local = await createImportWorker({
+      connection: t.connection, namespace: t.namespace, taskQueue, env: sandbox.env,
+      store: new LocalFolderStore(stagingDir), workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
+    });
+    const run = local.run();
+    const other = spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir });
+    try {
+      const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
+      const request = { target: 'voucherify' as const, source: { location: file }, options };
+      const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-shared-${Date.now()}` });
+      const summary = await handle.result();
+      assert.equal(summary.counts.succeeded, 60);
+      assert.equal(summary.counts.retryRounds, 0);
+      // Four chunks may be in flight, but the quota allows two a window: the gate holds the rest back.
+      assert.deepEqual(bulkAnswers(sandbox), { 202: 6 });
+      assert.equal(await submitRetries(handle), 0);
+    } finally {
+      local.shutdown();
+      await run;
+      await other.kill();
+      await sandbox.close();
+    }
+  });
+});
