@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import got, { HTTPError, type Got } from 'got';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
-import { createHttp, heartbeatWhile, isHttpStatus, quotaOf, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
+import { createHttp, heartbeatWhile, isHttpStatus, isUnknownOutcome, quotaOf, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
 import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem, SubmitContext } from '../types';
 
@@ -211,7 +211,9 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
       const earlier = earlierSend(ctx.lastHeartbeat, bodySha256);
       let resends = earlier?.resends ?? 0;
       if (earlier) {
-        const found = await findEarlierAction(items, earlier, ctx);
+        const found = await findEarlierAction(items, earlier, ctx).catch((err: unknown) => {
+          throw toFailure(err, label, where);
+        });
         if (found.actionId) {
           log(`chunk of ${items.length} products: the earlier attempt's async action ${found.actionId} was found; polling it instead of posting again`);
           return { accepted: true, actionId: found.actionId, resends };
@@ -233,8 +235,9 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
         const quota = seen && { ...seen, sentAtMs: sent.sentAt };
         return { accepted: true, actionId: ActionAccepted.parse(answer.body).async_action_id, resends, ...(quota ? { quota } : {}) };
       } catch (err) {
-        // An HTTP answer (429, 5xx, 4xx) means no action was created: the next attempt need not look for one.
-        if (err instanceof HTTPError) heartbeat?.({ ...sent, answered: true });
+        // An HTTP answer (429, 5xx, 4xx), or a request that never left (connection refused), created no action:
+        // the next attempt need not look for one.
+        if (!isUnknownOutcome(err)) heartbeat?.({ ...sent, answered: true });
         if (isHttpStatus(err, 413)) return { accepted: false, reason: 'too-large', resends };
         throw toFailure(err, label, where);
       }
