@@ -153,7 +153,7 @@ export function quotaOf(
   // Voucherify names the bucket on a 429 only; other answers carry the quota of the bucket their endpoint draws from.
   const bucket = typeof headers['x-rate-limit-type'] === 'string' ? headers['x-rate-limit-type'] : bucketOfEndpoint;
   const seen: QuotaSeen = { bucket, ...(Number.isFinite(limit) ? { limit } : {}), ...(Number.isFinite(remaining) ? { remaining } : {}) };
-  if (remaining === 0) seen.retryAtMs = now + (serverDelayMs(headers, now) ?? RETRY_FLOOR_MS);
+  if (remaining === 0) seen.retryAtMs = now + Math.max(RETRY_FLOOR_MS, serverDelayMs(headers, now) ?? 0);
   return seen;
 }
 
