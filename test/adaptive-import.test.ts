@@ -5,13 +5,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
 import { progressQuery, setConcurrencyUpdate, startImport, type StartImportRequest } from '../client';
 import type { ImportProgress } from '../common/import';
 import { startPropellerSandbox } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
-import { workflowsPath } from '../workers/worker';
-import { eventually, startWorker, tempDir, uniqueTaskQueue, useTemporal } from './helpers';
+import { eventually, startWorker, stubWorker, tempDir, uniqueTaskQueue, useTemporal } from './helpers';
 
 const t = useTemporal();
 
@@ -63,11 +61,7 @@ describe('adaptive concurrency for Propeller', { concurrency: 2, timeout: 180_00
         counts: { invalid: 0, succeeded: 400, failed: 0, notSubmitted: 0 },
       }),
     };
-    const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
-    const worker = await Worker.create({
-      connection: t.connection, namespace: t.namespace, taskQueue, activities: stubs,
-      ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
-    });
+    const worker = await stubWorker(t, taskQueue, stubs);
     await worker.runUntil(async () => {
       const request = { target: 'propeller', source: { location: 'https://example.invalid/c.jsonl' }, options: { concurrency: 8, chunkSize: 2, adaptiveConcurrency: true } };
       const start = { taskQueue, workflowId: `adaptive-ceiling-${Date.now()}`, countRecords: false };

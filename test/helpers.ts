@@ -8,10 +8,10 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { LocalFolderStore } from '../activities/staging/store';
-import { createImportWorker } from '../workers/worker';
+import { createImportWorker, workflowsPath } from '../workers/worker';
 import { startDevServer } from '../scripts/dev-server';
 
 export interface TemporalHarness {
@@ -61,6 +61,18 @@ export const tempDir = (name: string) => mkdtemp(path.join(os.tmpdir(), `bulkpor
 
 let queueCounter = 0;
 export const uniqueTaskQueue = (name: string) => `test-${name}-${process.pid}-${++queueCounter}`;
+
+/** A worker of the real workflow (the run's bundle) with stub activities: workflow tests in seconds. */
+export function stubWorker(t: TemporalHarness, taskQueue: string, stubs: object): Promise<Worker> {
+  const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
+  return Worker.create({
+    connection: t.connection,
+    namespace: t.namespace,
+    taskQueue,
+    ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
+    activities: stubs as Record<string, (...args: unknown[]) => unknown>,
+  });
+}
 
 export interface RunningWorker {
   worker: Worker;

@@ -6,13 +6,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { Worker } from '@temporalio/worker';
 import type { ImportActivities } from '../activities';
 import { pauseSignal, progressQuery, resumeSignal, startImport, type ImportHandle, type StartImportRequest } from '../client';
 import type { OutcomeCounts, StageResult } from '../common/import';
 import { BulkImportStatus } from '../common/search-attributes';
-import { workflowsPath } from '../workers/worker';
-import { eventually, uniqueTaskQueue, useTemporal } from './helpers';
+import { eventually, stubWorker, uniqueTaskQueue, useTemporal } from './helpers';
 
 const t = useTemporal();
 
@@ -26,22 +24,10 @@ const report = {
 const staged = (chunks: number): StageResult => ({ read: chunks * 2, valid: chunks * 2, invalid: 0, chunks });
 const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({ succeeded: 0, failed: 0, retryable: 0, invalid: 0, unknownOutcomeRetries: 0, ...c });
 
-/** A worker of the real workflow (the run's bundle) with `stubs` as its activities. */
-function stubWorker(taskQueue: string, stubs: Stubs): Promise<Worker> {
-  const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
-  return Worker.create({
-    connection: t.connection,
-    namespace: t.namespace,
-    taskQueue,
-    ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
-    activities: stubs as Record<string, (...args: unknown[]) => unknown>,
-  });
-}
-
 /** Runs one import on a worker with `stubs` as its activities; returns how it ended and what the activities saw. */
 async function runWith(name: string, stubs: Stubs, options: Record<string, unknown> = {}, during?: (handle: ImportHandle) => Promise<void>) {
   const taskQueue = uniqueTaskQueue(name);
-  const worker = await stubWorker(taskQueue, stubs);
+  const worker = await stubWorker(t, taskQueue, stubs);
   return worker.runUntil(async () => {
     const request = {
       target: 'voucherify',
@@ -286,7 +272,7 @@ describe('an activity failing for good ends the import in a defined state', { co
 
   test('input the workflow cannot parse fails the import at once, naming the field', async () => {
     const taskQueue = uniqueTaskQueue('bad-input');
-    const worker = await stubWorker(taskQueue, {});
+    const worker = await stubWorker(t, taskQueue, {});
     const failure = await worker.runUntil(async () => {
       const request = { importId: 'bad-input', target: 'voucherify', source: { location: '/tmp/x.jsonl' }, options: { concurrency: 0 } };
       const handle = await t.client.workflow.start('importCatalog', { taskQueue, workflowId: `bad-input-${Date.now()}`, args: [request] });
@@ -319,7 +305,7 @@ describe('signals that reach the import before its first workflow task', { timeo
       },
       writeReport: async () => ({ ...report, counts: { ...report.counts, failed: 0, succeeded: 4 } }),
     };
-    const worker = await stubWorker(taskQueue, stubs);
+    const worker = await stubWorker(t, taskQueue, stubs);
     const summary = await worker.runUntil(async () => {
       const paused = await eventually('the import paused after staging', async () => {
         const p = await handle.query(progressQuery);
