@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { refusedUrl } from './refused-url';
 import { ExitCode, useCliHarness, type ImportRun } from './cli-harness';
 
 const h = useCliHarness('bad-sources');
@@ -15,8 +16,6 @@ const h = useCliHarness('bad-sources');
 /** A local HTTP server for URL sources: /ok.jsonl serves a catalog, anything else is a 404. */
 let server: Server;
 let base: string;
-/** A port nothing listens on: a server was bound to it and closed. */
-let closedPort: number;
 before(async () => {
   server = createServer((req, res) => {
     if (req.url === '/ok.jsonl') res.end(jsonl('url', 2));
@@ -24,10 +23,6 @@ before(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  closedPort = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
 });
 after(() => new Promise((resolve) => server.close(resolve)));
 
@@ -413,7 +408,7 @@ describe('bad sources', { concurrency: 3 }, () => {
   });
 
   test('a refused URL fails after a few attempts, naming the refusal', async () => {
-    const run = await h.importFile(`http://127.0.0.1:${closedPort}/catalog.jsonl`, 'voucherify');
+    const run = await h.importFile(`${await refusedUrl()}/catalog.jsonl`, 'voucherify');
     assertExit(run, ExitCode.failed);
     assertMessage(run, /127\.0\.0\.1:\d+ refused the connection \(ECONNREFUSED\); check that the server is running and the port is right/);
     assert.equal(run.status?.execution, 'FAILED', describeRun(run));

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { startPropellerSandbox, startVoucherifySandbox, type SandboxStats } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
+import { refusedUrl } from './refused-url';
 import { ExitCode, useCliHarness, type ImportRun } from './cli-harness';
 import { startWorker } from './helpers';
 
@@ -24,15 +25,6 @@ const requestCount = (stats: SandboxStats, endpoint?: string) =>
     .filter(([name]) => !endpoint || name === endpoint)
     .flatMap(([, byStatus]) => Object.values(byStatus))
     .reduce((a, b) => a + b, 0);
-
-/** A port nothing listens on (it was free a moment ago). */
-async function closedPortUrl(): Promise<string> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return url;
-}
 
 /** A web server that answers every request 200 with an HTML page, counting them. */
 async function htmlServer(): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
@@ -73,7 +65,7 @@ const notSubmitted = Array<string>(PRODUCTS).fill('not-submitted');
 
 describe('a misconfigured target stops the import at once and says what to check', { concurrency: 3 }, () => {
   test('connection refused (nothing listens at VOUCHERIFY_API_URL)', async () => {
-    const url = await closedPortUrl();
+    const url = await refusedUrl();
     const run = await importWith('refused', 'voucherify', { ...h.voucherify.env, VOUCHERIFY_API_URL: url });
     const message = `Voucherify at ${url} refused the connection \\(ECONNREFUSED\\) on 3 attempts: check VOUCHERIFY_API_URL in the worker's environment`;
     assertStopped(run, new RegExp(message), notSubmitted);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
+import { refusedUrl } from './refused-url';
 import { createHttp, FailureType, misconfiguration, MISCONFIGURED_AFTER_ATTEMPTS, requireEnv, RETRY_FLOOR_MS, toFailure, type TargetSettings } from '../targets/http';
 
 type Answer = { status: number; headers?: Record<string, string>; body?: string; hangMs?: number };
@@ -108,11 +109,7 @@ test('Retry-After: 0, a retry time already past or no header is not "retry at on
 });
 
 test('a refused connection is retried at first, and a misconfigured target once it persists for a few attempts', async () => {
-  // A port that was just free: nothing listens there.
-  const closed = http.createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
-  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const deadUrl = await refusedUrl();
   const err = await errorOf('j', { status: 200 }, 5000, deadUrl);
   const settings = { ...target(), baseUrl: deadUrl };
 
