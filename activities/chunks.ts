@@ -2,9 +2,11 @@
  * Per-chunk work: submit it, follow an asynchronous action to its end, or record why it failed.
  * Every result goes to the chunk's outcome file; the workflow gets counts only.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HEARTBEAT_INTERVAL_MS } from '../common/timeouts';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { zeroOutcomes, type ImportInput, type OutcomeCounts } from '../common/import';
+import { productsIn, zeroOutcomes, type ImportInput, type OutcomeCounts } from '../common/import';
 import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targets/http';
 import type { ItemOutcome, StagedItem } from '../targets/types';
 import { readChunk, writeChunk, writeOutcomes } from './staging/files';
@@ -47,12 +49,18 @@ export function countOutcomes(outcomes: ItemOutcome[], unknownOutcomeRetries = 0
   return counts;
 }
 
-/** Waits in short steps so the heartbeat keeps flowing and cancellation is noticed. */
-async function patientSleep(ms: number, details: unknown): Promise<void> {
+/** Counts of a chunk that failed as a whole, saying why, for the progress's `lastIssue`. */
+function withIssue(counts: OutcomeCounts, chunkId: string, outcome: { retryable?: boolean; error: string }): OutcomeCounts {
+  const fate = outcome.retryable ? 'was set aside for a retry round' : 'failed';
+  return { ...counts, issue: `chunk ${chunkId} (${productsIn(counts)} products) ${fate}: ${outcome.error}` };
+}
+
+/** Waits in short steps so the heartbeat keeps flowing; `signal` ends the wait (the activity's cancellation, or less). */
+async function patientSleep(ms: number, details: unknown, signal: AbortSignal): Promise<void> {
   const ctx = Context.current();
-  for (let left = ms; left > 0; left -= 10_000) {
+  for (let left = ms; left > 0; left -= HEARTBEAT_INTERVAL_MS) {
     ctx.heartbeat(details);
-    await ctx.sleep(Math.min(left, 10_000));
+    await sleep(Math.min(left, HEARTBEAT_INTERVAL_MS), undefined, { signal });
   }
   ctx.heartbeat(details);
 }
@@ -107,13 +115,30 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       const ctx = Context.current();
       const api = targets.api(input.target);
       if (api.mode !== 'async-action') throw ApplicationFailure.nonRetryable(`${input.target} has no asynchronous actions to await`);
-      // A slow poll answer must not outlast the heartbeat timeout either.
-      const pollCtx = targets.context(input, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d) });
+      // A cancel of the import stops the polls only while they fail (a working target's answer is worth the wait); a worker
+      // shutting down stops them at once, and another attempt follows the action. A slow poll answer heartbeats too.
+      const stopPolls = new AbortController();
+      let failingSince: number | undefined;
+      const pollCtx = targets.context(input, { signal: stopPolls.signal, heartbeat: (d) => ctx.heartbeat(d) });
+      const importCancelled = () => (ctx.cancellationSignal.reason as Error | undefined)?.message === 'CANCELLED';
+      ctx.cancellationSignal.addEventListener(
+        'abort',
+        () => (!importCancelled() || failingSince !== undefined) && stopPolls.abort(ctx.cancellationSignal.reason),
+        { once: true },
+      );
+      if (ctx.cancellationSignal.aborted && !importCancelled()) stopPolls.abort(ctx.cancellationSignal.reason);
+      /** Cancelled while polls fail: the outcome is unknown, and each product says so. */
+      const unknownOnCancel = (why: string) =>
+        recordAll({
+          ok: false,
+          retryable: false,
+          error: `the import was cancelled while ${why}: the outcome of async action ${actionId} is unknown (look it up in ${input.target})`,
+        });
       const { pollIntervalMs: floorMs, pollGiveUpMs } = input.options;
       const began = Date.now();
-      const recordAll = async (outcome: ItemOutcome) => {
+      const recordAll = async (outcome: ItemOutcome & { ok: false }) => {
         const items = await readChunk(store, input.importId, chunkId);
-        return record(input, chunkId, items, items.map(() => outcome));
+        return withIssue(await record(input, chunkId, items, items.map(() => outcome)), chunkId, outcome);
       };
       // A retried attempt has no product count from the submission: read it once, it only shapes the first poll.
       const products = (await readChunk(store, input.importId, chunkId)).length;
@@ -122,9 +147,8 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       let polls = 0;
       let notRunningAt = began;
       let failures = 0;
-      let failingSince: number | undefined;
       let pollsFailed = false;
-      await patientSleep(delay, { actionId, waiting: 'first poll' });
+      await patientSleep(delay, { actionId, waiting: 'first poll' }, stopPolls.signal);
       for (;;) {
         let poll;
         try {
@@ -132,6 +156,10 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         } catch (err) {
           if (err instanceof ApplicationFailure && err.type === FailureType.rejected && statusOf(err) === 404) {
             return recordAll({ ok: false, retryable: true, error: `async action ${actionId} is unknown to the target` });
+          }
+          if (stopPolls.signal.aborted) {
+            if (importCancelled()) return unknownOnCancel('its polls failed');
+            throw ctx.cancellationSignal.reason;
           }
           if (!(err instanceof ApplicationFailure) || err.nonRetryable) throw err;
           failures++;
@@ -142,6 +170,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           const failingFor = failingSince === undefined ? 0 : Date.now() - failingSince;
           const status = statusOf(err);
           const what = status ? `the target answered ${status} to every poll` : 'every poll failed';
+          if (importCancelled()) return unknownOnCancel(`${what} for ${formatDuration(failingFor)}`);
           if (failingFor >= pollGiveUpMs) {
             ctx.log.warn('Polls kept failing: the chunk goes to a retry round', { chunkId, actionId, failingFor });
             return recordAll({ ok: false, retryable: true, error: `${what} for ${formatDuration(failingFor)}: ${err.message}` });
@@ -154,7 +183,12 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           const wait = failingSince === undefined ? wanted : Math.min(wanted, Math.max(RETRY_FLOOR_MS, pollGiveUpMs - failingFor));
           // The Web UI shows these details on the pending activity: why the poll waits, and for how long it has.
           const why = rateLimited ? err.message : `${what} for ${formatDuration(failingFor)} (gives up after ${formatDuration(pollGiveUpMs)})`;
-          await patientSleep(wait, { actionId, waiting: err.type, failures, why });
+          try {
+            await patientSleep(wait, { actionId, waiting: err.type, failures, why }, stopPolls.signal);
+          } catch (sleepErr) {
+            if (importCancelled()) return unknownOnCancel(`${what} for ${formatDuration(Date.now() - (failingSince ?? Date.now()))}`);
+            throw sleepErr;
+          }
           continue;
         }
         failures = 0;
@@ -171,14 +205,15 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         delay = nextPollDelay({
           firstMs, floorMs, polls, elapsedMs: now - began, lastDelayMs: delay, status: poll.status, progress: poll.progress, runningForMs: now - notRunningAt,
         });
-        await patientSleep(delay, { actionId, status: poll.status, progress: poll.progress });
+        await patientSleep(delay, { actionId, status: poll.status, progress: poll.progress }, stopPolls.signal);
       }
     },
 
     /** Records a chunk whose submission failed for good, so every product still gets an outcome. */
     async failChunk({ input, chunkId, error, retryable }: ChunkRequest & { error: string; retryable: boolean }): Promise<OutcomeCounts> {
       const items = await readChunk(store, input.importId, chunkId);
-      return record(input, chunkId, items, items.map(() => ({ ok: false, retryable, error })));
+      const outcome = { ok: false, retryable, error } as const;
+      return withIssue(await record(input, chunkId, items, items.map(() => outcome)), chunkId, outcome);
     },
   };
 }

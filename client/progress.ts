@@ -34,7 +34,7 @@ function stateOf(p: ImportProgress, stagingRead?: number): string {
 export function waitingText(p: Pick<ImportProgress, 'waitingFor' | 'phase'>): string {
   if (!p.waitingFor || p.phase === 'completed' || p.phase === 'cancelled') return '';
   const until = new Date(p.waitingFor.until);
-  const time = until.toTimeString().slice(0, 8);
+  const time = localTime(p.waitingFor.until);
   const day = until.toDateString() === new Date().toDateString() ? '' : ` on ${until.toDateString()}`;
   return ` · waiting for ${p.waitingFor.what} until ${time}${day}`;
 }
@@ -52,14 +52,18 @@ export function progressLines(p: ImportProgress, stagingRead?: number, barWidth 
     `products |${bar(done, p.valid, barWidth)}| ${n(done)}/${n(p.valid)} ${pct}% · ${rateAndEta(p)}`,
     `         ${n(p.succeeded)} ok · ${n(p.failed)} failed · ${n(p.awaitingRetry)} to retry · ${n(p.inFlight)} in flight · ${n(invalidOf(p))} invalid`,
     `chunks   |${bar(p.chunks.done, p.chunks.total, barWidth)}| ${n(p.chunks.done)}/${n(p.chunks.total)} · ${p.chunks.inFlight} in flight`,
+    ...(p.lastIssue ? [`last issue ${localTime(p.lastIssue.at)}: ${p.lastIssue.message}`] : []),
   ];
 }
+
+const localTime = (iso: string) => new Date(iso).toTimeString().slice(0, 8);
 
 /** One line for logs. */
 export function progressLine(p: ImportProgress, stagingRead?: number): string {
   return (
     `${stateOf(p, stagingRead)}: ${n(finished(p))}/${n(p.valid)} products done (${n(p.succeeded)} ok, ${n(p.failed)} failed, ` +
-    `${n(p.awaitingRetry)} to retry, ${n(p.inFlight)} in flight, ${n(invalidOf(p))} invalid), chunks ${n(p.chunks.done)}/${n(p.chunks.total)}, ${rateAndEta(p)}`
+    `${n(p.awaitingRetry)} to retry, ${n(p.inFlight)} in flight, ${n(invalidOf(p))} invalid), chunks ${n(p.chunks.done)}/${n(p.chunks.total)}, ${rateAndEta(p)}` +
+    (p.lastIssue ? `; last issue ${localTime(p.lastIssue.at)}: ${p.lastIssue.message}` : '')
   );
 }
 

@@ -111,6 +111,8 @@ export interface OutcomeCounts {
   invalid: number;
   /** Requests whose answer never came (timeouts, dropped connections) and were sent again. */
   unknownOutcomeRetries: number;
+  /** Why a whole chunk failed or went to a retry round (polls that gave up, a submission that failed for good). */
+  issue?: string;
 }
 
 /** Products a chunk's counts speak for (unknownOutcomeRetries counts requests, not products). */
@@ -171,6 +173,8 @@ export interface ImportProgress {
   runNumber: number;
   /** What submissions wait for and until when (ISO): `{ what: "Voucherify's bulk quota", until }`; absent when nothing waits. */
   waitingFor?: { what: string; until: string };
+  /** The latest chunk that failed or went to a retry round as a whole, and why (ISO time): the report has it per product. */
+  lastIssue?: { message: string; at: string };
 }
 
 export interface ReportFiles {

@@ -1,11 +1,12 @@
 /**
  * Pacing against the Voucherify sandbox: the per-target request cap, polls per action within the schedule's bound,
- * and polls that keep failing handing their chunk on with the reason in the report.
+ * polls that keep failing handing their chunk on with the reason in the report and the progress, and a cancel that ends
+ * failing polls at once.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startImport, type StartImportRequest } from '../client';
+import { progressQuery, startImport, type StartImportRequest } from '../client';
 import { startVoucherifySandbox, type SandboxStats, type VoucherifySandbox } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
 import { connectVoucherify } from '../targets/voucherify/api';
@@ -98,6 +99,9 @@ describe('pacing', () => {
         const rows = await readJsonl<{ outcome: string; error: string }>(summary.files.resultsJsonl);
         assert.equal(rows.length, 20);
         for (const row of rows) assert.match(row.error, giveUpReason);
+        // The progress (and so `status` and the Web UI) says why, not only the report.
+        const progress = await handle.query(progressQuery);
+        assert.match(progress.lastIssue?.message ?? '', /^chunk r0-000000 \(20 products\) was set aside for a retry round: the target answered 50/);
         // Backing off with jitter from about a second: a handful of polls in 3 s, not thousands.
         assert.ok(failedPolls >= 2 && failedPolls <= 8, `${failedPolls} polls while failing`);
       } finally {
@@ -105,16 +109,22 @@ describe('pacing', () => {
       }
     }));
 
-  test('a cancel while polls fail ends once pollGiveUpMs runs out, with the reason in the report', () =>
+  test('a cancel while polls fail ends the import long before pollGiveUpMs, each product saying its outcome is unknown', () =>
     withSandbox({}, async (sandbox) => {
-      const { handle, worker } = await failingPolls(sandbox, 'pace-cancel', { pollGiveUpMs: 3000 });
+      // Ten minutes of failing polls would be the give-up, whose rows would name it instead: the cancel must not wait for it.
+      const { handle, worker } = await failingPolls(sandbox, 'pace-cancel', { pollGiveUpMs: 600_000 });
       try {
+        await eventually('a poll failed', () => polls(sandbox.stats()) >= 1 || undefined);
         await handle.cancel();
         const summary = await handle.result();
         assert.equal(summary.status, 'cancelled');
         const rows = await readJsonl<{ outcome: string; error: string }>(summary.files.resultsJsonl);
+        assert.equal(rows.length, 20);
         assert.deepEqual([...new Set(rows.map((row) => row.outcome))], ['failed']);
-        for (const row of rows) assert.match(row.error, giveUpReason);
+        const unknown = /^the import was cancelled while the target answered 50\d to every poll for \d+s: the outcome of async action \S+ is unknown/;
+        for (const row of rows) assert.match(row.error, unknown);
+        const progress = await handle.query(progressQuery);
+        assert.match(progress.lastIssue?.message ?? '', /^chunk r0-000000 \(20 products\) failed: the import was cancelled while/);
       } finally {
         await worker.stop();
       }

@@ -9,6 +9,7 @@ import { createActivities } from '../activities';
 import { storeFromEnv, type StagingStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
 import type { TemporalConfig } from '../common/temporal-config';
+import { HEARTBEAT_INTERVAL_MS } from '../common/timeouts';
 
 export const workflowsPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts');
 
@@ -33,6 +34,8 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
     ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : { workflowsPath }),
     activities: createActivities(options.store ?? storeFromEnv(env), createTargetRegistry(env)),
     maxConcurrentActivityTaskExecutions: 40,
+    // A cancel reaches an activity in a heartbeat's answer: this bounds how late (waiting polls heartbeat this often too).
+    maxHeartbeatThrottleInterval: HEARTBEAT_INTERVAL_MS,
     ...options.tuning,
   });
 }

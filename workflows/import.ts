@@ -72,6 +72,7 @@ export interface CarriedState {
   adaptive?: AdaptiveState;
   /** The quota as last known: sends allowed, or the window the bucket is closed until. */
   quota?: QuotaGateState;
+  lastIssue?: ImportProgress['lastIssue'];
 }
 
 /** The product counts of `progress`, plus the chunk counts that `progress` nests. */
@@ -100,6 +101,8 @@ function activities(summary?: string) {
     poll: wf.proxyActivities<ImportActivities>({
       ...common,
       startToCloseTimeout: '24 hours',
+      // The activity decides what a cancel means (awaitAction): the workflow waits for its answer.
+      cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 20 },
     }).awaitAction,
     bookkeeping: wf.proxyActivities<ImportActivities>({
@@ -242,6 +245,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       etaSeconds: rate > 0 && phase === 'submitting' && !state.paused && !cancelRequested ? Math.ceil(left / rate) : null,
       runNumber: state.runNumber,
       ...(waiting && waiting.chunks > 0 ? { waitingFor: { what: waiting.what, until: new Date(waiting.until).toISOString() } } : {}),
+      ...(state.lastIssue ? { lastIssue: state.lastIssue } : {}),
     };
   }
 
@@ -283,6 +287,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     c.awaitingRetry += counts.retryable;
     c.unknownOutcomeRetries += counts.unknownOutcomeRetries;
     c.chunksDone++;
+    if (counts.issue) state.lastIssue = { message: counts.issue, at: new Date(Date.now()).toISOString() };
     recordSample();
     publish();
   }
@@ -404,16 +409,25 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     c.inFlight += result.products;
     publish();
     let counts: OutcomeCounts;
+    // A stopping import tells the poll: it ends at once if the target is failing (the outcome unknown, and said so), else it follows the action.
+    const polling = new wf.CancellationScope();
+    let polled = false;
+    void wf.condition(() => polled || stopping()).then(() => polled || polling.cancel());
     try {
-      counts = await act.poll({ input, chunkId, actionId: result.actionId });
+      counts = await polling.run(() => act.poll({ input, chunkId, actionId: result.actionId }));
     } catch (err) {
+      const error = wf.isCancellation(err)
+        ? `the import stopped before async action ${result.actionId} could be followed: its outcome is unknown (look it up in ${input.target})`
+        : failureMessage(err);
       try {
-        counts = await act.bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable: true });
+        counts = await act.bookkeeping.failChunk({ input, chunkId, error, retryable: true });
       } catch (recordErr) {
         // Its products are no longer in flight; the report shows them as of unknown outcome.
         c.inFlight -= result.products;
         throw recordErr;
       }
+    } finally {
+      polled = true;
     }
     settle(counts, result.products, true);
   }
@@ -649,6 +663,7 @@ function progressMarkdown(p: ImportProgress, status?: string): string {
     '',
     // Workflow code has no time zone of its own: the Web UI shows UTC.
     ...(p.waitingFor ? [`Waiting for ${p.waitingFor.what} until ${p.waitingFor.until.slice(11, 19)} UTC (${p.waitingFor.until.slice(0, 10)})`, ''] : []),
+    ...(p.lastIssue ? [`Last issue (${p.lastIssue.at.slice(11, 19)} UTC): ${p.lastIssue.message}`, ''] : []),
     '| products | |',
     '|---|---:|',
     ...rows.map(([label, value]) => `| ${label} | ${n(value)} |`),
