@@ -72,6 +72,21 @@ test('an answer that never came: the next attempt finds the earlier action among
   assert.deepEqual(posts(), { dropped: 1, 202: 1 }, 'one POST per chunk');
 });
 
+test('the earlier action is found past the first page of the list (120 actions created after it)', async () => {
+  const api = connectVoucherify(sandbox.env);
+  sandbox.resetStats();
+  sandbox.setFaults({ dropAfterApplyRate: 1 });
+  const first = await attempt(api, chunk('buried'));
+  assert.ok(first.error, 'the first attempt saw no answer');
+  sandbox.setFaults({});
+  for (let i = 0; i < 120; i++) assert.ok((await attempt(api, chunk(`later${i}`, 1))).answer?.accepted);
+  const second = await attempt(api, chunk('buried'), first.beat);
+  assert.ok(second.answer?.accepted);
+  assert.equal(second.answer.resends, 0, 'found, not sent again');
+  assert.deepEqual(posts(), { dropped: 1, 202: 120 }, 'no second POST of the chunk');
+  assert.equal(sandbox.stats().requests['GET /v1/async-actions']?.[200], 2, 'two pages of the list');
+});
+
 test('no earlier action holds exactly the chunk: it is sent again once, and the resend is counted', async () => {
   const api = connectVoucherify(sandbox.env);
   sandbox.resetStats();

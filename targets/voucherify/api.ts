@@ -91,6 +91,9 @@ export function earlierSend(details: unknown, bodySha256: string): SubmitHeartbe
 const CLOCK_SKEW_MS = 5_000;
 /** Longest wait for an unfinished candidate action before the chunk is sent again. */
 const LOOKUP_WAIT_MS = 10 * 60_000;
+/** The list's largest page, and how many pages back a look-up goes (2,000 actions created within the window). */
+const LIST_PAGE = 100;
+const LOOKUP_MAX_PAGES = 20;
 
 const AsyncActionList = z.object({ async_actions: z.array(z.object({ id: z.string(), type: z.string().optional(), created_at: z.string() })) });
 
@@ -157,9 +160,20 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
     const beat = () => heartbeat?.({ ...earlier, lookingUp: true });
     const from = earlier.sentAt - CLOCK_SKEW_MS;
     const until = new Date(earlier.sentAt + lookupWindowMs).toISOString();
-    const listed = AsyncActionList.parse(await heartbeatWhile(heartbeat, beat, authorized((headers) =>
-      http.get('v1/async-actions', { headers, searchParams: { limit: 100, end_date: until }, signal }).json())));
-    let pending = listed.async_actions.filter((a) => a.type === 'PRODUCTS.BULK_UPDATE' && Date.parse(a.created_at) >= from).map((a) => a.id);
+    // The list comes newest first, 100 a page, before `end_date`: page back until the send time (a busy account
+    // creates more than 100 actions in the window). Ids already seen are skipped, as pages may overlap by a millisecond.
+    const listed = new Map<string, { type?: string; createdAt: number }>();
+    let end = until;
+    for (let page = 0; page < LOOKUP_MAX_PAGES; page++) {
+      const { async_actions: actions } = AsyncActionList.parse(await heartbeatWhile(heartbeat, beat, authorized((headers) =>
+        http.get('v1/async-actions', { headers, searchParams: { limit: LIST_PAGE, end_date: end }, signal }).json())));
+      const fresh = actions.filter((a) => !listed.has(a.id));
+      for (const a of fresh) listed.set(a.id, { type: a.type, createdAt: Date.parse(a.created_at) });
+      const oldest = Math.min(...actions.map((a) => Date.parse(a.created_at)));
+      if (actions.length < LIST_PAGE || fresh.length === 0 || oldest < from) break;
+      end = new Date(oldest + 1).toISOString();
+    }
+    let pending = [...listed].filter(([, a]) => a.type === 'PRODUCTS.BULK_UPDATE' && a.createdAt >= from).map(([id]) => id);
     if (pending.length === 0) return { why: `no bulk action was created after it was sent at ${new Date(earlier.sentAt).toISOString()}` };
     const keys = new Set(items.map((item) => item.key));
     const deadline = Date.now() + LOOKUP_WAIT_MS;
