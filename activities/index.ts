@@ -4,6 +4,7 @@
  */
 import { createChunkActivities } from './chunks';
 import { createReportActivities } from './report';
+import { createQuotaActivities } from './quota';
 import { createRoundActivities } from './rounds';
 import { createStageActivity } from './stage';
 import type { StagingStore } from './staging/store';
@@ -14,6 +15,7 @@ export function createActivities(store: StagingStore, targets: TargetRegistry) {
     stage: createStageActivity(store, targets),
     ...createChunkActivities(store, targets),
     ...createRoundActivities(store, targets),
+    ...createQuotaActivities(targets),
     ...createReportActivities(store),
   };
 }

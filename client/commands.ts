@@ -212,6 +212,7 @@ interface ImportFlags extends SourceFlags {
   chunksPerRun?: number;
   maxSubmitsPerMinute?: number;
   chunkBytes?: number;
+  isolatedQuota?: boolean;
   chunkSize?: number;
   lookupKey?: 'sourceId' | 'id';
   skipIfNotEmpty?: string[];
@@ -226,7 +227,7 @@ interface ImportFlags extends SourceFlags {
 const commonOptionKeys = ['concurrency', 'maxConcurrency', 'maxItemsPerChunk', 'retryRounds', 'retryBackoffMs', 'pollIntervalMs', 'chunksPerRun',
   'maxSubmitsPerMinute'] as const;
 const targetOptionKeys: Record<TargetName, readonly (keyof ImportFlags)[]> = {
-  voucherify: ['chunkBytes'],
+  voucherify: ['chunkBytes', 'isolatedQuota'],
   propeller: ['chunkSize', 'lookupKey', 'skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate'],
 };
 
@@ -242,7 +243,7 @@ export function importRequestOf(file: string, flags: ImportFlags): StartImportRe
   }
   const pick = (keys: readonly (keyof ImportFlags)[]) => Object.fromEntries(keys.filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]]));
   const options: Record<string, unknown> = pick(commonOptionKeys);
-  if (flags.target === 'voucherify') Object.assign(options, pick(['chunkBytes']));
+  if (flags.target === 'voucherify') Object.assign(options, pick(['chunkBytes']), flags.isolatedQuota ? { shareQuota: false } : {});
   else {
     Object.assign(options, pick(['chunkSize', 'lookupKey']));
     const directives = pick(['skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate']);
@@ -270,6 +271,7 @@ function importCommand(): Command {
     .option('--chunks-per-run <n>', 'chunks per workflow run before it continues as new (default 500)', integer)
     .option('--max-submits-per-minute <n>', 'chunk submissions per minute at most, below the plan\'s quota, to leave room for your shop', integer)
     .option('--chunk-bytes <n>', 'Voucherify: request body bytes per chunk (default 10,000,000; at most 10,485,760)', integer)
+    .option('--isolated-quota', 'Voucherify: pace by this import\'s own answers, not with the other imports into the account (default: shared)')
     .option('--chunk-size <n>', 'Propeller: products per request (default 500; at most 2000)', integer)
     .addOption(new Option('--lookup-key <key>', 'Propeller: how existing products are matched (default sourceId)').choices(['sourceId', 'id']))
     .option('--skip-if-not-empty <fields>', 'Propeller directive: comma-separated fields kept on update when they already have a value', commaList)

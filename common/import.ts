@@ -58,6 +58,8 @@ export const VoucherifyOptions = z.object({
   ...commonOptions,
   /** Serialized request body per chunk, at most; a margin under the API's 10 MB. */
   chunkBytes: z.number().int().min(1024).max(VOUCHERIFY_MAX_BODY_BYTES).default(10_000_000),
+  /** Pace bulk calls with every other import into the same account (one coordinator per account); false: by this import's answers alone. */
+  shareQuota: z.boolean().default(true),
 });
 export type VoucherifyOptions = z.infer<typeof VoucherifyOptions>;
 

@@ -66,6 +66,8 @@ type SubmitAnswer = ({ accepted: true; actionId: string; quota?: QuotaSeen } | {
 /** The target takes the chunk and works on it later; the answer says where to ask. */
 export interface AsyncActionApi<T extends TargetName = TargetName> {
   mode: 'async-action';
+  /** Names the account whose quota the calls use (a URL and an application id, never a secret); imports into it share a coordinator. */
+  account?: string;
   /**
    * `resends` counts sends of this chunk after an attempt of unknown outcome (this attempt's included) whose
    * earlier action could not be found; an action found is polled instead and is no resend. `quota`: what the

@@ -187,4 +187,41 @@ describe('Voucherify import against a small bulk quota', () => {
       await sandbox.close();
     }
   });
+  test('two imports into one account, on two workers: one coordinator paces both, never a request into a closed window', async () => {
+    const sandbox = await startVoucherifySandbox({ quotas: { bulkPerHour: 2, bulkWindowSeconds: 4 } });
+    const first = await catalogOf('quota-two-a', 40);
+    const second = await catalogOf('quota-two-b', 40);
+    const taskQueue = uniqueTaskQueue('quota-two');
+    const stagingDir = path.join(first.dir, 'staging');
+    const local = await createImportWorker({
+      connection: t.connection, namespace: t.namespace, taskQueue, env: sandbox.env,
+      store: new LocalFolderStore(stagingDir), workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
+    });
+    const run = local.run();
+    const other = spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir });
+    try {
+      const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
+      const start = (file: string, name: string) =>
+        startImport(t.client, { target: 'voucherify' as const, source: { location: file }, options }, { taskQueue, workflowId: `${name}-${Date.now()}` });
+      const handles = await Promise.all([start(first.file, 'quota-two-a'), start(second.file, 'quota-two-b')]);
+      const summaries = await Promise.all(handles.map((h) => h.result()));
+      for (const summary of summaries) {
+        assert.equal(summary.counts.succeeded, 40);
+        assert.equal(summary.counts.retryRounds, 0, 'no retry round because of the quota');
+      }
+      // Eight chunks at two calls a window: each import alone would probe every window the other one had used.
+      assert.deepEqual(bulkAnswers(sandbox), { 202: 8 }, 'every call into an open window, none answered 429');
+      for (const handle of handles) assert.equal(await submitRetries(handle), 0);
+      const coordinators: string[] = [];
+      for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` })) coordinators.push(w.workflowId);
+      assert.equal(coordinators.length, 1, 'one coordinator for the account');
+      assert.match(coordinators[0]!, /^quota-voucherify-[0-9a-f]{16}$/, 'named by a hash: no URL, application id or key in it');
+    } finally {
+      local.shutdown();
+      await run;
+      await other.kill();
+      await sandbox.close();
+    }
+  });
+
 });

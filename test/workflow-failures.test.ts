@@ -32,7 +32,8 @@ async function runWith(name: string, stubs: Stubs, options: Record<string, unkno
     const request = {
       target: 'voucherify',
       source: { location: 'https://example.invalid/catalog.jsonl' },
-      options: { pollIntervalMs: 100, retryBackoffMs: 100, concurrency: 1, ...options },
+      // The stubs pace alone (no account coordinator among them; test/quota.test.ts covers it).
+      options: { pollIntervalMs: 100, retryBackoffMs: 100, concurrency: 1, shareQuota: false, ...options },
     };
     const handle = await startImport(t.client, request as StartImportRequest, { taskQueue, workflowId: `${name}-${Date.now()}`, countRecords: false });
     await during?.(handle);
@@ -292,7 +293,7 @@ describe('signals that reach the import before its first workflow task', { timeo
     let submitted = 0;
     const handle = await startImport(
       t.client,
-      { target: 'voucherify', source: { location: 'https://example.invalid/catalog.jsonl' }, options: { pollIntervalMs: 100, concurrency: 1 } } as StartImportRequest,
+      { target: 'voucherify', source: { location: 'https://example.invalid/catalog.jsonl' }, options: { pollIntervalMs: 100, concurrency: 1, shareQuota: false } } as StartImportRequest,
       { taskQueue, workflowId: `pause-first-${Date.now()}`, countRecords: false },
     );
     // No worker yet: the start and the pause are both in the history before the first workflow task.

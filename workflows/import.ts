@@ -22,7 +22,8 @@ import { HEARTBEAT_TIMEOUT_MS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeou
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
 import { AdaptiveLimit, type AdaptiveState } from './adaptive';
 import { failureDetails, failureMessage, failureType, isRetryable, MAX_UNRECORDED, type UnrecordedChunk } from './failures';
-import { describeWait, QuotaGate, type QuotaGateState } from './quota';
+import { QuotaGate, type QuotaGateState } from './quota';
+import { accountPermits, localPermits } from './permits';
 import type { QuotaSeen } from '../targets/http';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from './messages';
 
@@ -37,8 +38,6 @@ const FATAL_FAILURES = new Set(['Unauthorized', 'QuotaExhausted']);
 const MISCONFIGURED = 'TargetMisconfigured';
 const MISCONFIGURED_CHUNKS_TO_STOP = 2;
 const RATE_LIMITED = 'RateLimited';
-/** How long before a quota window opens its first submission is scheduled (workflow task, activity task, reading the chunk). */
-const WINDOW_LEAD_MS = 1000;
 
 /** The quota a 429 reported (targets/http.ts puts it in the failure's details), when `err` is one. */
 function rateLimitQuota(err: unknown): QuotaSeen | undefined {
@@ -105,6 +104,11 @@ function activities(summary?: string) {
       cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 20 },
     }).awaitAction,
+    quota: wf.proxyActivities<ImportActivities>({
+      ...common,
+      startToCloseTimeout: '1 minute',
+      retry: { maximumAttempts: 10, initialInterval: '1 second', maximumInterval: '30 seconds' },
+    }).messageQuotaCoordinator,
     bookkeeping: wf.proxyActivities<ImportActivities>({
       ...common,
       startToCloseTimeout: '2 hours',
@@ -141,11 +145,9 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   /** Chunks the window may hold now: the user's concurrency, or the adaptive limit under it. */
   const windowLimit = () => (adaptive ? adaptive.limit(state.concurrency) : state.concurrency);
   const inFlight = new Set<string>();
-  const gate = new QuotaGate({ probeFirst: input.target === 'voucherify', maxPerMinute: options.maxSubmitsPerMinute }, state.quota);
+  // Continue-as-new happens with nothing in flight: no send of an earlier run awaits its answer.
+  const gate = new QuotaGate({ probeFirst: input.target === 'voucherify', maxPerMinute: options.maxSubmitsPerMinute }, state.quota && { ...state.quota, outstanding: 0 });
   state.quota = gate.state;
-  /** The window the chunks wait for (one timer per window, however many chunks wait), and how many wait. */
-  let windowTimer: number | undefined;
-  let waiting: { until: number; what: string; chunks: number } | undefined;
   let phase: ImportPhase = state.stage ? 'submitting' : 'staging';
   let cancelRequested = false;
   let cancelReason: string | undefined;
@@ -156,6 +158,20 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
    * Declared before the handlers: a signal sent with the start is delivered as its handler is set.
    */
   let published = '';
+
+  // Voucherify's quota belongs to the account: its imports share one coordinator, unless told to pace alone.
+  // Before the handlers: a signal delivered with the start publishes progress, which asks the permits.
+  const permitContext = {
+    target: input.target,
+    maxPerMinute: options.maxSubmitsPerMinute,
+    stopping: () => stopping(),
+    paused: () => state.paused,
+    changed: () => publish(),
+  };
+  const permits =
+    'shareQuota' in options && options.shareQuota
+      ? accountPermits(permitContext, (message) => activities('quota').quota({ input: { target: input.target }, message }))
+      : localPermits(gate, permitContext);
 
   // ---- messages -------------------------------------------------------------------------
   // Handlers publish at once: while paused nothing else happens that would.
@@ -217,6 +233,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     // Workflow time: in a query handler it is the time of the last event, reported as `asOf`.
     const now = Date.now();
     const rate = throughput(now);
+    const waiting = permits.waitingFor();
     const left = (state.stage?.valid ?? 0) - finishedProducts();
     return {
       importId: input.importId,
@@ -244,7 +261,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       throughputPerSecond: Math.round(rate * 10) / 10,
       etaSeconds: rate > 0 && phase === 'submitting' && !state.paused && !cancelRequested ? Math.ceil(left / rate) : null,
       runNumber: state.runNumber,
-      ...(waiting && waiting.chunks > 0 ? { waitingFor: { what: waiting.what, until: new Date(waiting.until).toISOString() } } : {}),
+      ...(waiting ? { waitingFor: { what: waiting.what, until: new Date(waiting.until).toISOString() } } : {}),
       ...(state.lastIssue ? { lastIssue: state.lastIssue } : {}),
     };
   }
@@ -320,69 +337,24 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     }
   }
 
-  /**
-   * Waits until the quota lets one more submission go; false when the import stops meanwhile. A
-   * window hours away is a durable timer: a worker restart changes nothing, and no attempt is spent.
-   */
-  async function quotaPermit(): Promise<{ notBefore?: number } | false> {
-    for (;;) {
-      if (stopping()) return false;
-      if (state.paused) {
-        await wf.condition(() => stopping() || !state.paused);
-        continue;
-      }
-      const now = Date.now();
-      const decision = gate.decide(now, WINDOW_LEAD_MS);
-      if (decision.send) {
-        gate.take(now);
-        return decision.notBefore === undefined ? {} : { notBefore: decision.notBefore };
-      }
-      const version = gate.version;
-      if (decision.until === undefined) {
-        await wf.condition(() => stopping() || state.paused || gate.version !== version);
-        continue;
-      }
-      const what = describeWait(input.target, decision.bucket, options.maxSubmitsPerMinute);
-      if (waiting?.until !== decision.until) {
-        waiting = { until: decision.until, what, chunks: 0 };
-        publish();
-      }
-      const wait = waiting;
-      wait.chunks++;
-      try {
-        if (windowTimer !== decision.until) {
-          windowTimer = decision.until;
-          // Woken a little early: the submission is scheduled by the time the window opens, and waits for it in the activity.
-          await wf.condition(() => stopping(), Math.max(1, decision.until - WINDOW_LEAD_MS - now));
-          gate.tick();
-        } else {
-          await wf.condition(() => stopping() || state.paused || gate.version !== version);
-        }
-      } finally {
-        wait.chunks--;
-      }
-      if (wait.chunks === 0) publish();
-    }
-  }
-
   async function followChunk(chunkId: string): Promise<void> {
     const act = activities(`${input.target} chunk ${chunkId} (round ${state.round})`);
     let result: SubmitResult;
     for (;;) {
-      const permit = await quotaPermit();
+      const permit = await permits.take();
       if (!permit) {
         // Never sent: it stays for after a resume, or is reported not-submitted.
         state.pendingParts.unshift(chunkId);
         return;
       }
       try {
-        result = await act.chunk.submitChunk({ input, chunkId, ...permit });
+        result = await act.chunk.submitChunk({ input, chunkId, ...(permit.notBefore !== undefined ? { notBefore: permit.notBefore } : {}) });
         // A 413 (split) says nothing about the quota; an accepted or answered chunk without quota headers means none is metered.
-        gate.answered(Date.now(), result.kind === 'accepted' ? result.quota : undefined, result.kind === 'split');
+        await permits.answered(permit, result.kind === 'accepted' ? result.quota : undefined, result.kind === 'split');
         break;
       } catch (err) {
         const quota = rateLimitQuota(err);
-        gate.answered(Date.now(), quota, true);
+        await permits.answered(permit, quota, true);
         if (quota) continue;
         await recordChunkFailure(chunkId, err);
         return;

@@ -1,1 +1,2 @@
 export { importCatalog } from './import';
+export { accountQuota } from './account-quota';

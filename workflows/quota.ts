@@ -32,12 +32,14 @@ export interface QuotaGateState {
    * window was probed early and found closed (windows that don't start at their first call).
    */
   windowMs?: number;
+  /** Sends whose answer hasn't come yet (carried: an account's coordinator continues as new with permits out). */
+  outstanding?: number;
 }
 
 export interface QuotaGateOptions {
   /** Probe before sending more than one request (targets whose answers carry quota headers). */
   probeFirst: boolean;
-  /** The user's ceiling on submissions per minute, below the plan's quota. */
+  /** The user's ceiling on submissions per minute, below the plan's quota (a coordinator changes it as imports come and go). */
   maxPerMinute?: number;
 }
 
@@ -50,17 +52,23 @@ export type QuotaDecision =
   | { send: false; until?: undefined };
 
 export class QuotaGate {
-  /** Sends whose answer hasn't come yet. */
-  private outstanding = 0;
   /** Changes whenever a decision may have changed; waiters watch it. */
   version = 0;
   readonly state: QuotaGateState;
 
   constructor(
-    private readonly options: QuotaGateOptions,
+    readonly options: QuotaGateOptions,
     carried?: QuotaGateState,
   ) {
     this.state = carried ?? { budget: options.probeFirst ? 0 : UNMETERED, recentSends: [] };
+  }
+
+  private get outstanding(): number {
+    return this.state.outstanding ?? 0;
+  }
+
+  private set outstanding(n: number) {
+    this.state.outstanding = n;
   }
 
   /** `leadMs`: how early a submission may be scheduled to go out the moment the window opens. */

@@ -218,6 +218,8 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
 
   return {
     mode: 'async-action',
+    // One application of one cluster: the quotas belong to it (the token is no part of it).
+    account: `${settings.VOUCHERIFY_API_URL.replace(/\/+$/, '')}|${settings.VOUCHERIFY_APP_ID}`,
     async submit(items, ctx) {
       const { signal, heartbeat } = ctx;
       const body = `[${items.map((item) => item.body).join(',')}]`;

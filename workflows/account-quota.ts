@@ -1,0 +1,149 @@
+/**
+ * One coordinator per target account: every import into the account asks it for a permit before each bulk call,
+ * so pacing holds across imports and workers. Its core is the same QuotaGate an import uses alone; the coordinator
+ * adds a queue (first come, first served), the answers of every import, and leases, so a permit whose import died
+ * is not held for ever. Messages are signals both ways: an import reaches the coordinator through an activity
+ * (signal-with-start, so the first one starts it), the coordinator answers with a signal to the import.
+ */
+import * as wf from '@temporalio/workflow';
+import type { TargetName } from '../common/import';
+import { SUBMIT_START_TO_CLOSE_MS } from '../common/timeouts';
+import type { QuotaSeen } from '../targets/http';
+import { QuotaGate, type QuotaGateState } from './quota';
+
+export interface PermitRequest {
+  requestId: string;
+  /** The import asking: the permit is signalled to it. */
+  workflowId: string;
+  /** The import's ceiling (submissions per minute): the smallest of the imports waiting applies to the account. */
+  maxPerMinute?: number;
+}
+
+/** What the bulk call's answer said; `failed` without `quota`: nothing learnt (or the permit is given back unused). */
+export interface PermitAnswer {
+  requestId: string;
+  quota?: QuotaSeen;
+  failed: boolean;
+}
+
+export interface PermitGrant {
+  requestId: string;
+  /** Epoch ms: the window opens then; send at that time. */
+  notBefore?: number;
+}
+
+/** Sent to the imports waiting when the account's bucket is closed: what they wait for, and until when. */
+export interface PermitWait {
+  until: number;
+  bucket: string;
+  ceiling: boolean;
+  maxPerMinute?: number;
+}
+
+export const permitRequestSignal = wf.defineSignal<[PermitRequest]>('quotaPermitRequest');
+export const permitAnswerSignal = wf.defineSignal<[PermitAnswer]>('quotaPermitAnswer');
+export const permitGrantSignal = wf.defineSignal<[PermitGrant]>('quotaPermitGrant');
+export const permitWaitSignal = wf.defineSignal<[PermitWait]>('quotaPermitWait');
+
+export interface AccountQuotaArgs {
+  target: TargetName;
+}
+
+export interface AccountQuotaState {
+  gate?: QuotaGateState;
+  queue: PermitRequest[];
+  /** Permits out, with the time they were granted. */
+  granted: (PermitRequest & { at: number })[];
+  /** Recent request ids, so a request delivered twice (an activity retried) is served once. */
+  seen: string[];
+}
+
+/** A bulk call takes at most the submission's startToClose; a permit unanswered after that is taken back. */
+export const PERMIT_LEASE_MS = SUBMIT_START_TO_CLOSE_MS + 60_000;
+/** The coordinator ends after this long with nothing queued or out, once the window it knows of is over. */
+const IDLE_MS = 5 * 60_000;
+/** Grants are scheduled this early before a window opens, as an import does alone. */
+const WINDOW_LEAD_MS = 1000;
+const MAX_SEEN = 500;
+const EVENTS_PER_RUN = 5_000;
+
+export const accountQuotaWorkflowId = (target: TargetName, account: string) => `quota-${target}-${account}`;
+
+export async function accountQuota(args: AccountQuotaArgs, carried?: AccountQuotaState): Promise<void> {
+  const state: AccountQuotaState = carried ?? { queue: [], granted: [], seen: [] };
+  const gate = new QuotaGate({ probeFirst: true }, state.gate);
+  state.gate = gate.state;
+  let changed = 0;
+  let lastWait: number | undefined;
+
+  wf.setHandler(permitRequestSignal, (request) => {
+    if (state.seen.includes(request.requestId)) return;
+    state.seen = [...state.seen, request.requestId].slice(-MAX_SEEN);
+    state.queue.push(request);
+    changed++;
+  });
+  wf.setHandler(permitAnswerSignal, (answer) => {
+    const granted = state.granted.findIndex((g) => g.requestId === answer.requestId);
+    if (granted >= 0) {
+      state.granted.splice(granted, 1);
+      gate.answered(Date.now(), answer.quota, answer.failed);
+    } else {
+      // A request given up before its permit came (the import stopped): it leaves the queue.
+      state.queue = state.queue.filter((r) => r.requestId !== answer.requestId);
+      if (!state.seen.includes(answer.requestId)) state.seen = [...state.seen, answer.requestId].slice(-MAX_SEEN);
+    }
+    changed++;
+  });
+
+  for (;;) {
+    if (wf.workflowInfo().continueAsNewSuggested || wf.workflowInfo().historyLength > EVENTS_PER_RUN) {
+      await wf.condition(wf.allHandlersFinished);
+      await wf.continueAsNew<typeof accountQuota>(args, state);
+    }
+    const now = Date.now();
+    for (const expired of state.granted.filter((g) => g.at + PERMIT_LEASE_MS <= now)) {
+      state.granted = state.granted.filter((g) => g !== expired);
+      gate.answered(now, undefined, true);
+    }
+    const ceilings = state.queue.map((r) => r.maxPerMinute).filter((n): n is number => n !== undefined);
+    gate.options.maxPerMinute = ceilings.length ? Math.min(...ceilings) : undefined;
+    const version = changed + gate.version;
+    const next = state.queue[0];
+    if (next) {
+      const decision = gate.decide(now, WINDOW_LEAD_MS);
+      if (decision.send) {
+        gate.take(now);
+        state.queue.shift();
+        state.granted.push({ ...next, at: now });
+        const grant: PermitGrant = { requestId: next.requestId, ...(decision.notBefore !== undefined ? { notBefore: decision.notBefore } : {}) };
+        // An import that has ended cannot take its permit: it is given back at once.
+        await wf.getExternalWorkflowHandle(next.workflowId).signal(permitGrantSignal, grant).catch(() => {
+          state.granted = state.granted.filter((g) => g.requestId !== next.requestId);
+          gate.answered(Date.now(), undefined, true);
+        });
+        continue;
+      }
+      if (decision.until !== undefined) {
+        if (lastWait !== decision.until) {
+          lastWait = decision.until;
+          const wait: PermitWait = { until: decision.until, bucket: decision.bucket, ceiling: decision.ceiling, maxPerMinute: gate.options.maxPerMinute };
+          const waiting = [...new Set(state.queue.map((r) => r.workflowId))];
+          await Promise.all(waiting.map((id) => wf.getExternalWorkflowHandle(id).signal(permitWaitSignal, wait).catch(() => undefined)));
+        }
+        await wf.condition(() => changed + gate.version !== version, Math.max(1, decision.until - WINDOW_LEAD_MS - now));
+      } else {
+        // Answers are awaited; a lease running out also frees a permit.
+        const leaseEnd = Math.min(...state.granted.map((g) => g.at + PERMIT_LEASE_MS));
+        await wf.condition(() => changed + gate.version !== version, Math.max(1, leaseEnd - now));
+      }
+    } else if (state.granted.length > 0) {
+      const leaseEnd = Math.min(...state.granted.map((g) => g.at + PERMIT_LEASE_MS));
+      await wf.condition(() => changed + gate.version !== version, Math.max(1, leaseEnd - now));
+    } else {
+      // Idle: stay while the account's window is known to be closed, so a new import does not probe it again.
+      const idleUntil = Math.max(now, gate.state.closedUntil ?? 0) + IDLE_MS;
+      const woken = await wf.condition(() => state.queue.length > 0, idleUntil - now);
+      if (!woken) return;
+    }
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Where an import gets its permission to send a chunk: its own QuotaGate (pacing within the import), or its
+ * account's coordinator (pacing across every import into the account, workflows/account-quota.ts). Both wait
+ * durably (timers and conditions, no activity held open), so a window hours away survives worker restarts.
+ */
+import * as wf from '@temporalio/workflow';
+import type { QuotaSeen } from '../targets/http';
+import type { QuotaMessage } from '../activities/quota';
+import { permitGrantSignal, permitWaitSignal, type PermitGrant, type PermitWait } from './account-quota';
+import { describeWait, QuotaGate } from './quota';
+
+/** How long before a quota window opens its first submission is scheduled (workflow task, activity task, reading the chunk). */
+export const WINDOW_LEAD_MS = 1000;
+
+export interface Permit {
+  /** Epoch ms: send at this time (the window opens then). */
+  notBefore?: number;
+  /** The coordinator's request this permit answers. */
+  requestId?: string;
+}
+
+export interface PermitSource {
+  /** Waits for a permit; false when the import stops meanwhile (the permit, if one came, is given back). */
+  take(): Promise<Permit | false>;
+  /** The chunk's answer (`quota` from its headers or a 429), or a failure that taught nothing. */
+  answered(permit: Permit, quota: QuotaSeen | undefined, failed: boolean): Promise<void>;
+  /** What submissions wait for now, for the progress. */
+  waitingFor(): { what: string; until: number } | undefined;
+}
+
+export interface PermitContext {
+  target: string;
+  maxPerMinute?: number;
+  stopping(): boolean;
+  paused(): boolean;
+  /** Something the progress shows changed. */
+  changed(): void;
+}
+
+/** Waits while the import is paused; false if it stops. */
+async function unpaused(ctx: PermitContext): Promise<boolean> {
+  if (ctx.paused()) await wf.condition(() => ctx.stopping() || !ctx.paused());
+  return !ctx.stopping();
+}
+
+/** Pacing by the import's own gate: one timer per window however many chunks wait. */
+export function localPermits(gate: QuotaGate, ctx: PermitContext): PermitSource {
+  let windowTimer: number | undefined;
+  let waiting: { until: number; what: string; chunks: number } | undefined;
+  return {
+    async take() {
+      for (;;) {
+        if (!(await unpaused(ctx))) return false;
+        const now = Date.now();
+        const decision = gate.decide(now, WINDOW_LEAD_MS);
+        if (decision.send) {
+          gate.take(now);
+          return decision.notBefore === undefined ? {} : { notBefore: decision.notBefore };
+        }
+        const version = gate.version;
+        if (decision.until === undefined) {
+          await wf.condition(() => ctx.stopping() || ctx.paused() || gate.version !== version);
+          continue;
+        }
+        if (waiting?.until !== decision.until) {
+          waiting = { until: decision.until, what: describeWait(ctx.target, decision.bucket, ctx.maxPerMinute), chunks: 0 };
+          ctx.changed();
+        }
+        const wait = waiting;
+        wait.chunks++;
+        try {
+          if (windowTimer !== decision.until) {
+            windowTimer = decision.until;
+            // Woken a little early: the submission is scheduled by the time the window opens, and waits for it in the activity.
+            await wf.condition(() => ctx.stopping(), Math.max(1, decision.until - WINDOW_LEAD_MS - now));
+            gate.tick();
+          } else {
+            await wf.condition(() => ctx.stopping() || ctx.paused() || gate.version !== version);
+          }
+        } finally {
+          wait.chunks--;
+        }
+        if (wait.chunks === 0) ctx.changed();
+      }
+    },
+    async answered(_permit, quota, failed) {
+      gate.answered(Date.now(), quota, failed);
+    },
+    waitingFor: () => (waiting && waiting.chunks > 0 ? waiting : undefined),
+  };
+}
+
+/**
+ * Pacing by the account's coordinator: a request by activity, the permit by signal. Call it once per workflow
+ * run, before the first workflow task ends (it sets signal handlers).
+ */
+export function accountPermits(ctx: PermitContext, tell: (message: QuotaMessage) => Promise<unknown>): PermitSource {
+  const grants = new Map<string, PermitGrant>();
+  let waitingRequests = 0;
+  let wait: PermitWait | undefined;
+  wf.setHandler(permitGrantSignal, (grant) => {
+    grants.set(grant.requestId, grant);
+  });
+  wf.setHandler(permitWaitSignal, (w) => {
+    wait = w;
+    ctx.changed();
+  });
+  return {
+    async take() {
+      if (!(await unpaused(ctx))) return false;
+      const requestId = wf.uuid4();
+      waitingRequests++;
+      try {
+        const request = { requestId, workflowId: wf.workflowInfo().workflowId, ...(ctx.maxPerMinute ? { maxPerMinute: ctx.maxPerMinute } : {}) };
+        await tell({ request });
+        await wf.condition(() => grants.has(requestId) || ctx.stopping());
+      } finally {
+        waitingRequests--;
+        if (waitingRequests === 0 && wait) ctx.changed();
+      }
+      const grant = grants.get(requestId);
+      grants.delete(requestId);
+      if (!grant || ctx.stopping()) {
+        // Given back, granted or not: the coordinator takes it out of its queue or counts it unused.
+        await tell({ answer: { requestId, failed: true } });
+        return false;
+      }
+      return { requestId, ...(grant.notBefore !== undefined ? { notBefore: grant.notBefore } : {}) };
+    },
+    async answered(permit, quota, failed) {
+      if (permit.requestId) await tell({ answer: { requestId: permit.requestId, ...(quota ? { quota } : {}), failed } });
+    },
+    waitingFor() {
+      if (waitingRequests === 0 || !wait || wait.until <= Date.now()) return undefined;
+      return { until: wait.until, what: describeWait(ctx.target, wait.bucket, wait.maxPerMinute) };
+    },
+  };
+}
