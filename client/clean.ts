@@ -1,0 +1,101 @@
+/**
+ * `bulkport clean`: removes what ended imports left in the local staging folder. Chunks, outcomes and round plans
+ * go; the report (results and failed records) stays unless asked, and `owner.json` always stays, so the import id
+ * is never taken by another import's data. Temporal says which imports have ended: a running one is never touched.
+ */
+import { readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+
+export interface CleanOptions {
+  /** The staging folder (BULKPORT_STAGING_DIR). */
+  dir: string;
+  client: Client;
+  /** Only these imports; all in the folder otherwise. */
+  ids?: string[];
+  /** Only imports that ended at least this long ago. */
+  olderThanMs?: number;
+  /** Remove the report too. */
+  reports: boolean;
+  dryRun: boolean;
+  now?: number;
+}
+
+export interface CleanedImport {
+  id: string;
+  /** Temporal's status of the import (RUNNING, COMPLETED, …), or `UNKNOWN` when Temporal no longer knows it. */
+  status: string;
+  removed: string[];
+  bytes: number;
+  /** Why nothing was removed. */
+  skipped?: string;
+}
+
+/** Always kept: it claims the id for this import's data (activities/staging/files.ts `ownerKey`). */
+const OWNER_FILE = 'owner.json';
+const REPORT_DIR = 'report';
+
+async function sizeOf(file: string): Promise<number> {
+  const info = await stat(file);
+  if (!info.isDirectory()) return info.size;
+  const entries = await readdir(file);
+  let total = 0;
+  for (const entry of entries) total += await sizeOf(path.join(file, entry));
+  return total;
+}
+
+/** `7d`, `12h`, `30m` → milliseconds; undefined when it isn't one. */
+export function parseAge(text: string): number | undefined {
+  const match = /^(\d+)\s*(m|h|d)$/.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
+}
+
+export async function cleanStaging(options: CleanOptions): Promise<CleanedImport[]> {
+  const importsDir = path.join(options.dir, 'imports');
+  const present = await readdir(importsDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  const now = options.now ?? Date.now();
+  const results: CleanedImport[] = [];
+  for (const id of options.ids ?? present.sort()) {
+    const result: CleanedImport = { id, status: 'UNKNOWN', removed: [], bytes: 0 };
+    results.push(result);
+    if (!present.includes(id)) {
+      result.skipped = `no staging data in ${importsDir}`;
+      continue;
+    }
+    let closeTime: Date | undefined;
+    try {
+      const description = await options.client.workflow.getHandle(id).describe();
+      result.status = description.status.name;
+      closeTime = description.closeTime;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    if (result.status === 'RUNNING') {
+      result.skipped = 'still running';
+      continue;
+    }
+    // Unknown to Temporal: ended before the namespace's retention, or started in another namespace. Only by name.
+    if (result.status === 'UNKNOWN' && !options.ids) {
+      result.skipped = 'unknown to this Temporal namespace: name it to remove it';
+      continue;
+    }
+    const importDir = path.join(importsDir, id);
+    const ended = closeTime?.getTime() ?? (await stat(importDir)).mtimeMs;
+    if (options.olderThanMs !== undefined && now - ended < options.olderThanMs) {
+      result.skipped = `ended ${Math.round((now - ended) / 60_000)} min ago`;
+      continue;
+    }
+    for (const entry of (await readdir(importDir)).sort()) {
+      if (entry === OWNER_FILE || (entry === REPORT_DIR && !options.reports)) continue;
+      const file = path.join(importDir, entry);
+      result.bytes += await sizeOf(file);
+      result.removed.push(entry);
+      if (!options.dryRun) await rm(file, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
