@@ -642,7 +642,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .addHelpText(
       'after',
-      '\nTemporal Cloud: set TEMPORAL_API_KEY, or TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (PEM paths).\n' +
+      '\nConnection: as the Temporal CLI reads it (profile file TEMPORAL_CONFIG_FILE/TEMPORAL_PROFILE, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE).\n' +
+        'Temporal Cloud: set TEMPORAL_API_KEY, or TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (PEM paths).\n' +
         'Every command has --help. Start a local Temporal with `npm start` (demo) or `temporal server start-dev`.\n\n' +
         exitCodeHelp,
     );

@@ -33,7 +33,8 @@ export interface StartImportOptions {
 }
 
 export async function connectClient(config: TemporalConfig = temporalConfigFromEnv(), options: { connectTimeout?: Duration } = {}): Promise<Client> {
-  const connection = await Connection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey, ...options });
+  const { address, tls, apiKey, metadata } = config;
+  const connection = await Connection.connect({ address, tls, apiKey, metadata, ...options });
   return new Client({ connection, namespace: config.namespace });
 }
 

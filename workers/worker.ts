@@ -41,5 +41,6 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
 }
 
 export async function connectWorker(config: TemporalConfig): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: config.address, tls: config.tls, apiKey: config.apiKey });
+  const { address, tls, apiKey, metadata } = config;
+  return NativeConnection.connect({ address, tls, apiKey, metadata });
 }
