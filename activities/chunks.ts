@@ -23,7 +23,13 @@ export interface ChunkRequest {
 
 export type SubmitResult =
   /** An asynchronous target took the chunk: poll this action. */
-  | { kind: 'accepted'; actionId: string; products: number; /** Sends after an attempt of unknown outcome (see AsyncActionApi). */ resends: number; quota?: QuotaSeen }
+  | {
+      kind: 'accepted';
+      actionId: string;
+      products: number /** Sends after an attempt of unknown outcome (see AsyncActionApi). */;
+      resends: number;
+      quota?: QuotaSeen;
+    }
   /** A synchronous target answered for every product. */
   | { kind: 'completed'; counts: OutcomeCounts; load?: SubmitLoad }
   /** The request was too large: these halves replace the chunk. */
@@ -85,15 +91,29 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       if (notBefore !== undefined && notBefore > Date.now()) await ctx.sleep(notBefore - Date.now());
       const api = targets.api(input.target);
       const items = await readChunk(store, input.importId, chunkId);
-      const submitCtx = targets.context(input, { signal: ctx.cancellationSignal, heartbeat: (d) => ctx.heartbeat(d), lastHeartbeat: ctx.info.heartbeatDetails });
+      const submitCtx = targets.context(input, {
+        signal: ctx.cancellationSignal,
+        heartbeat: (d) => ctx.heartbeat(d),
+        lastHeartbeat: ctx.info.heartbeatDetails,
+      });
       if (api.mode === 'synchronous') {
         const started = performance.now();
         const answer = await api.submit(items, submitCtx);
-        const load = { latencyMsPerProduct: (performance.now() - started) / Math.max(1, items.length), failedAttempts: ctx.info.attempt - 1 };
+        const load = {
+          latencyMsPerProduct: (performance.now() - started) / Math.max(1, items.length),
+          failedAttempts: ctx.info.attempt - 1,
+        };
         return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries), load };
       }
       const answer = await api.submit(items, submitCtx);
-      if (answer.accepted) return { kind: 'accepted', actionId: answer.actionId, products: items.length, resends: answer.resends, ...(answer.quota ? { quota: answer.quota } : {}) };
+      if (answer.accepted)
+        return {
+          kind: 'accepted',
+          actionId: answer.actionId,
+          products: items.length,
+          resends: answer.resends,
+          ...(answer.quota ? { quota: answer.quota } : {}),
+        };
       if (items.length === 1) {
         const error = 'the product alone is larger than the target accepts in one request';
         return { kind: 'completed', counts: await record(input, chunkId, items, [{ ok: false, retryable: false, invalid: true, error }]) };
@@ -138,7 +158,16 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       const began = Date.now();
       const recordAll = async (outcome: ItemOutcome & { ok: false }) => {
         const items = await readChunk(store, input.importId, chunkId);
-        return withIssue(await record(input, chunkId, items, items.map(() => outcome)), chunkId, outcome);
+        return withIssue(
+          await record(
+            input,
+            chunkId,
+            items,
+            items.map(() => outcome),
+          ),
+          chunkId,
+          outcome,
+        );
       };
       // A retried attempt has no product count from the submission: read it once, it only shapes the first poll.
       const products = (await readChunk(store, input.importId, chunkId)).length;
@@ -182,7 +211,9 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           // The last try comes at the give-up time, not a whole backoff after it.
           const wait = failingSince === undefined ? wanted : Math.min(wanted, Math.max(RETRY_FLOOR_MS, pollGiveUpMs - failingFor));
           // The Web UI shows these details on the pending activity: why the poll waits, and for how long it has.
-          const why = rateLimited ? err.message : `${what} for ${formatDuration(failingFor)} (gives up after ${formatDuration(pollGiveUpMs)})`;
+          const why = rateLimited
+            ? err.message
+            : `${what} for ${formatDuration(failingFor)} (gives up after ${formatDuration(pollGiveUpMs)})`;
           try {
             await patientSleep(wait, { actionId, waiting: err.type, failures, why }, stopPolls.signal);
           } catch (sleepErr) {
@@ -203,7 +234,14 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         const now = Date.now();
         if (poll.status === 'ENQUEUED') notRunningAt = now;
         delay = nextPollDelay({
-          firstMs, floorMs, polls, elapsedMs: now - began, lastDelayMs: delay, status: poll.status, progress: poll.progress, runningForMs: now - notRunningAt,
+          firstMs,
+          floorMs,
+          polls,
+          elapsedMs: now - began,
+          lastDelayMs: delay,
+          status: poll.status,
+          progress: poll.progress,
+          runningForMs: now - notRunningAt,
         });
         await patientSleep(delay, { actionId, status: poll.status, progress: poll.progress }, stopPolls.signal);
       }
@@ -213,7 +251,16 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
     async failChunk({ input, chunkId, error, retryable }: ChunkRequest & { error: string; retryable: boolean }): Promise<OutcomeCounts> {
       const items = await readChunk(store, input.importId, chunkId);
       const outcome = { ok: false, retryable, error } as const;
-      return withIssue(await record(input, chunkId, items, items.map(() => outcome)), chunkId, outcome);
+      return withIssue(
+        await record(
+          input,
+          chunkId,
+          items,
+          items.map(() => outcome),
+        ),
+        chunkId,
+        outcome,
+      );
     },
   };
 }

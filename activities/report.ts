@@ -128,7 +128,13 @@ export function createReportActivities(store: StagingStore) {
   }
 
   /** Rows of submitted (or never submitted) products, in source order. */
-  async function* stagedRows(importId: string, chunkCount: number | undefined, lastRound: number, unrecorded: Map<string, string>, found: Findings): AsyncIterable<Row> {
+  async function* stagedRows(
+    importId: string,
+    chunkCount: number | undefined,
+    lastRound: number,
+    unrecorded: Map<string, string>,
+    found: Findings,
+  ): AsyncIterable<Row> {
     const listing = await listChunkIds(store, importId);
     const verdicts = await retryVerdicts(importId, lastRound, listing, unrecorded, found);
     // Without meta's count (damaged), the chunks the listing shows are all that can be reported.

@@ -22,7 +22,12 @@ import { leafChunks, listChunkIds, retryRoundChunks, roundRoots } from './stagin
 import type { TargetRegistry } from './targets';
 
 /** The answered chunks of a round, in order (split chunks stand for their halves). */
-export async function roundLeaves(store: StagingStore, importId: string, round: number, listing?: Awaited<ReturnType<typeof listChunkIds>>) {
+export async function roundLeaves(
+  store: StagingStore,
+  importId: string,
+  round: number,
+  listing?: Awaited<ReturnType<typeof listChunkIds>>,
+) {
   const { chunks, outcomes } = listing ?? (await listChunkIds(store, importId));
   let count: number;
   if (round === 0) {
@@ -38,7 +43,9 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
     async planRetryRound({ input, round }: { input: ImportInput; round: number }): Promise<{ chunks: number; products: number }> {
       const target = targets.bind(input);
       let products = 0;
-      const chunker = new Chunker(target.limits, target.envelopeBytes, (index, items) => writeChunk(store, input.importId, chunkId(round, index), items));
+      const chunker = new Chunker(target.limits, target.envelopeBytes, (index, items) =>
+        writeChunk(store, input.importId, chunkId(round, index), items),
+      );
       const { leaves, outcomes } = await roundLeaves(store, input.importId, round - 1);
       for (const id of leaves) {
         if (!outcomes.has(id)) continue; // never answered: the report says so

@@ -8,9 +8,28 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { VOUCHERIFY_MAX_BODY_BYTES, type ImportInput, type StageResult } from '../common/import';
 import type { StagedItem } from '../targets/types';
-import { detectFormat, MAX_NESTING_DEPTH, nestedDeeperThan, readSource, redactLocation, SourceError, tooDeepMessage, type ReadSourceOptions } from './sources';
+import {
+  detectFormat,
+  MAX_NESTING_DEPTH,
+  nestedDeeperThan,
+  readSource,
+  redactLocation,
+  SourceError,
+  tooDeepMessage,
+  type ReadSourceOptions,
+} from './sources';
 import { Chunker } from './staging/chunker';
-import { chunkId, claimImportId, createSealedWriter, invalidKey, metaKey, writeChunk, writeLines, type ImportMeta, type InvalidRow } from './staging/files';
+import {
+  chunkId,
+  claimImportId,
+  createSealedWriter,
+  invalidKey,
+  metaKey,
+  writeChunk,
+  writeLines,
+  type ImportMeta,
+  type InvalidRow,
+} from './staging/files';
 import type { StagingStore } from './staging/store';
 import type { BoundTarget, TargetRegistry } from './targets';
 
@@ -114,28 +133,48 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
           key = target.keyOf(parsed.data);
         } catch (err) {
           // The key may depend on the import's options (Propeller's lookupKey id needs an id).
-          await reject({ line: item.line, errors: [{ path: '', message: err instanceof Error ? err.message : String(err) }], raw: item.record });
+          await reject({
+            line: item.line,
+            errors: [{ path: '', message: err instanceof Error ? err.message : String(err) }],
+            raw: item.record,
+          });
           continue;
         }
         const firstLine = firstLineOfKey.get(key);
         if (firstLine !== undefined) {
-          await reject({ line: item.line, key, errors: [{ path: '', message: `duplicate key ${key}: first seen at line ${firstLine}` }], raw: item.record });
+          await reject({
+            line: item.line,
+            key,
+            errors: [{ path: '', message: `duplicate key ${key}: first seen at line ${firstLine}` }],
+            raw: item.record,
+          });
           continue;
         }
         firstLineOfKey.set(key, item.line);
         const staged: StagedItem = { line: item.line, key, raw: item.record, body: JSON.stringify(parsed.data) };
         const size = chunker.tooLarge(staged);
         if (size !== undefined) {
-          await reject({ line: item.line, key, errors: [{ path: '', message: tooLargeMessage(size, target.limits.maxBodyBytes ?? 0) }], raw: item.record });
+          await reject({
+            line: item.line,
+            key,
+            errors: [{ path: '', message: tooLargeMessage(size, target.limits.maxBodyBytes ?? 0) }],
+            raw: item.record,
+          });
           continue;
         }
         counts.valid++;
         await chunker.add(staged);
       }
       if (counts.read === 0) {
-        const what = { csv: 'it is empty, or has a header row and no rows', json: 'it is empty, or an empty array', jsonl: 'it is empty or blank' }[format];
+        const what = {
+          csv: 'it is empty, or has a header row and no rows',
+          json: 'it is empty, or an empty array',
+          jsonl: 'it is empty or blank',
+        }[format];
         const where = redactLocation(input.source.location);
-        throw new SourceError(`the source ${where} holds no records (${what}); check that it is the right file and was exported completely`);
+        throw new SourceError(
+          `the source ${where} holds no records (${what}); check that it is the right file and was exported completely`,
+        );
       }
       await chunker.flush();
       await invalid.close();

@@ -24,20 +24,31 @@ const file = await writeCatalog(path.resolve('.bulkport/bench', `adaptive-${coun
 async function runImport(label: string, options: Record<string, unknown>) {
   const started = performance.now();
   const request = { target: 'propeller', source: { location: file }, options: { chunkSize, chunksPerRun: 100, ...options } };
-  const handle = await startImport(stack.client, request as never,
-    { workflowId: `bench-adaptive-${label.replace(/[^A-Za-z0-9]+/g, "-")}-${Date.now()}` });
+  const handle = await startImport(stack.client, request as never, {
+    workflowId: `bench-adaptive-${label.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}`,
+  });
   const summary = await handle.result();
   const seconds = (performance.now() - started) / 1000;
   const progress = await handle.query<{ adaptiveLimit?: number }>('progress');
-  return { label, succeeded: summary.counts.succeeded, seconds: Number(seconds.toFixed(1)), productsPerSecond: Math.round(summary.counts.succeeded / seconds),
-    ...(progress.adaptiveLimit !== undefined ? { finalLimit: progress.adaptiveLimit } : {}) };
+  return {
+    label,
+    succeeded: summary.counts.succeeded,
+    seconds: Number(seconds.toFixed(1)),
+    productsPerSecond: Math.round(summary.counts.succeeded / seconds),
+    ...(progress.adaptiveLimit !== undefined ? { finalLimit: progress.adaptiveLimit } : {}),
+  };
 }
 
 /** The bare script: the same bodies posted straight to the sandbox by `capacity` workers, no Temporal, no staging. */
 async function bare(concurrency: number) {
   const env = stack.propeller.env;
-  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: env.PROPELLER_CLIENT_ID!, client_secret: env.PROPELLER_CLIENT_SECRET! });
-  const token = ((await (await fetch(env.PROPELLER_TOKEN_URL!, { method: 'POST', body: form })).json()) as { access_token: string }).access_token;
+  const form = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: env.PROPELLER_CLIENT_ID!,
+    client_secret: env.PROPELLER_CLIENT_SECRET!,
+  });
+  const token = ((await (await fetch(env.PROPELLER_TOKEN_URL!, { method: 'POST', body: form })).json()) as { access_token: string })
+    .access_token;
   let next = 0;
   const started = performance.now();
   const worker = async () => {
@@ -45,7 +56,9 @@ async function bare(concurrency: number) {
       const products = [];
       for (let i = chunk * chunkSize; i < Math.min(count, (chunk + 1) * chunkSize); i++) products.push(propellerRecord(i, catalog));
       const answer = await fetch(`${env.PROPELLER_API_URL}/v2/products/bulk/sourceId`, {
-        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ products }),
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ products }),
       });
       if (!answer.ok) throw new Error(`bare script: ${answer.status}`);
       await answer.arrayBuffer();
@@ -53,7 +66,11 @@ async function bare(concurrency: number) {
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
-  return { label: `bare script, concurrency ${concurrency}`, seconds: Number(seconds.toFixed(1)), productsPerSecond: Math.round(count / seconds) };
+  return {
+    label: `bare script, concurrency ${concurrency}`,
+    seconds: Number(seconds.toFixed(1)),
+    productsPerSecond: Math.round(count / seconds),
+  };
 }
 
 const results = [];
@@ -68,7 +85,16 @@ try {
   console.log(JSON.stringify(results.at(-1)));
   const best = Math.max(...results.filter((r) => r.label.startsWith('fixed')).map((r) => r.productsPerSecond));
   const adaptive = results.at(-1)!.productsPerSecond;
-  console.log(JSON.stringify({ load, products: count, chunkSize, bestFixed: best, adaptive, adaptiveOfBest: `${Math.round((adaptive / best) * 100)}%` }));
+  console.log(
+    JSON.stringify({
+      load,
+      products: count,
+      chunkSize,
+      bestFixed: best,
+      adaptive,
+      adaptiveOfBest: `${Math.round((adaptive / best) * 100)}%`,
+    }),
+  );
 } finally {
   await stack.shutdown();
 }

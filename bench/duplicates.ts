@@ -25,21 +25,41 @@ sandbox.setFaults({ slowRate: 1, slowMs });
 sandbox.resetStats();
 const keys = { 'x-app-id': sandbox.env.VOUCHERIFY_APP_ID ?? '', 'x-app-token': sandbox.env.VOUCHERIFY_APP_TOKEN ?? '' };
 let started = performance.now();
-await Promise.all(Array.from({ length: chunks }, (_, c) => httpRequest(`${sandbox.url}/v1/products/bulk/async`,
-  jsonRequest('POST', Array.from({ length: perChunk }, (_, i) => ({ source_id: `bare-${c}-${i}` })), keys))));
+await Promise.all(
+  Array.from({ length: chunks }, (_, c) =>
+    httpRequest(
+      `${sandbox.url}/v1/products/bulk/async`,
+      jsonRequest(
+        'POST',
+        Array.from({ length: perChunk }, (_, i) => ({ source_id: `bare-${c}-${i}` })),
+        keys,
+      ),
+    ),
+  ),
+);
 const bare = { actions: accepted(), posts: posts(), seconds: (performance.now() - started) / 1000 };
 
 sandbox.resetStats();
 const catalog = { target: 'voucherify', count: chunks * perChunk, format: 'jsonl', keyPrefix: 'dup' } as const;
 const file = await writeCatalog(path.resolve('.bulkport/bench', `duplicates-${chunks}.jsonl`), catalog);
 started = performance.now();
-const handle = await startImport(stack.client, {
-  target: 'voucherify', source: { location: file }, options: { maxItemsPerChunk: perChunk, concurrency: chunks + 1, pollIntervalMs: 1000 },
-} as never, { workflowId: `bench-duplicates-${Date.now()}` });
+const handle = await startImport(
+  stack.client,
+  {
+    target: 'voucherify',
+    source: { location: file },
+    options: { maxItemsPerChunk: perChunk, concurrency: chunks + 1, pollIntervalMs: 1000 },
+  } as never,
+  { workflowId: `bench-duplicates-${Date.now()}` },
+);
 const summary = await handle.result();
 const bulkport = {
-  chunks: summary.counts.chunks, actions: accepted(), posts: posts(), succeeded: summary.counts.succeeded,
-  unknownOutcomeRetries: summary.counts.unknownOutcomeRetries, seconds: (performance.now() - started) / 1000,
+  chunks: summary.counts.chunks,
+  actions: accepted(),
+  posts: posts(),
+  succeeded: summary.counts.succeeded,
+  unknownOutcomeRetries: summary.counts.unknownOutcomeRetries,
+  seconds: (performance.now() - started) / 1000,
 };
 console.log(JSON.stringify({ slowMs, chunks, bare, bulkport, duplicates: bulkport.actions - bulkport.chunks }, null, 1));
 await stack.shutdown();

@@ -16,13 +16,19 @@ const chunk = process.argv[4] ? Number(process.argv[4]) : undefined;
 
 // The Voucherify sandbox works its queue at a million products/s, so the figures measure bulkport.
 const stack = await startLocalStack({ log: () => {}, productsPerSecond: 1_000_000 });
-const file = await writeCatalog(path.resolve('.bulkport/bench', `import-${target}-${count}.jsonl`), { target, count, format: 'jsonl', keyPrefix: 'bench' });
-const options = target === 'voucherify'
-  ? { pollIntervalMs: 200, chunksPerRun: 50, chunkBytes: chunk }
-  : { chunkSize: chunk ?? 1000, chunksPerRun: 50 };
+const file = await writeCatalog(path.resolve('.bulkport/bench', `import-${target}-${count}.jsonl`), {
+  target,
+  count,
+  format: 'jsonl',
+  keyPrefix: 'bench',
+});
+const options =
+  target === 'voucherify' ? { pollIntervalMs: 200, chunksPerRun: 50, chunkBytes: chunk } : { chunkSize: chunk ?? 1000, chunksPerRun: 50 };
 
 const started = performance.now();
-const handle = await startImport(stack.client, { target, source: { location: file }, options } as never, { workflowId: `bench-${target}-${Date.now()}` });
+const handle = await startImport(stack.client, { target, source: { location: file }, options } as never, {
+  workflowId: `bench-${target}-${Date.now()}`,
+});
 const summary = await handle.result();
 const seconds = (performance.now() - started) / 1000;
 
@@ -32,15 +38,17 @@ for await (const execution of stack.client.workflow.list({ query: `WorkflowId = 
   const history = await stack.client.workflow.getHandle(handle.workflowId, execution.runId).fetchHistory();
   runEvents.push(history.events?.length ?? 0);
 }
-console.log(JSON.stringify({
-  target,
-  products: summary.counts.read,
-  succeeded: summary.counts.succeeded,
-  chunks: summary.counts.chunks,
-  runs: summary.runs,
-  maxEventsPerRun: Math.max(...runEvents),
-  seconds: Number(seconds.toFixed(1)),
-  productsPerSecond: Math.round(summary.counts.succeeded / seconds),
-  peakRssMiB: Math.round((process.resourceUsage().maxRSS * 1024) / 2 ** 20),
-}));
+console.log(
+  JSON.stringify({
+    target,
+    products: summary.counts.read,
+    succeeded: summary.counts.succeeded,
+    chunks: summary.counts.chunks,
+    runs: summary.runs,
+    maxEventsPerRun: Math.max(...runEvents),
+    seconds: Number(seconds.toFixed(1)),
+    productsPerSecond: Math.round(summary.counts.succeeded / seconds),
+    peakRssMiB: Math.round((process.resourceUsage().maxRSS * 1024) / 2 ** 20),
+  }),
+);
 await stack.shutdown();

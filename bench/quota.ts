@@ -23,7 +23,13 @@ import { startVoucherifySandbox } from '../sandbox';
 import { createImportWorker } from '../workers/worker';
 import { tempDir } from '../test/helpers';
 
-interface Scenario { name: string; limit: number; windowSeconds: number; chunks: number; concurrency: number }
+interface Scenario {
+  name: string;
+  limit: number;
+  windowSeconds: number;
+  chunks: number;
+  concurrency: number;
+}
 const scenarios: Scenario[] = [
   { name: '2per20', limit: 2, windowSeconds: 20, chunks: 8, concurrency: 4 },
   { name: '1per60', limit: 1, windowSeconds: 60, chunks: 3, concurrency: 2 },
@@ -32,7 +38,10 @@ const scenarios: Scenario[] = [
 const PRODUCTS_PER_CHUNK = 10;
 const BULK_PATH = '/v1/products/bulk/async';
 
-interface Call { at: number; status: number }
+interface Call {
+  at: number;
+  status: number;
+}
 
 /** A proxy in front of a sandbox that notes when each bulk POST arrived and how it was answered. */
 async function recordingProxy(target: string): Promise<{ url: string; calls: Call[]; close(): Promise<void> }> {
@@ -40,11 +49,14 @@ async function recordingProxy(target: string): Promise<{ url: string; calls: Cal
   const upstream = new URL(target);
   const server = http.createServer((req, res) => {
     const at = Date.now();
-    const forward = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-      if (req.method === 'POST' && req.url?.startsWith(BULK_PATH)) calls.push({ at, status: answer.statusCode ?? 0 });
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
+    const forward = http.request(
+      { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        if (req.method === 'POST' && req.url?.startsWith(BULK_PATH)) calls.push({ at, status: answer.statusCode ?? 0 });
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
     forward.on('error', () => res.destroy());
     req.pipe(forward);
   });
@@ -83,17 +95,19 @@ function judge(calls: Call[], s: Scenario) {
 async function bare(url: string, env: Record<string, string>, bodies: string[], concurrency: number): Promise<void> {
   const headers = { 'x-app-id': env.VOUCHERIFY_APP_ID!, 'x-app-token': env.VOUCHERIFY_APP_TOKEN!, 'content-type': 'application/json' };
   const queue = [...bodies];
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let body = queue.shift(); body !== undefined; body = queue.shift()) {
-      for (;;) {
-        const answer = await fetch(`${url}${BULK_PATH}`, { method: 'POST', headers, body });
-        await answer.arrayBuffer();
-        if (answer.status === 202) break;
-        if (answer.status !== 429) throw new Error(`bare script: ${answer.status}`);
-        await new Promise((r) => setTimeout(r, Number(answer.headers.get('retry-after') ?? 1) * 1000));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let body = queue.shift(); body !== undefined; body = queue.shift()) {
+        for (;;) {
+          const answer = await fetch(`${url}${BULK_PATH}`, { method: 'POST', headers, body });
+          await answer.arrayBuffer();
+          if (answer.status === 202) break;
+          if (answer.status !== 429) throw new Error(`bare script: ${answer.status}`);
+          await new Promise((r) => setTimeout(r, Number(answer.headers.get('retry-after') ?? 1) * 1000));
+        }
       }
-    }
-  }));
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -115,14 +129,19 @@ async function main(): Promise<void> {
 
     const taskQueue = `bench-quota-${s.name}-${Date.now()}`;
     const worker = await createImportWorker({
-      connection, namespace: 'default', taskQueue, env: { ...ours.env, VOUCHERIFY_API_URL: oursProxy.url },
+      connection,
+      namespace: 'default',
+      taskQueue,
+      env: { ...ours.env, VOUCHERIFY_API_URL: oursProxy.url },
       store: new LocalFolderStore(path.join(dir, 'staging')),
     });
     const running = worker.run();
     const options = { maxItemsPerChunk: PRODUCTS_PER_CHUNK, concurrency: s.concurrency, pollIntervalMs: 500 };
     const started = Date.now();
     const [summary] = await Promise.all([
-      startImport(client, { target: 'voucherify', source: { location: file }, options }, { taskQueue, workflowId: taskQueue }).then((h) => h.result()),
+      startImport(client, { target: 'voucherify', source: { location: file }, options }, { taskQueue, workflowId: taskQueue }).then((h) =>
+        h.result(),
+      ),
       bare(theirsProxy.url, theirs.env, bodies, s.concurrency),
     ]);
     const seconds = ((Date.now() - started) / 1000).toFixed(0);
@@ -138,7 +157,9 @@ async function main(): Promise<void> {
     console.error(`${s.name}: done in ${seconds} s`, JSON.stringify({ bulkport: b, bare: r }));
     await Promise.all([oursProxy.close(), theirsProxy.close(), ours.close(), theirs.close()]);
   }
-  console.log('| quota | client | accepted / windows · used ÷ allowed · max 429 per window (all) · next window late, mean / max | retry rounds |');
+  console.log(
+    '| quota | client | accepted / windows · used ÷ allowed · max 429 per window (all) · next window late, mean / max | retry rounds |',
+  );
   console.log('| --- | --- | --- | --- |');
   for (const row of rows) console.log(row);
   await connection.close();

@@ -17,7 +17,10 @@ const benchmarks = readdirSync(dir)
 function purpose(name: string): string {
   const text = readFileSync(path.join(dir, `${name}.ts`), 'utf8');
   const header = /^\/\*\*([\s\S]*?)\*\/|^((?:\/\/.*\n)+)/.exec(text);
-  const words = (header?.[1] ?? header?.[2] ?? '').replace(/^\s*(\*|\/\/)\s?/gm, '').replace(/\s+/g, ' ').trim();
+  const words = (header?.[1] ?? header?.[2] ?? '')
+    .replace(/^\s*(\*|\/\/)\s?/gm, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   const sentence = /^(.*?\.)(\s|$)/.exec(words)?.[1] ?? words;
   return sentence.length > 150 ? `${sentence.slice(0, 149)}…` : sentence;
 }

@@ -45,7 +45,12 @@ function benchVoucherify(): Promise<Row[]> {
       actionIds.push(answer.json.async_action_id);
     }
     const lastAction = actionIds.at(-1) ?? '';
-    await pollUntil(() => httpRequest(`${url}/v1/async-actions/${lastAction}`, { headers: appKeys }), (a) => a.json?.status === 'DONE', 600_000, 200);
+    await pollUntil(
+      () => httpRequest(`${url}/v1/async-actions/${lastAction}`, { headers: appKeys }),
+      (a) => a.json?.status === 'DONE',
+      600_000,
+      200,
+    );
     const seconds = (Date.now() - started) / 1000;
     return (stats) => [
       [`Voucherify: ${actionIds.length} bulk requests, largest body`, `${stats.largestBodyBytes.toLocaleString('en')} bytes`],
@@ -61,22 +66,35 @@ function benchPropeller(): Promise<Row[]> {
     const token = await propellerToken(env);
     const post = async (products: unknown[]) => {
       const started = performance.now();
-      const answer = await httpRequest(`${url}/v2/products/bulk/sourceId`, jsonRequest('POST', { products }, { authorization: `Bearer ${token}` }));
-      if (answer.status !== 200 || answer.json.total !== products.length) throw new Error(`bulk answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+      const answer = await httpRequest(
+        `${url}/v2/products/bulk/sourceId`,
+        jsonRequest('POST', { products }, { authorization: `Bearer ${token}` }),
+      );
+      if (answer.status !== 200 || answer.json.total !== products.length)
+        throw new Error(`bulk answered ${answer.status}: ${answer.text.slice(0, 200)}`);
       return performance.now() - started;
     };
     const createLatencies: number[] = [];
     const started = Date.now();
     for (let first = 0; first < propellerProducts; first += 2000) {
-      createLatencies.push(await post(Array.from({ length: Math.min(2000, propellerProducts - first) }, (_, i) => propellerProduct(first + i))));
+      createLatencies.push(
+        await post(Array.from({ length: Math.min(2000, propellerProducts - first) }, (_, i) => propellerProduct(first + i))),
+      );
     }
     const seconds = (Date.now() - started) / 1000;
     const updateLatencies: number[] = [];
     const updateRounds = Math.min(10, Math.floor(propellerProducts / 2000));
-    for (let round = 0; round < updateRounds; round++) updateLatencies.push(await post(Array.from({ length: 2000 }, (_, i) => propellerProduct(round * 2000 + i, 'updated'))));
+    for (let round = 0; round < updateRounds; round++)
+      updateLatencies.push(await post(Array.from({ length: 2000 }, (_, i) => propellerProduct(round * 2000 + i, 'updated'))));
     return (stats) => [
-      [`Propeller: 2000-product request creating products (median / p95 of ${createLatencies.length})`, `${ms(median(createLatencies))} / ${ms(percentile(createLatencies, 0.95))}`],
-      [`Propeller: 2000-product request updating products (median / p95 of ${updateRounds})`, `${ms(median(updateLatencies))} / ${ms(percentile(updateLatencies, 0.95))}`],
+      [
+        `Propeller: 2000-product request creating products (median / p95 of ${createLatencies.length})`,
+        `${ms(median(createLatencies))} / ${ms(percentile(createLatencies, 0.95))}`,
+      ],
+      [
+        `Propeller: 2000-product request updating products (median / p95 of ${updateRounds})`,
+        `${ms(median(updateLatencies))} / ${ms(percentile(updateLatencies, 0.95))}`,
+      ],
       ['Propeller: largest 2000-product body', `${stats.largestBodyBytes.toLocaleString('en')} bytes`],
       [`Propeller: ${stats.productsStored.toLocaleString('en')} products stored`, rate(propellerProducts, seconds)],
     ];
@@ -104,7 +122,11 @@ async function benchTarget(
   const stats = (await httpRequest(`${url}/_sandbox/stats?gc=1`)).json as SandboxStatsAnswer;
   const settled = await settledMemory(url);
   await sandbox.stop();
-  return [[`${label}: empty sandbox process (RSS / heap used)`, memory(empty)], ...describeLoad(stats), ...memoryRows(label, stats.productsStored.toLocaleString('en'), peakRss, stats.memory, settled)];
+  return [
+    [`${label}: empty sandbox process (RSS / heap used)`, memory(empty)],
+    ...describeLoad(stats),
+    ...memoryRows(label, stats.productsStored.toLocaleString('en'), peakRss, stats.memory, settled),
+  ];
 }
 
 interface Memory {
@@ -113,7 +135,10 @@ interface Memory {
 }
 
 function memoryRows(target: string, stored: string, peakRss: number, afterLoad: Memory, settled: Memory): Row[] {
-  for (const [what, bytes] of [['peak', peakRss], ['settled', settled.rssBytes]] as const) {
+  for (const [what, bytes] of [
+    ['peak', peakRss],
+    ['settled', settled.rssBytes],
+  ] as const) {
     if (bytes >= oneGiB) throw new Error(`${target} sandbox ${what} RSS ${mib(bytes)} is not under 1 GiB`);
   }
   return [
@@ -197,12 +222,15 @@ async function startSandboxProcess(only: 'voucherify' | 'propeller'): Promise<{ 
   const commandModule = fileURLToPath(new URL('../sandbox/command.ts', import.meta.url));
   const script = `import { sandboxCommand } from ${JSON.stringify(commandModule)}; await sandboxCommand().parseAsync(process.argv.slice(1), { from: 'user' });`;
   const args = ['--only', only, '--voucherify-port', '0', '--propeller-port', '0', '--quiet', '--products-per-second', '10000000'];
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script, '--', ...args], { stdio: ['ignore', 'pipe', 'inherit']});
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script, '--', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const env = await new Promise<Record<string, string>>((resolve, reject) => {
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += String(chunk);
-      if (output.includes('Stop with Ctrl-C.')) resolve(Object.fromEntries([...output.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? ''])));
+      if (output.includes('Stop with Ctrl-C.'))
+        resolve(Object.fromEntries([...output.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? ''])));
     });
     child.once('exit', (code) => reject(new Error(`sandbox exited with ${code}: ${output}`)));
   });
@@ -216,8 +244,16 @@ async function startSandboxProcess(only: 'voucherify' | 'propeller'): Promise<{ 
 }
 
 async function propellerToken(env: Record<string, string>): Promise<string> {
-  const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: env.PROPELLER_CLIENT_ID ?? '', client_secret: env.PROPELLER_CLIENT_SECRET ?? '' });
-  const answer = await httpRequest(env.PROPELLER_TOKEN_URL ?? '', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
+  const body = new URLSearchParams({
+    grant_type: 'client_credentials',
+    client_id: env.PROPELLER_CLIENT_ID ?? '',
+    client_secret: env.PROPELLER_CLIENT_SECRET ?? '',
+  });
+  const answer = await httpRequest(env.PROPELLER_TOKEN_URL ?? '', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: body.toString(),
+  });
   return answer.json.access_token;
 }
 
@@ -228,7 +264,8 @@ async function memoryOf(url: string, collectGarbage = true): Promise<Memory> {
 const memory = (m: Memory) => `${mib(m.rssBytes)} / ${mib(m.heapUsedBytes)}`;
 
 const ms = (value: number) => `${Math.round(value)} ms`;
-const rate = (products: number, seconds: number) => `${seconds.toFixed(1)} s (${Math.round(products / seconds).toLocaleString('en')} products/s)`;
+const rate = (products: number, seconds: number) =>
+  `${seconds.toFixed(1)} s (${Math.round(products / seconds).toLocaleString('en')} products/s)`;
 const median = (values: number[]) => percentile(values, 0.5);
 function percentile(values: number[], share: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -30,16 +30,18 @@ const started = performance.now();
 const result = (await new MockActivityEnvironment().run(stage, input)) as StageResult;
 const seconds = (performance.now() - started) / 1000;
 const peakRss = process.resourceUsage().maxRSS * 1024;
-console.log(JSON.stringify({
-  target,
-  format,
-  records: result.read,
-  valid: result.valid,
-  invalid: result.invalid,
-  chunks: result.chunks,
-  seconds: Number(seconds.toFixed(1)),
-  recordsPerSecond: Math.round(result.read / seconds),
-  baselineRssMiB: Math.round(baselineRss / 2 ** 20),
-  peakRssMiB: Math.round(peakRss / 2 ** 20),
-}));
+console.log(
+  JSON.stringify({
+    target,
+    format,
+    records: result.read,
+    valid: result.valid,
+    invalid: result.invalid,
+    chunks: result.chunks,
+    seconds: Number(seconds.toFixed(1)),
+    recordsPerSecond: Math.round(result.read / seconds),
+    baselineRssMiB: Math.round(baselineRss / 2 ** 20),
+    peakRssMiB: Math.round(peakRss / 2 ** 20),
+  }),
+);
 await rm(path.join(dir, 'staging'), { recursive: true, force: true });

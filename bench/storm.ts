@@ -49,18 +49,20 @@ try {
   const byEndpoint = Object.fromEntries(counted.filter(([, n]) => n));
 
   const summary = await handle.result();
-  console.log(JSON.stringify({
-    windowSeconds: windowMs / 1000,
-    chunksInFlight: 4,
-    requestsInWindow: total(during) - total(before),
-    requestsPer30s: slices,
-    byEndpoint,
-    status: summary.status,
-    succeeded: summary.counts.succeeded,
-    failed: summary.counts.failed,
-    retryRounds: summary.counts.retryRounds,
-    seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
-  }));
+  console.log(
+    JSON.stringify({
+      windowSeconds: windowMs / 1000,
+      chunksInFlight: 4,
+      requestsInWindow: total(during) - total(before),
+      requestsPer30s: slices,
+      byEndpoint,
+      status: summary.status,
+      succeeded: summary.counts.succeeded,
+      failed: summary.counts.failed,
+      retryRounds: summary.counts.retryRounds,
+      seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
+    }),
+  );
 } finally {
   await stack.shutdown();
 }

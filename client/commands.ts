@@ -9,7 +9,13 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isGrpcServiceError, NamespaceNotFoundError, WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  NamespaceNotFoundError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
 import { ZodError } from 'zod';
 import { sandboxCommand } from '../sandbox/command';
 import { ImportInput, targetNames, type ImportProgress, type ReportFiles, type TargetName } from '../common/import';
@@ -66,8 +72,10 @@ export function describeError(err: unknown): { message: string; exitCode: number
     const issues = err.issues.map((i) => `${i.path.length ? flagOf(String(i.path.at(-1))) : 'input'}: ${issueText(i)}`);
     return { message: `invalid import: ${issues.join('; ')} (see bulkport import --help)`, exitCode: 1 };
   }
-  if (err instanceof ImportNotFoundError || err instanceof NoWorkerError || err instanceof SourceNotFoundError) return { message: err.message, exitCode: 1 };
-  if (isGrpcServiceError(err) && err.code === UNAVAILABLE) return { message: unreachable(temporalConfigFromEnv(), err.details || err.message).message, exitCode: 1 };
+  if (err instanceof ImportNotFoundError || err instanceof NoWorkerError || err instanceof SourceNotFoundError)
+    return { message: err.message, exitCode: 1 };
+  if (isGrpcServiceError(err) && err.code === UNAVAILABLE)
+    return { message: unreachable(temporalConfigFromEnv(), err.details || err.message).message, exitCode: 1 };
   const cause = err instanceof Error && (isGrpcServiceError(err.cause) || err.cause instanceof NamespaceNotFoundError) ? err.cause : err;
   const unknownNamespace = isGrpcServiceError(cause) && cause.code === NOT_FOUND && /namespace/i.test(cause.details || cause.message);
   if (unknownNamespace || cause instanceof NamespaceNotFoundError) {
@@ -145,7 +153,10 @@ function integer(value: string): number {
 }
 
 function commaList(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Ctrl-C stops following, not the import. */
@@ -171,7 +182,7 @@ async function followAndReport(ctx: Context, workflowId: string, flags: WaitFlag
   if (flags.json) {
     printJson(await importStatus(ctx.client, ctx.config, workflowId));
     warnProblem(result);
-  } else summaryLines(result, ctx.link(workflowId)).forEach((line) => say(line));
+  } else for (const line of summaryLines(result, ctx.link(workflowId))) say(line);
   return exitCodeOf(result);
 }
 
@@ -195,7 +206,7 @@ function seconds(value: string): number {
 
 /** --worker-timeout, for every command that waits on an import. */
 const workerTimeoutOption = () =>
-  new Option('--worker-timeout <seconds>', 'give up (exit 1) when no worker polls the import\'s task queue for this long; 0: keep waiting')
+  new Option('--worker-timeout <seconds>', "give up (exit 1) when no worker polls the import's task queue for this long; 0: keep waiting")
     .argParser(seconds)
     .default(60);
 
@@ -225,8 +236,16 @@ interface ImportFlags extends SourceFlags {
   workerTimeout: number;
 }
 
-const commonOptionKeys = ['concurrency', 'maxConcurrency', 'maxItemsPerChunk', 'retryRounds', 'retryBackoffMs', 'pollIntervalMs', 'chunksPerRun',
-  'maxSubmitsPerMinute'] as const;
+const commonOptionKeys = [
+  'concurrency',
+  'maxConcurrency',
+  'maxItemsPerChunk',
+  'retryRounds',
+  'retryBackoffMs',
+  'pollIntervalMs',
+  'chunksPerRun',
+  'maxSubmitsPerMinute',
+] as const;
 const targetOptionKeys: Record<TargetName, readonly (keyof ImportFlags)[]> = {
   voucherify: ['chunkBytes', 'isolatedQuota'],
   propeller: ['chunkSize', 'lookupKey', 'skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate'],
@@ -240,9 +259,12 @@ export function importRequestOf(file: string, flags: ImportFlags): StartImportRe
   }
   const maxConcurrency = flags.maxConcurrency ?? 32;
   if (flags.concurrency !== undefined && flags.concurrency > maxConcurrency) {
-    throw new CliError(`--concurrency ${flags.concurrency} is above --max-concurrency ${maxConcurrency}: lower it, or raise --max-concurrency`);
+    throw new CliError(
+      `--concurrency ${flags.concurrency} is above --max-concurrency ${maxConcurrency}: lower it, or raise --max-concurrency`,
+    );
   }
-  const pick = (keys: readonly (keyof ImportFlags)[]) => Object.fromEntries(keys.filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]]));
+  const pick = (keys: readonly (keyof ImportFlags)[]) =>
+    Object.fromEntries(keys.filter((k) => flags[k] !== undefined).map((k) => [k, flags[k]]));
   const options: Record<string, unknown> = pick(commonOptionKeys);
   if (flags.target === 'voucherify') Object.assign(options, pick(['chunkBytes']), flags.isolatedQuota ? { shareQuota: false } : {});
   else {
@@ -262,24 +284,40 @@ function importCommand(): Command {
     .addOption(encodingOption())
     .addOption(delimiterOption())
     .addOption(recordsPathOption())
-    .option('--id <workflow-id>', 'the workflow id, never reused: one id names one import (default: import-<target>-<file name>-<timestamp>)')
+    .option(
+      '--id <workflow-id>',
+      'the workflow id, never reused: one id names one import (default: import-<target>-<file name>-<timestamp>)',
+    )
     .option('--concurrency <n>', 'chunks in flight at once (default 4; change it while running with `bulkport concurrency`)', integer)
     .option('--max-concurrency <n>', 'the most `bulkport concurrency` may set (default 32)', integer)
-    .option('--max-items-per-chunk <n>', 'products per chunk at most, on top of the target\'s own limit', integer)
+    .option('--max-items-per-chunk <n>', "products per chunk at most, on top of the target's own limit", integer)
     .option('--retry-rounds <n>', 'rounds that resubmit products whose failure may pass (default 3; 0: none)', integer)
     .option('--retry-backoff-ms <n>', 'pause before retry round n: this times 2^(n-1) (default 5000)', integer)
     .option('--poll-interval-ms <n>', 'first delay between polls of a Voucherify async action (default 2000)', integer)
     .option('--chunks-per-run <n>', 'chunks per workflow run before it continues as new (default 500)', integer)
-    .option('--max-submits-per-minute <n>', 'chunk submissions per minute at most, below the plan\'s quota, to leave room for your shop', integer)
+    .option(
+      '--max-submits-per-minute <n>',
+      "chunk submissions per minute at most, below the plan's quota, to leave room for your shop",
+      integer,
+    )
     .option('--chunk-bytes <n>', 'Voucherify: request body bytes per chunk (default 10,000,000; at most 10,485,760)', integer)
-    .option('--isolated-quota', 'Voucherify: pace by this import\'s own answers, not with the other imports into the account (default: shared)')
+    .option(
+      '--isolated-quota',
+      "Voucherify: pace by this import's own answers, not with the other imports into the account (default: shared)",
+    )
     .option('--chunk-size <n>', 'Propeller: products per request (default 500; at most 2000)', integer)
-    .addOption(new Option('--lookup-key <key>', 'Propeller: how existing products are matched (default sourceId)').choices(['sourceId', 'id']))
-    .option('--skip-if-not-empty <fields>', 'Propeller directive: comma-separated fields kept on update when they already have a value', commaList)
-    .option('--skip-move-on-update', 'Propeller directive: don\'t move an updated product to the parent category given')
-    .option('--merge-translations-on-update', 'Propeller directive: delete translations the payload doesn\'t carry')
-    .option('--task-queue <queue>', 'the workers\' task queue (default TEMPORAL_TASK_QUEUE or bulkport-imports)')
-    .option('-w, --wait', 'show live progress bars (counts, rate, ETA) until the end, then the summary and the report\'s path')
+    .addOption(
+      new Option('--lookup-key <key>', 'Propeller: how existing products are matched (default sourceId)').choices(['sourceId', 'id']),
+    )
+    .option(
+      '--skip-if-not-empty <fields>',
+      'Propeller directive: comma-separated fields kept on update when they already have a value',
+      commaList,
+    )
+    .option('--skip-move-on-update', "Propeller directive: don't move an updated product to the parent category given")
+    .option('--merge-translations-on-update', "Propeller directive: delete translations the payload doesn't carry")
+    .option('--task-queue <queue>', "the workers' task queue (default TEMPORAL_TASK_QUEUE or bulkport-imports)")
+    .option('-w, --wait', "show live progress bars (counts, rate, ETA) until the end, then the summary and the report's path")
     .option('--json', 'print JSON: the started run, or with --wait the final status')
     .addOption(workerTimeoutOption())
     .addHelpText('after', `\nExample:\n  bulkport import catalog.jsonl --target voucherify --concurrency 8 --wait\n\n${exitCodeHelp}`)
@@ -291,14 +329,25 @@ function importCommand(): Command {
       await withTemporal(command, async (ctx) => {
         let handle;
         try {
-          handle = await startImport(ctx.client, request, { ...(flags.id ? { workflowId: flags.id } : {}), taskQueue: flags.taskQueue ?? ctx.config.taskQueue });
+          handle = await startImport(ctx.client, request, {
+            ...(flags.id ? { workflowId: flags.id } : {}),
+            taskQueue: flags.taskQueue ?? ctx.config.taskQueue,
+          });
         } catch (err) {
           if (err instanceof WorkflowExecutionAlreadyStartedError) {
             // Ids are never reused (REJECT_DUPLICATE): say how the earlier import stands, running or ended.
-            const earlier = await ctx.client.workflow.getHandle(err.workflowId).describe().then((d) => d.status.name, () => undefined);
+            const earlier = await ctx.client.workflow
+              .getHandle(err.workflowId)
+              .describe()
+              .then(
+                (d) => d.status.name,
+                () => undefined,
+              );
             const ended = earlier && `${earlier[0]}${earlier.slice(1).toLowerCase().replace(/_/g, ' ')}`; // COMPLETED → Completed
             const how = !earlier ? 'already exists' : earlier === 'RUNNING' ? 'is already running' : `already exists (it ended ${ended})`;
-            throw new CliError(`An import with id ${err.workflowId} ${how}. One import id names one import's data and report: choose another --id.`);
+            throw new CliError(
+              `An import with id ${err.workflowId} ${how}. One import id names one import's data and report: choose another --id.`,
+            );
           }
           throw err;
         }
@@ -332,7 +381,11 @@ function statusLines(s: ImportStatus): string[] {
 }
 
 /** A command about one import: `<name> <id> [more args]`, connected to Temporal when it runs. */
-function idCommand<F extends object>(name: string, description: string, run: (ctx: Context, id: string, flags: F, args: unknown[]) => Promise<void>): Command {
+function idCommand<F extends object>(
+  name: string,
+  description: string,
+  run: (ctx: Context, id: string, flags: F, args: unknown[]) => Promise<void>,
+): Command {
   return new Command(name)
     .description(description)
     .argument('<id>', 'the workflow id')
@@ -343,11 +396,16 @@ function idCommand<F extends object>(name: string, description: string, run: (ct
     });
 }
 
-const printStatus = (status: ImportStatus, json?: boolean) => (json ? printJson(status) : statusLines(status).forEach((line) => say(line)));
+const printStatus = (status: ImportStatus, json?: boolean) => {
+  if (json) printJson(status);
+  else for (const line of statusLines(status)) say(line);
+};
 
 function statusCommand(): Command {
-  return idCommand<{ json?: boolean }>('status', 'Where an import stands: progress while it runs, its summary once it has ended', async (ctx, id, flags) =>
-    printStatus(await importStatus(ctx.client, ctx.config, id), flags.json),
+  return idCommand<{ json?: boolean }>(
+    'status',
+    'Where an import stands: progress while it runs, its summary once it has ended',
+    async (ctx, id, flags) => printStatus(await importStatus(ctx.client, ctx.config, id), flags.json),
   ).option('--json', 'print the status as JSON ({ progress } while running, { summary } when completed)');
 }
 
@@ -374,7 +432,10 @@ function watchCommand(): Command {
       workerTimeoutMs: flags.workerTimeout * 1000,
       onProgress: (p: ImportProgress) => say(JSON.stringify(p)),
     });
-    if (result.detached) return void (process.exitCode = 130);
+    if (result.detached) {
+      process.exitCode = 130;
+      return;
+    }
     say(JSON.stringify(await importStatus(ctx.client, ctx.config, id)));
     warnProblem(result);
     process.exitCode = exitCodeOf(result);
@@ -390,7 +451,9 @@ function watchCommand(): Command {
 async function runningImport(ctx: Context, id: string) {
   const { handle, description } = await findImport(ctx.client, id);
   if (description.status.name !== 'RUNNING') {
-    throw new CliError(`Import ${id} is not running (${description.status.name.toLowerCase()}); see bulkport status ${id}\nWeb UI: ${ctx.link(id)}`);
+    throw new CliError(
+      `Import ${id} is not running (${description.status.name.toLowerCase()}); see bulkport status ${id}\nWeb UI: ${ctx.link(id)}`,
+    );
   }
   return { handle, taskQueue: description.taskQueue };
 }
@@ -408,11 +471,15 @@ async function signalImport(ctx: Context, id: string, send: (handle: ImportHandl
 }
 
 function pauseCommand(): Command {
-  return idCommand('pause', 'Pause an import: nothing new is submitted; chunks in flight finish (Voucherify actions keep being polled)', async (ctx, id) => {
-    await signalImport(ctx, id, (handle) => handle.signal(pauseSignal));
-    say(`Paused ${id}: nothing new is submitted; chunks in flight finish. Resume with: bulkport resume ${id}`);
-    say(`Web UI: ${ctx.link(id)}`);
-  });
+  return idCommand(
+    'pause',
+    'Pause an import: nothing new is submitted; chunks in flight finish (Voucherify actions keep being polled)',
+    async (ctx, id) => {
+      await signalImport(ctx, id, (handle) => handle.signal(pauseSignal));
+      say(`Paused ${id}: nothing new is submitted; chunks in flight finish. Resume with: bulkport resume ${id}`);
+      say(`Web UI: ${ctx.link(id)}`);
+    },
+  );
 }
 
 function resumeCommand(): Command {
@@ -453,7 +520,9 @@ function concurrencyCommand(): Command {
       await requireWorker(ctx.client, taskQueue, 'The concurrency can only change while a worker runs the import.');
       let previous: number;
       try {
-        previous = await ctx.client.connection.withDeadline(Date.now() + 30_000, () => handle.executeUpdate(setConcurrencyUpdate, { args: [n as number] }));
+        previous = await ctx.client.connection.withDeadline(Date.now() + 30_000, () =>
+          handle.executeUpdate(setConcurrencyUpdate, { args: [n as number] }),
+        );
       } catch (err) {
         // The workflow's validator has the last word (it knows the import's maximum).
         if (err instanceof WorkflowUpdateFailedError) throw new CliError(`Rejected: ${err.cause?.message ?? err.message}`);
@@ -462,7 +531,7 @@ function concurrencyCommand(): Command {
       say(`Concurrency of ${id}: ${previous} → ${n}`);
       say(`Web UI: ${ctx.link(id)}`);
     },
-  ).argument('<n>', 'chunks in flight, from 1 to the import\'s --max-concurrency', (value: string) => {
+  ).argument('<n>', "chunks in flight, from 1 to the import's --max-concurrency", (value: string) => {
     const n = Number(value);
     if (value.trim() === '' || Number.isNaN(n)) throw new InvalidArgumentError('expected a number');
     return n;
@@ -533,7 +602,11 @@ function listCommand(): Command {
 function printTable(rows: Record<string, unknown>[], columns: string[]): void {
   const cell = (v: unknown) => (typeof v === 'number' ? v.toLocaleString('en-US') : v === undefined ? '' : String(v));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   say(line(columns.map((c) => c.toUpperCase())));
   for (const row of rows) say(line(columns.map((c) => cell(row[c]))));
 }
@@ -555,14 +628,19 @@ function reportCommand(): Command {
       const status = await importStatus(ctx.client, ctx.config, id);
       const report = status.summary ? { files: status.summary.files, counts: status.summary.counts } : status.failure?.report;
       if (!report) {
-        const why = status.execution === 'RUNNING' ? 'is still running; its report is written when it ends' : `ended without a report (${status.failure?.message})`;
+        const why =
+          status.execution === 'RUNNING'
+            ? 'is still running; its report is written when it ends'
+            : `ended without a report (${status.failure?.message})`;
         throw new CliError(`Import ${id} ${why}.\nWeb UI: ${status.uiLink}`);
       }
       const files = Object.entries(report.files) as [keyof ReportFiles, string][];
       const missing = files.filter(([, file]) => !existsSync(file)).map(([, file]) => file);
       if (flags.json) return printJson({ workflowId: id, ...report, uiLink: status.uiLink });
       if (missing.length === files.length) {
-        throw new CliError(`The report is in the worker's staging store (${path.dirname(files[0]![1])}), which is not reachable from here: run this where BULKPORT_STAGING_DIR is.`);
+        throw new CliError(
+          `The report is in the worker's staging store (${path.dirname(files[0]![1])}), which is not reachable from here: run this where BULKPORT_STAGING_DIR is.`,
+        );
       }
       if (flags.out) {
         await mkdir(flags.out, { recursive: true });
@@ -589,13 +667,15 @@ function reportCommand(): Command {
 
 function setupCommand(): Command {
   return new Command('setup')
-    .description('Register bulkport\'s search attributes (BulkImportTarget, BulkImportStatus, counts) on the namespace; safe to run again')
+    .description("Register bulkport's search attributes (BulkImportTarget, BulkImportStatus, counts) on the namespace; safe to run again")
     .option('--json', 'print what was added as JSON')
     .action(async (flags: { json?: boolean }, command: Command) =>
       withTemporal(command, async (ctx) => {
         const result = await registerSearchAttributes(ctx.client, ctx.config.namespace);
         if (flags.json) return printJson(result);
-        say(`Namespace ${result.namespace}: ${result.added.length ? `added ${result.added.join(', ')}` : 'nothing to add'}${result.alreadyPresent.length ? `; already there: ${result.alreadyPresent.join(', ')}` : ''}`);
+        say(
+          `Namespace ${result.namespace}: ${result.added.length ? `added ${result.added.join(', ')}` : 'nothing to add'}${result.alreadyPresent.length ? `; already there: ${result.alreadyPresent.join(', ')}` : ''}`,
+        );
         say(`Web UI: ${ctx.config.uiUrl}/namespaces/${encodeURIComponent(ctx.config.namespace)}/workflows`);
       }),
     );
@@ -608,25 +688,41 @@ function cleanCommand(): Command {
     .argument('[ids...]', 'only these imports (default: every import in the folder that Temporal says has ended)')
     .option('--older-than <age>', 'only imports that ended at least this long ago: 30m, 12h, 7d')
     .option('--reports', 'remove the reports (results, failed records) too')
-    .option('--staging-dir <dir>', 'the workers\' staging folder (default: BULKPORT_STAGING_DIR or .bulkport/staging)')
+    .option('--staging-dir <dir>', "the workers' staging folder (default: BULKPORT_STAGING_DIR or .bulkport/staging)")
     .option('--dry-run', 'say what would go, remove nothing')
     .option('--json', 'print JSON')
-    .action(async (ids: string[], flags: { olderThan?: string; reports?: boolean; stagingDir?: string; dryRun?: boolean; json?: boolean }, command: Command) => {
-      const olderThanMs = flags.olderThan === undefined ? undefined : parseAge(flags.olderThan);
-      if (flags.olderThan !== undefined && olderThanMs === undefined) throw new CliError(`--older-than ${flags.olderThan}: give a number and m, h or d, e.g. 7d`);
-      const dir = path.resolve(flags.stagingDir ?? process.env.BULKPORT_STAGING_DIR ?? '.bulkport/staging');
-      await withTemporal(command, async (ctx) => {
-        const results = await cleanStaging({
-          dir, client: ctx.client, reports: !!flags.reports, dryRun: !!flags.dryRun,
-          ...(ids.length ? { ids } : {}), ...(olderThanMs !== undefined ? { olderThanMs } : {}),
+    .action(
+      async (
+        ids: string[],
+        flags: { olderThan?: string; reports?: boolean; stagingDir?: string; dryRun?: boolean; json?: boolean },
+        command: Command,
+      ) => {
+        const olderThanMs = flags.olderThan === undefined ? undefined : parseAge(flags.olderThan);
+        if (flags.olderThan !== undefined && olderThanMs === undefined)
+          throw new CliError(`--older-than ${flags.olderThan}: give a number and m, h or d, e.g. 7d`);
+        const dir = path.resolve(flags.stagingDir ?? process.env.BULKPORT_STAGING_DIR ?? '.bulkport/staging');
+        await withTemporal(command, async (ctx) => {
+          const results = await cleanStaging({
+            dir,
+            client: ctx.client,
+            reports: !!flags.reports,
+            dryRun: !!flags.dryRun,
+            ...(ids.length ? { ids } : {}),
+            ...(olderThanMs !== undefined ? { olderThanMs } : {}),
+          });
+          if (flags.json) return printJson({ dir, dryRun: !!flags.dryRun, imports: results });
+          const verb = flags.dryRun ? 'would remove' : 'removed';
+          for (const r of results)
+            say(
+              r.skipped
+                ? `${r.id}: kept (${r.skipped})`
+                : `${r.id} (${r.status.toLowerCase()}): ${verb} ${r.removed.join(', ') || 'nothing'} (${mib(r.bytes)})`,
+            );
+          const freed = results.reduce((sum, r) => sum + r.bytes, 0);
+          say(`${results.length ? '' : `No imports in ${dir}. `}${flags.dryRun ? 'Would free' : 'Freed'} ${mib(freed)} in ${dir}.`);
         });
-        if (flags.json) return printJson({ dir, dryRun: !!flags.dryRun, imports: results });
-        const verb = flags.dryRun ? 'would remove' : 'removed';
-        for (const r of results) say(r.skipped ? `${r.id}: kept (${r.skipped})` : `${r.id} (${r.status.toLowerCase()}): ${verb} ${r.removed.join(', ') || 'nothing'} (${mib(r.bytes)})`);
-        const freed = results.reduce((sum, r) => sum + r.bytes, 0);
-        say(`${results.length ? '' : `No imports in ${dir}. `}${flags.dryRun ? 'Would free' : 'Freed'} ${mib(freed)} in ${dir}.`);
-      });
-    });
+      },
+    );
 }
 
 // ---- the program -----------------------------------------------------------------------------

@@ -32,7 +32,10 @@ export interface StartImportOptions {
   countRecords?: boolean;
 }
 
-export async function connectClient(config: TemporalConfig = temporalConfigFromEnv(), options: { connectTimeout?: Duration } = {}): Promise<Client> {
+export async function connectClient(
+  config: TemporalConfig = temporalConfigFromEnv(),
+  options: { connectTimeout?: Duration } = {},
+): Promise<Client> {
   const { address, tls, apiKey, metadata } = config;
   const connection = await Connection.connect({ address, tls, apiKey, metadata, ...options });
   return new Client({ connection, namespace: config.namespace });
@@ -41,8 +44,16 @@ export async function connectClient(config: TemporalConfig = temporalConfigFromE
 /** A workflow id a person can read and sort: import-voucherify-catalog-20261123T101500Z. */
 export function importWorkflowId(target: string, location: string, now = new Date()): string {
   const name = path.basename(location.split('?')[0] ?? location).replace(/\.[^.]+$/, '');
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'source';
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'source';
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `import-${target}-${slug}-${stamp}`;
 }
 
@@ -110,7 +121,8 @@ export async function checkSource(location: string): Promise<string> {
   const info = await stat(file).catch(() => undefined);
   const relative = path.isAbsolute(location) ? '' : ` (a relative path is taken from ${process.cwd()})`;
   if (!info) throw new SourceNotFoundError(`source file not found: ${file}: check the path${relative}`);
-  if (info.isDirectory()) throw new SourceNotFoundError(`${file} is a folder, not a file: pass the catalog file itself (one import per file)`);
+  if (info.isDirectory())
+    throw new SourceNotFoundError(`${file} is a folder, not a file: pass the catalog file itself (one import per file)`);
   if (!info.isFile()) throw new SourceNotFoundError(`${file} is not a regular file: pass a catalog file or an http(s) URL`);
   await access(file, constants.R_OK).catch(() => {
     throw new SourceNotFoundError(`${file} is not readable by this user: fix its permissions (chmod) or run as its owner`);
@@ -129,10 +141,13 @@ export async function startImport(client: Client, request: StartImportRequest, o
   // Checked here too, so a source the worker could not read fails before anything starts.
   const format = detectFormat(location, input.source.format);
   const { recordsPath, delimiter } = input.source;
-  if (recordsPath !== undefined && format !== 'json') throw new Error(`--records-path applies to a JSON source only; ${location} is ${format}`);
+  if (recordsPath !== undefined && format !== 'json')
+    throw new Error(`--records-path applies to a JSON source only; ${location} is ${format}`);
   if (delimiter !== undefined && format !== 'csv') throw new Error(`--delimiter applies to a CSV source only; ${location} is ${format}`);
   const records =
-    options.countRecords !== false && !location.startsWith('http') ? await countRecords(location, format, input.source.encoding) : undefined;
+    options.countRecords !== false && !location.startsWith('http')
+      ? await countRecords(location, format, input.source.encoding)
+      : undefined;
   return client.workflow.start<typeof importCatalog>('importCatalog', {
     taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
     workflowId,

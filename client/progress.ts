@@ -108,7 +108,7 @@ export function createProgressView(stream: NodeJS.WriteStream = process.stdout, 
     update(p, stagingRead) {
       // Room for the counts after the bar on the terminal's width.
       const width = Math.max(10, Math.min(40, (stream.columns || 80) - 50));
-      progressLines(p, stagingRead, width).forEach((text, i) => lines[i]!.update(0, { text }));
+      for (const [i, text] of progressLines(p, stagingRead, width).entries()) lines[i]!.update(0, { text });
     },
     stop() {
       multibar.stop();
@@ -198,7 +198,8 @@ export function summaryLines(outcome: Pick<ImportStatus, 'summary' | 'failure'>,
     if (problem) lines.push(problem);
   } else if (failure) {
     lines.push(problemLine(outcome)!);
-    if (failure.report) lines.push(`Results:        ${failure.report.files.resultsCsv}`, `Failed records: ${failure.report.files.failedRecords}`);
+    if (failure.report)
+      lines.push(`Results:        ${failure.report.files.resultsCsv}`, `Failed records: ${failure.report.files.failedRecords}`);
   }
   lines.push(`Web UI:         ${uiLink}`);
   return lines;

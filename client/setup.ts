@@ -38,7 +38,10 @@ export async function registerSearchAttributes(client: Client, namespace: string
       const wanted = encodeSearchAttributeIndexedValueType(attribute.type)!;
       const found = existing[attribute.name];
       if (found === undefined) missing[attribute.name] = wanted;
-      else if (found !== wanted) throw new Error(`search attribute ${attribute.name} already exists in ${namespace} with another type; bulkport needs ${attribute.type}`);
+      else if (found !== wanted)
+        throw new Error(
+          `search attribute ${attribute.name} already exists in ${namespace} with another type; bulkport needs ${attribute.type}`,
+        );
       else alreadyPresent.push(attribute.name);
     }
     if (Object.keys(missing).length) await operator.addSearchAttributes({ namespace, searchAttributes: missing });
@@ -46,7 +49,9 @@ export async function registerSearchAttributes(client: Client, namespace: string
   } catch (err) {
     // Temporal Cloud refuses the operator API to namespace API keys and certificates.
     if (isGrpcServiceError(err) && REFUSED.has(err.code)) {
-      throw new Error(`The cluster refused to register search attributes (${err.details || err.message}).\n${cloudInstructions(namespace)}`);
+      throw new Error(
+        `The cluster refused to register search attributes (${err.details || err.message}).\n${cloudInstructions(namespace)}`,
+      );
     }
     throw err;
   }

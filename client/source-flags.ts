@@ -43,13 +43,19 @@ export const formatOption = () =>
   new Option('--format <format>', 'the source format (default: from the file extension; .gz is read decompressed)').choices(sourceFormats);
 
 export const encodingOption = () =>
-  new Option('--encoding <label>', 'the source\'s text encoding when it is not UTF-8, e.g. windows-1252, latin1, shift_jis (UTF-16 with a BOM is detected)')
-    .argParser(encodingLabel);
+  new Option(
+    '--encoding <label>',
+    "the source's text encoding when it is not UTF-8, e.g. windows-1252, latin1, shift_jis (UTF-16 with a BOM is detected)",
+  ).argParser(encodingLabel);
 
-export const delimiterOption = () => new Option('--delimiter <char>', 'CSV: the cell separator (default ","; e.g. \';\' or tab)').argParser(delimiterOf);
+export const delimiterOption = () =>
+  new Option('--delimiter <char>', 'CSV: the cell separator (default ","; e.g. \';\' or tab)').argParser(delimiterOf);
 
 export const recordsPathOption = () =>
-  new Option('--records-path <path>', 'JSON: where the array of records is inside a top-level object, e.g. products or data.items').argParser(recordsPathOf);
+  new Option(
+    '--records-path <path>',
+    'JSON: where the array of records is inside a top-level object, e.g. products or data.items',
+  ).argParser(recordsPathOf);
 
 export function sourceRefOf(location: string, flags: SourceFlags): SourceRef {
   const { format, encoding, delimiter, recordsPath } = flags;

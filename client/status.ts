@@ -49,7 +49,10 @@ export class ImportNotFoundError extends Error {
 }
 
 /** The import's handle, after checking that it exists. */
-export async function findImport(client: Client, workflowId: string): Promise<{ handle: ImportHandle; description: Awaited<ReturnType<ImportHandle['describe']>> }> {
+export async function findImport(
+  client: Client,
+  workflowId: string,
+): Promise<{ handle: ImportHandle; description: Awaited<ReturnType<ImportHandle['describe']>> }> {
   const handle = getImport(client, workflowId);
   try {
     return { handle, description: await handle.describe() };
@@ -61,7 +64,11 @@ export async function findImport(client: Client, workflowId: string): Promise<{ 
 
 const QUERY_DEADLINE_MS = 5000;
 
-export async function importStatus(client: Client, config: Pick<TemporalConfig, 'uiUrl' | 'namespace'>, workflowId: string): Promise<ImportStatus> {
+export async function importStatus(
+  client: Client,
+  config: Pick<TemporalConfig, 'uiUrl' | 'namespace'>,
+  workflowId: string,
+): Promise<ImportStatus> {
   const { handle, description: d } = await findImport(client, workflowId);
   const status: ImportStatus = {
     workflowId,

@@ -29,7 +29,7 @@ export async function pollerCount(client: Client, taskQueue: string): Promise<nu
 export function noWorkerMessage(client: Client, taskQueue: string): string {
   return (
     `No worker is polling task queue ${taskQueue} in namespace ${client.options.namespace}: the import waits until one starts. ` +
-    'Start one with `npm run worker` (with the target\'s settings), or check --task-queue / TEMPORAL_TASK_QUEUE.'
+    "Start one with `npm run worker` (with the target's settings), or check --task-queue / TEMPORAL_TASK_QUEUE."
   );
 }
 

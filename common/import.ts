@@ -213,7 +213,9 @@ export interface ImportSummary {
 
 /** `concurrency 4`, or `concurrency 6 (adaptive, ceiling 16)`. */
 export function concurrencyText(p: Pick<ImportProgress, 'concurrency' | 'adaptiveLimit'>): string {
-  return p.adaptiveLimit === undefined ? `concurrency ${p.concurrency}` : `concurrency ${p.adaptiveLimit} (adaptive, ceiling ${p.concurrency})`;
+  return p.adaptiveLimit === undefined
+    ? `concurrency ${p.concurrency}`
+    : `concurrency ${p.adaptiveLimit} (adaptive, ceiling ${p.concurrency})`;
 }
 
 /** 42s, 3m 05s, 2h 10m: for ETAs and durations, in the workflow's details and the CLI alike. */

@@ -7,10 +7,4 @@ export const BulkImportTotal = defineSearchAttributeKey('BulkImportTotal', Searc
 export const BulkImportSucceeded = defineSearchAttributeKey('BulkImportSucceeded', SearchAttributeType.INT);
 export const BulkImportFailed = defineSearchAttributeKey('BulkImportFailed', SearchAttributeType.INT);
 
-export const allSearchAttributes = [
-  BulkImportTarget,
-  BulkImportStatus,
-  BulkImportTotal,
-  BulkImportSucceeded,
-  BulkImportFailed,
-];
+export const allSearchAttributes = [BulkImportTarget, BulkImportStatus, BulkImportTotal, BulkImportSucceeded, BulkImportFailed];

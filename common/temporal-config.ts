@@ -34,7 +34,10 @@ const ALIASES: Record<string, string> = {
 const warned = new Set<string>();
 
 /** The environment with the old names mapped to the new ones (a new name set explicitly wins). */
-export function withAliases(env: NodeJS.ProcessEnv, warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`)): Record<string, string> {
+export function withAliases(
+  env: NodeJS.ProcessEnv,
+  warn: (message: string) => void = (m) => process.stderr.write(`${m}\n`),
+): Record<string, string> {
   const mapped = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
   for (const [old, current] of Object.entries(ALIASES)) {
     if (!env[old]) continue;

@@ -71,18 +71,41 @@ export function sandboxCommand(): Command {
     .option('--app-id <id>', 'Voucherify: accepted X-App-Id', vf.appId)
     .option('--app-token <token>', 'Voucherify: accepted X-App-Token', vf.appToken)
     .option('--products-per-second <n>', 'Voucherify: speed of the async-action worker', positiveNumber, vf.productsPerSecond)
-    .addOption(new Option('--result-shape <shape>', 'Voucherify: async action result, today\'s or the pre-Aug-2024 "results" list').choices(['current', 'legacy']).default(vf.resultShape))
-    .option('--report-ttl-seconds <n>', 'Voucherify: how long a finished action\'s report URL works', positiveNumber, vf.reportTtlSeconds)
-    .option('--bulk-per-hour <n>', 'Voucherify: bulk calls per bulk window (documented plans: 1 to 50)', nonNegativeInteger, vf.quotas.bulkPerHour)
-    .option('--calls-per-minute <n>', 'Voucherify: other calls per calls window (documented: 100 Business, 2000 Organization)', nonNegativeInteger, vf.quotas.callsPerMinute)
+    .addOption(
+      new Option('--result-shape <shape>', 'Voucherify: async action result, today\'s or the pre-Aug-2024 "results" list')
+        .choices(['current', 'legacy'])
+        .default(vf.resultShape),
+    )
+    .option('--report-ttl-seconds <n>', "Voucherify: how long a finished action's report URL works", positiveNumber, vf.reportTtlSeconds)
+    .option(
+      '--bulk-per-hour <n>',
+      'Voucherify: bulk calls per bulk window (documented plans: 1 to 50)',
+      nonNegativeInteger,
+      vf.quotas.bulkPerHour,
+    )
+    .option(
+      '--calls-per-minute <n>',
+      'Voucherify: other calls per calls window (documented: 100 Business, 2000 Organization)',
+      nonNegativeInteger,
+      vf.quotas.callsPerMinute,
+    )
     .option('--bulk-window-seconds <n>', 'Voucherify: length of the bulk quota window', positiveNumber, vf.quotas.bulkWindowSeconds)
     .option('--calls-window-seconds <n>', 'Voucherify: length of the calls quota window', positiveNumber, vf.quotas.callsWindowSeconds)
-    .option('--oauth-token-ttl-seconds <n>', 'Voucherify: lifetime of tokens from POST /v1/oauth/token', positiveNumber, vf.oauthTokenTtlSeconds)
+    .option(
+      '--oauth-token-ttl-seconds <n>',
+      'Voucherify: lifetime of tokens from POST /v1/oauth/token',
+      positiveNumber,
+      vf.oauthTokenTtlSeconds,
+    )
     .option('--max-body-bytes <n>', 'Voucherify: largest bulk body accepted; one byte more gets 413', positiveNumber, vf.maxBodyBytes)
     .option('--client-id <id>', 'Propeller: OAuth2 client id', pp.clientId)
     .option('--client-secret <secret>', 'Propeller: OAuth2 client secret', pp.clientSecret)
     .option('--token-ttl-seconds <n>', 'Propeller: lifetime of access tokens (30 minutes documented)', positiveNumber, pp.tokenTtlSeconds)
-    .addOption(new Option('--token-shape <shape>', 'Propeller: token answer, current or the older gateway\'s (expires_in string, "BearerToken")').choices(['current', 'legacy']).default(pp.tokenResponseShape))
+    .addOption(
+      new Option('--token-shape <shape>', 'Propeller: token answer, current or the older gateway\'s (expires_in string, "BearerToken")')
+        .choices(['current', 'legacy'])
+        .default(pp.tokenResponseShape),
+    )
     .option('--max-products <n>', 'Propeller: products allowed per bulk request', positiveNumber, pp.maxProducts)
     .option('--shuffle-results', 'Propeller: answer bulk items in a seeded order instead of input order', false)
     .action(async (options: SandboxCommandOptions) => {
@@ -104,7 +127,9 @@ interface Started {
 }
 
 async function startSandboxes(o: SandboxCommandOptions): Promise<Started[]> {
-  const faults = Object.fromEntries(Object.keys(faultFlagHelp).map((key) => [key, o[key as keyof FaultOptions]])) as unknown as FaultOptions;
+  const faults = Object.fromEntries(
+    Object.keys(faultFlagHelp).map((key) => [key, o[key as keyof FaultOptions]]),
+  ) as unknown as FaultOptions;
   const common = { host: o.host, seed: o.seed, faults, quiet: o.quiet };
   const started: Started[] = [];
   if (o.only !== 'propeller') {
@@ -116,7 +141,12 @@ async function startSandboxes(o: SandboxCommandOptions): Promise<Started[]> {
       productsPerSecond: o.productsPerSecond,
       resultShape: o.resultShape,
       reportTtlSeconds: o.reportTtlSeconds,
-      quotas: { bulkPerHour: o.bulkPerHour, callsPerMinute: o.callsPerMinute, bulkWindowSeconds: o.bulkWindowSeconds, callsWindowSeconds: o.callsWindowSeconds },
+      quotas: {
+        bulkPerHour: o.bulkPerHour,
+        callsPerMinute: o.callsPerMinute,
+        bulkWindowSeconds: o.bulkWindowSeconds,
+        callsWindowSeconds: o.callsWindowSeconds,
+      },
       oauthTokenTtlSeconds: o.oauthTokenTtlSeconds,
       maxBodyBytes: o.maxBodyBytes,
     });
@@ -133,7 +163,11 @@ async function startSandboxes(o: SandboxCommandOptions): Promise<Started[]> {
       maxProducts: o.maxProducts,
       shuffleResults: o.shuffleResults,
     });
-    started.push({ name: 'Propeller', sandbox, credentials: `client_id: ${o.clientId}  client_secret: ${o.clientSecret}  token URL: ${sandbox.url}/oauth2/token` });
+    started.push({
+      name: 'Propeller',
+      sandbox,
+      credentials: `client_id: ${o.clientId}  client_secret: ${o.clientSecret}  token URL: ${sandbox.url}/oauth2/token`,
+    });
   }
   return started;
 }

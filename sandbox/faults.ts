@@ -22,13 +22,7 @@ export interface FaultOptions {
   actionFailureRate: number;
 }
 
-export type FaultKind =
-  | 'serverError'
-  | 'rateLimitBurst'
-  | 'slow'
-  | 'dropAfterApply'
-  | 'productFailure'
-  | 'actionFailure';
+export type FaultKind = 'serverError' | 'rateLimitBurst' | 'slow' | 'dropAfterApply' | 'productFailure' | 'actionFailure';
 
 export const defaultFaults: FaultOptions = {
   serverErrorRate: 0,

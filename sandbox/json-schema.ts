@@ -61,22 +61,28 @@ function visit(value: unknown, schemaOrRef: JsonSchema, pointer: string, out: st
   if (schema.enum && !schema.enum.some((allowed) => allowed === value)) fail(`${String(value)} is not a valid enum value`);
 
   if (typeof value === 'string') {
-    if (schema.minLength !== undefined && value.length < schema.minLength) fail(`expected minLength: ${schema.minLength}, actual: ${value.length}`);
-    if (schema.maxLength !== undefined && value.length > schema.maxLength) fail(`expected maxLength: ${schema.maxLength}, actual: ${value.length}`);
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) fail(`string [${value}] does not match pattern ${schema.pattern}`);
+    if (schema.minLength !== undefined && value.length < schema.minLength)
+      fail(`expected minLength: ${schema.minLength}, actual: ${value.length}`);
+    if (schema.maxLength !== undefined && value.length > schema.maxLength)
+      fail(`expected maxLength: ${schema.maxLength}, actual: ${value.length}`);
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value))
+      fail(`string [${value}] does not match pattern ${schema.pattern}`);
     if (schema.format === 'date-time' && !isoDateTime.test(value)) fail(`[${value}] is not a valid date-time`);
   } else if (typeof value === 'number') {
     if (schema.minimum !== undefined && value < schema.minimum) fail(`${value} is not greater or equal to ${schema.minimum}`);
     if (schema.maximum !== undefined && value > schema.maximum) fail(`${value} is not less or equal to ${schema.maximum}`);
   } else if (Array.isArray(value)) {
-    if (schema.minItems !== undefined && value.length < schema.minItems) fail(`expected minimum item count: ${schema.minItems}, found: ${value.length}`);
-    if (schema.maxItems !== undefined && value.length > schema.maxItems) fail(`expected maximum item count: ${schema.maxItems}, found: ${value.length}`);
-    if (schema.items) value.forEach((item, i) => visit(item, schema.items as JsonSchema, `${pointer}/${i}`, out, resolveRef));
+    if (schema.minItems !== undefined && value.length < schema.minItems)
+      fail(`expected minimum item count: ${schema.minItems}, found: ${value.length}`);
+    if (schema.maxItems !== undefined && value.length > schema.maxItems)
+      fail(`expected maximum item count: ${schema.maxItems}, found: ${value.length}`);
+    if (schema.items) for (const [i, item] of value.entries()) visit(item, schema.items as JsonSchema, `${pointer}/${i}`, out, resolveRef);
   } else if (typeof value === 'object') {
     const record = value as Record<string, unknown>;
     for (const key of schema.required ?? []) if (!(key in record)) fail(`required key [${key}] not found`);
     if (schema.additionalProperties === false) {
-      for (const key of Object.keys(record)) if (!schema.properties || !(key in schema.properties)) fail(`extraneous key [${key}] is not permitted`);
+      for (const key of Object.keys(record))
+        if (!schema.properties || !(key in schema.properties)) fail(`extraneous key [${key}] is not permitted`);
     }
     for (const [key, propertySchema] of Object.entries(schema.properties ?? {})) {
       if (key in record) visit(record[key], propertySchema, `${pointer}/${escapePointer(key)}`, out, resolveRef);

@@ -34,7 +34,12 @@ const languageCode: JsonSchema = { type: 'string', pattern: '^[A-Za-z]{2}$' };
 const text: JsonSchema = { type: 'string' };
 const translations: JsonSchema = {
   type: 'array',
-  items: { type: 'object', required: ['language', 'value'], additionalProperties: false, properties: { language: languageCode, value: text } },
+  items: {
+    type: 'object',
+    required: ['language', 'value'],
+    additionalProperties: false,
+    properties: { language: languageCode, value: text },
+  },
 };
 
 /** The request schema; Propeller answers 10007 with everit's messages when it is violated. */
@@ -69,7 +74,11 @@ export function bulkRequestSchema(lookupKey: LookupKey, maxProducts: number): Js
       parent: {
         type: 'object',
         additionalProperties: false,
-        properties: { id: { type: 'integer', minimum: 0 }, sourceId: { type: 'string', minLength: 1 }, source: { type: 'string', minLength: 1 } },
+        properties: {
+          id: { type: 'integer', minimum: 0 },
+          sourceId: { type: 'string', minLength: 1 },
+          source: { type: 'string', minLength: 1 },
+        },
       },
     },
   };
@@ -104,7 +113,7 @@ export interface Directives {
 export function readDirectives(directives: Array<{ operation: Directive; fields: string[] }> | undefined): Directives {
   const result: Directives = { skipIfNotEmpty: new Set(), skipMoveOnUpdate: false, mergeTranslationsOnUpdate: false };
   for (const { operation, fields } of directives ?? []) {
-    if (operation === 'skipIfNotEmpty') fields.forEach((field) => result.skipIfNotEmpty.add(field));
+    if (operation === 'skipIfNotEmpty') for (const field of fields) result.skipIfNotEmpty.add(field);
     else result[operation] = true;
   }
   return result;
@@ -118,7 +127,8 @@ export function applyUpdate(existing: StoredProduct, payload: ProductPayload, di
     if (directives.skipIfNotEmpty.has(field) && !isEmpty(existing[field])) continue;
     if (field === 'parent' && directives.skipMoveOnUpdate) continue;
     const isLocalized = (localizedFields as readonly string[]).includes(field);
-    updated[field] = isLocalized && !directives.mergeTranslationsOnUpdate ? mergeTranslations(existing[field], value as Translation[]) : value;
+    updated[field] =
+      isLocalized && !directives.mergeTranslationsOnUpdate ? mergeTranslations(existing[field], value as Translation[]) : value;
   }
   return updated;
 }

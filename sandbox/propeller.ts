@@ -1,7 +1,25 @@
 // Propeller simulator: OAuth2 client credentials and the synchronous bulk product
 // endpoints, with whole-request schema validation (10007) and per-item results.
-import { commonDefaults, launchTarget, resolveOptions, type CommonSandboxOptions, type SandboxHandle, type SandboxOptionsInput, type TargetCore } from './common';
-import { basicCredentials, bearerToken, gatewayErrorReply, parseJson, TokenIssuer, type RequestContext, type Route, type RouteHandler, type SandboxReply } from './http';
+import {
+  commonDefaults,
+  launchTarget,
+  resolveOptions,
+  type CommonSandboxOptions,
+  type SandboxHandle,
+  type SandboxOptionsInput,
+  type TargetCore,
+} from './common';
+import {
+  basicCredentials,
+  bearerToken,
+  gatewayErrorReply,
+  parseJson,
+  TokenIssuer,
+  type RequestContext,
+  type Route,
+  type RouteHandler,
+  type SandboxReply,
+} from './http';
 import { validateJson } from './json-schema';
 import {
   applyUpdate,
@@ -88,7 +106,12 @@ export async function startPropellerSandbox(opts?: SandboxOptionsInput<Propeller
   };
 }
 
-function findProduct(store: PropellerProductStore, lookupKey: LookupKey, key: string, source: string | undefined): StoredProduct | undefined {
+function findProduct(
+  store: PropellerProductStore,
+  lookupKey: LookupKey,
+  key: string,
+  source: string | undefined,
+): StoredProduct | undefined {
   if (lookupKey === 'id') return /^\d+$/.test(key) ? store.byId(Number(key)) : undefined;
   const id = source === undefined ? undefined : store.idOfSource(source, key);
   return id === undefined ? undefined : store.byId(id);
@@ -102,7 +125,9 @@ function propellerHooks(options: PropellerSandboxOptions, store: PropellerProduc
   const authorized =
     (handler: RouteHandler): RouteHandler =>
     (ctx) =>
-      tokens.lookup(bearerToken(ctx.req)) ? handler(ctx) : propellerError(401, 401, 'UnauthorizedException', ['Invalid or expired access token']);
+      tokens.lookup(bearerToken(ctx.req))
+        ? handler(ctx)
+        : propellerError(401, 401, 'UnauthorizedException', ['Invalid or expired access token']);
 
   const routes: Route[] = [
     { method: 'POST', pattern: '/oauth2/token', handler: issueToken },

@@ -15,7 +15,8 @@ export class StatsRecorder {
   private faultsInjected: Record<string, number> = {};
 
   countRequest(endpoint: string, status: number | 'dropped'): void {
-    const byStatus = (this.requests[endpoint] ??= {});
+    this.requests[endpoint] ??= {};
+    const byStatus = this.requests[endpoint];
     const key = String(status);
     byStatus[key] = (byStatus[key] ?? 0) + 1;
   }

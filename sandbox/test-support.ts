@@ -5,6 +5,7 @@ export interface HttpAnswer {
   headers: Headers;
   text: string;
   /** The parsed body, or undefined when it is not JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read answers field by field, as the API documents them
   json: any;
 }
 
@@ -34,7 +35,8 @@ export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => b
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value).slice(0, 500)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(value).slice(0, 500)}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -155,7 +155,8 @@ export class ActionProcessor {
       reports: [this.options.reportUrl(action.id)],
       reports_available_till: new Date(action.reportsAvailableTillMs ?? 0).toISOString(),
     };
-    if (action.status === 'FAILED') result.message = `Processing stopped after ${action.cursor} of ${action.total} products (sandbox fault)`;
+    if (action.status === 'FAILED')
+      result.message = `Processing stopped after ${action.cursor} of ${action.total} products (sandbox fault)`;
     return result;
   }
 

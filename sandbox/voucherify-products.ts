@@ -39,7 +39,11 @@ export function checkBulkProduct(item: unknown): ProductCheck {
   if (!isJsonObject(item)) return { ok: false, sourceId: '', details: 'Product must be an object' };
   const sourceId = item.source_id;
   if (typeof sourceId !== 'string' || sourceId === '') {
-    return { ok: false, sourceId: typeof sourceId === 'number' ? String(sourceId) : '', details: 'Property .source_id is required and must be a non-empty string' };
+    return {
+      ok: false,
+      sourceId: typeof sourceId === 'number' ? String(sourceId) : '',
+      details: 'Property .source_id is required and must be a non-empty string',
+    };
   }
   const problem = fieldProblem(item);
   if (problem) return { ok: false, sourceId, details: problem };

@@ -2,8 +2,25 @@
 // and the documented quotas, answering in the shapes of Voucherify's OpenAPI spec.
 import { promisify } from 'node:util';
 import { deflateRaw } from 'node:zlib';
-import { commonDefaults, launchTarget, resolveOptions, type CommonSandboxOptions, type SandboxHandle, type SandboxOptionsInput, type TargetCore } from './common';
-import { bearerToken, gatewayErrorReply, parseJson, TokenIssuer, type RequestContext, type Route, type RouteHandler, type SandboxReply } from './http';
+import {
+  commonDefaults,
+  launchTarget,
+  resolveOptions,
+  type CommonSandboxOptions,
+  type SandboxHandle,
+  type SandboxOptionsInput,
+  type TargetCore,
+} from './common';
+import {
+  bearerToken,
+  gatewayErrorReply,
+  parseJson,
+  TokenIssuer,
+  type RequestContext,
+  type Route,
+  type RouteHandler,
+  type SandboxReply,
+} from './http';
 import { FixedWindowQuota, type QuotaState } from './quota';
 import { hash32, hex } from './rng';
 import { ActionProcessor, type ResultShape } from './voucherify-actions';
@@ -109,7 +126,13 @@ function voucherifyHooks(options: VoucherifySandboxOptions, store: VoucherifyPro
       const token = appKeysOk || scope === undefined ? undefined : tokens.lookup(bearerToken(ctx.req));
       if (!appKeysOk && !token) return voucherifyError(ctx, 401, 'unauthorized', 'Unauthorized');
       if (token && scope && !token.scope.split(' ').some((granted) => granted === 'api' || granted === scope)) {
-        return voucherifyError(ctx, 403, 'missing_required_permission', 'Missing required permission', `The token's scope does not include "${scope}"`);
+        return voucherifyError(
+          ctx,
+          403,
+          'missing_required_permission',
+          'Missing required permission',
+          `The token's scope does not include "${scope}"`,
+        );
       }
       const bucket = bucketOf(ctx);
       const quota = buckets[bucket].take();
@@ -135,7 +158,8 @@ function voucherifyHooks(options: VoucherifySandboxOptions, store: VoucherifyPro
     if (form.get('grant_type') !== 'client_credentials') return voucherifyError(ctx, 400, 'invalid_grant_type', 'Invalid grant_type');
     const scope = (form.get('scope') ?? '').trim();
     const scopes = scope.split(/\s+/);
-    if (scope === '' || !scopes.every((s) => oauthScopes.has(s))) return voucherifyError(ctx, 400, 'invalid_scope', `Invalid scope: ${scope}`);
+    if (scope === '' || !scopes.every((s) => oauthScopes.has(s)))
+      return voucherifyError(ctx, 400, 'invalid_scope', `Invalid scope: ${scope}`);
     const { token, expiresAtMs } = tokens.issue(options.oauthTokenTtlSeconds, scopes.join(' '));
     return {
       status: 200,
@@ -156,12 +180,18 @@ function voucherifyHooks(options: VoucherifySandboxOptions, store: VoucherifyPro
       // hapi's payload limit answers in Boom's shape, unlike every other Voucherify error.
       return {
         status: 413,
-        body: { statusCode: 413, error: 'Request Entity Too Large', message: `Payload content length greater than maximum allowed: ${options.maxBodyBytes}` },
+        body: {
+          statusCode: 413,
+          error: 'Request Entity Too Large',
+          message: `Payload content length greater than maximum allowed: ${options.maxBodyBytes}`,
+        },
       };
     }
     const parsed = parseJson(received.data);
-    if (!parsed.ok) return voucherifyError(ctx, 400, 'invalid_payload', 'Invalid payload', `Request body is not valid JSON: ${parsed.message}`);
-    if (!Array.isArray(parsed.value)) return voucherifyError(ctx, 400, 'invalid_payload', 'Invalid payload', 'Request body must be an array of products');
+    if (!parsed.ok)
+      return voucherifyError(ctx, 400, 'invalid_payload', 'Invalid payload', `Request body is not valid JSON: ${parsed.message}`);
+    if (!Array.isArray(parsed.value))
+      return voucherifyError(ctx, 400, 'invalid_payload', 'Invalid payload', 'Request body must be an array of products');
     // Deflating runs on libuv's thread pool, off the event loop.
     const deflated = await deflateRawAsync(received.data, { level: 1 });
     return { status: 202, body: { async_action_id: processor.enqueue(deflated, parsed.value.length, ctx.requestId) } };
@@ -201,7 +231,11 @@ function voucherifyHooks(options: VoucherifySandboxOptions, store: VoucherifyPro
     const report = processor.report((ctx.params.file ?? '').replace(/\.csv$/, ''));
     if (report === undefined) return { status: 404, body: 'Not Found' };
     if (report === 'expired') {
-      return { status: 403, contentType: 'application/xml', body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>' };
+      return {
+        status: 403,
+        contentType: 'application/xml',
+        body: '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>',
+      };
     }
     return { status: 200, contentType: 'text/csv; charset=utf-8', body: report };
   }

@@ -74,7 +74,10 @@ export const recordFor: Record<TargetName, (i: number, o: CatalogOptions) => Rec
 };
 
 const isTranslation = (v: unknown): v is { language: string; value: string } =>
-  typeof v === 'object' && v !== null && typeof (v as { language?: unknown }).language === 'string' && typeof (v as { value?: unknown }).value === 'string';
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as { language?: unknown }).language === 'string' &&
+  typeof (v as { value?: unknown }).value === 'string';
 
 /**
  * Flattens nested objects into dotted columns. Translations (`[{language, value}]`) become one
@@ -111,7 +114,7 @@ export async function writeCatalog(file: string, o: CatalogOptions): Promise<str
     } else if (o.format === 'json') {
       await write(`${i ? ',\n' : ''}  ${JSON.stringify(record)}`);
     } else {
-      await write(JSON.stringify(record) + '\n');
+      await write(`${JSON.stringify(record)}\n`);
     }
   }
   if (o.format === 'json') await write('\n]\n');

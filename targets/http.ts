@@ -248,7 +248,10 @@ export function misconfiguration(err: unknown, settings: TargetSettings, attempt
     return misconfigured(settings, `answered ${describeRequest(err)} with something other than JSON (${type})`, settings.urlVariable);
   }
   if (err instanceof ZodError) {
-    const fields = err.issues.slice(0, 3).map((issue) => `${issue.path.join('.') || '(answer)'}: ${issue.message}`).join('; ');
+    const fields = err.issues
+      .slice(0, 3)
+      .map((issue) => `${issue.path.join('.') || '(answer)'}: ${issue.message}`)
+      .join('; ');
     return misconfigured(settings, `answered in a shape bulkport doesn't know (${fields})`, settings.urlVariable);
   }
   if (!(err instanceof RequestError) || !persistent) return undefined;
@@ -257,9 +260,12 @@ export function misconfiguration(err: unknown, settings: TargetSettings, attempt
     const check = `${settings.timeoutVariable} (or ${settings.urlVariable})`;
     return misconfigured(settings, `gave no answer to ${describeRequest(err)} in time ${attempts}`, check, [{ unknownOutcome: true }]);
   }
-  if (err.code === 'ECONNREFUSED') return misconfigured(settings, `refused the connection (ECONNREFUSED) ${attempts}`, settings.urlVariable);
-  if (PERSISTENT_NEVER_SENT.includes(err.code)) return misconfigured(settings, `could not be reached (${err.code}) ${attempts}`, settings.urlVariable);
-  if (TLS_ERROR.test(err.code)) return misconfigured(settings, `failed the TLS handshake (${err.code}: ${err.message}) ${attempts}`, settings.urlVariable);
+  if (err.code === 'ECONNREFUSED')
+    return misconfigured(settings, `refused the connection (ECONNREFUSED) ${attempts}`, settings.urlVariable);
+  if (PERSISTENT_NEVER_SENT.includes(err.code))
+    return misconfigured(settings, `could not be reached (${err.code}) ${attempts}`, settings.urlVariable);
+  if (TLS_ERROR.test(err.code))
+    return misconfigured(settings, `failed the TLS handshake (${err.code}: ${err.message}) ${attempts}`, settings.urlVariable);
   return undefined;
 }
 
@@ -288,7 +294,10 @@ export function tokenOfAnswer(answer: unknown, targetLabel: string, now = Date.n
   const parsed = TokenAnswer.safeParse(answer);
   if (!parsed.success) {
     const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(answer)'}: ${issue.message}`).join('; ');
-    throw ApplicationFailure.nonRetryable(`${targetLabel}'s token endpoint answered in a shape bulkport doesn't know (${fields})`, FailureType.unauthorized);
+    throw ApplicationFailure.nonRetryable(
+      `${targetLabel}'s token endpoint answered in a shape bulkport doesn't know (${fields})`,
+      FailureType.unauthorized,
+    );
   }
   return { value: parsed.data.access_token, expiresAt: now + parsed.data.expires_in * 1000 };
 }
@@ -363,6 +372,7 @@ export async function withBearer<T>(tokens: TokenCache, request: (token: string)
 /** Reads required settings, naming every missing variable at once; no retry can make them appear. */
 export function requireEnv<K extends string>(env: NodeJS.ProcessEnv, names: readonly K[], hint: string): Record<K, string> {
   const missing = names.filter((name) => !env[name]);
-  if (missing.length) throw ApplicationFailure.nonRetryable(`Missing ${missing.join(', ')} in the worker's environment. ${hint}`, FailureType.misconfigured);
+  if (missing.length)
+    throw ApplicationFailure.nonRetryable(`Missing ${missing.join(', ')} in the worker's environment. ${hint}`, FailureType.misconfigured);
   return Object.fromEntries(names.map((name) => [name, env[name] as string])) as Record<K, string>;
 }

@@ -70,7 +70,10 @@ export function limiterFromEnv(env: NodeJS.ProcessEnv, variable: string, fallbac
   const rate = raw === undefined || raw === '' ? fallback : Number(raw);
   if (!Number.isFinite(rate) || rate <= 0) {
     // No retry makes a bad setting good: fail as a misconfiguration naming the variable.
-    throw ApplicationFailure.nonRetryable(`${variable} must be a number of requests per second above 0, got "${raw}"`, 'TargetMisconfigured');
+    throw ApplicationFailure.nonRetryable(
+      `${variable} must be a number of requests per second above 0, got "${raw}"`,
+      'TargetMisconfigured',
+    );
   }
   return new RequestLimiter(rate);
 }

@@ -61,7 +61,9 @@ export interface SubmitContext<T extends TargetName = TargetName> {
   lastHeartbeat?: unknown;
 }
 
-type SubmitAnswer = ({ accepted: true; actionId: string; quota?: QuotaSeen } | { accepted: false; reason: 'too-large' }) & { resends: number };
+type SubmitAnswer = ({ accepted: true; actionId: string; quota?: QuotaSeen } | { accepted: false; reason: 'too-large' }) & {
+  resends: number;
+};
 
 /** The target takes the chunk and works on it later; the answer says where to ask. */
 export interface AsyncActionApi<T extends TargetName = TargetName> {

@@ -20,16 +20,30 @@ describe('adaptive concurrency for Propeller', { concurrency: 2, timeout: 180_00
     const sandbox = await startPropellerSandbox({ load: { capacity, msPerProduct: 10, slowdown: 1 } });
     const worker = await startWorker(t, sandbox.env, 'adaptive-load');
     try {
-      const file = await writeCatalog(path.join(await tempDir('adaptive-load'), 'catalog.jsonl'), { target: 'propeller', count: 1600, format: 'jsonl' });
-      const request = { target: 'propeller', source: { location: file }, options: { chunkSize: 20, concurrency: 16, retryBackoffMs: 100, adaptiveConcurrency: true } };
-      const handle = await startImport(t.client, request as StartImportRequest, { taskQueue: worker.taskQueue, workflowId: `adaptive-load-${Date.now()}` });
+      const file = await writeCatalog(path.join(await tempDir('adaptive-load'), 'catalog.jsonl'), {
+        target: 'propeller',
+        count: 1600,
+        format: 'jsonl',
+      });
+      const request = {
+        target: 'propeller',
+        source: { location: file },
+        options: { chunkSize: 20, concurrency: 16, retryBackoffMs: 100, adaptiveConcurrency: true },
+      };
+      const handle = await startImport(t.client, request as StartImportRequest, {
+        taskQueue: worker.taskQueue,
+        workflowId: `adaptive-load-${Date.now()}`,
+      });
       const summary = await handle.result();
       assert.equal(summary.counts.succeeded, 1600);
       const progress = await handle.query(progressQuery);
       assert.equal(progress.concurrency, 16);
       assert.ok(progress.adaptiveLimit !== undefined, 'the progress shows the adaptive limit');
       // Temporal's own work between a chunk's requests keeps fewer requests at the server than chunks in the window: up to twice as many.
-      assert.ok(progress.adaptiveLimit >= 2 && progress.adaptiveLimit <= 2 * capacity, `limit ${progress.adaptiveLimit} near capacity ${capacity}`);
+      assert.ok(
+        progress.adaptiveLimit >= 2 && progress.adaptiveLimit <= 2 * capacity,
+        `limit ${progress.adaptiveLimit} near capacity ${capacity}`,
+      );
     } finally {
       await worker.stop();
       await sandbox.close();
@@ -63,11 +77,17 @@ describe('adaptive concurrency for Propeller', { concurrency: 2, timeout: 180_00
     };
     const worker = await stubWorker(t, taskQueue, stubs);
     await worker.runUntil(async () => {
-      const request = { target: 'propeller', source: { location: 'https://example.invalid/c.jsonl' }, options: { concurrency: 8, chunkSize: 2, adaptiveConcurrency: true } };
+      const request = {
+        target: 'propeller',
+        source: { location: 'https://example.invalid/c.jsonl' },
+        options: { concurrency: 8, chunkSize: 2, adaptiveConcurrency: true },
+      };
       const start = { taskQueue, workflowId: `adaptive-ceiling-${Date.now()}`, countRecords: false };
       const handle = await startImport(t.client, request as StartImportRequest, start);
       // Steady latency: slow start reaches the ceiling of 8.
-      await eventually('the adaptive limit reaches the ceiling', async () => ((await handle.query(progressQuery)).adaptiveLimit === 8 ? true : undefined));
+      await eventually('the adaptive limit reaches the ceiling', async () =>
+        (await handle.query(progressQuery)).adaptiveLimit === 8 ? true : undefined,
+      );
       assert.equal(await handle.executeUpdate(setConcurrencyUpdate, { args: [2] }), 8);
       lowered = true;
       const progress: ImportProgress = await handle.query(progressQuery);

@@ -23,7 +23,8 @@ function assertRefused(run: CliRun & Partial<ImportRun>, message: RegExp): void 
 
 let catalogFile: Promise<string> | undefined;
 /** Three valid Voucherify products; the flags are what is wrong. */
-const catalog = () => (catalogFile ??= writeCatalog(`${h.dir}/three.jsonl`, { target: 'voucherify', count: 3, format: 'jsonl', keyPrefix: 'badcli' }));
+const catalog = () =>
+  (catalogFile ??= writeCatalog(`${h.dir}/three.jsonl`, { target: 'voucherify', count: 3, format: 'jsonl', keyPrefix: 'badcli' }));
 
 /** A queue no worker polls, and imports started on it (terminated after the tests). */
 const idleQueue = uniqueTaskQueue('no-worker');
@@ -36,10 +37,18 @@ async function idleImport(name: string): Promise<string> {
   return id;
 }
 after(async () => {
-  await Promise.all(idleImports.map((id) => h.t.client.workflow.getHandle(id).terminate('test cleanup').catch(() => undefined)));
+  await Promise.all(
+    idleImports.map((id) =>
+      h.t.client.workflow
+        .getHandle(id)
+        .terminate('test cleanup')
+        .catch(() => undefined),
+    ),
+  );
 });
 
-const noWorker = () => new RegExp(`No worker is polling task queue ${idleQueue} in namespace ${h.t.namespace}[\\s\\S]*npm run worker[\\s\\S]*--task-queue`);
+const noWorker = () =>
+  new RegExp(`No worker is polling task queue ${idleQueue} in namespace ${h.t.namespace}[\\s\\S]*npm run worker[\\s\\S]*--task-queue`);
 
 describe('bad input at the command line', { concurrency: 3 }, () => {
   test('an unknown target', async () => {
@@ -119,13 +128,19 @@ describe('bad input at the command line', { concurrency: 3 }, () => {
 
   test('an unknown namespace', async () => {
     const run = await h.importFile(await catalog(), 'voucherify', [], { TEMPORAL_NAMESPACE: 'no-such-namespace' });
-    assertRefused(run, /Namespace no-such-namespace does not exist on Temporal at \S+: create it \(`temporal operator namespace create no-such-namespace`\)/);
+    assertRefused(
+      run,
+      /Namespace no-such-namespace does not exist on Temporal at \S+: create it \(`temporal operator namespace create no-such-namespace`\)/,
+    );
   });
 
   test('an id already running', async () => {
     const id = await idleImport('taken');
     const run = await h.importFile(await catalog(), 'voucherify', ['--id', id], { TEMPORAL_TASK_QUEUE: idleQueue });
-    assertRefused(run, new RegExp(`An import with id ${id} is already running\\. One import id names one import's data and report: choose another --id`));
+    assertRefused(
+      run,
+      new RegExp(`An import with id ${id} is already running\\. One import id names one import's data and report: choose another --id`),
+    );
   });
 
   test('watch of an unknown id', async () => {
@@ -137,7 +152,9 @@ describe('bad input at the command line', { concurrency: 3 }, () => {
     const id = `bad-cli-wait-${Date.now()}`;
     idleImports.push(id);
     const started = Date.now();
-    const run = await h.importFile(await catalog(), 'voucherify', ['--id', id, '--worker-timeout', '2'], { TEMPORAL_TASK_QUEUE: idleQueue });
+    const run = await h.importFile(await catalog(), 'voucherify', ['--id', id, '--worker-timeout', '2'], {
+      TEMPORAL_TASK_QUEUE: idleQueue,
+    });
     assert.equal(run.code, ExitCode.failed, run.output);
     assert.match(run.stderr, noWorker());
     assert.match(run.stderr, /Gave up after \d+s \(--worker-timeout\)[\s\S]*bulkport watch/);
@@ -224,7 +241,13 @@ describe('exit codes of an import that ran', { concurrency: 2 }, () => {
   });
 
   test('some records invalid: 2', async () => {
-    const file = await writeCatalog(`${h.dir}/some-bad.jsonl`, { target: 'voucherify', count: 4, format: 'jsonl', keyPrefix: 'exit2', invalidEvery: 2 });
+    const file = await writeCatalog(`${h.dir}/some-bad.jsonl`, {
+      target: 'voucherify',
+      count: 4,
+      format: 'jsonl',
+      keyPrefix: 'exit2',
+      invalidEvery: 2,
+    });
     const run = await h.importFile(file, 'voucherify');
     assert.equal(run.code, ExitCode.partial, run.output);
     assert.deepEqual(outcomes(run), ['1:succeeded', '2:invalid', '3:succeeded', '4:invalid']);
@@ -232,7 +255,13 @@ describe('exit codes of an import that ran', { concurrency: 2 }, () => {
   });
 
   test('every record invalid: 1, and it says nothing was imported', async () => {
-    const file = await writeCatalog(`${h.dir}/all-bad.jsonl`, { target: 'voucherify', count: 3, format: 'jsonl', keyPrefix: 'exit1', invalidEvery: 1 });
+    const file = await writeCatalog(`${h.dir}/all-bad.jsonl`, {
+      target: 'voucherify',
+      count: 3,
+      format: 'jsonl',
+      keyPrefix: 'exit1',
+      invalidEvery: 1,
+    });
     const run = await h.importFile(file, 'voucherify');
     assert.equal(run.code, ExitCode.failed, run.output);
     assert.match(run.stderr, /Nothing was imported: see why each record was refused in \S+invalid/);
@@ -242,12 +271,21 @@ describe('exit codes of an import that ran', { concurrency: 2 }, () => {
   test('an empty catalog: 1, and it says the source holds no records', async () => {
     const run = await h.importFile(await h.file('empty.jsonl', ''), 'voucherify');
     assert.equal(run.code, ExitCode.failed, run.output);
-    assert.match(run.stderr, /Import failed: Staging failed: the source \S+empty\.jsonl holds no records \(it is empty or blank\); check that it is the right file/);
+    assert.match(
+      run.stderr,
+      /Import failed: Staging failed: the source \S+empty\.jsonl holds no records \(it is empty or blank\); check that it is the right file/,
+    );
     assert.equal(run.rows, undefined, 'the import never got past staging: no report');
   });
 
   test('watch of an ended import exits with its code', async () => {
-    const file = await writeCatalog(`${h.dir}/watched.jsonl`, { target: 'voucherify', count: 2, format: 'jsonl', keyPrefix: 'exitw', invalidEvery: 2 });
+    const file = await writeCatalog(`${h.dir}/watched.jsonl`, {
+      target: 'voucherify',
+      count: 2,
+      format: 'jsonl',
+      keyPrefix: 'exitw',
+      invalidEvery: 2,
+    });
     const id = `bad-cli-ended-${Date.now()}`;
     const run = await h.importFile(file, 'voucherify', ['--id', id]);
     assert.equal(run.code, ExitCode.partial, run.output);

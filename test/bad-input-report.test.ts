@@ -47,7 +47,7 @@ async function heldSource(file: string): Promise<{ url: string; release(): void;
   const cut = text.lastIndexOf('\n', text.length - 2) + 1;
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     res.write(text.slice(0, cut));
     void released.then(() => res.end(text.slice(cut)));
@@ -87,7 +87,10 @@ async function damagedImport(name: string, file: string, damage: (dir: string, i
     const ended = await Promise.race([
       handle.result().then(
         () => true,
-        (err: unknown) => ((failure = err), true),
+        (err: unknown) => {
+          failure = err;
+          return true;
+        },
       ),
       new Promise<false>((resolve) => setTimeout(() => resolve(false), 45_000).unref()),
     ]);
@@ -124,7 +127,10 @@ function assertFailedNaming(run: Awaited<ReturnType<typeof damagedImport>>, ...p
 /** The source lines of a staged chunk, read before it is damaged. */
 async function chunkLines(dir: string, chunk: string): Promise<number[]> {
   const text = await readFile(path.join(dir, 'chunks', `${chunk}.jsonl`), 'utf8');
-  return text.split('\n').filter((l) => l.startsWith('{"line"')).map((l) => (JSON.parse(l) as { line: number }).line);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{"line"'))
+    .map((l) => (JSON.parse(l) as { line: number }).line);
 }
 
 describe('bad input: the report is right whatever happened', { concurrency: 3 }, () => {
@@ -135,8 +141,15 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
     assert.equal(run.status?.summary?.status, 'completed', run.output);
     const id = run.status!.workflowId;
     const chunkFiles = await readdir(h.worker.store.locate(`${importPrefix(id)}/chunks`));
-    assert.ok(chunkFiles.some((f) => /^r0-\d+\.\d\.\d\.jsonl$/.test(f)), `chunks were split at least twice deep (${chunkFiles.join(' ')})`);
-    assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 600), 'exactly one row per source line, in order');
+    assert.ok(
+      chunkFiles.some((f) => /^r0-\d+\.\d\.\d\.jsonl$/.test(f)),
+      `chunks were split at least twice deep (${chunkFiles.join(' ')})`,
+    );
+    assert.deepEqual(
+      run.rows?.map((r) => r.line),
+      lines(1, 600),
+      'exactly one row per source line, in order',
+    );
     assert.deepEqual(new Set(run.rows?.map((r) => r.outcome)), new Set(['succeeded']));
     assertRowsTrue(run.rows!);
     assert.equal(await readFile(reportFile(id, 'failed-records.jsonl'), 'utf8'), '', 'failed-records is empty');
@@ -156,7 +169,11 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
     assert.equal(again.rows, undefined, 'the refused import has no report of its own');
     const after = await Promise.all(files.map((f) => readFile(reportFile(id, f))));
     for (const [i, f] of files.entries()) assert.ok(after[i]!.equals(before[i]!), `${f} of the first import is unchanged, byte for byte`);
-    assert.deepEqual(lines(0, 79).filter((i) => h.voucherify.getProduct(keyOf('reuse-b', i))), [], 'no product of the second file was sent');
+    assert.deepEqual(
+      lines(0, 79).filter((i) => h.voucherify.getProduct(keyOf('reuse-b', i))),
+      [],
+      'no product of the second file was sent',
+    );
   });
 
   test('an import id reused under another workflow id: the stage refuses it (ImportIdReused), the first report unchanged', async () => {
@@ -166,22 +183,37 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
     const before = await readFile(reportFile(importId, 'results.jsonl'));
     const other = await startImport(
       h.t.client,
-      { target: 'voucherify', importId, source: { location: await catalog('owner-b', 40) }, options: { pollIntervalMs: 100, retryBackoffMs: 100 } },
+      {
+        target: 'voucherify',
+        importId,
+        source: { location: await catalog('owner-b', 40) },
+        options: { pollIntervalMs: 100, retryBackoffMs: 100 },
+      },
       { workflowId: `${importId}-other`, taskQueue: h.worker.taskQueue },
     );
-    const err = await other.result().then(() => undefined, (e: unknown) => e);
+    const err = await other.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof WorkflowFailedError, `the second workflow fails (${String(err)})`);
     let cause: unknown = err;
     while (cause instanceof Error && !(cause instanceof ApplicationFailure && cause.type === 'ImportIdReused')) cause = cause.cause;
     assert.ok(cause instanceof ApplicationFailure, `the root cause is ImportIdReused (${String(err.cause)})`);
-    assert.match(cause.message, new RegExp(`import id ${importId} already names the data of workflow ${importId} .*${importId}-other.*choose another id`));
+    assert.match(
+      cause.message,
+      new RegExp(`import id ${importId} already names the data of workflow ${importId} .*${importId}-other.*choose another id`),
+    );
     assert.ok((await readFile(reportFile(importId, 'results.jsonl'))).equals(before), 'the first report is unchanged');
-    assert.deepEqual(lines(0, 39).filter((i) => h.voucherify.getProduct(keyOf('owner-b', i))), [], 'nothing of the second file was sent');
+    assert.deepEqual(
+      lines(0, 39).filter((i) => h.voucherify.getProduct(keyOf('owner-b', i))),
+      [],
+      'nothing of the second file was sent',
+    );
   });
 
   for (const [kind, damage] of [
     ['deleted', (file: string) => rm(file)],
-    ['truncated', async (file: string) => writeFile(file, (await readFile(file, 'utf8')).split('\n').slice(0, 3).join('\n') + '\n')],
+    ['truncated', async (file: string) => writeFile(file, `${(await readFile(file, 'utf8')).split('\n').slice(0, 3).join('\n')}\n`)],
     ['garbage', (file: string) => writeFile(file, Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad, 0xbe, 0xef, 0x0a]))],
   ] as const) {
     test(`a ${kind} chunk file: the import fails naming the chunk, every row it has is true`, async () => {
@@ -192,7 +224,11 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
         await damage(path.join(dir, 'chunks', 'r0-000001.jsonl'));
       });
       const what = { deleted: 'missing', truncated: 'no seal', garbage: 'garbage' }[kind];
-      assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 200).filter((l) => !lost.includes(l)), 'a row for every product but the damaged chunk\'s');
+      assert.deepEqual(
+        run.rows?.map((r) => r.line),
+        lines(1, 200).filter((l) => !lost.includes(l)),
+        "a row for every product but the damaged chunk's",
+      );
       assertRowsTrue(run.rows!);
       assertFailedNaming(run, new RegExp(`chunk r0-000001 \\(${what}`), new RegExp(`${lost.length} products have no row`));
     });
@@ -205,7 +241,10 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
       await rm(path.join(dir, 'chunks', 'r0-000000.jsonl'));
       await writeFile(path.join(dir, 'chunks', 'r0-000002.jsonl'), 'not a chunk\n');
     });
-    assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 200).filter((l) => !lost.includes(l)));
+    assert.deepEqual(
+      run.rows?.map((r) => r.line),
+      lines(1, 200).filter((l) => !lost.includes(l)),
+    );
     assertRowsTrue(run.rows!);
     const gap = new RegExp(`the report has ${200 - lost.length} rows for 200 records read`);
     assertFailedNaming(run, /chunk r0-000000 \(missing\).*chunk r0-000002 \(garbage/, gap);
@@ -218,20 +257,28 @@ describe('bad input: the report is right whatever happened', { concurrency: 3 },
     test(`a ${kind} invalid-rows file: the import fails naming it, the valid rows are all there and true`, async () => {
       const file = await catalog(`invalid-${kind}`, 100, 10);
       const run = await damagedImport(`invalid-${kind}`, file, (_dir, id) => damage(h.worker.store.locate(invalidKey(id))));
-      assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 100).filter((l) => l % 10 !== 0 || (kind === 'garbled' && l === 10)));
+      assert.deepEqual(
+        run.rows?.map((r) => r.line),
+        lines(1, 100).filter((l) => l % 10 !== 0 || (kind === 'garbled' && l === 10)),
+      );
       assertRowsTrue(run.rows!);
       const what = kind === 'deleted' ? 'missing' : 'no seal';
       const rows = kind === 'deleted' ? 90 : 91;
-      assertFailedNaming(run, new RegExp(`the report has ${rows} rows for 100 records read; staging file invalid\\.jsonl \\(${what}.*\\) was damaged`));
+      assertFailedNaming(
+        run,
+        new RegExp(`the report has ${rows} rows for 100 records read; staging file invalid\\.jsonl \\(${what}.*\\) was damaged`),
+      );
     });
   }
 
   test('a deleted meta file: the import fails naming it, every staged product still has its true row', async () => {
     const run = await damagedImport('meta-gone', await catalog('meta-gone', 100), (dir) => rm(path.join(dir, 'meta.json')));
-    assert.deepEqual(run.rows?.map((r) => r.line), lines(1, 100));
+    assert.deepEqual(
+      run.rows?.map((r) => r.line),
+      lines(1, 100),
+    );
     assert.deepEqual(new Set(run.rows?.map((r) => r.outcome)), new Set(['succeeded']));
     assertRowsTrue(run.rows!);
     assertFailedNaming(run, /staging file meta\.json \(missing\) was damaged while the import ran/);
   });
 });
-

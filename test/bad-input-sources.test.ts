@@ -56,7 +56,9 @@ async function stageAttempts(run: ImportRun): Promise<number> {
   assert.ok(run.status?.workflowId, describeRun(run));
   const history = await h.t.client.workflow.getHandle(run.status.workflowId).fetchHistory();
   const events = history.events ?? [];
-  const scheduled = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'stage').map((e) => String(e.eventId)));
+  const scheduled = new Set(
+    events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'stage').map((e) => String(e.eventId)),
+  );
   const started = events.filter((e) => scheduled.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId)));
   assert.equal(started.length, 1, 'one stage activity');
   return started[0]?.activityTaskStartedEventAttributes?.attempt ?? 0;
@@ -81,7 +83,8 @@ function assertRows(run: ImportRun, rows: Row[]): void {
   for (const [, key, outcome] of rows) if (outcome === 'succeeded') assert.ok(h.voucherify.getProduct(key), `${key} is in Voucherify`);
 }
 
-const succeeded = (prefix: string, n: number, firstLine = 1): Row[] => Array.from({ length: n }, (_, i) => [firstLine + i, `${prefix}-${i + 1}`, 'succeeded']);
+const succeeded = (prefix: string, n: number, firstLine = 1): Row[] =>
+  Array.from({ length: n }, (_, i) => [firstLine + i, `${prefix}-${i + 1}`, 'succeeded']);
 
 describe('bad sources', { concurrency: 3 }, () => {
   // ---- CSV headers ----------------------------------------------------------------------------
@@ -100,12 +103,18 @@ describe('bad sources', { concurrency: 3 }, () => {
 
   test('a CSV header without the key column: names the column to rename', async () => {
     const file = await h.file('nokey.csv', 'sku,name\nnk-1,Mug\n');
-    await assertSourceFailure(await h.importFile(file, 'voucherify'), /has no source_id column; it has "sku", "name": rename the column that holds it/);
+    await assertSourceFailure(
+      await h.importFile(file, 'voucherify'),
+      /has no source_id column; it has "sku", "name": rename the column that holds it/,
+    );
   });
 
   test('a Propeller CSV without the source column (lookupKey sourceId)', async () => {
     const file = await h.file('propeller-nosource.csv', 'sourceId,names.EN\np-1,Mug\n');
-    await assertSourceFailure(await h.importFile(file, 'propeller'), /has no source column; it has "sourceId", "names.EN".*sourceId,source,names.EN/);
+    await assertSourceFailure(
+      await h.importFile(file, 'propeller'),
+      /has no source column; it has "sourceId", "names.EN".*sourceId,source,names.EN/,
+    );
   });
 
   test('a Propeller CSV without the id column (lookupKey id)', async () => {
@@ -130,7 +139,10 @@ describe('bad sources', { concurrency: 3 }, () => {
     const file = await h.file('semicolon-ok.csv', 'source_id;name\nsd-1;Mug, blue\nsd-2;Cup\n');
     const run = await h.importFile(file, 'voucherify', ['--delimiter', ';']);
     assertExit(run, ExitCode.ok);
-    assertRows(run, [[2, 'sd-1', 'succeeded'], [3, 'sd-2', 'succeeded']]);
+    assertRows(run, [
+      [2, 'sd-1', 'succeeded'],
+      [3, 'sd-2', 'succeeded'],
+    ]);
     assert.equal(h.voucherify.getProduct('sd-1')?.name, 'Mug, blue');
   });
 
@@ -164,7 +176,10 @@ describe('bad sources', { concurrency: 3 }, () => {
     const file = await h.file('bom-crlf.csv', '\ufeffsource_id,name\r\nbc-1,Mug\r\nbc-2,Cup\r\n');
     const run = await h.importFile(file, 'voucherify');
     assertExit(run, ExitCode.ok);
-    assertRows(run, [[2, 'bc-1', 'succeeded'], [3, 'bc-2', 'succeeded']]);
+    assertRows(run, [
+      [2, 'bc-1', 'succeeded'],
+      [3, 'bc-2', 'succeeded'],
+    ]);
     assert.equal(h.voucherify.getProduct('bc-2')?.name, 'Cup');
   });
 
@@ -186,13 +201,17 @@ describe('bad sources', { concurrency: 3 }, () => {
 
   // ---- encodings ------------------------------------------------------------------------------
   // "Café “q” €0" in Windows-1252: é, the curly quotes and € are single bytes that are not UTF-8.
-  const cp1252 = Buffer.concat([Buffer.from('source_id,name\nw1-1,Plain\nw1-2,Caf'), Buffer.from([0xe9, 0x20, 0x93, 0x71, 0x94, 0x20, 0x80, 0x30, 0x0a])]);
+  const cp1252 = Buffer.concat([
+    Buffer.from('source_id,name\nw1-1,Plain\nw1-2,Caf'),
+    Buffer.from([0xe9, 0x20, 0x93, 0x71, 0x94, 0x20, 0x80, 0x30, 0x0a]),
+  ]);
 
   test('Windows-1252 without --encoding: names the line and --encoding windows-1252', async () => {
     const file = await h.file('cp1252.csv', cp1252);
     await assertSourceFailure(
       await h.importFile(file, 'voucherify'),
-      /line 3 is not valid UTF-8 \(.*Caf.*\): .*pass its encoding, e.g. --encoding windows-1252/, ['w1-1'],
+      /line 3 is not valid UTF-8 \(.*Caf.*\): .*pass its encoding, e.g. --encoding windows-1252/,
+      ['w1-1'],
     );
   });
 
@@ -200,7 +219,10 @@ describe('bad sources', { concurrency: 3 }, () => {
     const file = await h.file('cp1252-ok.csv', Buffer.from(cp1252.toString('latin1').replaceAll('w1-', 'w2-'), 'latin1'));
     const run = await h.importFile(file, 'voucherify', ['--encoding', 'windows-1252']);
     assertExit(run, ExitCode.ok);
-    assertRows(run, [[2, 'w2-1', 'succeeded'], [3, 'w2-2', 'succeeded']]);
+    assertRows(run, [
+      [2, 'w2-1', 'succeeded'],
+      [3, 'w2-2', 'succeeded'],
+    ]);
     assert.equal(h.voucherify.getProduct('w2-2')?.name, 'Café “q” €0');
   });
 
@@ -260,8 +282,14 @@ describe('bad sources', { concurrency: 3 }, () => {
   });
 
   test('a ZIP/Excel file named .csv is named as such, with the fix', async () => {
-    const file = await h.file('export.csv', Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 6, 0]), Buffer.from('[Content_Types].xml')]));
-    await assertSourceFailure(await h.importFile(file, 'voucherify'), /looks like a ZIP archive or an Excel \(.xlsx\) file; export the sheet as CSV/);
+    const file = await h.file(
+      'export.csv',
+      Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 6, 0]), Buffer.from('[Content_Types].xml')]),
+    );
+    await assertSourceFailure(
+      await h.importFile(file, 'voucherify'),
+      /looks like a ZIP archive or an Excel \(.xlsx\) file; export the sheet as CSV/,
+    );
   });
 
   // ---- JSON shapes ----------------------------------------------------------------------------
@@ -270,13 +298,15 @@ describe('bad sources', { concurrency: 3 }, () => {
     await assertSourceFailure(await h.importFile(file, 'voucherify'), /it is a JSON array, not JSON Lines.*pass --format json/, ['ar-1']);
   });
 
-  const wrapped = '{"exported": "2026-11-23", "products": [\n{"source_id": "wr-1", "name": "A"},\n{"source_id": "wr-2", "name": "B"}\n], "count": 2}';
+  const wrapped =
+    '{"exported": "2026-11-23", "products": [\n{"source_id": "wr-1", "name": "A"},\n{"source_id": "wr-2", "name": "B"}\n], "count": 2}';
 
   test('a .json object wrapping the array: names the array and --records-path', async () => {
     const file = await h.file('wrapped.json', wrapped);
     await assertSourceFailure(
       await h.importFile(file, 'voucherify'),
-      /holds a JSON object, not an array of records; it has an array at "products": .*--records-path products/, ['wr-1'],
+      /holds a JSON object, not an array of records; it has an array at "products": .*--records-path products/,
+      ['wr-1'],
     );
   });
 
@@ -284,7 +314,10 @@ describe('bad sources', { concurrency: 3 }, () => {
     const file = await h.file('wrapped-ok.json', wrapped.replaceAll('wr-', 'wp-'));
     const run = await h.importFile(file, 'voucherify', ['--records-path', 'products']);
     assertExit(run, ExitCode.ok);
-    assertRows(run, [[2, 'wp-1', 'succeeded'], [3, 'wp-2', 'succeeded']]);
+    assertRows(run, [
+      [2, 'wp-1', 'succeeded'],
+      [3, 'wp-2', 'succeeded'],
+    ]);
   });
 
   test('--records-path naming no array lists the arrays there are', async () => {
@@ -324,7 +357,11 @@ describe('bad sources', { concurrency: 3 }, () => {
   test('a truncated JSON array: the cut element is one invalid row, the rest imported', async () => {
     const file = await h.file('truncated.json', '[{"source_id": "tr-1"},\n{"source_id": "tr-2"},\n{"source_id": "tr-3", "na');
     const run = await h.importFile(file, 'voucherify');
-    assertRows(run, [[1, 'tr-1', 'succeeded'], [2, 'tr-2', 'succeeded'], [3, '', 'invalid']]);
+    assertRows(run, [
+      [1, 'tr-1', 'succeeded'],
+      [2, 'tr-2', 'succeeded'],
+      [3, '', 'invalid'],
+    ]);
     assert.match(run.rows?.find((r) => r.line === 3)?.error ?? '', /the JSON array is not closed with \]/);
     assertExit(run, ExitCode.partial);
   });
@@ -341,7 +378,11 @@ describe('bad sources', { concurrency: 3 }, () => {
     const deep = `{"source_id": "dp-x", "metadata": ${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`;
     const file = await h.file('deep.jsonl', `${jsonl('dn', 1)}${deep}\n${jsonl('do', 1)}`);
     const run = await h.importFile(file, 'voucherify');
-    assertRows(run, [[1, 'dn-1', 'succeeded'], [2, '', 'invalid'], [3, 'do-1', 'succeeded']]);
+    assertRows(run, [
+      [1, 'dn-1', 'succeeded'],
+      [2, '', 'invalid'],
+      [3, 'do-1', 'succeeded'],
+    ]);
     assert.match(run.rows?.find((r) => r.line === 2)?.error ?? '', /record is nested deeper than 64 levels/);
     assert.equal(h.voucherify.getProduct('dp-x'), undefined);
     assertExit(run, ExitCode.partial);
@@ -351,7 +392,11 @@ describe('bad sources', { concurrency: 3 }, () => {
     const huge = `{"source_id": "hg-x", "name": "${'x'.repeat(40 * 1024 * 1024)}"}\n`;
     const file = await h.file('huge-line.jsonl', `${jsonl('hg', 1)}${huge}${jsonl('hh', 1)}`);
     const run = await h.importFile(file, 'voucherify');
-    assertRows(run, [[1, 'hg-1', 'succeeded'], [2, '', 'invalid'], [3, 'hh-1', 'succeeded']]);
+    assertRows(run, [
+      [1, 'hg-1', 'succeeded'],
+      [2, '', 'invalid'],
+      [3, 'hh-1', 'succeeded'],
+    ]);
     assert.match(run.rows?.find((r) => r.line === 2)?.error ?? '', /record is longer than the limit of \d+ characters/);
     assertExit(run, ExitCode.partial);
   });
@@ -360,7 +405,10 @@ describe('bad sources', { concurrency: 3 }, () => {
     const big = `${JSON.stringify({ source_id: 'tl-x', name: 'y'.repeat(3000) })}\n`;
     const file = await h.file('too-large.jsonl', `${jsonl('tl', 1)}${big}`);
     const run = await h.importFile(file, 'voucherify', ['--chunk-bytes', '2048']);
-    assertRows(run, [[1, 'tl-1', 'succeeded'], [2, 'tl-x', 'invalid']]);
+    assertRows(run, [
+      [1, 'tl-1', 'succeeded'],
+      [2, 'tl-x', 'invalid'],
+    ]);
     assert.match(
       run.rows?.find((r) => r.line === 2)?.error ?? '',
       /the product alone makes a 3,0\d\d-byte request, over --chunk-bytes 2,048 \(Voucherify takes at most 10,485,760\): raise --chunk-bytes or shrink/,
@@ -371,7 +419,10 @@ describe('bad sources', { concurrency: 3 }, () => {
   test('--format jsonl on a CSV: every line invalid, nothing imported', async () => {
     const file = await h.file('mismatch.csv', 'source_id,name\nfm-1,Mug\n');
     const run = await h.importFile(file, 'voucherify', ['--format', 'jsonl']);
-    assertRows(run, [[1, '', 'invalid'], [2, '', 'invalid']]);
+    assertRows(run, [
+      [1, '', 'invalid'],
+      [2, '', 'invalid'],
+    ]);
     assert.ok(run.rows?.every((r) => /invalid JSON/.test(r.error)));
     assertExit(run, ExitCode.failed);
   });
@@ -388,7 +439,10 @@ describe('bad sources', { concurrency: 3 }, () => {
     const file = await h.file('catalog.txt', jsonl('tx', 1));
     const run = await h.importFile(file, 'voucherify');
     assertExit(run, ExitCode.failed);
-    assertMessage(run, /cannot tell the format of .*catalog\.txt from its extension: expected \.jsonl, \.ndjson, \.csv, \.json; otherwise pass --format/);
+    assertMessage(
+      run,
+      /cannot tell the format of .*catalog\.txt from its extension: expected \.jsonl, \.ndjson, \.csv, \.json; otherwise pass --format/,
+    );
     assertNeverRan(run);
   });
 

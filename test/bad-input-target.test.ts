@@ -31,7 +31,9 @@ async function htmlServer(): Promise<{ url: string; requests: () => number; clos
   let requests = 0;
   const server = http.createServer((req, res) => {
     requests++;
-    req.resume().on('end', () => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Welcome to nginx!</title>'));
+    req
+      .resume()
+      .on('end', () => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Welcome to nginx!</title>'));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -58,7 +60,10 @@ function assertStopped(run: ImportRun, message: RegExp, outcomes: string[]): voi
   assert.match(run.status?.failure?.message ?? '', message);
   assert.match(run.output, message, 'the message reaches the user');
   assert.doesNotMatch(run.output, /Activity task failed/);
-  assert.deepEqual(run.rows?.map((r) => r.outcome), outcomes);
+  assert.deepEqual(
+    run.rows?.map((r) => r.outcome),
+    outcomes,
+  );
 }
 
 const notSubmitted = Array<string>(PRODUCTS).fill('not-submitted');
@@ -75,7 +80,11 @@ describe('a misconfigured target stops the import at once and says what to check
     const sandbox = await startVoucherifySandbox({ seed: 1 });
     try {
       const run = await importWith('wrong-url', 'voucherify', { ...sandbox.env, VOUCHERIFY_API_URL: `${sandbox.url}/nope` });
-      assertStopped(run, /answered 404 to POST \/nope\/v1\/products\/bulk\/async, an endpoint of its API: check VOUCHERIFY_API_URL/, notSubmitted);
+      assertStopped(
+        run,
+        /answered 404 to POST \/nope\/v1\/products\/bulk\/async, an endpoint of its API: check VOUCHERIFY_API_URL/,
+        notSubmitted,
+      );
       // The first chunk is tried again once (it could have been a blip); the second 404 in a row stops the import.
       assert.equal(requestCount(sandbox.stats()), 2);
       assert.equal(sandbox.productCount(), 0);
@@ -88,7 +97,11 @@ describe('a misconfigured target stops the import at once and says what to check
     const sandbox = await startPropellerSandbox({ seed: 1 });
     try {
       const run = await importWith('propeller-wrong-url', 'propeller', { ...sandbox.env, PROPELLER_API_URL: `${sandbox.url}/nope` });
-      assertStopped(run, /Propeller at \S+\/nope answered 404 to POST \/nope\/v2\/products\/bulk\/sourceId, .*: check PROPELLER_API_URL/, notSubmitted);
+      assertStopped(
+        run,
+        /Propeller at \S+\/nope answered 404 to POST \/nope\/v2\/products\/bulk\/sourceId, .*: check PROPELLER_API_URL/,
+        notSubmitted,
+      );
       assert.equal(requestCount(sandbox.stats()), 3);
       assert.equal(sandbox.productCount(), 0);
     } finally {
@@ -100,7 +113,11 @@ describe('a misconfigured target stops the import at once and says what to check
     const sandbox = await startVoucherifySandbox({ seed: 1 });
     try {
       const run = await importWith('wrong-token', 'voucherify', { ...sandbox.env, VOUCHERIFY_APP_TOKEN: 'not-the-token' });
-      assertStopped(run, /answered 401 to POST \/v1\/products\/bulk\/async.*Check the credentials in the worker's environment/, notSubmitted);
+      assertStopped(
+        run,
+        /answered 401 to POST \/v1\/products\/bulk\/async.*Check the credentials in the worker's environment/,
+        notSubmitted,
+      );
       assert.deepEqual(sandbox.stats().requests['POST /v1/products/bulk/async'], { 401: 1 });
     } finally {
       await sandbox.close();
@@ -109,7 +126,8 @@ describe('a misconfigured target stops the import at once and says what to check
 
   test('unknown host in PROPELLER_API_URL: named after three attempts a chunk', async () => {
     const run = await importWith('unknown-host', 'propeller', { ...h.propeller.env, PROPELLER_API_URL: 'http://bulkport-test.invalid' });
-    const message = /Propeller at http:\/\/bulkport-test\.invalid could not be reached \((ENOTFOUND|EAI_AGAIN)\) on 3 attempts: check PROPELLER_API_URL/;
+    const message =
+      /Propeller at http:\/\/bulkport-test\.invalid could not be reached \((ENOTFOUND|EAI_AGAIN)\) on 3 attempts: check PROPELLER_API_URL/;
     assertStopped(run, message, notSubmitted);
   });
 
@@ -118,7 +136,8 @@ describe('a misconfigured target stops the import at once and says what to check
     try {
       const tokenUrl = `${sandbox.url}/nope/oauth2/token`;
       const run = await importWith('wrong-token-url', 'propeller', { ...sandbox.env, PROPELLER_TOKEN_URL: tokenUrl });
-      const message = /Propeller's token endpoint at \S+\/nope\/oauth2\/token answered 404 to POST \/nope\/oauth2\/token, .*: check PROPELLER_TOKEN_URL/;
+      const message =
+        /Propeller's token endpoint at \S+\/nope\/oauth2\/token answered 404 to POST \/nope\/oauth2\/token, .*: check PROPELLER_TOKEN_URL/;
       assertStopped(run, message, notSubmitted);
       assert.equal(requestCount(sandbox.stats()), 2, 'two token requests, nothing else');
       assert.equal(sandbox.productCount(), 0);
@@ -127,9 +146,13 @@ describe('a misconfigured target stops the import at once and says what to check
     }
   });
 
-  test('VOUCHERIFY_* missing in the worker\'s environment: named, not retried', async () => {
+  test("VOUCHERIFY_* missing in the worker's environment: named, not retried", async () => {
     const run = await importWith('no-env', 'voucherify', { ...h.propeller.env });
-    assertStopped(run, /Missing VOUCHERIFY_API_URL, VOUCHERIFY_APP_ID, VOUCHERIFY_APP_TOKEN in the worker's environment\. Set them/, notSubmitted);
+    assertStopped(
+      run,
+      /Missing VOUCHERIFY_API_URL, VOUCHERIFY_APP_ID, VOUCHERIFY_APP_TOKEN in the worker's environment\. Set them/,
+      notSubmitted,
+    );
   });
 
   test('a web page instead of the API (HTML answering 200): two requests, then the import stops', async () => {
@@ -137,7 +160,8 @@ describe('a misconfigured target stops the import at once and says what to check
     try {
       const run = await importWith('html', 'voucherify', { ...h.voucherify.env, VOUCHERIFY_API_URL: page.url });
       const message =
-        `Voucherify at ${page.url} answered POST /v1/products/bulk/async ` + 'with something other than JSON \\(text/html\\): check VOUCHERIFY_API_URL';
+        `Voucherify at ${page.url} answered POST /v1/products/bulk/async ` +
+        'with something other than JSON \\(text/html\\): check VOUCHERIFY_API_URL';
       assertStopped(run, new RegExp(message), notSubmitted);
       assert.equal(page.requests(), 2);
     } finally {
@@ -152,7 +176,12 @@ describe('a misconfigured target stops the import at once and says what to check
       // After a POST without an answer, later attempts first look for the action it may have created (GET async-actions).
       const slowRequest = /gave no answer to (POST \/v1\/products\/bulk\/async|GET \/v1\/async-actions) in time on 3 attempts: /;
       assertStopped(run, new RegExp(`${slowRequest.source}check VOUCHERIFY_TIMEOUT_MS \\(or VOUCHERIFY_API_URL\\)`), [
-        'failed', 'failed', 'failed', 'failed', 'not-submitted', 'not-submitted',
+        'failed',
+        'failed',
+        'failed',
+        'failed',
+        'not-submitted',
+        'not-submitted',
       ]);
       assert.match(run.rows?.[0]?.error ?? '', /gave no answer .* in time/);
       // Three attempts for each of the two chunks, then the import stops; each chunk is posted once, as its later

@@ -8,7 +8,16 @@ import { rm } from 'node:fs/promises';
 import assert from 'node:assert/strict';
 import { runChaos, type ChaosResult, type Check } from '../scripts/chaos';
 
-const small = { products: 5000, kills: 3, serverRestarts: 1, target: 'voucherify' as const, seed: 3, damage: true, damageProducts: 1000, timeoutMinutes: 12 };
+const small = {
+  products: 5000,
+  kills: 3,
+  serverRestarts: 1,
+  target: 'voucherify' as const,
+  seed: 3,
+  damage: true,
+  damageProducts: 1000,
+  timeoutMinutes: 12,
+};
 
 describe('chaos (small variant)', { timeout: 15 * 60_000 }, () => {
   let result: ChaosResult;

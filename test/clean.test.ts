@@ -20,14 +20,23 @@ test('ages: 30m, 12h, 7d; anything else is refused', () => {
   assert.deepEqual(['7', 'd', '1w', '-1d'].map(parseAge), [undefined, undefined, undefined, undefined]);
 });
 
-test('clean removes an ended import\'s chunks and outcomes, keeps its report and owner file, and leaves a running import alone', async () => {
+test("clean removes an ended import's chunks and outcomes, keeps its report and owner file, and leaves a running import alone", async () => {
   const sandbox = await startVoucherifySandbox({});
   const stagingDir = await tempDir('clean-staging');
   const worker = await startWorker(t, sandbox.env, 'clean', stagingDir);
   try {
     const dir = await tempDir('clean');
-    const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count: 50, format: 'jsonl', keyPrefix: 'clean' });
-    const request = { target: 'voucherify', source: { location: file }, options: { maxItemsPerChunk: 10, pollIntervalMs: 100 } } as StartImportRequest;
+    const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), {
+      target: 'voucherify',
+      count: 50,
+      format: 'jsonl',
+      keyPrefix: 'clean',
+    });
+    const request = {
+      target: 'voucherify',
+      source: { location: file },
+      options: { maxItemsPerChunk: 10, pollIntervalMs: 100 },
+    } as StartImportRequest;
     const ended = await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `clean-ended-${Date.now()}` });
     const summary = await ended.result();
     const running = await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `clean-running-${Date.now()}` });
@@ -41,15 +50,22 @@ test('clean removes an ended import\'s chunks and outcomes, keeps its report and
     assert.ok(before.includes('chunks') && before.includes('outcomes'), before.join());
 
     const tooYoung = await cleanStaging({ dir: stagingDir, client: t.client, olderThanMs: 86_400_000, reports: false, dryRun: false });
-    assert.ok(tooYoung.every((r) => r.skipped && r.removed.length === 0), 'nothing ended a day ago');
+    assert.ok(
+      tooYoung.every((r) => r.skipped && r.removed.length === 0),
+      'nothing ended a day ago',
+    );
     const dry = await cleanStaging({ dir: stagingDir, client: t.client, reports: false, dryRun: true });
     assert.deepEqual(await contents(ended.workflowId), before, 'a dry run removes nothing');
     assert.ok(dry.find((r) => r.id === ended.workflowId)!.bytes > 0);
 
     // Through the CLI, as a user runs it.
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'clean', '--staging-dir', stagingDir, '--json'], { encoding: 'utf8' });
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'clean', '--staging-dir', stagingDir, '--json'], {
+      encoding: 'utf8',
+    });
     assert.equal(cli.status, 0, cli.stderr);
-    const { imports } = JSON.parse(cli.stdout) as { imports: { id: string; status: string; removed: string[]; bytes: number; skipped?: string }[] };
+    const { imports } = JSON.parse(cli.stdout) as {
+      imports: { id: string; status: string; removed: string[]; bytes: number; skipped?: string }[];
+    };
     const cleaned = imports.find((r) => r.id === ended.workflowId)!;
     assert.equal(cleaned.status, 'COMPLETED');
     assert.ok(cleaned.bytes > 0);

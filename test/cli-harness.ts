@@ -53,7 +53,13 @@ export interface CliHarness {
 export const fastFlags = ['--poll-interval-ms', '100', '--retry-backoff-ms', '100'];
 
 /** The file's CLI harness, set up before its tests and torn down after them. */
-export function useCliHarness(name: string, sandboxOptions: { voucherify?: Parameters<typeof startVoucherifySandbox>[0]; propeller?: Parameters<typeof startPropellerSandbox>[0] } = {}): CliHarness {
+export function useCliHarness(
+  name: string,
+  sandboxOptions: {
+    voucherify?: Parameters<typeof startVoucherifySandbox>[0];
+    propeller?: Parameters<typeof startPropellerSandbox>[0];
+  } = {},
+): CliHarness {
   const h = {} as CliHarness;
   before(async () => {
     h.t = await temporal();

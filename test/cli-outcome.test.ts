@@ -17,7 +17,18 @@ function summary(counts: Partial<ImportSummary['counts']>, status: ImportSummary
     target: 'voucherify',
     status,
     source: '/x.jsonl',
-    counts: { read: 0, valid: 0, invalid: 0, succeeded: 0, failed: 0, notSubmitted: 0, unknownOutcomeRetries: 0, chunks: 0, retryRounds: 0, ...counts },
+    counts: {
+      read: 0,
+      valid: 0,
+      invalid: 0,
+      succeeded: 0,
+      failed: 0,
+      notSubmitted: 0,
+      unknownOutcomeRetries: 0,
+      chunks: 0,
+      retryRounds: 0,
+      ...counts,
+    },
     timings: { startedAt: '', finishedAt: '', durationMs: 0 },
     files,
     runs: 1,
@@ -29,7 +40,11 @@ describe('exit code of an ended import', () => {
     ['every record succeeded', { summary: summary({ read: 10, valid: 10, succeeded: 10 }) }, ExitCode.ok],
     ['some invalid', { summary: summary({ read: 10, valid: 9, invalid: 1, succeeded: 9 }) }, ExitCode.partial],
     ['some failed at the target', { summary: summary({ read: 10, valid: 10, failed: 3, succeeded: 7 }) }, ExitCode.partial],
-    ['cancelled with some not submitted', { summary: summary({ read: 10, valid: 10, notSubmitted: 4, succeeded: 6 }, 'cancelled') }, ExitCode.partial],
+    [
+      'cancelled with some not submitted',
+      { summary: summary({ read: 10, valid: 10, notSubmitted: 4, succeeded: 6 }, 'cancelled') },
+      ExitCode.partial,
+    ],
     ['cancelled after everything succeeded', { summary: summary({ read: 5, valid: 5, succeeded: 5 }, 'cancelled') }, ExitCode.ok],
     ['every row invalid: nothing imported', { summary: summary({ read: 10, invalid: 10 }) }, ExitCode.failed],
     ['an empty catalog: nothing imported', { summary: summary({}) }, ExitCode.failed],
@@ -55,8 +70,21 @@ describe('root cause of a failed import', () => {
   test('a stopped import: its report is kept from whichever link carries it, the message from the deepest', () => {
     const report = { files: summary({}).files, counts: { succeeded: 0, notSubmitted: 12 } };
     const unauthorized = ApplicationFailure.nonRetryable('401 from Voucherify: check VOUCHERIFY_APP_TOKEN', 'Unauthorized');
-    const activity = new ActivityFailure('Activity task failed', 'submitChunk', '7', RetryState.NON_RETRYABLE_FAILURE, 'worker', unauthorized);
-    const stopped = ApplicationFailure.create({ message: 'import stopped', type: 'ImportStopped', nonRetryable: true, details: [report], cause: activity });
+    const activity = new ActivityFailure(
+      'Activity task failed',
+      'submitChunk',
+      '7',
+      RetryState.NON_RETRYABLE_FAILURE,
+      'worker',
+      unauthorized,
+    );
+    const stopped = ApplicationFailure.create({
+      message: 'import stopped',
+      type: 'ImportStopped',
+      nonRetryable: true,
+      details: [report],
+      cause: activity,
+    });
     const err = new WorkflowFailedError('Workflow execution failed', stopped, RetryState.NON_RETRYABLE_FAILURE);
     assert.deepEqual(rootCause(err), { message: '401 from Voucherify: check VOUCHERIFY_APP_TOKEN', type: 'Unauthorized', report });
   });

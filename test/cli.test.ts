@@ -41,7 +41,14 @@ after(async () => {
 function bulkport(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'client/cli.ts', ...args], {
     cwd: root,
-    env: { ...process.env, TEMPORAL_ADDRESS: (t.client.connection as Connection).options.address, TEMPORAL_NAMESPACE: t.namespace, TEMPORAL_TASK_QUEUE: worker.taskQueue, TEMPORAL_UI_URL: 'http://ui.test', ...env },
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: (t.client.connection as Connection).options.address,
+      TEMPORAL_NAMESPACE: t.namespace,
+      TEMPORAL_TASK_QUEUE: worker.taskQueue,
+      TEMPORAL_UI_URL: 'http://ui.test',
+      ...env,
+    },
   });
   let stdout = '';
   let stderr = '';
@@ -54,13 +61,20 @@ const importFlags = ['--target', 'voucherify', '--chunk-bytes', '15000', '--poll
 const linkOf = (id: string) => `http://ui.test/namespaces/${t.namespace}/workflows/${id}`;
 
 async function catalog(name: string, count: number): Promise<string> {
-  return writeCatalog(path.join(await tempDir(name), `${name}.jsonl`), { target: 'voucherify', count, format: 'jsonl', invalidEvery: 60, keyPrefix: name });
+  return writeCatalog(path.join(await tempDir(name), `${name}.jsonl`), {
+    target: 'voucherify',
+    count,
+    format: 'jsonl',
+    invalidEvery: 60,
+    keyPrefix: name,
+  });
 }
 
 describe('bulkport CLI', () => {
   test('--help works for every command, and read commands offer --json', async () => {
     const names = buildProgram().commands.map((c) => c.name());
-    for (const expected of ['import', 'status', 'watch', 'pause', 'resume', 'cancel', 'concurrency', 'list', 'report', 'setup', 'sandbox']) assert.ok(names.includes(expected), expected);
+    for (const expected of ['import', 'status', 'watch', 'pause', 'resume', 'cancel', 'concurrency', 'list', 'report', 'setup', 'sandbox'])
+      assert.ok(names.includes(expected), expected);
     const runs = await Promise.all([bulkport(['--help']), ...names.map((name) => bulkport([name, '--help']))]);
     assert.equal(runs[0]!.code, 0);
     for (const name of names) assert.match(runs[0]!.stdout, new RegExp(`\\n  ${name}\\b`), `${name} is listed`);
@@ -83,7 +97,11 @@ describe('bulkport CLI', () => {
     assert.ok(imported.stdout.includes(`Web UI:         ${linkOf(id)}`), imported.stdout);
 
     const result: ImportSummary = await t.client.workflow.getHandle(id).result();
-    const [json, human, report] = await Promise.all([bulkport(['status', id, '--json']), bulkport(['status', id]), bulkport(['report', id])]);
+    const [json, human, report] = await Promise.all([
+      bulkport(['status', id, '--json']),
+      bulkport(['status', id]),
+      bulkport(['report', id]),
+    ]);
     assert.equal(json.code, 0, json.stderr);
     const status = JSON.parse(json.stdout) as ImportStatus;
     assert.deepEqual(status.summary, result);
@@ -138,12 +156,21 @@ describe('bulkport CLI', () => {
       assert.equal((await bulkport(['resume', id])).code, 0);
       const cancelled = await bulkport(['cancel', id, '--reason', 'cli test', '--wait']);
       assert.equal(cancelled.code, 2, `cancelled with products left unsent: partly imported. ${cancelled.stderr}`);
-      assert.match(cancelled.stdout, /Import cancelled \(cli test\): [\d,]+ succeeded, 0 failed, 200 invalid, [\d,]+ not submitted of 12,000 read/);
+      assert.match(
+        cancelled.stdout,
+        /Import cancelled \(cli test\): [\d,]+ succeeded, 0 failed, 200 invalid, [\d,]+ not submitted of 12,000 read/,
+      );
 
       const watched = await watch;
-      const lines = watched.stdout.trim().split('\n').map((line) => JSON.parse(line) as ImportProgress & ImportStatus);
+      const lines = watched.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as ImportProgress & ImportStatus);
       assert.ok(lines.length >= 3, `watch printed progress (${lines.length} lines)`);
-      assert.ok(lines.some((p) => p.paused), 'watch saw the pause');
+      assert.ok(
+        lines.some((p) => p.paused),
+        'watch saw the pause',
+      );
       assert.equal(lines.at(-1)!.summary?.status, 'cancelled', 'and ended with the final status');
     } finally {
       await slowWorker.stop();
@@ -164,7 +191,10 @@ describe('bulkport CLI', () => {
       assert.equal(status.failure?.report?.counts.succeeded, 0);
       const report = await bulkport(['report', id, '--file', 'results-jsonl']);
       assert.equal(report.code, 0, report.stderr);
-      const rows = report.stdout.trim().split('\n').map((line) => JSON.parse(line) as { outcome: string });
+      const rows = report.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { outcome: string });
       assert.equal(rows.length, 120);
       assert.deepEqual([...new Set(rows.map((r) => r.outcome))].sort(), ['invalid', 'not-submitted']);
     } finally {
@@ -177,7 +207,10 @@ describe('bulkport CLI', () => {
     const url = `${sandbox.url}/no-such-catalog.jsonl`;
     const imported = await bulkport(['import', url, ...importFlags, '--id', id, '--wait']);
     assert.equal(imported.code, 1, imported.stderr);
-    assert.match(imported.stdout, /Import failed: Staging failed: downloading the source \S+no-such-catalog\.jsonl failed with HTTP 404.*check that the URL is right/);
+    assert.match(
+      imported.stdout,
+      /Import failed: Staging failed: downloading the source \S+no-such-catalog\.jsonl failed with HTTP 404.*check that the URL is right/,
+    );
     const [json, human] = await Promise.all([bulkport(['status', id, '--json']), bulkport(['status', id])]);
     const status = JSON.parse(json.stdout) as ImportStatus;
     assert.match(status.failure?.message ?? '', /failed with HTTP 404/);

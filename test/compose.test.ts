@@ -14,7 +14,10 @@ const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '..');
 const validator = path.join(root, '.tools', 'validate-compose');
 
-const haveGo = await run('go', ['version']).then(() => true, () => false);
+const haveGo = await run('go', ['version']).then(
+  () => true,
+  () => false,
+);
 const skip = haveGo ? false : 'needs Go to build the Compose validator (compose-go); install Go to run it';
 
 async function validate(file: string): Promise<{ ok: boolean; output: string }> {

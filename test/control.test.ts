@@ -19,11 +19,18 @@ const quick = { pollIntervalMs: 100, retryBackoffMs: 200 };
 const t = useTemporal();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const requestCount = (stats: SandboxStats) => Object.values(stats.requests).flatMap((byStatus) => Object.values(byStatus)).reduce((a, b) => a + b, 0);
+const requestCount = (stats: SandboxStats) =>
+  Object.values(stats.requests)
+    .flatMap((byStatus) => Object.values(byStatus))
+    .reduce((a, b) => a + b, 0);
 const bulkPosts = (stats: SandboxStats) => Object.values(stats.requests['POST /v1/products/bulk/async'] ?? {}).reduce((a, b) => a + b, 0);
 
 /** A sandbox, a worker bound to it, and an import started on that worker's queue; all closed by `close`. */
-async function importSetup(name: string, catalog: { count: number; invalidEvery?: number; keyPrefix?: string }, sandboxOptions: Partial<VoucherifySandboxOptions>) {
+async function importSetup(
+  name: string,
+  catalog: { count: number; invalidEvery?: number; keyPrefix?: string },
+  sandboxOptions: Partial<VoucherifySandboxOptions>,
+) {
   const sandbox = await startVoucherifySandbox(sandboxOptions);
   const worker = await startWorker(t, sandbox.env, name);
   const dir = await tempDir(name);
@@ -47,21 +54,30 @@ const progressOf = (handle: ImportHandle) => handle.query(progressQuery);
 
 /** Polls progress until it satisfies `ready`. */
 const progressWhen = (handle: ImportHandle, what: string, ready: (p: ImportProgress) => boolean, timeoutMs = 60_000) =>
-  eventually(what, async () => {
-    const p = await progressOf(handle);
-    return ready(p) ? p : undefined;
-  }, timeoutMs);
+  eventually(
+    what,
+    async () => {
+      const p = await progressOf(handle);
+      return ready(p) ? p : undefined;
+    },
+    timeoutMs,
+  );
 
 interface ResultRow {
   key: string;
   outcome: string;
   attempts: number;
 }
-const rowsOf = async (summary: ImportSummary) => (await readJsonl<ResultRow>(summary.files.resultsJsonl)).map((r) => `${r.key}:${r.outcome}:${r.attempts}`);
+const rowsOf = async (summary: ImportSummary) =>
+  (await readJsonl<ResultRow>(summary.files.resultsJsonl)).map((r) => `${r.key}:${r.outcome}:${r.attempts}`);
 
 describe('import control', () => {
   test('progress counts add up at every query, through retry rounds and continue-as-new', async () => {
-    const setup = await importSetup('invariant', { count: 3000, invalidEvery: 100 }, { seed: 5, productsPerSecond: 4000, faults: { productFailureRate: 0.05 } });
+    const setup = await importSetup(
+      'invariant',
+      { count: 3000, invalidEvery: 100 },
+      { seed: 5, productsPerSecond: 4000, faults: { productFailureRate: 0.05 } },
+    );
     try {
       const handle = await setup.start({ chunkBytes: 15_000, concurrency: 3, chunksPerRun: 6 });
       let ended = false;
@@ -86,19 +102,48 @@ describe('import control', () => {
         assert.ok(p.chunks.done <= p.chunks.total && p.chunks.inFlight <= p.concurrency, `chunk counts (${at})`);
       }
       assert.ok(seen.length >= 20, `queried often enough (${seen.length})`);
-      assert.ok(seen.some((p) => p.phase === 'submitting' && p.inFlight > 0), 'saw products in flight');
-      assert.ok(seen.some((p) => p.awaitingRetry > 0), 'saw products awaiting a retry round');
-      assert.ok(seen.some((p) => p.runNumber > 1 && p.submitted > 0), 'saw counts carried into a continued run');
-      assert.ok(seen.some((p) => p.throughputPerSecond > 0 && p.etaSeconds !== null), 'saw a throughput and an ETA');
-      assert.ok(seen.every((p) => p.startedAt === final.startedAt), 'startedAt is kept across runs');
+      assert.ok(
+        seen.some((p) => p.phase === 'submitting' && p.inFlight > 0),
+        'saw products in flight',
+      );
+      assert.ok(
+        seen.some((p) => p.awaitingRetry > 0),
+        'saw products awaiting a retry round',
+      );
+      assert.ok(
+        seen.some((p) => p.runNumber > 1 && p.submitted > 0),
+        'saw counts carried into a continued run',
+      );
+      assert.ok(
+        seen.some((p) => p.throughputPerSecond > 0 && p.etaSeconds !== null),
+        'saw a throughput and an ETA',
+      );
+      assert.ok(
+        seen.every((p) => p.startedAt === final.startedAt),
+        'startedAt is kept across runs',
+      );
 
       assert.equal(summary.status, 'completed');
       assert.ok(summary.runs > 1 && summary.counts.retryRounds >= 1, `continued as new (${summary.runs} runs) and retried`);
       assert.equal(final.phase, 'completed');
       assert.equal(summary.counts.invalid, 30);
       assert.deepEqual(
-        { read: final.read, succeeded: final.succeeded, failed: final.failed, invalid: final.invalid + final.rejected, inFlight: final.inFlight, awaitingRetry: final.awaitingRetry },
-        { read: summary.counts.read, succeeded: summary.counts.succeeded, failed: summary.counts.failed, invalid: summary.counts.invalid, inFlight: 0, awaitingRetry: 0 },
+        {
+          read: final.read,
+          succeeded: final.succeeded,
+          failed: final.failed,
+          invalid: final.invalid + final.rejected,
+          inFlight: final.inFlight,
+          awaitingRetry: final.awaitingRetry,
+        },
+        {
+          read: summary.counts.read,
+          succeeded: summary.counts.succeeded,
+          failed: summary.counts.failed,
+          invalid: summary.counts.invalid,
+          inFlight: 0,
+          awaitingRetry: 0,
+        },
       );
       assert.equal(final.submitted, summary.counts.valid, 'every valid product was submitted');
     } finally {
@@ -174,8 +219,14 @@ describe('import control', () => {
         assert.equal(c.succeeded + c.failed + c.invalid + c.notSubmitted, c.read, 'every record has an outcome');
         assert.ok(c.notSubmitted > 0, `some products were never sent (${c.notSubmitted})`);
         // What was in flight when the cancel came finished: it is counted, and stored.
-        assert.ok(c.succeeded >= atCancel.succeeded + atCancel.inFlight, `in-flight products finished (${c.succeeded} >= ${atCancel.succeeded} + ${atCancel.inFlight})`);
-        assert.ok(bulkPosts(setup.sandbox.stats()) <= postsAtCancel + atCancel.chunks.inFlight, 'nothing new was submitted after the cancel');
+        assert.ok(
+          c.succeeded >= atCancel.succeeded + atCancel.inFlight,
+          `in-flight products finished (${c.succeeded} >= ${atCancel.succeeded} + ${atCancel.inFlight})`,
+        );
+        assert.ok(
+          bulkPosts(setup.sandbox.stats()) <= postsAtCancel + atCancel.chunks.inFlight,
+          'nothing new was submitted after the cancel',
+        );
         assert.equal(setup.sandbox.productCount(), c.succeeded, 'the sandbox holds exactly the products reported as succeeded');
 
         const rows = await readJsonl<ResultRow>(summary.files.resultsJsonl);
@@ -183,8 +234,14 @@ describe('import control', () => {
         const byOutcome = (o: string) => rows.filter((r) => r.outcome === o);
         assert.equal(byOutcome('not-submitted').length, c.notSubmitted);
         assert.equal(byOutcome('succeeded').length, c.succeeded);
-        assert.ok(byOutcome('succeeded').every((r) => setup.sandbox.getProduct(r.key)), 'succeeded rows are stored');
-        assert.ok(byOutcome('not-submitted').every((r) => !setup.sandbox.getProduct(r.key)), 'not-submitted rows are not');
+        assert.ok(
+          byOutcome('succeeded').every((r) => setup.sandbox.getProduct(r.key)),
+          'succeeded rows are stored',
+        );
+        assert.ok(
+          byOutcome('not-submitted').every((r) => !setup.sandbox.getProduct(r.key)),
+          'not-submitted rows are not',
+        );
 
         const description = await eventually('the Cancelled status', async () => {
           const d = await handle.describe();
@@ -262,16 +319,28 @@ describe('import control', () => {
       const metadata = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
       const details = String(metadata.currentDetails);
       assert.ok(details.startsWith(`**completed** · ${summary.counts.succeeded} of ${summary.counts.valid} products done (100%)`), details);
-      assert.ok(details.includes(`| read | ${summary.counts.read} |`) && details.includes(`| invalid | ${summary.counts.invalid} |`), details);
+      assert.ok(
+        details.includes(`| read | ${summary.counts.read} |`) && details.includes(`| invalid | ${summary.counts.invalid} |`),
+        details,
+      );
 
       const summaries = ((await handle.fetchHistory()).events ?? [])
         .filter((e) => e.activityTaskScheduledEventAttributes)
         .map((e) => (e.userMetadata?.summary?.data ? Buffer.from(e.userMetadata.summary.data).toString('utf8') : ''));
-      assert.ok(summaries.some((s) => s.includes(`stage ${setup.file}`)), 'the stage activity names the source');
-      assert.ok(summaries.some((s) => s.includes('voucherify chunk r0-000000 (round 0)')), `chunk activities name the chunk: ${summaries.join(', ')}`);
+      assert.ok(
+        summaries.some((s) => s.includes(`stage ${setup.file}`)),
+        'the stage activity names the source',
+      );
+      assert.ok(
+        summaries.some((s) => s.includes('voucherify chunk r0-000000 (round 0)')),
+        `chunk activities name the chunk: ${summaries.join(', ')}`,
+      );
 
       const found = await eventually('the import in visibility as Completed', async () => {
-        for await (const run of t.client.workflow.list({ query: `${BulkImportStatus.name} = 'Completed' AND WorkflowId = '${handle.workflowId}'` })) return run;
+        for await (const run of t.client.workflow.list({
+          query: `${BulkImportStatus.name} = 'Completed' AND WorkflowId = '${handle.workflowId}'`,
+        }))
+          return run;
         return undefined;
       });
       const attrs = found.typedSearchAttributes;

@@ -41,7 +41,12 @@ after(() => sandbox.close());
 
 const options = VoucherifyOptions.parse({ pollIntervalMs: 50 });
 const chunk = (prefix: string, n = 3): StagedItem[] =>
-  Array.from({ length: n }, (_, i) => ({ line: i + 1, key: `${prefix}-${i}`, raw: {}, body: JSON.stringify({ source_id: `${prefix}-${i}` }) }));
+  Array.from({ length: n }, (_, i) => ({
+    line: i + 1,
+    key: `${prefix}-${i}`,
+    raw: {},
+    body: JSON.stringify({ source_id: `${prefix}-${i}` }),
+  }));
 const posts = () => sandbox.stats().requests['POST /v1/products/bulk/async'] ?? {};
 
 /** One attempt of the submission: what it heartbeated last is what the next attempt gets. */
@@ -113,5 +118,7 @@ test('an earlier attempt that got an HTTP answer (503) is posted again without a
 });
 
 function earlierBody(items: StagedItem[]): string {
-  return createHash('sha256').update(`[${items.map((item) => item.body).join(',')}]`).digest('hex');
+  return createHash('sha256')
+    .update(`[${items.map((item) => item.body).join(',')}]`)
+    .digest('hex');
 }

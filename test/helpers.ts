@@ -106,7 +106,10 @@ export async function startWorker(t: TemporalHarness, env: NodeJS.ProcessEnv, na
 }
 
 export async function readJsonl<T = Record<string, unknown>>(file: string): Promise<T[]> {
-  return (await readFile(file, 'utf8')).split('\n').filter(Boolean).map((line) => JSON.parse(line) as T);
+  return (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as T);
 }
 
 /** Polls `check` until it returns a value, or fails with `what` after `timeoutMs`. */

@@ -8,7 +8,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { refusedUrl } from './refused-url';
-import { createHttp, FailureType, misconfiguration, MISCONFIGURED_AFTER_ATTEMPTS, requireEnv, RETRY_FLOOR_MS, toFailure, type TargetSettings } from '../targets/http';
+import {
+  createHttp,
+  FailureType,
+  misconfiguration,
+  MISCONFIGURED_AFTER_ATTEMPTS,
+  requireEnv,
+  RETRY_FLOOR_MS,
+  toFailure,
+  type TargetSettings,
+} from '../targets/http';
 
 type Answer = { status: number; headers?: Record<string, string>; body?: string; hangMs?: number };
 const answers = new Map<string, Answer>();
@@ -49,7 +58,11 @@ async function failureOf(path: string, answer: Answer, timeoutMs = 5000, setting
 }
 
 test('429 is retried after Retry-After seconds', async () => {
-  const failure = await failureOf('a', { status: 429, headers: { 'retry-after': '7', 'x-rate-limit-type': 'bulk_api_calls' }, body: '{"code":429,"message":"Too many requests hit the API too quickly."}' });
+  const failure = await failureOf('a', {
+    status: 429,
+    headers: { 'retry-after': '7', 'x-rate-limit-type': 'bulk_api_calls' },
+    body: '{"code":429,"message":"Too many requests hit the API too quickly."}',
+  });
   assert.equal(failure.type, FailureType.rateLimited);
   assert.equal(failure.nonRetryable, false);
   // The quota's window to the second, plus at most 250 ms of jitter.
@@ -75,12 +88,21 @@ test('a used-up billing-cycle quota (api_calls_cycle) is not retried', async () 
 test('5xx is retried; 400 and 404 are final and carry the API error body; 401 says to check credentials', async () => {
   const server = await failureOf('d', { status: 503, headers: { 'retry-after': '2' } });
   assert.deepEqual([server.type, server.nonRetryable], [FailureType.serverError, false]);
-  assert.ok((server.nextRetryDelay as number) >= 2000 && (server.nextRetryDelay as number) <= 2200, `2 s plus jitter, got ${server.nextRetryDelay}`);
+  assert.ok(
+    (server.nextRetryDelay as number) >= 2000 && (server.nextRetryDelay as number) <= 2200,
+    `2 s plus jitter, got ${server.nextRetryDelay}`,
+  );
 
-  const invalid = await failureOf('e', { status: 400, body: '{"code":400,"key":"invalid_payload","message":"Invalid payload","details":"Property .name must be string"}' });
+  const invalid = await failureOf('e', {
+    status: 400,
+    body: '{"code":400,"key":"invalid_payload","message":"Invalid payload","details":"Property .name must be string"}',
+  });
   assert.deepEqual([invalid.type, invalid.nonRetryable], [FailureType.rejected, true]);
   assert.match(invalid.message, /Property \.name must be string/);
-  assert.deepEqual(invalid.details?.[0], { status: 400, body: '{"code":400,"key":"invalid_payload","message":"Invalid payload","details":"Property .name must be string"}' });
+  assert.deepEqual(invalid.details?.[0], {
+    status: 400,
+    body: '{"code":400,"key":"invalid_payload","message":"Invalid payload","details":"Property .name must be string"}',
+  });
 
   const missing = await failureOf('f', { status: 404, body: '{"code":404,"key":"not_found"}' });
   assert.deepEqual([missing.type, missing.nonRetryable], [FailureType.rejected, true]);
@@ -96,11 +118,20 @@ test('a request that outlives its timeout has an unknown outcome and is retried'
   assert.equal(failure.nonRetryable, false);
 });
 
-const target = (): TargetSettings => ({ label: 'Voucherify', baseUrl, urlVariable: 'VOUCHERIFY_API_URL', timeoutVariable: 'VOUCHERIFY_TIMEOUT_MS' });
+const target = (): TargetSettings => ({
+  label: 'Voucherify',
+  baseUrl,
+  urlVariable: 'VOUCHERIFY_API_URL',
+  timeoutVariable: 'VOUCHERIFY_TIMEOUT_MS',
+});
 
 test('Retry-After: 0, a retry time already past or no header is not "retry at once": the delay has a floor', async () => {
   const past = String(Math.floor(Date.now() / 1000) - 5);
-  for (const [path, headers] of [['i', { 'retry-after': '0' }], ['i2', { 'x-rate-limit-retry': past }], ['i3', {}]] as const) {
+  for (const [path, headers] of [
+    ['i', { 'retry-after': '0' }],
+    ['i2', { 'x-rate-limit-retry': past }],
+    ['i3', {}],
+  ] as const) {
     const failure = await failureOf(path, { status: 503, headers });
     assert.ok((failure.nextRetryDelay as number) >= RETRY_FLOOR_MS, `${path}: ${failure.nextRetryDelay}`);
   }
@@ -113,7 +144,11 @@ test('a refused connection is retried at first, and a misconfigured target once 
   const err = await errorOf('j', { status: 200 }, 5000, deadUrl);
   const settings = { ...target(), baseUrl: deadUrl };
 
-  assert.equal(misconfiguration(err, settings, MISCONFIGURED_AFTER_ATTEMPTS - 1), undefined, 'a target restarting for a second is still retried');
+  assert.equal(
+    misconfiguration(err, settings, MISCONFIGURED_AFTER_ATTEMPTS - 1),
+    undefined,
+    'a target restarting for a second is still retried',
+  );
   const blip = toFailure(err, 'Voucherify', settings) as ApplicationFailure;
   assert.deepEqual([blip.type, blip.nonRetryable], [FailureType.network, false], 'outside an activity it counts as attempt 1');
 
@@ -124,11 +159,15 @@ test('a refused connection is retried at first, and a misconfigured target once 
 });
 
 test('404 or 405 from a bulk endpoint means a wrong base URL: misconfigured at once, naming the variable', async () => {
-  for (const [path, status] of [['k', 404], ['l', 405]] as const) {
+  for (const [path, status] of [
+    ['k', 404],
+    ['l', 405],
+  ] as const) {
     const failure = await failureOf(path, { status, body: '<h1>Not Found</h1>' }, 5000, target());
     assert.deepEqual([failure.type, failure.nonRetryable], [FailureType.misconfigured, true]);
     const expected =
-      `^Voucherify at ${baseUrl} answered ${status} to POST /${path}, an endpoint of its API: ` + "check VOUCHERIFY_API_URL in the worker's environment$";
+      `^Voucherify at ${baseUrl} answered ${status} to POST /${path}, an endpoint of its API: ` +
+      "check VOUCHERIFY_API_URL in the worker's environment$";
     assert.match(failure.message, new RegExp(expected));
   }
   // Without settings (Voucherify's poll of an action it doesn't know), a 404 stays a rejection.
@@ -147,7 +186,10 @@ test('no answer in time on every attempt names the timeout variable; before that
   assert.equal(misconfiguration(err, target(), 1), undefined);
   const failure = misconfiguration(err, target(), 3);
   assert.deepEqual([failure?.type, failure?.nonRetryable], [FailureType.misconfigured, true]);
-  assert.match(failure?.message ?? '', /gave no answer to POST \/n in time on 3 attempts: check VOUCHERIFY_TIMEOUT_MS \(or VOUCHERIFY_API_URL\)/);
+  assert.match(
+    failure?.message ?? '',
+    /gave no answer to POST \/n in time on 3 attempts: check VOUCHERIFY_TIMEOUT_MS \(or VOUCHERIFY_API_URL\)/,
+  );
 });
 
 test('missing settings are a misconfiguration no retry can fix, naming every missing variable', () => {

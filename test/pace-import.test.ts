@@ -21,7 +21,10 @@ const requestsTo = (stats: SandboxStats, prefix: string) =>
     .reduce((a, b) => a + b, 0);
 const polls = (stats: SandboxStats) => requestsTo(stats, 'GET /v1/async-actions/');
 
-async function withSandbox(options: Parameters<typeof startVoucherifySandbox>[0], body: (sandbox: VoucherifySandbox) => Promise<void>): Promise<void> {
+async function withSandbox(
+  options: Parameters<typeof startVoucherifySandbox>[0],
+  body: (sandbox: VoucherifySandbox) => Promise<void>,
+): Promise<void> {
   const sandbox = await startVoucherifySandbox(options);
   try {
     await body(sandbox);
@@ -51,21 +54,31 @@ describe('pacing', () => {
     // Slow actions (400 products per second) that queue behind one another: the old fixed poll interval polled many times.
     withSandbox({ productsPerSecond: 400 }, async (sandbox) => {
       const dir = await tempDir('pace-polls');
-      const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count: 2000, format: 'jsonl', keyPrefix: 'pace' });
+      const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), {
+        target: 'voucherify',
+        count: 2000,
+        format: 'jsonl',
+        keyPrefix: 'pace',
+      });
       const worker = await startWorker(t, sandbox.env, 'pace-polls');
       try {
         const pollIntervalMs = 100;
         const options = { pollIntervalMs, chunkBytes: 60_000, concurrency: 4 };
         const request = { target: 'voucherify', source: { location: file }, options } as StartImportRequest;
         const began = Date.now();
-        const summary = await (await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `pace-polls-${Date.now()}` })).result();
+        const summary = await (
+          await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `pace-polls-${Date.now()}` })
+        ).result();
         const waitedMs = Date.now() - began;
         assert.equal(summary.counts.succeeded, 2000);
         const actions = requestsTo(sandbox.stats(), 'POST /v1/products/bulk/async');
         assert.ok(actions >= 4, `${actions} actions`);
         // No action waited longer than the whole import, and no first interval is below pollIntervalMs.
         const bound = actions * (1 + Math.log2(waitedMs / pollIntervalMs));
-        assert.ok(polls(sandbox.stats()) <= bound, `${polls(sandbox.stats())} polls for ${actions} actions in ${waitedMs} ms (bound ${bound.toFixed(1)})`);
+        assert.ok(
+          polls(sandbox.stats()) <= bound,
+          `${polls(sandbox.stats())} polls for ${actions} actions in ${waitedMs} ms (bound ${bound.toFixed(1)})`,
+        );
       } finally {
         await worker.stop();
       }
@@ -77,9 +90,14 @@ describe('pacing', () => {
     const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count: 20, format: 'jsonl', keyPrefix: name });
     const worker = await startWorker(t, sandbox.env, name);
     // A long first poll interval leaves time to turn every answer into a 5xx once the chunk is accepted.
-    const request = { target: 'voucherify', source: { location: file }, options: { pollIntervalMs: 1500, ...options } } as StartImportRequest;
+    const request = {
+      target: 'voucherify',
+      source: { location: file },
+      options: { pollIntervalMs: 1500, ...options },
+    } as StartImportRequest;
     const handle = await startImport(t.client, request, {
-      taskQueue: worker.taskQueue, workflowId: `${name}-${Date.now()}`,
+      taskQueue: worker.taskQueue,
+      workflowId: `${name}-${Date.now()}`,
     });
     await eventually('the chunk accepted', () => requestsTo(sandbox.stats(), 'POST /v1/products/bulk/async') >= 1 || undefined);
     sandbox.setFaults({ serverErrorRate: 1 });
@@ -101,7 +119,10 @@ describe('pacing', () => {
         for (const row of rows) assert.match(row.error, giveUpReason);
         // The progress (and so `status` and the Web UI) says why, not only the report.
         const progress = await handle.query(progressQuery);
-        assert.match(progress.lastIssue?.message ?? '', /^chunk r0-000000 \(20 products\) was set aside for a retry round: the target answered 50/);
+        assert.match(
+          progress.lastIssue?.message ?? '',
+          /^chunk r0-000000 \(20 products\) was set aside for a retry round: the target answered 50/,
+        );
         // Backing off with jitter from about a second: a handful of polls in 3 s, not thousands.
         assert.ok(failedPolls >= 2 && failedPolls <= 8, `${failedPolls} polls while failing`);
       } finally {
@@ -121,7 +142,8 @@ describe('pacing', () => {
         const rows = await readJsonl<{ outcome: string; error: string }>(summary.files.resultsJsonl);
         assert.equal(rows.length, 20);
         assert.deepEqual([...new Set(rows.map((row) => row.outcome))], ['failed']);
-        const unknown = /^the import was cancelled while the target answered 50\d to every poll for \d+s: the outcome of async action \S+ is unknown/;
+        const unknown =
+          /^the import was cancelled while the target answered 50\d to every poll for \d+s: the outcome of async action \S+ is unknown/;
         for (const row of rows) assert.match(row.error, unknown);
         const progress = await handle.query(progressQuery);
         assert.match(progress.lastIssue?.message ?? '', /^chunk r0-000000 \(20 products\) failed: the import was cancelled while/);

@@ -11,7 +11,10 @@ import { firstPollDelay, formatDuration, nextPollDelay } from '../activities/pol
 /** A seeded generator, so a failing case can be replayed. */
 function seeded(seed: number): () => number {
   let x = seed;
-  return () => ((x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  return () => {
+    x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
 }
 
 test('no retry delay is below the floor, and delays are jittered', () => {
@@ -33,7 +36,10 @@ test('a server error backs off with the attempt even when the server says "now";
   const delays = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((attempt) => retryDelay({ attempt, serverDelayMs: 0, random: low }));
   for (let i = 1; i < delays.length; i++) assert.ok(delays[i]! >= delays[i - 1]!, `grows: ${delays}`);
   assert.ok(delays[6]! >= 30_000, `the 7th attempt waits half a minute or more: ${delays}`);
-  assert.ok(delays.every((d) => d <= RETRY_BACKOFF.maxMs * 1.1), `capped: ${delays}`);
+  assert.ok(
+    delays.every((d) => d <= RETRY_BACKOFF.maxMs * 1.1),
+    `capped: ${delays}`,
+  );
   // A later server delay wins over the backoff; a 429's window is kept to the second (+ ≤ 250 ms jitter).
   assert.ok(retryDelay({ attempt: 1, serverDelayMs: 20_000, random: low }) >= 20_000);
   const quota = retryDelay({ attempt: 8, serverDelayMs: 3000, rateLimited: true, random: () => 0.999 });
@@ -77,7 +83,10 @@ test('backoff follows the status: ENQUEUED doubles, IN_PROGRESS estimates the re
   const base = { firstMs: 1000, floorMs: 500, polls: 1, elapsedMs: 1000, lastDelayMs: 1000, progress: 0, runningForMs: 0 };
   assert.equal(nextPollDelay({ ...base, status: 'ENQUEUED' }), 2000);
   // Running for 8 s, 80 % done: about 2 s left.
-  assert.equal(nextPollDelay({ ...base, polls: 5, elapsedMs: 40_000, lastDelayMs: 16_000, status: 'IN_PROGRESS', progress: 80, runningForMs: 8000 }), 2000);
+  assert.equal(
+    nextPollDelay({ ...base, polls: 5, elapsedMs: 40_000, lastDelayMs: 16_000, status: 'IN_PROGRESS', progress: 80, runningForMs: 8000 }),
+    2000,
+  );
   // 10 % after 4 s: 36 s left, even though the last delay was short.
   assert.equal(nextPollDelay({ ...base, status: 'IN_PROGRESS', progress: 10, runningForMs: 4000 }), 36_000);
 });
@@ -95,7 +104,14 @@ function simulate(doneAt: number, runsFrom: number, firstMs: number): { polls: n
     if (!running) notRunningAt = t;
     const progress = running ? Math.floor(((t - runsFrom) / (doneAt - runsFrom)) * 100) : 0;
     delay = nextPollDelay({
-      firstMs, floorMs: 50, polls, elapsedMs: t, lastDelayMs: delay, status: running ? 'IN_PROGRESS' : 'ENQUEUED', progress, runningForMs: t - notRunningAt,
+      firstMs,
+      floorMs: 50,
+      polls,
+      elapsedMs: t,
+      lastDelayMs: delay,
+      status: running ? 'IN_PROGRESS' : 'ENQUEUED',
+      progress,
+      runningForMs: t - notRunningAt,
     });
     t += delay;
   }
@@ -108,7 +124,10 @@ test('polls per action stay at or below 1 + log2(wait ÷ first interval), whatev
     const doneAt = Math.floor(random() * 3_600_000);
     const runsFrom = Math.floor(random() * doneAt);
     const { polls, waited } = simulate(doneAt, runsFrom, firstMs);
-    assert.ok(polls <= 1 + Math.log2(waited / firstMs) + 1e-9, `first ${firstMs}, done ${doneAt}, runs ${runsFrom}: ${polls} polls in ${waited} ms`);
+    assert.ok(
+      polls <= 1 + Math.log2(waited / firstMs) + 1e-9,
+      `first ${firstMs}, done ${doneAt}, runs ${runsFrom}: ${polls} polls in ${waited} ms`,
+    );
   }
 });
 

@@ -21,7 +21,12 @@ const t = useTemporal();
 type Run = (request: StartImportRequest, name: string) => Promise<{ summary: ImportSummary; handle: WorkflowHandle }>;
 
 /** One worker for the test, connected to the sandbox (plus any extra settings), running imports one after another. */
-async function withWorker<T>(sandbox: PropellerSandbox, name: string, use: (run: Run) => Promise<T>, extraEnv: Record<string, string> = {}): Promise<T> {
+async function withWorker<T>(
+  sandbox: PropellerSandbox,
+  name: string,
+  use: (run: Run) => Promise<T>,
+  extraEnv: Record<string, string> = {},
+): Promise<T> {
   const worker = await startWorker(t, { ...sandbox.env, ...extraEnv }, name);
   try {
     return await use(async (request, id) => {
@@ -34,7 +39,7 @@ async function withWorker<T>(sandbox: PropellerSandbox, name: string, use: (run:
 }
 
 async function writeJsonl(file: string, records: unknown[]): Promise<string> {
-  await writeFile(file, records.map((r) => JSON.stringify(r) + '\n').join(''));
+  await writeFile(file, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
   return file;
 }
 
@@ -121,9 +126,19 @@ describe('Propeller import', () => {
 
   test('tokens that expire every second mid-import are renewed without failing a chunk', async () => {
     // The older gateway's token answer; slow answers stretch the import over several token lifetimes.
-    const sandbox = await startPropellerSandbox({ seed: 2, tokenTtlSeconds: 1, tokenResponseShape: 'legacy', faults: { slowRate: 1, slowMs: 300 } });
+    const sandbox = await startPropellerSandbox({
+      seed: 2,
+      tokenTtlSeconds: 1,
+      tokenResponseShape: 'legacy',
+      faults: { slowRate: 1, slowMs: 300 },
+    });
     try {
-      const file = await writeCatalog(path.join(await tempDir('pp-token'), 'catalog.jsonl'), { target: 'propeller', count: 1200, format: 'jsonl', keyPrefix: 'tok' });
+      const file = await writeCatalog(path.join(await tempDir('pp-token'), 'catalog.jsonl'), {
+        target: 'propeller',
+        count: 1200,
+        format: 'jsonl',
+        keyPrefix: 'tok',
+      });
       const started = Date.now();
       const { summary, handle } = await withWorker(sandbox, 'pp-token', (run) =>
         run({ target: 'propeller', source: { location: file }, options: { ...quick, chunkSize: 50, concurrency: 2 } }, 'pp-token'),
@@ -148,21 +163,39 @@ describe('Propeller import', () => {
     const en = (value: string) => ({ language: 'EN', value });
     const nl = (value: string) => ({ language: 'NL', value });
     const original = (sourceId: string) => ({
-      sourceId, source: 'ERP', language: 'EN', names: [en('Chair'), nl('Stoel')], sku: 'SKU-1', parent: { sourceId: 'cat-1', source: 'ERP' },
+      sourceId,
+      source: 'ERP',
+      language: 'EN',
+      names: [en('Chair'), nl('Stoel')],
+      sku: 'SKU-1',
+      parent: { sourceId: 'cat-1', source: 'ERP' },
     });
     const update = (sourceId: string) => ({
-      sourceId, source: 'ERP', language: 'EN', names: [en('Armchair')], sku: 'SKU-2', eanCode: '8712345678906', parent: { sourceId: 'cat-2', source: 'ERP' },
+      sourceId,
+      source: 'ERP',
+      language: 'EN',
+      names: [en('Armchair')],
+      sku: 'SKU-2',
+      eanCode: '8712345678906',
+      parent: { sourceId: 'cat-2', source: 'ERP' },
     });
     try {
       await withWorker(sandbox, 'pp-directives', async (run) => {
         const importFile = async (name: string, records: unknown[], directives = {}) => {
           const file = await writeJsonl(path.join(dir, `${name}.jsonl`), records);
-          const { summary } = await run({ target: 'propeller', source: { location: file }, options: { ...quick, directives } }, `pp-dir-${name}`);
+          const { summary } = await run(
+            { target: 'propeller', source: { location: file }, options: { ...quick, directives } },
+            `pp-dir-${name}`,
+          );
           assert.equal(summary.counts.succeeded, records.length, name);
         };
         await importFile('create', [original('plain'), original('directed')]);
         await importFile('plain', [update('plain')]);
-        await importFile('directed', [update('directed')], { skipIfNotEmpty: ['sku', 'eanCode'], skipMoveOnUpdate: true, mergeTranslationsOnUpdate: true });
+        await importFile('directed', [update('directed')], {
+          skipIfNotEmpty: ['sku', 'eanCode'],
+          skipMoveOnUpdate: true,
+          mergeTranslationsOnUpdate: true,
+        });
       });
       const read = (sourceId: string) => sandbox.getProduct('sourceId', sourceId, 'ERP')!;
       const plain = read('plain');
@@ -187,11 +220,17 @@ describe('Propeller import', () => {
     // One chunk at a time, so the seed decides which requests meet which fault; slow answers outlast the 700 ms timeout.
     const sandbox = await startPropellerSandbox({ seed: 5, faults: { dropAfterApplyRate: 0.35, slowRate: 0.1, slowMs: 1500 } });
     try {
-      const file = await writeCatalog(path.join(await tempDir('pp-unknown'), 'catalog.jsonl'), { target: 'propeller', count: 1000, format: 'jsonl', keyPrefix: 'unk' });
+      const file = await writeCatalog(path.join(await tempDir('pp-unknown'), 'catalog.jsonl'), {
+        target: 'propeller',
+        count: 1000,
+        format: 'jsonl',
+        keyPrefix: 'unk',
+      });
       const { summary, handle } = await withWorker(
         sandbox,
         'pp-unknown',
-        (run) => run({ target: 'propeller', source: { location: file }, options: { ...quick, chunkSize: 50, concurrency: 1 } }, 'pp-unknown'),
+        (run) =>
+          run({ target: 'propeller', source: { location: file }, options: { ...quick, chunkSize: 50, concurrency: 1 } }, 'pp-unknown'),
         { PROPELLER_TIMEOUT_MS: '700' },
       );
       assert.equal(summary.counts.succeeded, 1000);
@@ -216,10 +255,19 @@ describe('Propeller import', () => {
   test('one request per source keeps answers apart; lookupKey id updates by Propeller id; a CSV with names.EN columns', async () => {
     const sandbox = await startPropellerSandbox({ seed: 9, shuffleResults: true });
     const dir = await tempDir('pp-keys');
-    const product = (sourceId: string, source: string, name: string) => ({ sourceId, source, language: 'EN', names: [{ language: 'EN', value: name }] });
+    const product = (sourceId: string, source: string, name: string) => ({
+      sourceId,
+      source,
+      language: 'EN',
+      names: [{ language: 'EN', value: name }],
+    });
     try {
       await withWorker(sandbox, 'pp-keys', async (run) => {
-        const shared = await writeJsonl(path.join(dir, 'shared.jsonl'), [product('m-1', 'ERP', 'from ERP'), product('m-1', 'PIM', 'from PIM'), product('m-2', 'ERP', 'two')]);
+        const shared = await writeJsonl(path.join(dir, 'shared.jsonl'), [
+          product('m-1', 'ERP', 'from ERP'),
+          product('m-1', 'PIM', 'from PIM'),
+          product('m-2', 'ERP', 'two'),
+        ]);
         const first = await run({ target: 'propeller', source: { location: shared }, options: quick }, 'pp-shared');
         assert.equal(first.summary.counts.succeeded, 3);
         assert.equal(first.summary.counts.chunks, 1);
@@ -228,12 +276,21 @@ describe('Propeller import', () => {
         assert.equal(sandbox.getProduct('sourceId', 'm-1', 'PIM')?.names[0]?.value, 'from PIM');
 
         const id = sandbox.getProduct('sourceId', 'm-1', 'PIM')!.id;
-        const byId = await writeJsonl(path.join(dir, 'by-id.jsonl'), [{ id, ...product('m-1', 'PIM', 'renamed by id') }, product('m-2', 'ERP', 'no id')]);
+        const byId = await writeJsonl(path.join(dir, 'by-id.jsonl'), [
+          { id, ...product('m-1', 'PIM', 'renamed by id') },
+          product('m-2', 'ERP', 'no id'),
+        ]);
         const second = await run({ target: 'propeller', source: { location: byId }, options: { ...quick, lookupKey: 'id' } }, 'pp-by-id');
         assert.equal(second.summary.counts.succeeded, 1);
         assert.equal(sandbox.getProduct('id', id)?.names[0]?.value, 'renamed by id');
         const rows = await readJsonl<ResultRow>(second.summary.files.resultsJsonl);
-        assert.deepEqual(rows.map((r) => [r.key, r.outcome]), [[String(id), 'succeeded'], ['', 'invalid']]);
+        assert.deepEqual(
+          rows.map((r) => [r.key, r.outcome]),
+          [
+            [String(id), 'succeeded'],
+            ['', 'invalid'],
+          ],
+        );
         assert.match(rows[1]!.error, /id is required with lookupKey id/);
         assert.ok(sandbox.stats().requests['POST /v2/products/bulk/id']?.['200'] === 1);
 

@@ -33,7 +33,10 @@ describe('Propeller product schema', () => {
     assert.ok(PropellerProduct.safeParse(propellerRecord(0, catalog)).success);
     const invalid = PropellerProduct.safeParse(propellerRecord(9, catalog));
     assert.equal(invalid.success, false);
-    assert.deepEqual(invalid.error?.issues.map((i) => i.path.join('.')), ['status']);
+    assert.deepEqual(
+      invalid.error?.issues.map((i) => i.path.join('.')),
+      ['status'],
+    );
   });
 
   test('requires sourceId, source and language; names are optional as the seed table says', () => {
@@ -57,21 +60,43 @@ describe('Propeller product schema', () => {
     rejects({ parent: { sourceId: 'cat' } }, 'parent');
     rejects({ parent: { id: 1, sourceId: 'cat', source: 'ERP' } }, 'parent');
     rejects({ name: 'x' }, '');
-    for (const parent of [{ id: 7 }, { sourceId: 'cat-1', source: 'ERP' }]) assert.ok(PropellerProduct.safeParse({ ...base, parent }).success);
+    for (const parent of [{ id: 7 }, { sourceId: 'cat-1', source: 'ERP' }])
+      assert.ok(PropellerProduct.safeParse({ ...base, parent }).success);
   });
 });
 
 describe('Propeller CSV rows', () => {
   test('map names.EN / descriptions.NL columns, numbers, parent and a JSON attributes cell', () => {
     const row = {
-      sourceId: 's-1', source: 'ERP', language: 'EN', 'names.EN': 'Chair', 'names.NL': 'Stoel', 'descriptions.NL': 'Een stoel',
-      price: '12.50', minimumQuantity: '2', status: 'A', 'parent.id': '7', attributes: '[{"name":"color","value":"red"}]', sku: '', eanCode: '0042',
+      sourceId: 's-1',
+      source: 'ERP',
+      language: 'EN',
+      'names.EN': 'Chair',
+      'names.NL': 'Stoel',
+      'descriptions.NL': 'Een stoel',
+      price: '12.50',
+      minimumQuantity: '2',
+      status: 'A',
+      'parent.id': '7',
+      attributes: '[{"name":"color","value":"red"}]',
+      sku: '',
+      eanCode: '0042',
     };
     assert.deepEqual(propeller.fromCsvRow(row), {
-      sourceId: 's-1', source: 'ERP', language: 'EN',
-      names: [{ language: 'EN', value: 'Chair' }, { language: 'NL', value: 'Stoel' }],
+      sourceId: 's-1',
+      source: 'ERP',
+      language: 'EN',
+      names: [
+        { language: 'EN', value: 'Chair' },
+        { language: 'NL', value: 'Stoel' },
+      ],
       descriptions: [{ language: 'NL', value: 'Een stoel' }],
-      price: 12.5, minimumQuantity: 2, status: 'A', parent: { id: 7 }, attributes: [{ name: 'color', value: 'red' }], eanCode: '0042',
+      price: 12.5,
+      minimumQuantity: 2,
+      status: 'A',
+      parent: { id: 7 },
+      attributes: [{ name: 'color', value: 'red' }],
+      eanCode: '0042',
     });
   });
 
@@ -90,7 +115,10 @@ describe('Propeller keys and chunks', () => {
   test('sourceId imports key on source and sourceId, unambiguously; id imports need an id', () => {
     const product = { sourceId: 'a:b', source: 'ERP', language: 'EN' };
     assert.equal(propeller.keyOf(product, options()), 'ERP:a:b');
-    assert.notEqual(propeller.keyOf({ ...product, source: 'x:y', sourceId: 'z' }, options()), propeller.keyOf({ ...product, source: 'x', sourceId: 'y:z' }, options()));
+    assert.notEqual(
+      propeller.keyOf({ ...product, source: 'x:y', sourceId: 'z' }, options()),
+      propeller.keyOf({ ...product, source: 'x', sourceId: 'y:z' }, options()),
+    );
     assert.equal(propeller.keyOf({ ...product, id: 42 }, options({ lookupKey: 'id' })), '42');
     assert.throws(() => propeller.keyOf(product, options({ lookupKey: 'id' })), /id is required with lookupKey id/);
   });
@@ -109,9 +137,15 @@ describe('Propeller keys and chunks', () => {
       staged({ sourceId: 'x-2', source: 'ERP', language: 'EN' }, 3),
     ];
     const groups = requestGroups(items, { lookupKey: 'sourceId' });
-    assert.deepEqual(groups.map((g) => g.map((p) => `${p.index}:${p.answerKey}`)), [['0:x-1', '2:x-2'], ['1:x-1']]);
+    assert.deepEqual(
+      groups.map((g) => g.map((p) => `${p.index}:${p.answerKey}`)),
+      [['0:x-1', '2:x-2'], ['1:x-1']],
+    );
     const byId = requestGroups([staged({ id: 5, sourceId: 'x', source: 'ERP', language: 'EN' }, 1)], { lookupKey: 'id' });
-    assert.deepEqual(byId.map((g) => g.map((p) => p.answerKey)), [['5']]);
+    assert.deepEqual(
+      byId.map((g) => g.map((p) => p.answerKey)),
+      [['5']],
+    );
   });
 });
 
@@ -128,10 +162,13 @@ describe('Propeller answers', () => {
       ],
       4,
     );
-    assert.deepEqual([...read.byProduct], [
-      [0, ['required key [names] not found', 'extraneous key [name] is not permitted']],
-      [3, ['names/0/language: string [english] does not match pattern ^[A-Za-z]{2}$']],
-    ]);
+    assert.deepEqual(
+      [...read.byProduct],
+      [
+        [0, ['required key [names] not found', 'extraneous key [name] is not permitted']],
+        [3, ['names/0/language: string [english] does not match pattern ^[A-Za-z]{2}$']],
+      ],
+    );
     assert.deepEqual(read.unlocated, ['#: 4 schema violations found', '#/products/9: beyond this request']);
     assert.deepEqual(read.request, ['#/directives/0/operation: push is not a valid enum value']);
   });
@@ -143,15 +180,27 @@ describe('Propeller answers', () => {
       const products = items.map((item) => JSON.parse(item.body) as { sourceId: string });
       requests.push(products.map((p) => p.sourceId));
       const bad = products.flatMap((p, i) => (p.sourceId.startsWith('bad') ? [i] : []));
-      if (bad.length) return { kind: 'schema-error', messages: opts.pointers ? bad.map((i) => `#/products/${i}: required key [names] not found`) : ['#: schema violations found'] };
-      const results = products.map((p) => ({ key: p.sourceId, success: !opts.transient?.has(p.sourceId), error: opts.transient?.has(p.sourceId) ? 'Temporary error, try again' : undefined }));
+      if (bad.length)
+        return {
+          kind: 'schema-error',
+          messages: opts.pointers ? bad.map((i) => `#/products/${i}: required key [names] not found`) : ['#: schema violations found'],
+        };
+      const results = products.map((p) => ({
+        key: p.sourceId,
+        success: !opts.transient?.has(p.sourceId),
+        error: opts.transient?.has(p.sourceId) ? 'Temporary error, try again' : undefined,
+      }));
       return { kind: 'answered', results: results.reverse() };
     };
     return { send, requests };
   }
 
   const pending = (sourceIds: string[]): PendingProduct[] =>
-    sourceIds.map((sourceId, index) => ({ index, answerKey: sourceId, item: staged({ sourceId, source: 'ERP', language: 'EN' }, index + 1) }));
+    sourceIds.map((sourceId, index) => ({
+      index,
+      answerKey: sourceId,
+      item: staged({ sourceId, source: 'ERP', language: 'EN' }, index + 1),
+    }));
 
   async function settle(sourceIds: string[], send: (items: StagedItem[]) => Promise<BulkReply>): Promise<ItemOutcome[]> {
     const outcomes: ItemOutcome[] = new Array(sourceIds.length);
@@ -166,16 +215,31 @@ describe('Propeller answers', () => {
     const outcomes = await settle(ids(8, [1, 6]), send);
     assert.equal(requests.length, 2);
     assert.deepEqual(requests[1], ['ok-0', 'ok-2', 'ok-3', 'ok-4', 'ok-5', 'ok-7']);
-    assert.deepEqual(outcomes[1], { ok: false, retryable: false, invalid: true, error: 'SchemaValidationException (10007): required key [names] not found' });
+    assert.deepEqual(outcomes[1], {
+      ok: false,
+      retryable: false,
+      invalid: true,
+      error: 'SchemaValidationException (10007): required key [names] not found',
+    });
     assert.equal(outcomes[6]?.ok === false && outcomes[6].invalid, true);
-    assert.deepEqual(outcomes[4], { ok: false, retryable: true, error: 'Temporary error, try again' }, 'matched by key although answered in reverse');
-    assert.deepEqual([0, 2, 3, 5, 7].map((i) => outcomes[i]), Array(5).fill({ ok: true }));
+    assert.deepEqual(
+      outcomes[4],
+      { ok: false, retryable: true, error: 'Temporary error, try again' },
+      'matched by key although answered in reverse',
+    );
+    assert.deepEqual(
+      [0, 2, 3, 5, 7].map((i) => outcomes[i]),
+      Array(5).fill({ ok: true }),
+    );
   });
 
   test('without pointers the chunk is halved until the bad products stand alone', async () => {
     const { send, requests } = fakeEndpoint({ pointers: false });
     const outcomes = await settle(ids(64, [5, 40]), send);
-    assert.deepEqual(outcomes.flatMap((o, i) => (o.ok ? [] : [i])), [5, 40]);
+    assert.deepEqual(
+      outcomes.flatMap((o, i) => (o.ok ? [] : [i])),
+      [5, 40],
+    );
     assert.ok(outcomes.every((o) => o.ok || (o.invalid && /schema violations found/.test(o.error))));
     assert.ok(requests.length <= 2 * 2 * Math.log2(64) + 1, `a bounded number of requests (${requests.length})`);
     assert.deepEqual(requests.filter((r) => r.length === 1 && r[0]!.startsWith('bad')).length, 2);
@@ -183,7 +247,10 @@ describe('Propeller answers', () => {
 
   test('an error about the directives fails the batch once instead of halving it', async () => {
     let calls = 0;
-    const outcomes = await settle(ids(16, []), async () => (calls++, { kind: 'schema-error', messages: ['#/directives/0/fields: expected type: JSONArray, found: String'] }));
+    const outcomes = await settle(ids(16, []), async () => {
+      calls++;
+      return { kind: 'schema-error', messages: ['#/directives/0/fields: expected type: JSONArray, found: String'] };
+    });
     assert.equal(calls, 1);
     assert.ok(outcomes.every((o) => !o.ok && !o.retryable && !o.invalid && /Propeller rejected the request/.test(o.error)));
   });
@@ -208,7 +275,10 @@ describe('Propeller answers', () => {
     const outcomes = await settle(ids(10, []), async (items) => {
       sizes.push(items.length);
       if (items.length > 3 || items.some((i) => i.body.includes('ok-9'))) return { kind: 'too-large' };
-      return { kind: 'answered', results: items.map((i) => ({ key: (JSON.parse(i.body) as { sourceId: string }).sourceId, success: true })) };
+      return {
+        kind: 'answered',
+        results: items.map((i) => ({ key: (JSON.parse(i.body) as { sourceId: string }).sourceId, success: true })),
+      };
     });
     assert.deepEqual(outcomes.filter((o) => o.ok).length, 9);
     assert.match((outcomes[9] as { error: string }).error, /larger than Propeller accepts/);
@@ -226,32 +296,45 @@ describe('Propeller connection', () => {
   });
   const product = (sourceId: string) => ({ sourceId, source: 'ERP', language: 'EN', names: [{ language: 'EN', value: sourceId }] });
   const submit = (api: SynchronousApi<'propeller'>, sourceIds: string[], given: Record<string, unknown> = {}) =>
-    api.submit(sourceIds.map((s, i) => staged(product(s), i + 1)), { options: options(given) });
+    api.submit(
+      sourceIds.map((s, i) => staged(product(s), i + 1)),
+      { options: options(given) },
+    );
 
   const servers: { close(): void }[] = [];
-  after(() => servers.forEach((s) => s.close()));
+  after(() => {
+    for (const s of servers) s.close();
+  });
 
   /** A server that issues tokens in the legacy shape and revokes the first one before its time. */
   async function revokingServer() {
     const seen = { tokens: 0, bulk: [] as string[] };
-    const body = (req: IncomingMessage) => new Promise<string>((resolve) => {
-      let text = '';
-      req.on('data', (c: Buffer) => (text += c.toString()));
-      req.on('end', () => resolve(text));
-    });
+    const body = (req: IncomingMessage) =>
+      new Promise<string>((resolve) => {
+        let text = '';
+        req.on('data', (c: Buffer) => (text += c.toString()));
+        req.on('end', () => resolve(text));
+      });
     const server = createServer(async (req, res) => {
       const text = await body(req);
-      const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      const json = (status: number, value: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       if (req.url === '/oauth2/token') {
         const form = new URLSearchParams(text);
         if (form.get('client_secret') !== 'very-secret-value') return json(401, { error: 'invalid_client' });
         return json(200, { access_token: `token-${++seen.tokens}`, expires_in: '1899', token_type: 'BearerToken' });
       }
       seen.bulk.push(req.headers.authorization ?? '');
-      if (req.headers.authorization === 'Bearer token-1') return json(401, { error: { code: 401, status: 401, type: 'UnauthorizedException', messages: ['revoked'] } });
+      if (req.headers.authorization === 'Bearer token-1')
+        return json(401, { error: { code: 401, status: 401, type: 'UnauthorizedException', messages: ['revoked'] } });
       const { products } = JSON.parse(text) as { products: { sourceId: string }[] };
-      if (products.some((p) => p.sourceId === 'lookup')) return json(400, { error: { code: 10016, status: 400, type: 'LookupKeyNotFound', messages: ['lookup key missing'] } });
-      return json(200, { data: products.map((p, i) => ({ action: 'create', id: i, key: p.sourceId, lookupKey: 'sourceId', success: true })), messages: ['Completed'], total: products.length });
+      if (products.some((p) => p.sourceId === 'lookup'))
+        return json(400, { error: { code: 10016, status: 400, type: 'LookupKeyNotFound', messages: ['lookup key missing'] } });
+      return json(200, {
+        data: products.map((p, i) => ({ action: 'create', id: i, key: p.sourceId, lookupKey: 'sourceId', success: true })),
+        messages: ['Completed'],
+        total: products.length,
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
@@ -278,13 +361,19 @@ describe('Propeller connection', () => {
     assert.doesNotMatch(error, /very-secret-value|token-/);
 
     const wrong = propeller.connect({ ...env(url), PROPELLER_CLIENT_SECRET: 'wrong-secret' }) as SynchronousApi<'propeller'>;
-    const failure = await submit(wrong, ['a']).then(() => undefined, (err: unknown) => err);
+    const failure = await submit(wrong, ['a']).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     assert.ok(failure instanceof ApplicationFailure && failure.type === 'Unauthorized' && failure.nonRetryable);
     assert.doesNotMatch(failure.message, /wrong-secret/);
   });
 
   test('names the missing settings', () => {
-    assert.throws(() => propeller.connect({ PROPELLER_API_URL: 'http://x' }), /Missing PROPELLER_TOKEN_URL, PROPELLER_CLIENT_ID, PROPELLER_CLIENT_SECRET/);
+    assert.throws(
+      () => propeller.connect({ PROPELLER_API_URL: 'http://x' }),
+      /Missing PROPELLER_TOKEN_URL, PROPELLER_CLIENT_ID, PROPELLER_CLIENT_SECRET/,
+    );
   });
 
   test('a token is renewed before it expires: no request meets a 401', async () => {

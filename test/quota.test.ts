@@ -59,7 +59,13 @@ describe('QuotaGate', () => {
     // 1 call per 10 s; the sandbox's window starts at the first call, and its retry header is the end rounded up to a second.
     const answer = (sentAtMs: number) => {
       gate.take(sentAtMs);
-      gate.answered(sentAtMs + 5, { bucket: 'bulk_api_calls', limit: 1, remaining: 0, retryAtMs: Math.ceil((sentAtMs + 10_000) / 1000) * 1000, sentAtMs });
+      gate.answered(sentAtMs + 5, {
+        bucket: 'bulk_api_calls',
+        limit: 1,
+        remaining: 0,
+        retryAtMs: Math.ceil((sentAtMs + 10_000) / 1000) * 1000,
+        sentAtMs,
+      });
     };
     answer(1300);
     assert.equal(gate.state.closedUntil, 12_000, 'one window teaches no more than its header');
@@ -78,7 +84,11 @@ describe('QuotaGate', () => {
     const line = waitingText({ phase: 'submitting', waitingFor: { what: "Voucherify's bulk quota", until: until.toISOString() } });
     const day = until.toDateString() === new Date().toDateString() ? '' : ` on ${until.toDateString()}`;
     assert.equal(line, ` · waiting for Voucherify's bulk quota until ${until.toTimeString().slice(0, 8)}${day}`);
-    assert.equal(waitingText({ phase: 'completed', waitingFor: { what: 'x', until: until.toISOString() } }), '', 'an ended import waits for nothing');
+    assert.equal(
+      waitingText({ phase: 'completed', waitingFor: { what: 'x', until: until.toISOString() } }),
+      '',
+      'an ended import waits for nothing',
+    );
   });
 
   test('the ceiling spaces submissions to at most N per minute', () => {
@@ -101,7 +111,9 @@ const bulkAnswers = (sandbox: VoucherifySandbox) => sandbox.stats().requests[BUL
 /** submitChunk attempts beyond the first: each would be an attempt spent (a 429 must spend none). */
 async function submitRetries(handle: WorkflowHandle): Promise<number> {
   const { events } = await handle.fetchHistory();
-  const submits = new Set(events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'submitChunk').map((e) => String(e.eventId)));
+  const submits = new Set(
+    events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'submitChunk').map((e) => String(e.eventId)),
+  );
   return (events ?? []).filter((e) => {
     const started = e.activityTaskStartedEventAttributes;
     return started && submits.has(String(started.scheduledEventId)) && (started.attempt ?? 1) > 1;
@@ -110,7 +122,10 @@ async function submitRetries(handle: WorkflowHandle): Promise<number> {
 
 async function catalogOf(name: string, count: number): Promise<{ dir: string; file: string }> {
   const dir = await tempDir(name);
-  return { dir, file: await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count, format: 'jsonl', keyPrefix: name }) };
+  return {
+    dir,
+    file: await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count, format: 'jsonl', keyPrefix: name }),
+  };
 }
 
 describe('Voucherify import against a small bulk quota', () => {
@@ -123,10 +138,18 @@ describe('Voucherify import against a small bulk quota', () => {
     let running = worker();
     try {
       // Once the worker polls (a process starting takes seconds), someone else's call empties the bucket: the import's probe meets the closed window.
-      await eventually('the worker polling', async () => {
-        const queue = await t.client.workflowService.describeTaskQueue({ namespace: t.namespace, taskQueue: { name: taskQueue }, taskQueueType: 1 });
-        return (queue.pollers?.length ?? 0) > 0;
-      }, 120_000);
+      await eventually(
+        'the worker polling',
+        async () => {
+          const queue = await t.client.workflowService.describeTaskQueue({
+            namespace: t.namespace,
+            taskQueue: { name: taskQueue },
+            taskQueueType: 1,
+          });
+          return (queue.pollers?.length ?? 0) > 0;
+        },
+        120_000,
+      );
       const env = sandbox.env as Record<string, string>;
       const other = await fetch(`${sandbox.url}/v1/products/bulk/async`, {
         method: 'POST',
@@ -137,10 +160,14 @@ describe('Voucherify import against a small bulk quota', () => {
       const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 3 };
       const request = { target: 'voucherify' as const, source: { location: file }, options };
       const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-wait-${Date.now()}` });
-      const waiting = await eventually('the import waiting for the window', async () => {
-        const p = await handle.query(progressQuery).catch(() => undefined);
-        return p?.waitingFor ? p : undefined;
-      }, 120_000);
+      const waiting = await eventually(
+        'the import waiting for the window',
+        async () => {
+          const p = await handle.query(progressQuery).catch(() => undefined);
+          return p?.waitingFor ? p : undefined;
+        },
+        120_000,
+      );
       assert.equal(waiting.waitingFor!.what, "Voucherify's bulk quota");
       assert.ok(Date.parse(waiting.waitingFor!.until) > Date.parse(waiting.asOf), 'it waits for a time to come');
       await running.kill();
@@ -150,7 +177,11 @@ describe('Voucherify import against a small bulk quota', () => {
       assert.equal(summary.status, 'completed');
       assert.equal(summary.counts.succeeded, 30);
       assert.equal(summary.counts.retryRounds, 0, 'no retry round because of the quota');
-      assert.deepEqual(bulkAnswers(sandbox), { 202: 4, 429: 1 }, 'one 429 (the probe into the window someone else used), then one call a window');
+      assert.deepEqual(
+        bulkAnswers(sandbox),
+        { 202: 4, 429: 1 },
+        'one 429 (the probe into the window someone else used), then one call a window',
+      );
       assert.equal(await submitRetries(handle), 0, 'no attempt spent on the 429');
     } finally {
       await running.kill();
@@ -165,8 +196,12 @@ describe('Voucherify import against a small bulk quota', () => {
     const stagingDir = path.join(dir, 'staging');
     // One worker in this process, one in a process of its own: the activities of one import run on either.
     const local = await createImportWorker({
-      connection: t.connection, namespace: t.namespace, taskQueue, env: sandbox.env,
-      store: new LocalFolderStore(stagingDir), workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
+      connection: t.connection,
+      namespace: t.namespace,
+      taskQueue,
+      env: sandbox.env,
+      store: new LocalFolderStore(stagingDir),
+      workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
     });
     const run = local.run();
     const other = spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir });
@@ -194,15 +229,23 @@ describe('Voucherify import against a small bulk quota', () => {
     const taskQueue = uniqueTaskQueue('quota-two');
     const stagingDir = path.join(first.dir, 'staging');
     const local = await createImportWorker({
-      connection: t.connection, namespace: t.namespace, taskQueue, env: sandbox.env,
-      store: new LocalFolderStore(stagingDir), workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
+      connection: t.connection,
+      namespace: t.namespace,
+      taskQueue,
+      env: sandbox.env,
+      store: new LocalFolderStore(stagingDir),
+      workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
     });
     const run = local.run();
     const other = spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir });
     try {
       const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
       const start = (file: string, name: string) =>
-        startImport(t.client, { target: 'voucherify' as const, source: { location: file }, options }, { taskQueue, workflowId: `${name}-${Date.now()}` });
+        startImport(
+          t.client,
+          { target: 'voucherify' as const, source: { location: file }, options },
+          { taskQueue, workflowId: `${name}-${Date.now()}` },
+        );
       const handles = await Promise.all([start(first.file, 'quota-two-a'), start(second.file, 'quota-two-b')]);
       const summaries = await Promise.all(handles.map((h) => h.result()));
       for (const summary of summaries) {
@@ -213,7 +256,8 @@ describe('Voucherify import against a small bulk quota', () => {
       assert.deepEqual(bulkAnswers(sandbox), { 202: 8 }, 'every call into an open window, none answered 429');
       for (const handle of handles) assert.equal(await submitRetries(handle), 0);
       const coordinators: string[] = [];
-      for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` })) coordinators.push(w.workflowId);
+      for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` }))
+        coordinators.push(w.workflowId);
       assert.equal(coordinators.length, 1, 'one coordinator for the account');
       assert.match(coordinators[0]!, /^quota-voucherify-[0-9a-f]{16}$/, 'named by a hash: no URL, application id or key in it');
     } finally {
@@ -223,5 +267,4 @@ describe('Voucherify import against a small bulk quota', () => {
       await sandbox.close();
     }
   });
-
 });

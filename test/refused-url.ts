@@ -17,6 +17,7 @@ export async function refusedUrl(): Promise<string> {
     });
     socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
   });
-  if (code !== 'ECONNREFUSED') throw new Error(`127.0.0.1:${REFUSED_PORT} should refuse connections for this test, but it gave ${code ?? 'a connection'}`);
+  if (code !== 'ECONNREFUSED')
+    throw new Error(`127.0.0.1:${REFUSED_PORT} should refuse connections for this test, but it gave ${code ?? 'a connection'}`);
   return `http://127.0.0.1:${REFUSED_PORT}`;
 }

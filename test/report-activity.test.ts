@@ -10,7 +10,17 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ImportInput } from '../common/import';
 import { createReportActivities, type ResultRow } from '../activities/report';
-import { chunkKey, invalidKey, metaKey, outcomeKey, ownerKey, roundKey, writeChunk, writeLines, writeOutcomes } from '../activities/staging/files';
+import {
+  chunkKey,
+  invalidKey,
+  metaKey,
+  outcomeKey,
+  ownerKey,
+  roundKey,
+  writeChunk,
+  writeLines,
+  writeOutcomes,
+} from '../activities/staging/files';
 import { LocalFolderStore } from '../activities/staging/store';
 import type { ItemOutcome } from '../targets/types';
 import { readJsonl, tempDir } from './helpers';
@@ -75,14 +85,21 @@ describe('the report activity', () => {
     assert.deepEqual(report.counts, { succeeded: 4, failed: 3, invalid: 1, notSubmitted: 2 });
     const failed = (await readJsonl<{ source_id: string }>(report.files.failedRecords)).map((r) => r.source_id);
     assert.deepEqual(failed, ['k5', 'k6', 'k7', 'k8', 'k9', 'k10'], 'failed-records lists no imported product');
-    assert.equal(await readFile(report.files.invalidRows, 'utf8'), `${JSON.stringify(invalidRow)}\n`, 'the invalid rows for people: plain, no seal');
+    assert.equal(
+      await readFile(report.files.invalidRows, 'utf8'),
+      `${JSON.stringify(invalidRow)}\n`,
+      'the invalid rows for people: plain, no seal',
+    );
   });
 
   test('damaged files: the partial report is written, then the activity fails naming every damaged file and the gap', async () => {
     const input = await stage('damaged');
     await rm(store.locate(chunkKey('damaged', 'r0-000000.1.1')));
     await writeFile(store.locate(outcomeKey('damaged', 'r0-000000.0')), 'garbage\n');
-    const err = await run(input).then(() => undefined, (e: unknown) => e);
+    const err = await run(input).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof ApplicationFailure, String(err));
     assert.equal(err.type, 'StagingDamaged');
     assert.equal(err.nonRetryable, true);
@@ -95,10 +112,14 @@ describe('the report activity', () => {
           '.*new --id\\. Report so far: .*results\\.jsonl$',
       ),
     );
-    const { files, counts } = err.details?.[0] as { files: { resultsJsonl: string }; counts: Record<string, number> };
+    const { files, counts } = err.details![0] as { files: { resultsJsonl: string }; counts: Record<string, number> };
     assert.deepEqual(counts, { succeeded: 1, failed: 2, invalid: 1, notSubmitted: 5 });
     const rows = await readJsonl<ResultRow>(files.resultsJsonl);
-    assert.deepEqual(rows.map((r) => r.line), [1, 2, 3, 5, 6, 7, 8, 9, 10], 'every row it could write, none invented for line 4');
+    assert.deepEqual(
+      rows.map((r) => r.line),
+      [1, 2, 3, 5, 6, 7, 8, 9, 10],
+      'every row it could write, none invented for line 4',
+    );
     assert.match(rows[0]!.error, /^outcome unknown: the outcome file of chunk r0-000000\.0 is damaged/);
   });
 
@@ -106,19 +127,28 @@ describe('the report activity', () => {
     const input = await stage('no-meta');
     await rm(store.locate(metaKey('no-meta')));
     await rm(store.locate(roundKey('no-meta', 1)));
-    const err = await run(input).then(() => undefined, (e: unknown) => e);
+    const err = await run(input).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof ApplicationFailure);
     assert.match(err.message, /staging files meta\.json \(missing\) and rounds\/r1\.json \(missing\) were damaged/);
-    const { files } = err.details?.[0] as { files: { resultsJsonl: string } };
+    const { files } = err.details![0] as { files: { resultsJsonl: string } };
     const rows = brief(await readJsonl<ResultRow>(files.resultsJsonl));
-    assert.deepEqual(rows.map((r) => r.split(' ')[0]), ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    assert.deepEqual(
+      rows.map((r) => r.split(' ')[0]),
+      ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'],
+    );
     assert.equal(rows[2], '3 succeeded 2 ', 'the retry round is found from its files');
   });
 
   test("another workflow's data under the same import id: the report refuses to overwrite it", async () => {
     const input = await stage('not-mine');
     await writeLines(store, ownerKey('not-mine'), [JSON.stringify({ workflowId: 'someone-else', runId: 'r' })]);
-    const err = await run(input).then(() => undefined, (e: unknown) => e);
+    const err = await run(input).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.type, 'ImportIdReused');
     await assert.rejects(readFile(store.locate('imports/not-mine/report/results.jsonl')), /ENOENT/);

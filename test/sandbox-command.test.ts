@@ -36,7 +36,17 @@ describe('bulkport sandbox', () => {
       assert.ok(option.description.length > 10, `${option.long} has a description`);
       assert.ok(help.includes(option.flags), `${option.flags} is in --help`);
     }
-    for (const flag of ['--voucherify-port', '--propeller-port', '--seed', '--server-error-rate', '--products-per-second', '--bulk-per-hour', '--calls-per-minute', '--token-ttl-seconds', '--result-shape']) {
+    for (const flag of [
+      '--voucherify-port',
+      '--propeller-port',
+      '--seed',
+      '--server-error-rate',
+      '--products-per-second',
+      '--bulk-per-hour',
+      '--calls-per-minute',
+      '--token-ttl-seconds',
+      '--result-shape',
+    ]) {
       assert.ok(help.includes(flag), flag);
     }
   });
@@ -59,14 +69,19 @@ describe('bulkport sandbox', () => {
       assert.match(output, /X-App-Token: sandbox-app-token/);
 
       const appKeys = { 'x-app-id': env.VOUCHERIFY_APP_ID ?? '', 'x-app-token': env.VOUCHERIFY_APP_TOKEN ?? '' };
-      const bulk = () => httpRequest(`${env.VOUCHERIFY_API_URL}/v1/products/bulk/async`, jsonRequest('POST', [{ source_id: 'cli-1' }], appKeys));
+      const bulk = () =>
+        httpRequest(`${env.VOUCHERIFY_API_URL}/v1/products/bulk/async`, jsonRequest('POST', [{ source_id: 'cli-1' }], appKeys));
       assert.equal((await bulk()).status, 202);
       assert.equal((await bulk()).status, 429, '--bulk-per-hour 1 is in force');
 
       const token = await httpRequest(env.PROPELLER_TOKEN_URL ?? '', {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: env.PROPELLER_CLIENT_ID ?? '', client_secret: env.PROPELLER_CLIENT_SECRET ?? '' }).toString(),
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: env.PROPELLER_CLIENT_ID ?? '',
+          client_secret: env.PROPELLER_CLIENT_SECRET ?? '',
+        }).toString(),
       });
       assert.equal(token.status, 200);
       const stats = await httpRequest(`${env.PROPELLER_API_URL}/_sandbox/stats`);

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { startPropellerSandbox, startVoucherifySandbox, type FaultOptions, type PropellerSandbox, type VoucherifySandbox } from '../sandbox/index';
-import { httpRequest, jsonRequest, pollUntil, sleep } from '../sandbox/test-support';
+import {
+  startPropellerSandbox,
+  startVoucherifySandbox,
+  type FaultOptions,
+  type PropellerSandbox,
+  type VoucherifySandbox,
+} from '../sandbox/index';
+import { httpRequest, jsonRequest, pollUntil } from '../sandbox/test-support';
 
 const appKeys = { 'x-app-id': 'sandbox-app-id', 'x-app-token': 'sandbox-app-token' };
 const noisyProfile: Partial<FaultOptions> = { serverErrorRate: 0.25, rateLimitBurstRate: 0.08, rateLimitBurstLength: 3 };
@@ -54,8 +60,20 @@ const failedSourceIds = (action: { result: { errors: Array<{ source_id: string; 
 describe('fault injection', () => {
   describe('request faults are reproducible from the seed', () => {
     const targets = [
-      { name: 'Voucherify', start: (seed: number) => startVoucherifySandbox({ seed, faults: noisyProfile }), path: '/v1/async-actions', headers: appKeys, ok: 200 },
-      { name: 'Propeller', start: (seed: number) => startPropellerSandbox({ seed, faults: noisyProfile }), path: '/v2/products/id/1', headers: {}, ok: 401 },
+      {
+        name: 'Voucherify',
+        start: (seed: number) => startVoucherifySandbox({ seed, faults: noisyProfile }),
+        path: '/v1/async-actions',
+        headers: appKeys,
+        ok: 200,
+      },
+      {
+        name: 'Propeller',
+        start: (seed: number) => startPropellerSandbox({ seed, faults: noisyProfile }),
+        path: '/v2/products/id/1',
+        headers: {},
+        ok: 401,
+      },
     ];
     for (const target of targets) {
       test(`${target.name}: same seed, same sequence of 5xx and 429 bursts; another seed, another sequence`, async () => {
@@ -96,7 +114,11 @@ describe('fault injection', () => {
       assert.equal(limited.headers.get('x-rate-limit-type'), 'api_calls');
 
       vf.setFaults({});
-      assert.equal((await httpRequest(`${vf.url}/v1/async-actions`, { headers: appKeys })).status, 200, 'setFaults({}) switches faults off');
+      assert.equal(
+        (await httpRequest(`${vf.url}/v1/async-actions`, { headers: appKeys })).status,
+        200,
+        'setFaults({}) switches faults off',
+      );
       assert.equal((await httpRequest(`${vf.url}/_sandbox/stats`)).status, 200);
     } finally {
       await vf.close();
@@ -110,12 +132,17 @@ describe('fault injection', () => {
       pp.setFaults({ slowRate: 1, slowMs: 400 });
       const started = Date.now();
       await assert.rejects(
-        fetch(`${pp.url}/v2/products/bulk/sourceId`, { ...jsonRequest('POST', { products: [propellerProduct('slow-1')] }, { authorization: `Bearer ${token}` }), signal: AbortSignal.timeout(100) }),
+        fetch(`${pp.url}/v2/products/bulk/sourceId`, {
+          ...jsonRequest('POST', { products: [propellerProduct('slow-1')] }, { authorization: `Bearer ${token}` }),
+          signal: AbortSignal.timeout(100),
+        }),
         /TimeoutError|aborted/,
       );
       assert.ok(Date.now() - started < 350);
       assert.equal(pp.getProduct('sourceId', 'slow-1', 'ERP')?.sourceId, 'slow-1', 'applied although the client gave up');
-      const patient = await httpRequest(`${pp.url}/v2/products/sourceId/slow-1?source=ERP`, { headers: { authorization: `Bearer ${token}` } });
+      const patient = await httpRequest(`${pp.url}/v2/products/sourceId/slow-1?source=ERP`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(patient.status, 200);
       assert.ok(Date.now() - started >= 400, 'a patient client gets the answer late');
       assert.ok((pp.stats().faultsInjected.slow ?? 0) >= 2);
@@ -129,14 +156,22 @@ describe('fault injection', () => {
     try {
       const token = await propellerToken(pp);
       pp.setFaults({ dropAfterApplyRate: 1 });
-      await assert.rejects(fetch(`${pp.url}/v2/products/bulk/sourceId`, jsonRequest('POST', { products: [propellerProduct('dropped-1')] }, { authorization: `Bearer ${token}` })));
+      await assert.rejects(
+        fetch(
+          `${pp.url}/v2/products/bulk/sourceId`,
+          jsonRequest('POST', { products: [propellerProduct('dropped-1')] }, { authorization: `Bearer ${token}` }),
+        ),
+      );
       assert.equal(pp.getProduct('sourceId', 'dropped-1', 'ERP')?.sourceId, 'dropped-1');
       assert.equal(pp.stats().requests['POST /v2/products/bulk/sourceId']?.dropped, 1);
 
       vf.setFaults({ dropAfterApplyRate: 1 });
       await assert.rejects(fetch(`${vf.url}/v1/products/bulk/async`, jsonRequest('POST', [{ source_id: 'dropped-vf' }], appKeys)));
       vf.setFaults({});
-      await pollUntil(async () => vf.getProduct('dropped-vf'), (p) => p !== undefined);
+      await pollUntil(
+        async () => vf.getProduct('dropped-vf'),
+        (p) => p !== undefined,
+      );
       const listed = await httpRequest(`${vf.url}/v1/async-actions`, { headers: appKeys });
       assert.equal(listed.json.async_actions.length, 1, 'the action exists although the client never saw its id');
       assert.equal(vf.stats().faultsInjected.dropAfterApply, 1);
@@ -168,7 +203,10 @@ describe('fault injection', () => {
   test('Voucherify per-product failures are transient and independent of order and chunking', async () => {
     const faults = { productFailureRate: 0.3 };
     const products = Array.from({ length: 100 }, (_, i) => ({ source_id: `pf-${i}`, price: i }));
-    const [whole, chunked] = await Promise.all([startVoucherifySandbox({ seed: 11, faults }), startVoucherifySandbox({ seed: 11, faults })]);
+    const [whole, chunked] = await Promise.all([
+      startVoucherifySandbox({ seed: 11, faults }),
+      startVoucherifySandbox({ seed: 11, faults }),
+    ]);
     try {
       const first = await voucherifyAction(whole, products);
       assert.equal(first.status, 'DONE');
@@ -178,10 +216,14 @@ describe('fault injection', () => {
 
       const reversed = [...products].reverse();
       const chunkFailures: string[] = [];
-      for (let i = 0; i < 4; i++) chunkFailures.push(...failedSourceIds(await voucherifyAction(chunked, reversed.slice(i * 25, (i + 1) * 25))));
+      for (let i = 0; i < 4; i++)
+        chunkFailures.push(...failedSourceIds(await voucherifyAction(chunked, reversed.slice(i * 25, (i + 1) * 25))));
       assert.deepEqual(chunkFailures.sort(), failed, 'the same products fail whatever the chunking');
 
-      const retry = await voucherifyAction(whole, products.filter((p) => failed.includes(p.source_id)));
+      const retry = await voucherifyAction(
+        whole,
+        products.filter((p) => failed.includes(p.source_id)),
+      );
       assert.equal(retry.result.failed_count, 0, 'a retried product is accepted');
       assert.equal(whole.productCount(), 100);
       assert.equal(whole.stats().faultsInjected.productFailure, failed.length);
@@ -206,7 +248,10 @@ describe('fault injection', () => {
     const [a, b] = await Promise.all([startPropellerSandbox({ seed: 9, faults }), startPropellerSandbox({ seed: 9, faults })]);
     try {
       const post = async (sandbox: PropellerSandbox, products: unknown[]) => {
-        const answer = await httpRequest(`${sandbox.url}/v2/products/bulk/sourceId`, jsonRequest('POST', { products }, { authorization: `Bearer ${await propellerToken(sandbox)}` }));
+        const answer = await httpRequest(
+          `${sandbox.url}/v2/products/bulk/sourceId`,
+          jsonRequest('POST', { products }, { authorization: `Bearer ${await propellerToken(sandbox)}` }),
+        );
         assert.equal(answer.status, 200);
         return answer.json.data as Array<{ key: string; success: boolean; error?: string; id?: number; action: string }>;
       };
@@ -220,9 +265,18 @@ describe('fault injection', () => {
       }
       const failedKeys = failed.map((item) => item.key).sort();
       const inHalves = [...(await post(b, products.slice(50))), ...(await post(b, products.slice(0, 50)))];
-      assert.deepEqual(inHalves.filter((item) => !item.success).map((item) => item.key).sort(), failedKeys);
+      assert.deepEqual(
+        inHalves
+          .filter((item) => !item.success)
+          .map((item) => item.key)
+          .sort(),
+        failedKeys,
+      );
 
-      const retried = await post(a, products.filter((p) => failedKeys.includes(p.sourceId)));
+      const retried = await post(
+        a,
+        products.filter((p) => failedKeys.includes(p.sourceId)),
+      );
       assert.ok(retried.every((item) => item.success && item.action === 'create'));
       assert.equal(a.productCount(), 100);
     } finally {

@@ -40,12 +40,18 @@ describe('Propeller sandbox', () => {
   describe('POST /oauth2/token', () => {
     test('issues 30-minute Bearer tokens for client credentials in a form body or Basic auth', async () => {
       const { clientId, clientSecret, tokenUrl } = sandbox.credentials;
-      const viaForm = await httpRequest(tokenUrl, form({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }));
+      const viaForm = await httpRequest(
+        tokenUrl,
+        form({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }),
+      );
       assert.equal(viaForm.status, 200);
       assert.equal(viaForm.json.expires_in, 1800);
       assert.equal(viaForm.json.token_type, 'Bearer');
       const basic = Buffer.from(`${clientId}:${clientSecret}`).toString('base64');
-      const viaBasic = await httpRequest(tokenUrl, { ...form({ grant_type: 'client_credentials' }), headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` } });
+      const viaBasic = await httpRequest(tokenUrl, {
+        ...form({ grant_type: 'client_credentials' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
+      });
       assert.equal(viaBasic.status, 200);
       assert.notEqual(viaBasic.json.access_token, viaForm.json.access_token);
       assert.equal((await bulk('sourceId', { products: [product('basic-1')] }, viaBasic.json.access_token)).status, 200);
@@ -61,8 +67,13 @@ describe('Propeller sandbox', () => {
     });
 
     test('answers 401 in the error envelope without a valid Bearer token', async () => {
-      for (const headers of [{}, { authorization: 'Bearer not-a-token' }, { authorization: `Basic ${token}` }] as Array<Record<string, string>>) {
-        const answer = await httpRequest(`${sandbox.url}/v2/products/bulk/sourceId`, jsonRequest('POST', { products: [product('x')] }, headers));
+      for (const headers of [{}, { authorization: 'Bearer not-a-token' }, { authorization: `Basic ${token}` }] as Array<
+        Record<string, string>
+      >) {
+        const answer = await httpRequest(
+          `${sandbox.url}/v2/products/bulk/sourceId`,
+          jsonRequest('POST', { products: [product('x')] }, headers),
+        );
         assert.equal(answer.status, 401);
         assert.equal(answer.json.error.status, 401);
         assert.ok(Array.isArray(answer.json.error.messages));
@@ -74,11 +85,23 @@ describe('Propeller sandbox', () => {
       const shortLived = await startPropellerSandbox({ tokenTtlSeconds: 1 });
       try {
         const t = await tokenFor(shortLived);
-        const post = () => httpRequest(`${shortLived.url}/v2/products/bulk/sourceId`, jsonRequest('POST', { products: [product('ttl-1')] }, { authorization: `Bearer ${t}` }));
+        const post = () =>
+          httpRequest(
+            `${shortLived.url}/v2/products/bulk/sourceId`,
+            jsonRequest('POST', { products: [product('ttl-1')] }, { authorization: `Bearer ${t}` }),
+          );
         assert.equal((await post()).status, 200);
         await sleep(1100);
         assert.equal((await post()).status, 401);
-        assert.equal((await httpRequest(`${shortLived.url}/v2/products/bulk/sourceId`, jsonRequest('POST', { products: [product('ttl-1')] }, { authorization: `Bearer ${await tokenFor(shortLived)}` }))).status, 200);
+        assert.equal(
+          (
+            await httpRequest(
+              `${shortLived.url}/v2/products/bulk/sourceId`,
+              jsonRequest('POST', { products: [product('ttl-1')] }, { authorization: `Bearer ${await tokenFor(shortLived)}` }),
+            )
+          ).status,
+          200,
+        );
       } finally {
         await shortLived.close();
       }
@@ -88,7 +111,10 @@ describe('Propeller sandbox', () => {
       const legacy = await startPropellerSandbox({ tokenResponseShape: 'legacy' });
       try {
         const { clientId, clientSecret, tokenUrl } = legacy.credentials;
-        const answer = await httpRequest(tokenUrl, form({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }));
+        const answer = await httpRequest(
+          tokenUrl,
+          form({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }),
+        );
         assert.equal(answer.json.expires_in, '1800');
         assert.equal(answer.json.token_type, 'BearerToken');
       } finally {
@@ -100,7 +126,12 @@ describe('Propeller sandbox', () => {
   describe('schema validation', () => {
     test('a missing and an extraneous key give the exact 10007 messages, and nothing is stored', async () => {
       const before = sandbox.productCount();
-      const products = [product('schema-0'), { ...product('schema-1'), name: 'Wrong key' }, product('schema-2'), { sourceId: 'schema-3', source: 'ERP', language: 'EN' }];
+      const products = [
+        product('schema-0'),
+        { ...product('schema-1'), name: 'Wrong key' },
+        product('schema-2'),
+        { sourceId: 'schema-3', source: 'ERP', language: 'EN' },
+      ];
       const answer = await bulk('sourceId', { products });
       assert.equal(answer.status, 400);
       assert.deepEqual(answer.json, {
@@ -133,7 +164,9 @@ describe('Propeller sandbox', () => {
         '#/directives/0/operation: skipEverything is not a valid enum value',
       ]);
       assert.deepEqual((await bulk('sourceId', { directives: [] })).json.error.messages, ['#: required key [products] not found']);
-      assert.deepEqual((await bulk('sourceId', [product('not-wrapped')])).json.error.messages, ['#: expected type: JSONObject, found: JSONArray']);
+      assert.deepEqual((await bulk('sourceId', [product('not-wrapped')])).json.error.messages, [
+        '#: expected type: JSONObject, found: JSONArray',
+      ]);
     });
 
     test('more than 2000 products is a 400; exactly 2000 is answered item by item', async () => {
@@ -199,7 +232,10 @@ describe('Propeller sandbox', () => {
 
     test('bulk/id updates by Propeller id and creates under a new id when the id does not exist', async () => {
       const created = await bulk('id', { products: [product('byid-1')] });
-      assert.deepEqual({ ...created.json.data[0], id: undefined }, { action: 'create', id: undefined, key: 0, lookupKey: 'id', success: true });
+      assert.deepEqual(
+        { ...created.json.data[0], id: undefined },
+        { action: 'create', id: undefined, key: 0, lookupKey: 'id', success: true },
+      );
       const id = created.json.data[0].id as number;
       const updated = await bulk('id', { products: [{ ...product('byid-1', { sku: 'BYID' }), id }] });
       assert.deepEqual(updated.json.data[0], { action: 'update', id, key: id, lookupKey: 'id', success: true });
@@ -227,15 +263,25 @@ describe('Propeller sandbox', () => {
       await bulk('sourceId', { products: [base] });
       const change = product('dir-1', { sku: 'NEW', names: [{ language: 'EN', value: 'New name' }], parent: { id: 2 }, supplier: 'ACME' });
 
-      await bulk('sourceId', { products: [change], directives: [{ operation: 'skipIfNotEmpty', fields: ['sku', 'supplier'] }, { operation: 'skipMoveOnUpdate', fields: [] }] });
+      await bulk('sourceId', {
+        products: [change],
+        directives: [
+          { operation: 'skipIfNotEmpty', fields: ['sku', 'supplier'] },
+          { operation: 'skipMoveOnUpdate', fields: [] },
+        ],
+      });
       let stored = sandbox.getProduct('sourceId', 'dir-1', 'ERP');
       assert.equal(stored?.sku, 'OLD', 'skipIfNotEmpty keeps a field that has a value');
       assert.equal(stored?.supplier, 'ACME', 'skipIfNotEmpty still fills an empty field');
       assert.deepEqual(stored?.parent, { id: 1 }, 'skipMoveOnUpdate keeps the parent');
-      assert.deepEqual(stored?.names, [
-        { language: 'NL', value: 'Oude naam' },
-        { language: 'EN', value: 'New name' },
-      ], 'by default translations are merged per language');
+      assert.deepEqual(
+        stored?.names,
+        [
+          { language: 'NL', value: 'Oude naam' },
+          { language: 'EN', value: 'New name' },
+        ],
+        'by default translations are merged per language',
+      );
 
       await bulk('sourceId', { products: [change], directives: [{ operation: 'mergeTranslationsOnUpdate', fields: [] }] });
       stored = sandbox.getProduct('sourceId', 'dir-1', 'ERP');

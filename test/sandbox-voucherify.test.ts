@@ -40,7 +40,10 @@ describe('Voucherify sandbox', () => {
     test('rejects missing or wrong app keys with 401 in Voucherify shape', async () => {
       const missing = await httpRequest(`${sandbox.url}/v1/products/bulk/async`, jsonRequest('POST', [], {}));
       assert.equal(missing.status, 401);
-      assert.deepEqual({ code: missing.json.code, key: missing.json.key, message: missing.json.message }, { code: 401, key: 'unauthorized', message: 'Unauthorized' });
+      assert.deepEqual(
+        { code: missing.json.code, key: missing.json.key, message: missing.json.message },
+        { code: 401, key: 'unauthorized', message: 'Unauthorized' },
+      );
       const wrong = await clientFor(sandbox, { ...appKeys, 'x-app-token': 'nope' }).bulk([]);
       assert.equal(wrong.status, 401);
     });
@@ -65,7 +68,11 @@ describe('Voucherify sandbox', () => {
       assert.equal(forbidden.status, 403);
       assert.equal(forbidden.json.key, 'missing_required_permission');
 
-      const badGrant = await httpRequest(`${sandbox.url}/v1/oauth/token`, { method: 'POST', headers: appKeys, body: 'grant_type=password&scope=api' });
+      const badGrant = await httpRequest(`${sandbox.url}/v1/oauth/token`, {
+        method: 'POST',
+        headers: appKeys,
+        body: 'grant_type=password&scope=api',
+      });
       assert.equal(badGrant.status, 400);
       assert.equal(badGrant.json.key, 'invalid_grant_type');
       const badScope = await tokenFor('api,products');
@@ -76,7 +83,11 @@ describe('Voucherify sandbox', () => {
 
     test('an expired OAuth token gets 401', () =>
       withSandbox({ oauthTokenTtlSeconds: 1 }, async (shortLived) => {
-        const issued = await httpRequest(`${shortLived.url}/v1/oauth/token`, { method: 'POST', headers: appKeys, body: 'grant_type=client_credentials&scope=api' });
+        const issued = await httpRequest(`${shortLived.url}/v1/oauth/token`, {
+          method: 'POST',
+          headers: appKeys,
+          body: 'grant_type=client_credentials&scope=api',
+        });
         const withToken = clientFor(shortLived, { authorization: `Bearer ${issued.json.access_token}` });
         assert.equal((await withToken.get('/v1/async-actions')).status, 200);
         await sleep(1100);
@@ -119,13 +130,17 @@ describe('Voucherify sandbox', () => {
     });
 
     test('upserts by source_id and reports found/updated per product', async () => {
-      const first = await client.finished((await client.bulk([{ source_id: 'upsert-1', name: 'One', price: 1000, metadata: { color: 'red' } }])).json.async_action_id);
+      const first = await client.finished(
+        (await client.bulk([{ source_id: 'upsert-1', name: 'One', price: 1000, metadata: { color: 'red' } }])).json.async_action_id,
+      );
       assert.equal(first.status, 'DONE');
       const firstReport = await httpRequest(first.result.reports[0]);
       assert.equal(firstReport.status, 200);
       assert.equal(firstReport.text, 'found,updated,source_id,error\nfalse,true,upsert-1,\n');
 
-      const second = await client.finished((await client.bulk([{ source_id: 'upsert-1', price: 1200 }, { source_id: 'upsert-2' }])).json.async_action_id);
+      const second = await client.finished(
+        (await client.bulk([{ source_id: 'upsert-1', price: 1200 }, { source_id: 'upsert-2' }])).json.async_action_id,
+      );
       const secondReport = await httpRequest(second.result.reports[0]);
       assert.equal(secondReport.text, 'found,updated,source_id,error\ntrue,true,upsert-1,\nfalse,true,upsert-2,\n');
       const stored = sandbox.getProduct('upsert-1');
@@ -137,7 +152,14 @@ describe('Voucherify sandbox', () => {
 
     test('per-product validation failures land in result.errors, not in an HTTP error', async () => {
       const accepted = await client.bulk([
-        { source_id: 'valid-1', name: 'Fine', price: 100, attributes: ['color'], metadata: { a: 1 }, image_url: 'https://images.example/1.png' },
+        {
+          source_id: 'valid-1',
+          name: 'Fine',
+          price: 100,
+          attributes: ['color'],
+          metadata: { a: 1 },
+          image_url: 'https://images.example/1.png',
+        },
         { source_id: 'bad-price', price: 12.5 },
         { source_id: 'bad-attributes', attributes: ['color', 7] },
         { source_id: 'bad-metadata', metadata: ['not', 'an', 'object'] },
@@ -187,8 +209,15 @@ describe('Voucherify sandbox', () => {
         );
         assert.ok(seen.first.includes('IN_PROGRESS'));
         assert.ok(seen.second.includes('ENQUEUED'));
-        assert.ok(seen.progress.some((p) => p > 0 && p < 100), `progress went through intermediate values: ${seen.progress.join(',')}`);
-        assert.deepEqual([...seen.progress].sort((a, b) => a - b), seen.progress, 'progress never goes back');
+        assert.ok(
+          seen.progress.some((p) => p > 0 && p < 100),
+          `progress went through intermediate values: ${seen.progress.join(',')}`,
+        );
+        assert.deepEqual(
+          [...seen.progress].sort((a, b) => a - b),
+          seen.progress,
+          'progress never goes back',
+        );
         const first = (await slowClient.action(firstId)).json;
         assert.ok(first.processing_time >= 300, `200 products at 400/s take about 500 ms, took ${first.processing_time}`);
         assert.equal(slow.productCount(), 240);
@@ -208,10 +237,15 @@ describe('Voucherify sandbox', () => {
       assert.equal(listed.status, 200);
       assert.equal(listed.json.object, 'list');
       assert.equal(listed.json.data_ref, 'async_actions');
-      assert.deepEqual(listed.json.async_actions.map((a: { id: string }) => a.id), [ids[2], ids[1]]);
+      assert.deepEqual(
+        listed.json.async_actions.map((a: { id: string }) => a.id),
+        [ids[2], ids[1]],
+      );
       assert.equal(listed.json.has_more, true);
       assert.ok(listed.json.async_actions.every((a: object) => !('result' in a)));
-      const before = await client.get(`/v1/async-actions?limit=100&end_date=${encodeURIComponent(listed.json.async_actions[1].created_at)}`);
+      const before = await client.get(
+        `/v1/async-actions?limit=100&end_date=${encodeURIComponent(listed.json.async_actions[1].created_at)}`,
+      );
       assert.ok(!before.json.async_actions.some((a: { id: string }) => a.id === ids[1] || a.id === ids[2]));
       assert.equal((await client.get('/v1/async-actions?limit=101')).status, 400);
     });
@@ -231,7 +265,9 @@ describe('Voucherify sandbox', () => {
       withSandbox({ resultShape: 'legacy' }, async (legacy) => {
         const c = clientFor(legacy);
         await c.finished((await c.bulk([{ source_id: 'l-1' }])).json.async_action_id);
-        const done = await c.finished((await c.bulk([{ source_id: 'l-1' }, { source_id: 'l-2' }, { source_id: 'l-3', price: 'free' }])).json.async_action_id);
+        const done = await c.finished(
+          (await c.bulk([{ source_id: 'l-1' }, { source_id: 'l-2' }, { source_id: 'l-3', price: 'free' }])).json.async_action_id,
+        );
         assert.deepEqual(done.result, {
           results: [
             { source_id: 'l-1', found: true, updated: true },
@@ -298,8 +334,14 @@ describe('Voucherify sandbox', () => {
         // Ordinary calls draw from their own bucket.
         const statuses = [];
         for (let i = 0; i < 4; i++) statuses.push(await c.get('/v1/async-actions'));
-        assert.deepEqual(statuses.map((s) => s.status), [200, 200, 200, 429]);
-        assert.deepEqual(statuses.map((s) => s.headers.get('x-rate-limit-remaining')), ['2', '1', '0', '0']);
+        assert.deepEqual(
+          statuses.map((s) => s.status),
+          [200, 200, 200, 429],
+        );
+        assert.deepEqual(
+          statuses.map((s) => s.headers.get('x-rate-limit-remaining')),
+          ['2', '1', '0', '0'],
+        );
         assert.equal(statuses[3]?.headers.get('x-rate-limit-type'), 'api_calls');
         assert.equal(statuses[3]?.headers.get('retry-after'), '1');
 

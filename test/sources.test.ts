@@ -142,7 +142,10 @@ test('a record over maxRecordChars becomes an error item instead of being held i
 
   // csv-parse cannot resume past an oversized record, so it ends the read, naming where the record starts.
   const csv = scratchFile('csv', 'sku,name\na,"never closed\nb,B\nc,C\nd,D\ne,E\n');
-  await assert.rejects(collect(csv, 'csv', { maxRecordChars: 10 }), { name: 'SourceError', message: /record starting at line 2 is longer than 10 bytes/ });
+  await assert.rejects(collect(csv, 'csv', { maxRecordChars: 10 }), {
+    name: 'SourceError',
+    message: /record starting at line 2 is longer than 10 bytes/,
+  });
 });
 
 test('JSON array: elements spanning lines get the line of their opening character', async () => {
@@ -167,8 +170,18 @@ test('JSON array: brackets, commas and escaped quotes inside strings do not cut 
 
 test('JSON array: multi-byte characters split across chunks survive', async () => {
   const names = ['Café', '日本語の商品', 'emoji 😀🛋️', 'Größe €'];
-  const items = await read('json', JSON.stringify(names.map((name) => ({ name })), null, 2));
-  assert.deepEqual(records(items), names.map((name) => ({ name })));
+  const items = await read(
+    'json',
+    JSON.stringify(
+      names.map((name) => ({ name })),
+      null,
+      2,
+    ),
+  );
+  assert.deepEqual(
+    records(items),
+    names.map((name) => ({ name })),
+  );
 });
 
 test('JSON array: a malformed element is reported and reading resumes at the next top-level comma', async () => {
@@ -193,7 +206,10 @@ test('JSON array: an unterminated string is reported with how far it reached', a
 
   // At the top level the closing brace was lost inside the string, so later elements are absorbed, and the error says so.
   const absorbed = await read('json', '[\n{"sku": "a", "name": "no end},\n{"sku": "b"},\n{"sku": "c"}\n]');
-  assert.deepEqual(absorbed.map((item) => ('error' in item ? item.line : -1)), [2]);
+  assert.deepEqual(
+    absorbed.map((item) => ('error' in item ? item.line : -1)),
+    [2],
+  );
   assert.match(errors(absorbed)[0]?.error ?? '', /string on line 2 is not terminated, so everything up to line 5/);
 });
 
@@ -205,7 +221,10 @@ test('JSON array: a truncated file or trailing content is reported after the goo
 
   const trailing = await read('json', '[1, 2]\n{"extra": true}');
   assert.deepEqual(records(trailing), [1, 2]);
-  assert.deepEqual(errors(trailing).map((item) => item.line), [2]);
+  assert.deepEqual(
+    errors(trailing).map((item) => item.line),
+    [2],
+  );
   assert.match(errors(trailing)[0]?.error ?? '', /after the closing \]/);
 });
 
@@ -218,22 +237,38 @@ test('JSON array: empty input yields nothing, a trailing comma is tolerated, and
     assert.match(err.message, /^expected a JSON array of records at line 2\b.*"42"/);
     return true;
   });
-  await assert.rejects(collect(scratchFile('json', '{"sku": "a", "tags": {"x": 1}}'), 'json'), /holds one JSON object, not an array.*--format jsonl/);
+  await assert.rejects(
+    collect(scratchFile('json', '{"sku": "a", "tags": {"x": 1}}'), 'json'),
+    /holds one JSON object, not an array.*--format jsonl/,
+  );
 });
 
 test('JSON object wrapping the array: the error names the arrays and --records-path, which then reads them', async () => {
-  const wrapped = '{"meta": {"n": 2, "note": "[not this]"}, "categories": [{"id": 1}],\n "data": {"products": [{"sku": "a"},\n {"sku": "b"}]}, "tail": [3]}';
+  const wrapped =
+    '{"meta": {"n": 2, "note": "[not this]"}, "categories": [{"id": 1}],\n "data": {"products": [{"sku": "a"},\n {"sku": "b"}]}, "tail": [3]}';
   await assert.rejects(collect(scratchFile('json', wrapped), 'json'), (err: unknown) => {
     assert.ok(err instanceof SourceError);
-    assert.equal(err.message, 'the source holds a JSON object, not an array of records; it has an array at "categories", "data.products", "tail": ' +
-      'point at the records with --records-path categories');
+    assert.equal(
+      err.message,
+      'the source holds a JSON object, not an array of records; it has an array at "categories", "data.products", "tail": ' +
+        'point at the records with --records-path categories',
+    );
     return true;
   });
   const items = await read('json', wrapped, { recordsPath: 'data.products' });
-  assert.deepEqual(items, [{ line: 2, record: { sku: 'a' } }, { line: 3, record: { sku: 'b' } }]);
+  assert.deepEqual(items, [
+    { line: 2, record: { sku: 'a' } },
+    { line: 3, record: { sku: 'b' } },
+  ]);
   assert.deepEqual(records(await read('json', wrapped, { recordsPath: 'categories' })), [{ id: 1 }]);
-  await assert.rejects(collect(scratchFile('json', wrapped), 'json', { recordsPath: 'products' }), /--records-path products names no array.*"data.products"/);
-  await assert.rejects(collect(scratchFile('json', '[{"sku": "a"}]'), 'json', { recordsPath: 'products' }), /is a JSON array itself: leave --records-path out/);
+  await assert.rejects(
+    collect(scratchFile('json', wrapped), 'json', { recordsPath: 'products' }),
+    /--records-path products names no array.*"data.products"/,
+  );
+  await assert.rejects(
+    collect(scratchFile('json', '[{"sku": "a"}]'), 'json', { recordsPath: 'products' }),
+    /is a JSON array itself: leave --records-path out/,
+  );
 });
 
 test('a JSON array in a .jsonl source is named, with --format json', async () => {
@@ -248,14 +283,23 @@ test('a record nested deeper than the limit is one error item; the records aroun
   const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
   const items = await read('jsonl', `{"sku":"a"}\n${deep}\n{"sku":"b"}\n`);
   assert.deepEqual(records(items), [{ sku: 'a' }, { sku: 'b' }]);
-  assert.deepEqual(errors(items).map((e) => [e.line, e.error, e.text?.length]), [[2, tooDeepMessage, deep.length]]);
+  assert.deepEqual(
+    errors(items).map((e) => [e.line, e.error, e.text?.length]),
+    [[2, tooDeepMessage, deep.length]],
+  );
   assert.equal(nestedDeeperThan(JSON.parse(`${'['.repeat(MAX_NESTING_DEPTH)}${']'.repeat(MAX_NESTING_DEPTH)}`), MAX_NESTING_DEPTH), false);
-  assert.equal(nestedDeeperThan(JSON.parse(`${'['.repeat(MAX_NESTING_DEPTH + 1)}${']'.repeat(MAX_NESTING_DEPTH + 1)}`), MAX_NESTING_DEPTH), true);
+  assert.equal(
+    nestedDeeperThan(JSON.parse(`${'['.repeat(MAX_NESTING_DEPTH + 1)}${']'.repeat(MAX_NESTING_DEPTH + 1)}`), MAX_NESTING_DEPTH),
+    true,
+  );
 });
 
 test('gzip is read decompressed, and UTF-16 with or without a BOM decoded, whatever the read size', async () => {
   const text = '{"name":"Café ☕"}\n{"name":"Zürich"}\n';
-  const expected = [{ line: 1, record: { name: 'Café ☕' } }, { line: 2, record: { name: 'Zürich' } }];
+  const expected = [
+    { line: 1, record: { name: 'Café ☕' } },
+    { line: 2, record: { name: 'Zürich' } },
+  ];
   const notes: string[] = [];
   for (const highWaterMark of [undefined, 7]) {
     const opts = { onNote: (n: string) => notes.push(n), ...(highWaterMark ? { highWaterMark } : {}) };
@@ -272,7 +316,11 @@ test('gzip is read decompressed, and UTF-16 with or without a BOM decoded, whate
 });
 
 test('bytes that are not UTF-8 stop the read naming the line and --encoding; with --encoding they decode', async () => {
-  const cp1252 = Buffer.concat([Buffer.from('source_id,name\nsku-1,Mug\nsku-2,Caf'), Buffer.from([0xe9, 0x20, 0x93, 0x71, 0x94]), Buffer.from('\n')]);
+  const cp1252 = Buffer.concat([
+    Buffer.from('source_id,name\nsku-1,Mug\nsku-2,Caf'),
+    Buffer.from([0xe9, 0x20, 0x93, 0x71, 0x94]),
+    Buffer.from('\n'),
+  ]);
   for (const highWaterMark of [undefined, 5]) {
     await assert.rejects(collect(scratchFile('csv', cp1252), 'csv', highWaterMark ? { highWaterMark } : {}), (err: unknown) => {
       assert.ok(err instanceof SourceError);
@@ -283,8 +331,14 @@ test('bytes that are not UTF-8 stop the read naming the line and --encoding; wit
   const items = await read('csv', cp1252.toString('latin1'), {});
   assert.equal(errors(items).length, 0); // the same text as UTF-8 reads fine
   const decoded = await collect(scratchFile('csv', cp1252), 'csv', { encoding: 'windows-1252' });
-  assert.deepEqual(records(decoded), [{ source_id: 'sku-1', name: 'Mug' }, { source_id: 'sku-2', name: 'Café “q”' }]);
-  await assert.rejects(collect(scratchFile('csv', cp1252), 'csv', { encoding: 'klingon' }), /unknown encoding "klingon": --encoding takes a WHATWG label/);
+  assert.deepEqual(records(decoded), [
+    { source_id: 'sku-1', name: 'Mug' },
+    { source_id: 'sku-2', name: 'Café “q”' },
+  ]);
+  await assert.rejects(
+    collect(scratchFile('csv', cp1252), 'csv', { encoding: 'klingon' }),
+    /unknown encoding "klingon": --encoding takes a WHATWG label/,
+  );
   const notes: string[] = [];
   await collect(scratchFile('jsonl', '{"a":1}\n{"name":"Caf\uFFFD"}\n'), 'jsonl', { onNote: (n) => notes.push(n) });
   assert.equal(notes.length, 1);
@@ -302,13 +356,19 @@ test('binary sources are refused by name: ZIP/Excel, NUL bytes', async () => {
 
 test('CSV: another separator, a missing key column and a headerless file are named with the fix', async () => {
   const keyColumns = { columns: ['source_id'], example: 'source_id,name,price' };
-  await assert.rejects(collect(scratchFile('csv', 'source_id;name\na;b\n'), 'csv', { keyColumns }), /separates cells with ';', not ','; pass --delimiter ';'/);
+  await assert.rejects(
+    collect(scratchFile('csv', 'source_id;name\na;b\n'), 'csv', { keyColumns }),
+    /separates cells with ';', not ','; pass --delimiter ';'/,
+  );
   await assert.rejects(collect(scratchFile('csv', 'source_id\tname\na\tb\n'), 'csv', { keyColumns }), /pass --delimiter tab/);
   assert.deepEqual(records(await read('csv', 'source_id;name\na;b\n', { keyColumns, delimiter: ';' })), [{ source_id: 'a', name: 'b' }]);
   await assert.rejects(collect(scratchFile('csv', 'sku-1,Blue mug,19.99\nsku-2,Red mug,9.99\n'), 'csv', { keyColumns }), (err: unknown) => {
     assert.ok(err instanceof SourceError);
-    assert.equal(err.message, 'the CSV header (line 1) has no source_id column; it has "sku-1", "Blue mug", "19.99": ' +
-      'does the file lack a header row? Add one such as source_id,name,price');
+    assert.equal(
+      err.message,
+      'the CSV header (line 1) has no source_id column; it has "sku-1", "Blue mug", "19.99": ' +
+        'does the file lack a header row? Add one such as source_id,name,price',
+    );
     return true;
   });
   const renamed = /has no source_id column; it has "sku", "name": rename the column/;
@@ -345,7 +405,10 @@ test('CSV: CRLF files, quoted CRLF cells and empty lines keep line numbers exact
 });
 
 test('CSV: a row with the wrong number of cells is reported and later rows still come', async () => {
-  const items = await read('csv', 'sku,name,price,stock\na,A,1,2\nb,B,1,2,extra\nc,C\n"d","multi\nline",3,4\ne,12" screen,5,6\n"f,unclosed\n');
+  const items = await read(
+    'csv',
+    'sku,name,price,stock\na,A,1,2\nb,B,1,2,extra\nc,C\n"d","multi\nline",3,4\ne,12" screen,5,6\n"f,unclosed\n',
+  );
   assert.deepEqual(
     items.map((item) => ('record' in item ? item.line : [item.line, item.error, item.text])),
     [
@@ -388,7 +451,14 @@ test('the three formats of one catalog give the same records after unflattenDott
 
 test('unflattenDotted nests dotted columns at any depth and omits empty cells', () => {
   assert.deepEqual(
-    unflattenDotted({ sku: 'a', 'metadata.color': 'red', 'metadata.size.eu.label': '42', 'metadata.size.us': '', empty: '', 'odd..name': 'x' }),
+    unflattenDotted({
+      sku: 'a',
+      'metadata.color': 'red',
+      'metadata.size.eu.label': '42',
+      'metadata.size.us': '',
+      empty: '',
+      'odd..name': 'x',
+    }),
     { sku: 'a', metadata: { color: 'red', size: { eu: { label: '42' } } }, 'odd..name': 'x' },
   );
   assert.throws(() => unflattenDotted({ metadata: 'plain', 'metadata.color': 'red' }), /clashes with another column at "metadata"/);
@@ -397,7 +467,7 @@ test('unflattenDotted nests dotted columns at any depth and omits empty cells', 
 
 test('unflattenDotted and flattenDotted cannot be used to pollute prototypes', () => {
   const nested = unflattenDotted({ '__proto__.polluted': 'yes', 'constructor.prototype.polluted': 'yes' });
-  assert.equal(({} as Record<string, unknown>)['polluted'], undefined);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.deepEqual(Object.keys(nested), ['__proto__', 'constructor']);
   assert.deepEqual(flattenDotted(nested), { '__proto__.polluted': 'yes', 'constructor.prototype.polluted': 'yes' });
   assert.equal(Object.getPrototypeOf(flattenDotted(JSON.parse('{"__proto__": "x"}') as Record<string, unknown>)), Object.prototype);
@@ -414,12 +484,14 @@ test('flattenDotted is the inverse of unflattenDotted and JSON-encodes non-strin
 });
 
 test('csvColumns is the union of keys in first-seen order', () => {
-  assert.deepEqual(csvColumns([{ sku: '1', name: 'a' }, { sku: '2', 'price.amount': '3' }, { name: 'b', stock: '4', sku: '5' }]), [
-    'sku',
-    'name',
-    'price.amount',
-    'stock',
-  ]);
+  assert.deepEqual(
+    csvColumns([
+      { sku: '1', name: 'a' },
+      { sku: '2', 'price.amount': '3' },
+      { name: 'b', stock: '4', sku: '5' },
+    ]),
+    ['sku', 'name', 'price.amount', 'stock'],
+  );
   assert.deepEqual(csvColumns([]), []);
 });
 
@@ -434,13 +506,16 @@ test('an abort signal stops reading', async () => {
   const path = scratchFile('jsonl', '{"n":1}\n'.repeat(1000));
   const controller = new AbortController();
   let seen = 0;
-  await assert.rejects(async () => {
-    for await (const item of readSource(path, 'jsonl', { signal: controller.signal, highWaterMark: 16 })) {
-      assert.ok('record' in item);
-      seen++;
-      controller.abort();
-    }
-  }, { name: 'AbortError' });
+  await assert.rejects(
+    async () => {
+      for await (const item of readSource(path, 'jsonl', { signal: controller.signal, highWaterMark: 16 })) {
+        assert.ok('record' in item);
+        seen++;
+        controller.abort();
+      }
+    },
+    { name: 'AbortError' },
+  );
   assert.ok(seen < 1000, `stopped after ${seen} records`);
   await assert.rejects(collect(path, 'jsonl', { signal: controller.signal }), { name: 'AbortError' });
 });

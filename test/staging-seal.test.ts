@@ -6,21 +6,18 @@ import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import {
-  chunkKey,
-  claimImportId,
-  damageOf,
-  readAllJsonLines,
-  readChunk,
-  writeChunk,
-  writeLines,
-} from '../activities/staging/files';
+import { chunkKey, claimImportId, damageOf, readAllJsonLines, readChunk, writeChunk, writeLines } from '../activities/staging/files';
 import { LocalFolderStore } from '../activities/staging/store';
 import { leafChunks } from '../activities/staging/tree';
 import { tempDir } from './helpers';
 
 const store = new LocalFolderStore(await tempDir('seal'));
-const items = [1, 2, 3, 4].map((line) => ({ line, key: `p${line}`, raw: { id: `p${line}` }, body: JSON.stringify({ source_id: `p${line}` }) }));
+const items = [1, 2, 3, 4].map((line) => ({
+  line,
+  key: `p${line}`,
+  raw: { id: `p${line}` },
+  body: JSON.stringify({ source_id: `p${line}` }),
+}));
 
 /** Writes a fresh chunk, lets `damage` change its file's lines, and returns what reading it throws. */
 async function damaged(id: string, damage: (lines: string[]) => string | undefined): Promise<ApplicationFailure> {
@@ -29,7 +26,10 @@ async function damaged(id: string, damage: (lines: string[]) => string | undefin
   const text = damage((await readFile(file, 'utf8')).split('\n').filter(Boolean));
   if (text === undefined) await rm(file);
   else await writeFile(file, text);
-  const err = await readChunk(store, 'imp', id).then(() => undefined, (e: unknown) => e);
+  const err = await readChunk(store, 'imp', id).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof ApplicationFailure, `reading the damaged chunk ${id} must fail, got ${String(err)}`);
   assert.equal(err.type, 'StagingDamaged');
   assert.equal(err.nonRetryable, true);
@@ -41,7 +41,10 @@ async function damaged(id: string, damage: (lines: string[]) => string | undefin
 describe('sealed staging files', () => {
   test('an intact file reads back whole, without its seal line', async () => {
     await writeChunk(store, 'imp', 'r0-000000', items);
-    assert.deepEqual((await readChunk(store, 'imp', 'r0-000000')).map((i) => i.key), ['p1', 'p2', 'p3', 'p4']);
+    assert.deepEqual(
+      (await readChunk(store, 'imp', 'r0-000000')).map((i) => i.key),
+      ['p1', 'p2', 'p3', 'p4'],
+    );
     const lines = (await readFile(store.locate(chunkKey('imp', 'r0-000000')), 'utf8')).split('\n').filter(Boolean);
     assert.equal(lines.length, 5);
     assert.match(lines[4]!, /^\{"#seal":\{"lines":4,"sha256":"[0-9a-f]{64}"\}\}$/);
@@ -67,7 +70,7 @@ describe('sealed staging files', () => {
   });
 
   test('a file cut at a line boundary has no seal', async () => {
-    const err = await damaged('r0-000004', (l) => l.slice(0, 3).join('\n') + '\n');
+    const err = await damaged('r0-000004', (l) => `${l.slice(0, 3).join('\n')}\n`);
     assert.match(err.message, /no seal: truncated .*3 line\(s\) left/);
   });
 
@@ -93,7 +96,17 @@ describe('sealed staging files', () => {
 });
 
 describe('the chunk tree', () => {
-  const chunks = new Set(['r0-000000', 'r0-000000.0', 'r0-000000.1', 'r0-000000.1.0', 'r0-000000.1.1', 'r0-000001', 'r0-000002', 'r0-000002.0', 'r0-000002.1']);
+  const chunks = new Set([
+    'r0-000000',
+    'r0-000000.0',
+    'r0-000000.1',
+    'r0-000000.1.0',
+    'r0-000000.1.1',
+    'r0-000001',
+    'r0-000002',
+    'r0-000002.0',
+    'r0-000002.1',
+  ]);
   const outcomes = new Set(['r0-000000.0', 'r0-000000.1.0', 'r0-000000.1.1', 'r0-000002']);
 
   test('the names sort badly: a listing puts halves before their parent', () => {
@@ -121,12 +134,21 @@ describe('one import id, one owner', () => {
     const me = { workflowId: 'wf-a', runId: 'run-1' };
     await claimImportId(store, 'owned', me);
     await claimImportId(store, 'owned', me);
-    for (const other of [{ workflowId: 'wf-b', runId: 'run-9' }, { workflowId: 'wf-a', runId: 'run-2' }]) {
-      const err = await claimImportId(store, 'owned', other).then(() => undefined, (e: unknown) => e);
+    for (const other of [
+      { workflowId: 'wf-b', runId: 'run-9' },
+      { workflowId: 'wf-a', runId: 'run-2' },
+    ]) {
+      const err = await claimImportId(store, 'owned', other).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof ApplicationFailure);
       assert.equal(err.type, 'ImportIdReused');
       assert.equal(err.nonRetryable, true);
-      assert.match(err.message, new RegExp(`import id owned already names the data of workflow wf-a \\(run run-1\\).*${other.workflowId}.*choose another id`));
+      assert.match(
+        err.message,
+        new RegExp(`import id owned already names the data of workflow wf-a \\(run run-1\\).*${other.workflowId}.*choose another id`),
+      );
     }
   });
 });

@@ -16,8 +16,16 @@ async function profileFile(): Promise<string> {
   const file = path.join(await tempDir('profile'), 'temporal.toml');
   await writeFile(
     file,
-    ['[profile.default]', 'address = "default.example:7233"', '', '[profile.cloud]', 'address = "ns.acct.tmprl.cloud:7233"',
-      'namespace = "ns.acct"', 'api_key = "secret-api-key"', ''].join('\n'),
+    [
+      '[profile.default]',
+      'address = "default.example:7233"',
+      '',
+      '[profile.cloud]',
+      'address = "ns.acct.tmprl.cloud:7233"',
+      'namespace = "ns.acct"',
+      'api_key = "secret-api-key"',
+      '',
+    ].join('\n'),
   );
   return file;
 }
@@ -39,16 +47,30 @@ test('TEMPORAL_PROFILE picks a profile of TEMPORAL_CONFIG_FILE; an API key turns
   assert.equal(cloud.tls, true);
   const byDefault = temporalConfigFromEnv({ ...(await bare()), TEMPORAL_CONFIG_FILE: file });
   assert.equal(byDefault.address, 'default.example:7233');
-  const overridden = temporalConfigFromEnv({ ...(await bare()), TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud', TEMPORAL_ADDRESS: 'other:7233' });
+  const overridden = temporalConfigFromEnv({
+    ...(await bare()),
+    TEMPORAL_CONFIG_FILE: file,
+    TEMPORAL_PROFILE: 'cloud',
+    TEMPORAL_ADDRESS: 'other:7233',
+  });
   assert.equal(overridden.address, 'other:7233');
   assert.equal(overridden.namespace, 'ns.acct');
 });
 
 test('a missing profile file or profile is named; a certificate without its key is refused', async () => {
-  assert.throws(() => temporalConfigFromEnv({ TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' }), /TEMPORAL_CONFIG_FILE names \/nonexistent\/temporal\.toml, which does not exist/);
+  assert.throws(
+    () => temporalConfigFromEnv({ TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' }),
+    /TEMPORAL_CONFIG_FILE names \/nonexistent\/temporal\.toml, which does not exist/,
+  );
   const file = await profileFile();
-  assert.throws(() => temporalConfigFromEnv({ ...{ HOME: '/nonexistent' }, TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'staging' }), /Profile 'staging' not found/);
-  assert.throws(() => temporalConfigFromEnv({ HOME: '/nonexistent', TEMPORAL_TLS_CLIENT_CERT_PATH: '/x.pem' }), /Set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH/);
+  assert.throws(
+    () => temporalConfigFromEnv({ ...{ HOME: '/nonexistent' }, TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'staging' }),
+    /Profile 'staging' not found/,
+  );
+  assert.throws(
+    () => temporalConfigFromEnv({ HOME: '/nonexistent', TEMPORAL_TLS_CLIENT_CERT_PATH: '/x.pem' }),
+    /Set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH/,
+  );
 });
 
 test('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY still work for this release, with a warning naming the new variables', async () => {
@@ -57,10 +79,15 @@ test('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY still work for this release, with a
   await writeFile(cert, 'CERT');
   await writeFile(key, 'KEY');
   const warnings: string[] = [];
-  const mapped = withAliases({ TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key, TEMPORAL_TLS_CLIENT_KEY_PATH: '/explicit.key' }, (m) => warnings.push(m));
+  const mapped = withAliases({ TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key, TEMPORAL_TLS_CLIENT_KEY_PATH: '/explicit.key' }, (m) =>
+    warnings.push(m),
+  );
   assert.equal(mapped.TEMPORAL_TLS_CLIENT_CERT_PATH, cert);
   assert.equal(mapped.TEMPORAL_TLS_CLIENT_KEY_PATH, '/explicit.key', 'a new name set explicitly wins');
-  assert.deepEqual(warnings.map((w) => /set (\S+) instead/.exec(w)?.[1]), ['TEMPORAL_TLS_CLIENT_CERT_PATH', 'TEMPORAL_TLS_CLIENT_KEY_PATH']);
+  assert.deepEqual(
+    warnings.map((w) => /set (\S+) instead/.exec(w)?.[1]),
+    ['TEMPORAL_TLS_CLIENT_CERT_PATH', 'TEMPORAL_TLS_CLIENT_KEY_PATH'],
+  );
   // Through the whole path: the PEM files are read as the client certificate pair.
   const config = temporalConfigFromEnv({ HOME: '/nonexistent', TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key });
   const pair = (config.tls as { clientCertPair?: { crt: Buffer; key: Buffer } }).clientCertPair;

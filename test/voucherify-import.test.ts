@@ -26,7 +26,11 @@ interface ResultRow {
   error: string;
 }
 
-async function runImport(sandbox: VoucherifySandbox, request: StartImportRequest, name: string): Promise<{ summary: ImportSummary; handle: WorkflowHandle }> {
+async function runImport(
+  sandbox: VoucherifySandbox,
+  request: StartImportRequest,
+  name: string,
+): Promise<{ summary: ImportSummary; handle: WorkflowHandle }> {
   const worker = await startWorker(t, sandbox.env, name);
   try {
     const handle = await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `${name}-${Date.now()}` });
@@ -42,11 +46,21 @@ describe('Voucherify import', () => {
     const sandbox = await startVoucherifySandbox({ seed: 7, faults: { productFailureRate: 0.05, actionFailureRate: 0.25 } });
     try {
       const dir = await tempDir('mixed');
-      const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count: 3000, format: 'jsonl', invalidEvery: 50, keyPrefix: 'mixed' });
+      const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), {
+        target: 'voucherify',
+        count: 3000,
+        format: 'jsonl',
+        invalidEvery: 50,
+        keyPrefix: 'mixed',
+      });
       // A broken line and a duplicate key at the end: lines 3001 and 3002.
-      await appendFile(file, '{"source_id": "broken", "name": \n' + JSON.stringify({ source_id: 'mixed-0000001', name: 'dup' }) + '\n');
+      await appendFile(file, `{"source_id": "broken", "name": \n${JSON.stringify({ source_id: 'mixed-0000001', name: 'dup' })}\n`);
 
-      const { summary } = await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 40_000 } }, 'mixed');
+      const { summary } = await runImport(
+        sandbox,
+        { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 40_000 } },
+        'mixed',
+      );
 
       const invalidBySchema = 3000 / 50;
       assert.equal(summary.status, 'completed');
@@ -81,25 +95,43 @@ describe('Voucherify import', () => {
       assert.match(invalid[0]!.error, /price/);
       assert.match(invalid.at(-2)!.error, /invalid JSON/);
       assert.match(invalid.at(-1)!.error, /duplicate key mixed-0000001: first seen at line 2/);
-      assert.ok(rows.some((r) => r.outcome === 'succeeded' && r.attempts > 1), 'some products needed a second attempt');
+      assert.ok(
+        rows.some((r) => r.outcome === 'succeeded' && r.attempts > 1),
+        'some products needed a second attempt',
+      );
       assert.equal(sandbox.getProduct('mixed-0000049'), undefined, 'an invalid product is never sent');
 
       // Failed records hold the original records, the unparsable line as it was, ready to fix and import again.
       const failed = (await readFile(summary.files.failedRecords, 'utf8')).split('\n').filter(Boolean);
       assert.equal(failed.length, invalid.length);
       assert.equal(failed.at(-2), '{"source_id": "broken", "name": ');
-      assert.deepEqual(JSON.parse(failed[0]!), voucherifyRecord(49, { target: 'voucherify', count: 0, format: 'jsonl', invalidEvery: 50, keyPrefix: 'mixed' }));
+      assert.deepEqual(
+        JSON.parse(failed[0]!),
+        voucherifyRecord(49, { target: 'voucherify', count: 0, format: 'jsonl', invalidEvery: 50, keyPrefix: 'mixed' }),
+      );
     } finally {
       await sandbox.close();
     }
   });
 
   test('429 bursts and server errors delay the import but lose nothing', async () => {
-    const sandbox = await startVoucherifySandbox({ seed: 9, faults: { serverErrorRate: 0.15, rateLimitBurstRate: 0.1, rateLimitRetryAfterSeconds: 1 } });
+    const sandbox = await startVoucherifySandbox({
+      seed: 9,
+      faults: { serverErrorRate: 0.15, rateLimitBurstRate: 0.1, rateLimitRetryAfterSeconds: 1 },
+    });
     try {
       const dir = await tempDir('hostile');
-      const file = await writeCatalog(path.join(dir, 'hostile.jsonl'), { target: 'voucherify', count: 1500, format: 'jsonl', keyPrefix: 'hostile' });
-      const { summary } = await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 20_000 } }, 'hostile');
+      const file = await writeCatalog(path.join(dir, 'hostile.jsonl'), {
+        target: 'voucherify',
+        count: 1500,
+        format: 'jsonl',
+        keyPrefix: 'hostile',
+      });
+      const { summary } = await runImport(
+        sandbox,
+        { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 20_000 } },
+        'hostile',
+      );
       const stats = sandbox.stats();
       assert.ok((stats.faultsInjected.serverError ?? 0) > 0, 'the sandbox answered some requests with 5xx');
       assert.ok((stats.faultsInjected.rateLimitBurst ?? 0) > 0, 'and some with 429 bursts');
@@ -116,8 +148,17 @@ describe('Voucherify import', () => {
     const sandbox = await startVoucherifySandbox({ seed: 4, maxBodyBytes: 30_000 });
     try {
       const dir = await tempDir('split');
-      const file = await writeCatalog(path.join(dir, 'split.jsonl'), { target: 'voucherify', count: 2000, format: 'jsonl', keyPrefix: 'split' });
-      const { summary } = await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 100_000 } }, 'split');
+      const file = await writeCatalog(path.join(dir, 'split.jsonl'), {
+        target: 'voucherify',
+        count: 2000,
+        format: 'jsonl',
+        keyPrefix: 'split',
+      });
+      const { summary } = await runImport(
+        sandbox,
+        { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 100_000 } },
+        'split',
+      );
       const answers = sandbox.stats().requests['POST /v1/products/bulk/async'] ?? {};
       const staged = Math.ceil((2000 * 170) / 100_000); // products of about 170 bytes
       assert.ok((answers['413'] ?? 0) > 0, 'the sandbox refused some chunks as too large');
@@ -134,8 +175,17 @@ describe('Voucherify import', () => {
     const sandbox = await startVoucherifySandbox({ seed: 7, resultShape: 'legacy', faults: { productFailureRate: 0.05 } });
     try {
       const dir = await tempDir('legacy');
-      const file = await writeCatalog(path.join(dir, 'legacy.jsonl'), { target: 'voucherify', count: 1000, format: 'jsonl', keyPrefix: 'legacy' });
-      const { summary } = await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 20_000 } }, 'legacy');
+      const file = await writeCatalog(path.join(dir, 'legacy.jsonl'), {
+        target: 'voucherify',
+        count: 1000,
+        format: 'jsonl',
+        keyPrefix: 'legacy',
+      });
+      const { summary } = await runImport(
+        sandbox,
+        { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 20_000 } },
+        'legacy',
+      );
       assert.ok((sandbox.stats().faultsInjected.productFailure ?? 0) > 0, 'some products failed on their first attempt');
       assert.ok(summary.counts.retryRounds >= 1);
       assert.equal(summary.counts.succeeded, 1000);
@@ -150,7 +200,13 @@ describe('Voucherify import', () => {
     try {
       const dir = await tempDir('large');
       // About 24 MB of products: at least three requests near the limit.
-      const file = await writeCatalog(path.join(dir, 'large.jsonl'), { target: 'voucherify', count: 24_000, format: 'jsonl', padding: 900, keyPrefix: 'large' });
+      const file = await writeCatalog(path.join(dir, 'large.jsonl'), {
+        target: 'voucherify',
+        count: 24_000,
+        format: 'jsonl',
+        padding: 900,
+        keyPrefix: 'large',
+      });
       const { summary, handle } = await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: quick }, 'large');
       assert.equal(summary.counts.succeeded, 24_000);
       const stats = sandbox.stats();
@@ -162,7 +218,10 @@ describe('Voucherify import', () => {
       assert.ok(history.includes('large.jsonl'), 'the history was decoded (it names the source)');
       assert.ok(!history.includes('Product 12345'), 'no product name in the history');
       assert.ok(!history.includes('xxxxxxxxxx'), 'no product body in the history');
-      assert.ok(!history.includes(sandbox.credentials.appToken) && !history.includes(sandbox.credentials.appId), 'no credentials in the history');
+      assert.ok(
+        !history.includes(sandbox.credentials.appToken) && !history.includes(sandbox.credentials.appId),
+        'no credentials in the history',
+      );
     } finally {
       await sandbox.close();
     }
@@ -170,13 +229,20 @@ describe('Voucherify import', () => {
 
   test('an import forced to continue as new mid-way ends with the same counts', async () => {
     const dir = await tempDir('can');
-    const file = await writeCatalog(path.join(dir, 'can.jsonl'), { target: 'voucherify', count: 2000, format: 'jsonl', invalidEvery: 100, keyPrefix: 'can' });
+    const file = await writeCatalog(path.join(dir, 'can.jsonl'), {
+      target: 'voucherify',
+      count: 2000,
+      format: 'jsonl',
+      invalidEvery: 100,
+      keyPrefix: 'can',
+    });
     const options = { ...quick, chunkBytes: 20_000 };
     // A fresh sandbox with the same seed for each run, so both meet the same product failures.
     const importInto = async (name: string, chunksPerRun?: number) => {
       const sandbox = await startVoucherifySandbox({ seed: 3, faults: { productFailureRate: 0.02 } });
       try {
-        return (await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: { ...options, chunksPerRun } }, name)).summary;
+        return (await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: { ...options, chunksPerRun } }, name))
+          .summary;
       } finally {
         await sandbox.close();
       }
@@ -195,13 +261,26 @@ describe('Voucherify import', () => {
     for (const format of ['jsonl', 'csv', 'json'] as const) {
       const sandbox = await startVoucherifySandbox({ seed: 5 });
       try {
-        const file = await writeCatalog(path.join(dir, `catalog.${format}`), { target: 'voucherify', count: 500, format, invalidEvery: 25, keyPrefix: 'fmt' });
-        const { summary } = await runImport(sandbox, { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 10_000 } }, `fmt-${format}`);
+        const file = await writeCatalog(path.join(dir, `catalog.${format}`), {
+          target: 'voucherify',
+          count: 500,
+          format,
+          invalidEvery: 25,
+          keyPrefix: 'fmt',
+        });
+        const { summary } = await runImport(
+          sandbox,
+          { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 10_000 } },
+          `fmt-${format}`,
+        );
         const rows = await readJsonl<ResultRow>(summary.files.resultsJsonl);
         outcomes[format] = {
           counts: summary.counts,
           rows: rows.map((r) => `${r.key}:${r.outcome}`),
-          stored: rows.filter((r) => r.outcome === 'succeeded').map((r) => sandbox.getProduct(r.key)).map((p) => p && { name: p.name, price: p.price, attributes: p.attributes, metadata: p.metadata }),
+          stored: rows
+            .filter((r) => r.outcome === 'succeeded')
+            .map((r) => sandbox.getProduct(r.key))
+            .map((p) => p && { name: p.name, price: p.price, attributes: p.attributes, metadata: p.metadata }),
         };
       } finally {
         await sandbox.close();
@@ -216,17 +295,30 @@ describe('Voucherify import', () => {
     // Slow processing so the kill lands mid-import.
     const sandbox = await startVoucherifySandbox({ seed: 11, productsPerSecond: 1500 });
     const dir = await tempDir('kill');
-    const file = await writeCatalog(path.join(dir, 'kill.jsonl'), { target: 'voucherify', count: 6000, format: 'jsonl', keyPrefix: 'kill' });
+    const file = await writeCatalog(path.join(dir, 'kill.jsonl'), {
+      target: 'voucherify',
+      count: 6000,
+      format: 'jsonl',
+      keyPrefix: 'kill',
+    });
     const taskQueue = uniqueTaskQueue('kill');
     const worker = () => spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir: path.join(dir, 'staging') });
     let running = worker();
     try {
-      const handle = await startImport(t.client, { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 40_000, concurrency: 2 } }, { taskQueue, workflowId: `kill-${Date.now()}` });
+      const handle = await startImport(
+        t.client,
+        { target: 'voucherify', source: { location: file }, options: { ...quick, chunkBytes: 40_000, concurrency: 2 } },
+        { taskQueue, workflowId: `kill-${Date.now()}` },
+      );
       // A query needs a polling worker: while the child is still starting (slow on a loaded machine) it fails, so keep asking.
-      const before = await eventually('some chunks done', async () => {
-        const p = await handle.query(progressQuery).catch(() => undefined);
-        return p && p.chunks.done >= 3 ? p : undefined;
-      }, 180_000);
+      const before = await eventually(
+        'some chunks done',
+        async () => {
+          const p = await handle.query(progressQuery).catch(() => undefined);
+          return p && p.chunks.done >= 3 ? p : undefined;
+        },
+        180_000,
+      );
       await running.kill();
       assert.ok(before.succeeded < 6000, 'the kill happened before the end');
       running = worker();

@@ -23,8 +23,18 @@ test('a DONE action: listed errors fail their product, validation errors for goo
       ],
     },
   });
-  assert.deepEqual(outcomeOf(item('bad')), { ok: false, retryable: false, invalid: true, error: 'invalid_payload: Invalid payload: Property .price must be integer' });
-  assert.deepEqual(outcomeOf(item('flaky')), { ok: false, retryable: true, invalid: false, error: 'product_update_failed: Product update failed' });
+  assert.deepEqual(outcomeOf(item('bad')), {
+    ok: false,
+    retryable: false,
+    invalid: true,
+    error: 'invalid_payload: Invalid payload: Property .price must be integer',
+  });
+  assert.deepEqual(outcomeOf(item('flaky')), {
+    ok: false,
+    retryable: true,
+    invalid: false,
+    error: 'product_update_failed: Product update failed',
+  });
   assert.deepEqual(outcomeOf(item('fine')), { ok: true });
 });
 
@@ -32,7 +42,13 @@ test('the legacy result shape: updated products succeeded, others and missing on
   const outcomeOf = outcomesOfAction({
     id: 'aa_2',
     status: 'DONE',
-    result: { done_count: 1, results: [{ source_id: 'a', found: false, updated: true }, { source_id: 'b', found: true, updated: false }] },
+    result: {
+      done_count: 1,
+      results: [
+        { source_id: 'a', found: false, updated: true },
+        { source_id: 'b', found: true, updated: false },
+      ],
+    },
   });
   assert.deepEqual(outcomeOf(item('a')), { ok: true });
   assert.deepEqual(outcomeOf(item('b')), { ok: false, retryable: true, error: 'aa_2: reported as not updated' });
@@ -41,17 +57,21 @@ test('the legacy result shape: updated products succeeded, others and missing on
 
 test('a FAILED action fails every product of the chunk for a retry round', () => {
   const outcomeOf = outcomesOfAction({ id: 'aa_3', status: 'FAILED', result: null });
-  for (const key of ['a', 'b']) assert.deepEqual(outcomeOf(item(key)), { ok: false, retryable: true, error: 'aa_3: the async action ended FAILED' });
+  for (const key of ['a', 'b'])
+    assert.deepEqual(outcomeOf(item(key)), { ok: false, retryable: true, error: 'aa_3: the async action ended FAILED' });
 });
 
 test('a CSV row: dotted metadata columns nest, price becomes an integer, attributes split on | or parse as JSON', () => {
-  assert.deepEqual(voucherify.fromCsvRow({ source_id: 's1', name: 'Shirt', price: '1999', attributes: 'color | size', 'metadata.color': 'red' }), {
-    source_id: 's1',
-    name: 'Shirt',
-    price: 1999,
-    attributes: ['color', 'size'],
-    metadata: { color: 'red' },
-  });
+  assert.deepEqual(
+    voucherify.fromCsvRow({ source_id: 's1', name: 'Shirt', price: '1999', attributes: 'color | size', 'metadata.color': 'red' }),
+    {
+      source_id: 's1',
+      name: 'Shirt',
+      price: 1999,
+      attributes: ['color', 'size'],
+      metadata: { color: 'red' },
+    },
+  );
   assert.deepEqual(voucherify.fromCsvRow({ source_id: 's2', attributes: '["a","b"]' }), { source_id: 's2', attributes: ['a', 'b'] });
   // A price that is not a whole number stays text, for the schema to reject with its message.
   const parsed = voucherify.productSchema.safeParse(voucherify.fromCsvRow({ source_id: 's3', price: '19.99' }));
@@ -63,7 +83,10 @@ test('the schema requires source_id, an integer price and string attributes, and
     const parsed = voucherify.productSchema.safeParse(record);
     return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   };
-  assert.deepEqual(issues({ source_id: 'ok', price: 100, attributes: ['a'], metadata: { x: 1 }, image_url: 'https://img.example/p.png' }), []);
+  assert.deepEqual(
+    issues({ source_id: 'ok', price: 100, attributes: ['a'], metadata: { x: 1 }, image_url: 'https://img.example/p.png' }),
+    [],
+  );
   assert.match(issues({ name: 'no key' }).join(), /source_id/);
   assert.match(issues({ source_id: 'p', price: 10.5 }).join(), /price: price must be an integer/);
   assert.match(issues({ source_id: 'a', attributes: [1] }).join(), /attributes\.0/);

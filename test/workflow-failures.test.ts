@@ -22,10 +22,22 @@ const report = {
   counts: { invalid: 0, succeeded: 0, failed: 4, notSubmitted: 0 },
 };
 const staged = (chunks: number): StageResult => ({ read: chunks * 2, valid: chunks * 2, invalid: 0, chunks });
-const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({ succeeded: 0, failed: 0, retryable: 0, invalid: 0, unknownOutcomeRetries: 0, ...c });
+const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({
+  succeeded: 0,
+  failed: 0,
+  retryable: 0,
+  invalid: 0,
+  unknownOutcomeRetries: 0,
+  ...c,
+});
 
 /** Runs one import on a worker with `stubs` as its activities; returns how it ended and what the activities saw. */
-async function runWith(name: string, stubs: Stubs, options: Record<string, unknown> = {}, during?: (handle: ImportHandle) => Promise<void>) {
+async function runWith(
+  name: string,
+  stubs: Stubs,
+  options: Record<string, unknown> = {},
+  during?: (handle: ImportHandle) => Promise<void>,
+) {
   const taskQueue = uniqueTaskQueue(name);
   const worker = await stubWorker(t, taskQueue, stubs);
   return worker.runUntil(async () => {
@@ -35,9 +47,16 @@ async function runWith(name: string, stubs: Stubs, options: Record<string, unkno
       // The stubs pace alone (no account coordinator among them; test/quota.test.ts covers it).
       options: { pollIntervalMs: 100, retryBackoffMs: 100, concurrency: 1, shareQuota: false, ...options },
     };
-    const handle = await startImport(t.client, request as StartImportRequest, { taskQueue, workflowId: `${name}-${Date.now()}`, countRecords: false });
+    const handle = await startImport(t.client, request as StartImportRequest, {
+      taskQueue,
+      workflowId: `${name}-${Date.now()}`,
+      countRecords: false,
+    });
     await during?.(handle);
-    const outcome = await handle.result().then((summary) => ({ summary, failure: undefined }), (err: unknown) => ({ summary: undefined, failure: err }));
+    const outcome = await handle.result().then(
+      (summary) => ({ summary, failure: undefined }),
+      (err: unknown) => ({ summary: undefined, failure: err }),
+    );
     const description = await handle.describe();
     const { currentDetails } = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     const searchStatus = description.typedSearchAttributes.get(BulkImportStatus);
@@ -78,7 +97,10 @@ describe('an activity failing for good ends the import in a defined state', { co
     assert.equal(outcome.status, 'COMPLETED');
     assert.equal(outcome.searchStatus, 'Completed');
     assert.equal(reported.length, 1);
-    assert.deepEqual(reported[0]!.unrecorded, ['r0-000000', 'r0-000001', 'r0-000002'].map((chunkId) => ({ chunkId, error: 'staging store unavailable: EIO' })));
+    assert.deepEqual(
+      reported[0]!.unrecorded,
+      ['r0-000000', 'r0-000001', 'r0-000002'].map((chunkId) => ({ chunkId, error: 'staging store unavailable: EIO' })),
+    );
   });
 
   test('failChunk failing after an action could not be followed: same, and the chunk is unrecorded', async () => {
@@ -131,19 +153,24 @@ describe('an activity failing for good ends the import in a defined state', { co
 
   test('planRetryRound failing for good: retries stop, the report is written, the import fails naming the cause', async () => {
     let reports = 0;
-    const outcome = await runWith('plan-fails', {
-      stage: async () => staged(2),
-      submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 1, retryable: 1 }) }),
-      planRetryRound: async () => {
-        throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
+    const outcome = await runWith(
+      'plan-fails',
+      {
+        stage: async () => staged(2),
+        submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 1, retryable: 1 }) }),
+        planRetryRound: async () => {
+          throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
+        },
+        writeReport: async () => {
+          reports++;
+          return report;
+        },
       },
-      writeReport: async () => {
-        reports++;
-        return report;
-      },
-    }, { retryRounds: 3 });
+      { retryRounds: 3 },
+    );
     const failure = failureOf(outcome);
-    const expected = /^retry round 1 could not be planned: staging store unavailable: EIO \(import stopped; report: \/tmp\/stub\/results\.jsonl\)$/;
+    const expected =
+      /^retry round 1 could not be planned: staging store unavailable: EIO \(import stopped; report: \/tmp\/stub\/results\.jsonl\)$/;
     assert.match(failure.message, expected);
     assert.deepEqual(failure.details?.[0], report);
     assert.equal(reports, 1);
@@ -157,7 +184,8 @@ describe('an activity failing for good ends the import in a defined state', { co
       stage: async () => staged(5),
       submitChunk: async ({ chunkId }) => {
         submitted.push(chunkId);
-        const message = "Voucherify at http://127.0.0.1:9 refused the connection (ECONNREFUSED) on 3 attempts: check VOUCHERIFY_API_URL in the worker's env";
+        const message =
+          "Voucherify at http://127.0.0.1:9 refused the connection (ECONNREFUSED) on 3 attempts: check VOUCHERIFY_API_URL in the worker's env";
         throw ApplicationFailure.nonRetryable(message, 'TargetMisconfigured');
       },
       failChunk: async ({ chunkId }) => void failed.push(chunkId),
@@ -187,7 +215,10 @@ describe('an activity failing for good ends the import in a defined state', { co
       writeReport: async () => report,
     });
     assert.equal(outcome.status, 'COMPLETED');
-    assert.deepEqual(recorded, [{ chunkId: 'r0-000001', retryable: true }, { chunkId: 'r0-000002', retryable: true }]);
+    assert.deepEqual(recorded, [
+      { chunkId: 'r0-000001', retryable: true },
+      { chunkId: 'r0-000002', retryable: true },
+    ]);
   });
 
   test('once the target has answered a chunk, even with nothing succeeded, a misconfigured answer is not fatal', async () => {
@@ -196,7 +227,10 @@ describe('an activity failing for good ends the import in a defined state', { co
       stage: async () => staged(3),
       submitChunk: async ({ chunkId }) => {
         if (chunkId === 'r0-000000') return { kind: 'accepted', actionId: 'aa_1', products: 2 };
-        throw ApplicationFailure.nonRetryable('Voucherify at http://x refused the connection (ECONNREFUSED) on 3 attempts', 'TargetMisconfigured');
+        throw ApplicationFailure.nonRetryable(
+          'Voucherify at http://x refused the connection (ECONNREFUSED) on 3 attempts',
+          'TargetMisconfigured',
+        );
       },
       awaitAction: async () => counts({ failed: 2 }),
       failChunk: async ({ chunkId }) => {
@@ -212,23 +246,28 @@ describe('an activity failing for good ends the import in a defined state', { co
   test('cancel while every chunk fails and its failure cannot be recorded: the import is cancelled with a report', async () => {
     let failChunkCalls = 0;
     let reports = 0;
-    const outcome = await runWith('cancel-while-failing', {
-      stage: async () => staged(10_000),
-      submitChunk: async () => {
-        throw ApplicationFailure.nonRetryable('rejected', 'RequestRejected');
+    const outcome = await runWith(
+      'cancel-while-failing',
+      {
+        stage: async () => staged(10_000),
+        submitChunk: async () => {
+          throw ApplicationFailure.nonRetryable('rejected', 'RequestRejected');
+        },
+        failChunk: async () => {
+          failChunkCalls++;
+          throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
+        },
+        writeReport: async () => {
+          reports++;
+          return report;
+        },
       },
-      failChunk: async () => {
-        failChunkCalls++;
-        throw ApplicationFailure.nonRetryable('staging store unavailable: EIO', 'StagingUnavailable');
+      {},
+      async (handle) => {
+        await eventually('a few failures', () => failChunkCalls >= 3);
+        await handle.cancel();
       },
-      writeReport: async () => {
-        reports++;
-        return report;
-      },
-    }, {}, async (handle) => {
-      await eventually('a few failures', () => failChunkCalls >= 3);
-      await handle.cancel();
-    });
+    );
     assert.equal(outcome.failure, undefined);
     assert.equal(outcome.summary?.status, 'cancelled');
     assert.equal(outcome.searchStatus, 'Cancelled');
@@ -245,20 +284,29 @@ describe('an activity failing for good ends the import in a defined state', { co
     const cause = failureOf(outcome);
     assert.equal(cause.type, 'StagingDamaged');
     assert.match(cause.message, /^2 products have no outcome although every chunk was submitted: outcome files were removed/);
-    assert.deepEqual(cause.details?.[0], { ...report, counts: { invalid: 0, succeeded: 2, failed: 0, notSubmitted: 2 } }, 'the report travels with the failure');
+    assert.deepEqual(
+      cause.details?.[0],
+      { ...report, counts: { invalid: 0, succeeded: 2, failed: 0, notSubmitted: 2 } },
+      'the report travels with the failure',
+    );
     assert.equal(outcome.searchStatus, 'Failed');
   });
 
   test('the Web UI counts products the target rejected as invalid, as the summary does', async () => {
     let metadata = '';
-    const outcome = await runWith('webui-invalid', {
-      stage: async () => ({ read: 7, valid: 4, invalid: 3, chunks: 2 }),
-      submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 1, invalid: 1 }) }),
-      writeReport: async () => ({ ...report, counts: { invalid: 5, succeeded: 2, failed: 0, notSubmitted: 0 } }),
-    }, {}, async (handle) => {
-      await handle.result();
-      metadata = String((await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails);
-    });
+    const outcome = await runWith(
+      'webui-invalid',
+      {
+        stage: async () => ({ read: 7, valid: 4, invalid: 3, chunks: 2 }),
+        submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 1, invalid: 1 }) }),
+        writeReport: async () => ({ ...report, counts: { invalid: 5, succeeded: 2, failed: 0, notSubmitted: 0 } }),
+      },
+      {},
+      async (handle) => {
+        await handle.result();
+        metadata = String((await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails);
+      },
+    );
     assert.equal(outcome.summary?.counts.invalid, 5);
     assert.match(metadata, /\| invalid \| 5 \|\n\| … of which rejected by the target \| 2 \|/, metadata);
   });
@@ -277,7 +325,10 @@ describe('an activity failing for good ends the import in a defined state', { co
     const failure = await worker.runUntil(async () => {
       const request = { importId: 'bad-input', target: 'voucherify', source: { location: '/tmp/x.jsonl' }, options: { concurrency: 0 } };
       const handle = await t.client.workflow.start('importCatalog', { taskQueue, workflowId: `bad-input-${Date.now()}`, args: [request] });
-      const ended = await handle.result().then(() => undefined, (err: unknown) => err);
+      const ended = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       return { failure: ended, searchStatus: (await handle.describe()).typedSearchAttributes.get(BulkImportStatus) };
     });
     const cause = failureOf(failure);
@@ -293,7 +344,11 @@ describe('signals that reach the import before its first workflow task', { timeo
     let submitted = 0;
     const handle = await startImport(
       t.client,
-      { target: 'voucherify', source: { location: 'https://example.invalid/catalog.jsonl' }, options: { pollIntervalMs: 100, concurrency: 1, shareQuota: false } } as StartImportRequest,
+      {
+        target: 'voucherify',
+        source: { location: 'https://example.invalid/catalog.jsonl' },
+        options: { pollIntervalMs: 100, concurrency: 1, shareQuota: false },
+      } as StartImportRequest,
       { taskQueue, workflowId: `pause-first-${Date.now()}`, countRecords: false },
     );
     // No worker yet: the start and the pause are both in the history before the first workflow task.

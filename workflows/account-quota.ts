@@ -115,20 +115,38 @@ export async function accountQuota(args: AccountQuotaArgs, carried?: AccountQuot
         gate.take(now);
         state.queue.shift();
         state.granted.push({ ...next, at: now });
-        const grant: PermitGrant = { requestId: next.requestId, ...(decision.notBefore !== undefined ? { notBefore: decision.notBefore } : {}) };
+        const grant: PermitGrant = {
+          requestId: next.requestId,
+          ...(decision.notBefore !== undefined ? { notBefore: decision.notBefore } : {}),
+        };
         // An import that has ended cannot take its permit: it is given back at once.
-        await wf.getExternalWorkflowHandle(next.workflowId).signal(permitGrantSignal, grant).catch(() => {
-          state.granted = state.granted.filter((g) => g.requestId !== next.requestId);
-          gate.answered(Date.now(), undefined, true);
-        });
+        await wf
+          .getExternalWorkflowHandle(next.workflowId)
+          .signal(permitGrantSignal, grant)
+          .catch(() => {
+            state.granted = state.granted.filter((g) => g.requestId !== next.requestId);
+            gate.answered(Date.now(), undefined, true);
+          });
         continue;
       }
       if (decision.until !== undefined) {
         if (lastWait !== decision.until) {
           lastWait = decision.until;
-          const wait: PermitWait = { until: decision.until, bucket: decision.bucket, ceiling: decision.ceiling, maxPerMinute: gate.options.maxPerMinute };
+          const wait: PermitWait = {
+            until: decision.until,
+            bucket: decision.bucket,
+            ceiling: decision.ceiling,
+            maxPerMinute: gate.options.maxPerMinute,
+          };
           const waiting = [...new Set(state.queue.map((r) => r.workflowId))];
-          await Promise.all(waiting.map((id) => wf.getExternalWorkflowHandle(id).signal(permitWaitSignal, wait).catch(() => undefined)));
+          await Promise.all(
+            waiting.map((id) =>
+              wf
+                .getExternalWorkflowHandle(id)
+                .signal(permitWaitSignal, wait)
+                .catch(() => undefined),
+            ),
+          );
         }
         await wf.condition(() => changed + gate.version !== version, Math.max(1, decision.until - WINDOW_LEAD_MS - now));
       } else {

@@ -31,7 +31,11 @@ export function failureMessage(err: unknown): string {
 
 /** The type of the deepest ApplicationFailure that has one (TargetMisconfigured, SourceError, …). */
 export function failureType(err: unknown): string | undefined {
-  return causes(err).filter((e): e is ApplicationFailure => e instanceof ApplicationFailure && !!e.type).at(-1)?.type ?? undefined;
+  return (
+    causes(err)
+      .filter((e): e is ApplicationFailure => e instanceof ApplicationFailure && !!e.type)
+      .at(-1)?.type ?? undefined
+  );
 }
 
 /** The details of the first failure in the chain that has some (e.g. a partial report's `{ files, counts }`). */

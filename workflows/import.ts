@@ -75,7 +75,10 @@ export interface CarriedState {
 }
 
 /** The product counts of `progress`, plus the chunk counts that `progress` nests. */
-type Counters = Pick<ImportProgress, 'submitted' | 'succeeded' | 'failed' | 'rejected' | 'awaitingRetry' | 'inFlight' | 'unknownOutcomeRetries'> & {
+type Counters = Pick<
+  ImportProgress,
+  'submitted' | 'succeeded' | 'failed' | 'rejected' | 'awaitingRetry' | 'inFlight' | 'unknownOutcomeRetries'
+> & {
   chunksTotal: number;
   chunksDone: number;
 };
@@ -95,7 +98,13 @@ function activities(summary?: string) {
       ...common,
       startToCloseTimeout: SUBMIT_START_TO_CLOSE_MS,
       // A 429 costs no attempt: it ends the activity, and the workflow waits for the window durably and sends again.
-      retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 8, nonRetryableErrorTypes: [RATE_LIMITED] },
+      retry: {
+        initialInterval: '1 second',
+        backoffCoefficient: 2,
+        maximumInterval: '2 minutes',
+        maximumAttempts: 8,
+        nonRetryableErrorTypes: [RATE_LIMITED],
+      },
     }),
     poll: wf.proxyActivities<ImportActivities>({
       ...common,
@@ -134,7 +143,17 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     roundChunks: 0,
     nextChunk: 0,
     pendingParts: [],
-    counters: { submitted: 0, succeeded: 0, failed: 0, rejected: 0, awaitingRetry: 0, inFlight: 0, unknownOutcomeRetries: 0, chunksTotal: 0, chunksDone: 0 },
+    counters: {
+      submitted: 0,
+      succeeded: 0,
+      failed: 0,
+      rejected: 0,
+      awaitingRetry: 0,
+      inFlight: 0,
+      unknownOutcomeRetries: 0,
+      chunksTotal: 0,
+      chunksDone: 0,
+    },
     concurrency: options.concurrency,
     paused: false,
     samples: [],
@@ -146,7 +165,10 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   const windowLimit = () => (adaptive ? adaptive.limit(state.concurrency) : state.concurrency);
   const inFlight = new Set<string>();
   // Continue-as-new happens with nothing in flight: no send of an earlier run awaits its answer.
-  const gate = new QuotaGate({ probeFirst: input.target === 'voucherify', maxPerMinute: options.maxSubmitsPerMinute }, state.quota && { ...state.quota, outstanding: 0 });
+  const gate = new QuotaGate(
+    { probeFirst: input.target === 'voucherify', maxPerMinute: options.maxSubmitsPerMinute },
+    state.quota && { ...state.quota, outstanding: 0 },
+  );
   state.quota = gate.state;
   let phase: ImportPhase = state.stage ? 'submitting' : 'staging';
   let cancelRequested = false;
@@ -348,7 +370,11 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
         return;
       }
       try {
-        result = await act.chunk.submitChunk({ input, chunkId, ...(permit.notBefore !== undefined ? { notBefore: permit.notBefore } : {}) });
+        result = await act.chunk.submitChunk({
+          input,
+          chunkId,
+          ...(permit.notBefore !== undefined ? { notBefore: permit.notBefore } : {}),
+        });
         // A 413 (split) says nothing about the quota; an accepted or answered chunk without quota headers means none is metered.
         await permits.answered(permit, result.kind === 'accepted' ? result.quota : undefined, result.kind === 'split');
         break;
@@ -471,9 +497,11 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     await wf.CancellationScope.nonCancellable(async () => {
       publish();
       if (!state.stage) {
-        state.stage = await activities(`stage ${input.source.location}`).stage(input).catch((err) => {
-          throw importFailure('Staging failed', err);
-        });
+        state.stage = await activities(`stage ${input.source.location}`)
+          .stage(input)
+          .catch((err) => {
+            throw importFailure('Staging failed', err);
+          });
         state.roundChunks = state.stage.chunks;
         c.chunksTotal = state.stage.chunks;
       }
@@ -563,7 +591,11 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       );
     }
     if (fatalError) {
-      throw wf.ApplicationFailure.nonRetryable(`${fatalError} (import stopped; report: ${report.files.resultsJsonl})`, 'ImportStopped', report);
+      throw wf.ApplicationFailure.nonRetryable(
+        `${fatalError} (import stopped; report: ${report.files.resultsJsonl})`,
+        'ImportStopped',
+        report,
+      );
     }
     publish(stopped ? 'Cancelled' : 'Completed');
     return {
@@ -583,7 +615,11 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
         chunks: c.chunksTotal,
         retryRounds: state.round,
       },
-      timings: { startedAt: new Date(state.startedAt).toISOString(), finishedAt: new Date(finishedAt).toISOString(), durationMs: finishedAt - state.startedAt },
+      timings: {
+        startedAt: new Date(state.startedAt).toISOString(),
+        finishedAt: new Date(finishedAt).toISOString(),
+        durationMs: finishedAt - state.startedAt,
+      },
       files: report.files,
       runs: state.runNumber,
     };
@@ -634,7 +670,9 @@ function progressMarkdown(p: ImportProgress, status?: string): string {
     `Round ${p.retryRound} · ${concurrencyText(p)} · chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight`,
     '',
     // Workflow code has no time zone of its own: the Web UI shows UTC.
-    ...(p.waitingFor ? [`Waiting for ${p.waitingFor.what} until ${p.waitingFor.until.slice(11, 19)} UTC (${p.waitingFor.until.slice(0, 10)})`, ''] : []),
+    ...(p.waitingFor
+      ? [`Waiting for ${p.waitingFor.what} until ${p.waitingFor.until.slice(11, 19)} UTC (${p.waitingFor.until.slice(0, 10)})`, '']
+      : []),
     ...(p.lastIssue ? [`Last issue (${p.lastIssue.at.slice(11, 19)} UTC): ${p.lastIssue.message}`, ''] : []),
     '| products | |',
     '|---|---:|',

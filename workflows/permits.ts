@@ -7,7 +7,7 @@ import * as wf from '@temporalio/workflow';
 import type { QuotaSeen } from '../targets/http';
 import type { QuotaMessage } from '../activities/quota';
 import { permitGrantSignal, permitWaitSignal, type PermitGrant, type PermitWait } from './account-quota';
-import { describeWait, QuotaGate } from './quota';
+import { describeWait, type QuotaGate } from './quota';
 
 /** How long before a quota window opens its first submission is scheduled (workflow task, activity task, reading the chunk). */
 export const WINDOW_LEAD_MS = 1000;
@@ -111,7 +111,11 @@ export function accountPermits(ctx: PermitContext, tell: (message: QuotaMessage)
       const requestId = wf.uuid4();
       waitingRequests++;
       try {
-        const request = { requestId, workflowId: wf.workflowInfo().workflowId, ...(ctx.maxPerMinute ? { maxPerMinute: ctx.maxPerMinute } : {}) };
+        const request = {
+          requestId,
+          workflowId: wf.workflowInfo().workflowId,
+          ...(ctx.maxPerMinute ? { maxPerMinute: ctx.maxPerMinute } : {}),
+        };
         await tell({ request });
         await wf.condition(() => grants.has(requestId) || ctx.stopping());
       } finally {

@@ -74,7 +74,8 @@ export class QuotaGate {
   /** `leadMs`: how early a submission may be scheduled to go out the moment the window opens. */
   decide(now: number, leadMs = 0): QuotaDecision {
     const { closedUntil, bucket } = this.state;
-    if (closedUntil !== undefined && closedUntil > now + leadMs) return { send: false, until: closedUntil, bucket: bucket ?? 'requests', ceiling: false };
+    if (closedUntil !== undefined && closedUntil > now + leadMs)
+      return { send: false, until: closedUntil, bucket: bucket ?? 'requests', ceiling: false };
     const max = this.options.maxPerMinute;
     if (max !== undefined) {
       const recent = this.state.recentSends.filter((t) => t > now - MINUTE_MS);
@@ -90,7 +91,8 @@ export class QuotaGate {
   take(now: number): void {
     this.state.budget = Math.max(0, this.state.budget - 1);
     this.outstanding++;
-    if (this.options.maxPerMinute !== undefined) this.state.recentSends = [...this.state.recentSends.filter((t) => t > now - MINUTE_MS), now];
+    if (this.options.maxPerMinute !== undefined)
+      this.state.recentSends = [...this.state.recentSends.filter((t) => t > now - MINUTE_MS), now];
   }
 
   /**
@@ -104,7 +106,8 @@ export class QuotaGate {
       // A probe at the learnt window end found it closed: this account's windows don't start at their first call.
       if (this.state.windowMs) this.state.windowMs = 0;
     }
-    if (!failed && quota?.sentAtMs !== undefined && quota.limit !== undefined && quota.remaining === quota.limit - 1) this.state.windowStart = quota.sentAtMs;
+    if (!failed && quota?.sentAtMs !== undefined && quota.limit !== undefined && quota.remaining === quota.limit - 1)
+      this.state.windowStart = quota.sentAtMs;
     if (quota?.remaining === 0) {
       let retryAt = quota.retryAtMs ?? 0;
       const start = this.state.windowStart;
@@ -117,7 +120,8 @@ export class QuotaGate {
       this.state.budget = 0;
     } else if (quota?.remaining !== undefined) {
       // Answers of a closed window's stragglers must not reopen it; requests still out may not be counted yet.
-      if (!(this.state.closedUntil !== undefined && this.state.closedUntil > now)) this.state.budget = Math.max(0, quota.remaining - this.outstanding);
+      if (!(this.state.closedUntil !== undefined && this.state.closedUntil > now))
+        this.state.budget = Math.max(0, quota.remaining - this.outstanding);
     } else if (!failed) {
       // A target that sends no quota headers is not metered by us (its 429s still close the gate).
       this.state.budget = UNMETERED;

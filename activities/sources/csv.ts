@@ -38,7 +38,11 @@ class StartLines {
   }
 }
 
-const quoteList = (cells: string[]): string => cells.slice(0, 6).map((c) => JSON.stringify(c)).join(', ') + (cells.length > 6 ? ', …' : '');
+const quoteList = (cells: string[]): string =>
+  cells
+    .slice(0, 6)
+    .map((c) => JSON.stringify(c))
+    .join(', ') + (cells.length > 6 ? ', …' : '');
 
 /** The --delimiter value for a separator, as a user types it. */
 const delimiterFlag = (d: string): string => (d === '\t' ? 'tab' : `'${d}'`);
@@ -114,7 +118,9 @@ export async function* readCsv(input: Readable, maxRecordChars: number, opts: Re
       // csv-parse cannot resume after this error, and it nearly always means a quote runs on through the file.
       if (err?.code === 'CSV_MAX_RECORD_SIZE') {
         const { line } = starts.of(Number(err.lines), raw ?? '');
-        throw new SourceError(`the CSV record starting at line ${line} is longer than ${maxRecordChars} bytes; look for a quote that is never closed`);
+        throw new SourceError(
+          `the CSV record starting at line ${line} is longer than ${maxRecordChars} bytes; look for a quote that is never closed`,
+        );
       }
       if (err) parser.push({ skipped: err, raw: raw ?? '' } satisfies SkippedRow);
     },

@@ -86,7 +86,8 @@ function gunzip(input: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   return unzip;
 }
 
-const isZlibError = (err: unknown): boolean => typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('Z_');
+const isZlibError = (err: unknown): boolean =>
+  typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('Z_');
 
 /** Decodes the source to text chunks; a byte order mark is dropped. */
 export async function* decodeSource(input: AsyncIterable<Buffer>, opts: ReadSourceOptions = {}): AsyncGenerator<string> {
@@ -179,6 +180,10 @@ function notDecodable(encoding: string, lines: LineTracker, bytes: Buffer, err: 
   const before = lenient.slice(0, bad);
   const lastNl = before.lastIndexOf('\n');
   const line = lines.line + (before.match(/\n/g)?.length ?? 0);
-  const shown = ((lastNl === -1 ? lines.tail + before : before.slice(lastNl + 1)).slice(-40) + lenient.slice(bad, bad + 20).split('\n')[0]).trimStart();
-  return new SourceError(`line ${line} is not valid ${encoding === 'utf-8' ? 'UTF-8' : encoding} (${JSON.stringify(shown)}): ${encodingHint(encoding)}`);
+  const shown = (
+    (lastNl === -1 ? lines.tail + before : before.slice(lastNl + 1)).slice(-40) + lenient.slice(bad, bad + 20).split('\n')[0]
+  ).trimStart();
+  return new SourceError(
+    `line ${line} is not valid ${encoding === 'utf-8' ? 'UTF-8' : encoding} (${JSON.stringify(shown)}): ${encodingHint(encoding)}`,
+  );
 }

@@ -44,7 +44,9 @@ export function unflattenDotted(row: Record<string, string>): Record<string, unk
         node = existing;
       } else {
         const field = JSON.stringify(path.slice(0, depth + 1).join('.'));
-        throw new Error(`column ${JSON.stringify(column)} clashes with another column at ${field}: a field cannot hold both a value and nested fields`);
+        throw new Error(
+          `column ${JSON.stringify(column)} clashes with another column at ${field}: a field cannot hold both a value and nested fields`,
+        );
       }
     }
   }

@@ -25,7 +25,8 @@ const EXTENSIONS: Record<string, SourceFormat> = {
 export function detectFormat(location: string, explicit?: SourceFormat): SourceFormat {
   if (explicit !== undefined) {
     // The value may come straight from the command line.
-    if (!FORMATS.includes(explicit)) throw new SourceError(`unknown format ${JSON.stringify(explicit)}: --format accepts ${FORMATS.join(', ')}`);
+    if (!FORMATS.includes(explicit))
+      throw new SourceError(`unknown format ${JSON.stringify(explicit)}: --format accepts ${FORMATS.join(', ')}`);
     return explicit;
   }
   let path = location;
@@ -57,7 +58,8 @@ export async function* readSource(location: string, format: SourceFormat, opts: 
   let input;
   try {
     input = openSource(location, opts);
-    if (opts.recordsPath !== undefined && format !== 'json') throw new SourceError(`--records-path applies to a JSON source only, not ${format}`);
+    if (opts.recordsPath !== undefined && format !== 'json')
+      throw new SourceError(`--records-path applies to a JSON source only, not ${format}`);
     if (opts.delimiter !== undefined && format !== 'csv') throw new SourceError(`--delimiter applies to a CSV source only, not ${format}`);
     const text = decodeSource(input, opts);
     switch (format) {

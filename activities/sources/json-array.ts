@@ -1,9 +1,19 @@
 import { RecordText, SourceError, takeJsonRecord, type SourceItem } from './types';
 
 /** Character codes the scanner acts on. */
-const enum Ch {
-  Tab = 0x09, Lf = 0x0a, Cr = 0x0d, Space = 0x20, Quote = 0x22, Comma = 0x2c, Backslash = 0x5c,
-  OpenSquare = 0x5b, CloseSquare = 0x5d, OpenCurly = 0x7b, CloseCurly = 0x7d, Bom = 0xfeff,
+enum Ch {
+  Tab = 0x09,
+  Lf = 0x0a,
+  Cr = 0x0d,
+  Space = 0x20,
+  Quote = 0x22,
+  Comma = 0x2c,
+  Backslash = 0x5c,
+  OpenSquare = 0x5b,
+  CloseSquare = 0x5d,
+  OpenCurly = 0x7b,
+  CloseCurly = 0x7d,
+  Bom = 0xfeff,
 }
 
 const isSpace = (c: number): boolean => c === Ch.Space || c === Ch.Lf || c === Ch.Cr || c === Ch.Tab || c === Ch.Bom;
@@ -52,7 +62,9 @@ export class JsonArrayScanner {
         case 'before':
           if (c === Ch.OpenSquare) {
             if (this.recordsPath !== undefined) {
-              throw new SourceError(`--records-path ${this.recordsPath} was given, but the source is a JSON array itself: leave --records-path out`);
+              throw new SourceError(
+                `--records-path ${this.recordsPath} was given, but the source is a JSON array itself: leave --records-path out`,
+              );
             }
             this.phase = 'between';
           } else if (c === Ch.OpenCurly) {
@@ -258,7 +270,11 @@ class WrapperScanner {
   }
 }
 
-export async function* readJsonArray(chunks: AsyncIterable<string>, maxRecordChars: number, recordsPath?: string): AsyncGenerator<SourceItem> {
+export async function* readJsonArray(
+  chunks: AsyncIterable<string>,
+  maxRecordChars: number,
+  recordsPath?: string,
+): AsyncGenerator<SourceItem> {
   const scanner = new JsonArrayScanner(maxRecordChars, recordsPath);
   for await (const chunk of chunks) {
     yield* scanner.write(chunk);

@@ -2,7 +2,9 @@ import { RecordText, SourceError, takeJsonRecord, type SourceItem } from './type
 
 /** A JSON array where JSON Lines were expected: checked on the source's first non-blank character. */
 function notJsonLines(): SourceError {
-  return new SourceError('the source starts with "[": it is a JSON array, not JSON Lines (one object per line); pass --format json or name the file .json');
+  return new SourceError(
+    'the source starts with "[": it is a JSON array, not JSON Lines (one object per line); pass --format json or name the file .json',
+  );
 }
 
 /** One JSON value per line; blank lines are skipped and a broken line is reported without stopping. */

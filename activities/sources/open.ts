@@ -21,7 +21,9 @@ function localPath(location: string): string {
   if (/^file:/i.test(location)) return fileURLToPath(location);
   const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(location)?.[1];
   if (scheme) {
-    throw new SourceError(`unsupported source location ${redactLocation(location)}: use a local path or an http(s) URL (for ${scheme}, a pre-signed https URL)`);
+    throw new SourceError(
+      `unsupported source location ${redactLocation(location)}: use a local path or an http(s) URL (for ${scheme}, a pre-signed https URL)`,
+    );
   }
   return location;
 }

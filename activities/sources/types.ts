@@ -1,8 +1,6 @@
 export type SourceFormat = 'jsonl' | 'csv' | 'json';
 
-export type SourceItem =
-  | { line: number; record: unknown }
-  | { line: number; error: string; text?: string };
+export type SourceItem = { line: number; record: unknown } | { line: number; error: string; text?: string };
 
 export interface ReadSourceOptions {
   signal?: AbortSignal;

@@ -49,8 +49,18 @@ export async function readChunk(store: StagingStore, importId: string, id: strin
 /** One line per product of a chunk attempt. */
 export type OutcomeLine = { line: number; key: string } & ItemOutcome;
 
-export async function writeOutcomes(store: StagingStore, importId: string, id: string, items: StagedItem[], outcomes: ItemOutcome[]): Promise<void> {
-  await writeLines(store, outcomeKey(importId, id), items.map((item, i) => JSON.stringify({ line: item.line, key: item.key, ...outcomes[i] })));
+export async function writeOutcomes(
+  store: StagingStore,
+  importId: string,
+  id: string,
+  items: StagedItem[],
+  outcomes: ItemOutcome[],
+): Promise<void> {
+  await writeLines(
+    store,
+    outcomeKey(importId, id),
+    items.map((item, i) => JSON.stringify({ line: item.line, key: item.key, ...outcomes[i] })),
+  );
 }
 
 /** Reads a whole (small) sealed file: nothing is returned unless all of it is intact. */
@@ -253,11 +263,11 @@ export async function assertOwner(store: StagingStore, importId: string, me: { w
   const [owner] = await readAllJsonLines<ImportOwner>(store, ownerKey(importId));
   if (owner && owner.workflowId === me.workflowId && (me.runId === undefined || owner.runId === me.runId)) return;
   throw ApplicationFailure.create({
-      type: 'ImportIdReused',
-      nonRetryable: true,
-      message:
-        `import id ${importId} already names the data of workflow ${owner?.workflowId} (run ${owner?.runId}), ` +
-        `not of this one (${me.workflowId}${me.runId ? `, run ${me.runId}` : ''}): one import id names one import's data and report; choose another id`,
+    type: 'ImportIdReused',
+    nonRetryable: true,
+    message:
+      `import id ${importId} already names the data of workflow ${owner?.workflowId} (run ${owner?.runId}), ` +
+      `not of this one (${me.workflowId}${me.runId ? `, run ${me.runId}` : ''}): one import id names one import's data and report; choose another id`,
     details: [{ importId, owner, refused: me }],
   });
 }

@@ -43,7 +43,7 @@ export class LocalFolderStore implements StagingStore {
     await once(stream, 'open');
     return {
       async write(line) {
-        if (!stream.write(line + '\n')) await once(stream, 'drain');
+        if (!stream.write(`${line}\n`)) await once(stream, 'drain');
       },
       async close() {
         await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
@@ -66,7 +66,10 @@ export class LocalFolderStore implements StagingStore {
     const base = path.posix.basename(prefix);
     try {
       const names = await readdir(this.locate(dir));
-      return names.filter((n) => n.startsWith(base) && !n.endsWith('.tmp')).sort().map((n) => path.posix.join(dir, n));
+      return names
+        .filter((n) => n.startsWith(base) && !n.endsWith('.tmp'))
+        .sort()
+        .map((n) => path.posix.join(dir, n));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
@@ -74,7 +77,10 @@ export class LocalFolderStore implements StagingStore {
   }
 
   async exists(key: string): Promise<boolean> {
-    return stat(this.locate(key)).then(() => true, () => false);
+    return stat(this.locate(key)).then(
+      () => true,
+      () => false,
+    );
   }
 
   async remove(prefix: string): Promise<void> {

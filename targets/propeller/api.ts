@@ -8,7 +8,16 @@ import { jsonOrText } from '../../activities/sources/dotted';
 import type { PropellerDirectives, PropellerOptions } from '../../common/import';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
 import {
-  createHttp, errorBody, heartbeatWhile, isUnknownOutcome, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings,
+  createHttp,
+  errorBody,
+  heartbeatWhile,
+  isUnknownOutcome,
+  requireEnv,
+  TokenCache,
+  tokenOfAnswer,
+  toFailure,
+  withBearer,
+  type TargetSettings,
 } from '../http';
 import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
 import type { ItemOutcome, StagedItem, SynchronousApi } from '../types';
@@ -71,7 +80,10 @@ const unlocatedPointer = /^#(?:\/products)?:|^[^#]/;
  * Reads 10007 messages: those naming a product (`#/products/3/names/0: …`) by its index in the
  * request, those naming nothing in particular, and those about the rest of the request (directives).
  */
-export function readSchemaMessages(messages: string[], products: number): { byProduct: Map<number, string[]>; unlocated: string[]; request: string[] } {
+export function readSchemaMessages(
+  messages: string[],
+  products: number,
+): { byProduct: Map<number, string[]>; unlocated: string[]; request: string[] } {
   const byProduct = new Map<number, string[]>();
   const unlocated: string[] = [];
   const request: string[] = [];
@@ -106,12 +118,18 @@ const halves = <T>(list: T[]): T[][] => [list.slice(0, Math.ceil(list.length / 2
  * product is named, the batch is halved until the bad ones stand alone. Answers are matched to
  * products by `key`, never by position.
  */
-export async function settleProducts(products: PendingProduct[], send: (items: StagedItem[]) => Promise<BulkReply>, outcomes: ItemOutcome[]): Promise<void> {
+export async function settleProducts(
+  products: PendingProduct[],
+  send: (items: StagedItem[]) => Promise<BulkReply>,
+  outcomes: ItemOutcome[],
+): Promise<void> {
   const queue = [products];
   for (let batch = queue.shift(); batch; batch = queue.shift()) {
     if (!batch.length) continue;
     const reply = await send(batch.map((p) => p.item));
-    const settle = (list: PendingProduct[], outcome: ItemOutcome) => list.forEach((p) => (outcomes[p.index] = outcome));
+    const settle = (list: PendingProduct[], outcome: ItemOutcome) => {
+      for (const p of list) outcomes[p.index] = outcome;
+    };
     if (reply.kind === 'answered') {
       const byKey = new Map<string, ItemResult>();
       for (const result of reply.results) if (!byKey.has(String(result.key))) byKey.set(String(result.key), result);
@@ -119,14 +137,16 @@ export async function settleProducts(products: PendingProduct[], send: (items: S
     } else if (reply.kind === 'rejected') {
       settle(batch, { ok: false, retryable: false, error: reply.error });
     } else if (batch.length === 1) {
-      const error = reply.kind === 'too-large' ? 'the product alone is larger than Propeller accepts in one request' : schemaError(reply.messages);
+      const error =
+        reply.kind === 'too-large' ? 'the product alone is larger than Propeller accepts in one request' : schemaError(reply.messages);
       settle(batch, { ok: false, retryable: false, invalid: true, error });
     } else if (reply.kind === 'too-large') {
       queue.unshift(...halves(batch));
     } else {
       const { byProduct, request } = readSchemaMessages(reply.messages, batch.length);
       if (byProduct.size) {
-        for (const [i, messages] of byProduct) settle([batch[i]!], { ok: false, retryable: false, invalid: true, error: schemaError(messages) });
+        for (const [i, messages] of byProduct)
+          settle([batch[i]!], { ok: false, retryable: false, invalid: true, error: schemaError(messages) });
         queue.unshift(batch.filter((_, i) => !byProduct.has(i)));
       } else if (request.length) {
         // The request itself (its directives) is wrong: halving would only repeat it.
@@ -147,10 +167,12 @@ function replyOfError(err: unknown): BulkReply | undefined {
   if (status === 413) return { kind: 'too-large' };
   if (status === 400) {
     const envelope = ErrorEnvelope.safeParse(jsonOrText(errorBody(err)));
-    if (envelope.success && String(envelope.data.error.code) === '10007') return { kind: 'schema-error', messages: envelope.data.error.messages };
+    if (envelope.success && String(envelope.data.error.code) === '10007')
+      return { kind: 'schema-error', messages: envelope.data.error.messages };
   }
   // 401/403 stop the import, 404/405 mean a wrong API URL, 429 and 5xx are Temporal's to retry: those stay exceptions.
-  if (status >= 400 && status < 500 && ![401, 403, 404, 405, 429].includes(status)) return { kind: 'rejected', error: toFailure(err, label).message };
+  if (status >= 400 && status < 500 && ![401, 403, 404, 405, 429].includes(status))
+    return { kind: 'rejected', error: toFailure(err, label).message };
   return undefined;
 }
 
@@ -170,15 +192,35 @@ const carriedUnknownOutcomes = (details: unknown) => {
 };
 
 export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propeller'> {
-  const settings = requireEnv(env, ['PROPELLER_API_URL', 'PROPELLER_TOKEN_URL', 'PROPELLER_CLIENT_ID', 'PROPELLER_CLIENT_SECRET'] as const,
-    'Set them to your API host (e.g. https://api.helice.cloud), its token URL (…/oauth2/token) and your client credentials, or run `bulkport sandbox` and use the values it prints.');
-  const http: Got = createHttp({ baseUrl: settings.PROPELLER_API_URL, timeoutMs: Number(env.PROPELLER_TIMEOUT_MS ?? DEFAULT_HTTP_TIMEOUT_MS),
-    limiter: limiterFromEnv(env, 'PROPELLER_MAX_RPS', DEFAULT_MAX_RPS.propeller) });
-  const where: TargetSettings = { label, baseUrl: settings.PROPELLER_API_URL, urlVariable: 'PROPELLER_API_URL', timeoutVariable: 'PROPELLER_TIMEOUT_MS' };
+  const settings = requireEnv(
+    env,
+    ['PROPELLER_API_URL', 'PROPELLER_TOKEN_URL', 'PROPELLER_CLIENT_ID', 'PROPELLER_CLIENT_SECRET'] as const,
+    'Set them to your API host (e.g. https://api.helice.cloud), its token URL (…/oauth2/token) and your client credentials, or run `bulkport sandbox` and use the values it prints.',
+  );
+  const http: Got = createHttp({
+    baseUrl: settings.PROPELLER_API_URL,
+    timeoutMs: Number(env.PROPELLER_TIMEOUT_MS ?? DEFAULT_HTTP_TIMEOUT_MS),
+    limiter: limiterFromEnv(env, 'PROPELLER_MAX_RPS', DEFAULT_MAX_RPS.propeller),
+  });
+  const where: TargetSettings = {
+    label,
+    baseUrl: settings.PROPELLER_API_URL,
+    urlVariable: 'PROPELLER_API_URL',
+    timeoutVariable: 'PROPELLER_TIMEOUT_MS',
+  };
   const tokenLabel = `${label}'s token endpoint`;
-  const tokenWhere: TargetSettings = { ...where, label: tokenLabel, baseUrl: settings.PROPELLER_TOKEN_URL, urlVariable: 'PROPELLER_TOKEN_URL' };
+  const tokenWhere: TargetSettings = {
+    ...where,
+    label: tokenLabel,
+    baseUrl: settings.PROPELLER_TOKEN_URL,
+    urlVariable: 'PROPELLER_TOKEN_URL',
+  };
   const tokens = new TokenCache(async () => {
-    const form = { grant_type: 'client_credentials', client_id: settings.PROPELLER_CLIENT_ID, client_secret: settings.PROPELLER_CLIENT_SECRET };
+    const form = {
+      grant_type: 'client_credentials',
+      client_id: settings.PROPELLER_CLIENT_ID,
+      client_secret: settings.PROPELLER_CLIENT_SECRET,
+    };
     try {
       return tokenOfAnswer(await http.post(settings.PROPELLER_TOKEN_URL, { prefixUrl: '', form }).json(), label);
     } catch (err) {
@@ -209,7 +251,9 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
           try {
             heartbeat.sending = true;
             ctx.heartbeat?.(heartbeat);
-            const request = http.post(path, { headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body, signal }).json();
+            const request = http
+              .post(path, { headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body, signal })
+              .json();
             const answer = await heartbeatWhile(ctx.heartbeat, () => heartbeat, request);
             heartbeat.sending = false;
             ctx.heartbeat?.(heartbeat);

@@ -17,7 +17,8 @@ function fromCsvRow(row: Record<string, string>): unknown {
   for (const field of localizedFields) {
     const value = record[field];
     if (typeof value === 'string') record[field] = jsonOrText(value.trim());
-    else if (value && typeof value === 'object') record[field] = Object.entries(value).map(([language, text]) => ({ language, value: text }));
+    else if (value && typeof value === 'object')
+      record[field] = Object.entries(value).map(([language, text]) => ({ language, value: text }));
   }
   for (const field of numericFields) record[field] = toNumberIfNumeric(record[field]);
   if (record.parent && typeof record.parent === 'object') {
@@ -55,10 +56,13 @@ export const propeller: Target<'propeller'> = {
       if (typeof p.id !== 'number') throw new Error('id is required with lookupKey id: bulk/id matches products by their Propeller id');
       return String(p.id);
     }
-    if (typeof p.source !== 'string' || typeof p.sourceId !== 'string') throw new Error('source and sourceId are required with lookupKey sourceId');
+    if (typeof p.source !== 'string' || typeof p.sourceId !== 'string')
+      throw new Error('source and sourceId are required with lookupKey sourceId');
     return sourceKey(p.source, p.sourceId);
   },
-  limits: (options) => ({ maxItems: Math.min(options.chunkSize, options.maxItemsPerChunk ?? PROPELLER_MAX_PRODUCTS, PROPELLER_MAX_PRODUCTS) }),
+  limits: (options) => ({
+    maxItems: Math.min(options.chunkSize, options.maxItemsPerChunk ?? PROPELLER_MAX_PRODUCTS, PROPELLER_MAX_PRODUCTS),
+  }),
   envelopeBytes: (options) => {
     const { head, tail } = requestEnvelope(options.directives);
     return Buffer.byteLength(head) + Buffer.byteLength(tail);

@@ -8,7 +8,10 @@ const Translation = z.object({ language: LanguageCode, value: z.string() }).stri
 const Localized = z.array(Translation);
 
 const Parent = z.union(
-  [z.object({ id: z.number().int().nonnegative() }).strict(), z.object({ sourceId: z.string().min(1), source: z.string().min(1) }).strict()],
+  [
+    z.object({ id: z.number().int().nonnegative() }).strict(),
+    z.object({ sourceId: z.string().min(1), source: z.string().min(1) }).strict(),
+  ],
   { error: 'parent is a category given as {id} or {sourceId, source}' },
 );
 

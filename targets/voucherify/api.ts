@@ -6,9 +6,21 @@ import { z } from 'zod';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
-import got, { HTTPError, type Got } from 'got';
+import got, { type Got } from 'got';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
-import { createHttp, heartbeatWhile, isHttpStatus, isUnknownOutcome, quotaOf, requireEnv, TokenCache, tokenOfAnswer, toFailure, withBearer, type TargetSettings } from '../http';
+import {
+  createHttp,
+  heartbeatWhile,
+  isHttpStatus,
+  isUnknownOutcome,
+  quotaOf,
+  requireEnv,
+  TokenCache,
+  tokenOfAnswer,
+  toFailure,
+  withBearer,
+  type TargetSettings,
+} from '../http';
 import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem, SubmitContext } from '../types';
 
@@ -66,7 +78,11 @@ export function outcomesOfAction(action: AsyncAction): (item: StagedItem) => Ite
     if (!legacy) return { ok: true };
     const row = legacy.get(item.key);
     if (row?.updated) return { ok: true };
-    return { ok: false, retryable: true, error: row ? `${action.id}: reported as not updated` : `${action.id}: not in the action's results` };
+    return {
+      ok: false,
+      retryable: true,
+      error: row ? `${action.id}: reported as not updated` : `${action.id}: not in the action's results`,
+    };
   };
 }
 
@@ -95,11 +111,16 @@ const LOOKUP_WAIT_MS = 10 * 60_000;
 const LIST_PAGE = 100;
 const LOOKUP_MAX_PAGES = 20;
 
-const AsyncActionList = z.object({ async_actions: z.array(z.object({ id: z.string(), type: z.string().optional(), created_at: z.string() })) });
+const AsyncActionList = z.object({
+  async_actions: z.array(z.object({ id: z.string(), type: z.string().optional(), created_at: z.string() })),
+});
 
 /** The source_id column of a report file (CSV with a header row; source ids may be quoted). */
 export function sourceIdsOfReport(csv: string): string[] | undefined {
-  const rows = csv.split(/\r?\n/).filter((line) => line.length > 0).map(csvFields);
+  const rows = csv
+    .split(/\r?\n/)
+    .filter((line) => line.length > 0)
+    .map(csvFields);
   const column = rows[0]?.indexOf('source_id') ?? -1;
   if (column < 0) return undefined;
   return rows.slice(1).map((row) => row[column] ?? '');
@@ -116,13 +137,25 @@ function csvFields(line: string): string[] {
 }
 
 export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'voucherify'> {
-  const settings = requireEnv(env, ['VOUCHERIFY_API_URL', 'VOUCHERIFY_APP_ID', 'VOUCHERIFY_APP_TOKEN'] as const,
-    'Set them to your project\'s API URL (e.g. https://api.voucherify.io) and application keys, or run `bulkport sandbox` and use the values it prints.');
+  const settings = requireEnv(
+    env,
+    ['VOUCHERIFY_API_URL', 'VOUCHERIFY_APP_ID', 'VOUCHERIFY_APP_TOKEN'] as const,
+    "Set them to your project's API URL (e.g. https://api.voucherify.io) and application keys, or run `bulkport sandbox` and use the values it prints.",
+  );
   const timeoutMs = Number(env.VOUCHERIFY_TIMEOUT_MS ?? DEFAULT_HTTP_TIMEOUT_MS);
   // An earlier attempt's action appears at most one HTTP timeout after it was sent.
   const lookupWindowMs = timeoutMs + CLOCK_SKEW_MS;
-  const http: Got = createHttp({ baseUrl: settings.VOUCHERIFY_API_URL, timeoutMs, limiter: limiterFromEnv(env, 'VOUCHERIFY_MAX_RPS', DEFAULT_MAX_RPS.voucherify) });
-  const where: TargetSettings = { label, baseUrl: settings.VOUCHERIFY_API_URL, urlVariable: 'VOUCHERIFY_API_URL', timeoutVariable: 'VOUCHERIFY_TIMEOUT_MS' };
+  const http: Got = createHttp({
+    baseUrl: settings.VOUCHERIFY_API_URL,
+    timeoutMs,
+    limiter: limiterFromEnv(env, 'VOUCHERIFY_MAX_RPS', DEFAULT_MAX_RPS.voucherify),
+  });
+  const where: TargetSettings = {
+    label,
+    baseUrl: settings.VOUCHERIFY_API_URL,
+    urlVariable: 'VOUCHERIFY_API_URL',
+    timeoutVariable: 'VOUCHERIFY_TIMEOUT_MS',
+  };
   const appKeys = { 'x-app-id': settings.VOUCHERIFY_APP_ID, 'x-app-token': settings.VOUCHERIFY_APP_TOKEN };
 
   // With VOUCHERIFY_OAUTH_SCOPE set, calls use a 15-minute bearer token obtained with the app keys.
@@ -165,8 +198,15 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
     const listed = new Map<string, { type?: string; createdAt: number }>();
     let end = until;
     for (let page = 0; page < LOOKUP_MAX_PAGES; page++) {
-      const { async_actions: actions } = AsyncActionList.parse(await heartbeatWhile(heartbeat, beat, authorized((headers) =>
-        http.get('v1/async-actions', { headers, searchParams: { limit: LIST_PAGE, end_date: end }, signal }).json())));
+      const { async_actions: actions } = AsyncActionList.parse(
+        await heartbeatWhile(
+          heartbeat,
+          beat,
+          authorized((headers) =>
+            http.get('v1/async-actions', { headers, searchParams: { limit: LIST_PAGE, end_date: end }, signal }).json(),
+          ),
+        ),
+      );
       const fresh = actions.filter((a) => !listed.has(a.id));
       for (const a of fresh) listed.set(a.id, { type: a.type, createdAt: Date.parse(a.created_at) });
       const oldest = Math.min(...actions.map((a) => Date.parse(a.created_at)));
@@ -181,8 +221,13 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
     for (;;) {
       const still: string[] = [];
       for (const id of pending) {
-        const action = AsyncAction.parse(await heartbeatWhile(heartbeat, beat, authorized((headers) =>
-          http.get(`v1/async-actions/${encodeURIComponent(id)}`, { headers, signal }).json())));
+        const action = AsyncAction.parse(
+          await heartbeatWhile(
+            heartbeat,
+            beat,
+            authorized((headers) => http.get(`v1/async-actions/${encodeURIComponent(id)}`, { headers, signal }).json()),
+          ),
+        );
         if (action.status === 'ENQUEUED' || action.status === 'IN_PROGRESS') still.push(id);
         else {
           const sourceIds = await actionSourceIds(action);
@@ -191,7 +236,9 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
         }
       }
       if (still.length === 0) {
-        const why = unprovable ? `${unprovable} candidate action(s) had no readable product list` : 'no bulk action created since holds exactly its products';
+        const why = unprovable
+          ? `${unprovable} candidate action(s) had no readable product list`
+          : 'no bulk action created since holds exactly its products';
         return { why };
       }
       if (Date.now() > deadline) return { why: `${still.length} candidate action(s) still unfinished after ${LOOKUP_WAIT_MS / 1000} s` };
@@ -231,7 +278,9 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
           throw toFailure(err, label, where);
         });
         if (found.actionId) {
-          log(`chunk of ${items.length} products: the earlier attempt's async action ${found.actionId} was found; polling it instead of posting again`);
+          log(
+            `chunk of ${items.length} products: the earlier attempt's async action ${found.actionId} was found; polling it instead of posting again`,
+          );
           return { accepted: true, actionId: found.actionId, resends };
         }
         resends++;
@@ -243,9 +292,18 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
       try {
         // A 10 MB upload may take longer than the heartbeat timeout: beat while it runs, or the attempt is
         // taken for dead and the chunk sent again while the first request may still be applied.
-        const answer = await heartbeatWhile(heartbeat, () => sent, authorized((headers) =>
-          http.post('v1/products/bulk/async', { headers: { ...headers, 'content-type': 'application/json' }, body, signal, responseType: 'json' }),
-        ));
+        const answer = await heartbeatWhile(
+          heartbeat,
+          () => sent,
+          authorized((headers) =>
+            http.post('v1/products/bulk/async', {
+              headers: { ...headers, 'content-type': 'application/json' },
+              body,
+              signal,
+              responseType: 'json',
+            }),
+          ),
+        );
         // The bulk bucket's headers let the workflow plan the next calls instead of finding the closed window with a 429.
         const seen = quotaOf(answer.headers, answer.statusCode, Date.now(), 'bulk_api_calls');
         const quota = seen && { ...seen, sentAtMs: sent.sentAt };

@@ -13,7 +13,12 @@ function fromCsvRow(row: Record<string, string>): unknown {
   if (typeof record.attributes === 'string') {
     const cell = record.attributes.trim();
     // JSON that doesn't parse is left as text for the schema to reject with its own message.
-    record.attributes = cell.startsWith('[') ? jsonOrText(cell) : cell.split('|').map((a) => a.trim()).filter(Boolean);
+    record.attributes = cell.startsWith('[')
+      ? jsonOrText(cell)
+      : cell
+          .split('|')
+          .map((a) => a.trim())
+          .filter(Boolean);
   }
   return record;
 }
