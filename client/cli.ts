@@ -1,8 +1,9 @@
 /**
  * `bulkport`: the command line (npm run bulkport -- <command>, or npx bulkport from the repo).
- * The commands live in ./commands.ts; this file runs them and turns errors into messages and exit codes.
+ * The commands live in ./commands/ (program.ts builds them); this file runs them and turns errors into messages and exit codes.
  */
-import { buildProgram, describeError } from './commands';
+import { describeError } from './commands/errors';
+import { buildProgram } from './commands/program';
 
 try {
   await buildProgram().parseAsync(process.argv);

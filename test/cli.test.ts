@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from '@temporalio/client';
-import { buildProgram } from '../client/commands';
+import { buildProgram } from '../client/commands/program';
 import type { ImportProgress, ImportSummary } from '../client';
 import type { ImportStatus } from '../client/status';
 import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox';

@@ -1,0 +1,103 @@
+/**
+ * What a command that talks to Temporal shares: the connection settings (flags, then the environment), a connected
+ * client for the command's run, commands about one import by id, and following an import to its end.
+ */
+import { Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../../common/temporal-config';
+import { connectClient } from '../index';
+import { exitCodeOf } from '../outcome';
+import { followImport, problemLine, summaryLines } from '../progress';
+import { findImport, importStatus } from '../status';
+import { InCluster, unreachable } from './errors';
+import { interruptSignal, printJson, say } from './output';
+
+interface GlobalOptions {
+  address?: string;
+  namespace?: string;
+  uiUrl?: string;
+}
+
+export interface Context {
+  client: Client;
+  config: TemporalConfig;
+  link(workflowId: string, runId?: string): string;
+}
+
+/** Flags first, then the environment, then the defaults. */
+function configOf(command: Command): TemporalConfig {
+  const g = command.optsWithGlobals<GlobalOptions>();
+  return temporalConfigFromEnv({
+    ...process.env,
+    ...(g.address ? { TEMPORAL_ADDRESS: g.address } : {}),
+    ...(g.namespace ? { TEMPORAL_NAMESPACE: g.namespace } : {}),
+    ...(g.uiUrl ? { TEMPORAL_UI_URL: g.uiUrl } : {}),
+  });
+}
+
+/** Connects, runs the command, closes the connection. */
+export async function withTemporal(command: Command, run: (ctx: Context) => Promise<void>): Promise<void> {
+  const config = configOf(command);
+  let client: Client;
+  try {
+    client = await connectClient(config, { connectTimeout: '5 seconds' });
+  } catch (err) {
+    throw unreachable(config, err instanceof Error ? err.message : String(err));
+  }
+  try {
+    await run({ client, config, link: (id, runId) => workflowUiLink(config, id, runId) });
+  } catch (err) {
+    // The error's message speaks of this cluster (describeError), whatever the environment says.
+    throw new InCluster(err, config);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+/** A command about one import: `<name> <id> [more args]`, connected to Temporal when it runs. */
+export function idCommand<F extends object>(
+  name: string,
+  description: string,
+  run: (ctx: Context, id: string, flags: F, args: unknown[]) => Promise<void>,
+): Command {
+  return new Command(name)
+    .description(description)
+    .argument('<id>', 'the workflow id')
+    .action(async (...params: unknown[]) => {
+      const command = params.at(-1) as Command;
+      const [id, ...args] = command.processedArgs as [string, ...unknown[]];
+      await withTemporal(command, (ctx) => run(ctx, id, command.opts<F>(), args));
+    });
+}
+
+/** Follows an import to its end, then prints its summary; returns its exit code (see ExitCode). */
+export async function followAndReport(ctx: Context, workflowId: string, flags: WaitFlags): Promise<number> {
+  const { handle } = await findImport(ctx.client, workflowId);
+  const result = await followImport(ctx.client, handle, {
+    signal: interruptSignal(),
+    workerTimeoutMs: flags.workerTimeout * 1000,
+    ...(flags.json ? { onProgress: () => {} } : {}),
+  });
+  if (result.detached) {
+    say(`\nStopped watching; the import goes on. Watch again: bulkport watch ${workflowId}`);
+    say(`Web UI: ${ctx.link(workflowId)}`);
+    return 130;
+  }
+  if (flags.json) {
+    printJson(await importStatus(ctx.client, ctx.config, workflowId));
+    warnProblem(result);
+  } else for (const line of summaryLines(result, ctx.link(workflowId))) say(line);
+  return exitCodeOf(result);
+}
+
+/** With --json, stdout stays JSON; why the import exits 1 goes to stderr. */
+export function warnProblem(end: Parameters<typeof problemLine>[0]): void {
+  const problem = problemLine(end);
+  if (problem) process.stderr.write(`${problem}\n`);
+}
+
+export interface WaitFlags {
+  json?: boolean;
+  /** Seconds without a worker on the import's task queue before giving up; 0: wait. */
+  workerTimeout: number;
+}
