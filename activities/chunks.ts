@@ -131,7 +131,12 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
      * Polls follow `poll-schedule.ts`; failed polls back off with jitter and, once they have failed for
      * `pollGiveUpMs` in a row, hand the chunk to a retry round with the reason.
      */
-    async awaitAction({ input, chunkId, actionId }: ChunkRequest & { actionId: string }): Promise<OutcomeCounts> {
+    async awaitAction({
+      input,
+      chunkId,
+      actionId,
+      stopIfFailing,
+    }: ChunkRequest & { actionId: string; stopIfFailing?: boolean }): Promise<OutcomeCounts> {
       const ctx = Context.current();
       const api = targets.api(input.target);
       if (api.mode !== 'async-action') throw ApplicationFailure.nonRetryable(`${input.target} has no asynchronous actions to await`);
@@ -140,13 +145,14 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       const stopPolls = new AbortController();
       let failingSince: number | undefined;
       const pollCtx = targets.context(input, { signal: stopPolls.signal, heartbeat: (d) => ctx.heartbeat(d) });
-      const importCancelled = () => (ctx.cancellationSignal.reason as Error | undefined)?.message === 'CANCELLED';
-      ctx.cancellationSignal.addEventListener(
-        'abort',
-        () => (!importCancelled() || failingSince !== undefined) && stopPolls.abort(ctx.cancellationSignal.reason),
-        { once: true },
-      );
-      if (ctx.cancellationSignal.aborted && !importCancelled()) stopPolls.abort(ctx.cancellationSignal.reason);
+      const cancelledByImport = () => (ctx.cancellationSignal.reason as Error | undefined)?.message === 'CANCELLED';
+      // `stopIfFailing`: the import was cancelled before this attempt began (a cancel of the activity itself says so later).
+      const importCancelled = () => stopIfFailing === true || cancelledByImport();
+      const onAbort = () => {
+        if (!cancelledByImport() || failingSince !== undefined) stopPolls.abort(ctx.cancellationSignal.reason);
+      };
+      if (ctx.cancellationSignal.aborted) onAbort();
+      else ctx.cancellationSignal.addEventListener('abort', onAbort, { once: true });
       /** Cancelled while polls fail: the outcome is unknown, and each product says so. */
       const unknownOnCancel = (why: string) =>
         recordAll({

@@ -363,7 +363,14 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     const act = activities(`${input.target} chunk ${chunkId} (round ${state.round})`);
     let result: SubmitResult;
     for (;;) {
-      const permit = await permits.take();
+      let permit: Awaited<ReturnType<typeof permits.take>>;
+      try {
+        permit = await permits.take();
+      } catch (err) {
+        // Asking the account's coordinator failed (a worker without the target's settings): a failure of the chunk's like any.
+        await recordChunkFailure(chunkId, err);
+        return;
+      }
       if (!permit) {
         // Never sent: it stays for after a resume, or is reported not-submitted.
         state.pendingParts.unshift(chunkId);
@@ -407,18 +414,22 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     c.inFlight += result.products;
     publish();
     let counts: OutcomeCounts;
-    // A stopping import tells the poll: it ends at once if the target is failing (the outcome unknown, and said so), else it follows the action.
+    // A stopping import tells the poll (a cancel of the activity): it ends at once if the target is failing (the outcome
+    // unknown, and said so), else it follows the action. An activity cancelled before it started is asked again, told so.
+    const follow = (stopIfFailing: boolean) => act.poll({ input, chunkId, actionId: result.actionId, stopIfFailing });
     const polling = new wf.CancellationScope();
     let polled = false;
     void wf.condition(() => polled || stopping()).then(() => polled || polling.cancel());
     try {
-      counts = await polling.run(() => act.poll({ input, chunkId, actionId: result.actionId }));
+      counts = await polling
+        .run(() => follow(false))
+        .catch((err: unknown) => {
+          if (wf.isCancellation(err)) return follow(true);
+          throw err;
+        });
     } catch (err) {
-      const error = wf.isCancellation(err)
-        ? `the import stopped before async action ${result.actionId} could be followed: its outcome is unknown (look it up in ${input.target})`
-        : failureMessage(err);
       try {
-        counts = await act.bookkeeping.failChunk({ input, chunkId, error, retryable: true });
+        counts = await act.bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable: true });
       } catch (recordErr) {
         // Its products are no longer in flight; the report shows them as of unknown outcome.
         c.inFlight -= result.products;
