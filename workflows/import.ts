@@ -7,9 +7,6 @@ import * as wf from '@temporalio/workflow';
 import type { ImportActivities, SubmitResult } from '../activities';
 import {
   chunkIdOf,
-  concurrencyText,
-  productsIn,
-  formatDuration,
   ImportInput,
   type ImportPhase,
   type ImportProgress,
@@ -19,8 +16,10 @@ import {
   type StageResult,
 } from '../common/import';
 import { HEARTBEAT_TIMEOUT_MS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeouts';
-import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../common/search-attributes';
+import { BulkImportStatus } from '../common/search-attributes';
 import { AdaptiveLimit, type AdaptiveState } from './adaptive';
+import { emptyCounters, ImportLedger, type Counters } from './ledger';
+import { phaseStatus, VisibilityPublisher } from './visibility';
 import { failureDetails, failureMessage, failureType, isRetryable, MAX_UNRECORDED, type UnrecordedChunk } from './failures';
 import { QuotaGate, type QuotaGateState } from './quota';
 import { accountPermits, localPermits } from './permits';
@@ -58,7 +57,7 @@ export interface CarriedState {
   counters: Counters;
   concurrency: number;
   paused: boolean;
-  /** Recent (time, finished products) samples for the last minute's throughput. */
+  /** Recent (time, finished products) samples for the last minute's throughput (the ledger's). */
   samples: [number, number][];
   /** Chunks whose failure could not be recorded (the first MAX_UNRECORDED), and how many there were in all. */
   unrecorded?: UnrecordedChunk[];
@@ -75,13 +74,6 @@ export interface CarriedState {
 }
 
 /** The product counts of `progress`, plus the chunk counts that `progress` nests. */
-type Counters = Pick<
-  ImportProgress,
-  'submitted' | 'succeeded' | 'failed' | 'rejected' | 'awaitingRetry' | 'inFlight' | 'unknownOutcomeRetries'
-> & {
-  chunksTotal: number;
-  chunksDone: number;
-};
 
 // How these agree with the heartbeat interval and the HTTP timeout: common/timeouts.ts.
 export const activityDefaults = { heartbeatTimeout: HEARTBEAT_TIMEOUT_MS } as const;
@@ -143,22 +135,15 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     roundChunks: 0,
     nextChunk: 0,
     pendingParts: [],
-    counters: {
-      submitted: 0,
-      succeeded: 0,
-      failed: 0,
-      rejected: 0,
-      awaitingRetry: 0,
-      inFlight: 0,
-      unknownOutcomeRetries: 0,
-      chunksTotal: 0,
-      chunksDone: 0,
-    },
+    counters: emptyCounters(),
     concurrency: options.concurrency,
     paused: false,
     samples: [],
   };
-  const c = state.counters;
+  // The books live in the carried state: the ledger keeps them, continue-as-new carries them.
+  const ledger = new ImportLedger(state);
+  const c = ledger.counters;
+  const visibility = new VisibilityPublisher(input.target);
   // Synchronous targets only: an async action's latency is the target's queue, not our load.
   const adaptive = input.target === 'propeller' && input.options.adaptiveConcurrency ? new AdaptiveLimit(state.adaptive) : undefined;
   /** Chunks the window may hold now: the user's concurrency, or the adaptive limit under it. */
@@ -175,11 +160,6 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   let cancelReason: string | undefined;
   let fatalError: string | undefined;
   let chunksThisRun = 0;
-  /**
-   * The search attributes as last upserted: each upsert is a history event, so only changes are sent.
-   * Declared before the handlers: a signal sent with the start is delivered as its handler is set.
-   */
-  let published = '';
 
   // Voucherify's quota belongs to the account: its imports share one coordinator, unless told to pace alone.
   // Before the handlers: a signal delivered with the start publishes progress, which asks the permits.
@@ -234,29 +214,11 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     },
   );
 
-  function finishedProducts(): number {
-    return c.succeeded + c.failed + c.rejected;
-  }
-
-  /**
-   * Products finished per second since the newest sample at least a minute old (or the oldest
-   * sample, early on), so chunks that finish minutes apart still give a rate.
-   */
-  function throughput(now: number): number {
-    let base = state.samples[0];
-    for (const sample of state.samples) {
-      if (sample[0] > now - 60_000) break;
-      base = sample;
-    }
-    return base && now > base[0] ? ((finishedProducts() - base[1]) * 1000) / (now - base[0]) : 0;
-  }
-
   function progress(): ImportProgress {
     // Workflow time: in a query handler it is the time of the last event, reported as `asOf`.
     const now = Date.now();
-    const rate = throughput(now);
+    const rate = ledger.throughput(now);
     const waiting = permits.waitingFor();
-    const left = (state.stage?.valid ?? 0) - finishedProducts();
     return {
       importId: input.importId,
       target: input.target,
@@ -281,7 +243,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       concurrency: state.concurrency,
       ...(adaptive ? { adaptiveLimit: windowLimit() } : {}),
       throughputPerSecond: Math.round(rate * 10) / 10,
-      etaSeconds: rate > 0 && phase === 'submitting' && !state.paused && !cancelRequested ? Math.ceil(left / rate) : null,
+      etaSeconds: phase === 'submitting' && !state.paused && !cancelRequested ? ledger.etaSeconds(state.stage?.valid ?? 0, now) : null,
       runNumber: state.runNumber,
       ...(waiting ? { waitingFor: { what: waiting.what, until: new Date(waiting.until).toISOString() } } : {}),
       ...(state.lastIssue ? { lastIssue: state.lastIssue } : {}),
@@ -289,58 +251,19 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   }
 
   function publish(status?: string): void {
-    const p = progress();
-    const values = {
-      status: status ?? (cancelRequested ? 'Cancelling' : state.paused ? 'Paused' : phaseStatus[phase]),
-      total: p.read,
-      succeeded: p.succeeded,
-      failed: p.failed + p.rejected + p.invalid,
-    };
-    if (JSON.stringify(values) !== published) {
-      published = JSON.stringify(values);
-      wf.upsertSearchAttributes([
-        { key: BulkImportTarget, value: input.target },
-        { key: BulkImportStatus, value: values.status },
-        { key: BulkImportTotal, value: values.total },
-        { key: BulkImportSucceeded, value: values.succeeded },
-        { key: BulkImportFailed, value: values.failed },
-      ]);
-    }
-    wf.setCurrentDetails(progressMarkdown(p, values.status));
+    visibility.publish(progress(), status ?? (cancelRequested ? 'Cancelling' : state.paused ? 'Paused' : phaseStatus[phase]));
   }
 
-  /** Keeps the last minute of (time, finished) samples plus the newest one before it, as the rate's baseline. */
-  function recordSample(): void {
-    const now = Date.now();
-    const older = state.samples.filter(([t]) => t <= now - 60_000).at(-1);
-    const recent = state.samples.filter(([t]) => t > now - 60_000);
-    state.samples = [...(older ? [older] : []), ...recent, [now, finishedProducts()] as [number, number]].slice(-200);
-  }
-
-  /** Applies a finished chunk's outcome counts to the progress counters. */
+  /** A finished chunk's outcome counts, into the books and the progress. */
   function settle(counts: OutcomeCounts, products: number, wasInFlight: boolean): void {
-    if (wasInFlight) c.inFlight -= products;
-    c.succeeded += counts.succeeded;
-    c.failed += counts.failed;
-    c.rejected += counts.invalid;
-    c.awaitingRetry += counts.retryable;
-    c.unknownOutcomeRetries += counts.unknownOutcomeRetries;
-    c.chunksDone++;
-    if (counts.issue) state.lastIssue = { message: counts.issue, at: new Date(Date.now()).toISOString() };
-    recordSample();
+    ledger.settle(counts, products, wasInFlight, Date.now());
     publish();
-  }
-
-  function beginSubmission(products: number): void {
-    if (state.round === 0) c.submitted += products;
-    else c.awaitingRetry -= products;
   }
 
   /** A chunk whose outcome came with its submission (a synchronous answer, or a failure recorded for it). */
   function settleAnswered(counts: OutcomeCounts): void {
-    const products = productsIn(counts);
-    beginSubmission(products);
-    settle(counts, products, false);
+    ledger.settleAnswered(counts, state.round, Date.now());
+    publish();
   }
 
   // ---- one chunk, start to end ------------------------------------------------------------
@@ -354,7 +277,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     } catch (err) {
       state.unrecordedCount = (state.unrecordedCount ?? 0) + 1;
       state.unrecorded = [...(state.unrecorded ?? []), { chunkId, error: failureMessage(err) }].slice(0, MAX_UNRECORDED);
-      c.chunksDone++;
+      ledger.chunkWithoutOutcome();
       publish();
     }
   }
@@ -397,7 +320,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     state.targetAnswered = true;
     if (result.kind === 'split') {
       state.pendingParts.unshift(...result.parts);
-      c.chunksTotal += result.parts.length - 1;
+      ledger.addChunks(result.parts.length - 1);
       return;
     }
     if (result.kind === 'completed') {
@@ -408,10 +331,9 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       settleAnswered(result.counts);
       return;
     }
-    beginSubmission(result.products);
+    ledger.beginSubmission(result.products, state.round);
     // Resends of a chunk whose earlier async action could not be found count as unknown-outcome retries.
-    c.unknownOutcomeRetries += result.resends ?? 0;
-    c.inFlight += result.products;
+    ledger.inFlightStarted(result.products, result.resends ?? 0);
     publish();
     let counts: OutcomeCounts;
     // A stopping import tells the poll (a cancel of the activity): it ends at once if the target is failing (the outcome
@@ -432,7 +354,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
         counts = await act.bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable: true });
       } catch (recordErr) {
         // Its products are no longer in flight; the report shows them as of unknown outcome.
-        c.inFlight -= result.products;
+        ledger.inFlightLost(result.products);
         throw recordErr;
       }
     } finally {
@@ -514,10 +436,10 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
             throw importFailure('Staging failed', err);
           });
         state.roundChunks = state.stage.chunks;
-        c.chunksTotal = state.stage.chunks;
+        ledger.addChunks(state.stage.chunks);
       }
       phase = 'submitting';
-      recordSample();
+      ledger.recordSample(Date.now());
       publish();
       for (;;) {
         if (!(await submitRound())) {
@@ -572,7 +494,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     state.round = round;
     state.roundChunks = planned.chunks;
     state.nextChunk = 0;
-    c.chunksTotal += planned.chunks;
+    ledger.addChunks(planned.chunks);
     phase = 'submitting';
     publish();
     return true;
@@ -581,8 +503,10 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   /** Writes the report and ends: the summary, or the failure that stopped the import, naming the report. */
   async function finish(): Promise<ImportSummary> {
     // Products still waiting for a retry round that will not come have failed.
-    c.failed += c.awaitingRetry;
-    c.awaitingRetry = 0;
+    ledger.closeRetries();
+    // The report is the truth for the user; books that don't balance point at a bug worth a look in the worker's log.
+    const imbalance = ledger.imbalance();
+    if (imbalance && !state.unrecordedCount) wf.log.warn('The import\'s counts do not balance', { imbalance });
     phase = 'reporting';
     publish();
     const report = await writeReport('write the report').catch((err) => {
@@ -645,48 +569,4 @@ function importFailure(what: string, err: unknown, details = failureDetails(err)
     nonRetryable: true,
     details,
   });
-}
-
-const phaseStatus: Record<ImportPhase, string> = {
-  staging: 'Staging',
-  submitting: 'Running',
-  'waiting-to-retry': 'Running',
-  reporting: 'Reporting',
-  completed: 'Completed',
-  cancelled: 'Cancelled',
-};
-
-/** The Web UI's "current details": a headline, then one count a row (the panel is narrow). */
-function progressMarkdown(p: ImportProgress, status?: string): string {
-  const n = (x: number) => x.toLocaleString('en-US');
-  const done = p.succeeded + p.failed + p.rejected;
-  const flags = `${p.paused ? ' (paused)' : ''}${p.cancelRequested && p.phase !== 'cancelled' ? ` (cancelling: ${p.cancelReason ?? 'requested'})` : ''}`;
-  const rate = `${n(p.throughputPerSecond)}/s${p.etaSeconds !== null ? ` · ETA ${formatDuration(p.etaSeconds)}` : ''}`;
-  const rows: [string, number][] = [
-    ['read', p.read],
-    ['valid', p.valid],
-    // Invalid as the summary counts it: before submission, or rejected by the target.
-    ['invalid', p.invalid + p.rejected],
-    ['… of which rejected by the target', p.rejected],
-    ['submitted', p.submitted],
-    ['succeeded', p.succeeded],
-    ['failed', p.failed],
-    ['awaiting retry', p.awaitingRetry],
-    ['in flight', p.inFlight],
-  ];
-  const headline = status === 'Failed' ? 'failed' : p.phase;
-  return [
-    `**${headline}**${flags} · ${n(done)} of ${n(p.valid)} products done${p.valid ? ` (${Math.floor((done / p.valid) * 100)}%)` : ''} · ${rate}`,
-    '',
-    `Round ${p.retryRound} · ${concurrencyText(p)} · chunks ${n(p.chunks.done)} / ${n(p.chunks.total)} done, ${p.chunks.inFlight} in flight`,
-    '',
-    // Workflow code has no time zone of its own: the Web UI shows UTC.
-    ...(p.waitingFor
-      ? [`Waiting for ${p.waitingFor.what} until ${p.waitingFor.until.slice(11, 19)} UTC (${p.waitingFor.until.slice(0, 10)})`, '']
-      : []),
-    ...(p.lastIssue ? [`Last issue (${p.lastIssue.at.slice(11, 19)} UTC): ${p.lastIssue.message}`, ''] : []),
-    '| products | |',
-    '|---|---:|',
-    ...rows.map(([label, value]) => `| ${label} | ${n(value)} |`),
-  ].join('\n');
 }
