@@ -506,7 +506,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     ledger.closeRetries();
     // The report is the truth for the user; books that don't balance point at a bug worth a look in the worker's log.
     const imbalance = ledger.imbalance();
-    if (imbalance && !state.unrecordedCount) wf.log.warn('The import\'s counts do not balance', { imbalance });
+    if (imbalance && !state.unrecordedCount) wf.log.warn("The import's counts do not balance", { imbalance });
     phase = 'reporting';
     publish();
     const report = await writeReport('write the report').catch((err) => {
