@@ -84,6 +84,20 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
     await writeOutcomes(store, input.importId, id, items, outcomes);
     return countOutcomes(outcomes, unknown);
   }
+  /** Every product of the chunk gets the same outcome: the chunk failed, or was set aside, as a whole (and says why). */
+  async function recordWhole(input: ImportInput, chunkId: string, outcome: ItemOutcome & { ok: false }): Promise<OutcomeCounts> {
+    const items = await readChunk(store, input.importId, chunkId);
+    return withIssue(
+      await record(
+        input,
+        chunkId,
+        items,
+        items.map(() => outcome),
+      ),
+      chunkId,
+      outcome,
+    );
+  }
 
   return {
     async submitChunk({ input, chunkId, notBefore }: ChunkRequest): Promise<SubmitResult> {
@@ -162,19 +176,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         });
       const { pollIntervalMs: floorMs, pollGiveUpMs } = input.options;
       const began = Date.now();
-      const recordAll = async (outcome: ItemOutcome & { ok: false }) => {
-        const items = await readChunk(store, input.importId, chunkId);
-        return withIssue(
-          await record(
-            input,
-            chunkId,
-            items,
-            items.map(() => outcome),
-          ),
-          chunkId,
-          outcome,
-        );
-      };
+      const recordAll = (outcome: ItemOutcome & { ok: false }) => recordWhole(input, chunkId, outcome);
       // A retried attempt has no product count from the submission: read it once, it only shapes the first poll.
       const products = (await readChunk(store, input.importId, chunkId)).length;
       const firstMs = firstPollDelay(products, pace.estimate(input.target), floorMs);
@@ -255,18 +257,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
 
     /** Records a chunk whose submission failed for good, so every product still gets an outcome. */
     async failChunk({ input, chunkId, error, retryable }: ChunkRequest & { error: string; retryable: boolean }): Promise<OutcomeCounts> {
-      const items = await readChunk(store, input.importId, chunkId);
-      const outcome = { ok: false, retryable, error } as const;
-      return withIssue(
-        await record(
-          input,
-          chunkId,
-          items,
-          items.map(() => outcome),
-        ),
-        chunkId,
-        outcome,
-      );
+      return recordWhole(input, chunkId, { ok: false, retryable, error });
     },
   };
 }

@@ -4,17 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { OutcomeCounts } from '../common/import';
+import { zeroOutcomes, type OutcomeCounts } from '../common/import';
 import { emptyCounters, ImportLedger } from '../workflows/ledger';
 
-const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({
-  succeeded: 0,
-  failed: 0,
-  retryable: 0,
-  invalid: 0,
-  unknownOutcomeRetries: 0,
-  ...c,
-});
+const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({ ...zeroOutcomes(), ...c });
 const fresh = () => new ImportLedger({ counters: emptyCounters(), samples: [] });
 
 test('the books balance through an asynchronous chunk, a synchronous one, a retry round and the end', () => {

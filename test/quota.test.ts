@@ -128,6 +128,27 @@ async function catalogOf(name: string, count: number): Promise<{ dir: string; fi
   };
 }
 
+/** One worker in this process, one in a process of its own, on one queue: the activities of an import run on either. */
+async function twoWorkers(sandbox: VoucherifySandbox, taskQueue: string, stagingDir: string) {
+  const local = await createImportWorker({
+    connection: t.connection,
+    namespace: t.namespace,
+    taskQueue,
+    env: sandbox.env,
+    store: new LocalFolderStore(stagingDir),
+    workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
+  });
+  const run = local.run();
+  const other = spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir });
+  return {
+    async stop() {
+      local.shutdown();
+      await run;
+      await other.kill();
+    },
+  };
+}
+
 describe('Voucherify import against a small bulk quota', () => {
   test('waits for the window durably: a worker killed during the wait, and the import resumes at the window with no extra 429', async () => {
     const windowSeconds = 6;
@@ -194,17 +215,7 @@ describe('Voucherify import against a small bulk quota', () => {
     const { dir, file } = await catalogOf('quota-shared', 60);
     const taskQueue = uniqueTaskQueue('quota-shared');
     const stagingDir = path.join(dir, 'staging');
-    // One worker in this process, one in a process of its own: the activities of one import run on either.
-    const local = await createImportWorker({
-      connection: t.connection,
-      namespace: t.namespace,
-      taskQueue,
-      env: sandbox.env,
-      store: new LocalFolderStore(stagingDir),
-      workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
-    });
-    const run = local.run();
-    const other = spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir });
+    const workers = await twoWorkers(sandbox, taskQueue, stagingDir);
     try {
       const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
       const request = { target: 'voucherify' as const, source: { location: file }, options };
@@ -216,9 +227,7 @@ describe('Voucherify import against a small bulk quota', () => {
       assert.deepEqual(bulkAnswers(sandbox), { 202: 6 });
       assert.equal(await submitRetries(handle), 0);
     } finally {
-      local.shutdown();
-      await run;
-      await other.kill();
+      await workers.stop();
       await sandbox.close();
     }
   });
@@ -228,16 +237,7 @@ describe('Voucherify import against a small bulk quota', () => {
     const second = await catalogOf('quota-two-b', 40);
     const taskQueue = uniqueTaskQueue('quota-two');
     const stagingDir = path.join(first.dir, 'staging');
-    const local = await createImportWorker({
-      connection: t.connection,
-      namespace: t.namespace,
-      taskQueue,
-      env: sandbox.env,
-      store: new LocalFolderStore(stagingDir),
-      workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
-    });
-    const run = local.run();
-    const other = spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir });
+    const workers = await twoWorkers(sandbox, taskQueue, stagingDir);
     try {
       const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
       const start = (file: string, name: string) =>
@@ -261,9 +261,7 @@ describe('Voucherify import against a small bulk quota', () => {
       assert.equal(coordinators.length, 1, 'one coordinator for the account');
       assert.match(coordinators[0]!, /^quota-voucherify-[0-9a-f]{16}$/, 'named by a hash: no URL, application id or key in it');
     } finally {
-      local.shutdown();
-      await run;
-      await other.kill();
+      await workers.stop();
       await sandbox.close();
     }
   });

@@ -7,7 +7,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ImportActivities } from '../activities';
 import { startImport, type ImportHandle, type StartImportRequest } from '../client';
-import type { OutcomeCounts, StageResult } from '../common/import';
+import { zeroOutcomes, type OutcomeCounts, type StageResult } from '../common/import';
 import { BulkImportStatus } from '../common/search-attributes';
 import { stubWorker, uniqueTaskQueue, useTemporal } from './helpers';
 
@@ -21,14 +21,7 @@ export const report = {
   counts: { invalid: 0, succeeded: 0, failed: 4, notSubmitted: 0 },
 };
 export const staged = (chunks: number): StageResult => ({ read: chunks * 2, valid: chunks * 2, invalid: 0, chunks });
-export const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({
-  succeeded: 0,
-  failed: 0,
-  retryable: 0,
-  invalid: 0,
-  unknownOutcomeRetries: 0,
-  ...c,
-});
+export const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({ ...zeroOutcomes(), ...c });
 
 /** Runs one import on a worker with `stubs` as its activities; returns how it ended and what the activities saw. */
 export async function runWith(
