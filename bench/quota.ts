@@ -10,7 +10,7 @@
  *
  *   node --import tsx bench/quota.ts [2per20|1per60|1per10|all]
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { startImport } from '../client';
@@ -29,11 +29,15 @@ interface Scenario {
   windowSeconds: number;
   chunks: number;
   concurrency: number;
+  /** Imports (and bare scripts) into one account at once, sharing the chunks: 1 unless said. */
+  imports?: number;
 }
 const scenarios: Scenario[] = [
   { name: '2per20', limit: 2, windowSeconds: 20, chunks: 8, concurrency: 4 },
   { name: '1per60', limit: 1, windowSeconds: 60, chunks: 3, concurrency: 2 },
   { name: '1per10', limit: 1, windowSeconds: 10, chunks: 16, concurrency: 8 },
+  // Two imports into one account: bulkport's account coordinator against two bare scripts that know nothing of each other.
+  { name: '2imports', limit: 2, windowSeconds: 20, chunks: 8, concurrency: 4, imports: 2 },
 ];
 const PRODUCTS_PER_CHUNK = 10;
 const BULK_PATH = '/v1/products/bulk/async';
@@ -124,8 +128,18 @@ async function main(): Promise<void> {
     const count = s.chunks * PRODUCTS_PER_CHUNK;
     const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), { target: 'voucherify', count, format: 'jsonl', keyPrefix: s.name });
     const all = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
-    const bodies: string[] = [];
-    for (let i = 0; i < all.length; i += PRODUCTS_PER_CHUNK) bodies.push(`[${all.slice(i, i + PRODUCTS_PER_CHUNK).join(',')}]`);
+    // Each import (and each bare script) gets its share of the chunks.
+    const imports = s.imports ?? 1;
+    const share = Math.ceil(s.chunks / imports) * PRODUCTS_PER_CHUNK;
+    const files: string[] = [];
+    const bodies: string[][] = [];
+    for (let k = 0; k < imports; k++) {
+      const lines = all.slice(k * share, (k + 1) * share);
+      files.push(path.join(dir, `catalog-${k}.jsonl`));
+      await writeFile(files[k]!, `${lines.join('\n')}\n`);
+      bodies.push([]);
+      for (let i = 0; i < lines.length; i += PRODUCTS_PER_CHUNK) bodies[k]!.push(`[${lines.slice(i, i + PRODUCTS_PER_CHUNK).join(',')}]`);
+    }
 
     const taskQueue = `bench-quota-${s.name}-${Date.now()}`;
     const worker = await createImportWorker({
@@ -138,18 +152,28 @@ async function main(): Promise<void> {
     const running = worker.run();
     const options = { maxItemsPerChunk: PRODUCTS_PER_CHUNK, concurrency: s.concurrency, pollIntervalMs: 500 };
     const started = Date.now();
-    const [summary] = await Promise.all([
-      startImport(client, { target: 'voucherify', source: { location: file }, options }, { taskQueue, workflowId: taskQueue }).then((h) =>
-        h.result(),
+    const [summaries] = await Promise.all([
+      Promise.all(
+        files.map((location, k) =>
+          startImport(client, { target: 'voucherify', source: { location }, options }, { taskQueue, workflowId: `${taskQueue}-${k}` }).then(
+            (h) => h.result(),
+          ),
+        ),
       ),
-      bare(theirsProxy.url, theirs.env, bodies, s.concurrency),
+      Promise.all(bodies.map((own) => bare(theirsProxy.url, theirs.env, own, s.concurrency))),
     ]);
+    const summary = {
+      counts: {
+        retryRounds: Math.max(...summaries.map((x) => x.counts.retryRounds)),
+        succeeded: summaries.reduce((sum, x) => sum + x.counts.succeeded, 0),
+      },
+    };
     const seconds = ((Date.now() - started) / 1000).toFixed(0);
     worker.shutdown();
     await running;
     const b = judge(oursProxy.calls, s);
     const r = judge(theirsProxy.calls, s);
-    const label = `${s.limit} per ${s.windowSeconds} s, ${s.chunks} chunks, concurrency ${s.concurrency}`;
+    const label = `${s.limit} per ${s.windowSeconds} s, ${s.chunks} chunks, concurrency ${s.concurrency}${imports > 1 ? `, ${imports} imports at once` : ''}`;
     const cells = (j: ReturnType<typeof judge>) =>
       `${j.accepted} / ${j.windows} windows · ${j.usedOfAllowed} · ${j.max429PerWindow} (${j.total429} in all) · ${j.nextWindowMeanS} / ${j.nextWindowMaxS} s`;
     rows.push(`| ${label} | bulkport | ${cells(b)} | ${summary.counts.retryRounds} rounds, ${summary.counts.succeeded} ok |`);
