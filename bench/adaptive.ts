@@ -27,7 +27,15 @@ async function runImport(label: string, options: Record<string, unknown>) {
   const handle = await startImport(stack.client, request as never, {
     workflowId: `bench-adaptive-${label.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}`,
   });
-  const summary = await handle.result();
+  // The adaptive limit over time, sampled twice a second: where the search spends its seconds.
+  const trace: string[] = [];
+  const sampler = setInterval(() => {
+    handle
+      .query<{ adaptiveLimit?: number }>('progress')
+      .then((p) => p.adaptiveLimit !== undefined && trace.push(`${((performance.now() - started) / 1000).toFixed(1)}s:${p.adaptiveLimit}`))
+      .catch(() => {});
+  }, 500);
+  const summary = await handle.result().finally(() => clearInterval(sampler));
   const seconds = (performance.now() - started) / 1000;
   const progress = await handle.query<{ adaptiveLimit?: number }>('progress');
   return {
@@ -35,7 +43,7 @@ async function runImport(label: string, options: Record<string, unknown>) {
     succeeded: summary.counts.succeeded,
     seconds: Number(seconds.toFixed(1)),
     productsPerSecond: Math.round(summary.counts.succeeded / seconds),
-    ...(progress.adaptiveLimit !== undefined ? { finalLimit: progress.adaptiveLimit } : {}),
+    ...(progress.adaptiveLimit !== undefined ? { finalLimit: progress.adaptiveLimit, trace: trace.join(' ') } : {}),
   };
 }
 

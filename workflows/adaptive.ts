@@ -4,15 +4,17 @@
  * workflow can run it and carry its small state through continue-as-new.
  *
  * AIMD with a latency signal (TCP Vegas style):
- * - slow start: +1 per good chunk (doubles per round trip) until the first sign of congestion;
+ * - slow start: +1 per good chunk (doubles per round trip) until the first sign of congestion, or of latency rising
+ *   past SLOW_START_EXIT × the baseline (HyStart), which takes the limit back to the one that answer was sent under;
  * - then +1/limit per good chunk (+1 per round trip);
  * - a chunk that met 429/5xx (a failed attempt) halves the limit;
  * - latency per product above LATENCY_TOLERANCE × the baseline (the lowest seen,
  *   followed upward only at 1 chunk) means the target queues our requests: the limit shrinks by the latency's excess
  *   (a gradient, as in Netflix's concurrency-limits), between 10 % and half, so an overshoot
  *   of slow start is undone in one step instead of many.
- * After a decrease, further decreases wait one round trip (as many samples as the limit), as
- * chunks sent under the old limit still answer with the old congestion.
+ * Every decrease starts from the limit the congested chunk was sent under (slow start has grown past it meanwhile),
+ * and answers to chunks sent before a decrease are not heeded (TCP's one decrease per window): they tell of the load
+ * the old limit made, and heeding them took the limit from 18 to 1 in four steps in bench/adaptive.ts.
  */
 
 export interface AdaptiveState {
@@ -24,8 +26,16 @@ export interface AdaptiveState {
   recentMs?: number;
   /** False once congestion was seen: growth turns from slow start to +1 per round trip. */
   slowStart: boolean;
-  /** Samples still to ignore for a decrease after the last one. */
-  cooldown: number;
+  /** Chunks sent so far; each answer names the send it answers. Absent in a state carried from before it existed. */
+  sent?: number;
+  /** Answers to sends numbered below this came under a limit since decreased: not heeded. */
+  heedFrom?: number;
+}
+
+/** One send of a chunk, as the controller saw it: its number and the limit in effect. */
+export interface Send {
+  seq: number;
+  limit: number;
 }
 
 export interface ChunkSample {
@@ -37,6 +47,8 @@ export interface ChunkSample {
 
 /** Latency above baseline × this counts as the target queueing our requests. */
 export const LATENCY_TOLERANCE = 1.5;
+/** In slow start, latency above baseline × this ends it (HyStart): the target begins to queue, so stop doubling. */
+export const SLOW_START_EXIT = 1.25;
 /** Bounds of the latency gradient's decrease factor. */
 const LATENCY_DECREASE = { least: 0.9, most: 0.5 };
 /** Weight of the newest sample in the recent latency. */
@@ -48,7 +60,7 @@ export class AdaptiveLimit {
   readonly state: AdaptiveState;
 
   constructor(state?: AdaptiveState, initial = 1) {
-    this.state = state ? { ...state } : { limit: Math.max(1, initial), slowStart: true, cooldown: 0 };
+    this.state = state ? { ...state } : { limit: Math.max(1, initial), slowStart: true, sent: 0, heedFrom: 0 };
   }
 
   /** The whole number of chunks to keep in flight, in [1, ceiling]. */
@@ -56,11 +68,19 @@ export class AdaptiveLimit {
     return Math.max(1, Math.min(ceiling, Math.floor(this.state.limit)));
   }
 
+  /** Notes a chunk going out; pass what it returns to `onChunk` or `onCongestion` with the chunk's answer. */
+  send(ceiling: number): Send {
+    const seq = this.state.sent ?? 0;
+    this.state.sent = seq + 1;
+    return { seq, limit: this.limit(ceiling) };
+  }
+
   /** Learns from one finished chunk; the ceiling keeps the limit from growing past what may be used. */
-  onChunk(sample: ChunkSample, ceiling: number): void {
+  onChunk(sample: ChunkSample, ceiling: number, sent?: Send): void {
     const s = this.state;
+    if (sent && sent.seq < (s.heedFrom ?? 0)) return;
     if (sample.failedAttempts > 0) {
-      this.decrease(0.5, ceiling);
+      this.decrease(0.5, ceiling, sent);
       return;
     }
     const latency = sample.latencyMsPerProduct;
@@ -71,31 +91,38 @@ export class AdaptiveLimit {
     // became slower for good. Drifting under load, however slowly, would take overload for the new normal.
     if (s.baselineMs === undefined || latency < s.baselineMs) s.baselineMs = latency;
     else if (s.limit < 2) s.baselineMs += (latency - s.baselineMs) * BASELINE_DRIFT;
-    const baseline = s.baselineMs;
-    if (recent > baseline * LATENCY_TOLERANCE) {
-      const gradient = (baseline * LATENCY_TOLERANCE) / recent;
-      this.decrease(Math.min(LATENCY_DECREASE.least, Math.max(LATENCY_DECREASE.most, gradient)), ceiling);
+    const congested = s.baselineMs * LATENCY_TOLERANCE;
+    // Both the smoothed latency and this answer's: a slow answer among fast ones is noise, and a smoothed latency that
+    // still remembers an earlier overload says nothing about this answer.
+    if (recent > congested && latency > congested) {
+      const gradient = congested / recent;
+      this.decrease(Math.min(LATENCY_DECREASE.least, Math.max(LATENCY_DECREASE.most, gradient)), ceiling, sent);
       return;
     }
-    if (s.cooldown > 0) s.cooldown--;
+    // Slow start doubles the limit in the round trip its latency signal takes to come back: at the first sign of
+    // queueing it ends, back at the limit that sign was sent under, not one doubling past it.
+    if (s.slowStart && recent > s.baselineMs * SLOW_START_EXIT && latency > s.baselineMs * SLOW_START_EXIT) {
+      this.decrease(1, ceiling, sent);
+      return;
+    }
     // Never grow far past the ceiling, so that a raised ceiling is approached again, not jumped to.
     s.limit = Math.min(ceiling + 1, s.limit + (s.slowStart ? 1 : 1 / s.limit));
   }
 
   /** A chunk that failed for good on congestion (throttled, server errors) halves the limit too. */
-  onCongestion(ceiling: number): void {
-    this.decrease(0.5, ceiling);
+  onCongestion(ceiling: number, sent?: Send): void {
+    if (sent && sent.seq < (this.state.heedFrom ?? 0)) return;
+    this.decrease(0.5, ceiling, sent);
   }
 
-  private decrease(factor: number, ceiling: number): void {
+  private decrease(factor: number, ceiling: number, sent?: Send): void {
     const s = this.state;
     s.slowStart = false;
-    if (s.cooldown > 0) {
-      s.cooldown--;
-      return;
-    }
-    // Decrease from what was in use: a limit above the ceiling was never in effect.
-    s.limit = Math.max(1, Math.min(s.limit, ceiling) * factor);
-    s.cooldown = Math.ceil(s.limit);
+    // Decrease from what was in use when the congested chunk went out: a limit above the ceiling was never in effect,
+    // and slow start may have doubled the limit since.
+    s.limit = Math.max(1, Math.min(s.limit, ceiling, sent?.limit ?? Number.POSITIVE_INFINITY) * factor);
+    s.heedFrom = s.sent ?? 0;
+    // The smoothed latency remembers the load of the old limit; the next heeded answers start it afresh.
+    s.recentMs = undefined;
   }
 }

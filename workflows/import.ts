@@ -17,7 +17,7 @@ import {
 } from '../common/import';
 import { HEARTBEAT_TIMEOUT_MS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeouts';
 import { BulkImportStatus } from '../common/search-attributes';
-import { AdaptiveLimit, type AdaptiveState } from './adaptive';
+import { AdaptiveLimit, type AdaptiveState, type Send } from './adaptive';
 import { emptyCounters, ImportLedger, type Counters } from './ledger';
 import { phaseStatus, VisibilityPublisher } from './visibility';
 import { failureDetails, failureMessage, failureType, isRetryable, MAX_UNRECORDED, type UnrecordedChunk } from './failures';
@@ -136,7 +136,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     nextChunk: 0,
     pendingParts: [],
     counters: emptyCounters(),
-    concurrency: options.concurrency,
+    // A default concurrency (Propeller's ceiling of 16) stays under a smaller maxConcurrency the user set.
+    concurrency: Math.min(options.concurrency, options.maxConcurrency),
     paused: false,
     samples: [],
   };
@@ -285,13 +286,14 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   async function followChunk(chunkId: string): Promise<void> {
     const act = activities(`${input.target} chunk ${chunkId} (round ${state.round})`);
     let result: SubmitResult;
+    let sent: Send | undefined;
     for (;;) {
       let permit: Awaited<ReturnType<typeof permits.take>>;
       try {
         permit = await permits.take();
       } catch (err) {
         // Asking the account's coordinator failed (a worker without the target's settings): a failure of the chunk's like any.
-        await recordChunkFailure(chunkId, err);
+        await recordChunkFailure(chunkId, err, sent);
         return;
       }
       if (!permit) {
@@ -299,6 +301,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
         state.pendingParts.unshift(chunkId);
         return;
       }
+      sent = adaptive?.send(state.concurrency);
       try {
         result = await act.chunk.submitChunk({
           input,
@@ -312,7 +315,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
         const quota = rateLimitQuota(err);
         await permits.answered(permit, quota, true);
         if (quota) continue;
-        await recordChunkFailure(chunkId, err);
+        await recordChunkFailure(chunkId, err, sent);
         return;
       }
     }
@@ -325,7 +328,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     }
     if (result.kind === 'completed') {
       if (adaptive && result.load) {
-        adaptive.onChunk(result.load, state.concurrency);
+        adaptive.onChunk(result.load, state.concurrency, sent);
         state.adaptive = adaptive.state;
       }
       settleAnswered(result.counts);
@@ -363,7 +366,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     settle(counts, result.products, true);
   }
 
-  async function recordChunkFailure(chunkId: string, err: unknown): Promise<void> {
+  async function recordChunkFailure(chunkId: string, err: unknown, sent?: Send): Promise<void> {
     const type = failureType(err);
     if (type === MISCONFIGURED && !state.targetAnswered && c.succeeded === 0) {
       state.misconfiguredStreak = (state.misconfiguredStreak ?? 0) + 1;
@@ -385,7 +388,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     // Final rejections (4xx) are not retried; exhausted transient failures and a target gone astray mid-import get another round.
     const retryable = type === MISCONFIGURED || isRetryable(err);
     if (adaptive && retryable) {
-      adaptive.onCongestion(state.concurrency);
+      adaptive.onCongestion(state.concurrency, sent);
       state.adaptive = adaptive.state;
     }
     settleAnswered(await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable }));

@@ -26,6 +26,7 @@ interface ImportFlags extends SourceFlags {
   chunkBytes?: number;
   isolatedQuota?: boolean;
   chunkSize?: number;
+  fixedConcurrency?: boolean;
   lookupKey?: 'sourceId' | 'id';
   skipIfNotEmpty?: string[];
   skipMoveOnUpdate?: boolean;
@@ -48,7 +49,7 @@ const commonOptionKeys = [
 ] as const;
 const targetOptionKeys: Record<TargetName, readonly (keyof ImportFlags)[]> = {
   voucherify: ['chunkBytes', 'isolatedQuota'],
-  propeller: ['chunkSize', 'lookupKey', 'skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate'],
+  propeller: ['chunkSize', 'fixedConcurrency', 'lookupKey', 'skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate'],
 };
 
 /** The import request the flags describe; a flag of the other target is an error rather than ignored. */
@@ -68,7 +69,7 @@ export function importRequestOf(file: string, flags: ImportFlags): StartImportRe
   const options: Record<string, unknown> = pick(commonOptionKeys);
   if (flags.target === 'voucherify') Object.assign(options, pick(['chunkBytes']), flags.isolatedQuota ? { shareQuota: false } : {});
   else {
-    Object.assign(options, pick(['chunkSize', 'lookupKey']));
+    Object.assign(options, pick(['chunkSize', 'lookupKey']), flags.fixedConcurrency ? { adaptiveConcurrency: false } : {});
     const directives = pick(['skipIfNotEmpty', 'skipMoveOnUpdate', 'mergeTranslationsOnUpdate']);
     if (Object.keys(directives).length) options.directives = directives;
   }
@@ -88,7 +89,11 @@ export function importCommand(): Command {
       '--id <workflow-id>',
       'the workflow id, never reused: one id names one import (default: import-<target>-<file name>-<timestamp>)',
     )
-    .option('--concurrency <n>', 'chunks in flight at once (default 4; change it while running with `bulkport concurrency`)', integer)
+    .option(
+      '--concurrency <n>',
+      'chunks in flight at once (Voucherify: default 4; Propeller: the ceiling its adaptive window stays under, default 16); change it while running with `bulkport concurrency`',
+      integer,
+    )
     .option('--max-concurrency <n>', 'the most `bulkport concurrency` may set (default 32)', integer)
     .option('--max-items-per-chunk <n>', "products per chunk at most, on top of the target's own limit", integer)
     .option('--retry-rounds <n>', 'rounds that resubmit products whose failure may pass (default 3; 0: none)', integer)
@@ -106,6 +111,10 @@ export function importCommand(): Command {
       "Voucherify: pace by this import's own answers, not with the other imports into the account (default: shared)",
     )
     .option('--chunk-size <n>', 'Propeller: products per request (default 500; at most 2000)', integer)
+    .option(
+      '--fixed-concurrency',
+      "Propeller: keep exactly --concurrency chunks in flight rather than adapting to the target's latency and errors under it",
+    )
     .addOption(
       new Option('--lookup-key <key>', 'Propeller: how existing products are matched (default sourceId)').choices(['sourceId', 'id']),
     )
