@@ -6,8 +6,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { VOUCHERIFY_MAX_BODY_BYTES, type ImportInput, type StageResult } from '../common/import';
-import type { StagedItem } from '../targets/types';
+import type { ImportInput, StageResult } from '../common/import';
+import type { ChunkLimits, StagedItem } from '../targets/types';
 import {
   detectFormat,
   MAX_NESTING_DEPTH,
@@ -157,7 +157,7 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
           await reject({
             line: item.line,
             key,
-            errors: [{ path: '', message: tooLargeMessage(size, target.limits.maxBodyBytes ?? 0) }],
+            errors: [{ path: '', message: tooLargeMessage(size, target.limits) }],
             raw: item.record,
           });
           continue;
@@ -189,14 +189,12 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
   };
 }
 
-const bytes = (n: number): string => n.toLocaleString('en-US');
-
-/** Only Voucherify limits a request's bytes, through --chunk-bytes. */
-function tooLargeMessage(size: number, limit: number): string {
-  return (
-    `the product alone makes a ${bytes(size)}-byte request, over --chunk-bytes ${bytes(limit)} ` +
-    `(Voucherify takes at most ${bytes(VOUCHERIFY_MAX_BODY_BYTES)}): raise --chunk-bytes or shrink the product`
-  );
+/** What to do is the target's to say (which option to raise, up to what); the size is ours. */
+function tooLargeMessage(size: number, limits: ChunkLimits): string {
+  const over = `the product alone makes a ${size.toLocaleString('en-US')}-byte request`;
+  return limits.tooLarge
+    ? `${over}, ${limits.tooLarge}`
+    : `${over}, over the target's limit of ${limits.maxBodyBytes?.toLocaleString('en-US')}`;
 }
 
 /** The key of a record that failed validation, when it has one, so the report can name it. */

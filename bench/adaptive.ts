@@ -17,7 +17,7 @@ const chunkSize = 200;
 // 0.5 s per 200-product request up to 6 in flight; each one beyond adds half of that to every request.
 const load: PropellerLoad = { capacity: 6, msPerProduct: 2.5, slowdown: 0.5 };
 
-const stack = await startLocalStack({ log: () => {}, propellerLoad: load });
+const stack = await startLocalStack({ log: () => {}, sandboxOptions: { propeller: { load } } });
 const catalog = { target: 'propeller', count, format: 'jsonl', keyPrefix: 'adaptive' } as const;
 const file = await writeCatalog(path.resolve('.bulkport/bench', `adaptive-${count}.jsonl`), catalog);
 

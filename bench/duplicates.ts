@@ -15,7 +15,7 @@ const chunks = Number(process.argv[2] ?? 7);
 const slowMs = Number(process.argv[3] ?? 45_000);
 const perChunk = 10;
 
-const stack = await startLocalStack({ log: () => {}, productsPerSecond: 1_000_000 });
+const stack = await startLocalStack({ log: () => {}, sandboxOptions: { voucherify: { productsPerSecond: 1_000_000 } } });
 const sandbox = stack.voucherify;
 const posts = () => sandbox.stats().requests['POST /v1/products/bulk/async'] ?? {};
 const accepted = () => posts()['202'] ?? 0;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { startImport } from '../client';
 import type { TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
+import { devTargets } from '../targets/dev';
 import { startLocalStack } from '../scripts/local-stack';
 
 const count = Number(process.argv[2] ?? 200_000);
@@ -15,15 +16,14 @@ const target = (process.argv[3] ?? 'voucherify') as TargetName;
 const chunk = process.argv[4] ? Number(process.argv[4]) : undefined;
 
 // The Voucherify sandbox works its queue at a million products/s, so the figures measure bulkport.
-const stack = await startLocalStack({ log: () => {}, productsPerSecond: 1_000_000 });
+const stack = await startLocalStack({ log: () => {}, sandboxOptions: { voucherify: { productsPerSecond: 1_000_000 } } });
 const file = await writeCatalog(path.resolve('.bulkport/bench', `import-${target}-${count}.jsonl`), {
   target,
   count,
   format: 'jsonl',
   keyPrefix: 'bench',
 });
-const options =
-  target === 'voucherify' ? { pollIntervalMs: 200, chunksPerRun: 50, chunkBytes: chunk } : { chunkSize: chunk ?? 1000, chunksPerRun: 50 };
+const options = devTargets[target].benchOptions(chunk);
 
 const started = performance.now();
 const handle = await startImport(stack.client, { target, source: { location: file }, options } as never, {

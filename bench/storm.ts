@@ -22,7 +22,7 @@ const total = (stats: SandboxStats, prefix = '') =>
     .reduce((a, b) => a + b, 0);
 
 // 8 chunks of 1000 products, 4 in flight; the sandbox works 500 products/s, so all 4 are still being polled when the storm starts.
-const stack = await startLocalStack({ log: () => {}, productsPerSecond: 500 });
+const stack = await startLocalStack({ log: () => {}, sandboxOptions: { voucherify: { productsPerSecond: 500 } } });
 try {
   const catalog = { target: 'voucherify', count: 8000, format: 'jsonl', keyPrefix: 'storm' } as const;
   const file = await writeCatalog(path.resolve('.bulkport/bench', 'storm-8000.jsonl'), catalog);

@@ -4,13 +4,16 @@
  * Nothing here holds product data or credentials: the workflow sees references and counts only.
  */
 import { z } from 'zod';
+import type { TargetManifest } from '../targets/manifest';
+import { type Manifests, manifests, type TargetName as ManifestName } from '../targets/manifests';
 
-export const VOUCHERIFY_MAX_BODY_BYTES = 10_485_760;
-export const PROPELLER_MAX_PRODUCTS = 2000;
+export { manifestOf } from '../targets/manifests';
+export type TargetName = ManifestName;
+export { VoucherifyOptions } from '../targets/voucherify/manifest';
+export { PropellerDirectives, PropellerOptions } from '../targets/propeller/manifest';
 
-export const targetNames = ['voucherify', 'propeller'] as const;
+export const targetNames = manifests.map((m) => m.name) as unknown as readonly [ManifestName, ...ManifestName[]];
 export const TargetName = z.enum(targetNames);
-export type TargetName = z.infer<typeof TargetName>;
 
 export const sourceFormats = ['jsonl', 'csv', 'json'] as const;
 export const SourceFormat = z.enum(sourceFormats);
@@ -32,73 +35,25 @@ export const SourceRef = z.object({
 });
 export type SourceRef = z.infer<typeof SourceRef>;
 
-/** Knobs every target shares: windowing, polling, retry rounds, history bounds. */
-const commonOptions = {
-  /** Optional cap on products per chunk, on top of the target's own limit. */
-  maxItemsPerChunk: z.number().int().positive().optional(),
-  /** Chunks submitted and not yet finished, at most. */
-  concurrency: z.number().int().min(1).default(4),
-  /** Upper bound for setConcurrency. */
-  maxConcurrency: z.number().int().min(1).default(32),
-  /** First delay between polls of an asynchronous action; it backs off while the action waits. */
-  pollIntervalMs: z.number().int().min(50).default(2000),
-  /** Polls that fail (5xx, no answer) for this long in a row hand their chunk to a retry round. */
-  pollGiveUpMs: z.number().int().min(1000).default(600_000),
-  /** Rounds that resubmit products whose failure may pass. 0 disables retries. */
-  retryRounds: z.number().int().min(0).max(20).default(3),
-  /** Pause before retry round n is retryBackoffMs * 2^(n-1). */
-  retryBackoffMs: z.number().int().min(0).default(5000),
-  /** Chunks one workflow run handles before it continues as new, keeping history bounded. */
-  chunksPerRun: z.number().int().min(1).default(500),
-  /** A ceiling on chunk submissions per minute, below the plan's quota, to leave room for the shop's own calls. */
-  maxSubmitsPerMinute: z.number().int().min(1).max(100_000).optional(),
-};
-
-export const VoucherifyOptions = z.object({
-  ...commonOptions,
-  /** Serialized request body per chunk, at most; a margin under the API's 10 MB. */
-  chunkBytes: z.number().int().min(1024).max(VOUCHERIFY_MAX_BODY_BYTES).default(10_000_000),
-  /** Pace bulk calls with every other import into the same account (one coordinator per account); false: by this import's answers alone. */
-  shareQuota: z.boolean().default(true),
-});
-export type VoucherifyOptions = z.infer<typeof VoucherifyOptions>;
-
-export const PropellerDirectives = z.object({
-  /** On update, keep these fields when the stored product already has a value. */
-  skipIfNotEmpty: z.array(z.string().min(1)).optional(),
-  /** On update, don't move the product to the parent category given. */
-  skipMoveOnUpdate: z.boolean().optional(),
-  /** On update, delete translations that the payload doesn't carry. */
-  mergeTranslationsOnUpdate: z.boolean().optional(),
-});
-export type PropellerDirectives = z.infer<typeof PropellerDirectives>;
-
-export const PropellerOptions = z.object({
-  ...commonOptions,
-  /** With adaptive concurrency (the default) the ceiling the window adapts under; fixed, the window's size. */
-  concurrency: z.number().int().min(1).default(16),
-  /** Products per request; the API takes at most 2000, smaller requests answer sooner. */
-  chunkSize: z.number().int().min(1).max(PROPELLER_MAX_PRODUCTS).default(500),
-  lookupKey: z.enum(['sourceId', 'id']).default('sourceId'),
-  directives: PropellerDirectives.default({}),
-  /**
-   * Find the concurrency from Propeller's answers (grow while latency and errors stay low, back off on 429, 5xx and
-   * rising latency); `concurrency` is then the ceiling. Off: exactly `concurrency` chunks in flight. In bench/adaptive.ts
-   * it reached 94–104 % of the best fixed concurrency found by hand.
-   */
-  adaptiveConcurrency: z.boolean().default(true),
-});
-export type PropellerOptions = z.infer<typeof PropellerOptions>;
-
 const importBase = {
   importId: ImportId,
   source: SourceRef,
 };
 
-export const ImportInput = z.discriminatedUnion('target', [
-  z.object({ ...importBase, target: z.literal('voucherify'), options: VoucherifyOptions.default(VoucherifyOptions.parse({})) }),
-  z.object({ ...importBase, target: z.literal('propeller'), options: PropellerOptions.default(PropellerOptions.parse({})) }),
-]);
+/** One branch of the import's union: a target's name and its options, every default filled in. */
+type BranchOf<M> =
+  M extends TargetManifest<infer N, infer S>
+    ? z.ZodObject<{ importId: typeof ImportId; source: typeof SourceRef; target: z.ZodLiteral<N>; options: z.ZodDefault<z.ZodObject<S>> }>
+    : never;
+type BranchesOf<T extends readonly unknown[]> = T extends readonly [infer H, ...infer R] ? [BranchOf<H>, ...BranchesOf<R>] : [];
+type Branches = BranchesOf<Manifests>;
+
+export const ImportInput = z.discriminatedUnion(
+  'target',
+  manifests.map((m) =>
+    z.object({ ...importBase, target: z.literal(m.name), options: (m.options as z.ZodObject).default(m.options.parse({}) as never) }),
+  ) as unknown as Branches,
+);
 /** What callers pass: defaults may be left out. */
 export type ImportRequest = z.input<typeof ImportInput>;
 /** What the workflow works with: every default filled in. */

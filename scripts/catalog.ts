@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { TargetName } from '../common/import';
+import { devTargets } from '../targets/dev';
 
 export interface CatalogOptions {
   target: TargetName;
@@ -21,57 +22,10 @@ export interface CatalogOptions {
   padding?: number;
 }
 
-const colors = ['red', 'green', 'blue', 'black', 'white'];
-
-/** A Voucherify product; invalid ones carry a price that is not an integer. */
-export function voucherifyRecord(i: number, o: CatalogOptions): Record<string, unknown> {
-  const invalid = o.invalidEvery ? i % o.invalidEvery === o.invalidEvery - 1 : false;
-  return {
-    source_id: `${o.keyPrefix ?? 'sku'}-${String(i).padStart(7, '0')}`,
-    name: `Product ${i}${o.padding ? ` ${'x'.repeat(o.padding)}` : ''}`,
-    price: invalid ? 10.5 : 100 + (i % 9000),
-    attributes: ['color', 'size'],
-    metadata: { color: colors[i % colors.length], batch: `b${i % 7}` },
-  };
-}
-
-const statuses = ['A', 'A', 'A', 'N', 'T', 'P'];
-const taxCodes = ['H', 'L', 'N'];
-
-/**
- * A Propeller product with English and Dutch texts, filed under one of 20 categories of the same
- * source; invalid ones carry a status outside the enum.
- */
-export function propellerRecord(i: number, o: CatalogOptions): Record<string, unknown> {
-  const invalid = o.invalidEvery ? i % o.invalidEvery === o.invalidEvery - 1 : false;
-  const sourceId = `${o.keyPrefix ?? 'sku'}-${String(i).padStart(7, '0')}`;
-  return {
-    sourceId,
-    source: 'ERP',
-    language: 'EN',
-    names: [
-      { language: 'EN', value: `Product ${i}${o.padding ? ` ${'x'.repeat(o.padding)}` : ''}` },
-      { language: 'NL', value: `Product ${i} (NL)` },
-    ],
-    descriptions: [
-      { language: 'EN', value: `A ${colors[i % colors.length]} product, batch b${i % 7}` },
-      { language: 'NL', value: `Een product, partij b${i % 7}` },
-    ],
-    sku: `SKU-${sourceId}`,
-    status: invalid ? 'X' : statuses[i % statuses.length],
-    taxCode: taxCodes[i % taxCodes.length],
-    priceDisplay: 'default',
-    price: (100 + (i % 9000)) / 100,
-    minimumQuantity: 1 + (i % 5),
-    parent: { sourceId: `cat-${i % 20}`, source: 'ERP' },
-    attributes: [{ name: 'color', value: colors[i % colors.length] }],
-  };
-}
-
-export const recordFor: Record<TargetName, (i: number, o: CatalogOptions) => Record<string, unknown>> = {
-  voucherify: voucherifyRecord,
-  propeller: propellerRecord,
-};
+/** A product of the target, deterministic for its index; each target's dev module makes its own. */
+export const recordFor = (target: TargetName, i: number, o: CatalogOptions): Record<string, unknown> => devTargets[target].record(i, o);
+export { voucherifyRecord } from '../targets/voucherify/dev';
+export { propellerRecord } from '../targets/propeller/dev';
 
 const isTranslation = (v: unknown): v is { language: string; value: string } =>
   typeof v === 'object' &&
@@ -103,7 +57,7 @@ export async function writeCatalog(file: string, o: CatalogOptions): Promise<str
   let columns: string[] | undefined;
   if (o.format === 'json') await write('[\n');
   for (let i = 0; i < o.count; i++) {
-    const record = recordFor[o.target](i, o);
+    const record = recordFor(o.target, i, o);
     if (o.format === 'csv') {
       const row = csvRow(record);
       if (!columns) {

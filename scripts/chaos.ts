@@ -220,7 +220,7 @@ function checkRows(o: {
   const exhausted: string[] = [];
   let succeeded = 0;
   for (let i = 0; i < o.catalog.count; i++) {
-    const record = recordFor[o.target](i, o.catalog);
+    const record = recordFor(o.target, i, o.catalog);
     const key = (o.target === 'voucherify' ? record.source_id : record.sourceId) as string;
     const row = byLine.get(i + 1);
     if (!row) continue;
@@ -267,7 +267,7 @@ function checkRows(o: {
   let damagedStored = 0;
   for (const key of o.damagedKeys ?? []) {
     const i = Number(key.slice(key.lastIndexOf('-') + 1));
-    if (storedMismatch(o.target, o.sandbox, recordFor[o.target](i, o.catalog)) === undefined) damagedStored++;
+    if (storedMismatch(o.target, o.sandbox, recordFor(o.target, i, o.catalog)) === undefined) damagedStored++;
   }
   const stored = o.sandbox.productCount();
   const extra = stored - succeeded - damagedStored;

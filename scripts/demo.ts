@@ -11,7 +11,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startImport } from '../client';
 import { followImport, summaryLines } from '../client/progress';
-import type { TargetName } from '../common/import';
+import { targetNames, type TargetName } from '../common/import';
+import { devTargets } from '../targets/dev';
 import { workflowUiLink } from '../common/temporal-config';
 import { writeCatalog } from './catalog';
 import { startLocalStack } from './local-stack';
@@ -25,14 +26,14 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(
-    'Usage: npm start -- [--target voucherify|propeller] [--count 20000]\nImports a generated catalog into a local sandbox through a local Temporal dev server.',
+    `Usage: npm start -- [--target ${targetNames.join('|')}] [--count 20000]\nImports a generated catalog into a local sandbox through a local Temporal dev server.`,
   );
   process.exit(0);
 }
 const target = args.target as TargetName;
 const count = Number(args.count);
-if (!['voucherify', 'propeller'].includes(target) || !Number.isInteger(count) || count < 1) {
-  console.error('--target must be voucherify or propeller, and --count a positive whole number');
+if (!targetNames.includes(target) || !Number.isInteger(count) || count < 1) {
+  console.error(`--target must be one of ${targetNames.join(', ')}, and --count a positive whole number`);
   process.exit(2);
 }
 
@@ -51,10 +52,7 @@ const catalog = await writeCatalog(path.resolve('.bulkport/demo', `catalog-${tar
 });
 say(`Catalog: ${count.toLocaleString('en-US')} generated products (every 1000th invalid on purpose) in ${catalog}`);
 
-const options =
-  target === 'voucherify'
-    ? { chunkBytes: 1_000_000, pollIntervalMs: 250, retryBackoffMs: 1000 }
-    : { chunkSize: 1000, retryBackoffMs: 1000 };
+const options = devTargets[target].demoOptions;
 const handle = await startImport(client, { target, source: { location: catalog }, options } as never);
 const link = workflowUiLink(config, handle.workflowId);
 say(`Import started: ${link}\n`);

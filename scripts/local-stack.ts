@@ -1,25 +1,23 @@
 /**
  * All of bulkport on one machine, for the demo, the screenshot script and the import benchmark: the Temporal dev server
- * with its Web UI, both sandbox targets, a worker and a client, pointed at each other.
+ * with its Web UI, every target's simulator (targets/dev.ts), a worker and a client, pointed at each other.
  */
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { connectClient } from '../client';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
-import {
-  startPropellerSandbox,
-  startVoucherifySandbox,
-  type PropellerSandbox,
-  type VoucherifySandbox,
-  type VoucherifySandboxOptions,
-} from '../sandbox';
-import type { PropellerLoad } from '../sandbox/propeller';
+import type { TargetName } from '../common/import';
+import type { CommonSandboxOptions, PropellerSandbox, SandboxHandle, VoucherifySandbox } from '../sandbox';
+import { devTargets } from '../targets/dev';
+import { manifests } from '../targets/manifests';
 import { connectWorker, createImportWorker } from '../workers/worker';
 import { startDevServer } from './dev-server';
 
 export interface LocalStack {
   config: TemporalConfig;
   client: Client;
+  /** Every target's simulator, by target name. */
+  sandboxes: Record<TargetName, SandboxHandle>;
   voucherify: VoucherifySandbox;
   propeller: PropellerSandbox;
   shutdown(): Promise<void>;
@@ -27,12 +25,10 @@ export interface LocalStack {
 
 export interface LocalStackOptions {
   log: (line: string) => void;
-  /** Sandbox settings shared by both targets (seed, faults). */
-  sandbox?: Pick<VoucherifySandboxOptions, 'seed' | 'faults'>;
-  /** Speed of the Voucherify sandbox's async-action worker. */
-  productsPerSecond?: number;
-  /** A Propeller sandbox whose latency grows with load (bench/adaptive.ts). */
-  propellerLoad?: PropellerLoad;
+  /** Sandbox settings shared by every target (seed, faults). */
+  sandbox?: Partial<Pick<CommonSandboxOptions, 'seed' | 'faults'>>;
+  /** A target's own simulator settings: `{ voucherify: { productsPerSecond: 500 }, propeller: { load } }`. */
+  sandboxOptions?: Partial<Record<TargetName, Record<string, unknown>>>;
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -45,34 +41,34 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   process.env.TEMPORAL_UI_URL = `http://localhost:${uiPort}`;
   const config = temporalConfigFromEnv();
 
-  const voucherify = await startVoucherifySandbox({
-    ...options.sandbox,
-    ...(options.productsPerSecond ? { productsPerSecond: options.productsPerSecond } : {}),
-  });
-  const propeller = await startPropellerSandbox({ ...options.sandbox, ...(options.propellerLoad ? { load: options.propellerLoad } : {}) });
-  options.log(`Sandboxes: Voucherify ${voucherify.url}, Propeller ${propeller.url}`);
+  const sandboxes = {} as Record<TargetName, SandboxHandle>;
+  for (const { name } of manifests) {
+    sandboxes[name] = await devTargets[name].startSandbox({ ...options.sandbox, ...options.sandboxOptions?.[name] });
+  }
+  options.log(`Sandboxes: ${manifests.map((m) => `${m.title} ${sandboxes[m.name].url}`).join(', ')}`);
 
   const connection = await connectWorker(config);
   const worker = await createImportWorker({
     connection,
     namespace: config.namespace,
     taskQueue: config.taskQueue,
-    env: { ...process.env, ...voucherify.env, ...propeller.env },
+    env: Object.assign({ ...process.env }, ...Object.values(sandboxes).map((s) => s.env)),
   });
   const workerRun = worker.run();
   const client = await connectClient(config);
   return {
     config,
     client,
-    voucherify,
-    propeller,
+    sandboxes,
+    voucherify: sandboxes.voucherify as VoucherifySandbox,
+    propeller: sandboxes.propeller as PropellerSandbox,
     async shutdown() {
       // The SDK already drains the worker on SIGINT/SIGTERM; a second shutdown() would throw and leave the server up.
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await workerRun;
       await connection.close();
       await client.connection.close();
-      await Promise.all([voucherify.close(), propeller.close()]);
+      await Promise.all(Object.values(sandboxes).map((s) => s.close()));
       await server.teardown();
     },
   };

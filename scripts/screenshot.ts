@@ -147,7 +147,7 @@ async function screenshots(chromium: string, shots: { url: string; out: string; 
 const chromium = ensureChromium();
 const count = Number(args.count);
 // A slow sandbox, so the import is still running (with its live details) when the pictures are taken.
-const stack = await startLocalStack({ log, productsPerSecond: Math.max(500, Math.round(count / 150)) });
+const stack = await startLocalStack({ log, sandboxOptions: { voucherify: { productsPerSecond: Math.max(500, Math.round(count / 150)) } } });
 let exitCode = 0;
 try {
   const catalog = await writeCatalog(path.resolve('.bulkport/screenshot/catalog.jsonl'), {

@@ -32,6 +32,8 @@ export interface ChunkLimits {
   maxItems: number;
   /** Serialized request body bytes, when the target limits them. */
   maxBodyBytes?: number;
+  /** Ends the message for one product alone over maxBodyBytes: "over --chunk-bytes 2,048 (…): raise --chunk-bytes …". */
+  tooLarge?: string;
 }
 
 type OptionsOf<T extends TargetName> = Extract<ImportInput, { target: T }>['options'];

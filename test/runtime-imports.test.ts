@@ -1,6 +1,6 @@
 /**
  * Dev tooling stays apart from what ships: the worker's runtime (its entry, and the workflow code it bundles) reaches
- * none of the sandbox, the scripts, the benchmarks, the tests or @temporalio/testing. Read from esbuild's metafile of
+ * none of the sandbox, the targets' dev modules, the scripts, the benchmarks, the tests or @temporalio/testing. Read from esbuild's metafile of
  * each entry's static import graph, so a new import anywhere along it is caught.
  */
 import { test } from 'node:test';
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
-const DEV_ONLY = [/^sandbox\//, /^scripts\//, /^bench\//, /^test\//, /@temporalio\/testing/];
+const DEV_ONLY = [/^sandbox\//, /^scripts\//, /^bench\//, /^test\//, /^targets\/(.+\/)?dev\.ts$/, /@temporalio\/testing/];
 
 async function importGraph(entry: string): Promise<string[]> {
   // Packages stay external, but their import paths still show in the metafile's imports.

@@ -8,6 +8,7 @@ import type { ImportActivities, SubmitResult } from '../activities';
 import {
   chunkIdOf,
   ImportInput,
+  manifestOf,
   type ImportPhase,
   type ImportProgress,
   type ImportRequest,
@@ -145,14 +146,18 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   const ledger = new ImportLedger(state);
   const c = ledger.counters;
   const visibility = new VisibilityPublisher(input.target);
-  // Synchronous targets only: an async action's latency is the target's queue, not our load.
-  const adaptive = input.target === 'propeller' && input.options.adaptiveConcurrency ? new AdaptiveLimit(state.adaptive) : undefined;
+  // Synchronous targets only (the manifest says): an async action's latency is the target's queue, not our load.
+  const manifest = manifestOf(input.target);
+  const adaptive =
+    manifest.adaptive && 'adaptiveConcurrency' in input.options && input.options.adaptiveConcurrency
+      ? new AdaptiveLimit(state.adaptive)
+      : undefined;
   /** Chunks the window may hold now: the user's concurrency, or the adaptive limit under it. */
   const windowLimit = () => (adaptive ? adaptive.limit(state.concurrency) : state.concurrency);
   const inFlight = new Set<string>();
   // Continue-as-new happens with nothing in flight: no send of an earlier run awaits its answer.
   const gate = new QuotaGate(
-    { probeFirst: input.target === 'voucherify', maxPerMinute: options.maxSubmitsPerMinute },
+    { probeFirst: manifest.probesQuota, maxPerMinute: options.maxSubmitsPerMinute },
     state.quota && { ...state.quota, outstanding: 0 },
   );
   state.quota = gate.state;

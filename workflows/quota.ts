@@ -9,6 +9,7 @@
  * window gets at most one request, and the first send of an import is that probe as well.
  */
 import type { QuotaSeen } from '../targets/http';
+import { manifests } from '../targets/manifests';
 
 /** Large enough to mean "no limit known", and plain JSON (unlike Infinity) for continue-as-new. */
 const UNMETERED = Number.MAX_SAFE_INTEGER;
@@ -136,7 +137,7 @@ export class QuotaGate {
 
 /** "Voucherify's bulk quota": what a waiting import waits for, in the progress and the CLI. */
 export function describeWait(target: string, bucket: string, maxPerMinute?: number): string {
-  const name = target === 'voucherify' ? 'Voucherify' : target === 'propeller' ? 'Propeller' : target;
+  const name = manifests.find((m) => m.name === target)?.title ?? target;
   if (bucket === 'ceiling') return `the import's ceiling of ${maxPerMinute} submissions per minute`;
   if (bucket === 'bulk_api_calls') return `${name}'s bulk quota`;
   if (bucket === 'api_calls') return `${name}'s API call quota`;

@@ -6,7 +6,7 @@ import { decodeSource } from './decode';
 import { describeSourceError, isHttpUrl, openSource, redactLocation } from './open';
 import { DEFAULT_MAX_RECORD_CHARS, SourceError, type ReadSourceOptions, type SourceFormat, type SourceItem } from './types';
 
-export { csvColumns, flattenDotted, jsonOrText, unflattenDotted } from './dotted';
+export { csvColumns, flattenDotted, jsonOrText, unflattenDotted } from '../../common/dotted';
 export { redactLocation } from './open';
 export { binaryKindOf, encodingNamed, isGzip, utf16Of } from './decode';
 export { MAX_NESTING_DEPTH, nestedDeeperThan, tooDeepMessage } from './types';

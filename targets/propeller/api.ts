@@ -4,8 +4,8 @@
  */
 import { z } from 'zod';
 import { HTTPError, type Got } from 'got';
-import { jsonOrText } from '../../activities/sources/dotted';
-import type { PropellerDirectives, PropellerOptions } from '../../common/import';
+import { jsonOrText } from '../../common/dotted';
+import type { PropellerDirectives, PropellerOptions } from './manifest';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
 import {
   createHttp,

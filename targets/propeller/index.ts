@@ -1,5 +1,5 @@
-import { PROPELLER_MAX_PRODUCTS } from '../../common/import';
-import { jsonOrText, unflattenDotted } from '../../activities/sources';
+import { PROPELLER_MAX_PRODUCTS } from './manifest';
+import { jsonOrText, unflattenDotted } from '../../common/dotted';
 import type { Target } from '../types';
 import { connectPropeller, requestEnvelope } from './api';
 import { localizedFields, numericFields, PropellerProduct } from './schema';

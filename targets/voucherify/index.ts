@@ -1,5 +1,5 @@
-import { VOUCHERIFY_MAX_BODY_BYTES } from '../../common/import';
-import { jsonOrText, unflattenDotted } from '../../activities/sources';
+import { VOUCHERIFY_MAX_BODY_BYTES } from './manifest';
+import { jsonOrText, unflattenDotted } from '../../common/dotted';
 import type { Target } from '../types';
 import { connectVoucherify } from './api';
 import { VoucherifyProduct } from './schema';
@@ -29,10 +29,15 @@ export const voucherify: Target<'voucherify'> = {
   fromCsvRow,
   csvKeyColumns: () => ({ columns: ['source_id'], example: 'source_id,name,price' }),
   keyOf: (product) => (product as VoucherifyProduct).source_id,
-  limits: (options) => ({
-    maxItems: options.maxItemsPerChunk ?? Number.MAX_SAFE_INTEGER,
-    maxBodyBytes: Math.min(options.chunkBytes, VOUCHERIFY_MAX_BODY_BYTES),
-  }),
+  limits: (options) => {
+    const maxBodyBytes = Math.min(options.chunkBytes, VOUCHERIFY_MAX_BODY_BYTES);
+    const bytes = (n: number) => n.toLocaleString('en-US');
+    return {
+      maxItems: options.maxItemsPerChunk ?? Number.MAX_SAFE_INTEGER,
+      maxBodyBytes,
+      tooLarge: `over --chunk-bytes ${bytes(maxBodyBytes)} (Voucherify takes at most ${bytes(VOUCHERIFY_MAX_BODY_BYTES)}): raise --chunk-bytes or shrink the product`,
+    };
+  },
   // The body is a bare JSON array: "[" and "]".
   envelopeBytes: () => 2,
   connect: connectVoucherify,

@@ -1,3 +1,4 @@
+/** Dotted CSV columns to nested records and back: pure, shared by the source readers and each target's CSV mapping. */
 type Tree = Record<string, unknown>;
 
 const isPlainObject = (value: unknown): value is Tree => {
