@@ -49,7 +49,13 @@ describe('option flags made from the schemas', () => {
     const acme = defineManifest({
       name: 'acme',
       title: 'Acme',
-      options: z.object({ ...commonOptions, batchSize: z.number().int().default(50).describe('items per batch') }),
+      options: z.object({
+        ...commonOptions,
+        batchSize: z.number().int().default(50).describe('items per batch'),
+        adaptiveConcurrency: z.boolean().default(true),
+      }),
+      // The same switch as Propeller's: one flag, taken by both (commander refuses a flag twice).
+      switches: { adaptiveConcurrency: { flag: 'fixed-concurrency', sets: false, help: 'keep the window fixed' } },
       probesQuota: false,
       adaptive: true,
     });
@@ -57,5 +63,8 @@ describe('option flags made from the schemas', () => {
     assert.equal(flagNamed('--batch-size', flags)?.option.description, 'Acme: items per batch (default 50)');
     assert.ok(flagNamed('--retry-rounds', flags)?.targets.includes('acme' as TargetName));
     assert.deepEqual(optionsFromFlags('acme' as TargetName, { batchSize: 10, retryRounds: 1 }, flags), { batchSize: 10, retryRounds: 1 });
+    const longs = flags.map((f) => f.option.long);
+    assert.deepEqual(longs.length, new Set(longs).size, 'no flag twice');
+    assert.deepEqual(flagNamed('--fixed-concurrency', flags)?.targets, ['propeller', 'acme']);
   });
 });

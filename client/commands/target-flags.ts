@@ -82,13 +82,17 @@ function defaultsText(path: string[], targets: readonly TargetManifest[]): strin
 /** The flags of the given targets' options (all of bulkport's by default); exported for tests with a made-up target. */
 export function buildFlags(list: readonly TargetManifest[] = manifests): OptionFlag[] {
   const byPath = new Map<string, { path: string[]; schema: unknown; targets: TargetName[] }>();
-  const switches: OptionFlag[] = [];
+  // Two targets may share a switch (same flag, same option, same value): one flag, taken by both.
+  const switches = new Map<string, { path: string[]; targets: TargetName[]; sets: unknown; help: string; titles: string[] }>();
   for (const m of list) {
     const name = m.name as TargetName;
     for (const [key, schema] of Object.entries(m.options.shape)) {
       const s = m.switches?.[key];
       if (s) {
-        switches.push({ path: [key], targets: [name], sets: s.sets, option: new Option(`--${s.flag}`, `${m.title}: ${s.help}`) });
+        const entry = switches.get(s.flag) ?? { path: [key], targets: [], sets: s.sets, help: s.help, titles: [] };
+        entry.targets.push(name);
+        entry.titles.push(m.title);
+        switches.set(s.flag, entry);
         continue;
       }
       const { inner } = unwrap(schema);
@@ -112,7 +116,13 @@ export function buildFlags(list: readonly TargetManifest[] = manifests): OptionF
     const help = `${owners}${description}${defaultsText(path, takers)}`;
     return { path, targets, option: flagOf(path.at(-1)!, schema, help) };
   });
-  return [...flags, ...switches];
+  const switchFlags = [...switches].map(([flag, { path, targets, sets, help, titles }]) => ({
+    path,
+    targets,
+    sets,
+    option: new Option(`--${flag}`, `${titles.join(', ')}: ${help}`),
+  }));
+  return [...flags, ...switchFlags];
 }
 
 /** Every option flag of `bulkport import`, common ones first. */
