@@ -8,7 +8,8 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { productsIn, zeroOutcomes, type ImportInput, type OutcomeCounts } from '../common/import';
 import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targets/http';
-import type { ItemOutcome, StagedItem } from '../targets/types';
+import type { FailedOutcome, ItemOutcome } from '../common/outcome';
+import type { StagedItem } from '../targets/types';
 import { readChunk, writeChunk, writeOutcomes } from './staging/files';
 import type { StagingStore } from './staging/store';
 import { ActionPace, firstPollDelay, formatDuration, nextPollDelay } from './poll-schedule';
@@ -46,18 +47,13 @@ export interface SubmitLoad {
 export function countOutcomes(outcomes: ItemOutcome[], unknownOutcomeRetries = 0): OutcomeCounts {
   const counts = zeroOutcomes();
   counts.unknownOutcomeRetries = unknownOutcomeRetries;
-  for (const outcome of outcomes) {
-    if (outcome.ok) counts.succeeded++;
-    else if (outcome.invalid) counts.invalid++;
-    else if (outcome.retryable) counts.retryable++;
-    else counts.failed++;
-  }
+  for (const outcome of outcomes) counts[outcome.kind]++;
   return counts;
 }
 
 /** Counts of a chunk that failed as a whole, saying why, for the progress's `lastIssue`. */
-function withIssue(counts: OutcomeCounts, chunkId: string, outcome: { retryable?: boolean; error: string }): OutcomeCounts {
-  const fate = outcome.retryable ? 'was set aside for a retry round' : 'failed';
+function withIssue(counts: OutcomeCounts, chunkId: string, outcome: FailedOutcome): OutcomeCounts {
+  const fate = outcome.kind === 'retryable' ? 'was set aside for a retry round' : 'failed';
   return { ...counts, issue: `chunk ${chunkId} (${productsIn(counts)} products) ${fate}: ${outcome.error}` };
 }
 
@@ -85,7 +81,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
     return countOutcomes(outcomes, unknown);
   }
   /** Every product of the chunk gets the same outcome: the chunk failed, or was set aside, as a whole (and says why). */
-  async function recordWhole(input: ImportInput, chunkId: string, outcome: ItemOutcome & { ok: false }): Promise<OutcomeCounts> {
+  async function recordWhole(input: ImportInput, chunkId: string, outcome: FailedOutcome): Promise<OutcomeCounts> {
     const items = await readChunk(store, input.importId, chunkId);
     return withIssue(
       await record(
@@ -130,7 +126,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         };
       if (items.length === 1) {
         const error = 'the product alone is larger than the target accepts in one request';
-        return { kind: 'completed', counts: await record(input, chunkId, items, [{ ok: false, retryable: false, invalid: true, error }]) };
+        return { kind: 'completed', counts: await record(input, chunkId, items, [{ kind: 'invalid', error }]) };
       }
       const half = Math.ceil(items.length / 2);
       const parts = [`${chunkId}.0`, `${chunkId}.1`];
@@ -170,13 +166,12 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       /** Cancelled while polls fail: the outcome is unknown, and each product says so. */
       const unknownOnCancel = (why: string) =>
         recordAll({
-          ok: false,
-          retryable: false,
+          kind: 'failed',
           error: `the import was cancelled while ${why}: the outcome of async action ${actionId} is unknown (look it up in ${input.target})`,
         });
       const { pollIntervalMs: floorMs, pollGiveUpMs } = input.options;
       const began = Date.now();
-      const recordAll = (outcome: ItemOutcome & { ok: false }) => recordWhole(input, chunkId, outcome);
+      const recordAll = (outcome: FailedOutcome) => recordWhole(input, chunkId, outcome);
       // A retried attempt has no product count from the submission: read it once, it only shapes the first poll.
       const products = (await readChunk(store, input.importId, chunkId)).length;
       const firstMs = firstPollDelay(products, pace.estimate(input.target), floorMs);
@@ -192,7 +187,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           poll = await api.poll(actionId, pollCtx);
         } catch (err) {
           if (err instanceof ApplicationFailure && err.type === FailureType.rejected && statusOf(err) === 404) {
-            return recordAll({ ok: false, retryable: true, error: `async action ${actionId} is unknown to the target` });
+            return recordAll({ kind: 'retryable', error: `async action ${actionId} is unknown to the target` });
           }
           if (stopPolls.signal.aborted) {
             if (importCancelled()) return unknownOnCancel('its polls failed');
@@ -210,7 +205,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           if (importCancelled()) return unknownOnCancel(`${what} for ${formatDuration(failingFor)}`);
           if (failingFor >= pollGiveUpMs) {
             ctx.log.warn('Polls kept failing: the chunk goes to a retry round', { chunkId, actionId, failingFor });
-            return recordAll({ ok: false, retryable: true, error: `${what} for ${formatDuration(failingFor)}: ${err.message}` });
+            return recordAll({ kind: 'retryable', error: `${what} for ${formatDuration(failingFor)}: ${err.message}` });
           }
           // toFailure's delay counts this activity's attempts; here the failures in a row set the backoff.
           const serverDelay = rateLimited ? err.nextRetryDelay : undefined;
@@ -256,8 +251,8 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
     },
 
     /** Records a chunk whose submission failed for good, so every product still gets an outcome. */
-    async failChunk({ input, chunkId, error, retryable }: ChunkRequest & { error: string; retryable: boolean }): Promise<OutcomeCounts> {
-      return recordWhole(input, chunkId, { ok: false, retryable, error });
+    async failChunk({ input, chunkId, error, kind }: ChunkRequest & FailedOutcome): Promise<OutcomeCounts> {
+      return recordWhole(input, chunkId, { kind, error });
     },
   };
 }

@@ -7,6 +7,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { stringify } from 'csv-stringify/sync';
 import type { ImportInput, ReportFiles } from '../common/import';
+import { type ReportOutcome, reportOutcomeOf } from '../common/outcome';
 import { flattenDotted } from './sources';
 import {
   assertOwner,
@@ -15,7 +16,6 @@ import {
   describeStagingFile,
   invalidKey,
   metaKey,
-  outcomeKey,
   readAllJsonLines,
   readChunk,
   readJsonLines,
@@ -25,11 +25,13 @@ import {
   type ImportMeta,
   type InvalidRow,
   type OutcomeLine,
+  readOutcomes,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
 import { leafChunks, listChunkIds, listedRootCount, retryRoundChunks, roundRoots } from './staging/tree';
 
-export type ResultOutcome = 'succeeded' | 'failed' | 'invalid' | 'not-submitted';
+/** A row's outcome: the words of `common/outcome.ts`. */
+export type ResultOutcome = ReportOutcome;
 
 export interface ResultRow {
   line: number;
@@ -90,11 +92,11 @@ export function createReportActivities(store: StagingStore) {
       return undefined;
     }
     const unknown = (why: string): OutcomeLine[] =>
-      items.map((item) => ({ line: item.line, key: item.key, ok: false, retryable: false, error: `outcome unknown: ${why}` }));
+      items.map((item) => ({ line: item.line, key: item.key, kind: 'failed', error: `outcome unknown: ${why}` }));
     let outcomes: (OutcomeLine | undefined)[] = [];
     if (listing.outcomes.has(id)) {
       try {
-        outcomes = await readAllJsonLines<OutcomeLine>(store, outcomeKey(importId, id));
+        outcomes = await readOutcomes(store, importId, id);
       } catch (err) {
         const { damage } = found.note(err);
         outcomes = unknown(`the outcome file of chunk ${id} is damaged (${damage})`);
@@ -147,10 +149,9 @@ export function createReportActivities(store: StagingStore) {
         const attempts = verdict?.attempts ?? (outcome ? 1 : 0);
         const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '', raw: item.raw };
         if (!outcome) row.error = 'not submitted: the import ended before this product was sent';
-        else if (outcome.ok) row.outcome = 'succeeded';
         else {
-          row.outcome = outcome.invalid ? 'invalid' : 'failed';
-          row.error = outcome.error;
+          row.outcome = reportOutcomeOf(outcome);
+          if (outcome.kind !== 'succeeded') row.error = outcome.error;
         }
         yield row;
       }

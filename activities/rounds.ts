@@ -8,14 +8,13 @@ import {
   chunkId,
   damageOf,
   metaKey,
-  outcomeKey,
   readAllJsonLines,
   readChunk,
   roundKey,
   writeChunk,
   writeLines,
   type ImportMeta,
-  type OutcomeLine,
+  readOutcomes,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
 import { leafChunks, listChunkIds, retryRoundChunks, roundRoots } from './staging/tree';
@@ -52,7 +51,7 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
         let items, answers;
         try {
           items = await readChunk(store, input.importId, id);
-          answers = await readAllJsonLines<OutcomeLine>(store, outcomeKey(input.importId, id));
+          answers = await readOutcomes(store, input.importId, id);
         } catch (err) {
           // A damaged chunk is not retried; the report names it and fails the import.
           if (!damageOf(err)) throw err;
@@ -61,7 +60,7 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
         }
         for (const [i, outcome] of answers.entries()) {
           const item = items[i];
-          if (!outcome.ok && outcome.retryable && item) {
+          if (outcome.kind === 'retryable' && item) {
             products++;
             await chunker.add(item);
           }

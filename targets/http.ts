@@ -30,19 +30,9 @@ export function createHttp({ baseUrl, timeoutMs, limiter }: HttpOptions): Got {
   });
 }
 
-/** Failure types the workflow and activities branch on. */
-export const FailureType = {
-  rateLimited: 'RateLimited',
-  serverError: 'ServerError',
-  unauthorized: 'Unauthorized',
-  rejected: 'RequestRejected',
-  /** The request may or may not have been applied (timeout, dropped connection). */
-  unknownOutcome: 'UnknownOutcome',
-  network: 'NetworkError',
-  quotaExhausted: 'QuotaExhausted',
-  /** Plainly misconfigured: refused connection, unknown host, bad TLS, wrong base URL, an answer that is not the API's. */
-  misconfigured: 'TargetMisconfigured',
-} as const;
+import { FailureType } from '../common/failure-types';
+
+export { FailureType };
 
 /** Where a target's connection settings come from, so a misconfiguration names the variable to fix. */
 export interface TargetSettings {

@@ -4,6 +4,7 @@
  * action to poll vs per-item answers; byte vs count limits) the types say so explicitly.
  */
 import type { z } from 'zod';
+import type { ItemOutcome } from '../common/outcome';
 import type { ImportInput, TargetName } from '../common/import';
 import type { QuotaSeen } from './http';
 
@@ -17,16 +18,8 @@ export interface StagedItem {
   body: string;
 }
 
-export type ItemOutcome =
-  | { ok: true }
-  | {
-      ok: false;
-      /** Worth resubmitting in a later round (5xx-like, transient) rather than a verdict on the data. */
-      retryable: boolean;
-      /** The target's validation rejected the product itself (it can't succeed as it is). */
-      invalid?: boolean;
-      error: string;
-    };
+/** How the target answered for one product: `common/outcome.ts` has the vocabulary. */
+export type { ItemOutcome };
 
 export interface ChunkLimits {
   maxItems: number;

@@ -216,20 +216,18 @@ describe('Propeller answers', () => {
     assert.equal(requests.length, 2);
     assert.deepEqual(requests[1], ['ok-0', 'ok-2', 'ok-3', 'ok-4', 'ok-5', 'ok-7']);
     assert.deepEqual(outcomes[1], {
-      ok: false,
-      retryable: false,
-      invalid: true,
+      kind: 'invalid',
       error: 'SchemaValidationException (10007): required key [names] not found',
     });
-    assert.equal(outcomes[6]?.ok === false && outcomes[6].invalid, true);
+    assert.equal(outcomes[6]?.kind, 'invalid');
     assert.deepEqual(
       outcomes[4],
-      { ok: false, retryable: true, error: 'Temporary error, try again' },
+      { kind: 'retryable', error: 'Temporary error, try again' },
       'matched by key although answered in reverse',
     );
     assert.deepEqual(
       [0, 2, 3, 5, 7].map((i) => outcomes[i]),
-      Array(5).fill({ ok: true }),
+      Array(5).fill({ kind: 'succeeded' }),
     );
   });
 
@@ -237,10 +235,10 @@ describe('Propeller answers', () => {
     const { send, requests } = fakeEndpoint({ pointers: false });
     const outcomes = await settle(ids(64, [5, 40]), send);
     assert.deepEqual(
-      outcomes.flatMap((o, i) => (o.ok ? [] : [i])),
+      outcomes.flatMap((o, i) => (o.kind === 'succeeded' ? [] : [i])),
       [5, 40],
     );
-    assert.ok(outcomes.every((o) => o.ok || (o.invalid && /schema violations found/.test(o.error))));
+    assert.ok(outcomes.every((o) => o.kind === 'succeeded' || (o.kind === 'invalid' && /schema violations found/.test(o.error))));
     assert.ok(requests.length <= 2 * 2 * Math.log2(64) + 1, `a bounded number of requests (${requests.length})`);
     assert.deepEqual(requests.filter((r) => r.length === 1 && r[0]!.startsWith('bad')).length, 2);
   });
@@ -252,7 +250,7 @@ describe('Propeller answers', () => {
       return { kind: 'schema-error', messages: ['#/directives/0/fields: expected type: JSONArray, found: String'] };
     });
     assert.equal(calls, 1);
-    assert.ok(outcomes.every((o) => !o.ok && !o.retryable && !o.invalid && /Propeller rejected the request/.test(o.error)));
+    assert.ok(outcomes.every((o) => o.kind === 'failed' && /Propeller rejected the request/.test(o.error)));
   });
 
   test('a product missing from the answer may pass later; "not found" and "already exists" will not', async () => {
@@ -264,9 +262,9 @@ describe('Propeller answers', () => {
       ],
     }));
     assert.deepEqual(outcomes, [
-      { ok: false, retryable: true, error: "Propeller's answer has no result for this product" },
-      { ok: false, retryable: false, error: 'Category with sourceId cat-9 not found.' },
-      { ok: false, retryable: false, error: 'Product with sourceId c and source ERP already exists.' },
+      { kind: 'retryable', error: "Propeller's answer has no result for this product" },
+      { kind: 'failed', error: 'Category with sourceId cat-9 not found.' },
+      { kind: 'failed', error: 'Product with sourceId c and source ERP already exists.' },
     ]);
   });
 
@@ -280,7 +278,7 @@ describe('Propeller answers', () => {
         results: items.map((i) => ({ key: (JSON.parse(i.body) as { sourceId: string }).sourceId, success: true })),
       };
     });
-    assert.deepEqual(outcomes.filter((o) => o.ok).length, 9);
+    assert.deepEqual(outcomes.filter((o) => o.kind === 'succeeded').length, 9);
     assert.match((outcomes[9] as { error: string }).error, /larger than Propeller accepts/);
     assert.equal(sizes[0], 10);
   });
@@ -345,7 +343,7 @@ describe('Propeller connection', () => {
     const { url, seen } = await revokingServer();
     const api = propeller.connect(env(url)) as SynchronousApi<'propeller'>;
     const answer = await submit(api, ['a', 'b']);
-    assert.deepEqual(answer.outcomes, [{ ok: true }, { ok: true }]);
+    assert.deepEqual(answer.outcomes, [{ kind: 'succeeded' }, { kind: 'succeeded' }]);
     assert.deepEqual(seen.bulk, ['Bearer token-1', 'Bearer token-2']);
     await submit(api, ['c']);
     assert.equal(seen.tokens, 2, 'the renewed token is cached for the process');
@@ -355,7 +353,7 @@ describe('Propeller connection', () => {
     const { url } = await revokingServer();
     const api = propeller.connect(env(url)) as SynchronousApi<'propeller'>;
     const { outcomes } = await submit(api, ['lookup']);
-    assert.equal(outcomes[0]?.ok, false);
+    assert.equal(outcomes[0]?.kind, 'failed');
     const error = (outcomes[0] as { error: string }).error;
     assert.match(error, /Propeller answered 400 to POST \/v2\/products\/bulk\/sourceId: .*LookupKeyNotFound/);
     assert.doesNotMatch(error, /very-secret-value|token-/);
@@ -382,7 +380,7 @@ describe('Propeller connection', () => {
       const api = propeller.connect({ ...sandbox.env, PROPELLER_TIMEOUT_MS: '5000' }) as SynchronousApi<'propeller'>;
       for (const round of [1, 2, 3]) {
         const { outcomes } = await submit(api, [`ttl-${round}`]);
-        assert.deepEqual(outcomes, [{ ok: true }]);
+        assert.deepEqual(outcomes, [{ kind: 'succeeded' }]);
         await new Promise((r) => setTimeout(r, 500));
       }
       const requests = sandbox.stats().requests;

@@ -28,9 +28,9 @@ import { readJsonl, tempDir } from './helpers';
 const store = new LocalFolderStore(await tempDir('report-activity'));
 const { writeReport } = createReportActivities(store);
 const item = (line: number) => ({ line, key: `k${line}`, raw: { source_id: `k${line}` }, body: JSON.stringify({ source_id: `k${line}` }) });
-const ok: ItemOutcome = { ok: true };
+const ok: ItemOutcome = { kind: 'succeeded' };
 const invalidRow = { line: 5, key: 'k5', errors: [{ path: 'price', message: 'bad' }], raw: { source_id: 'k5' } };
-const retry: ItemOutcome = { ok: false, retryable: true, error: 'HTTP 503' };
+const retry: ItemOutcome = { kind: 'retryable', error: 'HTTP 503' };
 
 /**
  * Ten records: line 5 invalid; r0-000000 (lines 1-4) split into .0 (1-2) and .1, itself split into

@@ -24,18 +24,14 @@ test('a DONE action: listed errors fail their product, validation errors for goo
     },
   });
   assert.deepEqual(outcomeOf(item('bad')), {
-    ok: false,
-    retryable: false,
-    invalid: true,
+    kind: 'invalid',
     error: 'invalid_payload: Invalid payload: Property .price must be integer',
   });
   assert.deepEqual(outcomeOf(item('flaky')), {
-    ok: false,
-    retryable: true,
-    invalid: false,
+    kind: 'retryable',
     error: 'product_update_failed: Product update failed',
   });
-  assert.deepEqual(outcomeOf(item('fine')), { ok: true });
+  assert.deepEqual(outcomeOf(item('fine')), { kind: 'succeeded' });
 });
 
 test('the legacy result shape: updated products succeeded, others and missing ones are retried', () => {
@@ -50,15 +46,14 @@ test('the legacy result shape: updated products succeeded, others and missing on
       ],
     },
   });
-  assert.deepEqual(outcomeOf(item('a')), { ok: true });
-  assert.deepEqual(outcomeOf(item('b')), { ok: false, retryable: true, error: 'aa_2: reported as not updated' });
-  assert.deepEqual(outcomeOf(item('c')), { ok: false, retryable: true, error: "aa_2: not in the action's results" });
+  assert.deepEqual(outcomeOf(item('a')), { kind: 'succeeded' });
+  assert.deepEqual(outcomeOf(item('b')), { kind: 'retryable', error: 'aa_2: reported as not updated' });
+  assert.deepEqual(outcomeOf(item('c')), { kind: 'retryable', error: "aa_2: not in the action's results" });
 });
 
 test('a FAILED action fails every product of the chunk for a retry round', () => {
   const outcomeOf = outcomesOfAction({ id: 'aa_3', status: 'FAILED', result: null });
-  for (const key of ['a', 'b'])
-    assert.deepEqual(outcomeOf(item(key)), { ok: false, retryable: true, error: 'aa_3: the async action ended FAILED' });
+  for (const key of ['a', 'b']) assert.deepEqual(outcomeOf(item(key)), { kind: 'retryable', error: 'aa_3: the async action ended FAILED' });
 });
 
 test('a CSV row: dotted metadata columns nest, price becomes an integer, attributes split on | or parse as JSON', () => {

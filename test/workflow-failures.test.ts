@@ -147,8 +147,8 @@ describe('an activity failing for good ends the import in a defined state', { co
         if (chunkId === 'r0-000000') return { kind: 'completed', counts: counts({ succeeded: 2 }) };
         throw ApplicationFailure.nonRetryable('Voucherify at http://x answered 404 to POST /v1/products/bulk/async', 'TargetMisconfigured');
       },
-      failChunk: async ({ chunkId, retryable }) => {
-        recorded.push({ chunkId, retryable });
+      failChunk: async ({ chunkId, kind }) => {
+        recorded.push({ chunkId, retryable: kind === 'retryable' });
         return counts({ failed: 2 });
       },
       writeReport: async () => report,

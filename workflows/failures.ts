@@ -4,6 +4,11 @@
  * Pure functions of the failure, so deterministic.
  */
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { FailureType } from '../common/failure-types';
+import type { FailedKind } from '../common/outcome';
+
+/** Failures after which no other chunk can succeed either: stop submitting, report, fail. */
+export const FATAL_FAILURES: ReadonlySet<string> = new Set([FailureType.unauthorized, FailureType.quotaExhausted]);
 
 /** A chunk whose failure could not be recorded: reported as of unknown outcome. */
 export interface UnrecordedChunk {
@@ -47,4 +52,12 @@ export function failureDetails(err: unknown): unknown[] {
 /** False when the activity said no retry can pass (a final rejection): its products should not get another round. */
 export function isRetryable(err: unknown): boolean {
   return !(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable);
+}
+
+/**
+ * What the products of a chunk whose submission failed for good become: a final rejection (4xx) fails them; exhausted
+ * transient failures, and a target gone astray mid-import, give them another round.
+ */
+export function chunkFailureKind(err: unknown): FailedKind {
+  return failureType(err) === FailureType.misconfigured || isRetryable(err) ? 'retryable' : 'failed';
 }

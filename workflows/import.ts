@@ -21,27 +21,32 @@ import { BulkImportStatus } from '../common/search-attributes';
 import { AdaptiveLimit, type AdaptiveState, type Send } from './adaptive';
 import { emptyCounters, ImportLedger, type Counters } from './ledger';
 import { phaseStatus, VisibilityPublisher } from './visibility';
-import { failureDetails, failureMessage, failureType, isRetryable, MAX_UNRECORDED, type UnrecordedChunk } from './failures';
+import {
+  chunkFailureKind,
+  FATAL_FAILURES,
+  failureDetails,
+  failureMessage,
+  failureType,
+  MAX_UNRECORDED,
+  type UnrecordedChunk,
+} from './failures';
+import { FailureType } from '../common/failure-types';
 import { QuotaGate, type QuotaGateState } from './quota';
 import { accountPermits, localPermits } from './permits';
 import type { QuotaSeen } from '../targets/http';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from './messages';
 
-/** Failures after which no other chunk can succeed either: stop submitting, report, fail. */
-const FATAL_FAILURES = new Set(['Unauthorized', 'QuotaExhausted']);
 /**
  * A misconfigured target (refused connection, wrong base URL) is fatal like a 401 when it comes
  * back on this many chunks before the target ever answered one (nothing succeeded, no action
  * accepted); once it has answered, the same error is a transient trouble of the target, and
  * its chunks go to the retry rounds.
  */
-const MISCONFIGURED = 'TargetMisconfigured';
 const MISCONFIGURED_CHUNKS_TO_STOP = 2;
-const RATE_LIMITED = 'RateLimited';
 
 /** The quota a 429 reported (targets/http.ts puts it in the failure's details), when `err` is one. */
 function rateLimitQuota(err: unknown): QuotaSeen | undefined {
-  if (failureType(err) !== RATE_LIMITED) return undefined;
+  if (failureType(err) !== FailureType.rateLimited) return undefined;
   return (failureDetails(err)[0] as { quota?: QuotaSeen } | undefined)?.quota ?? { bucket: 'requests', remaining: 0 };
 }
 
@@ -96,7 +101,7 @@ function activities(summary?: string) {
         backoffCoefficient: 2,
         maximumInterval: '2 minutes',
         maximumAttempts: 8,
-        nonRetryableErrorTypes: [RATE_LIMITED],
+        nonRetryableErrorTypes: [FailureType.rateLimited],
       },
     }),
     poll: wf.proxyActivities<ImportActivities>({
@@ -359,7 +364,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
         });
     } catch (err) {
       try {
-        counts = await act.bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable: true });
+        // The action may still apply: its products get another round, and the report the cause if none comes.
+        counts = await act.bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), kind: 'retryable' });
       } catch (recordErr) {
         // Its products are no longer in flight; the report shows them as of unknown outcome.
         ledger.inFlightLost(result.products);
@@ -373,13 +379,13 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
 
   async function recordChunkFailure(chunkId: string, err: unknown, sent?: Send): Promise<void> {
     const type = failureType(err);
-    if (type === MISCONFIGURED && !state.targetAnswered && c.succeeded === 0) {
+    if (type === FailureType.misconfigured && !state.targetAnswered && c.succeeded === 0) {
       state.misconfiguredStreak = (state.misconfiguredStreak ?? 0) + 1;
       if (state.misconfiguredStreak >= MISCONFIGURED_CHUNKS_TO_STOP) fatalError ??= failureMessage(err);
       // A chunk that may have been applied (no answer in time) is recorded as failed with the cause, never as not submitted;
       // one that never reached the target is put back, not lost: the next chunk tells a misconfiguration from a blip.
       if ((failureDetails(err)[0] as { unknownOutcome?: boolean } | undefined)?.unknownOutcome) {
-        settleAnswered(await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable: true }));
+        settleAnswered(await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), kind: 'retryable' }));
       } else {
         state.pendingParts.unshift(chunkId);
       }
@@ -390,13 +396,12 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       state.pendingParts.unshift(chunkId);
       return;
     }
-    // Final rejections (4xx) are not retried; exhausted transient failures and a target gone astray mid-import get another round.
-    const retryable = type === MISCONFIGURED || isRetryable(err);
-    if (adaptive && retryable) {
+    const kind = chunkFailureKind(err);
+    if (adaptive && kind === 'retryable') {
       adaptive.onCongestion(state.concurrency, sent);
       state.adaptive = adaptive.state;
     }
-    settleAnswered(await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), retryable }));
+    settleAnswered(await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), kind }));
   }
 
   // ---- the sliding window over one round's chunks ----------------------------------------

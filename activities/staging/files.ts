@@ -3,7 +3,8 @@
  */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ItemOutcome, StagedItem } from '../../targets/types';
+import { type ItemOutcome, storedOutcome } from '../../common/outcome';
+import type { StagedItem } from '../../targets/types';
 import type { LineWriter, StagingStore } from './store';
 
 export const importPrefix = (importId: string) => `imports/${importId}`;
@@ -48,6 +49,12 @@ export async function readChunk(store: StagingStore, importId: string, id: strin
 
 /** One line per product of a chunk attempt. */
 export type OutcomeLine = { line: number; key: string } & ItemOutcome;
+
+/** A chunk's outcome lines, in this version's words whichever version wrote them. */
+export async function readOutcomes(store: StagingStore, importId: string, id: string): Promise<OutcomeLine[]> {
+  const lines = await readAllJsonLines<Record<string, unknown> & { line: number; key: string }>(store, outcomeKey(importId, id));
+  return lines.map((l) => ({ line: l.line, key: l.key, ...storedOutcome(l) }));
+}
 
 export async function writeOutcomes(
   store: StagingStore,

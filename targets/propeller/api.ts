@@ -21,6 +21,7 @@ import {
 } from '../http';
 import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
 import type { ItemOutcome, StagedItem, SynchronousApi } from '../types';
+import { succeeded } from '../../common/outcome';
 
 const label = 'Propeller';
 
@@ -104,10 +105,10 @@ export function readSchemaMessages(
 const permanentItemError = /not found|already exists|multiple found|not permitted|invalid|required|duplicate/i;
 
 function itemOutcome(result: ItemResult | undefined): ItemOutcome {
-  if (!result) return { ok: false, retryable: true, error: "Propeller's answer has no result for this product" };
-  if (result.success) return { ok: true };
+  if (!result) return { kind: 'retryable', error: "Propeller's answer has no result for this product" };
+  if (result.success) return succeeded;
   const error = result.error || `${result.action ?? 'upsert'} failed without a message`;
-  return { ok: false, retryable: !permanentItemError.test(error), error };
+  return { kind: permanentItemError.test(error) ? 'failed' : 'retryable', error };
 }
 
 const halves = <T>(list: T[]): T[][] => [list.slice(0, Math.ceil(list.length / 2)), list.slice(Math.ceil(list.length / 2))];
@@ -135,22 +136,21 @@ export async function settleProducts(
       for (const result of reply.results) if (!byKey.has(String(result.key))) byKey.set(String(result.key), result);
       for (const p of batch) outcomes[p.index] = itemOutcome(byKey.get(p.answerKey));
     } else if (reply.kind === 'rejected') {
-      settle(batch, { ok: false, retryable: false, error: reply.error });
+      settle(batch, { kind: 'failed', error: reply.error });
     } else if (batch.length === 1) {
       const error =
         reply.kind === 'too-large' ? 'the product alone is larger than Propeller accepts in one request' : schemaError(reply.messages);
-      settle(batch, { ok: false, retryable: false, invalid: true, error });
+      settle(batch, { kind: 'invalid', error });
     } else if (reply.kind === 'too-large') {
       queue.unshift(...halves(batch));
     } else {
       const { byProduct, request } = readSchemaMessages(reply.messages, batch.length);
       if (byProduct.size) {
-        for (const [i, messages] of byProduct)
-          settle([batch[i]!], { ok: false, retryable: false, invalid: true, error: schemaError(messages) });
+        for (const [i, messages] of byProduct) settle([batch[i]!], { kind: 'invalid', error: schemaError(messages) });
         queue.unshift(batch.filter((_, i) => !byProduct.has(i)));
       } else if (request.length) {
         // The request itself (its directives) is wrong: halving would only repeat it.
-        settle(batch, { ok: false, retryable: false, error: `Propeller rejected the request: ${schemaError(request)}` });
+        settle(batch, { kind: 'failed', error: `Propeller rejected the request: ${schemaError(request)}` });
       } else {
         queue.unshift(...halves(batch));
       }

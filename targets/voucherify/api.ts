@@ -23,6 +23,7 @@ import {
 } from '../http';
 import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem, SubmitContext } from '../types';
+import { succeeded } from '../../common/outcome';
 
 const label = 'Voucherify';
 
@@ -61,26 +62,25 @@ const permanentErrorKeys = /invalid|not_allowed|required|duplicate|too_long|unpr
 function productErrorOutcome(error: z.infer<typeof ProductError>): ItemOutcome {
   const message = [error.message, error.details].filter(Boolean).join(': ') || 'failed without a message';
   const permanent = permanentErrorKeys.test(error.key ?? '');
-  return { ok: false, retryable: !permanent, invalid: permanent, error: error.key ? `${error.key}: ${message}` : message };
+  return { kind: permanent ? 'invalid' : 'retryable', error: error.key ? `${error.key}: ${message}` : message };
 }
 
 /** Maps a finished action onto each product of the chunk, from either result shape. */
 export function outcomesOfAction(action: AsyncAction): (item: StagedItem) => ItemOutcome {
   if (action.status === 'FAILED') {
     const why = action.result?.message ?? 'the async action ended FAILED';
-    return () => ({ ok: false, retryable: true, error: `${action.id}: ${why}` });
+    return () => ({ kind: 'retryable', error: `${action.id}: ${why}` });
   }
   const errors = new Map((action.result?.errors ?? []).filter((e) => e.source_id).map((e) => [e.source_id as string, e]));
   const legacy = action.result?.results ? new Map(action.result.results.map((r) => [r.source_id, r])) : undefined;
   return (item) => {
     const error = errors.get(item.key);
     if (error) return productErrorOutcome(error);
-    if (!legacy) return { ok: true };
+    if (!legacy) return succeeded;
     const row = legacy.get(item.key);
-    if (row?.updated) return { ok: true };
+    if (row?.updated) return succeeded;
     return {
-      ok: false,
-      retryable: true,
+      kind: 'retryable',
       error: row ? `${action.id}: reported as not updated` : `${action.id}: not in the action's results`,
     };
   };
