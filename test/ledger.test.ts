@@ -82,3 +82,34 @@ test('rate and ETA: products finished per second over the last minute, from the 
   assert.ok(ledger.state.samples.length <= 62, `${ledger.state.samples.length} samples kept`);
   assert.ok(ledger.state.samples[0]![0] <= 30_000);
 });
+
+test('the summary takes products from the report and chunks, resends and rounds from the books', () => {
+  const ledger = fresh();
+  ledger.addChunks(4);
+  ledger.beginSubmission(10, 0);
+  ledger.inFlightStarted(10, 2);
+  const files = { resultsJsonl: 'r.jsonl', resultsCsv: 'r.csv', failedRecords: 'f.jsonl', invalidRows: 'i.jsonl' };
+  const summary = ledger.summary({
+    input: { importId: 'imp', target: 'voucherify', source: { location: '/c.jsonl' }, options: {} } as never,
+    stage: { read: 12, valid: 11, invalid: 1, chunks: 4 },
+    report: { files, counts: { invalid: 2, succeeded: 8, failed: 1, notSubmitted: 1 } },
+    round: 2,
+    runs: 3,
+    stopped: true,
+    cancelReason: 'enough',
+    startedAt: 1_000,
+    finishedAt: 61_000,
+  });
+  assert.deepEqual(summary.counts, {
+    read: 12,
+    valid: 11,
+    invalid: 2,
+    succeeded: 8,
+    failed: 1,
+    notSubmitted: 1,
+    unknownOutcomeRetries: 2,
+    chunks: 4,
+    retryRounds: 2,
+  });
+  assert.deepEqual([summary.status, summary.cancelReason, summary.timings.durationMs, summary.runs], ['cancelled', 'enough', 60_000, 3]);
+});

@@ -6,7 +6,6 @@
 import * as wf from '@temporalio/workflow';
 import type { ImportActivities, SubmitResult } from '../activities';
 import {
-  chunkIdOf,
   ImportInput,
   manifestOf,
   type ImportPhase,
@@ -20,6 +19,7 @@ import { HEARTBEAT_TIMEOUT_MS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeou
 import { BulkImportStatus } from '../common/search-attributes';
 import { AdaptiveLimit, type AdaptiveState, type Send } from './adaptive';
 import { emptyCounters, ImportLedger, type Counters } from './ledger';
+import { ChunkCursor, type CursorState } from './cursor';
 import { phaseStatus, VisibilityPublisher } from './visibility';
 import {
   chunkFailureKind,
@@ -51,15 +51,10 @@ function rateLimitQuota(err: unknown): QuotaSeen | undefined {
 }
 
 /** What one run hands to the next when it continues as new: counters and cursors, nothing else. */
-export interface CarriedState {
+export interface CarriedState extends CursorState {
   startedAt: number;
   runNumber: number;
   stage?: StageResult;
-  round: number;
-  roundChunks: number;
-  nextChunk: number;
-  /** Halves of split chunks waiting to be submitted. */
-  pendingParts: string[];
   counters: Counters;
   concurrency: number;
   paused: boolean;
@@ -149,6 +144,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   };
   // The books live in the carried state: the ledger keeps them, continue-as-new carries them.
   const ledger = new ImportLedger(state);
+  const cursor = new ChunkCursor(state);
   const c = ledger.counters;
   const visibility = new VisibilityPublisher(input.target);
   // Synchronous targets only (the manifest says): an async action's latency is the target's queue, not our load.
@@ -308,7 +304,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       }
       if (!permit) {
         // Never sent: it stays for after a resume, or is reported not-submitted.
-        state.pendingParts.unshift(chunkId);
+        cursor.putBack(chunkId);
         return;
       }
       sent = adaptive?.send(state.concurrency);
@@ -332,7 +328,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     // An answer about the chunk (even a 413) proves the URL and the credentials work.
     state.targetAnswered = true;
     if (result.kind === 'split') {
-      state.pendingParts.unshift(...result.parts);
+      cursor.split(result.parts);
       ledger.addChunks(result.parts.length - 1);
       return;
     }
@@ -387,13 +383,13 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       if ((failureDetails(err)[0] as { unknownOutcome?: boolean } | undefined)?.unknownOutcome) {
         settleAnswered(await activities().bookkeeping.failChunk({ input, chunkId, error: failureMessage(err), kind: 'retryable' }));
       } else {
-        state.pendingParts.unshift(chunkId);
+        cursor.putBack(chunkId);
       }
       return;
     }
     if (type && FATAL_FAILURES.has(type)) {
       fatalError ??= failureMessage(err);
-      state.pendingParts.unshift(chunkId);
+      cursor.putBack(chunkId);
       return;
     }
     const kind = chunkFailureKind(err);
@@ -405,23 +401,22 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   }
 
   // ---- the sliding window over one round's chunks ----------------------------------------
-  const hasNext = () => state.pendingParts.length > 0 || state.nextChunk < state.roundChunks;
   const stopping = () => cancelRequested || fatalError !== undefined;
-  const takeNext = () => state.pendingParts.shift() ?? chunkIdOf(state.round, state.nextChunk++);
 
   /** Returns false when the run should continue as new before the round is over. */
   async function submitRound(): Promise<boolean> {
     for (;;) {
       await wf.condition(
-        () => stopping() || (inFlight.size === 0 && !hasNext()) || (!state.paused && inFlight.size < windowLimit() && hasNext()),
+        () =>
+          stopping() || (inFlight.size === 0 && !cursor.hasNext()) || (!state.paused && inFlight.size < windowLimit() && cursor.hasNext()),
       );
-      if (stopping() || !hasNext()) break;
+      if (stopping() || !cursor.hasNext()) break;
       if (chunksThisRun >= options.chunksPerRun || wf.workflowInfo().continueAsNewSuggested) {
         await wf.condition(() => inFlight.size === 0);
         // A cancel that came in while the window drained must not be lost to continue-as-new.
         return stopping();
       }
-      const id = takeNext();
+      const id = cursor.take();
       chunksThisRun++;
       inFlight.add(id);
       // In-flight chunks finish even when the import is cancelled: their outcome must be known.
@@ -448,7 +443,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
           .catch((err) => {
             throw importFailure('Staging failed', err);
           });
-        state.roundChunks = state.stage.chunks;
+        cursor.startRound(0, state.stage.chunks);
         ledger.addChunks(state.stage.chunks);
       }
       phase = 'submitting';
@@ -504,9 +499,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       fatalError ??= `retry round ${round} could not be planned: ${failureMessage(err)}`;
       return false;
     }
-    state.round = round;
-    state.roundChunks = planned.chunks;
-    state.nextChunk = 0;
+    cursor.startRound(round, planned.chunks);
     ledger.addChunks(planned.chunks);
     phase = 'submitting';
     publish();
@@ -546,31 +539,17 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       );
     }
     publish(stopped ? 'Cancelled' : 'Completed');
-    return {
-      importId: input.importId,
-      target: input.target,
-      status: stopped ? 'cancelled' : 'completed',
-      ...(cancelRequested && cancelReason ? { cancelReason } : {}),
-      source: input.source.location,
-      counts: {
-        read: state.stage?.read ?? 0,
-        valid: state.stage?.valid ?? 0,
-        invalid: report.counts.invalid,
-        succeeded: report.counts.succeeded,
-        failed: report.counts.failed,
-        notSubmitted: report.counts.notSubmitted,
-        unknownOutcomeRetries: c.unknownOutcomeRetries,
-        chunks: c.chunksTotal,
-        retryRounds: state.round,
-      },
-      timings: {
-        startedAt: new Date(state.startedAt).toISOString(),
-        finishedAt: new Date(finishedAt).toISOString(),
-        durationMs: finishedAt - state.startedAt,
-      },
-      files: report.files,
+    return ledger.summary({
+      input,
+      stage: state.stage,
+      report,
+      round: state.round,
       runs: state.runNumber,
-    };
+      stopped,
+      finishedAt,
+      startedAt: state.startedAt,
+      ...(cancelRequested && cancelReason ? { cancelReason } : {}),
+    });
   }
 }
 

@@ -5,7 +5,7 @@
  *   submitted = succeeded + failed + rejected + awaitingRetry + inFlight   (products handed to the target)
  *   read = valid + invalid                                                 (the stage's counts, kept beside it)
  */
-import type { ImportProgress, OutcomeCounts } from '../common/import';
+import type { ImportInput, ImportProgress, ImportSummary, OutcomeCounts, ReportFiles, StageResult } from '../common/import';
 import { productsIn } from '../common/import';
 
 export type Counters = Pick<
@@ -139,5 +139,45 @@ export class ImportLedger {
       return `submitted ${c.submitted} ≠ succeeded + failed + rejected + awaitingRetry + inFlight = ${accounted}`;
     if (c.chunksDone > c.chunksTotal) return `chunks done ${c.chunksDone} > chunks ${c.chunksTotal}`;
     return undefined;
+  }
+
+  /** The import's summary: the report's counts are the truth for products; chunks, resends and rounds are the books'. */
+  summary(end: {
+    input: ImportInput;
+    stage?: StageResult;
+    report: { files: ReportFiles; counts: { invalid: number; succeeded: number; failed: number; notSubmitted: number } };
+    round: number;
+    runs: number;
+    stopped: boolean;
+    cancelReason?: string;
+    startedAt: number;
+    finishedAt: number;
+  }): ImportSummary {
+    const { input, stage, report } = end;
+    return {
+      importId: input.importId,
+      target: input.target,
+      status: end.stopped ? 'cancelled' : 'completed',
+      ...(end.cancelReason ? { cancelReason: end.cancelReason } : {}),
+      source: input.source.location,
+      counts: {
+        read: stage?.read ?? 0,
+        valid: stage?.valid ?? 0,
+        invalid: report.counts.invalid,
+        succeeded: report.counts.succeeded,
+        failed: report.counts.failed,
+        notSubmitted: report.counts.notSubmitted,
+        unknownOutcomeRetries: this.counters.unknownOutcomeRetries,
+        chunks: this.counters.chunksTotal,
+        retryRounds: end.round,
+      },
+      timings: {
+        startedAt: new Date(end.startedAt).toISOString(),
+        finishedAt: new Date(end.finishedAt).toISOString(),
+        durationMs: end.finishedAt - end.startedAt,
+      },
+      files: report.files,
+      runs: end.runs,
+    };
   }
 }
