@@ -7,47 +7,42 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { progressQuery, setConcurrencyUpdate, startImport, type StartImportRequest } from '../client';
 import type { ImportProgress } from '../common/import';
-import { startPropellerSandbox } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
-import { eventually, startWorker, stubWorker, tempDir, uniqueTaskQueue, useTemporal } from './helpers';
+import { eventually, stubWorker, tempDir, uniqueTaskQueue, useTemporal } from './helpers';
+import { sandboxFor, workerFor } from './harness';
 
 const t = useTemporal();
 
 describe('adaptive concurrency for Propeller', { concurrency: 2, timeout: 180_000 }, () => {
-  test('against a server whose latency grows past its capacity, the limit ends near the capacity: not at the ceiling, not at 1', async () => {
+  test('against a server whose latency grows past its capacity, the limit ends near the capacity: not at the ceiling, not at 1', async (ctx) => {
     const capacity = 3;
     // 0.2 s per 20-product request up to 3 in flight; each one more adds 0.2 s to every request.
-    const sandbox = await startPropellerSandbox({ load: { capacity, msPerProduct: 10, slowdown: 1 } });
-    const worker = await startWorker(t, sandbox.env, 'adaptive-load');
-    try {
-      const file = await writeCatalog(path.join(await tempDir('adaptive-load'), 'catalog.jsonl'), {
-        target: 'propeller',
-        count: 1600,
-        format: 'jsonl',
-      });
-      const request = {
-        target: 'propeller',
-        source: { location: file },
-        options: { chunkSize: 20, concurrency: 16, retryBackoffMs: 100, adaptiveConcurrency: true },
-      };
-      const handle = await startImport(t.client, request as StartImportRequest, {
-        taskQueue: worker.taskQueue,
-        workflowId: `adaptive-load-${Date.now()}`,
-      });
-      const summary = await handle.result();
-      assert.equal(summary.counts.succeeded, 1600);
-      const progress = await handle.query(progressQuery);
-      assert.equal(progress.concurrency, 16);
-      assert.ok(progress.adaptiveLimit !== undefined, 'the progress shows the adaptive limit');
-      // Temporal's own work between a chunk's requests keeps fewer requests at the server than chunks in the window: up to twice as many.
-      assert.ok(
-        progress.adaptiveLimit >= 2 && progress.adaptiveLimit <= 2 * capacity,
-        `limit ${progress.adaptiveLimit} near capacity ${capacity}`,
-      );
-    } finally {
-      await worker.stop();
-      await sandbox.close();
-    }
+    const sandbox = await sandboxFor(ctx, 'propeller', { load: { capacity, msPerProduct: 10, slowdown: 1 } });
+    const worker = await workerFor(ctx, t, sandbox.env, 'adaptive-load');
+    const file = await writeCatalog(path.join(await tempDir('adaptive-load'), 'catalog.jsonl'), {
+      target: 'propeller',
+      count: 1600,
+      format: 'jsonl',
+    });
+    const request = {
+      target: 'propeller',
+      source: { location: file },
+      options: { chunkSize: 20, concurrency: 16, retryBackoffMs: 100, adaptiveConcurrency: true },
+    };
+    const handle = await startImport(t.client, request as StartImportRequest, {
+      taskQueue: worker.taskQueue,
+      workflowId: `adaptive-load-${Date.now()}`,
+    });
+    const summary = await handle.result();
+    assert.equal(summary.counts.succeeded, 1600);
+    const progress = await handle.query(progressQuery);
+    assert.equal(progress.concurrency, 16);
+    assert.ok(progress.adaptiveLimit !== undefined, 'the progress shows the adaptive limit');
+    // Temporal's own work between a chunk's requests keeps fewer requests at the server than chunks in the window: up to twice as many.
+    assert.ok(
+      progress.adaptiveLimit >= 2 && progress.adaptiveLimit <= 2 * capacity,
+      `limit ${progress.adaptiveLimit} near capacity ${capacity}`,
+    );
   });
 
   test('setConcurrency lowers the ceiling live: once the chunks sent before it finish, no more than the new ceiling are in flight', async () => {

@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { startPropellerSandbox, startVoucherifySandbox, type SandboxStats } from '../sandbox';
+import type { SandboxStats } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
 import { refusedUrl } from './refused-url';
 import { ExitCode, useCliHarness, type ImportRun } from './cli-harness';
 import { startWorker } from './helpers';
+import { onEnd, sandboxFor } from './harness';
 
 const h = useCliHarness('bad-target');
 
@@ -76,52 +77,36 @@ describe('a misconfigured target stops the import at once and says what to check
     assertStopped(run, new RegExp(message), notSubmitted);
   });
 
-  test('wrong base URL (the sandbox plus /nope): 404 on the bulk endpoint, two requests and no more', async () => {
-    const sandbox = await startVoucherifySandbox({ seed: 1 });
-    try {
-      const run = await importWith('wrong-url', 'voucherify', { ...sandbox.env, VOUCHERIFY_API_URL: `${sandbox.url}/nope` });
-      assertStopped(
-        run,
-        /answered 404 to POST \/nope\/v1\/products\/bulk\/async, an endpoint of its API: check VOUCHERIFY_API_URL/,
-        notSubmitted,
-      );
-      // The first chunk is tried again once (it could have been a blip); the second 404 in a row stops the import.
-      assert.equal(requestCount(sandbox.stats()), 2);
-      assert.equal(sandbox.productCount(), 0);
-    } finally {
-      await sandbox.close();
-    }
+  test('wrong base URL (the sandbox plus /nope): 404 on the bulk endpoint, two requests and no more', async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'voucherify', { seed: 1 });
+    const run = await importWith('wrong-url', 'voucherify', { ...sandbox.env, VOUCHERIFY_API_URL: `${sandbox.url}/nope` });
+    assertStopped(
+      run,
+      /answered 404 to POST \/nope\/v1\/products\/bulk\/async, an endpoint of its API: check VOUCHERIFY_API_URL/,
+      notSubmitted,
+    );
+    // The first chunk is tried again once (it could have been a blip); the second 404 in a row stops the import.
+    assert.equal(requestCount(sandbox.stats()), 2);
+    assert.equal(sandbox.productCount(), 0);
   });
 
-  test('wrong Propeller base URL (the sandbox plus /nope): one token request, two bulk requests, then the import stops', async () => {
-    const sandbox = await startPropellerSandbox({ seed: 1 });
-    try {
-      const run = await importWith('propeller-wrong-url', 'propeller', { ...sandbox.env, PROPELLER_API_URL: `${sandbox.url}/nope` });
-      assertStopped(
-        run,
-        /Propeller at \S+\/nope answered 404 to POST \/nope\/v2\/products\/bulk\/sourceId, .*: check PROPELLER_API_URL/,
-        notSubmitted,
-      );
-      assert.equal(requestCount(sandbox.stats()), 3);
-      assert.equal(sandbox.productCount(), 0);
-    } finally {
-      await sandbox.close();
-    }
+  test('wrong Propeller base URL (the sandbox plus /nope): one token request, two bulk requests, then the import stops', async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'propeller', { seed: 1 });
+    const run = await importWith('propeller-wrong-url', 'propeller', { ...sandbox.env, PROPELLER_API_URL: `${sandbox.url}/nope` });
+    assertStopped(
+      run,
+      /Propeller at \S+\/nope answered 404 to POST \/nope\/v2\/products\/bulk\/sourceId, .*: check PROPELLER_API_URL/,
+      notSubmitted,
+    );
+    assert.equal(requestCount(sandbox.stats()), 3);
+    assert.equal(sandbox.productCount(), 0);
   });
 
-  test('wrong credentials (401): one request, then the import stops', async () => {
-    const sandbox = await startVoucherifySandbox({ seed: 1 });
-    try {
-      const run = await importWith('wrong-token', 'voucherify', { ...sandbox.env, VOUCHERIFY_APP_TOKEN: 'not-the-token' });
-      assertStopped(
-        run,
-        /answered 401 to POST \/v1\/products\/bulk\/async.*Check the credentials in the worker's environment/,
-        notSubmitted,
-      );
-      assert.deepEqual(sandbox.stats().requests['POST /v1/products/bulk/async'], { 401: 1 });
-    } finally {
-      await sandbox.close();
-    }
+  test('wrong credentials (401): one request, then the import stops', async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'voucherify', { seed: 1 });
+    const run = await importWith('wrong-token', 'voucherify', { ...sandbox.env, VOUCHERIFY_APP_TOKEN: 'not-the-token' });
+    assertStopped(run, /answered 401 to POST \/v1\/products\/bulk\/async.*Check the credentials in the worker's environment/, notSubmitted);
+    assert.deepEqual(sandbox.stats().requests['POST /v1/products/bulk/async'], { 401: 1 });
   });
 
   test('unknown host in PROPELLER_API_URL: named after three attempts a chunk', async () => {
@@ -131,19 +116,15 @@ describe('a misconfigured target stops the import at once and says what to check
     assertStopped(run, message, notSubmitted);
   });
 
-  test('wrong Propeller token URL: its 404 names PROPELLER_TOKEN_URL, no product request is sent', async () => {
-    const sandbox = await startPropellerSandbox({ seed: 1 });
-    try {
-      const tokenUrl = `${sandbox.url}/nope/oauth2/token`;
-      const run = await importWith('wrong-token-url', 'propeller', { ...sandbox.env, PROPELLER_TOKEN_URL: tokenUrl });
-      const message =
-        /Propeller's token endpoint at \S+\/nope\/oauth2\/token answered 404 to POST \/nope\/oauth2\/token, .*: check PROPELLER_TOKEN_URL/;
-      assertStopped(run, message, notSubmitted);
-      assert.equal(requestCount(sandbox.stats()), 2, 'two token requests, nothing else');
-      assert.equal(sandbox.productCount(), 0);
-    } finally {
-      await sandbox.close();
-    }
+  test('wrong Propeller token URL: its 404 names PROPELLER_TOKEN_URL, no product request is sent', async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'propeller', { seed: 1 });
+    const tokenUrl = `${sandbox.url}/nope/oauth2/token`;
+    const run = await importWith('wrong-token-url', 'propeller', { ...sandbox.env, PROPELLER_TOKEN_URL: tokenUrl });
+    const message =
+      /Propeller's token endpoint at \S+\/nope\/oauth2\/token answered 404 to POST \/nope\/oauth2\/token, .*: check PROPELLER_TOKEN_URL/;
+    assertStopped(run, message, notSubmitted);
+    assert.equal(requestCount(sandbox.stats()), 2, 'two token requests, nothing else');
+    assert.equal(sandbox.productCount(), 0);
   });
 
   test("VOUCHERIFY_* missing in the worker's environment: named, not retried", async () => {
@@ -155,42 +136,35 @@ describe('a misconfigured target stops the import at once and says what to check
     );
   });
 
-  test('a web page instead of the API (HTML answering 200): two requests, then the import stops', async () => {
+  test('a web page instead of the API (HTML answering 200): two requests, then the import stops', async (ctx) => {
     const page = await htmlServer();
-    try {
-      const run = await importWith('html', 'voucherify', { ...h.voucherify.env, VOUCHERIFY_API_URL: page.url });
-      const message =
-        `Voucherify at ${page.url} answered POST /v1/products/bulk/async ` +
-        'with something other than JSON \\(text/html\\): check VOUCHERIFY_API_URL';
-      assertStopped(run, new RegExp(message), notSubmitted);
-      assert.equal(page.requests(), 2);
-    } finally {
-      await page.close();
-    }
+    onEnd(ctx, () => page.close());
+    const run = await importWith('html', 'voucherify', { ...h.voucherify.env, VOUCHERIFY_API_URL: page.url });
+    const message =
+      `Voucherify at ${page.url} answered POST /v1/products/bulk/async ` +
+      'with something other than JSON \\(text/html\\): check VOUCHERIFY_API_URL';
+    assertStopped(run, new RegExp(message), notSubmitted);
+    assert.equal(page.requests(), 2);
   });
 
-  test('a target slower than its timeout: names VOUCHERIFY_TIMEOUT_MS; what may have been applied is failed, the rest not submitted', async () => {
-    const sandbox = await startVoucherifySandbox({ seed: 1, faults: { slowRate: 1, slowMs: 1500 } });
-    try {
-      const run = await importWith('slow', 'voucherify', { ...sandbox.env, VOUCHERIFY_TIMEOUT_MS: '200' });
-      // After a POST without an answer, later attempts first look for the action it may have created (GET async-actions).
-      const slowRequest = /gave no answer to (POST \/v1\/products\/bulk\/async|GET \/v1\/async-actions) in time on 3 attempts: /;
-      assertStopped(run, new RegExp(`${slowRequest.source}check VOUCHERIFY_TIMEOUT_MS \\(or VOUCHERIFY_API_URL\\)`), [
-        'failed',
-        'failed',
-        'failed',
-        'failed',
-        'not-submitted',
-        'not-submitted',
-      ]);
-      assert.match(run.rows?.[0]?.error ?? '', /gave no answer .* in time/);
-      // Three attempts for each of the two chunks, then the import stops; each chunk is posted once, as its later
-      // attempts look for the action the first may have created. The sandbox counts a slow request once it answers,
-      // which may be after the import ended: give the last one its delay before counting.
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      assert.equal(requestCount(sandbox.stats(), 'POST /v1/products/bulk/async'), 2);
-    } finally {
-      await sandbox.close();
-    }
+  test('a target slower than its timeout: names VOUCHERIFY_TIMEOUT_MS; what may have been applied is failed, the rest not submitted', async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'voucherify', { seed: 1, faults: { slowRate: 1, slowMs: 1500 } });
+    const run = await importWith('slow', 'voucherify', { ...sandbox.env, VOUCHERIFY_TIMEOUT_MS: '200' });
+    // After a POST without an answer, later attempts first look for the action it may have created (GET async-actions).
+    const slowRequest = /gave no answer to (POST \/v1\/products\/bulk\/async|GET \/v1\/async-actions) in time on 3 attempts: /;
+    assertStopped(run, new RegExp(`${slowRequest.source}check VOUCHERIFY_TIMEOUT_MS \\(or VOUCHERIFY_API_URL\\)`), [
+      'failed',
+      'failed',
+      'failed',
+      'failed',
+      'not-submitted',
+      'not-submitted',
+    ]);
+    assert.match(run.rows?.[0]?.error ?? '', /gave no answer .* in time/);
+    // Three attempts for each of the two chunks, then the import stops; each chunk is posted once, as its later
+    // attempts look for the action the first may have created. The sandbox counts a slow request once it answers,
+    // which may be after the import ended: give the last one its delay before counting.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(requestCount(sandbox.stats(), 'POST /v1/products/bulk/async'), 2);
   });
 });

@@ -9,9 +9,9 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pauseSignal, progressQuery, startImport, type StartImportRequest } from '../client';
 import { cleanStaging, parseAge } from '../client/clean';
-import { startVoucherifySandbox } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
-import { eventually, startWorker, tempDir, useTemporal } from './helpers';
+import { eventually, tempDir, useTemporal } from './helpers';
+import { sandboxFor, workerFor } from './harness';
 
 const t = useTemporal();
 
@@ -20,65 +20,60 @@ test('ages: 30m, 12h, 7d; anything else is refused', () => {
   assert.deepEqual(['7', 'd', '1w', '-1d'].map(parseAge), [undefined, undefined, undefined, undefined]);
 });
 
-test("clean removes an ended import's chunks and outcomes, keeps its report and owner file, and leaves a running import alone", async () => {
-  const sandbox = await startVoucherifySandbox({});
+test("clean removes an ended import's chunks and outcomes, keeps its report and owner file, and leaves a running import alone", async (ctx) => {
+  const sandbox = await sandboxFor(ctx, 'voucherify', {});
   const stagingDir = await tempDir('clean-staging');
-  const worker = await startWorker(t, sandbox.env, 'clean', stagingDir);
-  try {
-    const dir = await tempDir('clean');
-    const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), {
-      target: 'voucherify',
-      count: 50,
-      format: 'jsonl',
-      keyPrefix: 'clean',
-    });
-    const request = {
-      target: 'voucherify',
-      source: { location: file },
-      options: { maxItemsPerChunk: 10, pollIntervalMs: 100 },
-    } as StartImportRequest;
-    const ended = await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `clean-ended-${Date.now()}` });
-    const summary = await ended.result();
-    const running = await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `clean-running-${Date.now()}` });
-    await running.signal(pauseSignal);
-    await eventually('the second import staged and paused', async () => {
-      const p = await running.query(progressQuery);
-      return p.phase === 'submitting' && p.paused ? p : undefined;
-    });
-    const contents = (id: string) => readdir(path.join(stagingDir, 'imports', id)).then((names) => names.sort());
-    const before = await contents(ended.workflowId);
-    assert.ok(before.includes('chunks') && before.includes('outcomes'), before.join());
+  const worker = await workerFor(ctx, t, sandbox.env, 'clean', stagingDir);
+  const dir = await tempDir('clean');
+  const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), {
+    target: 'voucherify',
+    count: 50,
+    format: 'jsonl',
+    keyPrefix: 'clean',
+  });
+  const request = {
+    target: 'voucherify',
+    source: { location: file },
+    options: { maxItemsPerChunk: 10, pollIntervalMs: 100 },
+  } as StartImportRequest;
+  const ended = await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `clean-ended-${Date.now()}` });
+  const summary = await ended.result();
+  const running = await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `clean-running-${Date.now()}` });
+  await running.signal(pauseSignal);
+  await eventually('the second import staged and paused', async () => {
+    const p = await running.query(progressQuery);
+    return p.phase === 'submitting' && p.paused ? p : undefined;
+  });
+  const contents = (id: string) => readdir(path.join(stagingDir, 'imports', id)).then((names) => names.sort());
+  const before = await contents(ended.workflowId);
+  assert.ok(before.includes('chunks') && before.includes('outcomes'), before.join());
 
-    const tooYoung = await cleanStaging({ dir: stagingDir, client: t.client, olderThanMs: 86_400_000, reports: false, dryRun: false });
-    assert.ok(
-      tooYoung.every((r) => r.skipped && r.removed.length === 0),
-      'nothing ended a day ago',
-    );
-    const dry = await cleanStaging({ dir: stagingDir, client: t.client, reports: false, dryRun: true });
-    assert.deepEqual(await contents(ended.workflowId), before, 'a dry run removes nothing');
-    assert.ok(dry.find((r) => r.id === ended.workflowId)!.bytes > 0);
+  const tooYoung = await cleanStaging({ dir: stagingDir, client: t.client, olderThanMs: 86_400_000, reports: false, dryRun: false });
+  assert.ok(
+    tooYoung.every((r) => r.skipped && r.removed.length === 0),
+    'nothing ended a day ago',
+  );
+  const dry = await cleanStaging({ dir: stagingDir, client: t.client, reports: false, dryRun: true });
+  assert.deepEqual(await contents(ended.workflowId), before, 'a dry run removes nothing');
+  assert.ok(dry.find((r) => r.id === ended.workflowId)!.bytes > 0);
 
-    // Through the CLI, as a user runs it.
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'clean', '--staging-dir', stagingDir, '--json'], {
-      encoding: 'utf8',
-    });
-    assert.equal(cli.status, 0, cli.stderr);
-    const { imports } = JSON.parse(cli.stdout) as {
-      imports: { id: string; status: string; removed: string[]; bytes: number; skipped?: string }[];
-    };
-    const cleaned = imports.find((r) => r.id === ended.workflowId)!;
-    assert.equal(cleaned.status, 'COMPLETED');
-    assert.ok(cleaned.bytes > 0);
-    assert.deepEqual(await contents(ended.workflowId), ['owner.json', 'report']);
-    assert.deepEqual(imports.find((r) => r.id === running.workflowId)?.skipped, 'still running');
-    assert.ok((await contents(running.workflowId)).includes('chunks'), 'the running import keeps its chunks');
-    // The report still reads.
-    assert.ok((await readdir(path.dirname(summary.files.resultsJsonl))).length > 0);
+  // Through the CLI, as a user runs it.
+  const cli = spawnSync(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'clean', '--staging-dir', stagingDir, '--json'], {
+    encoding: 'utf8',
+  });
+  assert.equal(cli.status, 0, cli.stderr);
+  const { imports } = JSON.parse(cli.stdout) as {
+    imports: { id: string; status: string; removed: string[]; bytes: number; skipped?: string }[];
+  };
+  const cleaned = imports.find((r) => r.id === ended.workflowId)!;
+  assert.equal(cleaned.status, 'COMPLETED');
+  assert.ok(cleaned.bytes > 0);
+  assert.deepEqual(await contents(ended.workflowId), ['owner.json', 'report']);
+  assert.deepEqual(imports.find((r) => r.id === running.workflowId)?.skipped, 'still running');
+  assert.ok((await contents(running.workflowId)).includes('chunks'), 'the running import keeps its chunks');
+  // The report still reads.
+  assert.ok((await readdir(path.dirname(summary.files.resultsJsonl))).length > 0);
 
-    await running.cancel();
-    await running.result();
-  } finally {
-    await worker.stop();
-    await sandbox.close();
-  }
+  await running.cancel();
+  await running.result();
 });

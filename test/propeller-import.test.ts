@@ -8,35 +8,15 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { ResultRow } from '../activities/report';
-import { startImport, type ImportSummary, type StartImportRequest } from '../client';
-import { startPropellerSandbox, type PropellerSandbox } from '../sandbox';
+import type { PropellerSandbox } from '../sandbox';
 import { propellerRecord, writeCatalog, type CatalogOptions } from '../scripts/catalog';
-import { eventually, readJsonl, startWorker, tempDir, useTemporal } from './helpers';
+import { eventually, readJsonl, tempDir, useTemporal } from './helpers';
+import { importsFor, runImport, sandboxFor } from './harness';
 
 // Propeller answers within the request: there is nothing to poll, only retry rounds to wait for.
 const quick = { retryBackoffMs: 100 };
 
 const t = useTemporal();
-
-type Run = (request: StartImportRequest, name: string) => Promise<{ summary: ImportSummary; handle: WorkflowHandle }>;
-
-/** One worker for the test, connected to the sandbox (plus any extra settings), running imports one after another. */
-async function withWorker<T>(
-  sandbox: PropellerSandbox,
-  name: string,
-  use: (run: Run) => Promise<T>,
-  extraEnv: Record<string, string> = {},
-): Promise<T> {
-  const worker = await startWorker(t, { ...sandbox.env, ...extraEnv }, name);
-  try {
-    return await use(async (request, id) => {
-      const handle = await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `${id}-${Date.now()}` });
-      return { summary: await handle.result(), handle };
-    });
-  } finally {
-    await worker.stop();
-  }
-}
 
 async function writeJsonl(file: string, records: unknown[]): Promise<string> {
   await writeFile(file, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
@@ -64,101 +44,101 @@ const submitChunkAttempts = async (handle: WorkflowHandle): Promise<number[]> =>
 };
 
 describe('Propeller import', () => {
-  test('10,000 products: valid ones stored as sent, schema-invalid ones reported with the API message and line, transient failures retried', async () => {
+  test('10,000 products: valid ones stored as sent, schema-invalid ones reported with the API message and line, transient failures retried', async (ctx) => {
     // Answers come shuffled, so matching by position would mix products up; 3% fail once.
-    const sandbox = await startPropellerSandbox({ seed: 7, shuffleResults: true, faults: { productFailureRate: 0.03 } });
-    try {
-      const o: CatalogOptions = { target: 'propeller', count: 10_000, format: 'jsonl', invalidEvery: 100, keyPrefix: 'big' };
-      // Every 250th product (from the 18th) has no names: our schema lets it through, as the seed's
-      // field table says names are optional, but Propeller (and the sandbox) answer 10007 for it.
-      const apiInvalid = (i: number) => i % 250 === 17;
-      const records = Array.from({ length: o.count }, (_, i) => {
-        const record = propellerRecord(i, o);
-        if (apiInvalid(i)) delete record.names;
-        return record;
-      });
-      const file = await writeJsonl(path.join(await tempDir('pp-big'), 'catalog.jsonl'), records);
+    const sandbox = await sandboxFor(ctx, 'propeller', { seed: 7, shuffleResults: true, faults: { productFailureRate: 0.03 } });
+    const o: CatalogOptions = { target: 'propeller', count: 10_000, format: 'jsonl', invalidEvery: 100, keyPrefix: 'big' };
+    // Every 250th product (from the 18th) has no names: our schema lets it through, as the seed's
+    // field table says names are optional, but Propeller (and the sandbox) answer 10007 for it.
+    const apiInvalid = (i: number) => i % 250 === 17;
+    const records = Array.from({ length: o.count }, (_, i) => {
+      const record = propellerRecord(i, o);
+      if (apiInvalid(i)) delete record.names;
+      return record;
+    });
+    const file = await writeJsonl(path.join(await tempDir('pp-big'), 'catalog.jsonl'), records);
 
-      const { summary } = await withWorker(sandbox, 'pp-big', (run) =>
-        run({ target: 'propeller', source: { location: file }, options: { ...quick, chunkSize: 500, concurrency: 4 } }, 'pp-big'),
-      );
+    const { summary } = await runImport(
+      ctx,
+      t,
+      sandbox.env,
+      { target: 'propeller', source: { location: file }, options: { ...quick, chunkSize: 500, concurrency: 4 } },
+      'pp-big',
+    );
 
-      const ourInvalid = o.count / 100;
-      const theirInvalid = records.filter((_, i) => apiInvalid(i)).length;
-      assert.equal(summary.status, 'completed');
-      assert.equal(summary.counts.read, 10_000);
-      assert.equal(summary.counts.valid, 10_000 - ourInvalid);
-      assert.equal(summary.counts.invalid, ourInvalid + theirInvalid);
-      assert.equal(summary.counts.succeeded, 10_000 - ourInvalid - theirInvalid);
-      assert.equal(summary.counts.failed, 0);
-      assert.ok(summary.counts.retryRounds >= 1, 'transient failures went to a retry round');
+    const ourInvalid = o.count / 100;
+    const theirInvalid = records.filter((_, i) => apiInvalid(i)).length;
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.counts.read, 10_000);
+    assert.equal(summary.counts.valid, 10_000 - ourInvalid);
+    assert.equal(summary.counts.invalid, ourInvalid + theirInvalid);
+    assert.equal(summary.counts.succeeded, 10_000 - ourInvalid - theirInvalid);
+    assert.equal(summary.counts.failed, 0);
+    assert.ok(summary.counts.retryRounds >= 1, 'transient failures went to a retry round');
 
-      const stats = sandbox.stats();
-      assert.ok((stats.faultsInjected.productFailure ?? 0) > 50, 'the sandbox failed products on their first attempt');
-      const bulk = stats.requests['POST /v2/products/bulk/sourceId'] ?? {};
-      assert.ok((bulk['400'] ?? 0) >= 10, `10007 answers (${bulk['400']})`);
-      assert.equal(bulk['413'], undefined);
+    const stats = sandbox.stats();
+    assert.ok((stats.faultsInjected.productFailure ?? 0) > 50, 'the sandbox failed products on their first attempt');
+    const bulk = stats.requests['POST /v2/products/bulk/sourceId'] ?? {};
+    assert.ok((bulk['400'] ?? 0) >= 10, `10007 answers (${bulk['400']})`);
+    assert.equal(bulk['413'], undefined);
 
-      const rows = await readJsonl<ResultRow>(summary.files.resultsJsonl);
-      assert.equal(rows.length, 10_000);
-      for (const [i, row] of rows.entries()) {
-        assert.equal(row.line, i + 1);
-        assert.equal(row.key, `ERP:big-${String(i).padStart(7, '0')}`);
-        const record = records[i]!;
-        if (i % 100 === 99) {
-          assert.equal(row.outcome, 'invalid');
-          assert.match(row.error, /status/);
-        } else if (apiInvalid(i)) {
-          assert.equal(row.outcome, 'invalid');
-          assert.equal(row.error, 'SchemaValidationException (10007): required key [names] not found');
-          assert.equal(sandbox.getProduct('sourceId', record.sourceId as string, 'ERP'), undefined);
-        } else {
-          assert.equal(row.outcome, 'succeeded', `line ${row.line}: ${row.error}`);
-          assertStoredAsSent(sandbox, record);
-        }
+    const rows = await readJsonl<ResultRow>(summary.files.resultsJsonl);
+    assert.equal(rows.length, 10_000);
+    for (const [i, row] of rows.entries()) {
+      assert.equal(row.line, i + 1);
+      assert.equal(row.key, `ERP:big-${String(i).padStart(7, '0')}`);
+      const record = records[i]!;
+      if (i % 100 === 99) {
+        assert.equal(row.outcome, 'invalid');
+        assert.match(row.error, /status/);
+      } else if (apiInvalid(i)) {
+        assert.equal(row.outcome, 'invalid');
+        assert.equal(row.error, 'SchemaValidationException (10007): required key [names] not found');
+        assert.equal(sandbox.getProduct('sourceId', record.sourceId as string, 'ERP'), undefined);
+      } else {
+        assert.equal(row.outcome, 'succeeded', `line ${row.line}: ${row.error}`);
+        assertStoredAsSent(sandbox, record);
       }
-      assert.ok(rows.filter((r) => r.attempts > 1).length > 50, 'retried products succeeded on a later attempt');
-      assert.equal(sandbox.productCount(), summary.counts.succeeded);
-    } finally {
-      await sandbox.close();
     }
+    assert.ok(rows.filter((r) => r.attempts > 1).length > 50, 'retried products succeeded on a later attempt');
+    assert.equal(sandbox.productCount(), summary.counts.succeeded);
   });
 
-  test('tokens that expire every second mid-import are renewed without failing a chunk', async () => {
+  test('tokens that expire every second mid-import are renewed without failing a chunk', async (ctx) => {
     // The older gateway's token answer; slow answers stretch the import over several token lifetimes.
-    const sandbox = await startPropellerSandbox({
+    const sandbox = await sandboxFor(ctx, 'propeller', {
       seed: 2,
       tokenTtlSeconds: 1,
       tokenResponseShape: 'legacy',
       faults: { slowRate: 1, slowMs: 300 },
     });
-    try {
-      const file = await writeCatalog(path.join(await tempDir('pp-token'), 'catalog.jsonl'), {
-        target: 'propeller',
-        count: 1200,
-        format: 'jsonl',
-        keyPrefix: 'tok',
-      });
-      const started = Date.now();
-      const { summary, handle } = await withWorker(sandbox, 'pp-token', (run) =>
-        run({ target: 'propeller', source: { location: file }, options: { ...quick, chunkSize: 50, concurrency: 2 } }, 'pp-token'),
-      );
-      assert.ok(Date.now() - started > 3000, 'the import outlived several tokens');
-      assert.equal(summary.counts.succeeded, 1200);
-      assert.equal(summary.counts.retryRounds, 0);
-      const requests = sandbox.stats().requests;
-      assert.ok((requests['POST /oauth2/token']?.['200'] ?? 0) >= 3, `tokens issued: ${requests['POST /oauth2/token']?.['200']}`);
-      assert.equal(requests['POST /v2/products/bulk/sourceId']?.['200'], 24, 'one answered request per chunk');
-      assert.deepEqual(new Set(await submitChunkAttempts(handle)), new Set([1]), 'no chunk activity failed');
-      const rows = await readJsonl<ResultRow>(summary.files.resultsJsonl);
-      assert.ok(rows.every((r) => r.outcome === 'succeeded' && r.attempts === 1));
-    } finally {
-      await sandbox.close();
-    }
+    const file = await writeCatalog(path.join(await tempDir('pp-token'), 'catalog.jsonl'), {
+      target: 'propeller',
+      count: 1200,
+      format: 'jsonl',
+      keyPrefix: 'tok',
+    });
+    const started = Date.now();
+    const { summary, handle } = await runImport(
+      ctx,
+      t,
+      sandbox.env,
+      { target: 'propeller', source: { location: file }, options: { ...quick, chunkSize: 50, concurrency: 2 } },
+      'pp-token',
+    );
+    assert.ok(Date.now() - started > 3000, 'the import outlived several tokens');
+    assert.equal(summary.counts.succeeded, 1200);
+    assert.equal(summary.counts.retryRounds, 0);
+    const requests = sandbox.stats().requests;
+    assert.ok((requests['POST /oauth2/token']?.['200'] ?? 0) >= 3, `tokens issued: ${requests['POST /oauth2/token']?.['200']}`);
+    assert.equal(requests['POST /v2/products/bulk/sourceId']?.['200'], 24, 'one answered request per chunk');
+    assert.deepEqual(new Set(await submitChunkAttempts(handle)), new Set([1]), 'no chunk activity failed');
+    const rows = await readJsonl<ResultRow>(summary.files.resultsJsonl);
+    assert.ok(rows.every((r) => r.outcome === 'succeeded' && r.attempts === 1));
   });
 
-  test('each directive changes what an update does', async () => {
-    const sandbox = await startPropellerSandbox({ seed: 3 });
+  test('each directive changes what an update does', async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'propeller', { seed: 3 });
     const dir = await tempDir('pp-directives');
     const en = (value: string) => ({ language: 'EN', value });
     const nl = (value: string) => ({ language: 'NL', value });
@@ -179,81 +159,72 @@ describe('Propeller import', () => {
       eanCode: '8712345678906',
       parent: { sourceId: 'cat-2', source: 'ERP' },
     });
-    try {
-      await withWorker(sandbox, 'pp-directives', async (run) => {
-        const importFile = async (name: string, records: unknown[], directives = {}) => {
-          const file = await writeJsonl(path.join(dir, `${name}.jsonl`), records);
-          const { summary } = await run(
-            { target: 'propeller', source: { location: file }, options: { ...quick, directives } },
-            `pp-dir-${name}`,
-          );
-          assert.equal(summary.counts.succeeded, records.length, name);
-        };
-        await importFile('create', [original('plain'), original('directed')]);
-        await importFile('plain', [update('plain')]);
-        await importFile('directed', [update('directed')], {
-          skipIfNotEmpty: ['sku', 'eanCode'],
-          skipMoveOnUpdate: true,
-          mergeTranslationsOnUpdate: true,
-        });
-      });
-      const read = (sourceId: string) => sandbox.getProduct('sourceId', sourceId, 'ERP')!;
-      const plain = read('plain');
-      const directed = read('directed');
-      // Without directives: fields are overwritten, the product moves, translations not sent are kept.
-      assert.equal(plain.sku, 'SKU-2');
-      assert.deepEqual(plain.parent, { sourceId: 'cat-2', source: 'ERP' });
-      assert.deepEqual(plain.names, [nl('Stoel'), en('Armchair')]);
-      // skipIfNotEmpty: sku had a value and is kept; eanCode was empty and is filled.
-      assert.equal(directed.sku, 'SKU-1');
-      assert.equal(directed.eanCode, '8712345678906');
-      // skipMoveOnUpdate: the product stays in its category.
-      assert.deepEqual(directed.parent, { sourceId: 'cat-1', source: 'ERP' });
-      // mergeTranslationsOnUpdate: translations not in the payload are deleted.
-      assert.deepEqual(directed.names, [en('Armchair')]);
-    } finally {
-      await sandbox.close();
-    }
-  });
-
-  test('a request that times out or loses its answer after the sandbox applied it is sent again, without a duplicate product', async () => {
-    // One chunk at a time, so the seed decides which requests meet which fault; slow answers outlast the 700 ms timeout.
-    const sandbox = await startPropellerSandbox({ seed: 5, faults: { dropAfterApplyRate: 0.35, slowRate: 0.1, slowMs: 1500 } });
-    try {
-      const file = await writeCatalog(path.join(await tempDir('pp-unknown'), 'catalog.jsonl'), {
-        target: 'propeller',
-        count: 1000,
-        format: 'jsonl',
-        keyPrefix: 'unk',
-      });
-      const { summary, handle } = await withWorker(
-        sandbox,
-        'pp-unknown',
-        (run) =>
-          run({ target: 'propeller', source: { location: file }, options: { ...quick, chunkSize: 50, concurrency: 1 } }, 'pp-unknown'),
-        { PROPELLER_TIMEOUT_MS: '700' },
+    const { run } = await importsFor(ctx, t, sandbox.env, 'pp-directives');
+    const importFile = async (name: string, records: unknown[], directives = {}) => {
+      const file = await writeJsonl(path.join(dir, `${name}.jsonl`), records);
+      const { summary } = await run(
+        { target: 'propeller', source: { location: file }, options: { ...quick, directives } },
+        `pp-dir-${name}`,
       );
-      assert.equal(summary.counts.succeeded, 1000);
-      assert.equal(summary.counts.failed, 0);
-      assert.equal(sandbox.productCount(), 1000, 'no product stored twice');
-
-      const faults = sandbox.stats().faultsInjected;
-      assert.ok((faults.dropAfterApply ?? 0) > 0 && (faults.slow ?? 0) > 0, JSON.stringify(faults));
-      // Every request beyond the one answered per chunk was a resend after an unknown outcome. The
-      // sandbox counts a slow request when its held-back answer goes out, up to 1.5 s after the import.
-      const sent = () => Object.values(sandbox.stats().requests['POST /v2/products/bulk/sourceId'] ?? {}).reduce((a, b) => a + b, 0);
-      const expected = summary.counts.unknownOutcomeRetries + summary.counts.chunks;
-      await eventually(`the sandbox to count ${expected} requests`, () => sent() === expected || undefined, 3000);
-      assert.ok(summary.counts.unknownOutcomeRetries >= 5, `unknown outcomes: ${summary.counts.unknownOutcomeRetries}`);
-      // The seed gives a chunk three unknown outcomes in a row: Temporal retried its activity, and the count carried over.
-      assert.ok(Math.max(...(await submitChunkAttempts(handle))) > 1, 'an activity gave a chunk back to Temporal to retry');
-    } finally {
-      await sandbox.close();
-    }
+      assert.equal(summary.counts.succeeded, records.length, name);
+    };
+    await importFile('create', [original('plain'), original('directed')]);
+    await importFile('plain', [update('plain')]);
+    await importFile('directed', [update('directed')], {
+      skipIfNotEmpty: ['sku', 'eanCode'],
+      skipMoveOnUpdate: true,
+      mergeTranslationsOnUpdate: true,
+    });
+    const read = (sourceId: string) => sandbox.getProduct('sourceId', sourceId, 'ERP')!;
+    const plain = read('plain');
+    const directed = read('directed');
+    // Without directives: fields are overwritten, the product moves, translations not sent are kept.
+    assert.equal(plain.sku, 'SKU-2');
+    assert.deepEqual(plain.parent, { sourceId: 'cat-2', source: 'ERP' });
+    assert.deepEqual(plain.names, [nl('Stoel'), en('Armchair')]);
+    // skipIfNotEmpty: sku had a value and is kept; eanCode was empty and is filled.
+    assert.equal(directed.sku, 'SKU-1');
+    assert.equal(directed.eanCode, '8712345678906');
+    // skipMoveOnUpdate: the product stays in its category.
+    assert.deepEqual(directed.parent, { sourceId: 'cat-1', source: 'ERP' });
+    // mergeTranslationsOnUpdate: translations not in the payload are deleted.
+    assert.deepEqual(directed.names, [en('Armchair')]);
   });
 
-  test('one request per source keeps answers apart; lookupKey id updates by Propeller id; a CSV with names.EN columns', async () => {
-    const sandbox = await startPropellerSandbox({ seed: 9, shuffleResults: true });
+  test('a request that times out or loses its answer after the sandbox applied it is sent again, without a duplicate product', async (ctx) => {
+    // One chunk at a time, so the seed decides which requests meet which fault; slow answers outlast the 700 ms timeout.
+    const sandbox = await sandboxFor(ctx, 'propeller', { seed: 5, faults: { dropAfterApplyRate: 0.35, slowRate: 0.1, slowMs: 1500 } });
+    const file = await writeCatalog(path.join(await tempDir('pp-unknown'), 'catalog.jsonl'), {
+      target: 'propeller',
+      count: 1000,
+      format: 'jsonl',
+      keyPrefix: 'unk',
+    });
+    const { summary, handle } = await runImport(
+      ctx,
+      t,
+      { ...sandbox.env, PROPELLER_TIMEOUT_MS: '700' },
+      { target: 'propeller', source: { location: file }, options: { ...quick, chunkSize: 50, concurrency: 1 } },
+      'pp-unknown',
+    );
+    assert.equal(summary.counts.succeeded, 1000);
+    assert.equal(summary.counts.failed, 0);
+    assert.equal(sandbox.productCount(), 1000, 'no product stored twice');
+
+    const faults = sandbox.stats().faultsInjected;
+    assert.ok((faults.dropAfterApply ?? 0) > 0 && (faults.slow ?? 0) > 0, JSON.stringify(faults));
+    // Every request beyond the one answered per chunk was a resend after an unknown outcome. The
+    // sandbox counts a slow request when its held-back answer goes out, up to 1.5 s after the import.
+    const sent = () => Object.values(sandbox.stats().requests['POST /v2/products/bulk/sourceId'] ?? {}).reduce((a, b) => a + b, 0);
+    const expected = summary.counts.unknownOutcomeRetries + summary.counts.chunks;
+    await eventually(`the sandbox to count ${expected} requests`, () => sent() === expected || undefined, 3000);
+    assert.ok(summary.counts.unknownOutcomeRetries >= 5, `unknown outcomes: ${summary.counts.unknownOutcomeRetries}`);
+    // The seed gives a chunk three unknown outcomes in a row: Temporal retried its activity, and the count carried over.
+    assert.ok(Math.max(...(await submitChunkAttempts(handle))) > 1, 'an activity gave a chunk back to Temporal to retry');
+  });
+
+  test('one request per source keeps answers apart; lookupKey id updates by Propeller id; a CSV with names.EN columns', async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'propeller', { seed: 9, shuffleResults: true });
     const dir = await tempDir('pp-keys');
     const product = (sourceId: string, source: string, name: string) => ({
       sourceId,
@@ -261,47 +232,42 @@ describe('Propeller import', () => {
       language: 'EN',
       names: [{ language: 'EN', value: name }],
     });
-    try {
-      await withWorker(sandbox, 'pp-keys', async (run) => {
-        const shared = await writeJsonl(path.join(dir, 'shared.jsonl'), [
-          product('m-1', 'ERP', 'from ERP'),
-          product('m-1', 'PIM', 'from PIM'),
-          product('m-2', 'ERP', 'two'),
-        ]);
-        const first = await run({ target: 'propeller', source: { location: shared }, options: quick }, 'pp-shared');
-        assert.equal(first.summary.counts.succeeded, 3);
-        assert.equal(first.summary.counts.chunks, 1);
-        assert.equal(sandbox.stats().requests['POST /v2/products/bulk/sourceId']?.['200'], 2, 'one request per source');
-        assert.equal(sandbox.getProduct('sourceId', 'm-1', 'ERP')?.names[0]?.value, 'from ERP');
-        assert.equal(sandbox.getProduct('sourceId', 'm-1', 'PIM')?.names[0]?.value, 'from PIM');
+    const { run } = await importsFor(ctx, t, sandbox.env, 'pp-keys');
+    const shared = await writeJsonl(path.join(dir, 'shared.jsonl'), [
+      product('m-1', 'ERP', 'from ERP'),
+      product('m-1', 'PIM', 'from PIM'),
+      product('m-2', 'ERP', 'two'),
+    ]);
+    const first = await run({ target: 'propeller', source: { location: shared }, options: quick }, 'pp-shared');
+    assert.equal(first.summary.counts.succeeded, 3);
+    assert.equal(first.summary.counts.chunks, 1);
+    assert.equal(sandbox.stats().requests['POST /v2/products/bulk/sourceId']?.['200'], 2, 'one request per source');
+    assert.equal(sandbox.getProduct('sourceId', 'm-1', 'ERP')?.names[0]?.value, 'from ERP');
+    assert.equal(sandbox.getProduct('sourceId', 'm-1', 'PIM')?.names[0]?.value, 'from PIM');
 
-        const id = sandbox.getProduct('sourceId', 'm-1', 'PIM')!.id;
-        const byId = await writeJsonl(path.join(dir, 'by-id.jsonl'), [
-          { id, ...product('m-1', 'PIM', 'renamed by id') },
-          product('m-2', 'ERP', 'no id'),
-        ]);
-        const second = await run({ target: 'propeller', source: { location: byId }, options: { ...quick, lookupKey: 'id' } }, 'pp-by-id');
-        assert.equal(second.summary.counts.succeeded, 1);
-        assert.equal(sandbox.getProduct('id', id)?.names[0]?.value, 'renamed by id');
-        const rows = await readJsonl<ResultRow>(second.summary.files.resultsJsonl);
-        assert.deepEqual(
-          rows.map((r) => [r.key, r.outcome]),
-          [
-            [String(id), 'succeeded'],
-            ['', 'invalid'],
-          ],
-        );
-        assert.match(rows[1]!.error, /id is required with lookupKey id/);
-        assert.ok(sandbox.stats().requests['POST /v2/products/bulk/id']?.['200'] === 1);
+    const id = sandbox.getProduct('sourceId', 'm-1', 'PIM')!.id;
+    const byId = await writeJsonl(path.join(dir, 'by-id.jsonl'), [
+      { id, ...product('m-1', 'PIM', 'renamed by id') },
+      product('m-2', 'ERP', 'no id'),
+    ]);
+    const second = await run({ target: 'propeller', source: { location: byId }, options: { ...quick, lookupKey: 'id' } }, 'pp-by-id');
+    assert.equal(second.summary.counts.succeeded, 1);
+    assert.equal(sandbox.getProduct('id', id)?.names[0]?.value, 'renamed by id');
+    const rows = await readJsonl<ResultRow>(second.summary.files.resultsJsonl);
+    assert.deepEqual(
+      rows.map((r) => [r.key, r.outcome]),
+      [
+        [String(id), 'succeeded'],
+        ['', 'invalid'],
+      ],
+    );
+    assert.match(rows[1]!.error, /id is required with lookupKey id/);
+    assert.ok(sandbox.stats().requests['POST /v2/products/bulk/id']?.['200'] === 1);
 
-        const o: CatalogOptions = { target: 'propeller', count: 300, format: 'csv', invalidEvery: 50, keyPrefix: 'csv' };
-        const csv = await writeCatalog(path.join(dir, 'catalog.csv'), o);
-        const third = await run({ target: 'propeller', source: { location: csv }, options: { ...quick, chunkSize: 100 } }, 'pp-csv');
-        assert.equal(third.summary.counts.succeeded, 294);
-        for (let i = 0; i < o.count; i++) if (i % 50 !== 49) assertStoredAsSent(sandbox, propellerRecord(i, o));
-      });
-    } finally {
-      await sandbox.close();
-    }
+    const o: CatalogOptions = { target: 'propeller', count: 300, format: 'csv', invalidEvery: 50, keyPrefix: 'csv' };
+    const csv = await writeCatalog(path.join(dir, 'catalog.csv'), o);
+    const third = await run({ target: 'propeller', source: { location: csv }, options: { ...quick, chunkSize: 100 } }, 'pp-csv');
+    assert.equal(third.summary.counts.succeeded, 294);
+    for (let i = 0; i < o.count; i++) if (i % 50 !== 49) assertStoredAsSent(sandbox, propellerRecord(i, o));
   });
 });

@@ -14,9 +14,10 @@ import { progressQuery } from '../workflows/messages';
 import { QuotaGate } from '../workflows/quota';
 import { quotaOf } from '../targets/http';
 import { waitingText } from '../client/progress';
-import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox';
+import type { VoucherifySandbox } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
 import { eventually, spawnWorkerProcess, tempDir, useTemporal, uniqueTaskQueue } from './helpers';
+import { onEnd, sandboxFor } from './harness';
 
 const BULK = 'POST /v1/products/bulk/async';
 
@@ -150,119 +151,107 @@ async function twoWorkers(sandbox: VoucherifySandbox, taskQueue: string, staging
 }
 
 describe('Voucherify import against a small bulk quota', () => {
-  test('waits for the window durably: a worker killed during the wait, and the import resumes at the window with no extra 429', async () => {
+  test('waits for the window durably: a worker killed during the wait, and the import resumes at the window with no extra 429', async (ctx) => {
     const windowSeconds = 6;
-    const sandbox = await startVoucherifySandbox({ quotas: { bulkPerHour: 1, bulkWindowSeconds: windowSeconds } });
+    const sandbox = await sandboxFor(ctx, 'voucherify', { quotas: { bulkPerHour: 1, bulkWindowSeconds: windowSeconds } });
     const { dir, file } = await catalogOf('quota-wait', 30);
     const taskQueue = uniqueTaskQueue('quota-wait');
     const worker = () => spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir: path.join(dir, 'staging') });
     let running = worker();
-    try {
-      // Once the worker polls (a process starting takes seconds), someone else's call empties the bucket: the import's probe meets the closed window.
-      await eventually(
-        'the worker polling',
-        async () => {
-          const queue = await t.client.workflowService.describeTaskQueue({
-            namespace: t.namespace,
-            taskQueue: { name: taskQueue },
-            taskQueueType: 1,
-          });
-          return (queue.pollers?.length ?? 0) > 0;
-        },
-        120_000,
-      );
-      const env = sandbox.env as Record<string, string>;
-      const other = await fetch(`${sandbox.url}/v1/products/bulk/async`, {
-        method: 'POST',
-        headers: { 'x-app-id': env.VOUCHERIFY_APP_ID!, 'x-app-token': env.VOUCHERIFY_APP_TOKEN!, 'content-type': 'application/json' },
-        body: JSON.stringify([{ source_id: 'someone-else', name: 'x' }]),
-      });
-      assert.equal(other.status, 202);
-      const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 3 };
-      const request = { target: 'voucherify' as const, source: { location: file }, options };
-      const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-wait-${Date.now()}` });
-      const waiting = await eventually(
-        'the import waiting for the window',
-        async () => {
-          const p = await handle.query(progressQuery).catch(() => undefined);
-          return p?.waitingFor ? p : undefined;
-        },
-        120_000,
-      );
-      assert.equal(waiting.waitingFor!.what, "Voucherify's bulk quota");
-      assert.ok(Date.parse(waiting.waitingFor!.until) > Date.parse(waiting.asOf), 'it waits for a time to come');
-      await running.kill();
-      running = worker();
-      const summary = await handle.result();
+    onEnd(ctx, () => running.kill());
+    // Once the worker polls (a process starting takes seconds), someone else's call empties the bucket: the import's probe meets the closed window.
+    await eventually(
+      'the worker polling',
+      async () => {
+        const queue = await t.client.workflowService.describeTaskQueue({
+          namespace: t.namespace,
+          taskQueue: { name: taskQueue },
+          taskQueueType: 1,
+        });
+        return (queue.pollers?.length ?? 0) > 0;
+      },
+      120_000,
+    );
+    const env = sandbox.env as Record<string, string>;
+    const other = await fetch(`${sandbox.url}/v1/products/bulk/async`, {
+      method: 'POST',
+      headers: { 'x-app-id': env.VOUCHERIFY_APP_ID!, 'x-app-token': env.VOUCHERIFY_APP_TOKEN!, 'content-type': 'application/json' },
+      body: JSON.stringify([{ source_id: 'someone-else', name: 'x' }]),
+    });
+    assert.equal(other.status, 202);
+    const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 3 };
+    const request = { target: 'voucherify' as const, source: { location: file }, options };
+    const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-wait-${Date.now()}` });
+    const waiting = await eventually(
+      'the import waiting for the window',
+      async () => {
+        const p = await handle.query(progressQuery).catch(() => undefined);
+        return p?.waitingFor ? p : undefined;
+      },
+      120_000,
+    );
+    assert.equal(waiting.waitingFor!.what, "Voucherify's bulk quota");
+    assert.ok(Date.parse(waiting.waitingFor!.until) > Date.parse(waiting.asOf), 'it waits for a time to come');
+    await running.kill();
+    running = worker();
+    const summary = await handle.result();
 
-      assert.equal(summary.status, 'completed');
-      assert.equal(summary.counts.succeeded, 30);
-      assert.equal(summary.counts.retryRounds, 0, 'no retry round because of the quota');
-      assert.deepEqual(
-        bulkAnswers(sandbox),
-        { 202: 4, 429: 1 },
-        'one 429 (the probe into the window someone else used), then one call a window',
-      );
-      assert.equal(await submitRetries(handle), 0, 'no attempt spent on the 429');
-    } finally {
-      await running.kill();
-      await sandbox.close();
-    }
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.counts.succeeded, 30);
+    assert.equal(summary.counts.retryRounds, 0, 'no retry round because of the quota');
+    assert.deepEqual(
+      bulkAnswers(sandbox),
+      { 202: 4, 429: 1 },
+      'one 429 (the probe into the window someone else used), then one call a window',
+    );
+    assert.equal(await submitRetries(handle), 0, 'no attempt spent on the 429');
   });
 
-  test('two workers on one queue share the pacing: never a request into a closed window', async () => {
-    const sandbox = await startVoucherifySandbox({ quotas: { bulkPerHour: 2, bulkWindowSeconds: 4 } });
+  test('two workers on one queue share the pacing: never a request into a closed window', async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'voucherify', { quotas: { bulkPerHour: 2, bulkWindowSeconds: 4 } });
     const { dir, file } = await catalogOf('quota-shared', 60);
     const taskQueue = uniqueTaskQueue('quota-shared');
     const stagingDir = path.join(dir, 'staging');
     const workers = await twoWorkers(sandbox, taskQueue, stagingDir);
-    try {
-      const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
-      const request = { target: 'voucherify' as const, source: { location: file }, options };
-      const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-shared-${Date.now()}` });
-      const summary = await handle.result();
-      assert.equal(summary.counts.succeeded, 60);
-      assert.equal(summary.counts.retryRounds, 0);
-      // Four chunks may be in flight, but the quota allows two a window: the gate holds the rest back.
-      assert.deepEqual(bulkAnswers(sandbox), { 202: 6 });
-      assert.equal(await submitRetries(handle), 0);
-    } finally {
-      await workers.stop();
-      await sandbox.close();
-    }
+    onEnd(ctx, () => workers.stop());
+    const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
+    const request = { target: 'voucherify' as const, source: { location: file }, options };
+    const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-shared-${Date.now()}` });
+    const summary = await handle.result();
+    assert.equal(summary.counts.succeeded, 60);
+    assert.equal(summary.counts.retryRounds, 0);
+    // Four chunks may be in flight, but the quota allows two a window: the gate holds the rest back.
+    assert.deepEqual(bulkAnswers(sandbox), { 202: 6 });
+    assert.equal(await submitRetries(handle), 0);
   });
-  test('two imports into one account, on two workers: one coordinator paces both, never a request into a closed window', async () => {
-    const sandbox = await startVoucherifySandbox({ quotas: { bulkPerHour: 2, bulkWindowSeconds: 4 } });
+  test('two imports into one account, on two workers: one coordinator paces both, never a request into a closed window', async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'voucherify', { quotas: { bulkPerHour: 2, bulkWindowSeconds: 4 } });
     const first = await catalogOf('quota-two-a', 40);
     const second = await catalogOf('quota-two-b', 40);
     const taskQueue = uniqueTaskQueue('quota-two');
     const stagingDir = path.join(first.dir, 'staging');
     const workers = await twoWorkers(sandbox, taskQueue, stagingDir);
-    try {
-      const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
-      const start = (file: string, name: string) =>
-        startImport(
-          t.client,
-          { target: 'voucherify' as const, source: { location: file }, options },
-          { taskQueue, workflowId: `${name}-${Date.now()}` },
-        );
-      const handles = await Promise.all([start(first.file, 'quota-two-a'), start(second.file, 'quota-two-b')]);
-      const summaries = await Promise.all(handles.map((h) => h.result()));
-      for (const summary of summaries) {
-        assert.equal(summary.counts.succeeded, 40);
-        assert.equal(summary.counts.retryRounds, 0, 'no retry round because of the quota');
-      }
-      // Eight chunks at two calls a window: each import alone would probe every window the other one had used.
-      assert.deepEqual(bulkAnswers(sandbox), { 202: 8 }, 'every call into an open window, none answered 429');
-      for (const handle of handles) assert.equal(await submitRetries(handle), 0);
-      const coordinators: string[] = [];
-      for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` }))
-        coordinators.push(w.workflowId);
-      assert.equal(coordinators.length, 1, 'one coordinator for the account');
-      assert.match(coordinators[0]!, /^quota-voucherify-[0-9a-f]{16}$/, 'named by a hash: no URL, application id or key in it');
-    } finally {
-      await workers.stop();
-      await sandbox.close();
+    onEnd(ctx, () => workers.stop());
+    const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
+    const start = (file: string, name: string) =>
+      startImport(
+        t.client,
+        { target: 'voucherify' as const, source: { location: file }, options },
+        { taskQueue, workflowId: `${name}-${Date.now()}` },
+      );
+    const handles = await Promise.all([start(first.file, 'quota-two-a'), start(second.file, 'quota-two-b')]);
+    const summaries = await Promise.all(handles.map((h) => h.result()));
+    for (const summary of summaries) {
+      assert.equal(summary.counts.succeeded, 40);
+      assert.equal(summary.counts.retryRounds, 0, 'no retry round because of the quota');
     }
+    // Eight chunks at two calls a window: each import alone would probe every window the other one had used.
+    assert.deepEqual(bulkAnswers(sandbox), { 202: 8 }, 'every call into an open window, none answered 429');
+    for (const handle of handles) assert.equal(await submitRetries(handle), 0);
+    const coordinators: string[] = [];
+    for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` }))
+      coordinators.push(w.workflowId);
+    assert.equal(coordinators.length, 1, 'one coordinator for the account');
+    assert.match(coordinators[0]!, /^quota-voucherify-[0-9a-f]{16}$/, 'named by a hash: no URL, application id or key in it');
   });
 });

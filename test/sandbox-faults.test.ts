@@ -8,6 +8,7 @@ import {
   type VoucherifySandbox,
 } from '../sandbox/index';
 import { httpRequest, jsonRequest, pollUntil } from '../sandbox/test-support';
+import { sandboxFor } from './harness';
 
 const appKeys = { 'x-app-id': 'sandbox-app-id', 'x-app-token': 'sandbox-app-token' };
 const noisyProfile: Partial<FaultOptions> = { serverErrorRate: 0.25, rateLimitBurstRate: 0.08, rateLimitBurstLength: 3 };
@@ -94,61 +95,49 @@ describe('fault injection', () => {
     }
   });
 
-  test('injected errors come in each API’s shape; 502/504 come as gateway HTML; 429 has Retry-After', async () => {
-    const vf = await startVoucherifySandbox({ seed: 5, faults: { serverErrorRate: 1, rateLimitRetryAfterSeconds: 7 } });
-    try {
-      const answers = await Promise.all(Array.from({ length: 16 }, () => httpRequest(`${vf.url}/v1/async-actions`, { headers: appKeys })));
-      const byStatus = new Map(answers.map((a) => [a.status, a]));
-      assert.deepEqual([...byStatus.keys()].sort(), [500, 502, 503, 504]);
-      assert.equal(byStatus.get(500)?.json.code, 500);
-      assert.equal(byStatus.get(503)?.json.key, 'service_unavailable');
-      assert.match(byStatus.get(502)?.headers.get('content-type') ?? '', /text\/html/);
-      assert.equal(byStatus.get(502)?.json, undefined);
-      assert.ok(byStatus.get(500)?.headers.has('x-rate-limit-remaining'), 'rate-limit headers on every answer');
-      assert.equal(vf.productCount(), 0);
+  test('injected errors come in each API’s shape; 502/504 come as gateway HTML; 429 has Retry-After', async (ctx) => {
+    const vf = await sandboxFor(ctx, 'voucherify', { seed: 5, faults: { serverErrorRate: 1, rateLimitRetryAfterSeconds: 7 } });
+    const answers = await Promise.all(Array.from({ length: 16 }, () => httpRequest(`${vf.url}/v1/async-actions`, { headers: appKeys })));
+    const byStatus = new Map(answers.map((a) => [a.status, a]));
+    assert.deepEqual([...byStatus.keys()].sort(), [500, 502, 503, 504]);
+    assert.equal(byStatus.get(500)?.json.code, 500);
+    assert.equal(byStatus.get(503)?.json.key, 'service_unavailable');
+    assert.match(byStatus.get(502)?.headers.get('content-type') ?? '', /text\/html/);
+    assert.equal(byStatus.get(502)?.json, undefined);
+    assert.ok(byStatus.get(500)?.headers.has('x-rate-limit-remaining'), 'rate-limit headers on every answer');
+    assert.equal(vf.productCount(), 0);
 
-      vf.setFaults({ rateLimitBurstRate: 1, rateLimitRetryAfterSeconds: 7 });
-      const limited = await httpRequest(`${vf.url}/v1/async-actions`, { headers: appKeys });
-      assert.equal(limited.status, 429);
-      assert.equal(limited.headers.get('retry-after'), '7');
-      assert.equal(limited.headers.get('x-rate-limit-type'), 'api_calls');
+    vf.setFaults({ rateLimitBurstRate: 1, rateLimitRetryAfterSeconds: 7 });
+    const limited = await httpRequest(`${vf.url}/v1/async-actions`, { headers: appKeys });
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get('retry-after'), '7');
+    assert.equal(limited.headers.get('x-rate-limit-type'), 'api_calls');
 
-      vf.setFaults({});
-      assert.equal(
-        (await httpRequest(`${vf.url}/v1/async-actions`, { headers: appKeys })).status,
-        200,
-        'setFaults({}) switches faults off',
-      );
-      assert.equal((await httpRequest(`${vf.url}/_sandbox/stats`)).status, 200);
-    } finally {
-      await vf.close();
-    }
+    vf.setFaults({});
+    assert.equal((await httpRequest(`${vf.url}/v1/async-actions`, { headers: appKeys })).status, 200, 'setFaults({}) switches faults off');
+    assert.equal((await httpRequest(`${vf.url}/_sandbox/stats`)).status, 200);
   });
 
-  test('a slow answer past the client timeout still applies the request', async () => {
-    const pp = await startPropellerSandbox();
-    try {
-      const token = await propellerToken(pp);
-      pp.setFaults({ slowRate: 1, slowMs: 400 });
-      const started = Date.now();
-      await assert.rejects(
-        fetch(`${pp.url}/v2/products/bulk/sourceId`, {
-          ...jsonRequest('POST', { products: [propellerProduct('slow-1')] }, { authorization: `Bearer ${token}` }),
-          signal: AbortSignal.timeout(100),
-        }),
-        /TimeoutError|aborted/,
-      );
-      assert.ok(Date.now() - started < 350);
-      assert.equal(pp.getProduct('sourceId', 'slow-1', 'ERP')?.sourceId, 'slow-1', 'applied although the client gave up');
-      const patient = await httpRequest(`${pp.url}/v2/products/sourceId/slow-1?source=ERP`, {
-        headers: { authorization: `Bearer ${token}` },
-      });
-      assert.equal(patient.status, 200);
-      assert.ok(Date.now() - started >= 400, 'a patient client gets the answer late');
-      assert.ok((pp.stats().faultsInjected.slow ?? 0) >= 2);
-    } finally {
-      await pp.close();
-    }
+  test('a slow answer past the client timeout still applies the request', async (ctx) => {
+    const pp = await sandboxFor(ctx, 'propeller');
+    const token = await propellerToken(pp);
+    pp.setFaults({ slowRate: 1, slowMs: 400 });
+    const started = Date.now();
+    await assert.rejects(
+      fetch(`${pp.url}/v2/products/bulk/sourceId`, {
+        ...jsonRequest('POST', { products: [propellerProduct('slow-1')] }, { authorization: `Bearer ${token}` }),
+        signal: AbortSignal.timeout(100),
+      }),
+      /TimeoutError|aborted/,
+    );
+    assert.ok(Date.now() - started < 350);
+    assert.equal(pp.getProduct('sourceId', 'slow-1', 'ERP')?.sourceId, 'slow-1', 'applied although the client gave up');
+    const patient = await httpRequest(`${pp.url}/v2/products/sourceId/slow-1?source=ERP`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(patient.status, 200);
+    assert.ok(Date.now() - started >= 400, 'a patient client gets the answer late');
+    assert.ok((pp.stats().faultsInjected.slow ?? 0) >= 2);
   });
 
   test('a dropped connection after apply leaves the client blind but the change made', async () => {
@@ -180,24 +169,20 @@ describe('fault injection', () => {
     }
   });
 
-  test('Voucherify actions can end FAILED part-way; resubmitting succeeds', async () => {
-    const vf = await startVoucherifySandbox({ seed: 3, faults: { actionFailureRate: 1 } });
-    try {
-      const products = Array.from({ length: 200 }, (_, i) => ({ source_id: `af-${i}` }));
-      const failed = await voucherifyAction(vf, products);
-      assert.equal(failed.status, 'FAILED');
-      assert.equal(failed.operation_status, 'FAILED');
-      assert.ok(failed.progress < 100);
-      assert.equal(failed.result.done_count + failed.result.failed_count, 200);
-      assert.equal(vf.productCount(), failed.result.done_count, 'products before the failure point were applied');
-      vf.setFaults({});
-      const retried = await voucherifyAction(vf, products);
-      assert.equal(retried.status, 'DONE');
-      assert.equal(vf.productCount(), 200);
-      assert.equal(vf.stats().faultsInjected.actionFailure, 1);
-    } finally {
-      await vf.close();
-    }
+  test('Voucherify actions can end FAILED part-way; resubmitting succeeds', async (ctx) => {
+    const vf = await sandboxFor(ctx, 'voucherify', { seed: 3, faults: { actionFailureRate: 1 } });
+    const products = Array.from({ length: 200 }, (_, i) => ({ source_id: `af-${i}` }));
+    const failed = await voucherifyAction(vf, products);
+    assert.equal(failed.status, 'FAILED');
+    assert.equal(failed.operation_status, 'FAILED');
+    assert.ok(failed.progress < 100);
+    assert.equal(failed.result.done_count + failed.result.failed_count, 200);
+    assert.equal(vf.productCount(), failed.result.done_count, 'products before the failure point were applied');
+    vf.setFaults({});
+    const retried = await voucherifyAction(vf, products);
+    assert.equal(retried.status, 'DONE');
+    assert.equal(vf.productCount(), 200);
+    assert.equal(vf.stats().faultsInjected.actionFailure, 1);
   });
 
   test('Voucherify per-product failures are transient and independent of order and chunking', async () => {
@@ -232,15 +217,11 @@ describe('fault injection', () => {
     }
   });
 
-  test('productFailureAttempts sets how many submissions fail before one succeeds', async () => {
-    const vf = await startVoucherifySandbox({ seed: 2, faults: { productFailureRate: 1, productFailureAttempts: 2 } });
-    try {
-      const outcomes = [];
-      for (let i = 0; i < 3; i++) outcomes.push((await voucherifyAction(vf, [{ source_id: 'stubborn' }])).result.failed_count);
-      assert.deepEqual(outcomes, [1, 1, 0]);
-    } finally {
-      await vf.close();
-    }
+  test('productFailureAttempts sets how many submissions fail before one succeeds', async (ctx) => {
+    const vf = await sandboxFor(ctx, 'voucherify', { seed: 2, faults: { productFailureRate: 1, productFailureAttempts: 2 } });
+    const outcomes = [];
+    for (let i = 0; i < 3; i++) outcomes.push((await voucherifyAction(vf, [{ source_id: 'stubborn' }])).result.failed_count);
+    assert.deepEqual(outcomes, [1, 1, 0]);
   });
 
   test('Propeller answers success:false items, the same ones for the same seed, and accepts them on retry', async () => {

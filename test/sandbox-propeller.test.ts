@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startPropellerSandbox, type PropellerSandbox } from '../sandbox/index';
 import { httpRequest, jsonRequest, sleep } from '../sandbox/test-support';
+import { sandboxFor } from './harness';
 
 const form = (fields: Record<string, string>) => ({
   method: 'POST',
@@ -81,45 +82,37 @@ describe('Propeller sandbox', () => {
       assert.equal((await httpRequest(`${sandbox.url}/v2/products/id/1`)).status, 401);
     });
 
-    test('tokens expire after tokenTtlSeconds', async () => {
-      const shortLived = await startPropellerSandbox({ tokenTtlSeconds: 1 });
-      try {
-        const t = await tokenFor(shortLived);
-        const post = () =>
-          httpRequest(
-            `${shortLived.url}/v2/products/bulk/sourceId`,
-            jsonRequest('POST', { products: [product('ttl-1')] }, { authorization: `Bearer ${t}` }),
-          );
-        assert.equal((await post()).status, 200);
-        await sleep(1100);
-        assert.equal((await post()).status, 401);
-        assert.equal(
-          (
-            await httpRequest(
-              `${shortLived.url}/v2/products/bulk/sourceId`,
-              jsonRequest('POST', { products: [product('ttl-1')] }, { authorization: `Bearer ${await tokenFor(shortLived)}` }),
-            )
-          ).status,
-          200,
+    test('tokens expire after tokenTtlSeconds', async (ctx) => {
+      const shortLived = await sandboxFor(ctx, 'propeller', { tokenTtlSeconds: 1 });
+      const t = await tokenFor(shortLived);
+      const post = () =>
+        httpRequest(
+          `${shortLived.url}/v2/products/bulk/sourceId`,
+          jsonRequest('POST', { products: [product('ttl-1')] }, { authorization: `Bearer ${t}` }),
         );
-      } finally {
-        await shortLived.close();
-      }
+      assert.equal((await post()).status, 200);
+      await sleep(1100);
+      assert.equal((await post()).status, 401);
+      assert.equal(
+        (
+          await httpRequest(
+            `${shortLived.url}/v2/products/bulk/sourceId`,
+            jsonRequest('POST', { products: [product('ttl-1')] }, { authorization: `Bearer ${await tokenFor(shortLived)}` }),
+          )
+        ).status,
+        200,
+      );
     });
 
-    test('can answer in the older gateway shape', async () => {
-      const legacy = await startPropellerSandbox({ tokenResponseShape: 'legacy' });
-      try {
-        const { clientId, clientSecret, tokenUrl } = legacy.credentials;
-        const answer = await httpRequest(
-          tokenUrl,
-          form({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }),
-        );
-        assert.equal(answer.json.expires_in, '1800');
-        assert.equal(answer.json.token_type, 'BearerToken');
-      } finally {
-        await legacy.close();
-      }
+    test('can answer in the older gateway shape', async (ctx) => {
+      const legacy = await sandboxFor(ctx, 'propeller', { tokenResponseShape: 'legacy' });
+      const { clientId, clientSecret, tokenUrl } = legacy.credentials;
+      const answer = await httpRequest(
+        tokenUrl,
+        form({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }),
+      );
+      assert.equal(answer.json.expires_in, '1800');
+      assert.equal(answer.json.token_type, 'BearerToken');
     });
   });
 

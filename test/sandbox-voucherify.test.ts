@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startVoucherifySandbox, type VoucherifySandbox, type VoucherifySandboxOptions } from '../sandbox/index';
+import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox/index';
 import { httpRequest, jsonRequest, pollUntil, sleep, voucherifyBodyOfSize } from '../sandbox/test-support';
+import { sandboxFor } from './harness';
 
 const appKeys = { 'x-app-id': 'sandbox-app-id', 'x-app-token': 'sandbox-app-token' };
 
@@ -16,15 +17,6 @@ function clientFor(sandbox: VoucherifySandbox, headers: Record<string, string> =
         (answer) => answer.json?.status === 'DONE' || answer.json?.status === 'FAILED',
       ).then((answer) => answer.json),
   };
-}
-
-async function withSandbox(options: Partial<VoucherifySandboxOptions>, body: (sandbox: VoucherifySandbox) => Promise<void>) {
-  const sandbox = await startVoucherifySandbox(options);
-  try {
-    await body(sandbox);
-  } finally {
-    await sandbox.close();
-  }
 }
 
 describe('Voucherify sandbox', () => {
@@ -81,18 +73,18 @@ describe('Voucherify sandbox', () => {
       assert.equal(unknownToken.status, 401);
     });
 
-    test('an expired OAuth token gets 401', () =>
-      withSandbox({ oauthTokenTtlSeconds: 1 }, async (shortLived) => {
-        const issued = await httpRequest(`${shortLived.url}/v1/oauth/token`, {
-          method: 'POST',
-          headers: appKeys,
-          body: 'grant_type=client_credentials&scope=api',
-        });
-        const withToken = clientFor(shortLived, { authorization: `Bearer ${issued.json.access_token}` });
-        assert.equal((await withToken.get('/v1/async-actions')).status, 200);
-        await sleep(1100);
-        assert.equal((await withToken.get('/v1/async-actions')).status, 401);
-      }));
+    test('an expired OAuth token gets 401', async (ctx) => {
+      const shortLived = await sandboxFor(ctx, 'voucherify', { oauthTokenTtlSeconds: 1 });
+      const issued = await httpRequest(`${shortLived.url}/v1/oauth/token`, {
+        method: 'POST',
+        headers: appKeys,
+        body: 'grant_type=client_credentials&scope=api',
+      });
+      const withToken = clientFor(shortLived, { authorization: `Bearer ${issued.json.access_token}` });
+      assert.equal((await withToken.get('/v1/async-actions')).status, 200);
+      await sleep(1100);
+      assert.equal((await withToken.get('/v1/async-actions')).status, 401);
+    });
   });
 
   describe('POST /v1/products/bulk/async', () => {
@@ -189,39 +181,39 @@ describe('Voucherify sandbox', () => {
   });
 
   describe('async actions', () => {
-    test('are processed FIFO at the configured rate: ENQUEUED → IN_PROGRESS → DONE with progress', () =>
-      withSandbox({ productsPerSecond: 400 }, async (slow) => {
-        const slowClient = clientFor(slow);
-        const products = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ source_id: `${prefix}-${i}` }));
-        const firstId = (await slowClient.bulk(products('first', 200))).json.async_action_id as string;
-        const secondId = (await slowClient.bulk(products('second', 40))).json.async_action_id as string;
-        const seen = { first: [] as string[], second: [] as string[], progress: [] as number[] };
-        await pollUntil(
-          async () => {
-            const [first, second] = await Promise.all([slowClient.action(firstId), slowClient.action(secondId)]);
-            seen.first.push(first.json.status);
-            seen.second.push(second.json.status);
-            seen.progress.push(first.json.progress);
-            if (second.json.status !== 'ENQUEUED') assert.equal(first.json.status, 'DONE', 'the second action waits for the first');
-            return second.json.status;
-          },
-          (status) => status === 'DONE',
-        );
-        assert.ok(seen.first.includes('IN_PROGRESS'));
-        assert.ok(seen.second.includes('ENQUEUED'));
-        assert.ok(
-          seen.progress.some((p) => p > 0 && p < 100),
-          `progress went through intermediate values: ${seen.progress.join(',')}`,
-        );
-        assert.deepEqual(
-          [...seen.progress].sort((a, b) => a - b),
-          seen.progress,
-          'progress never goes back',
-        );
-        const first = (await slowClient.action(firstId)).json;
-        assert.ok(first.processing_time >= 300, `200 products at 400/s take about 500 ms, took ${first.processing_time}`);
-        assert.equal(slow.productCount(), 240);
-      }));
+    test('are processed FIFO at the configured rate: ENQUEUED → IN_PROGRESS → DONE with progress', async (ctx) => {
+      const slow = await sandboxFor(ctx, 'voucherify', { productsPerSecond: 400 });
+      const slowClient = clientFor(slow);
+      const products = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => ({ source_id: `${prefix}-${i}` }));
+      const firstId = (await slowClient.bulk(products('first', 200))).json.async_action_id as string;
+      const secondId = (await slowClient.bulk(products('second', 40))).json.async_action_id as string;
+      const seen = { first: [] as string[], second: [] as string[], progress: [] as number[] };
+      await pollUntil(
+        async () => {
+          const [first, second] = await Promise.all([slowClient.action(firstId), slowClient.action(secondId)]);
+          seen.first.push(first.json.status);
+          seen.second.push(second.json.status);
+          seen.progress.push(first.json.progress);
+          if (second.json.status !== 'ENQUEUED') assert.equal(first.json.status, 'DONE', 'the second action waits for the first');
+          return second.json.status;
+        },
+        (status) => status === 'DONE',
+      );
+      assert.ok(seen.first.includes('IN_PROGRESS'));
+      assert.ok(seen.second.includes('ENQUEUED'));
+      assert.ok(
+        seen.progress.some((p) => p > 0 && p < 100),
+        `progress went through intermediate values: ${seen.progress.join(',')}`,
+      );
+      assert.deepEqual(
+        [...seen.progress].sort((a, b) => a - b),
+        seen.progress,
+        'progress never goes back',
+      );
+      const first = (await slowClient.action(firstId)).json;
+      assert.ok(first.processing_time >= 300, `200 products at 400/s take about 500 ms, took ${first.processing_time}`);
+      assert.equal(slow.productCount(), 240);
+    });
 
     test('unknown ids get 404 with the documented body', async () => {
       const answer = await client.action('aa_0000000000000000ff');
@@ -250,33 +242,33 @@ describe('Voucherify sandbox', () => {
       assert.equal((await client.get('/v1/async-actions?limit=101')).status, 400);
     });
 
-    test('the report URL expires at reports_available_till', () =>
-      withSandbox({ reportTtlSeconds: 1 }, async (shortReports) => {
-        const c = clientFor(shortReports);
-        const done = await c.finished((await c.bulk([{ source_id: 'r-1' }])).json.async_action_id);
-        assert.equal((await httpRequest(done.result.reports[0])).status, 200);
-        await sleep(Date.parse(done.result.reports_available_till) - Date.now() + 50);
-        const expired = await httpRequest(done.result.reports[0]);
-        assert.equal(expired.status, 403);
-        assert.match(expired.text, /expired/);
-      }));
+    test('the report URL expires at reports_available_till', async (ctx) => {
+      const shortReports = await sandboxFor(ctx, 'voucherify', { reportTtlSeconds: 1 });
+      const c = clientFor(shortReports);
+      const done = await c.finished((await c.bulk([{ source_id: 'r-1' }])).json.async_action_id);
+      assert.equal((await httpRequest(done.result.reports[0])).status, 200);
+      await sleep(Date.parse(done.result.reports_available_till) - Date.now() + 50);
+      const expired = await httpRequest(done.result.reports[0]);
+      assert.equal(expired.status, 403);
+      assert.match(expired.text, /expired/);
+    });
 
-    test('the legacy result shape lists {source_id, found, updated}', () =>
-      withSandbox({ resultShape: 'legacy' }, async (legacy) => {
-        const c = clientFor(legacy);
-        await c.finished((await c.bulk([{ source_id: 'l-1' }])).json.async_action_id);
-        const done = await c.finished(
-          (await c.bulk([{ source_id: 'l-1' }, { source_id: 'l-2' }, { source_id: 'l-3', price: 'free' }])).json.async_action_id,
-        );
-        assert.deepEqual(done.result, {
-          results: [
-            { source_id: 'l-1', found: true, updated: true },
-            { source_id: 'l-2', found: false, updated: true },
-            { source_id: 'l-3', found: false, updated: false },
-          ],
-          done_count: 2,
-        });
-      }));
+    test('the legacy result shape lists {source_id, found, updated}', async (ctx) => {
+      const legacy = await sandboxFor(ctx, 'voucherify', { resultShape: 'legacy' });
+      const c = clientFor(legacy);
+      await c.finished((await c.bulk([{ source_id: 'l-1' }])).json.async_action_id);
+      const done = await c.finished(
+        (await c.bulk([{ source_id: 'l-1' }, { source_id: 'l-2' }, { source_id: 'l-3', price: 'free' }])).json.async_action_id,
+      );
+      assert.deepEqual(done.result, {
+        results: [
+          { source_id: 'l-1', found: true, updated: true },
+          { source_id: 'l-2', found: false, updated: true },
+          { source_id: 'l-3', found: false, updated: false },
+        ],
+        done_count: 2,
+      });
+    });
   });
 
   describe('reading products', () => {
@@ -312,46 +304,48 @@ describe('Voucherify sandbox', () => {
   });
 
   describe('quotas', () => {
-    test('carry X-Rate-Limit-* headers and answer 429 with Retry-After and X-Rate-Limit-Type per bucket', () =>
-      withSandbox({ quotas: { bulkPerHour: 2, callsPerMinute: 3, bulkWindowSeconds: 3600, callsWindowSeconds: 1 } }, async (limited) => {
-        const c = clientFor(limited);
-        const first = await c.bulk([]);
-        assert.equal(first.status, 202);
-        assert.equal(first.headers.get('x-rate-limit-limit'), '2');
-        assert.equal(first.headers.get('x-rate-limit-remaining'), '1');
-        assert.match(first.headers.get('x-rate-limit-retry') ?? '', /^\d{10}$/);
-        assert.equal((await c.bulk([])).status, 202);
-        const bulkLimited = await c.bulk([]);
-        assert.equal(bulkLimited.status, 429);
-        assert.equal(bulkLimited.headers.get('x-rate-limit-type'), 'bulk_api_calls');
-        assert.equal(bulkLimited.headers.get('x-rate-limit-remaining'), '0');
-        const retryAfter = Number(bulkLimited.headers.get('retry-after'));
-        assert.ok(retryAfter > 3500 && retryAfter <= 3600, `Retry-After ${retryAfter}`);
-        assert.ok(Number(bulkLimited.headers.get('x-rate-limit-retry')) >= Math.floor(Date.now() / 1000) + 3500);
-        assert.equal(bulkLimited.json.code, 429);
-        assert.equal(bulkLimited.json.message, 'Too many requests hit the API too quickly.');
+    test('carry X-Rate-Limit-* headers and answer 429 with Retry-After and X-Rate-Limit-Type per bucket', async (ctx) => {
+      const limited = await sandboxFor(ctx, 'voucherify', {
+        quotas: { bulkPerHour: 2, callsPerMinute: 3, bulkWindowSeconds: 3600, callsWindowSeconds: 1 },
+      });
+      const c = clientFor(limited);
+      const first = await c.bulk([]);
+      assert.equal(first.status, 202);
+      assert.equal(first.headers.get('x-rate-limit-limit'), '2');
+      assert.equal(first.headers.get('x-rate-limit-remaining'), '1');
+      assert.match(first.headers.get('x-rate-limit-retry') ?? '', /^\d{10}$/);
+      assert.equal((await c.bulk([])).status, 202);
+      const bulkLimited = await c.bulk([]);
+      assert.equal(bulkLimited.status, 429);
+      assert.equal(bulkLimited.headers.get('x-rate-limit-type'), 'bulk_api_calls');
+      assert.equal(bulkLimited.headers.get('x-rate-limit-remaining'), '0');
+      const retryAfter = Number(bulkLimited.headers.get('retry-after'));
+      assert.ok(retryAfter > 3500 && retryAfter <= 3600, `Retry-After ${retryAfter}`);
+      assert.ok(Number(bulkLimited.headers.get('x-rate-limit-retry')) >= Math.floor(Date.now() / 1000) + 3500);
+      assert.equal(bulkLimited.json.code, 429);
+      assert.equal(bulkLimited.json.message, 'Too many requests hit the API too quickly.');
 
-        // Ordinary calls draw from their own bucket.
-        const statuses = [];
-        for (let i = 0; i < 4; i++) statuses.push(await c.get('/v1/async-actions'));
-        assert.deepEqual(
-          statuses.map((s) => s.status),
-          [200, 200, 200, 429],
-        );
-        assert.deepEqual(
-          statuses.map((s) => s.headers.get('x-rate-limit-remaining')),
-          ['2', '1', '0', '0'],
-        );
-        assert.equal(statuses[3]?.headers.get('x-rate-limit-type'), 'api_calls');
-        assert.equal(statuses[3]?.headers.get('retry-after'), '1');
+      // Ordinary calls draw from their own bucket.
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push(await c.get('/v1/async-actions'));
+      assert.deepEqual(
+        statuses.map((s) => s.status),
+        [200, 200, 200, 429],
+      );
+      assert.deepEqual(
+        statuses.map((s) => s.headers.get('x-rate-limit-remaining')),
+        ['2', '1', '0', '0'],
+      );
+      assert.equal(statuses[3]?.headers.get('x-rate-limit-type'), 'api_calls');
+      assert.equal(statuses[3]?.headers.get('retry-after'), '1');
 
-        const unauthorized = await clientFor(limited, {}).get('/v1/async-actions');
-        assert.equal(unauthorized.status, 401);
-        assert.ok(unauthorized.headers.has('x-rate-limit-limit'), 'headers on every answer');
-        await sleep(1050);
-        assert.equal((await c.get('/v1/async-actions')).status, 200, 'a new window allows calls again');
-        assert.equal(limited.stats().requests['POST /v1/products/bulk/async']?.['429'], 1);
-      }));
+      const unauthorized = await clientFor(limited, {}).get('/v1/async-actions');
+      assert.equal(unauthorized.status, 401);
+      assert.ok(unauthorized.headers.has('x-rate-limit-limit'), 'headers on every answer');
+      await sleep(1050);
+      assert.equal((await c.get('/v1/async-actions')).status, 200, 'a new window allows calls again');
+      assert.equal(limited.stats().requests['POST /v1/products/bulk/async']?.['429'], 1);
+    });
   });
 
   test('GET /_sandbox/stats serves the same counters as stats()', async () => {

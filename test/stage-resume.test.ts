@@ -8,14 +8,14 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { startImport } from '../client';
-import { startVoucherifySandbox } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
 import { eventually, spawnWorkerProcess, tempDir, useTemporal, uniqueTaskQueue } from './helpers';
+import { onEnd, sandboxFor } from './harness';
 
 const t = useTemporal();
 
-test('a worker killed while staging resumes from its last heartbeat and the import loses nothing', async () => {
-  const sandbox = await startVoucherifySandbox({ seed: 2 });
+test('a worker killed while staging resumes from its last heartbeat and the import loses nothing', async (ctx) => {
+  const sandbox = await sandboxFor(ctx, 'voucherify', { seed: 2 });
   const dir = await tempDir('stage-kill');
   const count = 300_000;
   const file = await writeCatalog(path.join(dir, 'stage-kill.jsonl'), {
@@ -29,47 +29,43 @@ test('a worker killed while staging resumes from its last heartbeat and the impo
   const taskQueue = uniqueTaskQueue('stage-kill');
   const worker = () => spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir });
   let running = worker();
-  try {
-    // Small chunks: the first heartbeat (sent at once; later ones are throttled) already names a committed chunk.
-    const handle = await startImport(
-      t.client,
-      { target: 'voucherify', source: { location: file }, options: { pollIntervalMs: 100, chunkBytes: 100_000, concurrency: 8 } },
-      { taskQueue, workflowId: `stage-kill-${Date.now()}` },
-    );
-    const chunksDir = path.join(stagingDir, 'imports', handle.workflowId, 'chunks');
+  onEnd(ctx, () => running.kill());
+  // Small chunks: the first heartbeat (sent at once; later ones are throttled) already names a committed chunk.
+  const handle = await startImport(
+    t.client,
+    { target: 'voucherify', source: { location: file }, options: { pollIntervalMs: 100, chunkBytes: 100_000, concurrency: 8 } },
+    { taskQueue, workflowId: `stage-kill-${Date.now()}` },
+  );
+  const chunksDir = path.join(stagingDir, 'imports', handle.workflowId, 'chunks');
 
-    const committed = await eventually(
-      'a staging heartbeat naming committed chunks',
-      async () => {
-        const pending = (await handle.describe()).raw.pendingActivities?.[0];
-        const payload = pending?.activityType?.name === 'stage' ? pending.heartbeatDetails?.payloads?.[0] : undefined;
-        const details = payload ? defaultPayloadConverter.fromPayload<{ chunksCommitted: number }>(payload) : undefined;
-        return details && details.chunksCommitted > 0 ? details.chunksCommitted : undefined;
-      },
-      120_000,
-    );
-    await running.kill();
-    const stagedBeforeKill = (await readdir(chunksDir)).filter((f) => f.endsWith('.jsonl')).sort();
-    const committedFiles = stagedBeforeKill.slice(0, committed);
-    const writtenAt = await Promise.all(committedFiles.map(async (f) => (await stat(path.join(chunksDir, f))).mtimeMs));
+  const committed = await eventually(
+    'a staging heartbeat naming committed chunks',
+    async () => {
+      const pending = (await handle.describe()).raw.pendingActivities?.[0];
+      const payload = pending?.activityType?.name === 'stage' ? pending.heartbeatDetails?.payloads?.[0] : undefined;
+      const details = payload ? defaultPayloadConverter.fromPayload<{ chunksCommitted: number }>(payload) : undefined;
+      return details && details.chunksCommitted > 0 ? details.chunksCommitted : undefined;
+    },
+    120_000,
+  );
+  await running.kill();
+  const stagedBeforeKill = (await readdir(chunksDir)).filter((f) => f.endsWith('.jsonl')).sort();
+  const committedFiles = stagedBeforeKill.slice(0, committed);
+  const writtenAt = await Promise.all(committedFiles.map(async (f) => (await stat(path.join(chunksDir, f))).mtimeMs));
 
-    running = worker();
-    const summary = await handle.result();
-    assert.ok(
-      stagedBeforeKill.length < summary.counts.chunks,
-      `killed mid-staging (${stagedBeforeKill.length} of ${summary.counts.chunks} chunks written)`,
-    );
-    assert.match(running.stderr(), /Staging resumes after a restart/);
-    const rewrittenAt = await Promise.all(committedFiles.map(async (f) => (await stat(path.join(chunksDir, f))).mtimeMs));
-    assert.deepEqual(rewrittenAt, writtenAt, `the ${committed} chunk(s) committed before the kill were not written again`);
+  running = worker();
+  const summary = await handle.result();
+  assert.ok(
+    stagedBeforeKill.length < summary.counts.chunks,
+    `killed mid-staging (${stagedBeforeKill.length} of ${summary.counts.chunks} chunks written)`,
+  );
+  assert.match(running.stderr(), /Staging resumes after a restart/);
+  const rewrittenAt = await Promise.all(committedFiles.map(async (f) => (await stat(path.join(chunksDir, f))).mtimeMs));
+  assert.deepEqual(rewrittenAt, writtenAt, `the ${committed} chunk(s) committed before the kill were not written again`);
 
-    assert.equal(summary.counts.read, count);
-    assert.equal(summary.counts.invalid, count / 1000);
-    assert.equal(summary.counts.succeeded, count - count / 1000);
-    assert.equal(summary.counts.failed + summary.counts.notSubmitted, 0);
-    assert.equal(sandbox.productCount(), count - count / 1000);
-  } finally {
-    await running.kill();
-    await sandbox.close();
-  }
+  assert.equal(summary.counts.read, count);
+  assert.equal(summary.counts.invalid, count / 1000);
+  assert.equal(summary.counts.succeeded, count - count / 1000);
+  assert.equal(summary.counts.failed + summary.counts.notSubmitted, 0);
+  assert.equal(sandbox.productCount(), count - count / 1000);
 });
