@@ -81,11 +81,30 @@ export const RETRY_FLOOR_MS = 500;
 export const RETRY_BACKOFF = { initialMs: 1000, coefficient: 2, maxMs: 120_000 } as const;
 const RETRY_JITTER_CAP_MS = 250;
 
-/** The server's own delay, when it gives one: Retry-After seconds, else Voucherify's X-Rate-Limit-Retry (epoch seconds). */
-export function serverDelayMs(headers: Record<string, string | string[] | undefined>, now = Date.now()): number | undefined {
+/**
+ * How a target names its quota in its answers' headers, beyond the standard Retry-After (lower-case names). A target
+ * that meters calls says so in its own folder (`targets/voucherify/quota-headers.ts`); without one, only Retry-After
+ * counts and no answer carries a quota.
+ */
+export interface QuotaHeaders {
+  /** Epoch seconds from which calls are allowed again. */
+  retryAt: string;
+  limit: string;
+  remaining: string;
+  /** Names the bucket an answer (a 429 at least) speaks of. */
+  bucket: string;
+  /** Buckets that retrying cannot refill (a billing cycle's quota): a 429 on them stops the import. */
+  exhaustedBuckets: readonly string[];
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+/** The server's own delay, when it gives one: Retry-After seconds, else the target's retry-at header (epoch seconds). */
+export function serverDelayMs(headers: Headers, now = Date.now(), names?: QuotaHeaders): number | undefined {
   const retryAfter = Number(headers['retry-after']);
   if (headers['retry-after'] !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0) return retryAfter * 1000;
-  const retryAt = Number(headers['x-rate-limit-retry']);
+  if (!names) return undefined;
+  const retryAt = Number(headers[names.retryAt]);
   if (Number.isFinite(retryAt) && retryAt > 0) return Math.max(0, retryAt * 1000 - now);
   return undefined;
 }
@@ -130,20 +149,22 @@ export interface QuotaSeen {
  * empties the bucket whatever its headers say, until Retry-After (else X-Rate-Limit-Retry), floored.
  */
 export function quotaOf(
-  headers: Record<string, string | string[] | undefined>,
+  headers: Headers,
   status: number,
+  names: QuotaHeaders | undefined,
   now = Date.now(),
   bucketOfEndpoint = 'requests',
 ): QuotaSeen | undefined {
   const num = (name: string) => (headers[name] === undefined || headers[name] === '' ? undefined : Number(headers[name]));
-  const limit = num('x-rate-limit-limit');
-  let remaining = num('x-rate-limit-remaining');
+  const limit = names && num(names.limit);
+  let remaining = names && num(names.remaining);
   if (status !== 429 && limit === undefined && remaining === undefined) return undefined;
   if (status === 429) remaining = 0;
   // Voucherify names the bucket on a 429 only; other answers carry the quota of the bucket their endpoint draws from.
-  const bucket = typeof headers['x-rate-limit-type'] === 'string' ? headers['x-rate-limit-type'] : bucketOfEndpoint;
+  const named = names && headers[names.bucket];
+  const bucket = typeof named === 'string' ? named : bucketOfEndpoint;
   const seen: QuotaSeen = { bucket, ...(Number.isFinite(limit) ? { limit } : {}), ...(Number.isFinite(remaining) ? { remaining } : {}) };
-  if (remaining === 0) seen.retryAtMs = now + Math.max(RETRY_FLOOR_MS, serverDelayMs(headers, now) ?? 0);
+  if (remaining === 0) seen.retryAtMs = now + Math.max(RETRY_FLOOR_MS, serverDelayMs(headers, now, names) ?? 0);
   return seen;
 }
 
@@ -169,7 +190,7 @@ export function isHttpStatus(err: unknown, status: number): err is HTTPError {
  * Retry-After (else X-Rate-Limit-Retry); 4xx are final and carry the API's body; a request whose
  * answer never came is retried and marked as of unknown outcome.
  */
-export function toFailure(err: unknown, targetLabel: string, settings?: TargetSettings): Error {
+export function toFailure(err: unknown, targetLabel: string, settings?: TargetSettings, names?: QuotaHeaders): Error {
   if (settings) {
     const wrong = misconfiguration(err, settings);
     if (wrong) return wrong;
@@ -180,7 +201,8 @@ export function toFailure(err: unknown, targetLabel: string, settings?: TargetSe
     const message = `${targetLabel} answered ${status} to ${describeRequest(err)}: ${errorBody(err)}`;
     const details = [{ status, body: errorBody(err) }];
     if (status === 429) {
-      if (headers['x-rate-limit-type'] === 'api_calls_cycle') {
+      const bucket = names && headers[names.bucket];
+      if (typeof bucket === 'string' && names?.exhaustedBuckets.includes(bucket)) {
         return ApplicationFailure.create({
           message: `${message} (the billing-cycle quota is used up; retrying cannot help)`,
           type: FailureType.quotaExhausted,
@@ -188,13 +210,17 @@ export function toFailure(err: unknown, targetLabel: string, settings?: TargetSe
           details,
         });
       }
-      const nextRetryDelay = retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers), rateLimited: true });
+      const nextRetryDelay = retryDelay({
+        attempt: currentAttempt(),
+        serverDelayMs: serverDelayMs(headers, Date.now(), names),
+        rateLimited: true,
+      });
       // The quota seen travels with the failure: the submit activity turns it into a durable wait, not a spent attempt.
-      const quota = quotaOf(headers, status);
+      const quota = quotaOf(headers, status, names);
       return ApplicationFailure.create({ message, type: FailureType.rateLimited, details: [{ ...details[0], quota }], nextRetryDelay });
     }
     if (status >= 500) {
-      const nextRetryDelay = retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers) });
+      const nextRetryDelay = retryDelay({ attempt: currentAttempt(), serverDelayMs: serverDelayMs(headers, Date.now(), names) });
       return ApplicationFailure.create({ message, type: FailureType.serverError, details, nextRetryDelay });
     }
     if (status === 401 || status === 403) {

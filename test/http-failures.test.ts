@@ -16,8 +16,10 @@ import {
   requireEnv,
   RETRY_FLOOR_MS,
   toFailure,
+  type QuotaHeaders,
   type TargetSettings,
 } from '../targets/http';
+import { voucherifyQuotaHeaders } from '../targets/voucherify/quota-headers';
 
 type Answer = { status: number; headers?: Record<string, string>; body?: string; hangMs?: number };
 const answers = new Map<string, Answer>();
@@ -49,9 +51,18 @@ async function errorOf(path: string, answer: Answer, timeoutMs = 5000, base = ba
   throw new Error(`${path} did not fail`);
 }
 
-/** Requests `path` and returns the failure it turns into (with `settings`: as a target's bulk endpoint). */
-async function failureOf(path: string, answer: Answer, timeoutMs = 5000, settings?: TargetSettings): Promise<ApplicationFailure> {
-  const failure = toFailure(await errorOf(path, answer, timeoutMs), 'Target', settings);
+/**
+ * Requests `path` and returns the failure it turns into (with `settings`: as a target's bulk endpoint), read with
+ * Voucherify's quota headers unless `names` says otherwise (null: none).
+ */
+async function failureOf(
+  path: string,
+  answer: Answer,
+  timeoutMs = 5000,
+  settings?: TargetSettings,
+  names: QuotaHeaders | null = voucherifyQuotaHeaders,
+): Promise<ApplicationFailure> {
+  const failure = toFailure(await errorOf(path, answer, timeoutMs), 'Target', settings, names ?? undefined);
   assert.ok(failure instanceof ApplicationFailure, `an ApplicationFailure, got ${failure}`);
   assert.doesNotMatch(failure.message, /secret-token-123/, 'credentials never appear in failures');
   return failure;
@@ -76,6 +87,14 @@ test('without Retry-After, X-Rate-Limit-Retry (epoch seconds of the next allowed
   const failure = await failureOf('b', { status: 429, headers: { 'x-rate-limit-retry': String(retryAt) } });
   const delay = failure.nextRetryDelay as number;
   assert.ok(delay > 25_000 && delay <= 31_250, `about 30 s (+ jitter), got ${delay}`);
+});
+
+test("a target without quota headers of its own (Propeller) reads only Retry-After: Voucherify's names mean nothing there", async () => {
+  const retryAt = Math.floor(Date.now() / 1000) + 30;
+  const failure = await failureOf('b2', { status: 429, headers: { 'x-rate-limit-retry': String(retryAt) } }, 5000, undefined, null);
+  assert.ok((failure.nextRetryDelay as number) < 5_000, `the floor and jitter, not 30 s: ${failure.nextRetryDelay}`);
+  const cycle = await failureOf('c2', { status: 429, headers: { 'x-rate-limit-type': 'api_calls_cycle' } }, 5000, undefined, null);
+  assert.equal(cycle.nonRetryable, false);
 });
 
 test('a used-up billing-cycle quota (api_calls_cycle) is not retried', async () => {

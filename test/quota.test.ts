@@ -13,6 +13,7 @@ import { startImport } from '../client';
 import { progressQuery } from '../workflows/messages';
 import { QuotaGate } from '../workflows/quota';
 import { quotaOf } from '../targets/http';
+import { voucherifyQuotaHeaders } from '../targets/voucherify/quota-headers';
 import { waitingText } from '../client/progress';
 import type { VoucherifySandbox } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
@@ -42,9 +43,10 @@ describe('QuotaGate', () => {
 
   test('a 429 closes the gate until its Retry-After, never less than the floor; a target without quota headers is not metered', () => {
     const now = 1_000_000;
-    const seen = quotaOf({ 'retry-after': '0', 'x-rate-limit-type': 'bulk_api_calls' }, 429, now);
+    const seen = quotaOf({ 'retry-after': '0', 'x-rate-limit-type': 'bulk_api_calls' }, 429, voucherifyQuotaHeaders, now);
     assert.deepEqual(seen, { bucket: 'bulk_api_calls', remaining: 0, retryAtMs: now + 500 });
-    assert.equal(quotaOf({}, 200, now), undefined);
+    assert.equal(quotaOf({}, 200, voucherifyQuotaHeaders, now), undefined);
+    assert.equal(quotaOf({ 'x-rate-limit-remaining': '3' }, 200, undefined, now), undefined, "another target's headers are not ours");
     const gate = new QuotaGate({ probeFirst: false });
     gate.take(now);
     gate.take(now);

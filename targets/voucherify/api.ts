@@ -23,6 +23,7 @@ import {
 } from '../http';
 import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
 import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem, SubmitContext } from '../types';
+import { voucherifyQuotaHeaders } from './quota-headers';
 import { succeeded } from '../../common/outcome';
 
 const label = 'Voucherify';
@@ -275,7 +276,7 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
       let resends = earlier?.resends ?? 0;
       if (earlier) {
         const found = await findEarlierAction(items, earlier, ctx).catch((err: unknown) => {
-          throw toFailure(err, label, where);
+          throw toFailure(err, label, where, voucherifyQuotaHeaders);
         });
         if (found.actionId) {
           log(
@@ -305,7 +306,7 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
           ),
         );
         // The bulk bucket's headers let the workflow plan the next calls instead of finding the closed window with a 429.
-        const seen = quotaOf(answer.headers, answer.statusCode, Date.now(), 'bulk_api_calls');
+        const seen = quotaOf(answer.headers, answer.statusCode, voucherifyQuotaHeaders, Date.now(), 'bulk_api_calls');
         const quota = seen && { ...seen, sentAtMs: sent.sentAt };
         return { accepted: true, actionId: ActionAccepted.parse(answer.body).async_action_id, resends, ...(quota ? { quota } : {}) };
       } catch (err) {
@@ -313,7 +314,7 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
         // the next attempt need not look for one.
         if (!isUnknownOutcome(err)) heartbeat?.({ ...sent, answered: true });
         if (isHttpStatus(err, 413)) return { accepted: false, reason: 'too-large', resends };
-        throw toFailure(err, label, where);
+        throw toFailure(err, label, where, voucherifyQuotaHeaders);
       }
     },
     async poll(actionId, { signal, heartbeat }): Promise<ActionPoll> {
@@ -323,7 +324,7 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
         action = AsyncAction.parse(await heartbeatWhile(heartbeat, () => ({ actionId, polling: true }), answer));
       } catch (err) {
         // A 404 here means an action the target doesn't know (awaitAction's business), not a wrong URL.
-        throw toFailure(err, label, isHttpStatus(err, 404) ? undefined : where);
+        throw toFailure(err, label, isHttpStatus(err, 404) ? undefined : where, voucherifyQuotaHeaders);
       }
       if (action.status === 'ENQUEUED' || action.status === 'IN_PROGRESS') {
         return { finished: false, status: action.status, progress: action.progress ?? 0 };
