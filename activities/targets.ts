@@ -3,12 +3,12 @@
  * worker process (so an OAuth token is shared by every activity of the process).
  */
 import type { ImportInput, TargetName } from '../common/import';
-import { targetNamed } from '../targets';
-import type { ChunkLimits, SubmitContext, TargetApi } from '../targets/types';
+import type { Targets } from '../targets';
+import type { ChunkLimits, SubmitContext, Target, TargetApi } from '../targets/types';
 
 export interface BoundTarget {
   name: TargetName;
-  productSchema: ReturnType<typeof targetNamed>['productSchema'];
+  productSchema: Target['productSchema'];
   fromCsvRow(row: Record<string, string>): unknown;
   keyOf(product: unknown): string;
   csvKeyColumns: { columns: string[]; example: string };
@@ -23,12 +23,17 @@ export interface TargetRegistry {
   context(input: ImportInput, extra?: Omit<SubmitContext, 'options'>): SubmitContext;
 }
 
-export function createTargetRegistry(env: NodeJS.ProcessEnv = process.env): TargetRegistry {
+export function createTargetRegistry(targets: Targets, env: NodeJS.ProcessEnv = process.env): TargetRegistry {
   const connected = new Map<TargetName, TargetApi>();
+  const targetNamed = (name: TargetName): Target => {
+    const target = targets[name] as Target | undefined;
+    if (!target) throw new Error(`bulkport has no target named ${name}; known targets: ${Object.keys(targets).join(', ')}`);
+    return target;
+  };
   return {
     bind(input) {
       // The discriminated union pairs each target with its own options; TypeScript can't follow that through a lookup.
-      const target = targetNamed(input.target) as ReturnType<typeof targetNamed<TargetName>> & {
+      const target = targetNamed(input.target) as Target & {
         keyOf(p: unknown, o: unknown): string;
         csvKeyColumns(o: unknown): BoundTarget['csvKeyColumns'];
         limits(o: unknown): ChunkLimits;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startImport } from '../client';
 import type { TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
-import { devTargets } from '../targets/dev';
+import { devTarget } from '../targets/dev';
 import { startLocalStack } from '../scripts/local-stack';
 
 const count = Number(process.argv[2] ?? 200_000);
@@ -23,7 +23,7 @@ const file = await writeCatalog(path.resolve('.bulkport/bench', `import-${target
   format: 'jsonl',
   keyPrefix: 'bench',
 });
-const options = devTargets[target].benchOptions(chunk);
+const options = (await devTarget(target)).benchOptions(chunk);
 
 const started = performance.now();
 const handle = await startImport(stack.client, { target, source: { location: file }, options } as never, {

@@ -10,6 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createStageActivity } from '../activities/stage';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
+import { loadTargets } from '../targets';
 import { ImportInput, type StageResult, type TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
 
@@ -22,7 +23,7 @@ const file = path.join(dir, `stage-${target}-${count}.${format}`);
 await writeCatalog(file, { target, count, format, invalidEvery: 1000, keyPrefix: 'bench' });
 const store = new LocalFolderStore(path.join(dir, 'staging'));
 await rm(path.join(dir, 'staging'), { recursive: true, force: true });
-const stage = createStageActivity(store, createTargetRegistry({}));
+const stage = createStageActivity(store, createTargetRegistry(await loadTargets(), {}));
 const input = ImportInput.parse({ importId: 'bench-stage', target, source: { location: file } });
 
 const baselineRss = process.memoryUsage().rss;

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import type { TargetName } from '../common/import';
-import { devTargets } from '../targets/dev';
+import { devTarget } from '../targets/dev';
 
 export interface CatalogOptions {
   target: TargetName;
@@ -22,8 +22,8 @@ export interface CatalogOptions {
   padding?: number;
 }
 
-/** A product of the target, deterministic for its index; each target's dev module makes its own. */
-export const recordFor = (target: TargetName, i: number, o: CatalogOptions): Record<string, unknown> => devTargets[target].record(i, o);
+/** The target's product maker: deterministic for an index; each target's dev module has its own. */
+export const recordsOf = async (target: TargetName) => (await devTarget(target)).record;
 export { voucherifyRecord } from '../targets/voucherify/dev';
 export { propellerRecord } from '../targets/propeller/dev';
 
@@ -54,10 +54,11 @@ export async function writeCatalog(file: string, o: CatalogOptions): Promise<str
   const write = async (text: string) => {
     if (!out.write(text)) await once(out, 'drain');
   };
+  const makeRecord = await recordsOf(o.target);
   let columns: string[] | undefined;
   if (o.format === 'json') await write('[\n');
   for (let i = 0; i < o.count; i++) {
-    const record = recordFor(o.target, i, o);
+    const record = makeRecord(i, o);
     if (o.format === 'csv') {
       const row = csvRow(record);
       if (!columns) {

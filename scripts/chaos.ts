@@ -23,6 +23,10 @@ import type { TargetName as AnyTarget } from '../common/import';
 
 /** The targets whose sandboxes this run knows how to make hostile and to compare with the report. */
 type TargetName = Extract<AnyTarget, 'voucherify' | 'propeller'>;
+const records: Record<TargetName, (i: number, o: CatalogOptions) => Record<string, unknown>> = {
+  voucherify: voucherifyRecord,
+  propeller: propellerRecord,
+};
 import { pauseSignal, progressQuery, resumeSignal } from '../workflows/messages';
 import {
   startPropellerSandbox,
@@ -32,7 +36,7 @@ import {
   type VoucherifySandbox,
 } from '../sandbox';
 import { unitInterval } from '../sandbox/rng';
-import { recordFor, writeCatalog, type CatalogOptions } from './catalog';
+import { propellerRecord, voucherifyRecord, writeCatalog, type CatalogOptions } from './catalog';
 import { ensureTemporalCli } from './install-temporal';
 import type { ResultRow } from '../activities/report';
 import { freePort, logFile, PersistentDevServer, sleep, WorkerSupervisor } from './chaos-processes';
@@ -223,7 +227,7 @@ function checkRows(o: {
   const exhausted: string[] = [];
   let succeeded = 0;
   for (let i = 0; i < o.catalog.count; i++) {
-    const record = recordFor(o.target, i, o.catalog);
+    const record = records[o.target](i, o.catalog);
     const key = (o.target === 'voucherify' ? record.source_id : record.sourceId) as string;
     const row = byLine.get(i + 1);
     if (!row) continue;
@@ -270,7 +274,7 @@ function checkRows(o: {
   let damagedStored = 0;
   for (const key of o.damagedKeys ?? []) {
     const i = Number(key.slice(key.lastIndexOf('-') + 1));
-    if (storedMismatch(o.target, o.sandbox, recordFor(o.target, i, o.catalog)) === undefined) damagedStored++;
+    if (storedMismatch(o.target, o.sandbox, records[o.target](i, o.catalog)) === undefined) damagedStored++;
   }
   const stored = o.sandbox.productCount();
   const extra = stored - succeeded - damagedStored;

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { startImport } from '../client';
 import { followImport, summaryLines } from '../client/progress';
 import { targetNames, type TargetName } from '../common/import';
-import { devTargets } from '../targets/dev';
+import { devTarget } from '../targets/dev';
 import { workflowUiLink } from '../common/temporal-config';
 import { writeCatalog } from './catalog';
 import { startLocalStack } from './local-stack';
@@ -52,7 +52,7 @@ const catalog = await writeCatalog(path.resolve('.bulkport/demo', `catalog-${tar
 });
 say(`Catalog: ${count.toLocaleString('en-US')} generated products (every 1000th invalid on purpose) in ${catalog}`);
 
-const options = devTargets[target].demoOptions;
+const options = (await devTarget(target)).demoOptions;
 const handle = await startImport(client, { target, source: { location: catalog }, options } as never);
 const link = workflowUiLink(config, handle.workflowId);
 say(`Import started: ${link}\n`);

@@ -8,7 +8,7 @@ import { connectClient } from '../client';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
 import type { TargetName } from '../common/import';
 import type { CommonSandboxOptions, PropellerSandbox, SandboxHandle, VoucherifySandbox } from '../sandbox';
-import { devTargets } from '../targets/dev';
+import { devTarget } from '../targets/dev';
 import { manifests } from '../targets/manifests';
 import { connectWorker, createImportWorker } from '../workers/worker';
 import { startDevServer } from './dev-server';
@@ -43,7 +43,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const sandboxes = {} as Record<TargetName, SandboxHandle>;
   for (const { name } of manifests) {
-    sandboxes[name] = await devTargets[name].startSandbox({ ...options.sandbox, ...options.sandboxOptions?.[name] });
+    sandboxes[name] = await (await devTarget(name)).startSandbox({ ...options.sandbox, ...options.sandboxOptions?.[name] });
   }
   options.log(`Sandboxes: ${manifests.map((m) => `${m.title} ${sandboxes[m.name].url}`).join(', ')}`);
 

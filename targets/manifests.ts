@@ -1,7 +1,7 @@
 /**
- * Every target bulkport knows, as the workflow and the CLI see it (pure, safe in the workflow bundle). A new target
- * adds its manifest here; `TargetName` follows, and the compiler then names the two other maps that need it:
- * `allTargets` (targets/index.ts, the worker's side) and `devTargets` (targets/dev.ts, the demo, sandbox and benchmarks).
+ * The one registry of targets: every target bulkport knows, as the workflow and the CLI see it (pure, safe in the
+ * workflow bundle). A new target adds its manifest here; `TargetName` follows, and the worker (targets/index.ts) and
+ * the tools (targets/dev.ts) load the rest of its folder by its name.
  */
 import { propellerManifest } from './propeller/manifest';
 import { voucherifyManifest } from './voucherify/manifest';

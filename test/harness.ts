@@ -7,7 +7,7 @@ import type { TestContext } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startImport, type ImportSummary, type StartImportRequest } from '../client';
 import type { PropellerSandbox, VoucherifySandbox } from '../sandbox';
-import { devTargets } from '../targets/dev';
+import { devTarget } from '../targets/dev';
 import { startWorker, type RunningWorker, type TemporalHarness } from './helpers';
 
 /** The sandbox each target's tests get, with its own inspection methods. */
@@ -44,7 +44,7 @@ export async function sandboxFor<T extends SandboxTarget>(
   target: T,
   options: Record<string, unknown> = {},
 ): Promise<Sandboxes[T]> {
-  const sandbox = (await devTargets[target].startSandbox(options)) as Sandboxes[T];
+  const sandbox = (await (await devTarget(target)).startSandbox(options)) as Sandboxes[T];
   onEnd(ctx, () => sandbox.close());
   return sandbox;
 }

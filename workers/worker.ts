@@ -8,6 +8,7 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities } from '../activities';
 import { storeFromEnv, type StagingStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
+import { loadTargets } from '../targets';
 import type { TemporalConfig } from '../common/temporal-config';
 import { HEARTBEAT_INTERVAL_MS } from '../common/timeouts';
 
@@ -32,7 +33,7 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : { workflowsPath }),
-    activities: createActivities(options.store ?? storeFromEnv(env), createTargetRegistry(env)),
+    activities: createActivities(options.store ?? storeFromEnv(env), createTargetRegistry(await loadTargets(), env)),
     maxConcurrentActivityTaskExecutions: 40,
     // A cancel reaches an activity in a heartbeat's answer: this bounds how late (waiting polls heartbeat this often too).
     maxHeartbeatThrottleInterval: HEARTBEAT_INTERVAL_MS,

@@ -43,3 +43,5 @@ export const propellerDev: DevTarget = {
   benchOptions: (chunk) => ({ chunkSize: chunk ?? 1000, chunksPerRun: 50 }),
   startSandbox: (options) => startPropellerSandbox(options),
 };
+
+export default propellerDev;

@@ -69,3 +69,5 @@ export const propeller: Target<'propeller'> = {
   },
   connect: connectPropeller,
 };
+
+export default propeller;

@@ -24,3 +24,5 @@ export const voucherifyDev: DevTarget = {
   benchOptions: (chunk) => ({ pollIntervalMs: 200, chunksPerRun: 50, ...(chunk ? { chunkBytes: chunk } : {}) }),
   startSandbox: (options) => startVoucherifySandbox(options),
 };
+
+export default voucherifyDev;

@@ -42,3 +42,5 @@ export const voucherify: Target<'voucherify'> = {
   envelopeBytes: () => 2,
   connect: connectVoucherify,
 };
+
+export default voucherify;
