@@ -7,9 +7,10 @@
  */
 import path from 'node:path';
 import { startImport } from '../client';
-import { propellerRecord, writeCatalog } from '../scripts/catalog';
+import { writeCatalog } from '../scripts/catalog';
 import { startLocalStack } from '../scripts/local-stack';
 import type { PropellerLoad } from '../sandbox/propeller';
+import { barePropeller } from './bare';
 
 const count = Number(process.argv[2] ?? 24_000);
 const fixed = (process.argv[3] ?? '1,2,4,8,16,32').split(',').map(Number);
@@ -47,32 +48,10 @@ async function runImport(label: string, options: Record<string, unknown>) {
   };
 }
 
-/** The bare script: the same bodies posted straight to the sandbox by `capacity` workers, no Temporal, no staging. */
+/** The bare script (bench/bare.ts): the same catalog posted straight to the sandbox by `capacity` loops. */
 async function bare(concurrency: number) {
-  const env = stack.propeller.env;
-  const form = new URLSearchParams({
-    grant_type: 'client_credentials',
-    client_id: env.PROPELLER_CLIENT_ID!,
-    client_secret: env.PROPELLER_CLIENT_SECRET!,
-  });
-  const token = ((await (await fetch(env.PROPELLER_TOKEN_URL!, { method: 'POST', body: form })).json()) as { access_token: string })
-    .access_token;
-  let next = 0;
   const started = performance.now();
-  const worker = async () => {
-    for (let chunk = next++; chunk * chunkSize < count; chunk = next++) {
-      const products = [];
-      for (let i = chunk * chunkSize; i < Math.min(count, (chunk + 1) * chunkSize); i++) products.push(propellerRecord(i, catalog));
-      const answer = await fetch(`${env.PROPELLER_API_URL}/v2/products/bulk/sourceId`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ products }),
-      });
-      if (!answer.ok) throw new Error(`bare script: ${answer.status}`);
-      await answer.arrayBuffer();
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await barePropeller(stack.propeller.env, file, chunkSize, concurrency);
   const seconds = (performance.now() - started) / 1000;
   return {
     label: `bare script, concurrency ${concurrency}`,

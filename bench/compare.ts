@@ -1,0 +1,180 @@
+/**
+ * bulkport next to a bare script (bench/bare.ts) that reads the same catalog and posts the same chunks to the same
+ * target at the same concurrency: the ratio of their times is what bulkport's validation, durability and report cost.
+ * Runs interleaved (bare first in one pair, bulkport first in the next), a fresh sandbox per run, medians printed.
+ *
+ *   node --import tsx bench/compare.ts [propeller|voucherify] [products=200000] [concurrency=4] [pairs=3] [chunk]
+ *
+ * chunk: products per request for Propeller (default 1000), bytes per request for Voucherify (default 10,000,000).
+ * bulkport runs with a fixed window (no adaptive concurrency) so both send at the same concurrency. One process holds
+ * the sandbox, the bare script, the worker and the client: CPU is the process's during the run (the sandbox's share
+ * is in both), RSS its peak, sampled every 100 ms. Temporal's dev server runs in its own process and is not counted.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { LocalFolderStore } from '../activities/staging/store';
+import { startImport } from '../client';
+import type { TargetName } from '../common/import';
+import { writeCatalog } from '../scripts/catalog';
+import { startDevServer } from '../scripts/dev-server';
+import { devTarget } from '../targets/dev';
+import { createImportWorker, workflowsPath } from '../workers/worker';
+import { barePropeller, bareVoucherify } from './bare';
+
+const target = (process.argv[2] ?? 'propeller') as TargetName;
+const count = Number(process.argv[3] ?? 200_000);
+const concurrency = Number(process.argv[4] ?? 4);
+const pairs = Number(process.argv[5] ?? 3);
+const chunk = Number(process.argv[6] ?? (target === 'propeller' ? 1000 : 10_000_000));
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const server = await startDevServer();
+const connection = await NativeConnection.connect({ address: server.address });
+const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+const work = await mkdtemp(path.join(os.tmpdir(), 'bulkport-compare-'));
+const bundlePath = path.join(work, 'workflow-bundle.js');
+await writeFile(
+  bundlePath,
+  (await bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } }))
+    .code,
+);
+const file = await writeCatalog(path.resolve('.bulkport/bench', `compare-${target}-${count}.jsonl`), {
+  target,
+  count,
+  format: 'jsonl',
+  keyPrefix: 'cmp',
+});
+const dev = await devTarget(target);
+// Voucherify's sandbox works its queue at a million products/s, so the figures measure the clients.
+const sandboxOptions = { quiet: true, ...(target === 'voucherify' ? { productsPerSecond: 1_000_000 } : {}) };
+
+interface Run {
+  seconds: number;
+  cpuSeconds: number;
+  peakRssMb: number;
+  /** Seconds from the start to the first bulk request the sandbox saw. */
+  firstRequestSeconds?: number;
+}
+
+/**
+ * Times `body` against a fresh sandbox, with the process's CPU, its peak RSS and the first bulk request's time;
+ * `prepare` (a worker's start, which a user does once) is not timed.
+ */
+async function measured(
+  body: (env: Record<string, string>) => Promise<void>,
+  prepare?: (env: Record<string, string>) => Promise<void>,
+): Promise<Run> {
+  const sandbox = await dev.startSandbox(sandboxOptions);
+  await prepare?.(sandbox.env);
+  const bulkRequests = () =>
+    Object.entries(sandbox.stats().requests)
+      .filter(([endpoint]) => endpoint.startsWith('POST') && endpoint.includes('/bulk'))
+      .reduce((n, [, byStatus]) => n + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
+  let peak = process.memoryUsage().rss;
+  let firstRequestSeconds: number | undefined;
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+    if (firstRequestSeconds === undefined && bulkRequests() > 0) firstRequestSeconds = (performance.now() - started) / 1000;
+  }, 100);
+  try {
+    await body(sandbox.env);
+  } finally {
+    clearInterval(sampler);
+    await sandbox.close();
+  }
+  const used = process.cpuUsage(cpu);
+  return {
+    seconds: (performance.now() - started) / 1000,
+    cpuSeconds: (used.user + used.system) / 1e6,
+    peakRssMb: Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20),
+    ...(firstRequestSeconds !== undefined ? { firstRequestSeconds } : {}),
+  };
+}
+
+const bare = () =>
+  measured((env) =>
+    target === 'propeller' ? barePropeller(env, file, chunk, concurrency) : bareVoucherify(env, file, chunk, concurrency),
+  );
+
+let runNumber = 0;
+async function bulkport(): Promise<Run> {
+  const taskQueue = `compare-${process.pid}-${++runNumber}`;
+  const staging = await mkdtemp(path.join(work, 'staging-'));
+  let worker: Awaited<ReturnType<typeof createImportWorker>> | undefined;
+  let running: Promise<void> | undefined;
+  const options =
+    target === 'propeller'
+      ? { concurrency, chunkSize: chunk, adaptiveConcurrency: false }
+      : { concurrency, chunkBytes: chunk, pollIntervalMs: 200 };
+  try {
+    return await measured(
+      async () => {
+        const request = { target, source: { location: file }, options } as never;
+        const summary = await (await startImport(client, request, { taskQueue, workflowId: taskQueue })).result();
+        if (summary.counts.succeeded !== count) throw new Error(`bulkport: ${summary.counts.succeeded} of ${count} succeeded`);
+      },
+      async (env) => {
+        const store = new LocalFolderStore(staging);
+        worker = await createImportWorker({ connection, namespace: 'default', taskQueue, env, store, workflowBundlePath: bundlePath });
+        running = worker.run();
+      },
+    );
+  } finally {
+    worker?.shutdown();
+    await running;
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+const runs: { bare: Run[]; bulkport: Run[] } = { bare: [], bulkport: [] };
+const loads: number[] = [];
+try {
+  for (let pair = 0; pair < pairs; pair++) {
+    const order = pair % 2 ? (['bulkport', 'bare'] as const) : (['bare', 'bulkport'] as const);
+    for (const who of order) {
+      const run = who === 'bare' ? await bare() : await bulkport();
+      runs[who].push(run);
+      loads.push(os.loadavg()[0]!);
+      console.error(JSON.stringify({ pair, who, ...run }));
+    }
+  }
+  const summary = (list: Run[]) => ({
+    seconds: Number(median(list.map((r) => r.seconds)).toFixed(1)),
+    range: `${Math.min(...list.map((r) => r.seconds)).toFixed(1)}–${Math.max(...list.map((r) => r.seconds)).toFixed(1)} s`,
+    cpuSeconds: Number(median(list.map((r) => r.cpuSeconds)).toFixed(1)),
+    peakRssMb: Math.max(...list.map((r) => r.peakRssMb)),
+    firstRequestSeconds: Number(median(list.map((r) => r.firstRequestSeconds ?? Number.NaN)).toFixed(2)),
+  });
+  const b = summary(runs.bare);
+  const p = summary(runs.bulkport);
+  console.log(
+    JSON.stringify({
+      target,
+      products: count,
+      concurrency,
+      chunk,
+      pairs,
+      loadAverage: `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+      bare: b,
+      bulkport: p,
+      ratio: Number((p.seconds / b.seconds).toFixed(2)),
+      cpuRatio: Number((p.cpuSeconds / b.cpuSeconds).toFixed(1)),
+    }),
+  );
+} finally {
+  await connection.close();
+  await client.connection.close();
+  await server.teardown();
+  await rm(work, { recursive: true, force: true });
+}
