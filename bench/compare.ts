@@ -6,9 +6,10 @@
  *   node --import tsx bench/compare.ts [propeller|voucherify] [products=200000] [concurrency=4] [pairs=3] [chunk]
  *
  * chunk: products per request for Propeller (default 1000), bytes per request for Voucherify (default 10,000,000).
- * bulkport runs with a fixed window (no adaptive concurrency) so both send at the same concurrency. One process holds
- * the sandbox, the bare script, the worker and the client: CPU is the process's during the run (the sandbox's share
- * is in both), RSS its peak, sampled every 100 ms. Temporal's dev server runs in its own process and is not counted.
+ * bulkport runs with a fixed window (no adaptive concurrency) so both send at the same concurrency. The sandbox runs in
+ * a process of its own (a fresh one per run; Voucherify's works its queue at ten million products/s), as does
+ * Temporal's dev server; this process holds the bare script, or the worker and the client: CPU is this process's
+ * during the run, RSS its peak, sampled every 100 ms, and the first bulk request's time comes from the sandbox's stats.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -20,9 +21,10 @@ import { startImport } from '../client';
 import type { TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
 import { startDevServer } from '../scripts/dev-server';
-import { devTarget } from '../targets/dev';
 import { createImportWorker, workflowsPath } from '../workers/worker';
+import type { SandboxStats } from '../sandbox';
 import { barePropeller, bareVoucherify } from './bare';
+import { startSandboxProcess } from './sandbox-process';
 
 const target = (process.argv[2] ?? 'propeller') as TargetName;
 const count = Number(process.argv[3] ?? 200_000);
@@ -47,9 +49,6 @@ const file = await writeCatalog(path.resolve('.bulkport/bench', `compare-${targe
   format: 'jsonl',
   keyPrefix: 'cmp',
 });
-const dev = await devTarget(target);
-// Voucherify's sandbox works its queue at a million products/s, so the figures measure the clients.
-const sandboxOptions = { quiet: true, ...(target === 'voucherify' ? { productsPerSecond: 1_000_000 } : {}) };
 
 interface Run {
   seconds: number;
@@ -67,25 +66,34 @@ async function measured(
   body: (env: Record<string, string>) => Promise<void>,
   prepare?: (env: Record<string, string>) => Promise<void>,
 ): Promise<Run> {
-  const sandbox = await dev.startSandbox(sandboxOptions);
+  const sandbox = await startSandboxProcess(target as 'voucherify' | 'propeller');
   await prepare?.(sandbox.env);
-  const bulkRequests = () =>
-    Object.entries(sandbox.stats().requests)
+  const statsUrl = `${sandbox.env.VOUCHERIFY_API_URL ?? sandbox.env.PROPELLER_API_URL}/_sandbox/stats`;
+  const bulkRequests = async () => {
+    const stats = (await (await fetch(statsUrl)).json()) as SandboxStats;
+    return Object.entries(stats.requests)
       .filter(([endpoint]) => endpoint.startsWith('POST') && endpoint.includes('/bulk'))
       .reduce((n, [, byStatus]) => n + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
+  };
   let peak = process.memoryUsage().rss;
   let firstRequestSeconds: number | undefined;
   const started = performance.now();
   const cpu = process.cpuUsage();
   const sampler = setInterval(() => {
     peak = Math.max(peak, process.memoryUsage().rss);
-    if (firstRequestSeconds === undefined && bulkRequests() > 0) firstRequestSeconds = (performance.now() - started) / 1000;
+    if (firstRequestSeconds === undefined) {
+      const at = (performance.now() - started) / 1000;
+      void bulkRequests().then(
+        (n) => n > 0 && (firstRequestSeconds ??= at),
+        () => {},
+      );
+    }
   }, 100);
   try {
     await body(sandbox.env);
   } finally {
     clearInterval(sampler);
-    await sandbox.close();
+    await sandbox.stop();
   }
   const used = process.cpuUsage(cpu);
   return {

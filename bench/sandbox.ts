@@ -1,13 +1,6 @@
-// Sandbox benchmark: stores 1,000,000 products in each simulator (sent as ~10 MB
-// Voucherify bodies and 2000-product Propeller requests) and reports latency and
-// memory. Each simulator runs alone in a child process started through
-// `bulkport sandbox --only …`, so the memory is the sandbox's, not this driver's.
-//
-//   node --import tsx bench/sandbox.ts [--products 1000000] [--propeller-products 1000000]
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { httpRequest, jsonRequest, pollUntil, sleep } from '../sandbox/test-support';
+import { startSandboxProcess } from './sandbox-process';
 
 const { values } = parseArgs({
   options: {
@@ -215,31 +208,6 @@ function propellerProduct(i: number, variant = 'created') {
     supplier: `Supplier ${i % 30}`,
     supplierCode: `SUP-${n}`,
     descriptions: [{ language: 'EN', value: 'A cotton t-shirt.' }],
-  };
-}
-
-async function startSandboxProcess(only: 'voucherify' | 'propeller'): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
-  const commandModule = fileURLToPath(new URL('../sandbox/command.ts', import.meta.url));
-  const script = `import { sandboxCommand } from ${JSON.stringify(commandModule)}; await sandboxCommand().parseAsync(process.argv.slice(1), { from: 'user' });`;
-  const args = ['--only', only, '--voucherify-port', '0', '--propeller-port', '0', '--quiet', '--products-per-second', '10000000'];
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script, '--', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const env = await new Promise<Record<string, string>>((resolve, reject) => {
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += String(chunk);
-      if (output.includes('Stop with Ctrl-C.'))
-        resolve(Object.fromEntries([...output.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? ''])));
-    });
-    child.once('exit', (code) => reject(new Error(`sandbox exited with ${code}: ${output}`)));
-  });
-  return {
-    env,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    },
   };
 }
 

@@ -1,0 +1,31 @@
+/** A sandbox in a child process, for benchmarks that measure the client's process alone. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** One sandbox in a process of its own (`bulkport sandbox --only`), so its CPU is not the measured process's. */
+export async function startSandboxProcess(
+  only: 'voucherify' | 'propeller',
+): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+  const commandModule = fileURLToPath(new URL('../sandbox/command.ts', import.meta.url));
+  const script = `import { sandboxCommand } from ${JSON.stringify(commandModule)}; await sandboxCommand().parseAsync(process.argv.slice(1), { from: 'user' });`;
+  const args = ['--only', only, '--voucherify-port', '0', '--propeller-port', '0', '--quiet', '--products-per-second', '10000000'];
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script, '--', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const env = await new Promise<Record<string, string>>((resolve, reject) => {
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += String(chunk);
+      if (output.includes('Stop with Ctrl-C.'))
+        resolve(Object.fromEntries([...output.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? ''])));
+    });
+    child.once('exit', (code) => reject(new Error(`sandbox exited with ${code}: ${output}`)));
+  });
+  return {
+    env,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
