@@ -129,7 +129,7 @@ async function chunkLines(dir: string, chunk: string): Promise<number[]> {
   const text = await readFile(path.join(dir, 'chunks', `${chunk}.jsonl`), 'utf8');
   return text
     .split('\n')
-    .filter((l) => l.startsWith('{"line"'))
+    .filter((l) => l && !l.startsWith('{"#seal"'))
     .map((l) => (JSON.parse(l) as { line: number }).line);
 }
 
