@@ -146,7 +146,8 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       chunkId,
       actionId,
       stopIfFailing,
-    }: ChunkRequest & { actionId: string; stopIfFailing?: boolean }): Promise<OutcomeCounts> {
+      products: given,
+    }: ChunkRequest & { actionId: string; stopIfFailing?: boolean; products?: number }): Promise<OutcomeCounts> {
       const ctx = Context.current();
       const api = targets.api(input.target);
       if (api.mode !== 'async-action') throw ApplicationFailure.nonRetryable(`${input.target} has no asynchronous actions to await`);
@@ -172,8 +173,8 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       const { pollIntervalMs: floorMs, pollGiveUpMs } = input.options;
       const began = Date.now();
       const recordAll = (outcome: FailedOutcome) => recordWhole(input, chunkId, outcome);
-      // A retried attempt has no product count from the submission: read it once, it only shapes the first poll.
-      const products = (await readChunk(store, input.importId, chunkId)).length;
+      // The submission's product count shapes the first poll; an import started before it was passed reads the chunk.
+      const products = given ?? (await readChunk(store, input.importId, chunkId)).length;
       const firstMs = firstPollDelay(products, pace.estimate(input.target), floorMs);
       let delay = firstMs;
       let polls = 0;

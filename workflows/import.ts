@@ -347,7 +347,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     let counts: OutcomeCounts;
     // A stopping import tells the poll (a cancel of the activity): it ends at once if the target is failing (the outcome
     // unknown, and said so), else it follows the action. An activity cancelled before it started is asked again, told so.
-    const follow = (stopIfFailing: boolean) => act.poll({ input, chunkId, actionId: result.actionId, stopIfFailing });
+    const follow = (stopIfFailing: boolean) =>
+      act.poll({ input, chunkId, actionId: result.actionId, stopIfFailing, products: result.products });
     const polling = new wf.CancellationScope();
     let polled = false;
     void wf.condition(() => polled || stopping()).then(() => polled || polling.cancel());
