@@ -84,7 +84,9 @@ async function measured(
     if (firstRequestSeconds === undefined) {
       const at = (performance.now() - started) / 1000;
       void bulkRequests().then(
-        (n) => n > 0 && (firstRequestSeconds ??= at),
+        (n) => {
+          if (n > 0) firstRequestSeconds ??= at;
+        },
         () => {},
       );
     }
