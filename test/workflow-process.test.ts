@@ -18,6 +18,23 @@ function gate() {
 }
 
 describe('the import process with stub activities', { concurrency: 3, timeout: 120_000 }, () => {
+  test('search attributes follow the status at once and the counts at a rhythm, not one history event per chunk', async () => {
+    const outcome = await runWith(
+      'process-rhythm',
+      {
+        stage: async () => staged(40),
+        submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 2 }) }),
+        writeReport: async () => ({ ...report, counts: { ...report.counts, failed: 0, succeeded: 80 } }),
+      },
+      { concurrency: 4 },
+    );
+    assert.equal(outcome.summary?.status, 'completed');
+    assert.equal(outcome.searchStatus, 'Completed');
+    assert.equal(outcome.succeededAttribute, 80, 'the last counts are published with the last status');
+    // Staging, submitting, reporting, completed, and a count or two between: not 40 chunks' worth.
+    assert.ok(outcome.upserts <= 10, `${outcome.upserts} upserts for 40 chunks`);
+  });
+
   test('a 413 split: the halves are submitted in place of their chunk, and counted once', async () => {
     const submitted: string[] = [];
     const outcome = await runWith('process-split', {

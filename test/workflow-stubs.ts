@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ImportActivities } from '../activities';
 import { startImport, type ImportHandle, type StartImportRequest } from '../client';
 import { zeroOutcomes, type OutcomeCounts, type StageResult } from '../common/import';
-import { BulkImportStatus } from '../common/search-attributes';
+import { BulkImportStatus, BulkImportSucceeded } from '../common/search-attributes';
 import { stubWorker, uniqueTaskQueue, useTemporal } from './helpers';
 
 export const t = useTemporal();
@@ -52,7 +52,17 @@ export async function runWith(
     const description = await handle.describe();
     const { currentDetails } = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     const searchStatus = description.typedSearchAttributes.get(BulkImportStatus);
-    return { ...outcome, status: description.status.name, searchStatus, currentDetails: String(currentDetails) };
+    const succeededAttribute = description.typedSearchAttributes.get(BulkImportSucceeded);
+    // Each upsert of the search attributes is a history event of its own.
+    const upserts = ((await handle.fetchHistory()).events ?? []).filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
+    return {
+      ...outcome,
+      status: description.status.name,
+      searchStatus,
+      succeededAttribute,
+      upserts,
+      currentDetails: String(currentDetails),
+    };
   });
 }
 

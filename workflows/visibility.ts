@@ -50,17 +50,30 @@ export function progressMarkdown(p: ImportProgress, status?: string): string {
   ].join('\n');
 }
 
-/** Publishes progress to visibility: search attributes when their values change, the details every time. */
+/** Counts in the search attributes are refreshed at most this often (workflow time); a new status goes out at once. */
+export const SEARCH_ATTRIBUTES_EVERY_MS = 5_000;
+
+/**
+ * Publishes progress to visibility: the details every time; the search attributes when the status changes, and their
+ * counts at a steady rhythm rather than on every chunk (each upsert is a history event). Imports started before the
+ * rhythm (no patch marker in their history) keep upserting on every change, so they replay as they ran.
+ */
 export class VisibilityPublisher {
   private published = '';
+  private publishedStatus = '';
+  private publishedAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly target: TargetName) {}
 
   publish(p: ImportProgress, status: string): void {
     const values = { status, total: p.read, succeeded: p.succeeded, failed: p.failed + p.rejected + p.invalid };
     const key = JSON.stringify(values);
-    if (key !== this.published) {
+    const now = Date.now();
+    const due = status !== this.publishedStatus || now - this.publishedAt >= SEARCH_ATTRIBUTES_EVERY_MS;
+    if (key !== this.published && (due || !wf.patched('search-attributes-rhythm'))) {
       this.published = key;
+      this.publishedStatus = status;
+      this.publishedAt = now;
       wf.upsertSearchAttributes([
         { key: BulkImportTarget, value: this.target },
         { key: BulkImportStatus, value: values.status },
