@@ -5,6 +5,7 @@
  */
 import type { CatalogOptions } from '../scripts/catalog';
 import type { SandboxHandle } from '../sandbox';
+import { defaultExport } from './folder';
 import type { TargetName } from './manifests';
 
 export interface DevTarget {
@@ -24,12 +25,8 @@ const loaded = new Map<string, Promise<DevTarget>>();
 export function devTarget(name: TargetName): Promise<DevTarget> {
   let dev = loaded.get(name);
   if (!dev) {
-    dev = import(`./${name}/dev.ts`).then((module: { default?: DevTarget }) => {
-      if (typeof module.default?.record !== 'function') {
-        throw new Error(`targets/${name}/dev.ts must export its DevTarget as default: see "Adding a target" in the README`);
-      }
-      return module.default;
-    });
+    const isDev = (value: unknown) => typeof (value as DevTarget | undefined)?.record === 'function';
+    dev = defaultExport<DevTarget>(import(`./${name}/dev.ts`), `${name}/dev.ts`, 'DevTarget', isDev);
     loaded.set(name, dev);
   }
   return dev;
