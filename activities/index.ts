@@ -6,13 +6,13 @@ import { createChunkActivities } from './chunks';
 import { createReportActivities } from './report';
 import { createQuotaActivities } from './quota';
 import { createRoundActivities } from './rounds';
-import { createStageActivity } from './stage';
+import { createStageActivities } from './stage';
 import type { StagingStore } from './staging/store';
 import type { TargetRegistry } from './targets';
 
 export function createActivities(store: StagingStore, targets: TargetRegistry) {
   return {
-    stage: createStageActivity(store, targets),
+    ...createStageActivities(store, targets),
     ...createChunkActivities(store, targets),
     ...createRoundActivities(store, targets),
     ...createQuotaActivities(targets),

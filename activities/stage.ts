@@ -3,10 +3,14 @@
  * keys, and cut the valid products into chunk files in the staging store. Invalid rows are kept
  * for the report. Progress is heartbeated; after a crash the activity reads the source again
  * (staging is deterministic) and skips writing the chunks it had already committed.
+ *
+ * Chunks are committed in order to a progress file (staged.json) as they are written, and
+ * `awaitStaged` follows it: the workflow sends round 0's chunks while the rest of the source is read.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ImportInput, StageResult } from '../common/import';
+import { STAGE_ATTEMPTS } from '../common/timeouts';
 import type { ChunkLimits, StagedItem } from '../targets/types';
 import {
   detectFormat,
@@ -25,10 +29,13 @@ import {
   createSealedWriter,
   invalidKey,
   metaKey,
+  readAllJsonLines,
+  stagedKey,
   writeChunk,
   writeLines,
   type ImportMeta,
   type InvalidRow,
+  type StagedSoFar,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
 import type { BoundTarget, TargetRegistry } from './targets';
@@ -41,13 +48,14 @@ interface StageHeartbeat {
 /** The ApplicationFailure type of a problem with the source as a whole. */
 export const SOURCE_ERROR = 'SourceError';
 
-/**
- * A SourceError as the workflow and the CLI see it: its own type and message, and not retried
- * unless trying again can pass (a 503, a reset connection), so a 404 or a bad header fails at once.
- */
+/** Whether another attempt can pass (a 503, a reset connection), so a 404 or a bad header fails at once. */
+function retryableNow(err: SourceError, attempt: number): boolean {
+  return err.retryable && (err.maxAttempts === undefined || attempt < err.maxAttempts) && attempt < STAGE_ATTEMPTS;
+}
+
+/** A SourceError as the workflow and the CLI see it: its own type and message, retried only when trying again can pass. */
 function sourceFailure(err: SourceError, attempt: number): ApplicationFailure {
-  const retryable = err.retryable && (err.maxAttempts === undefined || attempt < err.maxAttempts);
-  return ApplicationFailure.create({ type: SOURCE_ERROR, message: err.message, nonRetryable: !retryable });
+  return ApplicationFailure.create({ type: SOURCE_ERROR, message: err.message, nonRetryable: !retryableNow(err, attempt) });
 }
 
 export function createStageActivity(store: StagingStore, targets: TargetRegistry) {
@@ -60,6 +68,69 @@ export function createStageActivity(store: StagingStore, targets: TargetRegistry
     }
   };
 }
+
+/** How long `awaitStaged` waits for news before answering anyway: it ends soon after staging does, cancelled or not. */
+const AWAIT_STAGED_MAX_MS = 2000;
+const AWAIT_STAGED_POLL_MS = 50;
+
+export function createStageActivities(store: StagingStore, targets: TargetRegistry) {
+  return {
+    stage: createStageActivity(store, targets),
+    /**
+     * Staging's progress once it shows more than `after` chunks committed and at least `batchMs` have passed (fewer
+     * answers, fewer history events), once staging has ended, or after a couple of seconds without news.
+     */
+    async awaitStaged({ importId, after, batchMs }: { importId: string; after: number; batchMs: number }): Promise<StagedSoFar> {
+      const ctx = Context.current();
+      const started = Date.now();
+      for (;;) {
+        const soFar = await readStaged(store, importId);
+        const waited = Date.now() - started;
+        if (soFar.done || (soFar.chunks > after && waited >= batchMs) || waited >= AWAIT_STAGED_MAX_MS) return soFar;
+        ctx.heartbeat();
+        await ctx.sleep(AWAIT_STAGED_POLL_MS);
+      }
+    },
+  };
+}
+
+const nothingStaged: StagedSoFar = { chunks: 0, read: 0, valid: 0, invalid: 0, done: false };
+
+async function readStaged(store: StagingStore, importId: string): Promise<StagedSoFar> {
+  if (!(await store.exists(stagedKey(importId)))) return nothingStaged;
+  const [soFar] = await readAllJsonLines<StagedSoFar>(store, stagedKey(importId));
+  return soFar ?? nothingStaged;
+}
+
+/** Chunk files written a few at a time, committed in order: `committed` counts the complete ones from the first. */
+class ChunkCommits {
+  private readonly pending: Promise<void>[] = [];
+  constructor(
+    public committed: number,
+    private readonly onCommitted: () => Promise<void>,
+    private readonly depth = 4,
+  ) {}
+
+  async add(write: Promise<void>): Promise<void> {
+    // Awaited in order below; until then its rejection must not count as unhandled.
+    write.catch(() => {});
+    this.pending.push(write);
+    while (this.pending.length >= this.depth) await this.commitOldest();
+  }
+
+  async drain(): Promise<void> {
+    while (this.pending.length) await this.commitOldest();
+  }
+
+  private async commitOldest(): Promise<void> {
+    await this.pending.shift();
+    this.committed++;
+    await this.onCommitted();
+  }
+}
+
+/** The progress file at most every PROGRESS_EVERY_MS, the first chunk at once: the workflow sends it as soon as it is there. */
+const PROGRESS_EVERY_MS = 200;
 
 function createStage(store: StagingStore, targets: TargetRegistry) {
   return async function stage(input: ImportInput): Promise<StageResult> {
@@ -80,15 +151,40 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
       counts.invalid++;
       return invalid.write(JSON.stringify(row));
     };
-    const chunker = new Chunker(target.limits, target.envelopeBytes, async (index, items) => {
-      if (index >= resumed) await writeChunk(store, input.importId, chunkId(0, index), items);
-      ctx.heartbeat({ chunksCommitted: index + 1, read: counts.read } satisfies StageHeartbeat);
+    let progressWritten = 0;
+    const writeProgress = (done: boolean) => {
+      progressWritten = Date.now();
+      const soFar: StagedSoFar = { chunks: commits.committed, ...counts, done };
+      return writeLines(store, stagedKey(input.importId), [JSON.stringify(soFar)]);
+    };
+    const commits = new ChunkCommits(0, async () => {
+      ctx.heartbeat({ chunksCommitted: Math.max(commits.committed, resumed), read: counts.read } satisfies StageHeartbeat);
+      if (commits.committed === 1 || Date.now() - progressWritten >= PROGRESS_EVERY_MS) await writeProgress(false);
     });
+    // Writing a chunk overlaps reading the next: staging no longer waits for the disk.
+    const chunker = new Chunker(target.limits, target.envelopeBytes, (index, items) =>
+      commits.add(index >= resumed ? writeChunk(store, input.importId, chunkId(0, index), items) : Promise.resolve()),
+    );
 
     let lastBeat = Date.now();
     const beat = () => {
       lastBeat = Date.now();
-      ctx.heartbeat({ chunksCommitted: Math.max(chunker.chunks, resumed), read: counts.read } satisfies StageHeartbeat);
+      ctx.heartbeat({ chunksCommitted: Math.max(commits.committed, resumed), read: counts.read } satisfies StageHeartbeat);
+    };
+    /** The source broke for good: what was read is staged as it is, so the chunks already sent get their report. */
+    const sealIncomplete = async (err: SourceError) => {
+      await chunker.flush();
+      await commits.drain();
+      await invalid.close();
+      const meta: ImportMeta = {
+        format,
+        columns,
+        source: input.source.location,
+        counts: { ...counts, chunks: chunker.chunks },
+        incomplete: err.message,
+      };
+      await writeLines(store, metaKey(input.importId), [JSON.stringify(meta)]);
+      await writeProgress(true);
     };
     const { encoding, delimiter, recordsPath } = input.source;
     const readOptions: ReadSourceOptions = {
@@ -177,14 +273,24 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
         );
       }
       await chunker.flush();
+      await commits.drain();
       await invalid.close();
     } catch (err) {
-      await invalid.abort();
+      // Only the last attempt may seal: an earlier one's partial last chunk would differ from the next attempt's.
+      if (err instanceof SourceError && !retryableNow(err, ctx.info.attempt)) {
+        await sealIncomplete(err).catch(async (sealErr) => {
+          ctx.log.warn('Could not seal what was staged', { error: String(sealErr) });
+          await invalid.abort();
+        });
+      } else {
+        await invalid.abort();
+      }
       throw err;
     }
     const result = { ...counts, chunks: chunker.chunks };
     const meta: ImportMeta = { format, columns, source: input.source.location, counts: result };
     await writeLines(store, metaKey(input.importId), [JSON.stringify(meta)]);
+    await writeProgress(true);
     return result;
   };
 }

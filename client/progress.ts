@@ -26,7 +26,13 @@ function bar(value: number, total: number, width = 28): string {
 function stateOf(p: ImportProgress, stagingRead?: number): string {
   const ended = p.phase === 'completed' || p.phase === 'cancelled';
   const flags = ended ? '' : [p.paused && 'PAUSED', p.cancelRequested && 'CANCELLING'].filter(Boolean).join(' ');
-  const staging = p.phase === 'staging' && stagingRead !== undefined ? ` (${n(stagingRead)} records read)` : '';
+  // Staging's own count before the first chunk; then the workflow's, while chunks go out as they are staged.
+  const staging =
+    p.phase === 'staging' && stagingRead !== undefined
+      ? ` (${n(stagingRead)} records read)`
+      : p.staging
+        ? ` (still reading the source: ${n(p.read)} records so far)`
+        : '';
   return `${p.phase}${staging}${flags ? ` ${flags}` : ''} · round ${p.retryRound} · ${concurrencyText(p)}${waitingText(p)}`;
 }
 

@@ -107,9 +107,12 @@ export interface ImportProgress {
    * nothing happens (paused, a slow action) `asOf` stays at the last event.
    */
   asOf: string;
+  /** Records read so far, and how many were valid or invalid: final once staging has ended. */
   read: number;
   valid: number;
   invalid: number;
+  /** The source is still being read (round 0's chunks are sent as they are staged). */
+  staging?: boolean;
   /** Products handed to the target at least once: submitted = succeeded + failed + rejected + awaitingRetry + inFlight. */
   submitted: number;
   succeeded: number;

@@ -16,3 +16,9 @@ export const HEARTBEAT_INTERVAL_MS = 5_000;
 /** Per-request HTTP timeout unless VOUCHERIFY_TIMEOUT_MS / PROPELLER_TIMEOUT_MS say otherwise. */
 export const DEFAULT_HTTP_TIMEOUT_MS = 120_000;
 export const SUBMIT_START_TO_CLOSE_MS = 15 * 60_000;
+/**
+ * Attempts of the stage activity (the workflow's retry policy). The activity must know which attempt is its last: only
+ * then may it seal what it staged before the source broke (a partial last chunk, its counts), since no later attempt
+ * will cut the same records into chunks again, differently.
+ */
+export const STAGE_ATTEMPTS = 5;

@@ -132,4 +132,6 @@ test('the bars and the plain line count target-rejected products as invalid, as 
   };
   assert.match(progressLines(p)[2]!, /80 ok · 4 failed · 0 to retry · 4 in flight · 12 invalid/);
   assert.match(progressLine(p), /80 ok, 4 failed, 0 to retry, 4 in flight, 12 invalid/);
+  assert.doesNotMatch(progressLines(p)[0]!, /reading/);
+  assert.match(progressLines({ ...p, staging: true })[0]!, /^imp · submitting \(still reading the source: 100 records so far\) · /);
 });

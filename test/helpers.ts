@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { after, before } from 'node:test';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -62,6 +63,12 @@ export const tempDir = (name: string) => mkdtemp(path.join(os.tmpdir(), `bulkpor
 let queueCounter = 0;
 export const uniqueTaskQueue = (name: string) => `test-${name}-${process.pid}-${++queueCounter}`;
 
+/** Staging's progress as a stub stage shows it unless a test says otherwise: nothing yet (its chunks come with its result). */
+async function nothingStagedYet() {
+  await sleep(100);
+  return { chunks: 0, read: 0, valid: 0, invalid: 0, done: false };
+}
+
 /** A worker of the real workflow (the run's bundle) with stub activities: workflow tests in seconds. */
 export function stubWorker(t: TemporalHarness, taskQueue: string, stubs: object): Promise<Worker> {
   const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
@@ -70,7 +77,7 @@ export function stubWorker(t: TemporalHarness, taskQueue: string, stubs: object)
     namespace: t.namespace,
     taskQueue,
     ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
-    activities: stubs as Record<string, (...args: unknown[]) => unknown>,
+    activities: { awaitStaged: nothingStagedYet, ...stubs } as Record<string, (...args: unknown[]) => unknown>,
   });
 }
 

@@ -41,7 +41,7 @@ test('a worker killed while staging resumes from its last heartbeat and the impo
   const committed = await eventually(
     'a staging heartbeat naming committed chunks',
     async () => {
-      const pending = (await handle.describe()).raw.pendingActivities?.[0];
+      const pending = (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'stage');
       const payload = pending?.activityType?.name === 'stage' ? pending.heartbeatDetails?.payloads?.[0] : undefined;
       const details = payload ? defaultPayloadConverter.fromPayload<{ chunksCommitted: number }>(payload) : undefined;
       return details && details.chunksCommitted > 0 ? details.chunksCommitted : undefined;

@@ -39,6 +39,11 @@ export class ChunkCursor {
     this.state.pendingParts.unshift(...parts);
   }
 
+  /** Round 0 grows while staging commits its chunks: they are sent as they come. */
+  extend(chunks: number): void {
+    if (this.state.round === 0) this.state.roundChunks = Math.max(this.state.roundChunks, chunks);
+  }
+
   /** Staging's chunks, or a retry round's: sent from the first. */
   startRound(round: number, chunks: number): void {
     Object.assign(this.state, { round, roundChunks: chunks, nextChunk: 0 });

@@ -15,7 +15,7 @@ import {
   type OutcomeCounts,
   type StageResult,
 } from '../common/import';
-import { HEARTBEAT_TIMEOUT_MS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeouts';
+import { HEARTBEAT_TIMEOUT_MS, STAGE_ATTEMPTS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeouts';
 import { BulkImportStatus } from '../common/search-attributes';
 import { AdaptiveLimit, type AdaptiveState, type Send } from './adaptive';
 import { emptyCounters, ImportLedger, type Counters } from './ledger';
@@ -34,6 +34,7 @@ import { FailureType } from '../common/failure-types';
 import { QuotaGate, type QuotaGateState } from './quota';
 import { accountPermits, localPermits } from './permits';
 import type { QuotaSeen } from '../targets/http';
+import type { StagedSoFar } from '../activities/staging/files';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from './messages';
 
 /**
@@ -55,6 +56,8 @@ export interface CarriedState extends CursorState {
   startedAt: number;
   runNumber: number;
   stage?: StageResult;
+  /** Staging's counts while it runs (its result replaces them). */
+  stagedSoFar?: Omit<StagedSoFar, 'done'>;
   counters: Counters;
   concurrency: number;
   paused: boolean;
@@ -85,8 +88,13 @@ function activities(summary?: string) {
     stage: wf.proxyActivities<ImportActivities>({
       ...common,
       startToCloseTimeout: '24 hours',
-      retry: { maximumAttempts: 5, initialInterval: '2 seconds' },
+      retry: { maximumAttempts: STAGE_ATTEMPTS, initialInterval: '2 seconds' },
     }).stage,
+    staged: wf.proxyActivities<ImportActivities>({
+      ...common,
+      startToCloseTimeout: '1 minute',
+      retry: { maximumAttempts: 5, initialInterval: '1 second', maximumInterval: '10 seconds' },
+    }).awaitStaged,
     chunk: wf.proxyActivities<ImportActivities>({
       ...common,
       startToCloseTimeout: SUBMIT_START_TO_CLOSE_MS,
@@ -167,6 +175,9 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   let cancelReason: string | undefined;
   let fatalError: string | undefined;
   let chunksThisRun = 0;
+  /** Why staging failed, once it has (with chunks already sent, the import stops through `fatalError`). */
+  let stagingFailure: unknown;
+  const stagingRunning = () => state.stage === undefined && stagingFailure === undefined;
 
   // Voucherify's quota belongs to the account: its imports share one coordinator, unless told to pace alone.
   // Before the handlers: a signal delivered with the start publishes progress, which asks the permits.
@@ -235,9 +246,10 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       ...(cancelReason ? { cancelReason } : {}),
       startedAt: new Date(state.startedAt).toISOString(),
       asOf: new Date(now).toISOString(),
-      read: state.stage?.read ?? 0,
-      valid: state.stage?.valid ?? 0,
-      invalid: state.stage?.invalid ?? 0,
+      read: (state.stage ?? state.stagedSoFar)?.read ?? 0,
+      valid: (state.stage ?? state.stagedSoFar)?.valid ?? 0,
+      invalid: (state.stage ?? state.stagedSoFar)?.invalid ?? 0,
+      ...(phase !== 'staging' && stagingRunning() ? { staging: true } : {}),
       submitted: c.submitted,
       succeeded: c.succeeded,
       failed: c.failed,
@@ -250,7 +262,8 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       concurrency: state.concurrency,
       ...(adaptive ? { adaptiveLimit: windowLimit() } : {}),
       throughputPerSecond: Math.round(rate * 10) / 10,
-      etaSeconds: phase === 'submitting' && !state.paused && !cancelRequested ? ledger.etaSeconds(state.stage?.valid ?? 0, now) : null,
+      etaSeconds:
+        phase === 'submitting' && state.stage && !state.paused && !cancelRequested ? ledger.etaSeconds(state.stage.valid, now) : null,
       runNumber: state.runNumber,
       ...(waiting ? { waitingFor: { what: waiting.what, until: new Date(waiting.until).toISOString() } } : {}),
       ...(state.lastIssue ? { lastIssue: state.lastIssue } : {}),
@@ -407,13 +420,17 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
   /** Returns false when the run should continue as new before the round is over. */
   async function submitRound(): Promise<boolean> {
     for (;;) {
+      // While staging runs, round 0 is not over: more chunks are on their way.
       await wf.condition(
         () =>
-          stopping() || (inFlight.size === 0 && !cursor.hasNext()) || (!state.paused && inFlight.size < windowLimit() && cursor.hasNext()),
+          stopping() ||
+          (inFlight.size === 0 && !cursor.hasNext() && !stagingRunning()) ||
+          (!state.paused && inFlight.size < windowLimit() && cursor.hasNext()),
       );
       if (stopping() || !cursor.hasNext()) break;
       if (chunksThisRun >= options.chunksPerRun || wf.workflowInfo().continueAsNewSuggested) {
-        await wf.condition(() => inFlight.size === 0);
+        // Staging belongs to this run: the next one starts when it has ended (the history stays within chunksPerRun).
+        await wf.condition(() => inFlight.size === 0 && !stagingRunning());
         // A cancel that came in while the window drained must not be lost to continue-as-new.
         return stopping();
       }
@@ -423,8 +440,71 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
       // In-flight chunks finish even when the import is cancelled: their outcome must be known.
       void wf.CancellationScope.nonCancellable(() => processChunk(id)).finally(() => inFlight.delete(id));
     }
-    await wf.CancellationScope.nonCancellable(() => wf.condition(() => inFlight.size === 0));
+    // A stop while staging runs waits for it too: the report needs all it read.
+    await wf.CancellationScope.nonCancellable(() => wf.condition(() => inFlight.size === 0 && !stagingRunning()));
     return true;
+  }
+
+  // ---- staging, beside the window ---------------------------------------------------------
+  /** Round 0 has `chunks` chunks staged so far. */
+  function staged(chunks: number): void {
+    if (chunks <= state.roundChunks) return;
+    ledger.addChunks(chunks - state.roundChunks);
+    cursor.extend(chunks);
+  }
+
+  /**
+   * Runs the stage activity and follows its progress file, adding round 0's chunks as they are committed. Never
+   * rejects: a failure is kept in `stagingFailure`, and stops the import once chunks have been sent.
+   */
+  async function stageAlongside(): Promise<void> {
+    const act = activities(`stage ${input.source.location}`);
+    if (!wf.patched('stage-alongside')) {
+      // Imports that staged before submitting replay as they ran.
+      await act.stage(input).then(
+        (result) => {
+          state.stage = result;
+          staged(result.chunks);
+        },
+        (err) => {
+          stagingFailure = err;
+        },
+      );
+      return;
+    }
+    const following = new wf.CancellationScope();
+    void following
+      .run(async () => {
+        // The first chunk goes out as soon as it is there; later news comes in batches, a few history events a second.
+        for (let calls = 0; stagingRunning(); calls++) {
+          const { chunks, read, valid, invalid } = await act.staged({
+            importId: input.importId,
+            after: state.roundChunks,
+            batchMs: Math.min(1000, 125 * calls),
+          });
+          if (!stagingRunning()) break;
+          state.stagedSoFar = { chunks, read, valid, invalid };
+          staged(chunks);
+          publish();
+        }
+      })
+      // Following is a shortcut: without it, the chunks are all sent when staging ends.
+      .catch(
+        (err) =>
+          wf.isCancellation(err) ||
+          wf.log.warn('Following staging failed; its chunks are sent when it ends', { error: failureMessage(err) }),
+      );
+    try {
+      const result = await act.stage(input);
+      state.stage = result;
+      state.stagedSoFar = undefined;
+      staged(result.chunks);
+    } catch (err) {
+      stagingFailure = err;
+      fatalError ??= `Staging failed: ${failureMessage(err)}`;
+    } finally {
+      following.cancel();
+    }
   }
 
   // ---- the import -------------------------------------------------------------------------
@@ -435,17 +515,16 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
    */
   try {
     // Non-cancellable as a whole: a cancellation request only sets `cancelRequested` (see above).
-    // Staging is not interrupted: it only reads the source and writes chunk files, and the report needs its result.
+    // Staging is not interrupted: it only reads the source and writes chunk files, and the report needs its result;
+    // round 0's chunks are sent while it runs.
     await wf.CancellationScope.nonCancellable(async () => {
       publish();
       if (!state.stage) {
-        state.stage = await activities(`stage ${input.source.location}`)
-          .stage(input)
-          .catch((err) => {
-            throw importFailure('Staging failed', err);
-          });
-        cursor.startRound(0, state.stage.chunks);
-        ledger.addChunks(state.stage.chunks);
+        void stageAlongside();
+        await wf.condition(() => !stagingRunning() || cursor.hasNext());
+        // Nothing was sent yet: the import fails with staging's cause, as if staging had come first (a bug as a bug).
+        if (stagingFailure instanceof wf.ActivityFailure) throw importFailure('Staging failed', stagingFailure);
+        if (stagingFailure !== undefined) throw stagingFailure;
       }
       phase = 'submitting';
       ledger.recordSample(Date.now());

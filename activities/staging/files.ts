@@ -12,6 +12,8 @@ export const chunkKey = (importId: string, chunkId: string) => `${importPrefix(i
 export const outcomeKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/outcomes/${chunkId}.jsonl`;
 export const invalidKey = (importId: string) => `${importPrefix(importId)}/invalid.jsonl`;
 export const metaKey = (importId: string) => `${importPrefix(importId)}/meta.json`;
+/** How far staging has got while it runs: the workflow sends round 0's chunks as they are committed. */
+export const stagedKey = (importId: string) => `${importPrefix(importId)}/staged.json`;
 /** Which import (workflow and first run) owns the staging data under an import id. */
 export const ownerKey = (importId: string) => `${importPrefix(importId)}/owner.json`;
 /** How many chunks a retry round was cut into: the report finds them without trusting a listing. */
@@ -307,6 +309,17 @@ export interface ImportMeta {
   source: string;
   /** Stage's counts: the report must account for every record read, in `chunks` round-0 chunks. */
   counts?: { read: number; valid: number; invalid: number; chunks: number };
+  /** Why staging stopped before the end of the source (the report covers the records read until then). */
+  incomplete?: string;
+}
+
+/** Staging's progress file: chunks committed (r0-0 … r0-(chunks-1) are complete), records read so far, and whether it ended. */
+export interface StagedSoFar {
+  chunks: number;
+  read: number;
+  valid: number;
+  invalid: number;
+  done: boolean;
 }
 
 /** Who staged an import id's data: another workflow (or a reset run) must not mix its data in. */

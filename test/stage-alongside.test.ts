@@ -1,0 +1,201 @@
+/**
+ * Round 0's chunks are sent while staging still reads the source: the workflow with stub activities (the first chunk
+ * goes out before staging ends; staging failing after chunks went out stops the import with a report), and the real
+ * stage activity in Temporal's mock activity environment (its progress file, and what it seals when the source breaks).
+ */
+import assert from 'node:assert/strict';
+import { appendFile, readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createReportActivities, type ResultRow } from '../activities/report';
+import { createStageActivities } from '../activities/stage';
+import { type ImportMeta, metaKey, readAllJsonLines, type StagedSoFar, stagedKey } from '../activities/staging/files';
+import { LocalFolderStore } from '../activities/staging/store';
+import { createTargetRegistry } from '../activities/targets';
+import { progressQuery } from '../client';
+import { ImportInput, type ImportProgress, type StageResult } from '../common/import';
+import { STAGE_ATTEMPTS } from '../common/timeouts';
+import { writeCatalog } from '../scripts/catalog';
+import { loadTargets } from '../targets';
+import { eventually, readJsonl, tempDir } from './helpers';
+import { counts, failureOf, report, runWith, staged, type ReportRequest } from './workflow-stubs';
+
+const soFar = (chunks: number): StagedSoFar => ({ chunks, read: chunks * 2, valid: chunks * 2, invalid: 0, done: false });
+
+describe('staging beside the window (stub activities)', { concurrency: 2, timeout: 60_000 }, () => {
+  test('the first chunks go out while staging runs; the rest when it ends, and every chunk once', async () => {
+    const sent: { chunkId: string; whileStaging: boolean }[] = [];
+    let staging = true;
+    let progressWhileStaging: ImportProgress | undefined;
+    const outcome = await runWith(
+      'alongside',
+      {
+        // Staging ends only once a chunk it committed has been sent: the window did not wait for it.
+        stage: async () => {
+          await eventually('a chunk sent while staging', () => sent.length > 0 || undefined, 20_000);
+          // Long enough for the progress query below to see staging still running.
+          await sleep(1500);
+          staging = false;
+          return staged(5);
+        },
+        awaitStaged: async ({ after }: { after: number }) => {
+          await sleep(50);
+          return soFar(Math.max(after, 2));
+        },
+        submitChunk: async ({ chunkId }: { chunkId: string }) => {
+          sent.push({ chunkId, whileStaging: staging });
+          return { kind: 'completed', counts: counts({ succeeded: 2 }) };
+        },
+        writeReport: async () => ({ ...report, counts: { invalid: 0, succeeded: 10, failed: 0, notSubmitted: 0 } }),
+      },
+      {},
+      async (handle) => {
+        progressWhileStaging = await eventually('progress showing chunks sent while staging', async () => {
+          const p = await handle.query(progressQuery);
+          return p.staging && p.chunks.done > 0 ? p : undefined;
+        });
+      },
+    );
+    assert.equal(outcome.failure, undefined);
+    assert.deepEqual(
+      sent.map((s) => s.chunkId),
+      ['r0-000000', 'r0-000001', 'r0-000002', 'r0-000003', 'r0-000004'],
+    );
+    assert.deepEqual(
+      sent.slice(0, 2).map((s) => s.whileStaging),
+      [true, true],
+      'the chunks staged first were sent before staging ended',
+    );
+    assert.equal(outcome.summary?.counts.succeeded, 10);
+    assert.equal(progressWhileStaging?.phase, 'submitting');
+    assert.equal(progressWhileStaging?.read, 4, "staging's counts so far");
+    assert.equal(progressWhileStaging?.etaSeconds, null, 'no ETA before the total is known');
+  });
+
+  test('staging failing after chunks were sent: the import stops with its cause, and the report covers them', async () => {
+    const reported: ReportRequest[] = [];
+    const sent: string[] = [];
+    const outcome = await runWith('alongside-fails', {
+      stage: async () => {
+        await eventually('a chunk sent while staging', () => sent.length > 0 || undefined, 20_000);
+        throw ApplicationFailure.create({ type: 'SourceError', message: 'line 9 is not valid UTF-8', nonRetryable: true });
+      },
+      awaitStaged: async () => {
+        await sleep(50);
+        return soFar(1);
+      },
+      submitChunk: async ({ chunkId }: { chunkId: string }) => {
+        sent.push(chunkId);
+        return { kind: 'completed', counts: counts({ succeeded: 2 }) };
+      },
+      writeReport: async (req) => {
+        reported.push(req as ReportRequest);
+        return report;
+      },
+    });
+    const failure = failureOf(outcome);
+    assert.equal(failure.type, 'ImportStopped');
+    assert.match(failure.message, /^Staging failed: line 9 is not valid UTF-8 \(import stopped; report: \/tmp\/stub\/results\.jsonl\)$/);
+    assert.equal(outcome.searchStatus, 'Failed');
+    assert.deepEqual(sent, ['r0-000000']);
+    assert.equal(reported.length, 1, 'the report was written for the products sent');
+  });
+});
+
+const targets = createTargetRegistry(await loadTargets(), {});
+
+describe('the stage activity beside the window', { concurrency: 1 }, () => {
+  const setUp = async (name: string) => {
+    const dir = await tempDir(name);
+    const store = new LocalFolderStore(path.join(dir, 'staging'));
+    const activities = createStageActivities(store, targets);
+    return { dir, store, activities };
+  };
+  const inputFor = (importId: string, location: string) =>
+    ImportInput.parse({ importId, target: 'voucherify', source: { location }, options: { chunkBytes: 20_000 } });
+  const inMock = (importId: string, attempt = 1) =>
+    new MockActivityEnvironment({ attempt, workflowExecution: { workflowId: importId, runId: 'run-1' } });
+
+  test('awaitStaged answers once more chunks are committed, and at once when staging has ended', async () => {
+    const { dir, activities } = await setUp('await-staged');
+    const file = await writeCatalog(path.join(dir, 'c.jsonl'), { target: 'voucherify', count: 500, format: 'jsonl', keyPrefix: 'aw' });
+    const input = inputFor('await-staged', file);
+    const before = (await inMock(input.importId).run(activities.awaitStaged, {
+      importId: input.importId,
+      after: 0,
+      batchMs: 0,
+    })) as StagedSoFar;
+    assert.deepEqual(before, { chunks: 0, read: 0, valid: 0, invalid: 0, done: false }, 'nothing staged: it answers after its wait');
+    const result = (await inMock(input.importId).run(activities.stage, input)) as StageResult;
+    const after = (await inMock(input.importId).run(activities.awaitStaged, {
+      importId: input.importId,
+      after: 1000,
+      batchMs: 0,
+    })) as StagedSoFar;
+    assert.deepEqual(after, { chunks: result.chunks, read: 500, valid: 500, invalid: 0, done: true });
+    assert.ok(result.chunks > 3, `several chunks (${result.chunks})`);
+  });
+
+  test('a source that breaks for good mid-way: what was read is sealed, and the report has a row for every record read', async () => {
+    const { dir, store, activities } = await setUp('seal-incomplete');
+    // Far more than one 64 KiB read before the broken byte, so records are staged before the error.
+    const file = await writeCatalog(path.join(dir, 'c.jsonl'), { target: 'voucherify', count: 2000, format: 'jsonl', keyPrefix: 'si' });
+    await appendFile(file, Buffer.from('{"source_id":"\xff"}\n', 'latin1'));
+    const input = inputFor('seal-incomplete', file);
+    await assert.rejects(inMock(input.importId).run(activities.stage, input), (err: ApplicationFailure) => {
+      assert.equal(err.type, 'SourceError');
+      assert.equal(err.nonRetryable, true);
+      return true;
+    });
+    const [meta] = await readAllJsonLines<ImportMeta>(store, metaKey(input.importId));
+    assert.match(meta?.incomplete ?? '', /not valid UTF-8/);
+    const read = meta!.counts!.read;
+    assert.ok(read > 0 && read < 2001, `some records read before the break (${read})`);
+    const chunkFiles = (await readdir(path.join(store.root, 'imports', input.importId, 'chunks'))).filter((f) => f.endsWith('.jsonl'));
+    assert.equal(chunkFiles.length, meta!.counts!.chunks, 'the partial last chunk was written too');
+    const [progress] = await readAllJsonLines<StagedSoFar>(store, stagedKey(input.importId));
+    assert.equal(progress?.done, true);
+    assert.equal(progress?.chunks, meta!.counts!.chunks);
+
+    const { writeReport } = createReportActivities(store);
+    const written = (await inMock(input.importId).run(writeReport, { input, lastRound: 0 })) as Awaited<ReturnType<typeof writeReport>>;
+    const rows = await readJsonl<ResultRow>(written.files.resultsJsonl);
+    assert.equal(rows.length, read, 'one row per record read');
+    assert.deepEqual(new Set(rows.map((r) => r.outcome)), new Set(['not-submitted']));
+  });
+
+  test('a download that breaks: an attempt that will be retried seals nothing; the last one seals what it read', async () => {
+    const { dir, store, activities } = await setUp('seal-last-attempt');
+    const file = await writeCatalog(path.join(dir, 'c.jsonl'), { target: 'voucherify', count: 2000, format: 'jsonl', keyPrefix: 'sl' });
+    const body = await readFile(file);
+    // Sends the first half of the catalog, then resets the connection.
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': String(body.length) });
+      res.write(body.subarray(0, body.length / 2), () => setTimeout(() => res.socket?.destroy(), 50));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/c.jsonl`;
+      const input = inputFor('seal-last-attempt', url);
+      const failed = (attempt: number) =>
+        assert.rejects(inMock(input.importId, attempt).run(activities.stage, input), (err: ApplicationFailure) => {
+          assert.equal(err.type, 'SourceError');
+          assert.equal(err.nonRetryable, attempt === STAGE_ATTEMPTS, `attempt ${attempt}: retried unless it is the last`);
+          return true;
+        });
+      await failed(1);
+      assert.equal(await store.exists(metaKey(input.importId)), false, 'a retried attempt leaves no meta: the next one stages again');
+      await failed(STAGE_ATTEMPTS);
+      const [meta] = await readAllJsonLines<ImportMeta>(store, metaKey(input.importId));
+      assert.ok(meta?.incomplete, 'the last attempt sealed what it read');
+      assert.ok(meta.counts!.read > 0 && meta.counts!.read < 2000, `part of the catalog (${meta.counts!.read} records)`);
+    } finally {
+      server.close();
+    }
+  });
+});
