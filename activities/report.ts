@@ -17,11 +17,12 @@ import {
   invalidKey,
   metaKey,
   readAllJsonLines,
-  readChunk,
+  readChunkHeads,
   readJsonLines,
   reportKey,
   STAGING_FIX,
   StagingDamagedType,
+  type ChunkHead,
   type ImportMeta,
   type InvalidRow,
   type OutcomeLine,
@@ -57,6 +58,7 @@ export interface UnrecordedChunk {
 const resultColumns = ['line', 'key', 'outcome', 'attempts', 'error'] as const;
 
 interface Row extends ResultRow {
+  /** The source record, parsed only for rows that did not succeed (failed-records). */
   raw?: unknown;
   text?: string;
   /** The staged invalid row, copied to the report's invalid-rows.jsonl. */
@@ -86,7 +88,7 @@ export function createReportActivities(store: StagingStore) {
   async function readLeaf(importId: string, id: string, listing: Listing, unrecorded: Map<string, string>, found: Findings) {
     let items;
     try {
-      items = await readChunk(store, importId, id);
+      items = await readChunkHeads(store, importId, id);
     } catch (err) {
       found.note(err);
       return undefined;
@@ -129,34 +131,39 @@ export function createReportActivities(store: StagingStore) {
     return verdicts;
   }
 
-  /** Rows of submitted (or never submitted) products, in source order. */
+  /**
+   * Rows of submitted (or never submitted) products, in source order, one batch per leaf chunk. A leaf without rows
+   * yields no batch, so the staging files are read in the same order relative to the invalid rows as row by row.
+   */
   async function* stagedRows(
     importId: string,
     chunkCount: number | undefined,
     lastRound: number,
     unrecorded: Map<string, string>,
     found: Findings,
-  ): AsyncIterable<Row> {
+  ): AsyncIterable<Row[]> {
     const listing = await listChunkIds(store, importId);
     const verdicts = await retryVerdicts(importId, lastRound, listing, unrecorded, found);
     // Without meta's count (damaged), the chunks the listing shows are all that can be reported.
     const roots = roundRoots(0, chunkCount ?? listedRootCount(0, listing.chunks, listing.outcomes));
     for (const id of leafChunks(roots, listing.chunks, listing.outcomes)) {
       const leaf = await readLeaf(importId, id, listing, unrecorded, found);
-      for (const [j, item] of (leaf?.items ?? []).entries()) {
-        const verdict = verdicts.get(item.key);
-        const outcome = verdict?.outcome ?? leaf!.outcomes[j];
-        const attempts = verdict?.attempts ?? (outcome ? 1 : 0);
-        const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '', raw: item.raw };
-        if (!outcome) row.error = 'not submitted: the import ended before this product was sent';
-        else {
-          row.outcome = reportOutcomeOf(outcome);
-          if (outcome.kind !== 'succeeded') row.error = outcome.error;
-        }
-        yield row;
-      }
+      if (leaf?.items.length) yield leaf.items.map((item, j) => stagedRow(item, verdicts.get(item.key), leaf.outcomes[j]));
       Context.current().heartbeat();
     }
+  }
+
+  function stagedRow(item: ChunkHead, verdict: Verdict | undefined, answered: OutcomeLine | undefined): Row {
+    const outcome = verdict?.outcome ?? answered;
+    const attempts = verdict?.attempts ?? (outcome ? 1 : 0);
+    const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '' };
+    if (!outcome) row.error = 'not submitted: the import ended before this product was sent';
+    else {
+      row.outcome = reportOutcomeOf(outcome);
+      if (outcome.kind !== 'succeeded') row.error = outcome.error;
+    }
+    if (row.outcome !== 'succeeded') row.raw = JSON.parse(item.rawJson);
+    return row;
   }
 
   /** Invalid rows until the end of the file, or until its damage shows. */
@@ -213,18 +220,41 @@ export function createReportActivities(store: StagingStore) {
       const counts: ReportCounts = { succeeded: 0, failed: 0, invalid: 0, notSubmitted: 0 };
       const countKey = { succeeded: 'succeeded', failed: 'failed', invalid: 'invalid', 'not-submitted': 'notSubmitted' } as const;
       const unrecordedById = new Map(unrecorded.map((u) => [u.chunkId, u.error]));
+      // Each file's lines are gathered and written once per batch: a write (a promise) per row cost more than the rows.
+      const pending = writers.map((): string[] => []);
+      const [jsonlLines, csvLines, failedLines, invalidLines] = pending as [string[], string[], string[], string[]];
+      const add = (row: Row) => {
+        counts[countKey[row.outcome]]++;
+        const result: ResultRow = { line: row.line, key: row.key, outcome: row.outcome, attempts: row.attempts, error: row.error };
+        jsonlLines.push(JSON.stringify(result));
+        csvLines.push(csvRow(resultColumns.map((c) => result[c])));
+        if (row.outcome !== 'succeeded') failedLines.push(failedRecordLine(row, asCsv, meta.columns));
+        if (row.invalidRow) invalidLines.push(JSON.stringify(row.invalidRow));
+      };
+      // The writer appends the last line's newline.
+      const flush = async () => {
+        for (const [i, lines] of pending.entries()) if (lines.length) await writers[i]!.write(lines.splice(0).join('\n'));
+      };
       try {
         await csv.write(resultColumns.join(','));
-        if (asCsv && meta.columns) await failed.write(stringify([meta.columns]).trimEnd());
-        const staged = stagedRows(importId, meta.counts?.chunks, lastRound, unrecordedById, found);
-        for await (const row of mergeByLine(staged, invalidRows(importId, found))) {
-          counts[countKey[row.outcome]]++;
-          const result: ResultRow = { line: row.line, key: row.key, outcome: row.outcome, attempts: row.attempts, error: row.error };
-          await jsonl.write(JSON.stringify(result));
-          await csv.write(stringify([resultColumns.map((c) => result[c])]).trimEnd());
-          if (row.outcome !== 'succeeded') await failed.write(failedRecordLine(row, asCsv, meta.columns));
-          if (row.invalidRow) await invalid.write(JSON.stringify(row.invalidRow));
+        if (asCsv && meta.columns) await failed.write(csvRow(meta.columns));
+        // Merged by line, the staged row first on a tie; each stream is read one step ahead, as row by row.
+        const staged = stagedRows(importId, meta.counts?.chunks, lastRound, unrecordedById, found)[Symbol.asyncIterator]();
+        const invalidOnes = invalidRows(importId, found)[Symbol.asyncIterator]();
+        let batch = await staged.next();
+        let next = await invalidOnes.next();
+        for (; !batch.done; batch = await staged.next()) {
+          for (const row of batch.value) {
+            for (; !next.done && next.value.line < row.line; next = await invalidOnes.next()) add(next.value);
+            add(row);
+          }
+          await flush();
         }
+        for (let n = 1; !next.done; next = await invalidOnes.next(), n++) {
+          add(next.value);
+          if (n % INVALID_BATCH === 0) await flush();
+        }
+        await flush();
         await Promise.all(writers.map((w) => w.close()));
       } catch (err) {
         await Promise.all(writers.map((w) => w.abort()));
@@ -265,22 +295,27 @@ function failedRecordLine(row: Row, asCsv: boolean, columns: string[] | undefine
   if (row.raw === undefined || row.raw === null) return row.text ?? '';
   if (!asCsv) return JSON.stringify(row.raw);
   const flat = flattenDotted(row.raw as Record<string, unknown>);
-  return stringify([(columns ?? Object.keys(flat)).map((c) => flat[c] ?? '')]).trimEnd();
+  return csvRow((columns ?? Object.keys(flat)).map((c) => flat[c] ?? ''));
 }
 
-/** Merges two streams that are each in line order. */
-async function* mergeByLine<T extends { line: number }>(a: AsyncIterable<T>, b: AsyncIterable<T>): AsyncIterable<T> {
-  const ia = a[Symbol.asyncIterator]();
-  const ib = b[Symbol.asyncIterator]();
-  let na = await ia.next();
-  let nb = await ib.next();
-  while (!na.done || !nb.done) {
-    if (nb.done || (!na.done && na.value.line <= nb.value.line)) {
-      yield na.value as T;
-      na = await ia.next();
-    } else {
-      yield nb.value;
-      nb = await ib.next();
-    }
+/** Invalid rows after the last staged one are written this many at a time. */
+const INVALID_BATCH = 10_000;
+
+const needsQuotes = /[",\r\n]/;
+
+/**
+ * A CSV row exactly as `stringify([fields]).trimEnd()` writes it with csv-stringify's defaults, at a fraction of the
+ * cost: a string is quoted when it holds a quote (doubled), a comma, CR or LF; a number is written as `String` does
+ * (never quoted). Any other kind of field (booleans, dates, objects, null) is left to csv-stringify.
+ */
+export function csvRow(fields: readonly unknown[]): string {
+  let text = '';
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i];
+    if (i) text += ',';
+    if (typeof field === 'number') text += String(field);
+    else if (typeof field !== 'string') return stringify([fields]).trimEnd();
+    else text += needsQuotes.test(field) ? `"${field.replaceAll('"', '""')}"` : field;
   }
+  return text.trimEnd();
 }

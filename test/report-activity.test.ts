@@ -7,11 +7,14 @@ import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
+import { stringify } from 'csv-stringify/sync';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ImportInput } from '../common/import';
 import { createReportActivities, type ResultRow } from '../activities/report';
 import {
   chunkKey,
+  decodeHead,
+  encodeItem,
   invalidKey,
   metaKey,
   outcomeKey,
@@ -22,6 +25,7 @@ import {
   writeOutcomes,
 } from '../activities/staging/files';
 import { LocalFolderStore } from '../activities/staging/store';
+import { flattenDotted } from '../activities/sources';
 import type { ItemOutcome } from '../targets/types';
 import { readJsonl, tempDir } from './helpers';
 
@@ -57,10 +61,10 @@ async function stage(importId: string): Promise<ImportInput> {
   return ImportInput.parse({ importId, target: 'voucherify', source: { location: '/tmp/x.jsonl' } });
 }
 
-const run = (input: ImportInput, unrecorded?: { chunkId: string; error: string }[]) =>
+const run = (input: ImportInput, unrecorded?: { chunkId: string; error: string }[], lastRound = 1) =>
   new MockActivityEnvironment({ workflowExecution: { workflowId: input.importId, runId: 'run-1' } }).run(writeReport, {
     input,
-    lastRound: 1,
+    lastRound,
     unrecorded,
   }) as ReturnType<typeof writeReport>;
 const brief = (rows: ResultRow[]) => rows.map((r) => `${r.line} ${r.outcome} ${r.attempts} ${r.error}`);
@@ -152,5 +156,83 @@ describe('the report activity', () => {
     assert.ok(err instanceof ApplicationFailure);
     assert.equal(err.type, 'ImportIdReused');
     await assert.rejects(readFile(store.locate('imports/not-mine/report/results.jsonl')), /ENOENT/);
+  });
+});
+
+describe('reading chunks for the report: records parsed only where a row needs them, written back as before', () => {
+  // Keys and records with what could confuse a reader that slices lines: the field names, quotes, commas, newlines.
+  const records: Record<string, unknown>[] = [
+    { source_id: 'a,1', name: 'say "hi"', price: 12.5, tags: ['x', 'y'], meta: { note: 'line\nbreak', empty: {}, none: null } },
+    { source_id: 'k"2', nested: { deep: { v: '😀 ünï ' } }, 'dotted.key': 'v', flag: true },
+    { source_id: 'k3', plain: 'succeeds' },
+    { source_id: 'k4', raw: { body: ',"body":' }, list: [{ a: 1 }] },
+    { source_id: 'k5', text: 'cr\r\nlf' },
+  ];
+  const keys = ['a,"raw":1', 'k\\",\\"raw\\":2', 'k3', 'k4 ,"body":', 'k5'];
+  const items = records.map((raw, i) => ({ line: i + 1, key: keys[i]!, raw, body: JSON.stringify(raw) }));
+  const failedHttp: ItemOutcome = { kind: 'failed', error: 'HTTP 422: {"message":"bad, very bad"}\nmore' };
+  const rejected: ItemOutcome = { kind: 'invalid', error: 'price: must be > 0 ' };
+
+  /** Lines 1-3 answered (failed, retryable, succeeded), 4 rejected by the target, 5 never submitted. */
+  async function stageRecords(importId: string, meta: Record<string, unknown>): Promise<ImportInput> {
+    await writeChunk(store, importId, 'r0-000000', items.slice(0, 3));
+    await writeOutcomes(store, importId, 'r0-000000', items.slice(0, 3), [failedHttp, retry, ok]);
+    await writeChunk(store, importId, 'r0-000001', items.slice(3, 4));
+    await writeOutcomes(store, importId, 'r0-000001', items.slice(3, 4), [rejected]);
+    await writeChunk(store, importId, 'r0-000002', items.slice(4));
+    await writeLines(store, invalidKey(importId), []);
+    const counts = { read: 5, valid: 5, invalid: 0, chunks: 3 };
+    await writeLines(store, metaKey(importId), [JSON.stringify({ source: '/tmp/x', counts, ...meta })]);
+    return ImportInput.parse({ importId, target: 'voucherify', source: { location: '/tmp/x' } });
+  }
+  const text = (lines: string[]) => lines.map((l) => `${l}\n`).join('');
+  const notSucceeded = records.filter((_, i) => i !== 2);
+
+  test('results.csv is what csv-stringify made of each row; failed-records.jsonl holds each record as it came', async () => {
+    const report = await run(await stageRecords('records-jsonl', { format: 'jsonl' }), undefined, 0);
+    const rows = await readJsonl<ResultRow>(report.files.resultsJsonl);
+    assert.deepEqual(
+      rows.map((r) => `${r.line} ${r.key} ${r.outcome} ${r.attempts}`),
+      [`1 ${keys[0]} failed 1`, `2 ${keys[1]} failed 1`, '3 k3 succeeded 1', `4 ${keys[3]} invalid 1`, '5 k5 not-submitted 0'],
+    );
+    const csvRows = rows.map((r) => stringify([[r.line, r.key, r.outcome, r.attempts, r.error]]).trimEnd());
+    assert.equal(await readFile(report.files.resultsCsv, 'utf8'), text(['line,key,outcome,attempts,error', ...csvRows]));
+    assert.equal(await readFile(report.files.failedRecords, 'utf8'), text(notSucceeded.map((r) => JSON.stringify(r))));
+  });
+
+  for (const columns of [['source_id', 'name', 'meta.note', 'absent'], undefined]) {
+    test(`failed-records.csv of a CSV source (${columns ? 'its columns' : 'no columns recorded'}): each record flattened as before`, async () => {
+      const report = await run(await stageRecords(`records-csv-${columns ? 'columns' : 'none'}`, { format: 'csv', columns }), undefined, 0);
+      const flat = notSucceeded.map((r) => flattenDotted(r));
+      const cells = flat.map((f) => stringify([(columns ?? Object.keys(f)).map((c) => f[c] ?? '')]).trimEnd());
+      const header = columns ? [stringify([columns]).trimEnd()] : [];
+      assert.equal(await readFile(report.files.failedRecords, 'utf8'), text([...header, ...cells]));
+    });
+  }
+
+  test('a chunk line read for its head gives the line, key and record text that a whole decode gives', () => {
+    for (const item of items) {
+      const head = decodeHead(encodeItem(item));
+      assert.deepEqual(
+        { line: head.line, key: head.key, raw: JSON.parse(head.rawJson) },
+        { line: item.line, key: item.key, raw: item.raw },
+      );
+    }
+    // A line of the format before the body's length was written first.
+    const legacy = JSON.stringify({ line: 9, key: 'old', raw: records[0], body: records[0] });
+    assert.deepEqual(decodeHead(legacy), { line: 9, key: 'old', rawJson: JSON.stringify(records[0]) });
+  });
+
+  test('a record garbled in a chunk file is named as garbage, as when every record was parsed', async () => {
+    const input = await stageRecords('records-garbled', { format: 'jsonl' });
+    const file = store.locate(chunkKey('records-garbled', 'r0-000000'));
+    const garbled = (await readFile(file, 'utf8')).replace('"raw":{"source_id":"k3"', '"raw":{"source_id":k3"');
+    await writeFile(file, garbled);
+    const err = await run(input, undefined, 0).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.match(err.message, /staging file chunk r0-000000 \(garbage: line 3 is not JSON\) was damaged/);
   });
 });

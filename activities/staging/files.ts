@@ -56,6 +56,45 @@ export function decodeItem(text: string): StagedItem {
   return { line: whole.line, key: whole.key, raw: whole.raw, body: JSON.stringify(whole.body) };
 }
 
+/** A chunk line's line and key, its raw record left as JSON text: the report parses only those it writes back. */
+export interface ChunkHead {
+  line: number;
+  key: string;
+  rawJson: string;
+}
+
+const RAW_FIELD = ',"raw":';
+
+/**
+ * The head of a chunk line without parsing its record or body (most of the report's reading time). The first
+ * `,"raw":` follows the key: a JSON string cannot hold an unescaped quote. Lines of another shape are decoded whole.
+ */
+export function decodeHead(text: string): ChunkHead {
+  const length = bodyLengthPrefix.exec(text)?.[1];
+  const bodyStart = length === undefined ? -1 : text.length - 1 - Number(length);
+  const rawStart = text.indexOf(RAW_FIELD);
+  const rawEnd = bodyStart - BODY_FIELD.length;
+  if (bodyStart > 0 && rawStart > 0 && rawStart + RAW_FIELD.length < rawEnd && text.startsWith(BODY_FIELD, rawEnd)) {
+    const head = JSON.parse(`${text.slice(0, rawStart)}}`) as Pick<ChunkLine, 'line' | 'key'>;
+    return { line: head.line, key: head.key, rawJson: text.slice(rawStart + RAW_FIELD.length, rawEnd) };
+  }
+  const item = decodeItem(text);
+  return { line: item.line, key: item.key, rawJson: JSON.stringify(item.raw ?? null) };
+}
+
+/**
+ * The heads of a chunk's products (decodeHead); throws StagingDamaged as readChunk does. A damaged file is read
+ * again whole, so that a record that is not JSON is named as garbage before the seal's verdict, as readChunk names it.
+ */
+export async function readChunkHeads(store: StagingStore, importId: string, id: string): Promise<ChunkHead[]> {
+  try {
+    return await readWholeFile(store, chunkKey(importId, id), decodeHead);
+  } catch (err) {
+    if (damageOf(err)) await readChunk(store, importId, id);
+    throw err;
+  }
+}
+
 export async function writeChunk(store: StagingStore, importId: string, id: string, items: StagedItem[]): Promise<void> {
   await writeLines(store, chunkKey(importId, id), items.map(encodeItem));
 }
