@@ -56,6 +56,26 @@ interface Run {
   peakRssMb: number;
   /** Seconds from the start to the first bulk request the sandbox saw. */
   firstRequestSeconds?: number;
+  /** bulkport: when staging, the chunks' submissions and the report started and ended, in seconds from the start (history). */
+  phases?: Record<'staging' | 'submitting' | 'reporting', [number, number]>;
+}
+
+/** The phases' spans from the import's history: its first run (staging) to its last (the report). */
+async function phasesOf(workflowId: string, firstRunId: string): Promise<Run['phases']> {
+  const events = async (runId?: string) => (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+  const all = [...(await events(firstRunId)), ...(await events())];
+  const start = Number(all[0]?.eventTime?.seconds ?? 0) * 1000 + (all[0]?.eventTime?.nanos ?? 0) / 1e6;
+  const at = (e: (typeof all)[number]) =>
+    Number(((Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6 - start) / 1000).toFixed(2));
+  // Scheduled events name the activity; their completions point back to them.
+  const type = new Map(all.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]));
+  const span = (name: string): [number, number] => {
+    const times = all
+      .filter((e) => type.get(String(e.eventId)) === name || type.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)) === name)
+      .map(at);
+    return [Math.min(...times), Math.max(...times)];
+  };
+  return { staging: span('stage'), submitting: span('submitChunk'), reporting: span('writeReport') };
 }
 
 /**
@@ -117,16 +137,19 @@ async function bulkport(): Promise<Run> {
   const staging = await mkdtemp(path.join(work, 'staging-'));
   let worker: Awaited<ReturnType<typeof createImportWorker>> | undefined;
   let running: Promise<void> | undefined;
+  let firstRunId = '';
   const options =
     target === 'propeller'
       ? { concurrency, chunkSize: chunk, adaptiveConcurrency: false }
       : { concurrency, chunkBytes: chunk, pollIntervalMs: 200 };
   try {
-    return await measured(
+    const run = await measured(
       async () => {
         const request = { target, source: { location: file }, options } as never;
-        const summary = await (await startImport(client, request, { taskQueue, workflowId: taskQueue })).result();
+        const handle = await startImport(client, request, { taskQueue, workflowId: taskQueue });
+        const summary = await handle.result();
         if (summary.counts.succeeded !== count) throw new Error(`bulkport: ${summary.counts.succeeded} of ${count} succeeded`);
+        firstRunId = handle.firstExecutionRunId;
       },
       async (env) => {
         const store = new LocalFolderStore(staging);
@@ -134,6 +157,8 @@ async function bulkport(): Promise<Run> {
         running = worker.run();
       },
     );
+    // Read after the clock stopped.
+    return { ...run, phases: await phasesOf(taskQueue, firstRunId) };
   } finally {
     worker?.shutdown();
     await running;
