@@ -17,18 +17,18 @@ import {
   invalidKey,
   metaKey,
   readAllJsonLines,
-  readChunkHeads,
+  readChunk,
   readJsonLines,
   reportKey,
   STAGING_FIX,
   StagingDamagedType,
-  type ChunkHead,
   type ImportMeta,
   type InvalidRow,
   type OutcomeLine,
   readOutcomes,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
+import type { StagedItem } from '../targets/types';
 import { leafChunks, listChunkIds, listedRootCount, retryRoundChunks, roundRoots } from './staging/tree';
 
 /** A row's outcome: the words of `common/outcome.ts`. */
@@ -88,7 +88,7 @@ export function createReportActivities(store: StagingStore) {
   async function readLeaf(importId: string, id: string, listing: Listing, unrecorded: Map<string, string>, found: Findings) {
     let items;
     try {
-      items = await readChunkHeads(store, importId, id);
+      items = await readChunk(store, importId, id);
     } catch (err) {
       found.note(err);
       return undefined;
@@ -153,7 +153,7 @@ export function createReportActivities(store: StagingStore) {
     }
   }
 
-  function stagedRow(item: ChunkHead, verdict: Verdict | undefined, answered: OutcomeLine | undefined): Row {
+  function stagedRow(item: StagedItem, verdict: Verdict | undefined, answered: OutcomeLine | undefined): Row {
     const outcome = verdict?.outcome ?? answered;
     const attempts = verdict?.attempts ?? (outcome ? 1 : 0);
     const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '' };

@@ -247,8 +247,10 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
           continue;
         }
         firstLineOfKey.set(key, item.line);
-        const staged: StagedItem = { line: item.line, key, raw: item.record, body: JSON.stringify(parsed.data) };
-        const size = chunker.tooLarge(staged);
+        const rawJson = item.json ?? JSON.stringify(item.record);
+        const staged: StagedItem = { line: item.line, key, rawJson, body: JSON.stringify(parsed.data) };
+        const bodyBytes = Buffer.byteLength(staged.body);
+        const size = chunker.tooLarge(bodyBytes);
         if (size !== undefined) {
           await reject({
             line: item.line,
@@ -259,7 +261,9 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
           continue;
         }
         counts.valid++;
-        await chunker.add(staged);
+        // Awaited only when it cuts a chunk: a promise per record costs more than the rest of its bookkeeping.
+        const cut = chunker.add(staged, bodyBytes);
+        if (cut) await cut;
       }
       if (counts.read === 0) {
         const what = {

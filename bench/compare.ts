@@ -71,7 +71,9 @@ async function phasesOf(workflowId: string, firstRunId: string): Promise<Run['ph
   const type = new Map(all.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]));
   const span = (name: string): [number, number] => {
     const times = all
-      .filter((e) => type.get(String(e.eventId)) === name || type.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)) === name)
+      .filter(
+        (e) => type.get(String(e.eventId)) === name || type.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)) === name,
+      )
       .map(at);
     return [Math.min(...times), Math.max(...times)];
   };

@@ -12,8 +12,11 @@ import type { QuotaSeen } from './http';
 export interface StagedItem {
   line: number;
   key: string;
-  /** The record as read from the source (flat row for CSV), for the failed-records file. */
-  raw: unknown;
+  /**
+   * The record as read from the source (flat row for CSV), as JSON text, for the failed-records file: carried as it is
+   * and parsed only by the report, for the rows it writes back.
+   */
+  rawJson: string;
   /** The product serialized exactly as it goes into the request body. */
   body: string;
 }

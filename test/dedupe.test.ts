@@ -44,7 +44,7 @@ const chunk = (prefix: string, n = 3): StagedItem[] =>
   Array.from({ length: n }, (_, i) => ({
     line: i + 1,
     key: `${prefix}-${i}`,
-    raw: {},
+    rawJson: '{}',
     body: JSON.stringify({ source_id: `${prefix}-${i}` }),
   }));
 const posts = () => sandbox.stats().requests['POST /v1/products/bulk/async'] ?? {};

@@ -24,7 +24,7 @@ const options = (given: Record<string, unknown> = {}) => PropellerOptions.parse(
 const staged = (product: Record<string, unknown>, line: number): StagedItem => ({
   line,
   key: propeller.keyOf(product, options()),
-  raw: product,
+  rawJson: JSON.stringify(product),
   body: JSON.stringify(product),
 });
 

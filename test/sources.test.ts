@@ -35,9 +35,17 @@ function scratchFile(extension: string, content: string | Buffer): string {
   return path;
 }
 
+/** The items read, each record's JSON text (when it came with one) checked to be that record on one line, then left out. */
 async function collect(location: string, format: SourceFormat, opts?: ReadSourceOptions): Promise<SourceItem[]> {
   const items: SourceItem[] = [];
-  for await (const item of readSource(location, format, opts)) items.push(item);
+  for await (const item of readSource(location, format, opts)) {
+    if ('json' in item && item.json !== undefined) {
+      const { json, ...rest } = item;
+      assert.deepEqual(JSON.parse(json), item.record);
+      assert.doesNotMatch(json, /[\r\n]/);
+      items.push(rest);
+    } else items.push(item);
+  }
   return items;
 }
 
@@ -114,6 +122,21 @@ test('JSONL: records with their line numbers, blank lines skipped, CRLF and BOM 
     { line: 5, record: 'just a string' },
     { line: 6, record: 7 },
   ]);
+});
+
+test('a record on one line comes with its text as it was (the chunk keeps it, never serialized again); over several lines, without', async () => {
+  const jsonl = [];
+  for await (const item of readSource(scratchFile('jsonl', '{"sku": "a",  "n": 1.50}\r\n{"sku":"b"}'), 'jsonl')) jsonl.push(item);
+  assert.deepEqual(
+    jsonl.map((item) => 'json' in item && item.json),
+    ['{"sku": "a",  "n": 1.50}', '{"sku":"b"}'],
+  );
+  const json = [];
+  for await (const item of readSource(scratchFile('json', '[{"sku": "a"},\n {\n  "sku": "b"\n }]'), 'json')) json.push(item);
+  assert.deepEqual(
+    json.map((item) => 'json' in item && item.json),
+    ['{"sku": "a"}', false],
+  );
 });
 
 test('JSONL: a broken line is reported with its number and text, and later lines still come', async () => {

@@ -25,7 +25,7 @@ const store = new LocalFolderStore(await tempDir('seal'));
 const items = [1, 2, 3, 4].map((line) => ({
   line,
   key: `p${line}`,
-  raw: { id: `p${line}` },
+  rawJson: JSON.stringify({ id: `p${line}` }),
   body: JSON.stringify({ source_id: `p${line}` }),
 }));
 
@@ -58,6 +58,26 @@ describe('sealed staging files', () => {
     const lines = (await readFile(store.locate(chunkKey('imp', 'r0-000000')), 'utf8')).split('\n').filter(Boolean);
     assert.equal(lines.length, 5);
     assert.match(lines[4]!, /^\{"#seal":\{"lines":4,"sha256":"[0-9a-f]{64}"\}\}$/);
+  });
+
+  test('a whole file written at once is byte for byte what the line-by-line writer writes, and both read back', async () => {
+    // The same folder without writeText: writeLines falls back to the streaming, line-by-line sealed writer.
+    const byLines = new LocalFolderStore(store.root);
+    Object.defineProperty(byLines, 'writeText', { value: undefined });
+    const lines = items.map(encodeItem).concat(['{"u":"ü \\u2028 \\"quoted\\""}']);
+    for (const [key, content] of [
+      ['whole', lines],
+      ['whole-empty', []],
+    ] as const) {
+      await writeLines(store, `imports/imp/${key}.jsonl`, content);
+      await writeLines(byLines, `imports/imp/${key}-by-lines.jsonl`, content);
+      const read = (k: string) => readFile(store.locate(`imports/imp/${k}.jsonl`), 'utf8');
+      assert.equal(await read(key), await read(`${key}-by-lines`));
+      assert.deepEqual(
+        await readAllJsonLines(store, `imports/imp/${key}.jsonl`),
+        content.map((l) => JSON.parse(l)),
+      );
+    }
   });
 
   test('an empty file is sealed too', async () => {
@@ -165,7 +185,17 @@ describe('one import id, one owner', () => {
 
 test('a chunk line gives back its body as the very bytes written, without parsing it; lines of the earlier format still read', () => {
   // A body and a raw record that hold the field's own name and escapes: the body is found by its length, not by search.
-  const item = { line: 3, key: 'k"1', raw: { a: ',"body":x' }, body: JSON.stringify({ name: 'ü ,"body": \\"', n: [1, 2] }) };
+  const item = {
+    line: 3,
+    key: 'k"1,"raw":',
+    rawJson: JSON.stringify({ a: ',"body":x', b: ',"raw":y' }),
+    body: JSON.stringify({ name: 'ü ,"body": \\"', n: [1, 2] }),
+  };
   assert.deepEqual(decodeItem(encodeItem(item)), item);
-  assert.deepEqual(decodeItem('{"line":3,"key":"k","raw":{"a":1},"body":{"x": 1}}'), { line: 3, key: 'k', raw: { a: 1 }, body: '{"x":1}' });
+  assert.deepEqual(decodeItem('{"line":3,"key":"k","raw":{"a":1},"body":{"x": 1}}'), {
+    line: 3,
+    key: 'k',
+    rawJson: '{"a":1}',
+    body: '{"x":1}',
+  });
 });

@@ -8,7 +8,7 @@ import { outcomesOfAction } from '../targets/voucherify/api';
 import { voucherify } from '../targets/voucherify';
 import type { StagedItem } from '../targets/types';
 
-const item = (key: string): StagedItem => ({ line: 1, key, raw: {}, body: '{}' });
+const item = (key: string): StagedItem => ({ line: 1, key, rawJson: '{}', body: '{}' });
 
 test('a DONE action: listed errors fail their product, validation errors for good; the rest succeeded', () => {
   const outcomeOf = outcomesOfAction({

@@ -1,6 +1,7 @@
 export type SourceFormat = 'jsonl' | 'csv' | 'json';
 
-export type SourceItem = { line: number; record: unknown } | { line: number; error: string; text?: string };
+/** A record, with its JSON text when the source had one on a single line (written as it came, never serialized again). */
+export type SourceItem = { line: number; record: unknown; json?: string } | { line: number; error: string; text?: string };
 
 export interface ReadSourceOptions {
   signal?: AbortSignal;
@@ -133,5 +134,7 @@ export function takeJsonRecord(line: number, acc: RecordText): SourceItem | unde
   }
   // Kept as text: the parsed value could not even be serialized again.
   if (nestedDeeperThan(record, MAX_NESTING_DEPTH)) return { line, error: tooDeepMessage, text: taken.text.replace(/\r?\n$/, '') };
-  return { line, record };
+  // A record over several lines (a pretty-printed array) cannot go into a chunk line as it is.
+  const json = taken.text.endsWith('\r') ? taken.text.slice(0, -1) : taken.text;
+  return /[\r\n]/.test(json) ? { line, record } : { line, record, json };
 }

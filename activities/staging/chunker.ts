@@ -17,18 +17,23 @@ export class Chunker {
     this.bytes = envelopeBytes;
   }
 
-  /** The item alone would not fit in a request. */
-  tooLarge(item: StagedItem): number | undefined {
-    const size = this.envelopeBytes + Buffer.byteLength(item.body);
+  /** The request's size if an item whose body has `bodyBytes` bytes would not fit in a request alone. */
+  tooLarge(bodyBytes: number): number | undefined {
+    const size = this.envelopeBytes + bodyBytes;
     return this.limits.maxBodyBytes !== undefined && size > this.limits.maxBodyBytes ? size : undefined;
   }
 
-  async add(item: StagedItem): Promise<void> {
-    const itemBytes = Buffer.byteLength(item.body) + (this.items.length ? 1 : 0); // the comma
-    const overBytes = this.limits.maxBodyBytes !== undefined && this.bytes + itemBytes > this.limits.maxBodyBytes;
-    if (this.items.length && (overBytes || this.items.length >= this.limits.maxItems)) await this.flush();
-    this.bytes += Buffer.byteLength(item.body) + (this.items.length ? 1 : 0);
+  /** Adds an item (its body's size in bytes, when the caller has measured it); a promise only when a chunk is cut. */
+  add(item: StagedItem, bodyBytes = Buffer.byteLength(item.body)): Promise<void> | undefined {
+    const overBytes = this.limits.maxBodyBytes !== undefined && this.bytes + bodyBytes + 1 > this.limits.maxBodyBytes; // + the comma
+    const cut = this.items.length > 0 && (overBytes || this.items.length >= this.limits.maxItems);
+    return cut ? this.flush().then(() => this.push(item, bodyBytes)) : this.push(item, bodyBytes);
+  }
+
+  private push(item: StagedItem, bodyBytes: number): undefined {
+    this.bytes += bodyBytes + (this.items.length ? 1 : 0);
     this.items.push(item);
+    return undefined;
   }
 
   async flush(): Promise<void> {

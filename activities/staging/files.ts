@@ -36,72 +36,48 @@ interface ChunkLine {
   body: unknown;
 }
 
+const RAW_FIELD = ',"raw":';
+
 const BODY_FIELD = ',"body":';
 const bodyLengthPrefix = /^\{"bodyLength":(\d+),/;
 
 export function encodeItem(item: StagedItem): string {
-  const head = `"line":${item.line},"key":${JSON.stringify(item.key)},"raw":${JSON.stringify(item.raw ?? null)}`;
-  return `{"bodyLength":${item.body.length},${head}${BODY_FIELD}${item.body}}`;
+  return `{"bodyLength":${item.body.length},"line":${item.line},"key":${JSON.stringify(item.key)}${RAW_FIELD}${item.rawJson}${BODY_FIELD}${item.body}}`;
 }
-
-/** A chunk line back into its item; lines written before the body's length was (no prefix) are parsed whole. */
-export function decodeItem(text: string): StagedItem {
-  const length = bodyLengthPrefix.exec(text)?.[1];
-  const bodyStart = length === undefined ? -1 : text.length - 1 - Number(length);
-  if (bodyStart > 0 && text.startsWith(BODY_FIELD, bodyStart - BODY_FIELD.length)) {
-    const head = JSON.parse(`${text.slice(0, bodyStart - BODY_FIELD.length)}}`) as Omit<ChunkLine, 'body'>;
-    return { line: head.line, key: head.key, raw: head.raw, body: text.slice(bodyStart, -1) };
-  }
-  const whole = JSON.parse(text) as ChunkLine;
-  return { line: whole.line, key: whole.key, raw: whole.raw, body: JSON.stringify(whole.body) };
-}
-
-/** A chunk line's line and key, its raw record left as JSON text: the report parses only those it writes back. */
-export interface ChunkHead {
-  line: number;
-  key: string;
-  rawJson: string;
-}
-
-const RAW_FIELD = ',"raw":';
 
 /**
- * The head of a chunk line without parsing its record or body (most of the report's reading time). The first
- * `,"raw":` follows the key: a JSON string cannot hold an unescaped quote. Lines of another shape are decoded whole.
+ * A chunk line back into its item, parsing only its line and key: the record and the body are sliced out as written.
+ * The first `,"raw":` follows the key (a JSON string holds no unescaped quote). Lines written before the body's length
+ * was (no prefix) are parsed whole.
  */
-export function decodeHead(text: string): ChunkHead {
+export function decodeItem(text: string): StagedItem {
   const length = bodyLengthPrefix.exec(text)?.[1];
   const bodyStart = length === undefined ? -1 : text.length - 1 - Number(length);
   const rawStart = text.indexOf(RAW_FIELD);
   const rawEnd = bodyStart - BODY_FIELD.length;
   if (bodyStart > 0 && rawStart > 0 && rawStart + RAW_FIELD.length < rawEnd && text.startsWith(BODY_FIELD, rawEnd)) {
     const head = JSON.parse(`${text.slice(0, rawStart)}}`) as Pick<ChunkLine, 'line' | 'key'>;
-    return { line: head.line, key: head.key, rawJson: text.slice(rawStart + RAW_FIELD.length, rawEnd) };
+    return { line: head.line, key: head.key, rawJson: text.slice(rawStart + RAW_FIELD.length, rawEnd), body: text.slice(bodyStart, -1) };
   }
-  const item = decodeItem(text);
-  return { line: item.line, key: item.key, rawJson: JSON.stringify(item.raw ?? null) };
-}
-
-/**
- * The heads of a chunk's products (decodeHead); throws StagingDamaged as readChunk does. A damaged file is read
- * again whole, so that a record that is not JSON is named as garbage before the seal's verdict, as readChunk names it.
- */
-export async function readChunkHeads(store: StagingStore, importId: string, id: string): Promise<ChunkHead[]> {
-  try {
-    return await readWholeFile(store, chunkKey(importId, id), decodeHead);
-  } catch (err) {
-    if (damageOf(err)) await readChunk(store, importId, id);
-    throw err;
-  }
+  const whole = JSON.parse(text) as ChunkLine;
+  return { line: whole.line, key: whole.key, rawJson: JSON.stringify(whole.raw ?? null), body: JSON.stringify(whole.body) };
 }
 
 export async function writeChunk(store: StagingStore, importId: string, id: string, items: StagedItem[]): Promise<void> {
   await writeLines(store, chunkKey(importId, id), items.map(encodeItem));
 }
 
+/** A chunk line decoded with its record and body parsed too: garbage anywhere in the line throws. */
+function checkedDecodeItem(text: string): StagedItem {
+  const item = decodeItem(text);
+  JSON.parse(item.rawJson);
+  JSON.parse(item.body);
+  return item;
+}
+
 /** The chunk's products; throws StagingDamaged when its file is missing or damaged, before returning any. */
 export function readChunk(store: StagingStore, importId: string, id: string): Promise<StagedItem[]> {
-  return readWholeFile(store, chunkKey(importId, id), decodeItem);
+  return readWholeFile(store, chunkKey(importId, id), decodeItem, checkedDecodeItem);
 }
 
 /** One line per product of a chunk attempt. */
@@ -134,14 +110,21 @@ export function readAllJsonLines<T>(store: StagingStore, key: string): Promise<T
 
 /**
  * A whole sealed file, each line decoded, at once (one read, not a promise per line); any damage, a line that does
- * not decode included, throws a nonretryable StagingDamaged failure.
+ * not decode included, throws a nonretryable StagingDamaged failure. A file that fails the one-pass check is read line
+ * by line with `checkedDecode`, which parses what `decode` leaves as text, so garbage is named as such.
  */
-async function readWholeFile<T>(store: StagingStore, key: string, decode: (text: string) => T): Promise<T[]> {
+async function readWholeFile<T>(
+  store: StagingStore,
+  key: string,
+  decode: (text: string) => T,
+  checkedDecode: (text: string) => T = decode,
+): Promise<T[]> {
   const values: T[] = [];
+  let decodeLine = decode;
   // Decoded as checked, so that garbage is named as such before the seal's verdict, as the streaming readers do.
   const take = (text: string) => {
     try {
-      values.push(decode(text));
+      values.push(decodeLine(text));
     } catch {
       throw new StagingFileDamage(key, `garbage: line ${values.length + 1} is not JSON`);
     }
@@ -154,10 +137,17 @@ async function readWholeFile<T>(store: StagingStore, key: string, decode: (text:
       } catch (err) {
         throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? new StagingFileDamage(key, 'missing') : err;
       }
-      const check = new SealCheck(key);
-      for (const line of text.split('\n')) if (line && check.line(line)) take(line);
-      check.end();
+      const intact = intactLines(text);
+      if (intact) for (const line of intact) take(line);
+      else {
+        // Damaged or unusual: line by line, so that the verdict names the damage exactly.
+        decodeLine = checkedDecode;
+        const check = new SealCheck(key);
+        for (const line of text.split('\n')) if (line && check.line(line)) take(line);
+        check.end();
+      }
     } else {
+      decodeLine = checkedDecode;
       for await (const line of readSealedLines(store, key)) take(line);
     }
     return values;
@@ -316,8 +306,36 @@ export function damageOf(err: unknown): { file: string; damage: string } | undef
   return undefined;
 }
 
-/** Writes a whole sealed staging file at once. */
+/**
+ * The data lines of a whole sealed file in one pass (one hash of its text, not one per line), or undefined when it is
+ * not exactly what writeLines writes with a matching seal: the caller then checks it line by line for the verdict.
+ */
+function intactLines(text: string): string[] | undefined {
+  const sealStart = text.lastIndexOf(`\n${SEAL_PREFIX}`) + 1;
+  const data = text.slice(0, sealStart);
+  if ((sealStart === 0 && !text.startsWith(SEAL_PREFIX)) || !text.endsWith('}\n') || data.startsWith('\n') || data.includes('\n\n')) {
+    return undefined;
+  }
+  let seal: Seal;
+  try {
+    seal = (JSON.parse(text.slice(sealStart + SEAL_PREFIX.length, -2)) as Seal | undefined) ?? ({} as Seal);
+  } catch {
+    return undefined;
+  }
+  const lines = data ? data.slice(0, -1).split('\n') : [];
+  if (lines.length !== seal.lines || lines.some((line) => line.startsWith(SEAL_PREFIX))) return undefined;
+  return createHash('sha256').update(data).digest('hex') === seal.sha256 ? lines : undefined;
+}
+
+/** Writes a whole sealed staging file at once: one string, hashed once, in one write where the store can. */
 export async function writeLines(store: StagingStore, key: string, lines: Iterable<string>): Promise<void> {
+  if (store.writeText) {
+    const all = Array.from(lines);
+    const data = all.length ? `${all.join('\n')}\n` : '';
+    const seal: Seal = { lines: all.length, sha256: createHash('sha256').update(data).digest('hex') };
+    await store.writeText(key, `${data}${SEAL_PREFIX}${JSON.stringify(seal)}}\n`);
+    return;
+  }
   const writer = await createSealedWriter(store, key);
   try {
     for (const line of lines) await writer.write(line);

@@ -3,7 +3,7 @@
  * A local folder by default; an object store can implement the same few calls later.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 import { once } from 'node:events';
@@ -22,11 +22,17 @@ export interface StagingStore {
   readLines(key: string): AsyncIterable<string>;
   /** A whole (small) file's text at once: far fewer promises than line by line. Stores without it are read by lines. */
   readText?(key: string): Promise<string>;
+  /** A whole file written at once, visible whole or not at all. Stores without it are written by lines. */
+  writeText?(key: string, text: string): Promise<void>;
   /** Keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;
   exists(key: string): Promise<boolean>;
   remove(prefix: string): Promise<void>;
 }
+
+/** Temporary files are told apart by process and a counter: two writes of one key in the same millisecond do not collide. */
+let tmpCounter = 0;
+const tmpPathOf = (finalPath: string) => `${finalPath}.${process.pid}.${++tmpCounter}.tmp`;
 
 export class LocalFolderStore implements StagingStore {
   constructor(readonly root: string) {}
@@ -40,7 +46,7 @@ export class LocalFolderStore implements StagingStore {
   async createWriter(key: string): Promise<LineWriter> {
     const finalPath = this.locate(key);
     await mkdir(path.dirname(finalPath), { recursive: true });
-    const tmpPath = `${finalPath}.${process.pid}.${Date.now()}.tmp`;
+    const tmpPath = tmpPathOf(finalPath);
     const stream = createWriteStream(tmpPath);
     await once(stream, 'open');
     return {
@@ -56,6 +62,19 @@ export class LocalFolderStore implements StagingStore {
         await rm(tmpPath, { force: true });
       },
     };
+  }
+
+  async writeText(key: string, text: string): Promise<void> {
+    const finalPath = this.locate(key);
+    await mkdir(path.dirname(finalPath), { recursive: true });
+    const tmpPath = tmpPathOf(finalPath);
+    try {
+      await writeFile(tmpPath, text);
+      await rename(tmpPath, finalPath);
+    } catch (err) {
+      await rm(tmpPath, { force: true });
+      throw err;
+    }
   }
 
   readText(key: string): Promise<string> {
