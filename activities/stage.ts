@@ -23,6 +23,7 @@ import {
   type ReadSourceOptions,
 } from './sources';
 import { Chunker } from './staging/chunker';
+import { KeySet } from './staging/keyset';
 import {
   chunkId,
   claimImportId,
@@ -30,6 +31,7 @@ import {
   invalidKey,
   metaKey,
   readAllJsonLines,
+  readChunk,
   stagedKey,
   writeChunk,
   writeLines,
@@ -143,7 +145,11 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
     const run = ctx.info.workflowExecution;
     if (run) await claimImportId(store, input.importId, { workflowId: run.workflowId, runId: run.runId });
     const invalid = await createSealedWriter(store, invalidKey(input.importId));
-    const firstLineOfKey = new Map<string, number>();
+    // A duplicate's first occurrence is confirmed from memory or from its committed chunk file (see KeySet).
+    const keys = new KeySet({
+      committed: () => commits.committed,
+      readChunk: (index) => readChunk(store, input.importId, chunkId(0, index)),
+    });
     const counts = { read: 0, valid: 0, invalid: 0 };
     let columns: string[] | undefined;
 
@@ -236,7 +242,7 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
           });
           continue;
         }
-        const firstLine = firstLineOfKey.get(key);
+        const firstLine = keys.mayHave(key) ? await keys.firstLine(key) : undefined;
         if (firstLine !== undefined) {
           await reject({
             line: item.line,
@@ -246,12 +252,12 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
           });
           continue;
         }
-        firstLineOfKey.set(key, item.line);
         const rawJson = item.json ?? JSON.stringify(item.record);
         const staged: StagedItem = { line: item.line, key, rawJson, body: JSON.stringify(parsed.data) };
         const bodyBytes = Buffer.byteLength(staged.body);
         const size = chunker.tooLarge(bodyBytes);
         if (size !== undefined) {
+          keys.addUnstaged(key, item.line);
           await reject({
             line: item.line,
             key,
@@ -264,6 +270,7 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
         // Awaited only when it cuts a chunk: a promise per record costs more than the rest of its bookkeeping.
         const cut = chunker.add(staged, bodyBytes);
         if (cut) await cut;
+        keys.add(key, item.line, chunker.chunks);
       }
       if (counts.read === 0) {
         const what = {
