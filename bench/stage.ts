@@ -2,7 +2,7 @@
  * Staging throughput and memory: streams a generated catalog through the stage activity
  * (validation, duplicate check, chunk files) and reports records/s and peak RSS.
  *
- *   node --import tsx bench/stage.ts [count=1000000] [voucherify|propeller] [jsonl|csv|json]
+ *   node --import tsx bench/stage.ts [count=1000000] [voucherify|propeller] [jsonl|csv|json] [chunk bytes or products]
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,12 +11,14 @@ import { createStageActivity } from '../activities/stage';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
 import { loadTargets } from '../targets';
+import { devTarget } from '../targets/dev';
 import { ImportInput, type StageResult, type TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
 
 const count = Number(process.argv[2] ?? 1_000_000);
 const target = (process.argv[3] ?? 'voucherify') as TargetName;
 const format = (process.argv[4] ?? 'jsonl') as 'jsonl' | 'csv' | 'json';
+const chunk = process.argv[5] ? Number(process.argv[5]) : undefined;
 const dir = path.resolve('.bulkport/bench');
 const file = path.join(dir, `stage-${target}-${count}.${format}`);
 
@@ -24,7 +26,9 @@ await writeCatalog(file, { target, count, format, invalidEvery: 1000, keyPrefix:
 const store = new LocalFolderStore(path.join(dir, 'staging'));
 await rm(path.join(dir, 'staging'), { recursive: true, force: true });
 const stage = createStageActivity(store, createTargetRegistry(await loadTargets(), {}));
-const input = ImportInput.parse({ importId: 'bench-stage', target, source: { location: file } });
+// The target's default chunks unless a size is given (it decides how much the chunks being written hold).
+const options = chunk ? (await devTarget(target)).benchOptions(chunk) : {};
+const input = ImportInput.parse({ importId: 'bench-stage', target, source: { location: file }, options });
 
 const baselineRss = process.memoryUsage().rss;
 // maxRSS also counts the catalog generator that ran first: staging's own peak is sampled while it runs.
