@@ -47,7 +47,7 @@ async function stagedKeys(importId: string) {
       chunks[chunk].push({ line, key });
     },
     async commit() {
-      const items = chunks[committed]!.map((i) => ({ ...i, raw: null, body: '{}' }));
+      const items = chunks[committed]!.map((i) => ({ ...i, rawJson: 'null', body: '{}' }));
       await writeChunk(store, importId, chunkId(0, committed), items);
       committed++;
     },
