@@ -110,7 +110,8 @@ class ChunkCommits {
   constructor(
     public committed: number,
     private readonly onCommitted: () => Promise<void>,
-    private readonly depth = 4,
+    // One chunk written while the next is built: a whole file's write is quick, and a pending chunk holds its products twice.
+    private readonly depth = 2,
   ) {}
 
   async add(write: Promise<void>): Promise<void> {

@@ -58,6 +58,8 @@ interface Run {
   firstRequestSeconds?: number;
   /** bulkport: when staging, the chunks' submissions and the report started and ended, in seconds from the start (history). */
   phases?: Record<'staging' | 'submitting' | 'reporting', [number, number]>;
+  /** bulkport: events in the first run's history (of which following staging's progress), and runs in all. */
+  history?: { firstRunEvents: number; followingStaging: number; runs: number };
 }
 
 /** The phases' spans from the import's history: its first run (staging) to its last (the report). */
@@ -78,6 +80,15 @@ async function phasesOf(workflowId: string, firstRunId: string): Promise<Run['ph
     return [Math.min(...times), Math.max(...times)];
   };
   return { staging: span('stage'), submitting: span('submitChunk'), reporting: span('writeReport') };
+}
+
+async function historyOf(workflowId: string, firstRunId: string): Promise<Run['history']> {
+  const first = (await client.workflow.getHandle(workflowId, firstRunId).fetchHistory()).events ?? [];
+  let runs = 0;
+  for await (const _ of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs++;
+  // Each call: scheduled, started, completed (or cancelled), and a workflow task's three events.
+  const calls = first.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'awaitStaged').length;
+  return { firstRunEvents: first.length, followingStaging: calls * 6, runs };
 }
 
 /**
@@ -160,7 +171,7 @@ async function bulkport(): Promise<Run> {
       },
     );
     // Read after the clock stopped.
-    return { ...run, phases: await phasesOf(taskQueue, firstRunId) };
+    return { ...run, phases: await phasesOf(taskQueue, firstRunId), history: await historyOf(taskQueue, firstRunId) };
   } finally {
     worker?.shutdown();
     await running;

@@ -1,0 +1,88 @@
+/**
+ * The worker's memory, as a user runs it: `workers/main.ts` in a process of its own (as the Dockerfile starts it),
+ * one or more imports in a row with default options, the worker's RSS sampled from /proc every 100 ms. Prints a JSON
+ * line per import (its time, the worker's peak RSS during it, its RSS after it) and the process's high-water mark.
+ *
+ *   node --import tsx bench/memory.ts [voucherify|propeller] [products=1000000] [imports=1]
+ *
+ * WORKER_NODE_OPTIONS, when set, is the worker's NODE_OPTIONS (e.g. --max-old-space-size=384), and the worker's alone.
+ * Issue 11's memory goals: ≤ 300 MB peak for a 1M import, RSS flat across 10 imports in one worker.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { startImport } from '../client';
+import type { TargetName } from '../common/import';
+import { writeCatalog } from '../scripts/catalog';
+import { startDevServer } from '../scripts/dev-server';
+import { startSandboxProcess } from './sandbox-process';
+
+const target = (process.argv[2] ?? 'voucherify') as TargetName;
+const count = Number(process.argv[3] ?? 1_000_000);
+const imports = Number(process.argv[4] ?? 1);
+
+/** RSS and its high-water mark of a process, in MiB (Linux /proc). */
+async function memoryOf(pid: number): Promise<{ rssMb: number; hwmMb: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssMb: Math.round(kb('VmRSS') / 1024), hwmMb: Math.round(kb('VmHWM') / 1024) };
+}
+
+const server = await startDevServer();
+const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+const sandbox = await startSandboxProcess(target as 'voucherify' | 'propeller');
+const work = await mkdtemp(path.join(os.tmpdir(), 'bulkport-memory-'));
+const file = await writeCatalog(path.resolve('.bulkport/bench', `memory-${target}-${count}.jsonl`), {
+  target,
+  count,
+  format: 'jsonl',
+  keyPrefix: 'mem',
+});
+const taskQueue = `memory-${process.pid}`;
+const worker = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+  env: {
+    ...process.env,
+    ...sandbox.env,
+    TEMPORAL_ADDRESS: server.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    BULKPORT_STAGING_DIR: path.join(work, 'staging'),
+    ...(process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {}),
+  },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const pid = worker.pid ?? Number.NaN;
+
+try {
+  console.error(JSON.stringify({ target, products: count, imports, worker: 'started', ...(await memoryOf(pid)) }));
+  for (let i = 1; i <= imports; i++) {
+    let peak = 0;
+    const sampler = setInterval(() => {
+      void memoryOf(pid).then(
+        (m) => (peak = Math.max(peak, m.rssMb)),
+        () => {},
+      );
+    }, 100);
+    const started = performance.now();
+    const handle = await startImport(client, { target, source: { location: file } } as never, {
+      taskQueue,
+      workflowId: `${taskQueue}-${i}`,
+    });
+    const summary = await handle.result();
+    clearInterval(sampler);
+    if (summary.counts.succeeded !== count) throw new Error(`import ${i}: ${summary.counts.succeeded} of ${count} succeeded`);
+    const after = await memoryOf(pid);
+    const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
+    console.log(JSON.stringify({ import: i, seconds, peakRssMb: peak, rssAfterMb: after.rssMb, highWaterMb: after.hwmMb }));
+  }
+  console.log(JSON.stringify({ target, products: count, imports, loadAverage: os.loadavg()[0]?.toFixed(1), ...(await memoryOf(pid)) }));
+} finally {
+  worker.kill('SIGTERM');
+  await once(worker, 'exit');
+  await sandbox.stop();
+  await client.connection.close();
+  await server.teardown();
+  await rm(work, { recursive: true, force: true });
+}
