@@ -6,13 +6,14 @@ import { createChunkActivities } from './chunks';
 import { createReportActivities } from './report';
 import { createQuotaActivities } from './quota';
 import { createRoundActivities } from './rounds';
-import { createStageActivities } from './stage';
+import { createStageActivities, type StageThread } from './stage';
 import type { StagingStore } from './staging/store';
 import type { TargetRegistry } from './targets';
 
-export function createActivities(store: StagingStore, targets: TargetRegistry) {
+/** `thread`: where a staging thread finds the store and the targets' settings; without it staging runs on the activity's thread. */
+export function createActivities(store: StagingStore, targets: TargetRegistry, thread?: StageThread) {
   return {
-    ...createStageActivities(store, targets),
+    ...createStageActivities(store, targets, thread),
     ...createChunkActivities(store, targets),
     ...createRoundActivities(store, targets),
     ...createQuotaActivities(targets),

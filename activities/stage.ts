@@ -11,6 +11,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ImportInput, StageResult } from '../common/import';
 import { STAGE_ATTEMPTS } from '../common/timeouts';
+import { stageInThread } from './stage-thread-client';
 import type { ChunkLimits, StagedItem } from '../targets/types';
 import {
   detectFormat,
@@ -60,13 +61,43 @@ function sourceFailure(err: SourceError, attempt: number): ApplicationFailure {
   return ApplicationFailure.create({ type: SOURCE_ERROR, message: err.message, nonRetryable: !retryableNow(err, attempt) });
 }
 
-export function createStageActivity(store: StagingStore, targets: TargetRegistry) {
+/** What staging needs of its activity's context: plain data and callbacks, so that it can run in a thread of its own. */
+export interface StageContext {
+  attempt: number;
+  heartbeatDetails: unknown;
+  workflowExecution?: { workflowId: string; runId: string };
+  signal: AbortSignal;
+  heartbeat(details: unknown): void;
+  log(level: 'info' | 'warn', message: string, attrs?: Record<string, unknown>): void;
+}
+
+export function stageContextOf(ctx: Context): StageContext {
+  const { attempt, heartbeatDetails, workflowExecution } = ctx.info;
+  return {
+    attempt,
+    heartbeatDetails,
+    ...(workflowExecution ? { workflowExecution } : {}),
+    signal: ctx.cancellationSignal,
+    heartbeat: (details) => ctx.heartbeat(details),
+    log: (level, message, attrs) => ctx.log[level](message, attrs),
+  };
+}
+
+/** Staging in a worker thread of its own (see stage-thread.ts): where its staging store is, and the targets' settings. */
+export interface StageThread {
+  storeRoot: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** The stage activity: in a thread of its own when `thread` says where (a second core for validation), else inline. */
+export function createStageActivity(store: StagingStore, targets: TargetRegistry, thread?: StageThread) {
   const stage = createStage(store, targets);
   return async function stageSource(input: ImportInput): Promise<StageResult> {
+    const ctx = stageContextOf(Context.current());
     try {
-      return await stage(input);
+      return await (thread ? stageInThread(input, ctx, thread) : stage(input, ctx));
     } catch (err) {
-      throw err instanceof SourceError ? sourceFailure(err, Context.current().info.attempt) : err;
+      throw err instanceof SourceError ? sourceFailure(err, ctx.attempt) : err;
     }
   };
 }
@@ -75,9 +106,9 @@ export function createStageActivity(store: StagingStore, targets: TargetRegistry
 const AWAIT_STAGED_MAX_MS = 2000;
 const AWAIT_STAGED_POLL_MS = 50;
 
-export function createStageActivities(store: StagingStore, targets: TargetRegistry) {
+export function createStageActivities(store: StagingStore, targets: TargetRegistry, thread?: StageThread) {
   return {
-    stage: createStageActivity(store, targets),
+    stage: createStageActivity(store, targets, thread),
     /**
      * Staging's progress once it shows more than `after` chunks committed and at least `batchMs` have passed (fewer
      * answers, fewer history events), once staging has ended, or after a couple of seconds without news.
@@ -135,15 +166,14 @@ class ChunkCommits {
 /** The progress file at most every PROGRESS_EVERY_MS, the first chunk at once: the workflow sends it as soon as it is there. */
 const PROGRESS_EVERY_MS = 200;
 
-function createStage(store: StagingStore, targets: TargetRegistry) {
-  return async function stage(input: ImportInput): Promise<StageResult> {
-    const ctx = Context.current();
+export function createStage(store: StagingStore, targets: TargetRegistry) {
+  return async function stage(input: ImportInput, ctx: StageContext): Promise<StageResult> {
     const target = targets.bind(input);
     const format = detectFormat(input.source.location, input.source.format);
-    const resumed = (ctx.info.heartbeatDetails as StageHeartbeat | undefined)?.chunksCommitted ?? 0;
-    if (resumed) ctx.log.info('Staging resumes after a restart', { chunksCommitted: resumed });
+    const resumed = (ctx.heartbeatDetails as StageHeartbeat | undefined)?.chunksCommitted ?? 0;
+    if (resumed) ctx.log('info', 'Staging resumes after a restart', { chunksCommitted: resumed });
 
-    const run = ctx.info.workflowExecution;
+    const run = ctx.workflowExecution;
     if (run) await claimImportId(store, input.importId, { workflowId: run.workflowId, runId: run.runId });
     const invalid = await createSealedWriter(store, invalidKey(input.importId));
     // A duplicate's first occurrence is confirmed from memory or from its committed chunk file (see KeySet).
@@ -195,12 +225,12 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
     };
     const { encoding, delimiter, recordsPath } = input.source;
     const readOptions: ReadSourceOptions = {
-      signal: ctx.cancellationSignal,
+      signal: ctx.signal,
       ...(encoding !== undefined ? { encoding } : {}),
       ...(delimiter !== undefined ? { delimiter } : {}),
       ...(recordsPath !== undefined ? { recordsPath } : {}),
       keyColumns: target.csvKeyColumns,
-      onNote: (message, level = 'info') => ctx.log[level](`Source: ${message}`),
+      onNote: (message, level = 'info') => ctx.log(level, `Source: ${message}`),
       // Long stretches without a record (a wrapper object before its array, one huge line) must not look like a dead worker.
       onBytes: () => {
         if (Date.now() - lastBeat >= 1000) beat();
@@ -289,9 +319,9 @@ function createStage(store: StagingStore, targets: TargetRegistry) {
       await invalid.close();
     } catch (err) {
       // Only the last attempt may seal: an earlier one's partial last chunk would differ from the next attempt's.
-      if (err instanceof SourceError && !retryableNow(err, ctx.info.attempt)) {
+      if (err instanceof SourceError && !retryableNow(err, ctx.attempt)) {
         await sealIncomplete(err).catch(async (sealErr) => {
-          ctx.log.warn('Could not seal what was staged', { error: String(sealErr) });
+          ctx.log('warn', 'Could not seal what was staged', { error: String(sealErr) });
           await invalid.abort();
         });
       } else {

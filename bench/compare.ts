@@ -6,6 +6,7 @@
  *   node --import tsx bench/compare.ts [propeller|voucherify] [products=200000] [concurrency=4] [pairs=3] [chunk]
  *
  * chunk: products per request for Propeller (default 1000), bytes per request for Voucherify (default 10,000,000).
+ * STAGE_THREAD=1 stages in a thread of its own (the worker's BULKPORT_STAGE_THREAD=1).
  * bulkport runs with a fixed window (no adaptive concurrency) so both send at the same concurrency. The sandbox runs in
  * a process of its own (a fresh one per run; Voucherify's works its queue at ten million products/s), as does
  * Temporal's dev server; this process holds the bare script, or the worker and the client: CPU is this process's
@@ -57,7 +58,7 @@ interface Run {
   /** Seconds from the start to the first bulk request the sandbox saw. */
   firstRequestSeconds?: number;
   /** bulkport: when staging, the chunks' submissions and the report started and ended, in seconds from the start (history). */
-  phases?: Record<'staging' | 'submitting' | 'reporting', [number, number]>;
+  phases?: Record<'staging' | 'submitting' | 'polling' | 'reporting', [number, number]>;
   /** bulkport: events in the first run's history (of which following staging's progress), and runs in all. */
   history?: { firstRunEvents: number; followingStaging: number; runs: number };
 }
@@ -79,7 +80,7 @@ async function phasesOf(workflowId: string, firstRunId: string): Promise<Run['ph
       .map(at);
     return [Math.min(...times), Math.max(...times)];
   };
-  return { staging: span('stage'), submitting: span('submitChunk'), reporting: span('writeReport') };
+  return { staging: span('stage'), submitting: span('submitChunk'), polling: span('awaitAction'), reporting: span('writeReport') };
 }
 
 async function historyOf(workflowId: string, firstRunId: string): Promise<Run['history']> {
@@ -166,7 +167,15 @@ async function bulkport(): Promise<Run> {
       },
       async (env) => {
         const store = new LocalFolderStore(staging);
-        worker = await createImportWorker({ connection, namespace: 'default', taskQueue, env, store, workflowBundlePath: bundlePath });
+        worker = await createImportWorker({
+          connection,
+          namespace: 'default',
+          taskQueue,
+          env,
+          store,
+          workflowBundlePath: bundlePath,
+          stageInThread: process.env.STAGE_THREAD === '1',
+        });
         running = worker.run();
       },
     );

@@ -14,7 +14,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createReportActivities, type ResultRow } from '../activities/report';
 import { createStageActivities } from '../activities/stage';
-import { type ImportMeta, metaKey, readAllJsonLines, type StagedSoFar, stagedKey } from '../activities/staging/files';
+import { chunkId, type ImportMeta, metaKey, readAllJsonLines, type StagedSoFar, stagedKey } from '../activities/staging/files';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
 import { progressQuery } from '../client';
@@ -167,6 +167,47 @@ describe('the stage activity beside the window', { concurrency: 1 }, () => {
     const rows = await readJsonl<ResultRow>(written.files.resultsJsonl);
     assert.equal(rows.length, read, 'one row per record read');
     assert.deepEqual(new Set(rows.map((r) => r.outcome)), new Set(['not-submitted']));
+  });
+
+  test('in a thread of its own, staging writes the same chunks, heartbeats, and fails and is cancelled as inline', async () => {
+    const { dir, store, activities } = await setUp('stage-thread');
+    const threaded = createStageActivities(store, targets, { storeRoot: store.root, env: {} });
+    const file = await writeCatalog(path.join(dir, 'c.jsonl'), {
+      target: 'voucherify',
+      count: 3000,
+      format: 'jsonl',
+      keyPrefix: 'th',
+      invalidEvery: 100,
+    });
+    const inline = (await inMock('inline').run(activities.stage, inputFor('inline', file))) as StageResult;
+    const env = inMock('threaded');
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    const result = (await env.run(threaded.stage, inputFor('threaded', file))) as StageResult;
+    assert.deepEqual(result, inline);
+    assert.ok(result.chunks > 3 && result.invalid > 0, `several chunks and invalid rows (${JSON.stringify(result)})`);
+    assert.ok(beats.length > 0, 'heartbeats came from the thread');
+    for (let i = 0; i < result.chunks; i++) {
+      const read = (id: string) => readFile(path.join(store.root, 'imports', id, 'chunks', `${chunkId(0, i)}.jsonl`), 'utf8');
+      assert.equal(await read('threaded'), await read('inline'), `chunk ${i} is byte for byte the same`);
+    }
+    // A source error crosses as one: its type, and retried or not as inline.
+    await assert.rejects(
+      inMock('threaded-404').run(threaded.stage, inputFor('threaded-404', path.join(dir, 'absent.jsonl'))),
+      (err: ApplicationFailure) => {
+        assert.equal(err.type, 'SourceError');
+        assert.match(err.message, /^source file not found/);
+        assert.equal(err.nonRetryable, true);
+        return true;
+      },
+    );
+    // A cancel ends the thread and the activity with Temporal's cancellation.
+    const big = await writeCatalog(path.join(dir, 'big.jsonl'), { target: 'voucherify', count: 200_000, format: 'jsonl', keyPrefix: 'tb' });
+    const cancelling = inMock('threaded-cancel');
+    const staging = cancelling.run(threaded.stage, inputFor('threaded-cancel', big));
+    await eventually('staging under way', () => store.exists(stagedKey('threaded-cancel')).then((yes) => yes || undefined), 20_000);
+    cancelling.cancel();
+    await assert.rejects(staging, (err: Error) => err.name === 'CancelledFailure');
   });
 
   test('a download that breaks: an attempt that will be retried seals nothing; the last one seals what it read', async () => {
