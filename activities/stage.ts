@@ -130,9 +130,24 @@ export function createStageActivities(store: StagingStore, targets: TargetRegist
 const nothingStaged: StagedSoFar = { chunks: 0, read: 0, valid: 0, invalid: 0, done: false };
 
 async function readStaged(store: StagingStore, importId: string): Promise<StagedSoFar> {
-  if (!(await store.exists(stagedKey(importId)))) return nothingStaged;
+  return (await stagedIfAny(store, importId)) ?? nothingStaged;
+}
+
+async function stagedIfAny(store: StagingStore, importId: string): Promise<StagedSoFar | undefined> {
+  if (!(await store.exists(stagedKey(importId)))) return undefined;
   const [soFar] = await readAllJsonLines<StagedSoFar>(store, stagedKey(importId));
-  return soFar ?? nothingStaged;
+  return soFar;
+}
+
+/**
+ * How the first chunk is cut: as an earlier attempt cut it, since its chunks may have been sent already. Its progress
+ * file says (one without the field was written before the first chunk was cut short); chunks committed without a
+ * progress file were staged before there was one, by a version that cut every chunk alike.
+ */
+async function firstChunkRule(store: StagingStore, importId: string, resumed: number): Promise<number | null> {
+  const earlier = await stagedIfAny(store, importId);
+  if (earlier) return earlier.firstChunkBytes ?? null;
+  return resumed > 0 ? null : FIRST_CHUNK_BYTES;
 }
 
 /** Chunk files written a few at a time, committed in order: `committed` counts the complete ones from the first. */
@@ -163,6 +178,12 @@ class ChunkCommits {
   }
 }
 
+/**
+ * Round 0's first chunk is cut at 1 MB at most: the window sends it while the rest is staged, so the first request leaves
+ * within about a second even with 10 MB chunks (a 10 MB first chunk took 2-2.5 s to stage and send). One more request.
+ */
+const FIRST_CHUNK_BYTES = 1_000_000;
+
 /** The progress file at most every PROGRESS_EVERY_MS, the first chunk at once: the workflow sends it as soon as it is there. */
 const PROGRESS_EVERY_MS = 200;
 
@@ -189,18 +210,23 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       return invalid.write(JSON.stringify(row));
     };
     let progressWritten = 0;
+    const firstChunkBytes = await firstChunkRule(store, input.importId, resumed);
     const writeProgress = (done: boolean) => {
       progressWritten = Date.now();
-      const soFar: StagedSoFar = { chunks: commits.committed, ...counts, done };
+      const soFar: StagedSoFar = { chunks: commits.committed, ...counts, done, firstChunkBytes };
       return writeLines(store, stagedKey(input.importId), [JSON.stringify(soFar)]);
     };
     const commits = new ChunkCommits(0, async () => {
-      ctx.heartbeat({ chunksCommitted: Math.max(commits.committed, resumed), read: counts.read } satisfies StageHeartbeat);
+      // The progress file before the heartbeat: a later attempt told of committed chunks finds how they were cut.
       if (commits.committed === 1 || Date.now() - progressWritten >= PROGRESS_EVERY_MS) await writeProgress(false);
+      ctx.heartbeat({ chunksCommitted: Math.max(commits.committed, resumed), read: counts.read } satisfies StageHeartbeat);
     });
     // Writing a chunk overlaps reading the next: staging no longer waits for the disk.
-    const chunker = new Chunker(target.limits, target.envelopeBytes, (index, items) =>
-      commits.add(index >= resumed ? writeChunk(store, input.importId, chunkId(0, index), items) : Promise.resolve()),
+    const chunker = new Chunker(
+      target.limits,
+      target.envelopeBytes,
+      (index, items) => commits.add(index >= resumed ? writeChunk(store, input.importId, chunkId(0, index), items) : Promise.resolve()),
+      firstChunkBytes ?? undefined,
     );
 
     let lastBeat = Date.now();

@@ -4,7 +4,7 @@
  * stage activity in Temporal's mock activity environment (its progress file, and what it seals when the source breaks).
  */
 import assert from 'node:assert/strict';
-import { appendFile, readdir, readFile } from 'node:fs/promises';
+import { appendFile, cp, readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -14,7 +14,16 @@ import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createReportActivities, type ResultRow } from '../activities/report';
 import { createStageActivities } from '../activities/stage';
-import { chunkId, type ImportMeta, metaKey, readAllJsonLines, type StagedSoFar, stagedKey } from '../activities/staging/files';
+import {
+  chunkId,
+  type ImportMeta,
+  metaKey,
+  readAllJsonLines,
+  readChunk,
+  type StagedSoFar,
+  stagedKey,
+  writeLines,
+} from '../activities/staging/files';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
 import { progressQuery } from '../client';
@@ -118,8 +127,8 @@ describe('the stage activity beside the window', { concurrency: 1 }, () => {
   };
   const inputFor = (importId: string, location: string) =>
     ImportInput.parse({ importId, target: 'voucherify', source: { location }, options: { chunkBytes: 20_000 } });
-  const inMock = (importId: string, attempt = 1) =>
-    new MockActivityEnvironment({ attempt, workflowExecution: { workflowId: importId, runId: 'run-1' } });
+  const inMock = (importId: string, attempt = 1, heartbeatDetails?: unknown) =>
+    new MockActivityEnvironment({ attempt, heartbeatDetails, workflowExecution: { workflowId: importId, runId: 'run-1' } });
 
   test('awaitStaged answers once more chunks are committed, and at once when staging has ended', async () => {
     const { dir, activities } = await setUp('await-staged');
@@ -137,7 +146,7 @@ describe('the stage activity beside the window', { concurrency: 1 }, () => {
       after: 1000,
       batchMs: 0,
     })) as StagedSoFar;
-    assert.deepEqual(after, { chunks: result.chunks, read: 500, valid: 500, invalid: 0, done: true });
+    assert.deepEqual(after, { chunks: result.chunks, read: 500, valid: 500, invalid: 0, done: true, firstChunkBytes: 1_000_000 });
     assert.ok(result.chunks > 3, `several chunks (${result.chunks})`);
   });
 
@@ -208,6 +217,34 @@ describe('the stage activity beside the window', { concurrency: 1 }, () => {
     await eventually('staging under way', () => store.exists(stagedKey('threaded-cancel')).then((yes) => yes || undefined), 20_000);
     cancelling.cancel();
     await assert.rejects(staging, (err: Error) => err.name === 'CancelledFailure');
+  });
+
+  test('the first chunk is cut at 1 MB, the others at the limit; an earlier attempt that cut it like the others is followed', async () => {
+    const { dir, store, activities } = await setUp('first-chunk');
+    const file = await writeCatalog(path.join(dir, 'c.jsonl'), { target: 'voucherify', count: 12_000, format: 'jsonl', keyPrefix: 'fc' });
+    /** Each chunk's request body in bytes (the products' bodies, and a comma between two). */
+    const bodies = async (importId: string) => {
+      const input = ImportInput.parse({ importId, target: 'voucherify', source: { location: file } });
+      const heartbeat = importId.endsWith('resumed') ? { chunksCommitted: 1 } : undefined;
+      const result = (await inMock(importId, 1, heartbeat).run(activities.stage, input)) as StageResult;
+      return Promise.all(
+        Array.from({ length: result.chunks }, async (_, i) => {
+          const items = await readChunk(store, importId, chunkId(0, i));
+          return items.reduce((n, item) => n + Buffer.byteLength(item.body) + 1, -1);
+        }),
+      );
+    };
+    const fresh = await bodies('first-chunk-fresh');
+    assert.equal(fresh.length, 2, `a short first chunk, then the rest (${fresh})`);
+    assert.ok(fresh[0]! <= 1_000_000 && fresh[0]! > 990_000, `the first one just under 1 MB (${fresh[0]})`);
+    // An earlier attempt's progress file without the rule: written by a version that cut every chunk alike.
+    await writeLines(store, stagedKey('first-chunk-older'), [JSON.stringify({ chunks: 1, read: 10, valid: 10, invalid: 0, done: false })]);
+    const older = await bodies('first-chunk-older');
+    assert.deepEqual(older, [fresh[0]! + 1 + fresh[1]!], 'one chunk, cut as the earlier attempt cut it');
+    // Chunks committed (the heartbeat says) by a version that wrote no progress file at all: its chunk stands, and so does its cut.
+    const chunksOf = (importId: string) => path.join(store.root, 'imports', importId, 'chunks');
+    await cp(chunksOf('first-chunk-older'), chunksOf('first-chunk-resumed'), { recursive: true });
+    assert.deepEqual(await bodies('first-chunk-resumed'), older);
   });
 
   test('a download that breaks: an attempt that will be retried seals nothing; the last one seals what it read', async () => {

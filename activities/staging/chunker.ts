@@ -13,6 +13,8 @@ export class Chunker {
     private readonly limits: ChunkLimits,
     private readonly envelopeBytes: number,
     private readonly onChunk: (index: number, items: StagedItem[]) => Promise<void>,
+    /** The first chunk's body is cut at this many bytes at most: it is sent while the rest is staged, so it comes soon. */
+    private readonly firstChunkBytes = Number.POSITIVE_INFINITY,
   ) {
     this.bytes = envelopeBytes;
   }
@@ -25,7 +27,11 @@ export class Chunker {
 
   /** Adds an item (its body's size in bytes, when the caller has measured it); a promise only when a chunk is cut. */
   add(item: StagedItem, bodyBytes = Buffer.byteLength(item.body)): Promise<void> | undefined {
-    const overBytes = this.limits.maxBodyBytes !== undefined && this.bytes + bodyBytes + 1 > this.limits.maxBodyBytes; // + the comma
+    const maxBytes = Math.min(
+      this.limits.maxBodyBytes ?? Number.POSITIVE_INFINITY,
+      this.chunks === 0 ? this.firstChunkBytes : Number.POSITIVE_INFINITY,
+    );
+    const overBytes = this.bytes + bodyBytes + 1 > maxBytes; // + the comma
     const cut = this.items.length > 0 && (overBytes || this.items.length >= this.limits.maxItems);
     return cut ? this.flush().then(() => this.push(item, bodyBytes)) : this.push(item, bodyBytes);
   }

@@ -377,6 +377,8 @@ export interface StagedSoFar {
   valid: number;
   invalid: number;
   done: boolean;
+  /** How round 0's first chunk was cut (null: like the others); absent in files written before it was cut short. */
+  firstChunkBytes?: number | null;
 }
 
 /** Who staged an import id's data: another workflow (or a reset run) must not mix its data in. */
