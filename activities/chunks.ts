@@ -231,7 +231,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         polls++;
         if (poll.finished) {
           // Only a wait that no failure stretched tells how fast the target works.
-          if (!pollsFailed) pace.observe(input.target, products, Date.now() - began);
+          if (!pollsFailed) pace.observe(input.target, products, Date.now() - began, polls === 1);
           const items = await readChunk(store, input.importId, chunkId);
           return record(input, chunkId, items, items.map(poll.outcomeOf));
         }

@@ -48,10 +48,19 @@ export class ActionPace {
     return this.msPerProduct.get(target);
   }
 
-  observe(target: string, products: number, waitedMs: number): void {
+  /**
+   * An action of `products` products was found finished `waitedMs` after it began. Found at the first poll, it may have
+   * finished long before: the wait is only a bound, which lowers an estimate above it but never sets one (a small chunk
+   * found done at the poll interval would make a large one wait products × interval ÷ small for its first poll).
+   */
+  observe(target: string, products: number, waitedMs: number, atFirstPoll = false): void {
     if (products <= 0 || waitedMs <= 0) return;
     const sample = waitedMs / products;
     const before = this.msPerProduct.get(target);
+    if (atFirstPoll) {
+      if (before !== undefined && sample < before) this.msPerProduct.set(target, sample);
+      return;
+    }
     this.msPerProduct.set(target, before === undefined ? sample : before * 0.5 + sample * 0.5);
   }
 }

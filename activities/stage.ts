@@ -150,9 +150,15 @@ async function firstChunkRule(store: StagingStore, importId: string, resumed: nu
   return resumed > 0 ? null : FIRST_CHUNK_BYTES;
 }
 
-/** Chunk files written a few at a time, committed in order: `committed` counts the complete ones from the first. */
+/**
+ * Chunk files written while the next chunk is built, committed in order as soon as each is written (the window sends a
+ * chunk once it is committed): `committed` counts the complete ones from the first.
+ */
 class ChunkCommits {
+  /** Written or being written, not yet committed. */
   private readonly pending: Promise<void>[] = [];
+  /** The commits, one after another: each waits for its write and for the commits before it. */
+  private commits: Promise<void> = Promise.resolve();
   constructor(
     public committed: number,
     private readonly onCommitted: () => Promise<void>,
@@ -161,18 +167,22 @@ class ChunkCommits {
   ) {}
 
   async add(write: Promise<void>): Promise<void> {
-    // Awaited in order below; until then its rejection must not count as unhandled.
-    write.catch(() => {});
     this.pending.push(write);
-    while (this.pending.length >= this.depth) await this.commitOldest();
+    this.commits = this.commits.then(() => this.commitOldest());
+    // Awaited in order by the commits (a write after a failed one never is), and they below or by drain(): until then
+    // a failure must not count as unhandled.
+    write.catch(() => {});
+    this.commits.catch(() => {});
+    if (this.pending.length >= this.depth) await this.commits;
   }
 
   async drain(): Promise<void> {
-    while (this.pending.length) await this.commitOldest();
+    await this.commits;
   }
 
   private async commitOldest(): Promise<void> {
-    await this.pending.shift();
+    await this.pending[0];
+    this.pending.shift();
     this.committed++;
     await this.onCommitted();
   }

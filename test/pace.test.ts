@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RETRY_BACKOFF, RETRY_FLOOR_MS, retryDelay } from '../targets/http';
 import { RequestLimiter } from '../targets/limiter';
-import { firstPollDelay, formatDuration, nextPollDelay } from '../activities/poll-schedule';
+import { ActionPace, firstPollDelay, formatDuration, nextPollDelay } from '../activities/poll-schedule';
 
 /** A seeded generator, so a failing case can be replayed. */
 function seeded(seed: number): () => number {
@@ -129,6 +129,20 @@ test('polls per action stay at or below 1 + log2(wait ÷ first interval), whatev
       `first ${firstMs}, done ${doneAt}, runs ${runsFrom}: ${polls} polls in ${waited} ms`,
     );
   }
+});
+
+test('an action found finished at its first poll only bounds the pace: it lowers an estimate, never sets or raises one', () => {
+  const pace = new ActionPace();
+  // A 3,000-product first chunk found done at a 200 ms first poll: it says nothing of a 30,000-product chunk's time.
+  pace.observe('voucherify', 3000, 200, true);
+  assert.equal(pace.estimate('voucherify'), undefined);
+  assert.equal(firstPollDelay(30_000, pace.estimate('voucherify'), 200), 200);
+  // Measured over several polls: an estimate (0.1 ms a product); a first-poll bound above it leaves it, one below lowers it.
+  pace.observe('voucherify', 10_000, 1000);
+  pace.observe('voucherify', 10_000, 5000, true);
+  assert.equal(pace.estimate('voucherify'), 0.1);
+  pace.observe('voucherify', 10_000, 500, true);
+  assert.equal(pace.estimate('voucherify'), 0.05);
 });
 
 test('durations in messages', () => {
