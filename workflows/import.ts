@@ -459,25 +459,29 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
    */
   async function stageAlongside(): Promise<void> {
     const act = activities(`stage ${input.source.location}`);
-    if (!wf.patched('stage-alongside')) {
-      // Imports that staged before submitting replay as they ran.
-      await act.stage(input).then(
-        (result) => {
-          state.stage = result;
-          staged(result.chunks);
-        },
-        (err) => {
-          stagingFailure = err;
-        },
-      );
-      return;
+    // Imports that staged before submitting replay as they ran: without following.
+    const following = wf.patched('stage-alongside') ? followStaging(act.staged) : undefined;
+    try {
+      const result = await act.stage(input);
+      state.stage = result;
+      state.stagedSoFar = undefined;
+      staged(result.chunks);
+    } catch (err) {
+      stagingFailure = err;
+      fatalError ??= `Staging failed: ${failureMessage(err)}`;
+    } finally {
+      following?.cancel();
     }
+  }
+
+  /** Follows staging's progress file until staging ends (the scope returned is cancelled then). */
+  function followStaging(awaitStaged: ReturnType<typeof activities>['staged']): wf.CancellationScope {
     const following = new wf.CancellationScope();
     void following
       .run(async () => {
         // The first chunk goes out as soon as it is there; later news comes in batches, a few history events a second.
         for (let calls = 0; stagingRunning(); calls++) {
-          const { chunks, read, valid, invalid } = await act.staged({
+          const { chunks, read, valid, invalid } = await awaitStaged({
             importId: input.importId,
             after: state.roundChunks,
             batchMs: Math.min(1000, 125 * calls),
@@ -494,17 +498,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
           wf.isCancellation(err) ||
           wf.log.warn('Following staging failed; its chunks are sent when it ends', { error: failureMessage(err) }),
       );
-    try {
-      const result = await act.stage(input);
-      state.stage = result;
-      state.stagedSoFar = undefined;
-      staged(result.chunks);
-    } catch (err) {
-      stagingFailure = err;
-      fatalError ??= `Staging failed: ${failureMessage(err)}`;
-    } finally {
-      following.cancel();
-    }
+    return following;
   }
 
   // ---- the import -------------------------------------------------------------------------
