@@ -161,7 +161,8 @@ class ChunkCommits {
   private commits: Promise<void> = Promise.resolve();
   constructor(
     public committed: number,
-    private readonly onCommitted: () => Promise<void>,
+    /** Told of each commit before `committed` counts it: what it announces (the progress file) comes first. */
+    private readonly onCommitted: (committed: number) => Promise<void>,
     // One chunk written while the next is built: a whole file's write is quick, and a pending chunk holds its products twice.
     private readonly depth = 2,
   ) {}
@@ -183,8 +184,8 @@ class ChunkCommits {
   private async commitOldest(): Promise<void> {
     await this.pending[0];
     this.pending.shift();
+    await this.onCommitted(this.committed + 1);
     this.committed++;
-    await this.onCommitted();
   }
 }
 
@@ -221,15 +222,15 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
     };
     let progressWritten = 0;
     const firstChunkBytes = await firstChunkRule(store, input.importId, resumed);
-    const writeProgress = (done: boolean) => {
+    const writeProgress = (done: boolean, chunks = commits.committed) => {
       progressWritten = Date.now();
-      const soFar: StagedSoFar = { chunks: commits.committed, ...counts, done, firstChunkBytes };
+      const soFar: StagedSoFar = { chunks, ...counts, done, firstChunkBytes };
       return writeLines(store, stagedKey(input.importId), [JSON.stringify(soFar)]);
     };
-    const commits = new ChunkCommits(0, async () => {
-      // The progress file before the heartbeat: a later attempt told of committed chunks finds how they were cut.
-      if (commits.committed === 1 || Date.now() - progressWritten >= PROGRESS_EVERY_MS) await writeProgress(false);
-      ctx.heartbeat({ chunksCommitted: Math.max(commits.committed, resumed), read: counts.read } satisfies StageHeartbeat);
+    // The progress file before any heartbeat counts a chunk: a later attempt told of committed chunks finds how they were cut.
+    const commits = new ChunkCommits(0, async (committed) => {
+      if (committed === 1 || Date.now() - progressWritten >= PROGRESS_EVERY_MS) await writeProgress(false, committed);
+      ctx.heartbeat({ chunksCommitted: Math.max(committed, resumed), read: counts.read } satisfies StageHeartbeat);
     });
     // Writing a chunk overlaps reading the next: staging no longer waits for the disk.
     const chunker = new Chunker(
