@@ -50,15 +50,17 @@ export class ActionPace {
 
   /**
    * An action of `products` products was found finished `waitedMs` after it began. Found at the first poll, it may have
-   * finished long before: the wait is only a bound, which lowers an estimate above it but never sets one (a small chunk
-   * found done at the poll interval would make a large one wait products × interval ÷ small for its first poll).
+   * finished long before: the wait is only a bound. It never sets an estimate (a small chunk found done at the poll
+   * interval would make a large one wait products × interval ÷ small for its first poll), and it halves one, so that the
+   * next first poll comes sooner until one finds an action still running (then a measured wait sets the pace). Kept as
+   * is, an estimate raised by one slow action would never come down: each first poll waits that long, and finds done.
    */
   observe(target: string, products: number, waitedMs: number, atFirstPoll = false): void {
     if (products <= 0 || waitedMs <= 0) return;
     const sample = waitedMs / products;
     const before = this.msPerProduct.get(target);
     if (atFirstPoll) {
-      if (before !== undefined && sample < before) this.msPerProduct.set(target, sample);
+      if (before !== undefined) this.msPerProduct.set(target, Math.min(sample, before) / 2);
       return;
     }
     this.msPerProduct.set(target, before === undefined ? sample : before * 0.5 + sample * 0.5);

@@ -131,18 +131,36 @@ test('polls per action stay at or below 1 + log2(wait ÷ first interval), whatev
   }
 });
 
-test('an action found finished at its first poll only bounds the pace: it lowers an estimate, never sets or raises one', () => {
+test('an action found finished at its first poll only bounds the pace: it never sets an estimate, and it halves one', () => {
   const pace = new ActionPace();
   // A 3,000-product first chunk found done at a 200 ms first poll: it says nothing of a 30,000-product chunk's time.
   pace.observe('voucherify', 3000, 200, true);
   assert.equal(pace.estimate('voucherify'), undefined);
   assert.equal(firstPollDelay(30_000, pace.estimate('voucherify'), 200), 200);
-  // Measured over several polls: an estimate (0.1 ms a product); a first-poll bound above it leaves it, one below lowers it.
+  // Measured over several polls: an estimate (0.1 ms a product); a first poll finding done halves it (or its bound, if lower).
   pace.observe('voucherify', 10_000, 1000);
-  pace.observe('voucherify', 10_000, 5000, true);
   assert.equal(pace.estimate('voucherify'), 0.1);
-  pace.observe('voucherify', 10_000, 500, true);
+  pace.observe('voucherify', 10_000, 5000, true);
   assert.equal(pace.estimate('voucherify'), 0.05);
+  pace.observe('voucherify', 10_000, 200, true);
+  assert.equal(pace.estimate('voucherify'), 0.01);
+});
+
+test('one slow action does not hold every later first poll at the cap: actions found done bring the estimate down', () => {
+  const pace = new ActionPace();
+  // A 330-product action that took 3 minutes (a stalled queue) sets the pace: the next first poll waits the cap, 60 s.
+  pace.observe('voucherify', 330, 180_000);
+  let first = firstPollDelay(330, pace.estimate('voucherify'), 250);
+  assert.equal(first, 60_000);
+  // The queue is fast again: every action is done by its first poll, and the first polls come sooner each time.
+  const delays: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    pace.observe('voucherify', 330, first + 50, true);
+    first = firstPollDelay(330, pace.estimate('voucherify'), 250);
+    delays.push(first);
+  }
+  assert.ok(delays.every((d, i) => i === 0 || d <= delays[i - 1]!), `never later: ${delays}`);
+  assert.equal(delays.at(-1), 250, `back at the poll interval: ${delays}`);
 });
 
 test('durations in messages', () => {
