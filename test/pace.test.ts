@@ -159,7 +159,10 @@ test('one slow action does not hold every later first poll at the cap: actions f
     first = firstPollDelay(330, pace.estimate('voucherify'), 250);
     delays.push(first);
   }
-  assert.ok(delays.every((d, i) => i === 0 || d <= delays[i - 1]!), `never later: ${delays}`);
+  assert.ok(
+    delays.every((d, i) => i === 0 || d <= delays[i - 1]!),
+    `never later: ${delays}`,
+  );
   assert.equal(delays.at(-1), 250, `back at the poll interval: ${delays}`);
 });
 
