@@ -63,33 +63,38 @@ interface Run {
   history?: { firstRunEvents: number; followingStaging: number; runs: number };
 }
 
-/** The phases' spans from the import's history: its first run (staging) to its last (the report). */
-async function phasesOf(workflowId: string, firstRunId: string): Promise<Run['phases']> {
+/**
+ * What the import's history tells: the phases' spans, from its first run (staging) to its last (the report), and the
+ * first run's size. Each run's history is fetched once, and event ids are matched within their run (each starts at 1).
+ */
+async function fromHistory(workflowId: string, firstRunId: string): Promise<Pick<Run, 'phases' | 'history'>> {
   const events = async (runId?: string) => (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
-  const all = [...(await events(firstRunId)), ...(await events())];
-  const start = Number(all[0]?.eventTime?.seconds ?? 0) * 1000 + (all[0]?.eventTime?.nanos ?? 0) / 1e6;
-  const at = (e: (typeof all)[number]) =>
-    Number(((Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6 - start) / 1000).toFixed(2));
+  const lastRunId = (await client.workflow.getHandle(workflowId).describe()).runId;
+  const first = await events(firstRunId);
+  const runs = lastRunId === firstRunId ? [first] : [first, await events(lastRunId)];
+  type Event = (typeof first)[number];
+  const ms = (e: Event | undefined) => Number(e?.eventTime?.seconds ?? 0) * 1000 + (e?.eventTime?.nanos ?? 0) / 1e6;
+  const start = ms(first[0]);
   // Scheduled events name the activity; their completions point back to them.
-  const type = new Map(all.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]));
+  const activityEvents = runs.flatMap((run) => {
+    const type = new Map(run.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]));
+    return run.flatMap((e) => {
+      const name = type.get(String(e.eventId)) ?? type.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId));
+      return name ? [{ name, at: Number(((ms(e) - start) / 1000).toFixed(2)) }] : [];
+    });
+  });
   const span = (name: string): [number, number] => {
-    const times = all
-      .filter(
-        (e) => type.get(String(e.eventId)) === name || type.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)) === name,
-      )
-      .map(at);
+    const times = activityEvents.filter((e) => e.name === name).map((e) => e.at);
     return [Math.min(...times), Math.max(...times)];
   };
-  return { staging: span('stage'), submitting: span('submitChunk'), polling: span('awaitAction'), reporting: span('writeReport') };
-}
-
-async function historyOf(workflowId: string, firstRunId: string): Promise<Run['history']> {
-  const first = (await client.workflow.getHandle(workflowId, firstRunId).fetchHistory()).events ?? [];
-  let runs = 0;
-  for await (const _ of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs++;
+  let runCount = 0;
+  for await (const _ of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runCount++;
   // Each call: scheduled, started, completed (or cancelled), and a workflow task's three events.
   const calls = first.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'awaitStaged').length;
-  return { firstRunEvents: first.length, followingStaging: calls * 6, runs };
+  return {
+    phases: { staging: span('stage'), submitting: span('submitChunk'), polling: span('awaitAction'), reporting: span('writeReport') },
+    history: { firstRunEvents: first.length, followingStaging: calls * 6, runs: runCount },
+  };
 }
 
 /**
@@ -180,7 +185,7 @@ async function bulkport(): Promise<Run> {
       },
     );
     // Read after the clock stopped.
-    return { ...run, phases: await phasesOf(taskQueue, firstRunId), history: await historyOf(taskQueue, firstRunId) };
+    return { ...run, ...(await fromHistory(taskQueue, firstRunId)) };
   } finally {
     worker?.shutdown();
     await running;

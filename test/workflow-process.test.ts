@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal } from '../client';
 import { eventually } from './helpers';
-import { counts, report, runWith, staged } from './workflow-stubs';
+import { allSucceed, counts, report, runWith, staged } from './workflow-stubs';
 
 /** A gate a stub waits on until the test opens it. */
 function gate() {
@@ -19,15 +19,7 @@ function gate() {
 
 describe('the import process with stub activities', { concurrency: 3, timeout: 120_000 }, () => {
   test('search attributes follow the status at once and the counts at a rhythm, not one history event per chunk', async () => {
-    const outcome = await runWith(
-      'process-rhythm',
-      {
-        stage: async () => staged(40),
-        submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 2 }) }),
-        writeReport: async () => ({ ...report, counts: { ...report.counts, failed: 0, succeeded: 80 } }),
-      },
-      { concurrency: 4 },
-    );
+    const outcome = await runWith('process-rhythm', allSucceed(40), { concurrency: 4 });
     assert.equal(outcome.summary?.status, 'completed');
     assert.equal(outcome.searchStatus, 'Completed');
     assert.equal(outcome.succeededAttribute, 80, 'the last counts are published with the last status');
@@ -131,15 +123,7 @@ describe('the import process with stub activities', { concurrency: 3, timeout: 1
   });
 
   test('continue-as-new every chunk carries the books: counts, chunks and runs add up at the end', async () => {
-    const outcome = await runWith(
-      'process-can',
-      {
-        stage: async () => staged(3),
-        submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 2 }) }),
-        writeReport: async () => ({ ...report, counts: { ...report.counts, failed: 0, succeeded: 6 } }),
-      },
-      { chunksPerRun: 1 },
-    );
+    const outcome = await runWith('process-can', allSucceed(3), { chunksPerRun: 1 });
     assert.equal(outcome.summary?.status, 'completed');
     assert.equal(outcome.summary?.runs, 3, 'one run a chunk');
     assert.equal(outcome.summary?.counts.chunks, 3);

@@ -23,6 +23,13 @@ export const report = {
 export const staged = (chunks: number): StageResult => ({ read: chunks * 2, valid: chunks * 2, invalid: 0, chunks });
 export const counts = (c: Partial<OutcomeCounts>): OutcomeCounts => ({ ...zeroOutcomes(), ...c });
 
+/** An import of `chunks` chunks (two products each) that all succeed, with the report to match. */
+export const allSucceed = (chunks: number): Stubs => ({
+  stage: async () => staged(chunks),
+  submitChunk: async () => ({ kind: 'completed', counts: counts({ succeeded: 2 }) }),
+  writeReport: async () => ({ ...report, counts: { ...report.counts, failed: 0, succeeded: chunks * 2 } }),
+});
+
 /** Runs one import on a worker with `stubs` as its activities; returns how it ended and what the activities saw. */
 export async function runWith(
   name: string,
