@@ -3,6 +3,7 @@
  * Workers register the object this returns; workflows import its type only.
  */
 import { createChunkActivities } from './chunks';
+import { createPlanActivities } from './plan';
 import { createReportActivities } from './report';
 import { createQuotaActivities } from './quota';
 import { createRoundActivities } from './rounds';
@@ -18,6 +19,7 @@ export function createActivities(store: StagingStore, targets: TargetRegistry, t
     ...createRoundActivities(store, targets),
     ...createQuotaActivities(targets),
     ...createReportActivities(store),
+    ...createPlanActivities(store, targets),
   };
 }
 

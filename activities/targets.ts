@@ -4,7 +4,7 @@
  */
 import type { ImportInput, TargetName } from '../common/import';
 import type { Targets } from '../targets';
-import type { ChunkLimits, SubmitContext, Target, TargetApi } from '../targets/types';
+import type { ChunkLimits, SendPlan, SubmitContext, Target, TargetApi } from '../targets/types';
 
 export interface BoundTarget {
   name: TargetName;
@@ -14,6 +14,10 @@ export interface BoundTarget {
   csvKeyColumns: { columns: string[]; example: string };
   limits: ChunkLimits;
   envelopeBytes: number;
+  /** Product requests a chunk with these keys takes, where that is not always one. */
+  requestsFor?: (keys: string[]) => number;
+  /** A dry run's plan, with the worker's rate caps. */
+  planSend(staged: { chunks: number; requests: number }): SendPlan;
 }
 
 export interface TargetRegistry {
@@ -38,7 +42,10 @@ export function createTargetRegistry(targets: Targets, env: NodeJS.ProcessEnv = 
         csvKeyColumns(o: unknown): BoundTarget['csvKeyColumns'];
         limits(o: unknown): ChunkLimits;
         envelopeBytes(o: unknown): number;
+        requestsFor?(keys: string[], o: unknown): number;
+        planSend(staged: { chunks: number; requests: number }, o: unknown, env: NodeJS.ProcessEnv): SendPlan;
       };
+      const { requestsFor } = target;
       return {
         name: target.name,
         productSchema: target.productSchema,
@@ -47,6 +54,8 @@ export function createTargetRegistry(targets: Targets, env: NodeJS.ProcessEnv = 
         csvKeyColumns: target.csvKeyColumns(input.options),
         limits: target.limits(input.options),
         envelopeBytes: target.envelopeBytes(input.options),
+        ...(requestsFor ? { requestsFor: (keys: string[]) => requestsFor(keys, input.options) } : {}),
+        planSend: (staged) => target.planSend(staged, input.options, env),
       };
     },
     api(name) {

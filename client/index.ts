@@ -12,10 +12,10 @@ import { binaryKindOf, detectFormat, isGzip, utf16Of } from '../activities/sourc
 import { ImportInput, type ImportRequest } from '../common/import';
 import { BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
-import type { importCatalog } from '../workflows';
+import type { importCatalog, planCatalog } from '../workflows';
 
 export { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from '../workflows/messages';
-export type { ImportProgress, ImportRequest, ImportSummary } from '../common/import';
+export type { ImportPlan, ImportProgress, ImportRequest, ImportSummary } from '../common/import';
 
 export type ImportHandle = WorkflowHandle<typeof importCatalog>;
 export type StartedImport = WorkflowHandleWithFirstExecutionRunId<typeof importCatalog>;
@@ -42,7 +42,7 @@ export async function connectClient(
 }
 
 /** A workflow id a person can read and sort: import-voucherify-catalog-20261123T101500Z. */
-export function importWorkflowId(target: string, location: string, now = new Date()): string {
+export function importWorkflowId(target: string, location: string, now = new Date(), kind: 'import' | 'plan' = 'import'): string {
   const name = path.basename(location.split('?')[0] ?? location).replace(/\.[^.]+$/, '');
   const slug =
     name
@@ -54,7 +54,7 @@ export function importWorkflowId(target: string, location: string, now = new Dat
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  return `import-${target}-${slug}-${stamp}`;
+  return `${kind}-${target}-${slug}-${stamp}`;
 }
 
 function describeSource(location: string): string {
@@ -135,8 +135,27 @@ export async function checkSource(location: string): Promise<string> {
  * that it exists, then starts the import.
  */
 export async function startImport(client: Client, request: StartImportRequest, options: StartImportOptions = {}): Promise<StartedImport> {
+  return startWorkflowOf<typeof importCatalog>(client, 'importCatalog', request, options);
+}
+
+/** A dry run: the same checks, then a workflow that stages and plans and sends nothing (its id defaults to `plan-…`). */
+export async function startDryRun(
+  client: Client,
+  request: StartImportRequest,
+  options: StartImportOptions = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof planCatalog>> {
+  return startWorkflowOf<typeof planCatalog>(client, 'planCatalog', request, options);
+}
+
+async function startWorkflowOf<W extends typeof importCatalog | typeof planCatalog>(
+  client: Client,
+  workflowType: 'importCatalog' | 'planCatalog',
+  request: StartImportRequest,
+  options: StartImportOptions,
+): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
+  const dryRun = workflowType === 'planCatalog';
   const location = await checkSource(request.source.location);
-  const workflowId = options.workflowId ?? importWorkflowId(request.target, location, options.now);
+  const workflowId = options.workflowId ?? importWorkflowId(request.target, location, options.now, dryRun ? 'plan' : 'import');
   const input = ImportInput.parse({ ...request, importId: request.importId ?? workflowId, source: { ...request.source, location } });
   // Checked here too, so a source the worker could not read fails before anything starts.
   const format = detectFormat(location, input.source.format);
@@ -148,19 +167,20 @@ export async function startImport(client: Client, request: StartImportRequest, o
     options.countRecords !== false && !location.startsWith('http')
       ? await countRecords(location, format, input.source.encoding)
       : undefined;
-  return client.workflow.start<typeof importCatalog>('importCatalog', {
+  const title = importTitle(input.target, location, records);
+  return client.workflow.start<W>(workflowType, {
     taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
     workflowId,
     // One import id names one import's data and report: an id is never reused, even after its import ended.
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    args: [input],
-    staticSummary: importTitle(input.target, location, records),
+    args: [input] as Parameters<W>,
+    staticSummary: dryRun ? `Dry run: ${title[0]!.toLowerCase()}${title.slice(1)}` : title,
     staticDetails: `**Source** \`${location}\`\n\n**Options** \`${JSON.stringify(input.options)}\``,
     typedSearchAttributes: [
       { key: BulkImportTarget, value: input.target },
-      { key: BulkImportStatus, value: 'Staging' },
+      { key: BulkImportStatus, value: dryRun ? 'Planning' : 'Staging' },
     ],
-  });
+  }) as Promise<WorkflowHandleWithFirstExecutionRunId<W>>;
 }
 
 export function getImport(client: Client, workflowId: string): ImportHandle {

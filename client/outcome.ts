@@ -20,7 +20,8 @@ export const exitCodeHelp =
   '  0  the import completed and every source record succeeded\n' +
   '  2  it ended (completed or cancelled) and some records succeeded, but others are invalid, failed or not submitted\n' +
   '  1  it failed, never ran (bad flag, missing file, no worker, Temporal unreachable) or imported nothing\n' +
-  '`status` exits 0 whenever it can tell where an import stands; `watch <id>` of an ended import exits with its code.';
+  '`status` exits 0 whenever it can tell where an import stands; `watch <id>` of an ended import exits with its code.\n' +
+  '`import --dry-run`: 0 every record is valid, 2 some are invalid, 1 none is (or the dry run failed).';
 
 export interface ImportFailure {
   /** The root cause: the deepest message of the failure chain, not "Activity task failed". */

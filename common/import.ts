@@ -171,6 +171,26 @@ export interface ImportSummary {
   runs: number;
 }
 
+/** What a dry run found and what sending would take; nothing was sent. */
+export interface ImportPlan {
+  importId: string;
+  target: TargetName;
+  source: string;
+  counts: { read: number; valid: number; invalid: number };
+  /** The first invalid rows, as the report would list them. */
+  firstErrors: { line: number; key?: string; error: string }[];
+  /** Every invalid row, to fix before the import. */
+  invalidRows: string;
+  chunks: number;
+  /** Product requests at least (a retry, a split or a 429 adds more), and the other calls the import makes. */
+  requests: number;
+  otherCalls: { what: string; count: number }[];
+  /** The largest of the known limits' bounds: the time sending takes at least. */
+  estimate: { seconds: number; why: string } | null;
+  bounds: { seconds: number; why: string }[];
+  notes: string[];
+}
+
 /** `concurrency 4`, or `concurrency 6 (adaptive, ceiling 16)`. */
 export function concurrencyText(p: Pick<ImportProgress, 'concurrency' | 'adaptiveLimit'>): string {
   return p.adaptiveLimit === undefined

@@ -66,6 +66,11 @@ export const DEFAULT_MAX_RPS = { voucherify: 10, propeller: 50 } as const;
 
 /** The limiter for a target from `<PREFIX>_MAX_RPS` (a positive number), else the default. */
 export function limiterFromEnv(env: NodeJS.ProcessEnv, variable: string, fallback: number): RequestLimiter {
+  return new RequestLimiter(rateFromEnv(env, variable, fallback));
+}
+
+/** `<PREFIX>_MAX_RPS` as a number of requests per second, else the default; a bad value fails naming the variable. */
+export function rateFromEnv(env: NodeJS.ProcessEnv, variable: string, fallback: number): number {
   const raw = env[variable];
   const rate = raw === undefined || raw === '' ? fallback : Number(raw);
   if (!Number.isFinite(rate) || rate <= 0) {
@@ -75,5 +80,5 @@ export function limiterFromEnv(env: NodeJS.ProcessEnv, variable: string, fallbac
       'TargetMisconfigured',
     );
   }
-  return new RequestLimiter(rate);
+  return rate;
 }

@@ -94,8 +94,25 @@ export interface SynchronousApi<T extends TargetName = TargetName> {
 
 export type TargetApi<T extends TargetName = TargetName> = AsyncActionApi<T> | SynchronousApi<T>;
 
+/**
+ * What a dry run can tell about sending the staged chunks without asking the target: the calls at least, and the
+ * limits that bound the time. A retry, a split or a 429 only add to both.
+ */
+export interface SendPlan {
+  /** Calls besides the product requests that the import makes at least (Voucherify's polls, a token). */
+  otherCalls: { what: string; count: number }[];
+  /** Each known limit's lower bound on the time to send everything; the estimate is the largest. */
+  bounds: { seconds: number; why: string }[];
+  /** What only the target's answers tell (a plan's quota, its processing time). */
+  notes: string[];
+}
+
 /** A whole target: its schema plus a factory for its API client from the worker's environment. */
 export interface Target<T extends TargetName = TargetName> extends TargetSchema<T> {
   /** Reads base URL and credentials from the environment; throws naming the missing variables. */
   connect(env: NodeJS.ProcessEnv): TargetApi<T>;
+  /** Product requests one chunk takes, from its keys, where that is not one (Propeller: one per source). */
+  requestsFor?(keys: string[], options: OptionsOf<T>): number;
+  /** A dry run's plan for `chunks` chunks in `requests` product requests, from the options and the rate caps alone. */
+  planSend(staged: { chunks: number; requests: number }, options: OptionsOf<T>, env: NodeJS.ProcessEnv): SendPlan;
 }

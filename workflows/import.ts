@@ -82,7 +82,7 @@ export interface CarriedState extends CursorState {
 // How these agree with the heartbeat interval and the HTTP timeout: common/timeouts.ts.
 export const activityDefaults = { heartbeatTimeout: HEARTBEAT_TIMEOUT_MS } as const;
 
-function activities(summary?: string) {
+export function activities(summary?: string) {
   const common = { ...activityDefaults, ...(summary ? { summary } : {}) };
   return {
     stage: wf.proxyActivities<ImportActivities>({
@@ -127,7 +127,8 @@ function activities(summary?: string) {
   };
 }
 
-export async function importCatalog(request: ImportRequest, carried?: CarriedState): Promise<ImportSummary> {
+/** The request checked as the client checks it; an invalid one ends the workflow (Failed) naming every problem. */
+export function parseImportRequest(request: ImportRequest): ImportInput {
   const parsed = ImportInput.safeParse(request);
   if (!parsed.success) {
     // Thrown as is, a ZodError would fail the workflow task on every replay: end the import instead.
@@ -135,7 +136,11 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
     const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(input)'}: ${issue.message}`).join('; ');
     throw wf.ApplicationFailure.nonRetryable(`The import's input is invalid: ${issues}`, 'InvalidInput');
   }
-  const input = parsed.data;
+  return parsed.data;
+}
+
+export async function importCatalog(request: ImportRequest, carried?: CarriedState): Promise<ImportSummary> {
+  const input = parseImportRequest(request);
   const { options } = input;
   const state: CarriedState = carried ?? {
     startedAt: Date.now(),
@@ -628,7 +633,7 @@ export async function importCatalog(request: ImportRequest, carried?: CarriedSta
 }
 
 /** The import's failure for an activity's: `what` and the root cause's message, its type, and its details (a partial report's files and counts). */
-function importFailure(what: string, err: unknown, details = failureDetails(err)): wf.ApplicationFailure {
+export function importFailure(what: string, err: unknown, details = failureDetails(err)): wf.ApplicationFailure {
   return wf.ApplicationFailure.create({
     message: `${what}: ${failureMessage(err)}`,
     type: failureType(err) ?? 'ImportFailed',

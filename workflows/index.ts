@@ -1,2 +1,3 @@
 export { importCatalog } from './import';
 export { accountQuota } from './account-quota';
+export { planCatalog } from './plan';

@@ -2,11 +2,16 @@
 import { Command, Option } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ImportInput, targetNames, type TargetName } from '../../common/import';
-import { checkSource, importWorkflowId, startImport, type StartImportRequest } from '../index';
-import { exitCodeHelp } from '../outcome';
+import { checkSource, importWorkflowId, startDryRun, startImport, type StartImportRequest } from '../index';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { ImportPlan } from '../../common/import';
+import type { planCatalog } from '../../workflows';
+import { planExitCode, planLines } from '../plan';
+import { watchWorkers } from '../workers';
+import { ExitCode, exitCodeHelp, rootCause, type ImportFailure } from '../outcome';
 import { delimiterOption, encodingOption, formatOption, recordsPathOption, sourceRefOf, type SourceFlags } from '../source-flags';
 import { CliError } from './errors';
-import { followAndReport, withTemporal } from './context';
+import { followAndReport, withTemporal, type Context } from './context';
 import { warnWithoutWorker } from './steer';
 import { printJson, say, workerTimeoutOption } from './output';
 import { optionFlags, optionsFromFlags } from './target-flags';
@@ -19,6 +24,7 @@ interface ImportFlags extends SourceFlags {
   taskQueue?: string;
   wait?: boolean;
   json?: boolean;
+  dryRun?: boolean;
   workerTimeout: number;
   /** The option flags (`optionFlags`), by commander's attribute names. */
   [option: string]: unknown;
@@ -33,6 +39,53 @@ export function importRequestOf(file: string, flags: ImportFlags): StartImportRe
     throw new CliError(`--concurrency ${concurrency} is above --max-concurrency ${maxConcurrency}: lower it, or raise --max-concurrency`);
   }
   return { target: flags.target, source: sourceRefOf(file, flags), options } as StartImportRequest;
+}
+
+/** Ids are never reused (REJECT_DUPLICATE): a start refused for its id says how the earlier import stands, running or ended. */
+async function explainReusedId<T>(ctx: Context, starting: Promise<T>): Promise<T> {
+  try {
+    return await starting;
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const earlier = await ctx.client.workflow
+      .getHandle(err.workflowId)
+      .describe()
+      .then(
+        (d) => d.status.name,
+        () => undefined,
+      );
+    const ended = earlier && `${earlier[0]}${earlier.slice(1).toLowerCase().replace(/_/g, ' ')}`; // COMPLETED → Completed
+    const how = !earlier ? 'already exists' : earlier === 'RUNNING' ? 'is already running' : `already exists (it ended ${ended})`;
+    throw new CliError(
+      `An import with id ${err.workflowId} ${how}. One import id names one import's data and report: choose another --id.`,
+    );
+  }
+}
+
+/** Waits for a dry run's plan (saying so when no worker runs it), prints it, and returns its exit code. */
+async function dryRun(ctx: Context, handle: WorkflowHandle<typeof planCatalog>, flags: ImportFlags): Promise<number> {
+  const { taskQueue } = await handle.describe();
+  if (!flags.json) say(`Dry run ${handle.workflowId}: validating the catalog; nothing is sent to the target.`);
+  const workers = watchWorkers(ctx.client, taskQueue, {
+    timeoutMs: flags.workerTimeout * 1000,
+    warn: (message) => void process.stderr.write(`${message}\n`),
+  });
+  let end: { plan: ImportPlan } | { failure: ImportFailure } | undefined;
+  const result = handle.result().then(
+    (plan) => (end = { plan }),
+    (err: unknown) => (end = { failure: rootCause(err) }),
+  );
+  while (!end) {
+    await workers.check();
+    await Promise.race([result, new Promise((r) => setTimeout(r, 1000))]);
+  }
+  if ('failure' in end) {
+    process.stderr.write(`The dry run failed: ${end.failure.message}\nWeb UI: ${ctx.link(handle.workflowId)}\n`);
+    return ExitCode.failed;
+  }
+  if (flags.json) printJson(end.plan);
+  else for (const line of planLines(end.plan)) say(line);
+  return planExitCode(end.plan);
 }
 
 export function importCommand(): Command {
@@ -53,6 +106,10 @@ export function importCommand(): Command {
     .option('--task-queue <queue>', "the workers' task queue (default TEMPORAL_TASK_QUEUE or bulkport-imports)")
     .option('-w, --wait', "show live progress bars (counts, rate, ETA) until the end, then the summary and the report's path")
     .option('--json', 'print JSON: the started run, or with --wait the final status')
+    .option(
+      '--dry-run',
+      'validate the whole catalog and print a plan (counts, first errors, chunks, requests, a time estimate) without sending anything; waits for it',
+    )
     .addOption(workerTimeoutOption())
     .addHelpText('after', `\nExample:\n  bulkport import catalog.jsonl --target voucherify --concurrency 8 --wait\n\n${exitCodeHelp}`)
     .action(async (file: string, flags: ImportFlags, command: Command) => {
@@ -61,30 +118,13 @@ export function importCommand(): Command {
       // And the options too, as the workflow will check them (startImport does again, for other callers).
       ImportInput.parse({ ...request, importId: flags.id ?? importWorkflowId(request.target, request.source.location) });
       await withTemporal(command, async (ctx) => {
-        let handle;
-        try {
-          handle = await startImport(ctx.client, request, {
-            ...(flags.id ? { workflowId: flags.id } : {}),
-            taskQueue: flags.taskQueue ?? ctx.config.taskQueue,
-          });
-        } catch (err) {
-          if (err instanceof WorkflowExecutionAlreadyStartedError) {
-            // Ids are never reused (REJECT_DUPLICATE): say how the earlier import stands, running or ended.
-            const earlier = await ctx.client.workflow
-              .getHandle(err.workflowId)
-              .describe()
-              .then(
-                (d) => d.status.name,
-                () => undefined,
-              );
-            const ended = earlier && `${earlier[0]}${earlier.slice(1).toLowerCase().replace(/_/g, ' ')}`; // COMPLETED → Completed
-            const how = !earlier ? 'already exists' : earlier === 'RUNNING' ? 'is already running' : `already exists (it ended ${ended})`;
-            throw new CliError(
-              `An import with id ${err.workflowId} ${how}. One import id names one import's data and report: choose another --id.`,
-            );
-          }
-          throw err;
+        const taskQueue = flags.taskQueue ?? ctx.config.taskQueue;
+        const start = { ...(flags.id ? { workflowId: flags.id } : {}), taskQueue };
+        if (flags.dryRun) {
+          process.exitCode = await dryRun(ctx, await explainReusedId(ctx, startDryRun(ctx.client, request, start)), flags);
+          return;
         }
+        const handle = await explainReusedId(ctx, startImport(ctx.client, request, start));
         const id = handle.workflowId;
         if (flags.json && !flags.wait) return printJson({ workflowId: id, runId: handle.firstExecutionRunId, uiLink: ctx.link(id) });
         if (!flags.json) {

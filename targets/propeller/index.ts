@@ -2,6 +2,8 @@ import { PROPELLER_MAX_PRODUCTS } from './manifest';
 import { jsonOrText, unflattenDotted } from '../../common/dotted';
 import type { Target } from '../types';
 import { connectPropeller, requestEnvelope } from './api';
+import { DEFAULT_MAX_RPS, rateFromEnv } from '../limiter';
+import { rateBounds } from '../plan';
 import { localizedFields, numericFields, PropellerProduct } from './schema';
 
 const numberCell = /^-?\d+(\.\d+)?$/;
@@ -68,6 +70,16 @@ export const propeller: Target<'propeller'> = {
     return Buffer.byteLength(head) + Buffer.byteLength(tail);
   },
   connect: connectPropeller,
+  // One request per source of a chunk (see api.ts): the key is `source:sourceId`, its source escaped of ":".
+  requestsFor: (keys, options) => (options.lookupKey === 'id' ? 1 : new Set(keys.map((key) => key.slice(0, key.indexOf(':')))).size),
+  planSend({ requests }, options, env) {
+    const rps = rateFromEnv(env, 'PROPELLER_MAX_RPS', DEFAULT_MAX_RPS.propeller);
+    return {
+      otherCalls: [{ what: 'OAuth token requests', count: 1 }],
+      bounds: rateBounds({ requests, calls: requests + 1, rps, variable: 'PROPELLER_MAX_RPS', ...options }),
+      notes: [`Propeller documents no rate limit: the time is mostly its answers', with up to ${options.concurrency} requests in flight.`],
+    };
+  },
 };
 
 export default propeller;

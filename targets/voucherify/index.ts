@@ -2,6 +2,8 @@ import { VOUCHERIFY_MAX_BODY_BYTES } from './manifest';
 import { jsonOrText, unflattenDotted } from '../../common/dotted';
 import type { Target } from '../types';
 import { connectVoucherify } from './api';
+import { DEFAULT_MAX_RPS, rateFromEnv } from '../limiter';
+import { hourlyQuotaTime, rateBounds } from '../plan';
 import { VoucherifyProduct } from './schema';
 
 const integerCell = /^-?\d+$/;
@@ -41,6 +43,22 @@ export const voucherify: Target<'voucherify'> = {
   // The body is a bare JSON array: "[" and "]".
   envelopeBytes: () => 2,
   connect: connectVoucherify,
+  planSend({ chunks, requests }, options, env) {
+    const rps = rateFromEnv(env, 'VOUCHERIFY_MAX_RPS', DEFAULT_MAX_RPS.voucherify);
+    // Each chunk's action is polled at least once, and every poll counts against the quota like a bulk call.
+    return {
+      otherCalls: [{ what: 'polls of the async actions', count: chunks }],
+      bounds: rateBounds({ requests, calls: requests + chunks, rps, variable: 'VOUCHERIFY_MAX_RPS', ...options }),
+      notes: [
+        "Voucherify works on each chunk after accepting it: its queue's time is not in the estimate.",
+        ...(requests > 1
+          ? [
+              `Bulk calls have an hourly quota that depends on the plan (older plans: 1 to 50 an hour): ${requests} bulk calls ${requests <= 50 ? 'fit in one hour at 50' : `take at least ${hourlyQuotaTime(requests, 50)} at 50 an hour`}, ${hourlyQuotaTime(requests, 1)} at 1. The import paces itself by the quota the answers report.`,
+            ]
+          : []),
+      ],
+    };
+  },
 };
 
 export default voucherify;
