@@ -11,6 +11,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ImportInput, StageResult } from '../common/import';
 import { STAGE_ATTEMPTS } from '../common/timeouts';
+import { readRedriveSource } from './redrive';
 import { stageInThread } from './stage-thread-client';
 import type { ChunkLimits, StagedItem } from '../targets/types';
 import {
@@ -275,7 +276,11 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
     };
 
     try {
-      for await (const item of readSource(input.source.location, format, readOptions)) {
+      const { redriveOf } = input.source;
+      const source = redriveOf
+        ? readRedriveSource(store, redriveOf, format, readOptions)
+        : readSource(input.source.location, format, readOptions);
+      for await (const item of source) {
         counts.read++;
         if (counts.read % 5000 === 0) beat();
         if ('error' in item) {

@@ -10,7 +10,7 @@ import { Client, Connection, type WorkflowHandle, type WorkflowHandleWithFirstEx
 import { WorkflowIdReusePolicy, type Duration } from '@temporalio/common';
 import { binaryKindOf, detectFormat, isGzip, utf16Of } from '../activities/sources';
 import { ImportInput, type ImportRequest } from '../common/import';
-import { BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
+import { BulkImportRedriveOf, BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
 import type { importCatalog, planCatalog } from '../workflows';
 
@@ -30,6 +30,8 @@ export interface StartImportOptions {
   now?: Date;
   /** Count a local JSONL or CSV file's records for the Web UI's summary (one streaming pass; on by default). */
   countRecords?: boolean;
+  /** The records, when the caller knows them (a redrive, from the earlier report). */
+  records?: number;
 }
 
 export async function connectClient(
@@ -154,7 +156,9 @@ async function startWorkflowOf<W extends typeof importCatalog | typeof planCatal
   options: StartImportOptions,
 ): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
   const dryRun = workflowType === 'planCatalog';
-  const location = await checkSource(request.source.location);
+  const { redriveOf } = request.source;
+  // A redrive's records are in the workers' staging store, which the worker checks.
+  const location = redriveOf ? request.source.location : await checkSource(request.source.location);
   const workflowId = options.workflowId ?? importWorkflowId(request.target, location, options.now, dryRun ? 'plan' : 'import');
   const input = ImportInput.parse({ ...request, importId: request.importId ?? workflowId, source: { ...request.source, location } });
   // Checked here too, so a source the worker could not read fails before anything starts.
@@ -164,10 +168,12 @@ async function startWorkflowOf<W extends typeof importCatalog | typeof planCatal
     throw new Error(`--records-path applies to a JSON source only; ${location} is ${format}`);
   if (delimiter !== undefined && format !== 'csv') throw new Error(`--delimiter applies to a CSV source only; ${location} is ${format}`);
   const records =
-    options.countRecords !== false && !location.startsWith('http')
+    options.countRecords !== false && !location.startsWith('http') && !redriveOf
       ? await countRecords(location, format, input.source.encoding)
-      : undefined;
-  const title = importTitle(input.target, location, records);
+      : (options.records ?? undefined);
+  const title = redriveOf
+    ? `Retry ${records === undefined ? 'the' : records.toLocaleString('en-US')} products of ${redriveOf.importId} that did not succeed, into ${targetTitle(input.target)}`
+    : importTitle(input.target, location, records);
   return client.workflow.start<W>(workflowType, {
     taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
     workflowId,
@@ -179,6 +185,7 @@ async function startWorkflowOf<W extends typeof importCatalog | typeof planCatal
     typedSearchAttributes: [
       { key: BulkImportTarget, value: input.target },
       { key: BulkImportStatus, value: dryRun ? 'Planning' : 'Staging' },
+      ...(redriveOf ? [{ key: BulkImportRedriveOf, value: redriveOf.importId }] : []),
     ],
   }) as Promise<WorkflowHandleWithFirstExecutionRunId<W>>;
 }

@@ -6,7 +6,7 @@
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { ImportProgress, ImportSummary } from '../common/import';
-import { BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
+import { BulkImportRedriveOf, BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
 import { workflowUiLink, type TemporalConfig } from '../common/temporal-config';
 import { getImport, type ImportHandle } from './index';
 import { progressQuery } from '../workflows/messages';
@@ -36,6 +36,8 @@ export interface ImportStatus {
   summary?: ImportSummary;
   /** Why it ended without a summary (the root cause and its type); a stopped import still carries its report. */
   failure?: ImportFailure;
+  /** Imports that sent its records that did not succeed again (`bulkport retry`), newest first. */
+  redrives?: { workflowId: string; status?: string }[];
 }
 
 /** Thrown for an id that names no workflow; the CLI turns it into its message and exit code. */
@@ -87,6 +89,8 @@ export async function importStatus(
     if (read !== undefined) status.stagingRead = read;
   } else {
     Object.assign(status, await importOutcome(handle));
+    const redrives = await redrivesOf(client, workflowId);
+    if (redrives.length) status.redrives = redrives;
   }
   return status;
 }
@@ -136,4 +140,15 @@ export async function importOutcome(handle: ImportHandle): Promise<Pick<ImportSt
     if (!(err instanceof WorkflowFailedError)) throw err;
     return { failure: rootCause(err) };
   }
+}
+
+/** The redrives of an import, newest first, as visibility finds them. */
+export async function redrivesOf(client: Client, importId: string): Promise<{ workflowId: string; status?: string }[]> {
+  const found: { workflowId: string; status?: string }[] = [];
+  const query = `${BulkImportRedriveOf.name} = ${JSON.stringify(importId)}`;
+  for await (const run of client.workflow.list({ query })) {
+    found.push({ workflowId: run.workflowId, status: run.typedSearchAttributes.get(BulkImportStatus) ?? run.status.name });
+    if (found.length === 20) break;
+  }
+  return found;
 }

@@ -32,6 +32,11 @@ export const SourceRef = z.object({
   delimiter: z.string().length(1).optional(),
   /** JSON: the dotted path of the records array inside a top-level object ("products", "data.items"). */
   recordsPath: z.string().min(1).max(200).optional(),
+  /**
+   * A redrive: the records of this ended import that did not succeed, read from its report in the staging store
+   * (`location` then only names its failed-records file for people). Invalid ones only when asked, once fixed there.
+   */
+  redriveOf: z.object({ importId: z.string().min(1), includeInvalid: z.boolean().default(false) }).optional(),
 });
 export type SourceRef = z.infer<typeof SourceRef>;
 
@@ -169,6 +174,8 @@ export interface ImportSummary {
   timings: { startedAt: string; finishedAt: string; durationMs: number };
   files: ReportFiles;
   runs: number;
+  /** The ended import whose records this one sent again (`bulkport retry`). */
+  redriveOf?: string;
 }
 
 /** What a dry run found and what sending would take; nothing was sent. */

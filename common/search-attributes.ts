@@ -6,5 +6,14 @@ export const BulkImportStatus = defineSearchAttributeKey('BulkImportStatus', Sea
 export const BulkImportTotal = defineSearchAttributeKey('BulkImportTotal', SearchAttributeType.INT);
 export const BulkImportSucceeded = defineSearchAttributeKey('BulkImportSucceeded', SearchAttributeType.INT);
 export const BulkImportFailed = defineSearchAttributeKey('BulkImportFailed', SearchAttributeType.INT);
+/** On a redrive (`bulkport retry`): the import whose records it sends again, so `status` of that one finds it. */
+export const BulkImportRedriveOf = defineSearchAttributeKey('BulkImportRedriveOf', SearchAttributeType.KEYWORD);
 
-export const allSearchAttributes = [BulkImportTarget, BulkImportStatus, BulkImportTotal, BulkImportSucceeded, BulkImportFailed];
+export const allSearchAttributes = [
+  BulkImportTarget,
+  BulkImportStatus,
+  BulkImportTotal,
+  BulkImportSucceeded,
+  BulkImportFailed,
+  BulkImportRedriveOf,
+];

@@ -160,6 +160,7 @@ export class ImportLedger {
       status: end.stopped ? 'cancelled' : 'completed',
       ...(end.cancelReason ? { cancelReason: end.cancelReason } : {}),
       source: input.source.location,
+      ...(input.source.redriveOf ? { redriveOf: input.source.redriveOf.importId } : {}),
       counts: {
         read: stage?.read ?? 0,
         valid: stage?.valid ?? 0,

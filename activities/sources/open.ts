@@ -29,10 +29,12 @@ function localPath(location: string): string {
 }
 
 export function openSource(location: string, opts: ReadSourceOptions): Readable {
-  const stream: Readable = isHttpUrl(location)
-    ? // Retries are left to the activity, which restarts the read as a whole.
-      got.stream(location, { retry: { limit: 0 }, timeout: { connect: 30_000, socket: 120_000 } })
-    : createReadStream(localPath(location), opts.highWaterMark ? { highWaterMark: opts.highWaterMark } : {});
+  const stream: Readable = opts.open
+    ? opts.open()
+    : isHttpUrl(location)
+      ? // Retries are left to the activity, which restarts the read as a whole.
+        got.stream(location, { retry: { limit: 0 }, timeout: { connect: 30_000, socket: 120_000 } })
+      : createReadStream(localPath(location), opts.highWaterMark ? { highWaterMark: opts.highWaterMark } : {});
   if (opts.signal) addAbortSignal(opts.signal, stream);
   return stream;
 }

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 export type SourceFormat = 'jsonl' | 'csv' | 'json';
 
 /** A record, with its JSON text when the source had one on a single line (written as it came, never serialized again). */
@@ -24,6 +25,8 @@ export interface ReadSourceOptions {
   onNote?: (message: string, level?: 'info' | 'warn') => void;
   /** Called for every piece of the source read, so a reader can show it is alive between records. */
   onBytes?: () => void;
+  /** Opens the source's bytes where they are neither a local path nor a URL (a file in the staging store). */
+  open?: () => Readable;
 }
 
 /** Default cap on one record's text: far above any real product, far below a whole runaway file. */

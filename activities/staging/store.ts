@@ -7,6 +7,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import readline from 'node:readline';
 import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 
 export interface LineWriter {
   write(line: string): Promise<void>;
@@ -20,6 +21,8 @@ export interface StagingStore {
   locate(key: string): string;
   createWriter(key: string): Promise<LineWriter>;
   readLines(key: string): AsyncIterable<string>;
+  /** A file's bytes as a stream (a redrive reads an earlier import's failed records as its source). */
+  readStream(key: string): Readable;
   /** A whole (small) file's text at once: far fewer promises than line by line. Stores without it are read by lines. */
   readText?(key: string): Promise<string>;
   /** A whole file written at once, visible whole or not at all. Stores without it are written by lines. */
@@ -79,6 +82,10 @@ export class LocalFolderStore implements StagingStore {
 
   readText(key: string): Promise<string> {
     return readFile(this.locate(key), 'utf8');
+  }
+
+  readStream(key: string): Readable {
+    return createReadStream(this.locate(key));
   }
 
   async *readLines(key: string): AsyncIterable<string> {

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ImportInput, targetNames, type TargetName } from '../../common/import';
-import { checkSource, importWorkflowId, startDryRun, startImport, type StartImportRequest } from '../index';
+import { checkSource, importWorkflowId, startDryRun, startImport, type StartedImport, type StartImportRequest } from '../index';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { ImportPlan } from '../../common/import';
 import type { planCatalog } from '../../workflows';
@@ -41,8 +41,30 @@ export function importRequestOf(file: string, flags: ImportFlags): StartImportRe
   return { target: flags.target, source: sourceRefOf(file, flags), options } as StartImportRequest;
 }
 
+/** Says what started (or prints it as JSON), then with --wait follows it to the end and sets the exit code. */
+export async function announceAndFollow(
+  ctx: Context,
+  handle: StartedImport,
+  flags: Pick<ImportFlags, 'json' | 'wait' | 'workerTimeout'>,
+  taskQueue: string,
+): Promise<void> {
+  const id = handle.workflowId;
+  if (flags.json && !flags.wait) return printJson({ workflowId: id, runId: handle.firstExecutionRunId, uiLink: ctx.link(id) });
+  if (!flags.json) {
+    say(`Started ${id}`);
+    say(`  ${(await (await handle.describe()).staticSummary()) ?? ''}`);
+    say(`Web UI: ${ctx.link(id)}`);
+  }
+  if (!flags.wait) {
+    say(`Follow it: bulkport watch ${id}   (also: status, pause, resume, cancel, concurrency ${id} <n>)`);
+    await warnWithoutWorker(ctx, taskQueue);
+    return;
+  }
+  process.exitCode = await followAndReport(ctx, id, flags);
+}
+
 /** Ids are never reused (REJECT_DUPLICATE): a start refused for its id says how the earlier import stands, running or ended. */
-async function explainReusedId<T>(ctx: Context, starting: Promise<T>): Promise<T> {
+export async function explainReusedId<T>(ctx: Context, starting: Promise<T>): Promise<T> {
   try {
     return await starting;
   } catch (err) {
@@ -125,19 +147,7 @@ export function importCommand(): Command {
           return;
         }
         const handle = await explainReusedId(ctx, startImport(ctx.client, request, start));
-        const id = handle.workflowId;
-        if (flags.json && !flags.wait) return printJson({ workflowId: id, runId: handle.firstExecutionRunId, uiLink: ctx.link(id) });
-        if (!flags.json) {
-          say(`Started ${id}`);
-          say(`  ${(await (await handle.describe()).staticSummary()) ?? ''}`);
-          say(`Web UI: ${ctx.link(id)}`);
-        }
-        if (!flags.wait) {
-          say(`Follow it: bulkport watch ${id}   (also: status, pause, resume, cancel, concurrency ${id} <n>)`);
-          await warnWithoutWorker(ctx, flags.taskQueue ?? ctx.config.taskQueue);
-          return;
-        }
-        process.exitCode = await followAndReport(ctx, id, flags);
+        await announceAndFollow(ctx, handle, flags, taskQueue);
       });
     });
 }

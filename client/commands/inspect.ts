@@ -21,6 +21,8 @@ function statusLines(s: ImportStatus): string[] {
   lines.push(`  started ${s.startTime}${s.closeTime ? `, closed ${s.closeTime}` : ''}`);
   if (s.progress) lines.push(...progressLines(s.progress, s.stagingRead).map((l) => `  ${l}`));
   if (s.progressError) lines.push(`  ${s.progressError}`);
+  if (s.summary?.redriveOf) lines.push(`  retries the records of ${s.summary.redriveOf} that did not succeed`);
+  for (const r of s.redrives ?? []) lines.push(`  retried by ${r.workflowId} (${r.status ?? '?'})`);
   if (s.summary || s.failure) return [...lines, ...summaryLines(s, s.uiLink)];
   return [...lines, `Web UI: ${s.uiLink}`];
 }

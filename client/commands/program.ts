@@ -10,6 +10,7 @@ import { Command } from 'commander';
 import { sandboxCommand } from '../../sandbox/command';
 import { exitCodeHelp } from '../outcome';
 import { importCommand } from './import';
+import { retryCommand } from './redrive';
 import { listCommand, reportCommand, statusCommand, watchCommand } from './inspect';
 import { cancelCommand, concurrencyCommand, pauseCommand, resumeCommand } from './steer';
 import { cleanCommand, setupCommand } from './setup';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     );
   const commands = [
     importCommand(),
+    retryCommand(),
     statusCommand(),
     watchCommand(),
     pauseCommand(),
