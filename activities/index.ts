@@ -18,7 +18,7 @@ export function createActivities(store: StagingStore, targets: TargetRegistry, t
     ...createChunkActivities(store, targets),
     ...createRoundActivities(store, targets),
     ...createQuotaActivities(targets),
-    ...createReportActivities(store),
+    ...createReportActivities(store, targets),
     ...createPlanActivities(store, targets),
   };
 }

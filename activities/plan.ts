@@ -39,7 +39,12 @@ export function createPlanActivities(store: StagingStore, targets: TargetRegistr
         importId: input.importId,
         target: input.target,
         source: input.source.location,
-        counts: { read: stage.read, valid: stage.valid, invalid: stage.invalid },
+        counts: {
+          read: stage.read,
+          valid: stage.valid,
+          invalid: stage.invalid,
+          ...(stage.unchanged !== undefined ? { unchanged: stage.unchanged } : {}),
+        },
         firstErrors,
         invalidRows: store.locate(invalidKey(input.importId)),
         chunks: stage.chunks,

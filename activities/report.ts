@@ -15,6 +15,7 @@ import {
   describeErrors,
   describeStagingFile,
   invalidKey,
+  unchangedKey,
   metaKey,
   readAllJsonLines,
   readChunk,
@@ -28,6 +29,8 @@ import {
   readOutcomes,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
+import { loadLedger, saveLedger } from './staging/delta';
+import type { TargetRegistry } from './targets';
 import type { StagedItem } from '../targets/types';
 import { leafChunks, listChunkIds, listedRootCount, retryRoundChunks, roundRoots } from './staging/tree';
 
@@ -47,6 +50,8 @@ export interface ReportCounts {
   failed: number;
   invalid: number;
   notSubmitted: number;
+  /** With delta sync. */
+  unchanged?: number;
 }
 
 /** A chunk whose failure the workflow could not record: its products may or may not have been sent. */
@@ -63,6 +68,8 @@ interface Row extends ResultRow {
   text?: string;
   /** The staged invalid row, copied to the report's invalid-rows.jsonl. */
   invalidRow?: InvalidRow;
+  /** A staged product's request body, for the delta ledger. */
+  body?: string;
 }
 
 /** What one report pass found wrong with the staging files. */
@@ -83,7 +90,8 @@ class Findings {
 type Listing = Awaited<ReturnType<typeof listChunkIds>>;
 type Verdict = { outcome: OutcomeLine; attempts: number };
 
-export function createReportActivities(store: StagingStore) {
+/** `targets`: where delta sync's ledger is (the account); without it, an import with delta sync cannot be reported. */
+export function createReportActivities(store: StagingStore, targets?: TargetRegistry) {
   /** A leaf chunk's products with the outcome each got (undefined: never answered), or undefined when its file is damaged. */
   async function readLeaf(importId: string, id: string, listing: Listing, unrecorded: Map<string, string>, found: Findings) {
     let items;
@@ -156,7 +164,7 @@ export function createReportActivities(store: StagingStore) {
   function stagedRow(item: StagedItem, verdict: Verdict | undefined, answered: OutcomeLine | undefined): Row {
     const outcome = verdict?.outcome ?? answered;
     const attempts = verdict?.attempts ?? (outcome ? 1 : 0);
-    const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '' };
+    const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '', body: item.body };
     if (!outcome) row.error = 'not submitted: the import ended before this product was sent';
     else {
       row.outcome = reportOutcomeOf(outcome);
@@ -172,6 +180,22 @@ export function createReportActivities(store: StagingStore) {
       for await (const row of readJsonLines<InvalidRow>(store, invalidKey(importId))) {
         const error = describeErrors(row.errors);
         yield { line: row.line, key: row.key ?? '', outcome: 'invalid', attempts: 0, error, raw: row.raw, text: row.text, invalidRow: row };
+      }
+    } catch (err) {
+      found.note(err);
+    }
+  }
+
+  function deltaScopeOf(input: ImportInput): string {
+    if (!targets) throw new Error('this report cannot keep the delta ledger: it was built without the target registry');
+    return targets.bind(input).deltaScope();
+  }
+
+  /** Products delta sync did not send, until the end of the file or until its damage shows. */
+  async function* unchangedRows(importId: string, found: Findings): AsyncIterable<Row> {
+    try {
+      for await (const row of readJsonLines<{ line: number; key: string }>(store, unchangedKey(importId))) {
+        yield { line: row.line, key: row.key, outcome: 'unchanged', attempts: 0, error: '' };
       }
     } catch (err) {
       found.note(err);
@@ -217,18 +241,34 @@ export function createReportActivities(store: StagingStore) {
       const failed = await store.createWriter(reportKey(importId, asCsv ? 'failed-records.csv' : 'failed-records.jsonl'));
       const invalid = await store.createWriter(reportKey(importId, 'invalid-rows.jsonl'));
       const writers = [jsonl, csv, failed, invalid];
-      const counts: ReportCounts = { succeeded: 0, failed: 0, invalid: 0, notSubmitted: 0 };
-      const countKey = { succeeded: 'succeeded', failed: 'failed', invalid: 'invalid', 'not-submitted': 'notSubmitted' } as const;
+      const { skipUnchanged, full } = input.options;
+      const skipping = skipUnchanged && !full;
+      const counts: ReportCounts = { succeeded: 0, failed: 0, invalid: 0, notSubmitted: 0, ...(skipping ? { unchanged: 0 } : {}) };
+      const countKey = {
+        succeeded: 'succeeded',
+        failed: 'failed',
+        invalid: 'invalid',
+        'not-submitted': 'notSubmitted',
+        unchanged: 'unchanged',
+      } as const;
+      // The account's ledger as it is now: other imports into it may have confirmed products since this one staged.
+      const scope = skipUnchanged || full ? deltaScopeOf(input) : undefined;
+      const ledger = scope ? await loadLedger(store, scope, (why) => Context.current().log.warn(why)) : undefined;
       const unrecordedById = new Map(unrecorded.map((u) => [u.chunkId, u.error]));
       // Each file's lines are gathered and written once per batch: a write (a promise) per row cost more than the rows.
       const pending = writers.map((): string[] => []);
       const [jsonlLines, csvLines, failedLines, invalidLines] = pending as [string[], string[], string[], string[]];
       const add = (row: Row) => {
-        counts[countKey[row.outcome]]++;
+        counts[countKey[row.outcome]] = (counts[countKey[row.outcome]] ?? 0) + 1;
+        // Only what the target confirmed is remembered; a failure may have changed the product, so it goes next time.
+        if (ledger && row.body !== undefined) {
+          if (row.outcome === 'succeeded') ledger.confirm(row.key, row.body);
+          else if (row.outcome === 'failed') ledger.forget(row.key);
+        }
         const result: ResultRow = { line: row.line, key: row.key, outcome: row.outcome, attempts: row.attempts, error: row.error };
         jsonlLines.push(JSON.stringify(result));
         csvLines.push(csvRow(resultColumns.map((c) => result[c])));
-        if (row.outcome !== 'succeeded') failedLines.push(failedRecordLine(row, asCsv, meta.columns));
+        if (row.outcome !== 'succeeded' && row.outcome !== 'unchanged') failedLines.push(failedRecordLine(row, asCsv, meta.columns));
         if (row.invalidRow) invalidLines.push(JSON.stringify(row.invalidRow));
       };
       // The writer appends the last line's newline.
@@ -240,7 +280,10 @@ export function createReportActivities(store: StagingStore) {
         if (asCsv && meta.columns) await failed.write(csvRow(meta.columns));
         // Merged by line, the staged row first on a tie; each stream is read one step ahead, as row by row.
         const staged = stagedRows(importId, meta.counts?.chunks, lastRound, unrecordedById, found)[Symbol.asyncIterator]();
-        const invalidOnes = invalidRows(importId, found)[Symbol.asyncIterator]();
+        const sideRows = skipping
+          ? mergeByLine(invalidRows(importId, found), unchangedRows(importId, found))
+          : invalidRows(importId, found);
+        const invalidOnes = sideRows[Symbol.asyncIterator]();
         let batch = await staged.next();
         let next = await invalidOnes.next();
         for (; !batch.done; batch = await staged.next()) {
@@ -256,6 +299,7 @@ export function createReportActivities(store: StagingStore) {
         }
         await flush();
         await Promise.all(writers.map((w) => w.close()));
+        if (ledger && scope) await saveLedger(store, scope, ledger);
       } catch (err) {
         await Promise.all(writers.map((w) => w.abort()));
         throw err;
@@ -274,7 +318,7 @@ const n = (x: number) => x.toLocaleString('en-US');
 
 /** Why the report cannot be trusted as complete, or undefined when every record read has its true row. */
 export function reportGap(found: Findings, counts: ReportCounts, read: number | undefined): string | undefined {
-  const rows = counts.succeeded + counts.failed + counts.invalid + counts.notSubmitted;
+  const rows = counts.succeeded + counts.failed + counts.invalid + counts.notSubmitted + (counts.unchanged ?? 0);
   if (!found.damaged.length && (read === undefined || rows === read)) return undefined;
   const parts: string[] = [];
   if (read !== undefined && rows !== read) parts.push(`the report has ${n(rows)} rows for ${n(read)} records read`);
@@ -318,4 +362,21 @@ export function csvRow(fields: readonly unknown[]): string {
     else text += needsQuotes.test(field) ? `"${field.replaceAll('"', '""')}"` : field;
   }
   return text.trimEnd();
+}
+
+/** Two streams of rows in line order, as one. */
+async function* mergeByLine(a: AsyncIterable<Row>, b: AsyncIterable<Row>): AsyncIterable<Row> {
+  const ia = a[Symbol.asyncIterator]();
+  const ib = b[Symbol.asyncIterator]();
+  let na = await ia.next();
+  let nb = await ib.next();
+  while (!na.done || !nb.done) {
+    if (nb.done || (!na.done && na.value.line <= nb.value.line)) {
+      yield na.value as Row;
+      na = await ia.next();
+    } else {
+      yield nb.value;
+      nb = await ib.next();
+    }
+  }
 }

@@ -25,6 +25,7 @@ import {
   type ReadSourceOptions,
 } from './sources';
 import { Chunker } from './staging/chunker';
+import { importLedger } from './staging/delta';
 import { KeySet } from './staging/keyset';
 import {
   chunkId,
@@ -35,6 +36,7 @@ import {
   readAllJsonLines,
   readChunk,
   stagedKey,
+  unchangedKey,
   writeChunk,
   writeLines,
   type ImportMeta,
@@ -214,7 +216,17 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       committed: () => commits.committed,
       readChunk: (index) => readChunk(store, input.importId, chunkId(0, index)),
     });
-    const counts = { read: 0, valid: 0, invalid: 0 };
+    // Delta sync: products the target confirmed as they are now are not sent (see staging/delta.ts).
+    const { skipUnchanged, full } = input.options;
+    const delta =
+      skipUnchanged && !full ? await importLedger(store, input.importId, target.deltaScope(), (why) => ctx.log('warn', why)) : undefined;
+    const unchanged = delta ? await createSealedWriter(store, unchangedKey(input.importId)) : undefined;
+    const counts: { read: number; valid: number; invalid: number; unchanged?: number } = {
+      read: 0,
+      valid: 0,
+      invalid: 0,
+      ...(delta ? { unchanged: 0 } : {}),
+    };
     let columns: string[] | undefined;
 
     const reject = (row: InvalidRow) => {
@@ -251,6 +263,7 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       await chunker.flush();
       await commits.drain();
       await invalid.close();
+      await unchanged?.close();
       const meta: ImportMeta = {
         format,
         columns,
@@ -325,8 +338,28 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
           });
           continue;
         }
+        const body = JSON.stringify(parsed.data);
+        if (delta && unchanged) {
+          // A key first met unchanged is not in `keys` (nothing was staged for it): the ledger remembers its line.
+          const seen = delta.seenLine(key);
+          if (seen !== undefined) {
+            await reject({
+              line: item.line,
+              key,
+              errors: [{ path: '', message: `duplicate key ${key}: first seen at line ${seen}` }],
+              raw: item.record,
+            });
+            continue;
+          }
+          if (delta.unchanged(key, body)) {
+            delta.markSeen(key, item.line);
+            counts.unchanged!++;
+            await unchanged.write(JSON.stringify({ line: item.line, key }));
+            continue;
+          }
+        }
         const rawJson = item.json ?? JSON.stringify(item.record);
-        const staged: StagedItem = { line: item.line, key, rawJson, body: JSON.stringify(parsed.data) };
+        const staged: StagedItem = { line: item.line, key, rawJson, body };
         const bodyBytes = Buffer.byteLength(staged.body);
         const size = chunker.tooLarge(bodyBytes);
         if (size !== undefined) {
@@ -359,15 +392,18 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       await chunker.flush();
       await commits.drain();
       await invalid.close();
+      await unchanged?.close();
     } catch (err) {
       // Only the last attempt may seal: an earlier one's partial last chunk would differ from the next attempt's.
       if (err instanceof SourceError && !retryableNow(err, ctx.attempt)) {
         await sealIncomplete(err).catch(async (sealErr) => {
           ctx.log('warn', 'Could not seal what was staged', { error: String(sealErr) });
           await invalid.abort();
+          await unchanged?.abort();
         });
       } else {
         await invalid.abort();
+        await unchanged?.abort();
       }
       throw err;
     }

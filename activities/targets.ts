@@ -18,6 +18,8 @@ export interface BoundTarget {
   requestsFor?: (keys: string[]) => number;
   /** A dry run's plan, with the worker's rate caps. */
   planSend(staged: { chunks: number; requests: number }): SendPlan;
+  /** Whose delta ledger this import reads and writes: the target, its account and the request shape (no secret). */
+  deltaScope(): string;
 }
 
 export interface TargetRegistry {
@@ -34,6 +36,14 @@ export function createTargetRegistry(targets: Targets, env: NodeJS.ProcessEnv = 
     if (!target) throw new Error(`bulkport has no target named ${name}; known targets: ${Object.keys(targets).join(', ')}`);
     return target;
   };
+  function apiOf(name: TargetName): TargetApi {
+    let api = connected.get(name);
+    if (!api) {
+      api = targetNamed(name).connect(env) as TargetApi;
+      connected.set(name, api);
+    }
+    return api;
+  }
   return {
     bind(input) {
       // The discriminated union pairs each target with its own options; TypeScript can't follow that through a lookup.
@@ -44,6 +54,7 @@ export function createTargetRegistry(targets: Targets, env: NodeJS.ProcessEnv = 
         envelopeBytes(o: unknown): number;
         requestsFor?(keys: string[], o: unknown): number;
         planSend(staged: { chunks: number; requests: number }, o: unknown, env: NodeJS.ProcessEnv): SendPlan;
+        requestShape?(o: unknown): string;
       };
       const { requestsFor } = target;
       return {
@@ -56,16 +67,10 @@ export function createTargetRegistry(targets: Targets, env: NodeJS.ProcessEnv = 
         envelopeBytes: target.envelopeBytes(input.options),
         ...(requestsFor ? { requestsFor: (keys: string[]) => requestsFor(keys, input.options) } : {}),
         planSend: (staged) => target.planSend(staged, input.options, env),
+        deltaScope: () => [target.name, apiOf(target.name).account ?? '', target.requestShape?.(input.options) ?? ''].join('\n'),
       };
     },
-    api(name) {
-      let api = connected.get(name);
-      if (!api) {
-        api = targetNamed(name).connect(env) as TargetApi;
-        connected.set(name, api);
-      }
-      return api;
-    },
+    api: apiOf,
     context(input, extra = {}) {
       return { ...extra, options: input.options } as SubmitContext;
     },

@@ -17,7 +17,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 export const exitCodeHelp =
   'Exit codes (import --wait, watch, cancel --wait):\n' +
-  '  0  the import completed and every source record succeeded\n' +
+  '  0  the import completed and every source record succeeded (or was unchanged, with --skip-unchanged)\n' +
   '  2  it ended (completed or cancelled) and some records succeeded, but others are invalid, failed or not submitted\n' +
   '  1  it failed, never ran (bad flag, missing file, no worker, Temporal unreachable) or imported nothing\n' +
   '`status` exits 0 whenever it can tell where an import stands; `watch <id>` of an ended import exits with its code.\n' +
@@ -40,8 +40,10 @@ export interface ImportEnd {
 /** The exit code of an ended import: see ExitCode. A cancel the user asked for is judged by what it imported. */
 export function exitCodeOf(end: ImportEnd): ExitCode {
   const counts = end.summary?.counts;
-  if (!counts || counts.succeeded === 0) return ExitCode.failed;
-  return counts.succeeded === counts.read ? ExitCode.ok : ExitCode.partial;
+  // Delta sync: an unchanged product is where it should be, as a succeeded one is.
+  const upToDate = (counts?.succeeded ?? 0) + (counts?.unchanged ?? 0);
+  if (!counts || upToDate === 0) return ExitCode.failed;
+  return upToDate === counts.read ? ExitCode.ok : ExitCode.partial;
 }
 
 /** The shape of a Temporal failure this module reads (TemporalFailure and its subclasses). */

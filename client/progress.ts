@@ -195,7 +195,7 @@ export function summaryLines(outcome: Pick<ImportStatus, 'summary' | 'failure'>,
     const retries = c.retryRounds ? `, ${c.retryRounds} retry round${c.retryRounds > 1 ? 's' : ''}` : '';
     lines.push(
       `Import ${summary.status}${summary.cancelReason ? ` (${summary.cancelReason})` : ''}: ${n(c.succeeded)} succeeded, ${n(c.failed)} failed, ` +
-        `${n(c.invalid)} invalid${c.notSubmitted ? `, ${n(c.notSubmitted)} not submitted` : ''} of ${n(c.read)} read, ` +
+        `${n(c.invalid)} invalid${c.notSubmitted ? `, ${n(c.notSubmitted)} not submitted` : ''}${c.unchanged !== undefined ? `, ${n(c.unchanged)} unchanged` : ''} of ${n(c.read)} read, ` +
         `in ${n(c.chunks)} chunks${retries} and ${formatDuration(summary.timings.durationMs / 1000)}`,
       `Results:        ${summary.files.resultsCsv}`,
       `Failed records: ${summary.files.failedRecords}`,

@@ -94,6 +94,8 @@ export interface StageResult {
   valid: number;
   invalid: number;
   chunks: number;
+  /** With delta sync: products the target already holds as they are (read = valid + invalid + unchanged). */
+  unchanged?: number;
 }
 
 export type ImportPhase = 'staging' | 'submitting' | 'waiting-to-retry' | 'reporting' | 'completed' | 'cancelled';
@@ -167,6 +169,8 @@ export interface ImportSummary {
     failed: number;
     /** Left unsent because the import was cancelled or stopped. */
     notSubmitted: number;
+    /** Delta sync: not sent, as the target already holds them as they are. */
+    unchanged?: number;
     unknownOutcomeRetries: number;
     chunks: number;
     retryRounds: number;
@@ -183,7 +187,8 @@ export interface ImportPlan {
   importId: string;
   target: TargetName;
   source: string;
-  counts: { read: number; valid: number; invalid: number };
+  /** `unchanged` with delta sync: products that would not be sent, as the target holds them already. */
+  counts: { read: number; valid: number; invalid: number; unchanged?: number };
   /** The first invalid rows, as the report would list them. */
   firstErrors: { line: number; key?: string; error: string }[];
   /** Every invalid row, to fix before the import. */

@@ -30,6 +30,13 @@ export const commonOptions = {
   retryRounds: z.number().int().min(0).max(20).default(3).describe('rounds that resubmit products whose failure may pass (0: none)'),
   retryBackoffMs: z.number().int().min(0).default(5000).describe('pause before retry round n: this times 2^(n-1) (ms)'),
   chunksPerRun: z.number().int().min(1).default(500).describe('chunks per workflow run before it continues as new'),
+  skipUnchanged: z
+    .boolean()
+    .default(false)
+    .describe(
+      'delta sync: send only products whose content differs from what the target confirmed last time (a ledger per account); the rest are reported unchanged',
+    ),
+  full: z.boolean().default(false).describe('with delta sync: send every product this time (the ledger is still updated)'),
   maxSubmitsPerMinute: z
     .number()
     .int()

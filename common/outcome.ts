@@ -11,8 +11,8 @@
 export const answeredKinds = ['succeeded', 'retryable', 'invalid', 'failed'] as const;
 export type AnsweredKind = (typeof answeredKinds)[number];
 export type FailedKind = Exclude<AnsweredKind, 'succeeded'>;
-/** A row of the report. */
-export type ReportOutcome = Exclude<AnsweredKind, 'retryable'> | 'not-submitted';
+/** A row of the report; `unchanged`: delta sync did not send it, as the target holds it already. */
+export type ReportOutcome = Exclude<AnsweredKind, 'retryable'> | 'not-submitted' | 'unchanged';
 
 export type ItemOutcome = { kind: 'succeeded' } | FailedOutcome;
 export interface FailedOutcome {

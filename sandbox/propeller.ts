@@ -180,6 +180,7 @@ function propellerHooks(options: PropellerSandboxOptions, store: PropellerProduc
 
     const request = parsed.value as { products: ProductPayload[]; directives?: Array<{ operation: Directive; fields: string[] }> };
     const directives = readDirectives(request.directives);
+    core.stats.countProducts(request.products.length);
     const data = request.products.map((product) => upsertItem(product, lookupKey, directives));
     if (options.shuffleResults) shuffleInPlace(data, hash32(options.seed, 'shuffle', ctx.requestId));
     return { status: 200, body: { data, messages: ['Completed'], total: data.length } };

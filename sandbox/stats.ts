@@ -4,6 +4,8 @@ export interface SandboxStats {
   /** Size of the largest request body received, counting bytes past any limit. */
   largestBodyBytes: number;
   productsStored: number;
+  /** Products in the bulk requests the target accepted to work on (applied or not), over all requests. */
+  productsReceived: number;
   faultsInjected: Record<string, number>;
   /** Whole-process figures (two sandboxes in one process report the same numbers). */
   memory: { rssBytes: number; heapUsedBytes: number; heapTotalBytes: number; externalBytes: number };
@@ -12,6 +14,7 @@ export interface SandboxStats {
 export class StatsRecorder {
   private requests: Record<string, Record<string, number>> = {};
   private largestBodyBytes = 0;
+  private productsReceived = 0;
   private faultsInjected: Record<string, number> = {};
 
   countRequest(endpoint: string, status: number | 'dropped'): void {
@@ -25,6 +28,10 @@ export class StatsRecorder {
     if (bytes > this.largestBodyBytes) this.largestBodyBytes = bytes;
   }
 
+  countProducts(count: number): void {
+    this.productsReceived += count;
+  }
+
   countFault(kind: string, count = 1): void {
     this.faultsInjected[kind] = (this.faultsInjected[kind] ?? 0) + count;
   }
@@ -35,6 +42,7 @@ export class StatsRecorder {
       requests: structuredClone(this.requests),
       largestBodyBytes: this.largestBodyBytes,
       productsStored,
+      productsReceived: this.productsReceived,
       faultsInjected: { ...this.faultsInjected },
       memory: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externalBytes: memory.external },
     };
@@ -43,6 +51,7 @@ export class StatsRecorder {
   reset(): void {
     this.requests = {};
     this.largestBodyBytes = 0;
+    this.productsReceived = 0;
     this.faultsInjected = {};
   }
 }

@@ -194,6 +194,7 @@ function voucherifyHooks(options: VoucherifySandboxOptions, store: VoucherifyPro
       return voucherifyError(ctx, 400, 'invalid_payload', 'Invalid payload', 'Request body must be an array of products');
     // Deflating runs on libuv's thread pool, off the event loop.
     const deflated = await deflateRawAsync(received.data, { level: 1 });
+    core.stats.countProducts(parsed.value.length);
     return { status: 202, body: { async_action_id: processor.enqueue(deflated, parsed.value.length, ctx.requestId) } };
   }
 

@@ -84,6 +84,8 @@ export type ActionPoll =
 /** The target answers each product within the request. */
 export interface SynchronousApi<T extends TargetName = TargetName> {
   mode: 'synchronous';
+  /** Names the account the products go to (a URL and a client id, never a secret): delta sync keeps a ledger per account. */
+  account?: string;
   /**
    * One outcome per item, in the order of `items`, matched by key (never by position in the answer).
    * `unknownOutcomeRetries` counts requests sent again because their answer never came, including
@@ -111,6 +113,11 @@ export interface SendPlan {
 export interface Target<T extends TargetName = TargetName> extends TargetSchema<T> {
   /** Reads base URL and credentials from the environment; throws naming the missing variables. */
   connect(env: NodeJS.ProcessEnv): TargetApi<T>;
+  /**
+   * What besides a product's body decides what the target makes of it (Propeller's lookup key and directives): delta
+   * sync keeps a ledger per account and shape, so a change of these sends everything again.
+   */
+  requestShape?(options: OptionsOf<T>): string;
   /** Product requests one chunk takes, from its keys, where that is not one (Propeller: one per source). */
   requestsFor?(keys: string[], options: OptionsOf<T>): number;
   /** A dry run's plan for `chunks` chunks in `requests` product requests, from the options and the rate caps alone. */

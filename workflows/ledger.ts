@@ -145,7 +145,10 @@ export class ImportLedger {
   summary(end: {
     input: ImportInput;
     stage?: StageResult;
-    report: { files: ReportFiles; counts: { invalid: number; succeeded: number; failed: number; notSubmitted: number } };
+    report: {
+      files: ReportFiles;
+      counts: { invalid: number; succeeded: number; failed: number; notSubmitted: number; unchanged?: number };
+    };
     round: number;
     runs: number;
     stopped: boolean;
@@ -168,6 +171,7 @@ export class ImportLedger {
         succeeded: report.counts.succeeded,
         failed: report.counts.failed,
         notSubmitted: report.counts.notSubmitted,
+        ...(report.counts.unchanged !== undefined ? { unchanged: report.counts.unchanged } : {}),
         unknownOutcomeRetries: this.counters.unknownOutcomeRetries,
         chunks: this.counters.chunksTotal,
         retryRounds: end.round,

@@ -11,6 +11,8 @@ export const importPrefix = (importId: string) => `imports/${importId}`;
 export const chunkKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/chunks/${chunkId}.jsonl`;
 export const outcomeKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/outcomes/${chunkId}.jsonl`;
 export const invalidKey = (importId: string) => `${importPrefix(importId)}/invalid.jsonl`;
+/** Products delta sync did not send: `{ line, key }` a line, sealed. */
+export const unchangedKey = (importId: string) => `${importPrefix(importId)}/unchanged.jsonl`;
 export const metaKey = (importId: string) => `${importPrefix(importId)}/meta.json`;
 /** How far staging has got while it runs: the workflow sends round 0's chunks as they are committed. */
 export const stagedKey = (importId: string) => `${importPrefix(importId)}/staged.json`;
@@ -365,7 +367,7 @@ export interface ImportMeta {
   columns?: string[];
   source: string;
   /** Stage's counts: the report must account for every record read, in `chunks` round-0 chunks. */
-  counts?: { read: number; valid: number; invalid: number; chunks: number };
+  counts?: { read: number; valid: number; invalid: number; chunks: number; unchanged?: number };
   /** Why staging stopped before the end of the source (the report covers the records read until then). */
   incomplete?: string;
 }
@@ -376,6 +378,8 @@ export interface StagedSoFar {
   read: number;
   valid: number;
   invalid: number;
+  /** Products delta sync found unchanged (with delta sync on). */
+  unchanged?: number;
   done: boolean;
   /** How round 0's first chunk was cut (null: like the others); absent in files written before it was cut short. */
   firstChunkBytes?: number | null;

@@ -231,6 +231,7 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
 
   return {
     mode: 'synchronous',
+    account: `${settings.PROPELLER_API_URL.replace(/\/+$/, '')}|${settings.PROPELLER_CLIENT_ID}`,
     async submit(items, ctx) {
       const { options, signal } = ctx;
       const heartbeat: SubmitHeartbeat = { unknownOutcomeRetries: carriedUnknownOutcomes(ctx.lastHeartbeat) };

@@ -70,6 +70,7 @@ export const propeller: Target<'propeller'> = {
     return Buffer.byteLength(head) + Buffer.byteLength(tail);
   },
   connect: connectPropeller,
+  requestShape: (options) => JSON.stringify({ lookupKey: options.lookupKey, directives: options.directives }),
   // One request per source of a chunk (see api.ts): the key is `source:sourceId`, its source escaped of ":".
   requestsFor: (keys, options) => (options.lookupKey === 'id' ? 1 : new Set(keys.map((key) => key.slice(0, key.indexOf(':')))).size),
   planSend({ requests }, options, env) {
