@@ -1,51 +1,133 @@
 /**
- * Records the history of one stub import on this version's workflow code, for test/replay.test.ts of later versions:
+ * Records the histories test/replay.test.ts replays, from real imports on this version's code: a Temporal dev server,
+ * the import worker with a staging folder, and the targets' sandboxes with seeded faults. One command:
  *
- *   node --import tsx scripts/record-history.ts test/fixtures/histories/<name>.binpb [workflow id]
+ *   node --import tsx scripts/record-history.ts [folder]        (npm run record-histories; folder: test/fixtures/histories)
  *
- * A 2-chunk Propeller import: staging (5 records, 1 invalid), two chunks answered, the report.
+ * writes `<scenario>.<run>.binpb` for every run of each import's continue-as-new chain (and the account coordinator's
+ * run), replacing that scenario's earlier files. The scenarios (small catalogs, so each file stays a few tens of kB):
+ * - voucherify-split-retry: a 413 splits chunks in halves (the sandbox's body limit is under a chunk's size), flaky
+ *   products go to retry round 1, 3 chunks per run make a chain of runs; the account's quota coordinator alongside.
+ * - propeller-pause-cancel: a slowed Propeller is paused after 2 chunks, resumed, its concurrency raised (an Update),
+ *   then cancelled after 5 of 10 chunks; 4 chunks per run make it continue as new before the cancel.
+ * Timing differs between recordings (signals land between other events), so files differ; what they cover does not:
+ * test/replay.test.ts checks that too.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { startImport } from '../client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startImport, type StartImportRequest } from '../client';
+import { LocalFolderStore } from '../activities/staging/store';
+import type { ImportProgress } from '../common/import';
+import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from '../workflows/messages';
+import { devTarget } from '../targets/dev';
+import { createImportWorker } from '../workers/worker';
+import { writeCatalog } from './catalog';
 import { startDevServer } from './dev-server';
-import { workflowsPath } from '../workers/worker';
 
-const { temporal } = proto;
-// The client checks that the source exists; the stub activities never read it.
-const source = path.join(mkdtempSync(path.join(os.tmpdir(), 'bulkport-record-')), 'catalog.jsonl');
-writeFileSync(source, '{"sku":"a"}\n');
+const folder = path.resolve(process.argv[2] ?? 'test/fixtures/histories');
+const taskQueue = 'record-histories';
+const { History } = proto.temporal.api.history.v1;
 
-const counts = (succeeded: number) => ({ succeeded, failed: 0, retryable: 0, invalid: 0, unknownOutcomeRetries: 0 });
+/** Writes every run of a workflow's chain, oldest first, as `<name>.<n>.binpb`, after removing the scenario's old files. */
+async function saveChain(client: Client, workflowId: string, name: string): Promise<void> {
+  for (const file of await readdir(folder)) if (file.startsWith(`${name}.`)) await rm(path.join(folder, file));
+  const runs: string[] = [];
+  for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(run.runId);
+  // The visibility list is newest first; a run's position in the chain is its start.
+  const histories = await Promise.all(runs.map((runId) => client.workflow.getHandle(workflowId, runId).fetchHistory()));
+  histories.sort((a, b) => Number(a.events?.[0]?.eventTime?.seconds ?? 0) - Number(b.events?.[0]?.eventTime?.seconds ?? 0));
+  for (const [i, history] of histories.entries()) {
+    const file = path.join(folder, `${name}.${i + 1}.binpb`);
+    await writeFile(file, History.encode(history).finish());
+    console.log(`${path.relative(process.cwd(), file)}: ${history.events?.length} events`);
+  }
+}
+
+/** Waits until the import's progress satisfies `ready`. */
+async function progressWhen(handle: WorkflowHandle, ready: (p: ImportProgress) => boolean): Promise<void> {
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    if (ready(await handle.query(progressQuery))) return;
+  }
+  throw new Error('the import did not get there within 2 minutes');
+}
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+await mkdir(folder, { recursive: true });
+const work = await mkdtemp(path.join(os.tmpdir(), 'bulkport-record-'));
 const env = await startDevServer();
+const voucherify = await (await devTarget('voucherify')).startSandbox({
+  seed: 7,
+  // A 6-product chunk of this catalog is about 900 bytes: it gets a 413, its 3-product halves pass.
+  maxBodyBytes: 700,
+  faults: { productFailureRate: 0.2 },
+});
+const propeller = await (await devTarget('propeller')).startSandbox({
+  seed: 7,
+  // 30 ms per product: a 4-product chunk takes 120 ms, so the signals land while chunks are still to send.
+  load: { capacity: 8, msPerProduct: 30, slowdown: 0 },
+});
 try {
-  const worker = await Worker.create({
+  const worker = await createImportWorker({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
-    taskQueue: 'record',
-    workflowsPath,
-    activities: {
-      stage: async () => ({ read: 5, valid: 4, invalid: 1, chunks: 2 }),
-      awaitStaged: async () => ({ chunks: 0, read: 0, valid: 0, invalid: 0, done: false }),
-      submitChunk: async () => ({ kind: 'completed', counts: counts(2) }),
-      writeReport: async () => ({
-        files: { resultsJsonl: '/tmp/r/results.jsonl', resultsCsv: '/tmp/r/results.csv', failedRecords: '/tmp/r/failed.jsonl' },
-        counts: { succeeded: 4, failed: 0, invalid: 1, notSubmitted: 0 },
-      }),
-    },
+    taskQueue,
+    env: { ...voucherify.env, ...propeller.env },
+    store: new LocalFolderStore(path.join(work, 'staging')),
   });
   await worker.runUntil(async () => {
-    const handle = await startImport(
-      env.client,
-      { target: 'propeller', source: { location: source }, options: { concurrency: 1, adaptiveConcurrency: false } } as never,
-      { taskQueue: 'record', workflowId: process.argv[3] ?? 'recorded', countRecords: false } as never,
+    const start = async (request: StartImportRequest, workflowId: string, count: number) => {
+      const location = await writeCatalog(path.join(work, `${workflowId}.jsonl`), {
+        target: request.target,
+        format: 'jsonl',
+        count,
+        invalidEvery: 10,
+        keyPrefix: workflowId,
+      });
+      return startImport(env.client, { ...request, source: { location } }, { taskQueue, workflowId, countRecords: false });
+    };
+
+    const split = await start(
+      {
+        target: 'voucherify',
+        source: { location: '' },
+        options: { maxItemsPerChunk: 6, chunksPerRun: 3, concurrency: 2, pollIntervalMs: 100, retryBackoffMs: 200 },
+      },
+      'voucherify-split-retry',
+      24,
     );
-    console.log(JSON.stringify(await handle.result()).slice(0, 200));
-    writeFileSync(process.argv[2]!, temporal.api.history.v1.History.encode(await handle.fetchHistory()).finish());
+    const summary = await split.result();
+    console.log(`voucherify-split-retry: ${JSON.stringify(summary.counts)}, ${summary.runs} runs`);
+    await saveChain(env.client, split.workflowId, 'voucherify-split-retry');
+    for await (const coordinator of env.client.workflow.list({ query: `WorkflowType = 'accountQuota'` })) {
+      await saveChain(env.client, coordinator.workflowId, 'voucherify-account-quota');
+    }
+
+    const steered = await start(
+      {
+        target: 'propeller',
+        source: { location: '' },
+        options: { chunkSize: 4, chunksPerRun: 4, concurrency: 1, adaptiveConcurrency: false },
+      },
+      'propeller-pause-cancel',
+      40,
+    );
+    await progressWhen(steered, (p) => p.succeeded >= 8);
+    await steered.signal(pauseSignal);
+    await progressWhen(steered, (p) => p.paused && p.inFlight === 0);
+    await steered.signal(resumeSignal);
+    await steered.executeUpdate(setConcurrencyUpdate, { args: [2] });
+    await progressWhen(steered, (p) => p.succeeded >= 20);
+    await steered.signal(cancelSignal, 'recording a cancel');
+    const cancelled = await steered.result();
+    console.log(`propeller-pause-cancel: ${cancelled.status}, ${JSON.stringify(cancelled.counts)}, ${cancelled.runs} runs`);
+    await saveChain(env.client, steered.workflowId, 'propeller-pause-cancel');
   });
 } finally {
+  await Promise.all([voucherify.close(), propeller.close()]);
   await env.teardown();
+  await rm(work, { recursive: true, force: true });
 }

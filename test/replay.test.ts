@@ -1,31 +1,85 @@
 /**
- * Imports started by an earlier version finish on this one: histories recorded on earlier code (stub activities) are
- * replayed against the current workflow code, which must make the same decisions (patched() where it changed).
+ * Imports started by an earlier version finish on this one: histories recorded on earlier code are replayed against the
+ * current workflow code, which must make the same decisions (patched() where it changed; docs/versioning.md).
  *
  * Histories are kept as binary protobuf (`History.encode(await handle.fetchHistory())`): the SDK's JSON reader needs
- * one copy of protobufjs where npm installs two.
- * Each is scripts/record-history.ts's 2-chunk Propeller import with stub activities, recorded on the code named:
- * - staged-before-submitting.binpb: 300a79f, when staging ran to its end before the first chunk was sent;
- * - staged-beside-the-window.binpb: the commit that added this test, staging followed by awaitStaged as chunks go out.
+ * one copy of protobufjs where npm installs two. Every `*.binpb` in test/fixtures/histories is replayed:
+ * - staged-before-submitting.binpb: a 2-chunk Propeller import with stub activities, recorded on 300a79f, when staging
+ *   ran to its end before the first chunk was sent (it needs dbf054d's patched('stage-alongside'));
+ * - staged-beside-the-window.binpb: the same on ff25367, staging followed by awaitStaged as chunks go out;
+ * - voucherify-split-retry.<run>.binpb, voucherify-account-quota.1.binpb, propeller-pause-cancel.<run>.binpb: real
+ *   imports (worker, sandboxes, every run of the chain), recorded by scripts/record-history.ts (its header says what
+ *   each does) on the commit that added them (`git log -- test/fixtures/histories`).
  */
-import { readFile } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { workflowsPath } from '../workers/worker';
 
 const fixtures = path.join(import.meta.dirname, 'fixtures', 'histories');
 const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
+const { History } = proto.temporal.api.history.v1;
+type Payload = proto.temporal.api.common.v1.IPayload;
 
-const histories = [
-  ['staged-before-submitting.binpb', 'staged-before-submitting'],
-  ['staged-beside-the-window.binpb', 'staged-beside-the-window'],
-] as const;
+const files = readdirSync(fixtures).filter((f) => f.endsWith('.binpb'));
+const histories = new Map(files.map((f) => [f, History.decode(readFileSync(path.join(fixtures, f)))]));
 
-for (const [file, workflowId] of histories) {
+for (const [file, history] of histories) {
   test(`${file}: an import recorded on earlier code replays on this code`, async () => {
-    const history = proto.temporal.api.history.v1.History.decode(await readFile(path.join(fixtures, file)));
-    await Worker.runReplayHistory(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }, history, workflowId);
+    await Worker.runReplayHistory(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }, history, file.split('.')[0]);
   });
 }
+
+const value = (payload: Payload | null | undefined) => (payload ? defaultPayloadConverter.fromPayload<unknown>(payload) : undefined);
+
+/** What the committed histories exercise, read from their events: each line one thing a deploy must not break. */
+function coverage(): Set<string> {
+  const seen = new Set<string>();
+  for (const history of histories.values()) {
+    for (const event of history.events ?? []) {
+      const started = event.workflowExecutionStartedEventAttributes;
+      if (started) {
+        const input = value(started.input?.payloads?.[0]) as { target?: string } | undefined;
+        seen.add(`${started.workflowType?.name}${input?.target ? ` into ${input.target}` : ''}`);
+      }
+      const result = value(event.activityTaskCompletedEventAttributes?.result?.payloads?.[0]) as { kind?: string } | undefined;
+      if (result?.kind === 'split') seen.add('a chunk split after a 413');
+      if (/^plan retry round \d/.test(String(value(event.userMetadata?.summary) ?? ''))) seen.add('a retry round');
+      if (event.workflowExecutionContinuedAsNewEventAttributes) seen.add('continue-as-new');
+      const signal = event.workflowExecutionSignaledEventAttributes?.signalName;
+      if (signal) seen.add(`signal ${signal}`);
+      const update = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name;
+      if (update) seen.add(`update ${update}`);
+      const completed = value(event.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as { status?: string } | undefined;
+      if (completed?.status) seen.add(`an import ${completed.status}`);
+    }
+  }
+  return seen;
+}
+
+test('the committed histories cover both targets, a split, a retry round, continue-as-new, pause/resume, an update and a cancel', () => {
+  const seen = coverage();
+  const wanted = [
+    'importCatalog into voucherify',
+    'importCatalog into propeller',
+    'accountQuota into voucherify',
+    'a chunk split after a 413',
+    'a retry round',
+    'continue-as-new',
+    'signal pause',
+    'signal resume',
+    'signal cancel',
+    'update setConcurrency',
+    'an import completed',
+    'an import cancelled',
+  ];
+  assert.deepEqual(
+    wanted.filter((w) => !seen.has(w)),
+    [],
+    `seen: ${[...seen].join(', ')}`,
+  );
+});
