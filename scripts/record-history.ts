@@ -2,14 +2,18 @@
  * Records the histories test/replay.test.ts replays, from real imports on this version's code: a Temporal dev server,
  * the import worker with a staging folder, and the targets' sandboxes with seeded faults. One command:
  *
- *   node --import tsx scripts/record-history.ts [folder]        (npm run record-histories; folder: test/fixtures/histories)
+ *   npm run record-histories [-- <folder> [<suffix>]]        (folder: test/fixtures/histories)
  *
- * writes `<scenario>.<run>.binpb` for every run of each import's continue-as-new chain (and the account coordinator's
- * run), replacing that scenario's earlier files. The scenarios (small catalogs, so each file stays a few tens of kB):
- * - voucherify-split-retry: a 413 splits chunks in halves (the sandbox's body limit is under a chunk's size), flaky
- *   products go to retry round 1, 3 chunks per run make a chain of runs; the account's quota coordinator alongside.
+ * writes `<scenario>[-suffix].<run>.binpb` for every run of each import's continue-as-new chain (and the account
+ * coordinator's run), replacing that name's earlier files. Before a workflow change that needs patched(), record on the
+ * code before it with a suffix naming that code (`-- test/fixtures/histories before-<change>`): those files stay
+ * beside the unsuffixed ones, which show the newest code (docs/versioning.md).
+ * The scenarios (small catalogs, so each file stays a few tens of kB):
+ * - voucherify-split-retry: a 413 splits chunks in halves in the workflow (the sandbox's body limit is under a chunk's
+ *   size; Propeller halves a chunk inside its activity, which history does not see), flaky products go to retry round
+ *   1, 3 chunks per run make a chain of runs; the account's quota coordinator alongside.
  * - propeller-pause-cancel: a slowed Propeller is paused after 2 chunks, resumed, its concurrency raised (an Update),
- *   then cancelled after 5 of 10 chunks; 4 chunks per run make it continue as new before the cancel.
+ *   then cancelled after 5 of 9 chunks; 4 chunks per run make it continue as new before the cancel.
  * Timing differs between recordings (signals land between other events), so files differ; what they cover does not:
  * test/replay.test.ts checks that too.
  */
@@ -29,11 +33,13 @@ import { writeCatalog } from './catalog';
 import { startDevServer } from './dev-server';
 
 const folder = path.resolve(process.argv[2] ?? 'test/fixtures/histories');
+const suffix = process.argv[3] ? `-${process.argv[3]}` : '';
 const taskQueue = 'record-histories';
 const { History } = proto.temporal.api.history.v1;
 
 /** Writes every run of a workflow's chain, oldest first, as `<name>.<n>.binpb`, after removing the scenario's old files. */
-async function saveChain(client: Client, workflowId: string, name: string): Promise<void> {
+async function saveChain(client: Client, workflowId: string, scenario: string): Promise<void> {
+  const name = `${scenario}${suffix}`;
   for (const file of await readdir(folder)) if (file.startsWith(`${name}.`)) await rm(path.join(folder, file));
   const runs: string[] = [];
   for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(run.runId);
