@@ -1,5 +1,7 @@
 // Validates a Compose file the way `docker compose config` does (compose-go: the Compose
-// Specification's schema, interpolation and model checks), for machines without Docker.
+// Specification's schema, interpolation and model checks, undefined services in depends_on
+// included), for machines without Docker, every profile enabled. With --json it prints the resolved project as
+// `docker compose config --format json` would, for the suite's checks of what it runs.
 package main
 
 import (
@@ -12,19 +14,30 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: validate-compose <docker-compose.yml>")
+	args := os.Args[1:]
+	asJSON := len(args) == 2 && args[0] == "--json"
+	if asJSON {
+		args = args[1:]
+	}
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: validate-compose [--json] <docker-compose.yml>")
 		os.Exit(2)
 	}
-	file, _ := filepath.Abs(os.Args[1])
-	options, err := cli.NewProjectOptions([]string{file}, cli.WithWorkingDirectory(filepath.Dir(file)), cli.WithOsEnv, cli.WithDotEnv, cli.WithName("bulkport"))
+	file, _ := filepath.Abs(args[0])
+	options, err := cli.NewProjectOptions([]string{file}, cli.WithWorkingDirectory(filepath.Dir(file)), cli.WithOsEnv, cli.WithDotEnv, cli.WithName("bulkport"), cli.WithProfiles([]string{"*"}))
 	if err == nil {
-		var project interface{ ServiceNames() []string }
 		p, loadErr := options.LoadProject(context.Background())
 		if loadErr == nil {
-			project = p
-			fmt.Printf("valid: services %v\n", project.ServiceNames())
-			return
+			if !asJSON {
+				fmt.Printf("valid: services %v\n", p.ServiceNames())
+				return
+			}
+			out, jsonErr := p.MarshalJSON()
+			if jsonErr == nil {
+				fmt.Println(string(out))
+				return
+			}
+			loadErr = jsonErr
 		}
 		err = loadErr
 	}
