@@ -3,7 +3,7 @@
  * `docker compose config` does it: compose-go, built from the Go module proxy. Then the resolved
  * project (`--json`) is checked for what the cluster needs to work as the README says.
  */
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -48,8 +48,11 @@ interface Service {
   expose?: string[];
 }
 
+before(async () => {
+  if (!skip) await run('go', ['build', '-o', validator, '.'], { cwd: path.join(root, 'scripts', 'validate-compose') });
+});
+
 test('docker-compose.yml is a valid Compose file, and the validator rejects broken ones', { skip, timeout: 300_000 }, async (t) => {
-  await run('go', ['build', '-o', validator, '.'], { cwd: path.join(root, 'scripts', 'validate-compose') });
   const result = await validate(composeFile);
   assert.ok(result.ok, result.output);
   for (const service of ['postgresql', 'temporal', 'temporal-ui', 'minio', 'minio-bucket', 'sandbox', 'worker', 'cli'])
