@@ -17,13 +17,16 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { workflowsPath } from '../workers/worker';
 
 const fixtures = path.join(import.meta.dirname, 'fixtures', 'histories');
 const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
 const { History } = proto.temporal.api.history.v1;
 type Payload = proto.temporal.api.common.v1.IPayload;
+
+// A replay worker per history: its state changes (5 INFO lines each) would bury the results.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 const files = readdirSync(fixtures).filter((f) => f.endsWith('.binpb'));
 const histories = new Map(files.map((f) => [f, History.decode(readFileSync(path.join(fixtures, f)))]));
