@@ -22,6 +22,9 @@ export const ImportId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, ".", "_" and "-" only (it names a staging folder)');
 
+/** A workflow id as an import id: a schedule's runs are named `<schedule id>-<time>` with ":" in the time. */
+export const importIdOf = (workflowId: string) => workflowId.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 128);
+
 export const SourceRef = z.object({
   /** An absolute local path or an http(s) URL; the client makes relative paths absolute. */
   location: z.string().min(1),

@@ -7,6 +7,7 @@ import * as wf from '@temporalio/workflow';
 import type { ImportActivities, SubmitResult } from '../activities';
 import {
   ImportInput,
+  importIdOf,
   manifestOf,
   type ImportPhase,
   type ImportProgress,
@@ -127,9 +128,12 @@ export function activities(summary?: string) {
   };
 }
 
-/** The request checked as the client checks it; an invalid one ends the workflow (Failed) naming every problem. */
-export function parseImportRequest(request: ImportRequest): ImportInput {
-  const parsed = ImportInput.safeParse(request);
+/**
+ * The request checked as the client checks it; an invalid one ends the workflow (Failed) naming every problem. A
+ * request without an import id (a schedule starts every run with the same arguments) takes its workflow's id.
+ */
+export function parseImportRequest(request: ImportRequest | ScheduledRequest): ImportInput {
+  const parsed = ImportInput.safeParse(request.importId ? request : { ...request, importId: importIdOf(wf.workflowInfo().workflowId) });
   if (!parsed.success) {
     // Thrown as is, a ZodError would fail the workflow task on every replay: end the import instead.
     wf.upsertSearchAttributes([{ key: BulkImportStatus, value: 'Failed' }]);
@@ -139,7 +143,10 @@ export function parseImportRequest(request: ImportRequest): ImportInput {
   return parsed.data;
 }
 
-export async function importCatalog(request: ImportRequest, carried?: CarriedState): Promise<ImportSummary> {
+/** What a schedule starts an import with: the request, less the import id each run takes from its workflow id. */
+export type ScheduledRequest = Omit<ImportRequest, 'importId'> & { importId?: undefined };
+
+export async function importCatalog(request: ImportRequest | ScheduledRequest, carried?: CarriedState): Promise<ImportSummary> {
   const input = parseImportRequest(request);
   const { options } = input;
   const state: CarriedState = carried ?? {

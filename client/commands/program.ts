@@ -11,6 +11,7 @@ import { sandboxCommand } from '../../sandbox/command';
 import { exitCodeHelp } from '../outcome';
 import { importCommand } from './import';
 import { retryCommand } from './redrive';
+import { scheduleCommand } from './schedule';
 import { listCommand, reportCommand, statusCommand, watchCommand } from './inspect';
 import { cancelCommand, concurrencyCommand, pauseCommand, resumeCommand } from './steer';
 import { cleanCommand, setupCommand } from './setup';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   const commands = [
     importCommand(),
     retryCommand(),
+    scheduleCommand(),
     statusCommand(),
     watchCommand(),
     pauseCommand(),

@@ -1,0 +1,117 @@
+/**
+ * `bulkport schedule`: recurring syncs on Temporal Schedules. Each run is an ordinary import with an id of its own and
+ * the import's search attributes; delta sync is on by default (a second run sends nothing that did not change); a run
+ * due while one is going is skipped; pause, list and delete do what they say.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ImportSummary } from '../common/import';
+import { BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
+import { writeCatalog } from '../scripts/catalog';
+import { scheduleInfo, type SyncScheduleInfo } from '../client/schedule';
+import { useCliHarness } from './cli-harness';
+import { eventually } from './helpers';
+
+const h = useCliHarness('schedule');
+
+/** As `schedule list --json` shows it. */
+async function listed(id: string): Promise<SyncScheduleInfo | undefined> {
+  const run = await h.bulkport(['schedule', 'list', '--json']);
+  assert.equal(run.code, 0, run.stderr);
+  return (JSON.parse(run.stdout) as SyncScheduleInfo[]).find((s) => s.scheduleId === id);
+}
+
+/** The same, straight from Temporal: quick enough to poll. */
+const scheduleNow = async (id: string) => scheduleInfo(id, await h.t.client.schedule.getHandle(id).describe());
+
+/** The next run after the `known` ones, to its end. */
+async function nextRun(id: string, known: number): Promise<{ workflowId: string; summary: ImportSummary }> {
+  const workflowId = await eventually(`run ${known + 1} of ${id}`, async () => {
+    const runs = (await scheduleNow(id)).recentRuns;
+    return runs.length > known ? runs[0] : undefined;
+  });
+  return { workflowId, summary: await h.t.client.workflow.getHandle(workflowId).result() };
+}
+
+describe('bulkport schedule', () => {
+  test('each run is an import of its own; delta sync is on; an overlapping run is skipped; pause, list, delete', async () => {
+    const file = await writeCatalog(path.join(h.dir, 'nightly.jsonl'), {
+      target: 'propeller',
+      count: 500,
+      format: 'jsonl',
+      keyPrefix: 'sched',
+    });
+    const id = `sync-test-${Date.now()}`;
+    const created = await h.bulkport([
+      'schedule',
+      'create',
+      file,
+      '--target',
+      'propeller',
+      '--every',
+      '1d',
+      '--id',
+      id,
+      '--chunk-size',
+      '100',
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, new RegExp(`Created schedule ${id}: every 24h 00m, next run 20`));
+
+    h.propeller.resetStats();
+    assert.equal((await h.bulkport(['schedule', 'trigger', id])).code, 0);
+    const first = await nextRun(id, 0);
+    assert.equal(first.summary.importId, first.workflowId.replace(/[^A-Za-z0-9._-]/g, '-'), 'each run stages under its own id');
+    assert.deepEqual([first.summary.counts.succeeded, first.summary.counts.unchanged], [500, 0]);
+    const attrs = (await h.t.client.workflow.getHandle(first.workflowId).describe()).typedSearchAttributes;
+    assert.deepEqual([attrs.get(BulkImportTarget), attrs.get(BulkImportStatus)], ['propeller', 'Completed'], 'found like any import');
+    assert.equal(h.propeller.stats().productsReceived, 500);
+
+    // Nothing changed: the second run sends nothing.
+    h.propeller.resetStats();
+    await h.bulkport(['schedule', 'trigger', id]);
+    const second = await nextRun(id, 1);
+    assert.deepEqual([second.summary.counts.succeeded, second.summary.counts.unchanged], [0, 500]);
+    assert.equal(h.propeller.stats().productsReceived, 0, 'delta sync: nothing sent');
+
+    // 50 products changed, and Propeller answers slowly: a run asked for while the third one goes is skipped.
+    const records = (await readFile(file, 'utf8')).trimEnd().split('\n');
+    await writeFile(
+      file,
+      `${records.map((r, i) => (i % 10 === 3 ? r.replace(/"price":([\d.]+)/, (_, p) => `"price":${Number(p) + 1000}`) : r)).join('\n')}\n`,
+    );
+    h.propeller.setFaults({ slowRate: 1, slowMs: 6000 });
+    await h.bulkport(['schedule', 'trigger', id]);
+    await eventually('the third run going', async () => ((await scheduleNow(id)).running.length ? true : undefined));
+    await h.bulkport(['schedule', 'trigger', id]);
+    const third = await nextRun(id, 2);
+    h.propeller.setFaults({});
+    assert.deepEqual([third.summary.counts.succeeded, third.summary.counts.unchanged], [50, 450]);
+    assert.equal(h.propeller.stats().productsReceived, 50, 'exactly the changed ones were sent');
+    const info = await listed(id);
+    assert.equal(info?.skippedOverlap, 1, 'the run asked for while one was going was skipped');
+    assert.equal(info?.recentRuns.length, 3);
+
+    assert.equal((await h.bulkport(['schedule', 'pause', id])).code, 0);
+    assert.equal((await listed(id))?.paused, true);
+    const table = await h.bulkport(['schedule', 'list']);
+    assert.match(table.stdout, new RegExp(`${id}\\s+every 24h 00m\\s+paused`));
+    assert.equal((await h.bulkport(['schedule', 'delete', id])).code, 0);
+    assert.equal(await listed(id), undefined);
+  });
+
+  test('create refuses --cron with --every, and an id in use', async () => {
+    const file = await writeCatalog(path.join(h.dir, 'x.jsonl'), { target: 'voucherify', count: 2, format: 'jsonl' });
+    const both = await h.bulkport(['schedule', 'create', file, '-t', 'voucherify', '--cron', '0 2 * * *', '--every', '1h']);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /exactly one of --cron .* and --every/);
+    const id = `sync-dup-${Date.now()}`;
+    assert.equal((await h.bulkport(['schedule', 'create', file, '-t', 'voucherify', '--cron', '0 2 * * *', '--id', id])).code, 0);
+    const again = await h.bulkport(['schedule', 'create', file, '-t', 'voucherify', '--every', '1h', '--id', id]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, new RegExp(`A schedule with id ${id} already exists`));
+    await h.t.client.schedule.getHandle(id).delete();
+  });
+});
