@@ -13,6 +13,7 @@ import type { StagedItem } from '../targets/types';
 import { readChunk, writeChunk, writeOutcomes } from './staging/files';
 import type { StagingStore } from './staging/store';
 import { ActionPace, firstPollDelay, formatDuration, nextPollDelay } from './poll-schedule';
+import { recordQuotaWait } from '../common/metrics';
 import type { TargetRegistry } from './targets';
 
 export interface ChunkRequest {
@@ -218,6 +219,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           const why = rateLimited
             ? err.message
             : `${what} for ${formatDuration(failingFor)} (gives up after ${formatDuration(pollGiveUpMs)})`;
+          if (rateLimited) recordQuotaWait(ctx.metricMeter, input.target, wait / 1000);
           try {
             await patientSleep(wait, { actionId, waiting: err.type, failures, why }, stopPolls.signal);
           } catch (sleepErr) {

@@ -16,13 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { LocalFolderStore } from '../activities/staging/store';
 import { startImport } from '../client';
 import type { TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
 import { startDevServer } from '../scripts/dev-server';
-import { createImportWorker, workflowsPath } from '../workers/worker';
+import { bundleWorkflows, createImportWorker } from '../workers/worker';
 import type { SandboxStats } from '../sandbox';
 import { barePropeller, bareVoucherify } from './bare';
 import { startSandboxProcess } from './sandbox-process';
@@ -39,11 +39,7 @@ const connection = await NativeConnection.connect({ address: server.address });
 const client = new Client({ connection: await Connection.connect({ address: server.address }) });
 const work = await mkdtemp(path.join(os.tmpdir(), 'bulkport-compare-'));
 const bundlePath = path.join(work, 'workflow-bundle.js');
-await writeFile(
-  bundlePath,
-  (await bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error } }))
-    .code,
-);
+await writeFile(bundlePath, await bundleWorkflows({ log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error }));
 const file = await writeCatalog(path.resolve('.bulkport/bench', `compare-${target}-${count}.jsonl`), {
   target,
   count,

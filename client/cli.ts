@@ -4,6 +4,7 @@
  */
 import { describeError } from './commands/errors';
 import { buildProgram } from './commands/program';
+import { shutdownTracing } from '../common/tracing';
 
 try {
   await buildProgram().parseAsync(process.argv);
@@ -11,4 +12,7 @@ try {
   const { message, exitCode } = describeError(err);
   process.stderr.write(`bulkport: ${message}\n`);
   process.exitCode = exitCode;
+} finally {
+  // Spans are exported in batches: the last ones go out before the process ends.
+  await shutdownTracing();
 }

@@ -12,6 +12,7 @@ import { binaryKindOf, detectFormat, isGzip, utf16Of } from '../activities/sourc
 import { ImportInput, type ImportRequest } from '../common/import';
 import { BulkImportRedriveOf, BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
+import { clientInterceptors } from '../common/tracing';
 import type { importCatalog, planCatalog } from '../workflows';
 
 export { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from '../workflows/messages';
@@ -40,7 +41,9 @@ export async function connectClient(
 ): Promise<Client> {
   const { address, tls, apiKey, metadata } = config;
   const connection = await Connection.connect({ address, tls, apiKey, metadata, ...options });
-  return new Client({ connection, namespace: config.namespace });
+  // With OTEL_* set, a started import's trace begins here (common/tracing.ts).
+  const interceptors = clientInterceptors();
+  return new Client({ connection, namespace: config.namespace, ...(interceptors ? { interceptors } : {}) });
 }
 
 /** A workflow id a person can read and sort: import-voucherify-catalog-20261123T101500Z. */

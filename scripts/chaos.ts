@@ -17,7 +17,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { startImport, type ImportSummary } from '../client';
 import type { TargetName as AnyTarget } from '../common/import';
 
@@ -40,8 +39,7 @@ import { propellerRecord, voucherifyRecord, writeCatalog, type CatalogOptions } 
 import { ensureTemporalCli } from './install-temporal';
 import type { ResultRow } from '../activities/report';
 import { freePort, logFile, PersistentDevServer, sleep, WorkerSupervisor } from './chaos-processes';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { bundleWorkflows } from '../workers/worker';
 
 export interface ChaosOptions {
   products: number;
@@ -335,11 +333,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     log(`Temporal dev server on ${server.address}, database ${path.join(workDir, 'temporal.db')}`);
     await server.start();
     const bundlePath = path.join(workDir, 'workflow-bundle.js');
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: path.join(root, 'workflows', 'index.ts'),
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
-    });
-    await writeFile(bundlePath, bundle.code);
+    await writeFile(bundlePath, await bundleWorkflows());
     const connection = await Connection.connect({ address: server.address });
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: 'default' });

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from './dev-server';
+import { bundleWorkflows } from '../workers/worker';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -25,12 +25,8 @@ async function main(): Promise<number> {
   try {
     const outDir = path.join(root, '.test-output');
     await mkdir(outDir, { recursive: true });
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: path.join(root, 'workflows', 'index.ts'),
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
-    });
     const bundlePath = path.join(outDir, 'workflow-bundle.js');
-    await writeFile(bundlePath, bundle.code);
+    await writeFile(bundlePath, await bundleWorkflows());
 
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files], {
       cwd: root,

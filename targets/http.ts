@@ -4,13 +4,16 @@
  * Messages carry the status, method, path and the API's error body, never headers: tokens stay out.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type MetricMeter, noopMetricMeter } from '@temporalio/common';
 import got, { HTTPError, ParseError, RequestError, TimeoutError, type Got } from 'got';
+import { recordRequest } from '../common/metrics';
 import { z, ZodError } from 'zod';
 import type { RequestLimiter } from './limiter';
 import { HEARTBEAT_INTERVAL_MS } from '../common/timeouts';
 
 export interface HttpOptions {
+  /** The target's name: the `target` label of the request metrics. */
+  target: string;
   baseUrl: string;
   /** Per-request timeout; a request that outlives it has an unknown outcome. */
   timeoutMs: number;
@@ -18,9 +21,37 @@ export interface HttpOptions {
   limiter?: RequestLimiter;
 }
 
-export function createHttp({ baseUrl, timeoutMs, limiter }: HttpOptions): Got {
+/** The running activity's meter (its requests are counted there); outside an activity (unit tests) nothing is counted. */
+function meter(): MetricMeter {
+  try {
+    return Context.current().metricMeter;
+  } catch {
+    return noopMetricMeter;
+  }
+}
+
+const seconds = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+
+export function createHttp({ target, baseUrl, timeoutMs, limiter }: HttpOptions): Got {
   return got.extend({
-    ...(limiter ? { hooks: { beforeRequest: [async (options) => limiter.take(options.signal as AbortSignal | undefined)] } } : {}),
+    hooks: {
+      beforeRequest: limiter ? [async (options) => limiter.take(options.signal as AbortSignal | undefined)] : [],
+      // Every answer once, whatever its status (an error status is thrown after these hooks); the time excludes the limiter's wait.
+      afterResponse: [
+        (response) => {
+          recordRequest(meter(), target, response.statusCode, seconds(response.timings.phases.total));
+          return response;
+        },
+      ],
+      // Requests no afterResponse saw: no answer at all, or an answer that could not be read.
+      beforeError: [
+        (error) => {
+          if (!(error instanceof HTTPError))
+            recordRequest(meter(), target, error.response?.statusCode, seconds(error.timings?.phases.total));
+          return error;
+        },
+      ],
+    },
     prefixUrl: baseUrl.replace(/\/+$/, ''),
     timeout: { request: timeoutMs },
     // Temporal owns retries: it knows about attempts, backoff and the server's Retry-After.

@@ -12,7 +12,8 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { LocalFolderStore } from '../activities/staging/store';
-import { createImportWorker, workflowsPath } from '../workers/worker';
+import { createImportWorker, workflowCode } from '../workers/worker';
+import { workerTracing } from '../common/tracing';
 import { startDevServer } from '../scripts/dev-server';
 
 export interface TemporalHarness {
@@ -76,7 +77,8 @@ export function stubWorker(t: TemporalHarness, taskQueue: string, stubs: object)
     connection: t.connection,
     namespace: t.namespace,
     taskQueue,
-    ...(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }),
+    ...workflowCode(bundle),
+    sinks: workerTracing().sinks,
     activities: { awaitStaged: nothingStagedYet, ...stubs } as Record<string, (...args: unknown[]) => unknown>,
   });
 }
@@ -138,7 +140,13 @@ export interface WorkerProcess {
 }
 
 /** `npm run worker` in a process of its own, on the run's Temporal server, so a test can kill it. */
-export function spawnWorkerProcess(env: { targetEnv: Record<string, string>; taskQueue: string; stagingDir: string }): WorkerProcess {
+export function spawnWorkerProcess(env: {
+  targetEnv: Record<string, string>;
+  taskQueue: string;
+  stagingDir: string;
+  /** More of the worker's settings (BULKPORT_METRICS_ADDRESS …). */
+  extraEnv?: Record<string, string>;
+}): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
     env: {
       ...process.env,
@@ -146,6 +154,7 @@ export function spawnWorkerProcess(env: { targetEnv: Record<string, string>; tas
       TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? '',
       TEMPORAL_TASK_QUEUE: env.taskQueue,
       BULKPORT_STAGING_DIR: env.stagingDir,
+      ...env.extraEnv,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

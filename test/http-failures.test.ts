@@ -42,7 +42,7 @@ after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 /** Requests `path` (of `base`) with a secret header and returns the raw error it fails with. */
 async function errorOf(path: string, answer: Answer, timeoutMs = 5000, base = baseUrl): Promise<unknown> {
   answers.set(`/${path}`, answer);
-  const client = createHttp({ baseUrl: base, timeoutMs });
+  const client = createHttp({ target: 'test', baseUrl: base, timeoutMs });
   try {
     await client.post(path, { headers: { 'x-app-token': 'secret-token-123' }, json: [] }).json();
   } catch (err) {

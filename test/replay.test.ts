@@ -18,7 +18,8 @@ import { test } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { workflowsPath } from '../workers/worker';
+import { workflowCode } from '../workers/worker';
+import { workerTracing } from '../common/tracing';
 
 const fixtures = path.join(import.meta.dirname, 'fixtures', 'histories');
 const bundle = process.env.BULKPORT_WORKFLOW_BUNDLE;
@@ -33,7 +34,8 @@ const histories = new Map(files.map((f) => [f, History.decode(readFileSync(path.
 
 for (const [file, history] of histories) {
   test(`${file}: an import recorded on earlier code replays on this code`, async () => {
-    await Worker.runReplayHistory(bundle ? { workflowBundle: { codePath: bundle } } : { workflowsPath }, history, file.split('.')[0]);
+    // With the tracing interceptors in the bundle, as every worker runs them.
+    await Worker.runReplayHistory({ ...workflowCode(bundle), sinks: workerTracing().sinks }, history, file.split('.')[0]);
   });
 }
 

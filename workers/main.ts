@@ -3,8 +3,10 @@
  * activities in hand and exits (the SDK's graceful shutdown).
  */
 import { temporalConfigFromEnv } from '../common/temporal-config';
-import { connectWorker, createImportWorker } from './worker';
+import { shutdownTracing } from '../common/tracing';
+import { connectWorker, createImportWorker, installRuntime } from './worker';
 
+installRuntime();
 const config = temporalConfigFromEnv();
 const connection = await connectWorker(config);
 const worker = await createImportWorker({
@@ -13,9 +15,11 @@ const worker = await createImportWorker({
   taskQueue: config.taskQueue,
   workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
 });
-console.error(`bulkport worker on ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue}`);
+const metrics = process.env.BULKPORT_METRICS_ADDRESS ? `, metrics at http://${process.env.BULKPORT_METRICS_ADDRESS}/metrics` : '';
+console.error(`bulkport worker on ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue}${metrics}`);
 try {
   await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM
 } finally {
   await connection.close();
+  await shutdownTracing();
 }

@@ -4,15 +4,32 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { LocalFolderStore, storeFromEnv, type StagingStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
 import { loadTargets } from '../targets';
 import type { TemporalConfig } from '../common/temporal-config';
 import { HEARTBEAT_INTERVAL_MS } from '../common/timeouts';
+import { workerTracing, workflowInterceptorModules } from '../common/tracing';
+import { HISTOGRAM_BUCKETS } from '../common/metrics';
 
 export const workflowsPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts');
+
+type Logger = NonNullable<Parameters<typeof bundleWorkflowCode>[0]['logger']>;
+const quietBundler: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
+
+/** The workflow bundle every worker runs: the workflows and the tracing interceptors (common/tracing.ts). */
+export async function bundleWorkflows(logger: Logger = quietBundler): Promise<string> {
+  return (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger })).code;
+}
+
+/** Worker options for the workflows: a prebuilt bundle (bundleWorkflows), or the sources bundled the same way at start. */
+export function workflowCode(bundlePath: string | undefined): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
+  return bundlePath
+    ? { workflowBundle: { codePath: bundlePath } }
+    : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } };
+}
 
 export interface ImportWorkerOptions {
   connection: NativeConnection;
@@ -37,17 +54,32 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
   // A thread rebuilds the store from its folder; a store it cannot rebuild stages inline.
   const inThread = (options.stageInThread ?? env.BULKPORT_STAGE_THREAD === '1') && store instanceof LocalFolderStore;
   const thread = inThread ? { storeRoot: store.root, env } : undefined;
+  const code = workflowCode(options.workflowBundlePath);
+  const tracing = workerTracing();
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    ...(options.workflowBundlePath ? { workflowBundle: { codePath: options.workflowBundlePath } } : { workflowsPath }),
+    ...code,
+    interceptors: { ...code.interceptors, ...tracing.interceptors },
+    sinks: tracing.sinks,
     activities: createActivities(store, createTargetRegistry(await loadTargets(), env), thread),
     maxConcurrentActivityTaskExecutions: 40,
     // A cancel reaches an activity in a heartbeat's answer: this bounds how late (waiting polls heartbeat this often too).
     maxHeartbeatThrottleInterval: HEARTBEAT_INTERVAL_MS,
     ...options.tuning,
   });
+}
+
+/**
+ * The process's SDK runtime, installed before any connection: with BULKPORT_METRICS_ADDRESS (host:port) it serves the
+ * SDK's metrics and bulkport's own (common/metrics.ts) at http://<address>/metrics for Prometheus. Without it the
+ * default runtime comes up on first use and nothing is exported.
+ */
+export function installRuntime(env: NodeJS.ProcessEnv = process.env): void {
+  const bindAddress = env.BULKPORT_METRICS_ADDRESS;
+  if (!bindAddress) return;
+  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress, histogramBucketOverrides: HISTOGRAM_BUCKETS } } } });
 }
 
 export async function connectWorker(config: TemporalConfig): Promise<NativeConnection> {

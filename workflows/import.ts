@@ -32,6 +32,7 @@ import {
   type UnrecordedChunk,
 } from './failures';
 import { FailureType } from '../common/failure-types';
+import { recordProducts } from '../common/metrics';
 import { QuotaGate, type QuotaGateState } from './quota';
 import { accountPermits, localPermits } from './permits';
 import type { QuotaSeen } from '../targets/http';
@@ -604,6 +605,9 @@ export async function importCatalog(request: ImportRequest | ScheduledRequest, c
     const report = await writeReport('write the report').catch((err) => {
       throw importFailure(fatalError ? `${fatalError}; then the report failed` : 'The report could not be written', err);
     });
+    // Counted here, once per import: the report's counts are final, and the workflow's meter skips replays.
+    const { succeeded, failed, invalid, notSubmitted } = report.counts;
+    recordProducts(wf.metricMeter, input.target, { succeeded, failed, invalid, 'not-submitted': notSubmitted });
     const finishedAt = Date.now();
     const stopped = cancelRequested || fatalError !== undefined;
     phase = stopped ? 'cancelled' : 'completed';

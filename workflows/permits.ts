@@ -8,6 +8,7 @@ import type { QuotaSeen } from '../targets/http';
 import type { QuotaMessage } from '../activities/quota';
 import { permitGrantSignal, permitWaitSignal, type PermitGrant, type PermitWait } from './account-quota';
 import { describeWait, type QuotaGate } from './quota';
+import { recordQuotaWait } from '../common/metrics';
 
 /** How long before a quota window opens its first submission is scheduled (workflow task, activity task, reading the chunk). */
 export const WINDOW_LEAD_MS = 1000;
@@ -49,14 +50,20 @@ export function localPermits(gate: QuotaGate, ctx: PermitContext): PermitSource 
   let waiting: { until: number; what: string; chunks: number } | undefined;
   return {
     async take() {
+      /** Since when this submission has waited for the quota (closed window, or a probe's answer). */
+      let waitingSince: number | undefined;
       for (;;) {
         if (!(await unpaused(ctx))) return false;
         const now = Date.now();
         const decision = gate.decide(now, WINDOW_LEAD_MS);
         if (decision.send) {
           gate.take(now);
+          const sendAt = decision.notBefore ?? now;
+          if (waitingSince !== undefined || sendAt > now)
+            recordQuotaWait(wf.metricMeter, ctx.target, (sendAt - (waitingSince ?? now)) / 1000);
           return decision.notBefore === undefined ? {} : { notBefore: decision.notBefore };
         }
+        waitingSince ??= now;
         const version = gate.version;
         if (decision.until === undefined) {
           await wf.condition(() => ctx.stopping() || ctx.paused() || gate.version !== version);
@@ -98,10 +105,13 @@ export function accountPermits(ctx: PermitContext, tell: (message: QuotaMessage)
   const grants = new Map<string, PermitGrant>();
   let waitingRequests = 0;
   let wait: PermitWait | undefined;
+  /** The coordinator's "wait" messages so far: a request that saw one waited for the quota. */
+  let waitsTold = 0;
   wf.setHandler(permitGrantSignal, (grant) => {
     grants.set(grant.requestId, grant);
   });
   wf.setHandler(permitWaitSignal, (w) => {
+    waitsTold++;
     wait = w;
     ctx.changed();
   });
@@ -109,6 +119,8 @@ export function accountPermits(ctx: PermitContext, tell: (message: QuotaMessage)
     async take() {
       if (!(await unpaused(ctx))) return false;
       const requestId = wf.uuid4();
+      const asked = Date.now();
+      const waitsBefore = waitsTold;
       waitingRequests++;
       try {
         const request = {
@@ -129,6 +141,8 @@ export function accountPermits(ctx: PermitContext, tell: (message: QuotaMessage)
         await tell({ answer: { requestId, failed: true } });
         return false;
       }
+      const sendAt = Math.max(grant.notBefore ?? 0, Date.now());
+      if (waitsTold !== waitsBefore || sendAt > Date.now()) recordQuotaWait(wf.metricMeter, ctx.target, (sendAt - asked) / 1000);
       return { requestId, ...(grant.notBefore !== undefined ? { notBefore: grant.notBefore } : {}) };
     },
     async answered(permit, quota, failed) {

@@ -198,6 +198,7 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
     'Set them to your API host (e.g. https://api.helice.cloud), its token URL (…/oauth2/token) and your client credentials, or run `bulkport sandbox` and use the values it prints.',
   );
   const http: Got = createHttp({
+    target: 'propeller',
     baseUrl: settings.PROPELLER_API_URL,
     timeoutMs: Number(env.PROPELLER_TIMEOUT_MS ?? DEFAULT_HTTP_TIMEOUT_MS),
     limiter: limiterFromEnv(env, 'PROPELLER_MAX_RPS', DEFAULT_MAX_RPS.propeller),

@@ -147,6 +147,7 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
   // An earlier attempt's action appears at most one HTTP timeout after it was sent.
   const lookupWindowMs = timeoutMs + CLOCK_SKEW_MS;
   const http: Got = createHttp({
+    target: 'voucherify',
     baseUrl: settings.VOUCHERIFY_API_URL,
     timeoutMs,
     limiter: limiterFromEnv(env, 'VOUCHERIFY_MAX_RPS', DEFAULT_MAX_RPS.voucherify),

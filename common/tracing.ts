@@ -1,0 +1,101 @@
+/**
+ * OpenTelemetry tracing through @temporalio/interceptors-opentelemetry: the client's StartWorkflow, the workflow's
+ * RunWorkflow and its activities' spans form one trace. Configured by the standard OTEL_* variables and off unless
+ * one of them asks for an exporter, so a process without them creates no tracer (the workflow interceptors, always
+ * in the bundle, then export to a sink that drops their spans).
+ */
+import { createRequire } from 'node:module';
+import type * as otel from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { detectResourcesSync, envDetectorSync, Resource } from '@opentelemetry/resources';
+import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  makeWorkflowExporter,
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+  OpenTelemetryWorkflowClientInterceptor,
+  type OpenTelemetrySinks,
+} from '@temporalio/interceptors-opentelemetry';
+import type { InjectedSinks, WorkerOptions } from '@temporalio/worker';
+
+/** The workflow half of the interceptors: bundled with the workflows, whether tracing is on or not. */
+export const workflowInterceptorModules = [
+  createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
+];
+
+export interface Tracing {
+  tracer: otel.Tracer;
+  processor: SpanProcessor;
+  resource: Resource;
+  /** Exports what is pending and stops; call before the process exits. */
+  shutdown(): Promise<void>;
+}
+
+/** The exporter OTEL_* asks for, or undefined when tracing is off (the default). */
+export function tracesExporterOf(env: NodeJS.ProcessEnv): 'otlp' | 'console' | undefined {
+  if (env.OTEL_SDK_DISABLED === 'true') return undefined;
+  const named = env.OTEL_TRACES_EXPORTER?.trim();
+  if (named === 'none') return undefined;
+  if (named === 'otlp' || named === 'console') return named;
+  if (named) throw new Error(`OTEL_TRACES_EXPORTER=${named} is not supported by bulkport: use otlp, console or none`);
+  return env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? 'otlp' : undefined;
+}
+
+let installed: Tracing | undefined;
+
+/**
+ * Registers the process's tracer provider (W3C propagation, AsyncLocalStorage context), once: later calls return the
+ * first. `processor` replaces the exporter OTEL_* names (tests pass an in-memory one). Undefined when tracing is off.
+ */
+export function installTracing(
+  serviceName: string,
+  { env = process.env, processor }: { env?: NodeJS.ProcessEnv; processor?: SpanProcessor } = {},
+): Tracing | undefined {
+  if (installed) return installed;
+  const exporter = processor ? undefined : tracesExporterOf(env);
+  if (!processor && !exporter) return undefined;
+  // The OTLP exporter reads its endpoint, headers and timeout from OTEL_EXPORTER_OTLP_* itself.
+  const spanProcessor = processor ?? new BatchSpanProcessor(exporter === 'console' ? new ConsoleSpanExporter() : new OTLPTraceExporter());
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the process's own name.
+  const resource = Resource.default()
+    .merge(new Resource({ 'service.name': serviceName }))
+    .merge(detectResourcesSync({ detectors: [envDetectorSync] }));
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
+  provider.register({ contextManager: new AsyncLocalStorageContextManager().enable() });
+  installed = { tracer: provider.getTracer('bulkport'), processor: spanProcessor, resource, shutdown: () => provider.shutdown() };
+  return installed;
+}
+
+/** Flushes and stops the process's tracing, if any. */
+export async function shutdownTracing(): Promise<void> {
+  const tracing = installed;
+  installed = undefined;
+  await tracing?.shutdown();
+}
+
+/** The client's interceptors: a StartWorkflow span whose context travels to the workflow in its headers. */
+export function clientInterceptors(tracing = installTracing('bulkport-client')) {
+  return tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer: tracing.tracer })] } : undefined;
+}
+
+/** What a worker adds: activity spans under the workflow's, the worker's own client calls, and the workflow spans' sink. */
+export function workerTracing(tracing = installTracing('bulkport-worker')): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
+  if (!tracing) return { sinks: droppedWorkflowSpans };
+  const options = { tracer: tracing.tracer };
+  return {
+    interceptors: {
+      activity: [
+        (ctx) => ({
+          inbound: new OpenTelemetryActivityInboundInterceptor(ctx, options),
+          outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+        }),
+      ],
+      client: { workflow: [new OpenTelemetryWorkflowClientInterceptor(options)] },
+    },
+    sinks: { exporter: makeWorkflowExporter(tracing.processor, tracing.resource) } satisfies InjectedSinks<OpenTelemetrySinks>,
+  };
+}
+
+/** The bundled workflow interceptors call this sink whatever the worker's settings: without tracing it drops their spans. */
+const droppedWorkflowSpans: InjectedSinks<OpenTelemetrySinks> = { exporter: { export: { fn() {} } } };
