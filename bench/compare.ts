@@ -6,7 +6,8 @@
  *   node --import tsx bench/compare.ts [propeller|voucherify] [products=200000] [concurrency=4] [pairs=3] [chunk]
  *
  * chunk: products per request for Propeller (default 1000), bytes per request for Voucherify (default 10,000,000).
- * STAGE_THREAD=1 stages in a thread of its own (the worker's BULKPORT_STAGE_THREAD=1).
+ * STAGE_THREAD=1 stages in a thread of its own (the worker's BULKPORT_STAGE_THREAD=1); BULKPORT_METRICS_ADDRESS serves
+ * the worker's metrics, as `npm run worker` does.
  * bulkport runs with a fixed window (no adaptive concurrency) so both send at the same concurrency. The sandbox runs in
  * a process of its own (a fresh one per run; Voucherify's works its queue at ten million products/s), as does
  * Temporal's dev server; this process holds the bare script, or the worker and the client: CPU is this process's
@@ -16,13 +17,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection } from '@temporalio/worker';
 import { LocalFolderStore } from '../activities/staging/store';
 import { startImport } from '../client';
 import type { TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
 import { startDevServer } from '../scripts/dev-server';
-import { bundleWorkflows, createImportWorker } from '../workers/worker';
+import { bundleWorkflows, createImportWorker, installRuntime } from '../workers/worker';
 import type { SandboxStats } from '../sandbox';
 import { barePropeller, bareVoucherify } from './bare';
 import { startSandboxProcess } from './sandbox-process';
@@ -33,7 +34,8 @@ const concurrency = Number(process.argv[4] ?? 4);
 const pairs = Number(process.argv[5] ?? 3);
 const chunk = Number(process.argv[6] ?? (target === 'propeller' ? 1000 : 10_000_000));
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// BULKPORT_METRICS_ADDRESS serves the worker's metrics, as in a worker process (their cost is in bench/README.md).
+installRuntime({ logger: new DefaultLogger('WARN') });
 const server = await startDevServer();
 const connection = await NativeConnection.connect({ address: server.address });
 const client = new Client({ connection: await Connection.connect({ address: server.address }) });

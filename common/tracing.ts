@@ -6,23 +6,24 @@
  */
 import { createRequire } from 'node:module';
 import type * as otel from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { detectResourcesSync, envDetectorSync, Resource } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import {
-  makeWorkflowExporter,
-  OpenTelemetryActivityInboundInterceptor,
-  OpenTelemetryActivityOutboundInterceptor,
-  OpenTelemetryWorkflowClientInterceptor,
-  type OpenTelemetrySinks,
-} from '@temporalio/interceptors-opentelemetry';
+import type { Resource } from '@opentelemetry/resources';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { OpenTelemetrySinks } from '@temporalio/interceptors-opentelemetry';
 import type { InjectedSinks, WorkerOptions } from '@temporalio/worker';
 
+const require = createRequire(import.meta.url);
+
+/** The SDK and the interceptors load once tracing is on: a process without it does not pay their ~20 MB (bench/README.md). */
+const load = () => ({
+  contextHooks: require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks'),
+  otlp: require('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http'),
+  resources: require('@opentelemetry/resources') as typeof import('@opentelemetry/resources'),
+  traceBase: require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base'),
+  interceptors: require('@temporalio/interceptors-opentelemetry') as typeof import('@temporalio/interceptors-opentelemetry'),
+});
+
 /** The workflow half of the interceptors: bundled with the workflows, whether tracing is on or not. */
-export const workflowInterceptorModules = [
-  createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
-];
+export const workflowInterceptorModules = [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')];
 
 export interface Tracing {
   tracer: otel.Tracer;
@@ -55,14 +56,17 @@ export function installTracing(
   if (installed) return installed;
   const exporter = processor ? undefined : tracesExporterOf(env);
   if (!processor && !exporter) return undefined;
+  const { contextHooks, otlp, resources, traceBase } = load();
   // The OTLP exporter reads its endpoint, headers and timeout from OTEL_EXPORTER_OTLP_* itself.
-  const spanProcessor = processor ?? new BatchSpanProcessor(exporter === 'console' ? new ConsoleSpanExporter() : new OTLPTraceExporter());
+  const spanProcessor =
+    processor ??
+    new traceBase.BatchSpanProcessor(exporter === 'console' ? new traceBase.ConsoleSpanExporter() : new otlp.OTLPTraceExporter());
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the process's own name.
-  const resource = Resource.default()
-    .merge(new Resource({ 'service.name': serviceName }))
-    .merge(detectResourcesSync({ detectors: [envDetectorSync] }));
-  const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
-  provider.register({ contextManager: new AsyncLocalStorageContextManager().enable() });
+  const resource = resources.Resource.default()
+    .merge(new resources.Resource({ 'service.name': serviceName }))
+    .merge(resources.detectResourcesSync({ detectors: [resources.envDetectorSync] }));
+  const provider = new traceBase.BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
+  provider.register({ contextManager: new contextHooks.AsyncLocalStorageContextManager().enable() });
   installed = { tracer: provider.getTracer('bulkport'), processor: spanProcessor, resource, shutdown: () => provider.shutdown() };
   return installed;
 }
@@ -76,12 +80,20 @@ export async function shutdownTracing(): Promise<void> {
 
 /** The client's interceptors: a StartWorkflow span whose context travels to the workflow in its headers. */
 export function clientInterceptors(tracing = installTracing('bulkport-client')) {
-  return tracing ? { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer: tracing.tracer })] } : undefined;
+  if (!tracing) return undefined;
+  const { OpenTelemetryWorkflowClientInterceptor } = load().interceptors;
+  return { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer: tracing.tracer })] };
 }
 
 /** What a worker adds: activity spans under the workflow's, the worker's own client calls, and the workflow spans' sink. */
 export function workerTracing(tracing = installTracing('bulkport-worker')): Pick<WorkerOptions, 'interceptors' | 'sinks'> {
   if (!tracing) return { sinks: droppedWorkflowSpans };
+  const {
+    makeWorkflowExporter,
+    OpenTelemetryActivityInboundInterceptor,
+    OpenTelemetryActivityOutboundInterceptor,
+    OpenTelemetryWorkflowClientInterceptor,
+  } = load().interceptors;
   const options = { tracer: tracing.tracer };
   return {
     interceptors: {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Client } from '@temporalio/client';
 import { startImport } from '../client';
-import { clientInterceptors, installTracing } from '../common/tracing';
+import { clientInterceptors, installTracing, tracesExporterOf } from '../common/tracing';
 import { writeCatalog } from '../scripts/catalog';
 import { eventually, tempDir, useTemporal } from './helpers';
 import { sandboxFor, workerFor } from './harness';
@@ -77,4 +77,16 @@ test('one import is one trace: StartWorkflow, then RunWorkflow, then its activit
     spans.getFinishedSpans().every((s) => s.spanContext().traceId === traceId),
     'nothing of this import started a trace of its own',
   );
+});
+
+test('tracing is off unless OTEL_* asks for an exporter', () => {
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+  assert.equal(tracesExporterOf({}), undefined);
+  assert.equal(tracesExporterOf({ OTEL_SERVICE_NAME: 'bulkport' }), undefined, 'a name alone exports nothing');
+  assert.equal(tracesExporterOf(endpoint), 'otlp');
+  assert.equal(tracesExporterOf({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }), 'otlp');
+  assert.equal(tracesExporterOf({ OTEL_TRACES_EXPORTER: 'console' }), 'console');
+  assert.equal(tracesExporterOf({ ...endpoint, OTEL_TRACES_EXPORTER: 'none' }), undefined);
+  assert.equal(tracesExporterOf({ ...endpoint, OTEL_SDK_DISABLED: 'true' }), undefined);
+  assert.throws(() => tracesExporterOf({ OTEL_TRACES_EXPORTER: 'zipkin' }), /OTEL_TRACES_EXPORTER=zipkin is not supported/);
 });

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime, type RuntimeOptions, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { LocalFolderStore, storeFromEnv, type StagingStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
@@ -76,10 +76,13 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
  * SDK's metrics and bulkport's own (common/metrics.ts) at http://<address>/metrics for Prometheus. Without it the
  * default runtime comes up on first use and nothing is exported.
  */
-export function installRuntime(env: NodeJS.ProcessEnv = process.env): void {
+export function installRuntime({ env = process.env, logger }: { env?: NodeJS.ProcessEnv; logger?: RuntimeOptions['logger'] } = {}): void {
   const bindAddress = env.BULKPORT_METRICS_ADDRESS;
-  if (!bindAddress) return;
-  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress, histogramBucketOverrides: HISTOGRAM_BUCKETS } } } });
+  if (!bindAddress && !logger) return;
+  Runtime.install({
+    ...(logger ? { logger } : {}),
+    ...(bindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress, histogramBucketOverrides: HISTOGRAM_BUCKETS } } } } : {}),
+  });
 }
 
 export async function connectWorker(config: TemporalConfig): Promise<NativeConnection> {
