@@ -4,9 +4,11 @@
  */
 import { describeError } from './commands/errors';
 import { buildProgram } from './commands/program';
-import { shutdownTracing } from '../common/tracing';
+import { installTracing, shutdownTracing } from '../common/tracing';
 
 try {
+  // Before any command connects: OTEL_* settings it cannot use are named as such, not as an unreachable server.
+  installTracing('bulkport-client');
   await buildProgram().parseAsync(process.argv);
 } catch (err) {
   const { message, exitCode } = describeError(err);
