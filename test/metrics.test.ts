@@ -103,6 +103,10 @@ test('the worker serves per-target metrics that agree with the import summary an
     sum(samples, `${METRIC.requestSeconds}_bucket`, { target: 'propeller', le: '+Inf' }) === requests,
     'the +Inf bucket holds every answer',
   );
+  // A 429 closes the quota gate until its Retry-After: the chunk sent again waited for it, and so did any sent meanwhile.
+  const waits = sum(samples, `${METRIC.quotaWaitSeconds}_count`, { target: 'propeller' });
+  assert.ok(waits >= 1 && waits <= summary.counts.chunks + answered.get('429')!, `quota waits: ${waits}`);
+  assert.ok(sum(samples, `${METRIC.quotaWaitSeconds}_sum`, { target: 'propeller' }) > 0, 'the waits took time');
   // The SDK's own metrics are served beside ours.
   assert.ok(
     samples.some((s) => s.name.startsWith('temporal_')),
