@@ -1,17 +1,17 @@
 /**
- * `bulkport clean`: removes what ended imports left in the local staging folder. Chunks, outcomes and round plans
- * go; the report (results and failed records) stays unless asked, and `owner.json` always stays, so the import id
- * is never taken by another import's data. Temporal says which imports have ended: a running one is never touched.
+ * `bulkport clean`: removes what ended imports left in the staging store (a folder or a bucket). Chunks, outcomes and
+ * round plans go; the report (results and failed records) stays unless asked, and `owner.json` always stays, so the
+ * import id is never taken by another import's data. Temporal says which imports have ended: a running one is never touched.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { StagingStore } from '../activities/staging/store';
 
 export interface CleanOptions {
-  /** The staging folder (BULKPORT_STAGING_DIR). */
-  dir: string;
+  /** The staging store (BULKPORT_STAGING_URL or BULKPORT_STAGING_DIR). */
+  store: StagingStore;
   client: Client;
-  /** Only these imports; all in the folder otherwise. */
+  /** Only these imports; all in the store otherwise. */
   ids?: string[];
   /** Only imports that ended at least this long ago. */
   olderThanMs?: number;
@@ -35,15 +35,6 @@ export interface CleanedImport {
 const OWNER_FILE = 'owner.json';
 const REPORT_DIR = 'report';
 
-async function sizeOf(file: string): Promise<number> {
-  const info = await stat(file);
-  if (!info.isDirectory()) return info.size;
-  const entries = await readdir(file);
-  let total = 0;
-  for (const entry of entries) total += await sizeOf(path.join(file, entry));
-  return total;
-}
-
 /** `7d`, `12h`, `30m` → milliseconds; undefined when it isn't one. */
 export function parseAge(text: string): number | undefined {
   const match = /^(\d+)\s*(m|h|d)$/.exec(text.trim());
@@ -52,18 +43,16 @@ export function parseAge(text: string): number | undefined {
 }
 
 export async function cleanStaging(options: CleanOptions): Promise<CleanedImport[]> {
-  const importsDir = path.join(options.dir, 'imports');
-  const present = await readdir(importsDir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [] as string[];
-    throw err;
-  });
+  const { store } = options;
+  const present = (await store.list('imports/')).map((key) => path.posix.basename(key));
   const now = options.now ?? Date.now();
   const results: CleanedImport[] = [];
-  for (const id of options.ids ?? present.sort()) {
+  for (const id of options.ids ?? present) {
     const result: CleanedImport = { id, status: 'UNKNOWN', removed: [], bytes: 0 };
     results.push(result);
+    const importDir = `imports/${id}`;
     if (!present.includes(id)) {
-      result.skipped = `no staging data in ${importsDir}`;
+      result.skipped = `no staging data in ${store.locate(importDir)}`;
       continue;
     }
     let closeTime: Date | undefined;
@@ -83,18 +72,17 @@ export async function cleanStaging(options: CleanOptions): Promise<CleanedImport
       result.skipped = 'unknown to this Temporal namespace: name it to remove it';
       continue;
     }
-    const importDir = path.join(importsDir, id);
-    const ended = closeTime?.getTime() ?? (await stat(importDir)).mtimeMs;
+    const ended = closeTime?.getTime() ?? (await store.usage(importDir))?.modifiedMs ?? now;
     if (options.olderThanMs !== undefined && now - ended < options.olderThanMs) {
       result.skipped = `ended ${Math.round((now - ended) / 60_000)} min ago`;
       continue;
     }
-    for (const entry of (await readdir(importDir)).sort()) {
+    for (const key of await store.list(`${importDir}/`)) {
+      const entry = path.posix.basename(key);
       if (entry === OWNER_FILE || (entry === REPORT_DIR && !options.reports)) continue;
-      const file = path.join(importDir, entry);
-      result.bytes += await sizeOf(file);
+      result.bytes += (await store.usage(key))?.bytes ?? 0;
       result.removed.push(entry);
-      if (!options.dryRun) await rm(file, { recursive: true, force: true });
+      if (!options.dryRun) await store.remove(key);
     }
   }
   return results;

@@ -108,11 +108,24 @@ const hostile: Record<TargetName, Partial<FaultOptions>> = {
 
 /** Every 97th record breaks the target's schema, and one malformed line ends the file. */
 const INVALID_EVERY = 97;
-/** Set explicitly on both imports: a product failing on every attempt is reported failed after 1 + RETRY_ROUNDS. */
-const RETRY_ROUNDS = 3;
+/** Set explicitly on every import checked here: a product failing on every attempt is reported failed after 1 + RETRY_ROUNDS. */
+export const RETRY_ROUNDS = 3;
 const BROKEN_LINE = '{"this line": is not JSON\n';
 
-type Sandbox = VoucherifySandbox | PropellerSandbox;
+/** A generated catalog as checkRows expects it: every 97th record invalid, a malformed line at the end. */
+export async function writeCheckedCatalog(
+  file: string,
+  target: TargetName,
+  count: number,
+  keyPrefix: string,
+): Promise<{ catalog: CatalogOptions; file: string }> {
+  const catalog: CatalogOptions = { target, count, format: 'jsonl', invalidEvery: INVALID_EVERY, keyPrefix };
+  await writeCatalog(file, catalog);
+  await writeFile(file, BROKEN_LINE, { flag: 'a' });
+  return { catalog, file };
+}
+
+export type Sandbox = VoucherifySandbox | PropellerSandbox;
 
 async function startSandbox(target: TargetName, seed: number, faults: Partial<FaultOptions>, productsPerSecond?: number): Promise<Sandbox> {
   return target === 'voucherify'
@@ -174,7 +187,7 @@ async function isRunning(handle: WorkflowHandle): Promise<boolean> {
 }
 
 /** Checks one report's rows line by line against the catalog, and the target's store against the rows. */
-function checkRows(o: {
+export function checkRows(o: {
   phase: Check['phase'];
   target: TargetName;
   sandbox: Sandbox;
@@ -339,15 +352,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const client = new Client({ connection, namespace: 'default' });
 
     // ---- Phase 1: kills, restarts and a hostile target while a large import runs.
-    const catalog: CatalogOptions = {
-      target: options.target,
-      count: options.products,
-      format: 'jsonl',
-      invalidEvery: INVALID_EVERY,
-      keyPrefix: 'chaos',
-    };
-    const file = await writeCatalog(path.join(workDir, 'catalog.jsonl'), catalog);
-    await writeFile(file, BROKEN_LINE, { flag: 'a' });
+    const { catalog, file } = await writeCheckedCatalog(path.join(workDir, 'catalog.jsonl'), options.target, options.products, 'chaos');
     // Slow enough that every kill and restart lands while the import runs: about 13 s per kill, 25 s per restart.
     const plannedSeconds = 20 + options.kills * 13 + options.serverRestarts * 25;
     const productsPerSecond = Math.max(100, Math.round(options.products / plannedSeconds));
@@ -468,15 +473,12 @@ async function damagePhase(o: {
 }): Promise<Check[]> {
   const { options, log } = o;
   const checks: Check[] = [];
-  const catalog: CatalogOptions = {
-    target: options.target,
-    count: options.damageProducts,
-    format: 'jsonl',
-    invalidEvery: INVALID_EVERY,
-    keyPrefix: 'damage',
-  };
-  const file = await writeCatalog(path.join(o.workDir, 'damage.jsonl'), catalog);
-  await writeFile(file, BROKEN_LINE, { flag: 'a' });
+  const { catalog, file } = await writeCheckedCatalog(
+    path.join(o.workDir, 'damage.jsonl'),
+    options.target,
+    options.damageProducts,
+    'damage',
+  );
   const sandbox = await startSandbox(options.target, options.seed, {});
   o.cleanups.push(() => sandbox.close());
   const stagingDir = path.join(o.workDir, 'staging-damage');

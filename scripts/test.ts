@@ -1,7 +1,9 @@
 /**
  * `npm test`: one Temporal dev server and one workflow bundle for the whole run, then node's
  * own test runner over test/*.test.ts (or the files named on the command line).
- * Test files find both through TEMPORAL_ADDRESS and BULKPORT_WORKFLOW_BUNDLE.
+ * Test files find both through TEMPORAL_ADDRESS and BULKPORT_WORKFLOW_BUNDLE. When a test file named `*s3*` is in the
+ * run, one MinIO server too (built on first use), found through BULKPORT_TEST_S3_ENDPOINT, _ACCESS_KEY_ID,
+ * _SECRET_ACCESS_KEY and _REGION; it creates no bucket: each test makes its own.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -9,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDevServer } from './dev-server';
 import { bundleWorkflows } from '../workers/worker';
+import { type MinioServer, startMinio } from './minio-server';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -22,7 +25,10 @@ async function main(): Promise<number> {
         .map((f) => path.join('test', f));
 
   const env = await startDevServer({ log: (line) => console.error(line) });
+  let minio: MinioServer | undefined;
   try {
+    // Only for the S3 tests: the rest of the suite neither waits for it nor pays its memory.
+    if (files.some((f) => /s3/i.test(path.basename(f)))) minio = await startMinio((line) => console.error(line));
     const outDir = path.join(root, '.test-output');
     await mkdir(outDir, { recursive: true });
     const bundlePath = path.join(outDir, 'workflow-bundle.js');
@@ -36,10 +42,19 @@ async function main(): Promise<number> {
         TEMPORAL_ADDRESS: env.address,
         TEMPORAL_NAMESPACE: env.namespace ?? 'default',
         BULKPORT_WORKFLOW_BUNDLE: bundlePath,
+        ...(minio
+          ? {
+              BULKPORT_TEST_S3_ENDPOINT: minio.endpoint,
+              BULKPORT_TEST_S3_ACCESS_KEY_ID: minio.accessKeyId,
+              BULKPORT_TEST_S3_SECRET_ACCESS_KEY: minio.secretAccessKey,
+              BULKPORT_TEST_S3_REGION: minio.region,
+            }
+          : {}),
       },
     });
     return await new Promise<number>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
   } finally {
+    await minio?.stop();
     await env.teardown();
   }
 }

@@ -48,12 +48,12 @@ test("clean removes an ended import's chunks and outcomes, keeps its report and 
   const before = await contents(ended.workflowId);
   assert.ok(before.includes('chunks') && before.includes('outcomes'), before.join());
 
-  const tooYoung = await cleanStaging({ dir: stagingDir, client: t.client, olderThanMs: 86_400_000, reports: false, dryRun: false });
+  const tooYoung = await cleanStaging({ store: worker.store, client: t.client, olderThanMs: 86_400_000, reports: false, dryRun: false });
   assert.ok(
     tooYoung.every((r) => r.skipped && r.removed.length === 0),
     'nothing ended a day ago',
   );
-  const dry = await cleanStaging({ dir: stagingDir, client: t.client, reports: false, dryRun: true });
+  const dry = await cleanStaging({ store: worker.store, client: t.client, reports: false, dryRun: true });
   assert.deepEqual(await contents(ended.workflowId), before, 'a dry run removes nothing');
   assert.ok(dry.find((r) => r.id === ended.workflowId)!.bytes > 0);
 

@@ -22,6 +22,18 @@ export const ownerKey = (importId: string) => `${importPrefix(importId)}/owner.j
 export const roundKey = (importId: string, round: number) => `${importPrefix(importId)}/rounds/r${round}.json`;
 export const reportKey = (importId: string, file: string) => `${importPrefix(importId)}/report/${file}`;
 
+/**
+ * What a staging file is for, by its key: `report` (results and failed records, kept longest), `owner` (the id's claim,
+ * never expired) or `data` (chunks, outcomes, plans: needed only while the import runs). An object store tags objects
+ * with it, so that its lifecycle rules expire each kind after its own time.
+ */
+export type StagingKind = 'data' | 'report' | 'owner';
+export const STAGING_KIND_TAG = 'bulkport-kind';
+export function stagingKindOf(key: string): StagingKind {
+  if (/^imports\/[^/]+\/report\//.test(key)) return 'report';
+  return /^imports\/[^/]+\/owner\.json$/.test(key) ? 'owner' : 'data';
+}
+
 export { chunkIdOf as chunkId } from '../../common/import';
 export const roundOutcomesPrefix = (importId: string, round: number) => `${importPrefix(importId)}/outcomes/r${round}-`;
 export const chunkIdOfKey = (key: string) => key.slice(key.lastIndexOf('/') + 1).replace(/\.jsonl$/, '');

@@ -1,6 +1,6 @@
 /**
  * The claim check: product bodies, outcomes and reports live here, and workflows hold only keys.
- * A local folder by default; an object store can implement the same few calls later.
+ * A local folder by default; an S3-compatible bucket (s3-store.ts) with BULKPORT_STAGING_URL.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -8,6 +8,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
+import { S3Store } from './s3-store';
 
 export interface LineWriter {
   write(line: string): Promise<void>;
@@ -27,10 +28,22 @@ export interface StagingStore {
   readText?(key: string): Promise<string>;
   /** A whole file written at once, visible whole or not at all. Stores without it are written by lines. */
   writeText?(key: string, text: string): Promise<void>;
-  /** Keys under a prefix, sorted. */
+  /**
+   * The entries (files and folders) of one folder whose names start with a base, as keys, sorted: `a/b/r0-` lists
+   * `a/b/r0-000000.jsonl`, … ; a prefix ending in `/` lists the whole folder.
+   */
   list(prefix: string): Promise<string[]>;
   exists(key: string): Promise<boolean>;
+  /** Removes a file, or a folder and everything in it (`a/b` is not `a/bc`). */
   remove(prefix: string): Promise<void>;
+  /** The bytes of a file or of everything in a folder, and when it last changed (ms since the epoch); undefined when absent. */
+  usage(prefix: string): Promise<{ bytes: number; modifiedMs: number } | undefined>;
+}
+
+/** A listing's folder and name base: `a/b/r0-` → `a/b` and `r0-`; `a/b/` → `a/b` and the empty base. */
+export function splitListPrefix(prefix: string): { dir: string; base: string } {
+  if (prefix.endsWith('/')) return { dir: prefix.slice(0, -1) || '.', base: '' };
+  return { dir: path.posix.dirname(prefix), base: path.posix.basename(prefix) };
 }
 
 /** Temporary files are told apart by process and a counter: two writes of one key in the same millisecond do not collide. */
@@ -61,6 +74,8 @@ export class LocalFolderStore implements StagingStore {
         await rename(tmpPath, finalPath);
       },
       async abort() {
+        // A write still pending fails once the stream is destroyed: the file is discarded anyway, so that is no error.
+        stream.on('error', () => {});
         stream.destroy();
         await rm(tmpPath, { force: true });
       },
@@ -94,8 +109,7 @@ export class LocalFolderStore implements StagingStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const dir = path.posix.dirname(prefix);
-    const base = path.posix.basename(prefix);
+    const { dir, base } = splitListPrefix(prefix);
     try {
       const names = await readdir(this.locate(dir));
       return names
@@ -118,8 +132,33 @@ export class LocalFolderStore implements StagingStore {
   async remove(prefix: string): Promise<void> {
     await rm(this.locate(prefix), { recursive: true, force: true });
   }
+
+  async usage(prefix: string): Promise<{ bytes: number; modifiedMs: number } | undefined> {
+    const walk = async (file: string): Promise<{ bytes: number; modifiedMs: number }> => {
+      const info = await stat(file);
+      if (!info.isDirectory()) return { bytes: info.size, modifiedMs: info.mtimeMs };
+      const total = { bytes: 0, modifiedMs: info.mtimeMs };
+      for (const entry of await readdir(file)) {
+        const inner = await walk(path.join(file, entry));
+        total.bytes += inner.bytes;
+        total.modifiedMs = Math.max(total.modifiedMs, inner.modifiedMs);
+      }
+      return total;
+    };
+    return walk(this.locate(prefix)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+  }
 }
 
+/** `BULKPORT_STAGING_URL=s3://bucket/prefix` stages in a bucket; otherwise the folder BULKPORT_STAGING_DIR (or .bulkport/staging). */
 export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): StagingStore {
+  const url = env.BULKPORT_STAGING_URL?.trim();
+  if (url) {
+    if (!url.startsWith('s3://'))
+      throw new Error(`BULKPORT_STAGING_URL=${url}: only s3://bucket/prefix URLs are supported; unset it to stage in BULKPORT_STAGING_DIR`);
+    return S3Store.fromUrl(url, env);
+  }
   return new LocalFolderStore(path.resolve(env.BULKPORT_STAGING_DIR ?? '.bulkport/staging'));
 }

@@ -1,6 +1,6 @@
 /** Where imports stand: `status`, `watch`, `list` and `report`. */
-import { copyFile, mkdir } from 'node:fs/promises';
-import { createReadStream, existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
@@ -10,6 +10,9 @@ import { exitCodeHelp, exitCodeOf } from '../outcome';
 import { followImport, progressLines, summaryLines } from '../progress';
 import { findImport, importStatus, type ImportStatus } from '../status';
 import { CliError } from './errors';
+import { S3Store } from '../../activities/staging/s3-store';
+import { parseAge } from '../clean';
+import { withStore } from './staging';
 import { followAndReport, idCommand, warnProblem, withTemporal, type WaitFlags } from './context';
 import { integer, interruptSignal, printJson, printTable, say, workerTimeoutOption } from './output';
 
@@ -146,11 +149,54 @@ const reportFileChoices: Record<string, keyof ReportFiles> = {
   invalid: 'invalidRows',
 };
 
+/** A report file where the worker wrote it: a path in the staging folder, or an s3:// URL in the staging bucket. */
+interface ReportFile {
+  location: string;
+  name: string;
+  exists(): Promise<boolean>;
+  open(): Promise<NodeJS.ReadableStream>;
+  link?(expiresInSeconds: number): Promise<string>;
+}
+
+function reportFile(location: string): ReportFile {
+  if (!location.startsWith('s3://')) {
+    return {
+      location,
+      name: path.basename(location),
+      exists: async () => existsSync(location),
+      open: async () => createReadStream(location),
+    };
+  }
+  const { store, key } = S3Store.forObject(location);
+  const call = <T>(fn: () => Promise<T>) => withStore(store, fn);
+  return {
+    location,
+    name: path.posix.basename(key),
+    exists: () => call(() => store.exists(key)),
+    open: () => call(() => store.open(key)),
+    link: (expiresIn) => call(() => store.presign(key, expiresIn)),
+  };
+}
+
+/** SigV4 presigned links live at most 7 days. */
+const MAX_LINK_SECONDS = 7 * 86_400;
+
+interface ReportFlags {
+  file: string;
+  out?: string;
+  json?: boolean;
+  links?: boolean;
+  expiresIn: string;
+}
+
 export function reportCommand(): Command {
-  return idCommand<{ file: string; out?: string; json?: boolean }>(
+  return idCommand<ReportFlags>(
     'report',
-    'The result files of an ended import: prints one (the results CSV by default) or copies them all with --out',
+    'The result files of an ended import (from the staging folder or bucket): prints one (the results CSV by default), copies them all with --out, or prints download links with --links',
     async (ctx, id, flags) => {
+      const expiresMs = parseAge(flags.expiresIn);
+      if (!expiresMs || expiresMs > MAX_LINK_SECONDS * 1000)
+        throw new CliError(`--expires-in ${flags.expiresIn}: give 30m, 12h or up to 7d`);
       const status = await importStatus(ctx.client, ctx.config, id);
       const report = status.summary ? { files: status.summary.files, counts: status.summary.counts } : status.failure?.report;
       if (!report) {
@@ -160,31 +206,51 @@ export function reportCommand(): Command {
             : `ended without a report (${status.failure?.message})`;
         throw new CliError(`Import ${id} ${why}.\nWeb UI: ${status.uiLink}`);
       }
-      const files = Object.entries(report.files) as [keyof ReportFiles, string][];
-      const missing = files.filter(([, file]) => !existsSync(file)).map(([, file]) => file);
-      if (flags.json) return printJson({ workflowId: id, ...report, uiLink: status.uiLink });
-      if (missing.length === files.length) {
+      const files = (Object.entries(report.files) as [keyof ReportFiles, string][]).map(([which, location]) => ({
+        which,
+        file: reportFile(location),
+      }));
+      if (flags.json && !flags.links) return printJson({ workflowId: id, ...report, uiLink: status.uiLink });
+      const present = [];
+      for (const entry of files) if (await entry.file.exists()) present.push(entry);
+      if (!present.length) {
+        const first = files[0]!.file.location;
         throw new CliError(
-          `The report is in the worker's staging store (${path.dirname(files[0]![1])}), which is not reachable from here: run this where BULKPORT_STAGING_DIR is.`,
+          first.startsWith('s3://')
+            ? `The report is no longer in the staging bucket (${path.posix.dirname(first)}): retention or \`bulkport clean --reports\` removed it.`
+            : `The report is in the worker's staging store (${path.dirname(first)}), which is not reachable from here: run this where BULKPORT_STAGING_DIR is.`,
         );
+      }
+      if (flags.links) {
+        const links: Record<string, string> = {};
+        for (const { which, file } of present) {
+          if (!file.link) throw new CliError(`${file.location} is a local file: --links needs a staging bucket (BULKPORT_STAGING_URL)`);
+          links[which] = await file.link(expiresMs / 1000);
+        }
+        if (flags.json) return printJson({ workflowId: id, ...report, links, expiresAt: new Date(Date.now() + expiresMs).toISOString() });
+        for (const { which, file } of present) say(`${file.name}: ${links[which]}`);
+        say(`The links work until ${new Date(Date.now() + expiresMs).toISOString()}. Web UI: ${status.uiLink}`);
+        return;
       }
       if (flags.out) {
         await mkdir(flags.out, { recursive: true });
-        for (const [, file] of files.filter(([, f]) => existsSync(f))) {
-          await copyFile(file, path.join(flags.out, path.basename(file)));
-          say(path.join(flags.out, path.basename(file)));
+        for (const { file } of present) {
+          await pipeline(await file.open(), createWriteStream(path.join(flags.out, file.name)));
+          say(path.join(flags.out, file.name));
         }
         say(`Web UI: ${status.uiLink}`);
         return;
       }
       // Stdout carries the file alone, ready to pipe; the link goes to stderr.
-      const file = report.files[reportFileChoices[flags.file]!];
-      if (!existsSync(file)) throw new CliError(`${file} does not exist`);
-      await pipeline(createReadStream(file), process.stdout, { end: false });
+      const file = reportFile(report.files[reportFileChoices[flags.file]!]);
+      if (!(await file.exists())) throw new CliError(`${file.location} does not exist`);
+      await pipeline(await file.open(), process.stdout, { end: false });
       process.stderr.write(`Web UI: ${status.uiLink}\n`);
     },
   )
     .addOption(new Option('--file <which>', 'which file to print').choices(Object.keys(reportFileChoices)).default('results'))
     .option('--out <dir>', 'copy every report file into this folder instead')
-    .option('--json', 'print the file paths and counts as JSON');
+    .option('--links', 'print a download link for each report file instead (presigned; staging bucket only)')
+    .option('--expires-in <age>', 'how long --links work: 30m, 12h, up to 7d', '24h')
+    .option('--json', 'print the file paths and counts as JSON (with --links: the links too)');
 }

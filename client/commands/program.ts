@@ -14,7 +14,7 @@ import { retryCommand } from './redrive';
 import { scheduleCommand } from './schedule';
 import { listCommand, reportCommand, statusCommand, watchCommand } from './inspect';
 import { cancelCommand, concurrencyCommand, pauseCommand, resumeCommand } from './steer';
-import { cleanCommand, setupCommand } from './setup';
+import { cleanCommand, retentionCommand, setupCommand } from './setup';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -49,6 +49,7 @@ export function buildProgram(): Command {
     listCommand(),
     reportCommand(),
     cleanCommand(),
+    retentionCommand(),
     setupCommand(),
     sandboxCommand(),
   ];

@@ -1,0 +1,279 @@
+/**
+ * The staging store in an S3-compatible bucket (`BULKPORT_STAGING_URL=s3://bucket/prefix`), so that the workers of one
+ * import need share no disk. Endpoint, region and credentials come from the AWS SDK's own default chain (AWS_* variables,
+ * profiles, instance roles): nothing of them passes through bulkport's inputs, results or logs.
+ */
+import path from 'node:path';
+import { PassThrough, pipeline, type Readable } from 'node:stream';
+import readline from 'node:readline';
+import { once } from 'node:events';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { stagingKindOf, STAGING_KIND_TAG } from './files';
+import { type LineWriter, type StagingStore, splitListPrefix } from './store';
+
+export interface S3Location {
+  bucket: string;
+  /** Without leading or trailing slash; empty for the bucket's root. */
+  prefix: string;
+}
+
+/** `s3://bucket/some/prefix` → its bucket and prefix; throws naming the expected form. */
+export function parseS3Url(url: string): S3Location {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url.trim());
+  if (!m) throw new Error(`BULKPORT_STAGING_URL=${url} is not an s3://bucket/prefix URL`);
+  return { bucket: m[1]!, prefix: m[2]!.replace(/^\/+|\/+$/g, '') };
+}
+
+/**
+ * Client settings beyond the default chain: path-style addressing when an endpoint is set (MinIO and most
+ * S3-compatible servers have no per-bucket host names), or when AWS_S3_FORCE_PATH_STYLE asks for it.
+ */
+export function s3ClientConfig(env: NodeJS.ProcessEnv = process.env): S3ClientConfig {
+  const flag = env.AWS_S3_FORCE_PATH_STYLE?.toLowerCase();
+  const forcePathStyle = flag ? flag === 'true' || flag === '1' : Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL);
+  return { forcePathStyle };
+}
+
+/** The SDK's "no such key" in the local store's words, so that readers report a missing staging file as they do for a folder. */
+function notFound(err: unknown): boolean {
+  return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404);
+}
+function asEnoent(err: unknown, key: string): unknown {
+  if (!notFound(err) || (err as S3ServiceException).name === 'NoSuchBucket') return err;
+  return Object.assign(new Error(`no such staging object: ${key}`), { code: 'ENOENT' });
+}
+
+/** S3 allows at most this many keys in one DeleteObjects request. */
+const DELETE_BATCH = 1000;
+
+export class S3Store implements StagingStore {
+  readonly client: S3Client;
+
+  constructor(
+    readonly location: S3Location,
+    client?: S3Client,
+  ) {
+    this.client = client ?? new S3Client(s3ClientConfig());
+  }
+
+  static fromUrl(url: string, env: NodeJS.ProcessEnv = process.env): S3Store {
+    return new S3Store(parseS3Url(url), new S3Client(s3ClientConfig(env)));
+  }
+
+  /** An object's URL as `locate` gives it (`s3://bucket/key`) → a store at the bucket's root and the object's key. */
+  static forObject(url: string, env: NodeJS.ProcessEnv = process.env): { store: S3Store; key: string } {
+    const { bucket, prefix } = parseS3Url(url);
+    return { store: new S3Store({ bucket, prefix: '' }, new S3Client(s3ClientConfig(env))), key: prefix };
+  }
+
+  get bucket(): string {
+    return this.location.bucket;
+  }
+
+  /** `s3://bucket/prefix`, as BULKPORT_STAGING_URL names it. */
+  get url(): string {
+    return `s3://${this.bucket}/${this.location.prefix}`;
+  }
+
+  /** The object key of a staging key; keys that would leave the prefix are refused, as the folder store refuses `..`. */
+  objectKey(key: string): string {
+    const normal = path.posix.normalize(key);
+    if (normal.startsWith('/') || normal === '..' || normal.startsWith('../') || normal === '.') {
+      throw new Error(`staging key escapes the store: ${key}`);
+    }
+    return this.location.prefix ? `${this.location.prefix}/${normal}` : normal;
+  }
+
+  locate(key: string): string {
+    return `s3://${this.bucket}/${this.objectKey(key)}`;
+  }
+
+  /** Objects are tagged with their kind on write, so that lifecycle rules can expire chunks sooner than reports. */
+  private tagging(key: string): string {
+    return `${STAGING_KIND_TAG}=${stagingKindOf(key)}`;
+  }
+
+  async createWriter(key: string): Promise<LineWriter> {
+    const body = new PassThrough();
+    // A multipart upload becomes visible only when completed, and a small one is a single PUT: whole or not at all.
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.objectKey(key), Body: body, Tagging: this.tagging(key) },
+      // Two 8 MB parts in flight: bounded memory per writer, however large the file (a 1M-line report).
+      queueSize: 2,
+      partSize: 8 * 1024 * 1024,
+    });
+    const done = upload.done();
+    // A failed upload stops reading: fail the writer's pending write instead of waiting for a drain that never comes.
+    done.catch((err: Error) => body.destroy(err));
+    let aborted = false;
+    return {
+      async write(line) {
+        if (!body.write(`${line}\n`)) await once(body, 'drain');
+      },
+      async close() {
+        body.end();
+        await done;
+      },
+      async abort() {
+        if (aborted) return;
+        aborted = true;
+        await upload.abort();
+        body.destroy();
+        await done.catch(() => {});
+      },
+    };
+  }
+
+  async writeText(key: string, text: string): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: text, Tagging: this.tagging(key) }));
+  }
+
+  private async body(key: string): Promise<GetObjectCommandOutput> {
+    try {
+      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+    } catch (err) {
+      throw asEnoent(err, key);
+    }
+  }
+
+  async readText(key: string): Promise<string> {
+    const { Body } = await this.body(key);
+    return (await Body?.transformToString('utf-8')) ?? '';
+  }
+
+  /** The object's bytes as a stream; a missing one throws ENOENT. */
+  async open(key: string): Promise<Readable> {
+    const { Body } = await this.body(key);
+    return Body as Readable;
+  }
+
+  /** The same, at once: the request goes out when the stream is created, and its failure (ENOENT) comes through the stream. */
+  readStream(key: string): Readable {
+    const out = new PassThrough();
+    this.open(key).then(
+      (body) => pipeline(body, out, () => {}),
+      (err: unknown) => out.destroy(err as Error),
+    );
+    return out;
+  }
+
+  async *readLines(key: string): AsyncIterable<string> {
+    const { Body } = (await this.body(key)) as { Body?: Readable };
+    if (!Body) return;
+    const lines = readline.createInterface({ input: Body, crlfDelay: Infinity });
+    try {
+      for await (const line of lines) if (line) yield line;
+    } finally {
+      Body.destroy();
+    }
+  }
+
+  /** Pages of a listing: objects and, with a delimiter, the "folders" (common prefixes, without their slash). */
+  private async *listPages(
+    prefix: string,
+    delimiter?: string,
+  ): AsyncIterable<{ objects: { key: string; size: number; modifiedMs: number }[]; folders: string[] }> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          ...(delimiter ? { Delimiter: delimiter } : {}),
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
+      yield {
+        objects: (page.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0, modifiedMs: o.LastModified?.getTime() ?? 0 })),
+        folders: (page.CommonPrefixes ?? []).map((p) => p.Prefix!.slice(0, -1)),
+      };
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  /** As the folder store: the names in `prefix`'s folder that start with its last part (files and folders), sorted. */
+  async list(prefix: string): Promise<string[]> {
+    const { dir, base } = splitListPrefix(prefix);
+    const folder = dir === '.' ? '' : `${dir}/`;
+    const folderKey = folder ? `${this.objectKey(dir)}/` : this.location.prefix ? `${this.location.prefix}/` : '';
+    const names: string[] = [];
+    for await (const page of this.listPages(`${folderKey}${base}`, '/')) {
+      for (const name of [...page.objects.map((o) => o.key), ...page.folders]) names.push(name.slice(folderKey.length));
+    }
+    return names.sort().map((n) => `${folder}${n}`);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      return true;
+    } catch (err) {
+      if (asEnoent(err, key) !== err) return false;
+      throw err;
+    }
+  }
+
+  /** As the folder store: the object `prefix` and everything in the "folder" `prefix/` (not `prefix-other`). */
+  async remove(prefix: string): Promise<void> {
+    let batch: string[] = [this.objectKey(prefix)];
+    const flush = async () => {
+      if (!batch.length) return;
+      const answer = await this.client.send(
+        new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+      );
+      batch = [];
+      const failed = answer.Errors ?? [];
+      if (failed.length)
+        throw new Error(`could not remove ${failed.length} staging object(s), first ${failed[0]?.Key}: ${failed[0]?.Message}`);
+    };
+    for await (const { key } of this.objects(prefix)) {
+      batch.push(this.objectKey(key));
+      if (batch.length === DELETE_BATCH) await flush();
+    }
+    await flush();
+  }
+
+  /** Every object under the "folder" `prefix/`, recursively, by staging key. */
+  private async *objects(prefix: string): AsyncIterable<{ key: string; size: number; modifiedMs: number }> {
+    const full = `${this.objectKey(prefix)}/`;
+    for await (const page of this.listPages(full)) {
+      for (const o of page.objects) yield { ...o, key: `${prefix}/${o.key.slice(full.length)}` };
+    }
+  }
+
+  async usage(prefix: string): Promise<{ bytes: number; modifiedMs: number } | undefined> {
+    let total: { bytes: number; modifiedMs: number } | undefined;
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(prefix) }));
+      total = { bytes: head.ContentLength ?? 0, modifiedMs: head.LastModified?.getTime() ?? 0 };
+    } catch (err) {
+      if (asEnoent(err, prefix) === err) throw err;
+    }
+    for await (const o of this.objects(prefix)) {
+      total ??= { bytes: 0, modifiedMs: 0 };
+      total.bytes += o.size;
+      total.modifiedMs = Math.max(total.modifiedMs, o.modifiedMs);
+    }
+    return total;
+  }
+
+  /** A link anyone can download the object with until it expires (at most 7 days with SigV4). */
+  presign(key: string, expiresInSeconds: number): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), {
+      expiresIn: expiresInSeconds,
+    });
+  }
+}
