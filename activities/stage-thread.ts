@@ -7,7 +7,7 @@ import { loadTargets } from '../targets';
 import { createStage, type StageContext } from './stage';
 import type { StageThreadData, ThreadMessage } from './stage-thread-client';
 import { toThreadError } from './stage-thread-client';
-import { LocalFolderStore } from './staging/store';
+import { storeAt } from './staging/store';
 import { createTargetRegistry } from './targets';
 
 const data = workerData as StageThreadData;
@@ -23,7 +23,7 @@ const ctx: StageContext = {
 };
 
 try {
-  const stage = createStage(new LocalFolderStore(data.storeRoot), createTargetRegistry(await loadTargets(), data.env));
+  const stage = createStage(storeAt(data.storeRoot), createTargetRegistry(await loadTargets(), data.env));
   post({ type: 'done', result: await stage(data.input, ctx) });
 } catch (err) {
   post({ type: 'failed', error: toThreadError(err) });

@@ -88,6 +88,7 @@ export function stageContextOf(ctx: Context): StageContext {
 
 /** Staging in a worker thread of its own (see stage-thread.ts): where its staging store is, and the targets' settings. */
 export interface StageThread {
+  /** The staging folder, or the staging bucket's s3:// URL (storeAt rebuilds the store from it). */
   storeRoot: string;
   env: NodeJS.ProcessEnv;
 }

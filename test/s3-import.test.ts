@@ -40,6 +40,8 @@ test('an import staged in a bucket: every report row is true, and the report liv
     taskQueue,
     env: sandbox.env,
     store: bucket.store,
+    // Staging in its own thread, which rebuilds the store from the bucket's URL (the two-worker test stages inline).
+    stageInThread: true,
     workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
   });
   const running = worker.run();

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, NativeConnection, Runtime, type RuntimeOptions, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { LocalFolderStore, storeFromEnv, type StagingStore } from '../activities/staging/store';
+import { S3Store } from '../activities/staging/s3-store';
 import { createTargetRegistry } from '../activities/targets';
 import { loadTargets } from '../targets';
 import type { TemporalConfig } from '../common/temporal-config';
@@ -51,9 +52,10 @@ export interface ImportWorkerOptions {
 export async function createImportWorker(options: ImportWorkerOptions): Promise<Worker> {
   const env = options.env ?? process.env;
   const store = options.store ?? storeFromEnv(env);
-  // A thread rebuilds the store from its folder; a store it cannot rebuild stages inline.
-  const inThread = (options.stageInThread ?? env.BULKPORT_STAGE_THREAD === '1') && store instanceof LocalFolderStore;
-  const thread = inThread ? { storeRoot: store.root, env } : undefined;
+  // A thread rebuilds the store from its folder or bucket URL; a store it cannot rebuild stages inline.
+  const location = store instanceof LocalFolderStore ? store.root : store instanceof S3Store ? store.url : undefined;
+  const inThread = (options.stageInThread ?? env.BULKPORT_STAGE_THREAD === '1') && location !== undefined;
+  const thread = inThread ? { storeRoot: location, env } : undefined;
   const code = workflowCode(options.workflowBundlePath);
   const tracing = workerTracing();
   return Worker.create({

@@ -200,7 +200,7 @@ export function describeStagingFile(key: string): string {
 }
 
 export const STAGING_FIX =
-  'Staging files must not be changed while an import runs (keep BULKPORT_STAGING_DIR for bulkport alone); ' +
+  'Staging files must not be changed while an import runs (keep BULKPORT_STAGING_DIR, or the prefix of BULKPORT_STAGING_URL, for bulkport alone); ' +
   'check the target for the products concerned, then import them again under a new --id';
 
 export function stagingDamaged(damage: StagingFileDamage): ApplicationFailure {

@@ -152,6 +152,11 @@ export class LocalFolderStore implements StagingStore {
   }
 }
 
+/** A store from where it is: an s3:// URL (credentials from the SDK's default chain) or a folder. */
+export function storeAt(location: string): StagingStore {
+  return location.startsWith('s3://') ? S3Store.fromUrl(location) : new LocalFolderStore(location);
+}
+
 /** `BULKPORT_STAGING_URL=s3://bucket/prefix` stages in a bucket; otherwise the folder BULKPORT_STAGING_DIR (or .bulkport/staging). */
 export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): StagingStore {
   const url = env.BULKPORT_STAGING_URL?.trim();
