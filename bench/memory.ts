@@ -6,6 +6,8 @@
  *   node --import tsx bench/memory.ts [voucherify|propeller] [products=1000000] [imports=1]
  *
  * WORKER_NODE_OPTIONS, when set, is the worker's NODE_OPTIONS (e.g. --max-old-space-size=384), and the worker's alone.
+ * BENCH_STAGING=s3 stages in a bucket of a MinIO server the bench starts (scripts/minio-server.ts, built on first use)
+ * instead of a local folder; MinIO's own peak RSS is printed too.
  * Issue 11's memory goals: ≤ 300 MB peak for a 1M import, RSS flat across 10 imports in one worker.
  */
 import { spawn } from 'node:child_process';
@@ -17,7 +19,9 @@ import { Client, Connection } from '@temporalio/client';
 import { startImport } from '../client';
 import type { TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { startDevServer } from '../scripts/dev-server';
+import { startMinio } from '../scripts/minio-server';
 import { startSandboxProcess } from './sandbox-process';
 
 const target = (process.argv[2] ?? 'voucherify') as TargetName;
@@ -35,6 +39,15 @@ const server = await startDevServer();
 const client = new Client({ connection: await Connection.connect({ address: server.address }) });
 const sandbox = await startSandboxProcess(target as 'voucherify' | 'propeller');
 const work = await mkdtemp(path.join(os.tmpdir(), 'bulkport-memory-'));
+const minio = process.env.BENCH_STAGING === 's3' ? await startMinio() : undefined;
+if (minio) {
+  const s3 = new S3Client({ endpoint: minio.endpoint, region: minio.region, forcePathStyle: true, credentials: minio });
+  await s3.send(new CreateBucketCommand({ Bucket: 'bench' }));
+  s3.destroy();
+}
+const staging = minio
+  ? { ...minio.awsEnv, BULKPORT_STAGING_URL: 's3://bench/staging' }
+  : { BULKPORT_STAGING_DIR: path.join(work, 'staging') };
 const file = await writeCatalog(path.resolve('.bulkport/bench', `memory-${target}-${count}.jsonl`), {
   target,
   count,
@@ -48,7 +61,7 @@ const worker = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
     ...sandbox.env,
     TEMPORAL_ADDRESS: server.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
-    BULKPORT_STAGING_DIR: path.join(work, 'staging'),
+    ...staging,
     ...(process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {}),
   },
   stdio: ['ignore', 'ignore', 'inherit'],
@@ -56,7 +69,8 @@ const worker = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
 const pid = worker.pid ?? Number.NaN;
 
 try {
-  console.error(JSON.stringify({ target, products: count, imports, worker: 'started', ...(await memoryOf(pid)) }));
+  const stagingIn = minio ? 's3' : 'folder';
+  console.error(JSON.stringify({ target, products: count, imports, staging: stagingIn, worker: 'started', ...(await memoryOf(pid)) }));
   for (let i = 1; i <= imports; i++) {
     let peak = 0;
     const sampler = setInterval(() => {
@@ -77,11 +91,23 @@ try {
     const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
     console.log(JSON.stringify({ import: i, seconds, peakRssMb: peak, rssAfterMb: after.rssMb, highWaterMb: after.hwmMb }));
   }
-  console.log(JSON.stringify({ target, products: count, imports, loadAverage: os.loadavg()[0]?.toFixed(1), ...(await memoryOf(pid)) }));
+  const minioMemory = minio ? { minioHighWaterMb: (await memoryOf(minio.pid)).hwmMb } : {};
+  console.log(
+    JSON.stringify({
+      target,
+      products: count,
+      imports,
+      staging: stagingIn,
+      loadAverage: os.loadavg()[0]?.toFixed(1),
+      ...(await memoryOf(pid)),
+      ...minioMemory,
+    }),
+  );
 } finally {
   worker.kill('SIGTERM');
   await once(worker, 'exit');
   await sandbox.stop();
+  await minio?.stop();
   await client.connection.close();
   await server.teardown();
   await rm(work, { recursive: true, force: true });

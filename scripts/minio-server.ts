@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureMinio } from './install-minio';
 
 export interface MinioServer {
+  pid: number;
   endpoint: string;
   accessKeyId: string;
   secretAccessKey: string;
@@ -75,6 +76,7 @@ export async function startMinio(log: (line: string) => void = (line) => console
   }
   const region = 'us-east-1';
   return {
+    pid: child.pid ?? Number.NaN,
     endpoint,
     accessKeyId,
     secretAccessKey,

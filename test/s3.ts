@@ -4,7 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import assert from 'node:assert/strict';
+import type { ResultRow } from '../activities/report';
+import { reportKey } from '../activities/staging/files';
 import { S3Store } from '../activities/staging/s3-store';
+import type { ImportSummary } from '../client';
+import type { CatalogOptions } from '../scripts/catalog';
+import { checkRows, type Sandbox } from '../scripts/chaos';
 
 /** The AWS variables that reach the run's MinIO; they are also set in this process, for the stores made here. */
 export function testS3Env(): Record<string, string> {
@@ -36,4 +42,24 @@ export async function testBucket(name: string, prefix = 'staging'): Promise<Test
   const store = S3Store.fromUrl(url, env);
   await store.client.send(new CreateBucketCommand({ Bucket: bucket }));
   return { bucket, url, store, env };
+}
+
+/** The import's report, read from the bucket, is true line by line: every check of the chaos script holds. */
+export async function assertReportTrue(o: {
+  bucket: TestBucket;
+  id: string;
+  sandbox: Sandbox;
+  catalog: CatalogOptions;
+  summary: ImportSummary;
+}) {
+  const rows = (await o.bucket.store.readText(reportKey(o.id, 'results.jsonl')))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ResultRow);
+  const checks = checkRows({ phase: 'main', target: 'voucherify', sandbox: o.sandbox, catalog: o.catalog, rows, summary: o.summary });
+  assert.equal(checks.length, 5);
+  assert.deepEqual(
+    checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`),
+    [],
+  );
 }

@@ -30,6 +30,11 @@ async function writeByLines(store: StagingStore, key: string, lines: Iterable<st
   await writer.close();
 }
 
+/** Two bytes in each key. */
+async function writeEach(store: StagingStore, keys: string[]): Promise<void> {
+  for (const key of keys) await store.writeText!(key, 'x\n');
+}
+
 for (const [name, make] of stores) {
   describe(`${name} keeps the staging store's contract`, () => {
     test('written lines and texts read back; a missing key is ENOENT; exists follows', async () => {
@@ -52,7 +57,7 @@ for (const [name, make] of stores) {
 
     test("list names one folder's entries that start with a base, files and folders, sorted", async () => {
       const store = await make();
-      for (const key of [
+      await writeEach(store, [
         'imports/b/outcomes/r1-000000.jsonl',
         'imports/b/outcomes/r0-000010.jsonl',
         'imports/b/outcomes/r0-000002.0.jsonl',
@@ -61,36 +66,23 @@ for (const [name, make] of stores) {
         'imports/b/outcomes/r0-deeper/inside.jsonl',
         'imports/b/outcomesque/r0-000000.jsonl',
         'imports/bb/owner.json',
-      ]) {
-        await store.writeText!(key, 'x\n');
-      }
-      assert.deepEqual(await store.list('imports/b/outcomes/r0-'), [
-        'imports/b/outcomes/r0-000002.0.jsonl',
-        'imports/b/outcomes/r0-000002.jsonl',
-        'imports/b/outcomes/r0-000010.jsonl',
-        'imports/b/outcomes/r0-deeper',
       ]);
-      assert.deepEqual(await store.list('imports/b/outcomes/r'), [
-        'imports/b/outcomes/r0-000002.0.jsonl',
-        'imports/b/outcomes/r0-000002.jsonl',
-        'imports/b/outcomes/r0-000010.jsonl',
-        'imports/b/outcomes/r0-deeper',
-        'imports/b/outcomes/r1-000000.jsonl',
-      ]);
+      // By name, as JavaScript sorts: the split halves `.0` before their parent, a folder among the files.
+      const round0 = ['r0-000002.0.jsonl', 'r0-000002.jsonl', 'r0-000010.jsonl', 'r0-deeper'].map((n) => `imports/b/outcomes/${n}`);
+      assert.deepEqual(await store.list('imports/b/outcomes/r0-'), round0);
+      assert.deepEqual(await store.list('imports/b/outcomes/r'), [...round0, 'imports/b/outcomes/r1-000000.jsonl']);
       assert.deepEqual(await store.list('imports/b'), ['imports/b', 'imports/bb']);
       assert.deepEqual(await store.list('imports/none/chunks/r'), []);
     });
 
     test('remove takes a folder and all in it, not its namesakes', async () => {
       const store = await make();
-      for (const key of [
+      await writeEach(store, [
         'imports/c/chunks/r0-000000.jsonl',
         'imports/c/report/results.csv',
         'imports/c/owner.json',
         'imports/c2/owner.json',
-      ]) {
-        await store.writeText!(key, 'x\n');
-      }
+      ]);
       await store.remove('imports/c/chunks');
       assert.deepEqual(await store.list('imports/c/'), ['imports/c/owner.json', 'imports/c/report']);
       assert.deepEqual(await store.list('imports/c/r'), ['imports/c/report']);

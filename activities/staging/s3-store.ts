@@ -38,12 +38,14 @@ export function parseS3Url(url: string): S3Location {
 
 /**
  * Client settings beyond the default chain: path-style addressing when an endpoint is set (MinIO and most
- * S3-compatible servers have no per-bucket host names), or when AWS_S3_FORCE_PATH_STYLE asks for it.
+ * S3-compatible servers have no per-bucket host names), or when AWS_S3_FORCE_PATH_STYLE asks for it. CRC checksums
+ * only where S3 requires them (DeleteObjects): every staging file carries its own SHA-256 seal, checked on each read,
+ * so a second checksum of every byte up and down would cost CPU for nothing.
  */
 export function s3ClientConfig(env: NodeJS.ProcessEnv = process.env): S3ClientConfig {
   const flag = env.AWS_S3_FORCE_PATH_STYLE?.toLowerCase();
   const forcePathStyle = flag ? flag === 'true' || flag === '1' : Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL);
-  return { forcePathStyle };
+  return { forcePathStyle, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' };
 }
 
 /** The SDK's "no such key" in the local store's words, so that readers report a missing staging file as they do for a folder. */
