@@ -112,6 +112,14 @@ test('bulkport report reads the report from the bucket, and its presigned links 
   const missingBucket = cli(['retention', 'show', '--staging-url', `s3://no-such-${bucket.bucket}/staging`]);
   assert.equal(missingBucket.status, 1);
   assert.match(missingBucket.stderr, /Bucket no-such-.* does not exist at http:\/\/127\.0\.0\.1:\d+: check BULKPORT_STAGING_URL/);
+  // A worker checks its bucket before it polls, and stops naming the fix.
+  const worker = spawnSync(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, BULKPORT_STAGING_URL: `s3://no-such-${bucket.bucket}/staging`, TEMPORAL_TASK_QUEUE: 'never-polled' },
+  });
+  assert.equal(worker.status, 1, worker.stderr);
+  assert.match(worker.stderr, /bulkport worker: Bucket no-such-.* does not exist at .*: check BULKPORT_STAGING_URL/);
 });
 
 test('retention puts lifecycle rules by kind; clean empties an ended import from the bucket and keeps its report', async () => {

@@ -4,19 +4,34 @@
  */
 import { temporalConfigFromEnv } from '../common/temporal-config';
 import { shutdownTracing } from '../common/tracing';
+import { S3Store } from '../activities/staging/s3-store';
+import { storeFromEnv } from '../activities/staging/store';
 import { connectWorker, createImportWorker, installRuntime } from './worker';
 
 installRuntime();
 const config = temporalConfigFromEnv();
+const store = storeFromEnv();
+// A bucket that cannot be used stops the worker at once, naming the variable to fix, rather than failing every import.
+if (store instanceof S3Store) {
+  try {
+    await store.check();
+  } catch (err) {
+    console.error(`bulkport worker: ${(err as Error).message}`);
+    process.exit(1);
+  }
+}
 const connection = await connectWorker(config);
 const worker = await createImportWorker({
+  store,
   connection,
   namespace: config.namespace,
   taskQueue: config.taskQueue,
   workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
 });
 const metrics = process.env.BULKPORT_METRICS_ADDRESS ? `, metrics at http://${process.env.BULKPORT_METRICS_ADDRESS}/metrics` : '';
-console.error(`bulkport worker on ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue}${metrics}`);
+console.error(
+  `bulkport worker on ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue}, staging in ${store instanceof S3Store ? store.url : store.root}${metrics}`,
+);
 try {
   await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM
 } finally {

@@ -11,6 +11,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -55,6 +56,28 @@ function notFound(err: unknown): boolean {
 function asEnoent(err: unknown, key: string): unknown {
   if (!notFound(err) || (err as S3ServiceException).name === 'NoSuchBucket') return err;
   return Object.assign(new Error(`no such staging object: ${key}`), { code: 'ENOENT' });
+}
+
+/** What a failed S3 call means, in words that name the variable to fix; undefined when it is no setup problem. */
+export function describeS3Failure(err: unknown, store: S3Store): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const endpoint = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL ?? 'AWS S3';
+  const { name } = err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (name === 'CredentialsProviderError')
+    return `No credentials for the staging bucket ${store.bucket}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) as the workers have them.`;
+  if (/Region is missing/i.test(err.message)) return `No region for the staging bucket ${store.bucket}: set AWS_REGION.`;
+  if (name === 'NoSuchBucket' || (name === 'NotFound' && err.message.includes('bucket')))
+    return `Bucket ${store.bucket} does not exist at ${endpoint}: check BULKPORT_STAGING_URL (or --staging-url) and AWS_ENDPOINT_URL.`;
+  // A HEAD request's 403 has no body to name the reason: the SDK calls it UnknownError.
+  if (
+    ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied'].includes(name) ||
+    (err as S3ServiceException).$metadata?.httpStatusCode === 403
+  )
+    return `${endpoint} refused the credentials for bucket ${store.bucket} (${name === 'UnknownError' ? '403' : name}): check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || name === 'TimeoutError')
+    return `Cannot reach the S3 endpoint ${endpoint} (${code ?? name}): check AWS_ENDPOINT_URL.`;
+  return undefined;
 }
 
 /** S3 allows at most this many keys in one DeleteObjects request. */
@@ -270,6 +293,18 @@ export class S3Store implements StagingStore {
       total.modifiedMs = Math.max(total.modifiedMs, o.modifiedMs);
     }
     return total;
+  }
+
+  /** Throws when the bucket cannot be used (missing, no credentials, refused, unreachable): a worker checks at its start. */
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) {
+        throw new Error(describeS3Failure(Object.assign(new Error(err.message), { name: 'NoSuchBucket' }), this));
+      }
+      throw new Error(describeS3Failure(err, this) ?? `The staging bucket ${this.bucket} cannot be used: ${(err as Error).message}`);
+    }
   }
 
   /** A link anyone can download the object with until it expires (at most 7 days with SigV4). */

@@ -158,7 +158,7 @@ export function storeAt(location: string): StagingStore {
 }
 
 /** `BULKPORT_STAGING_URL=s3://bucket/prefix` stages in a bucket; otherwise the folder BULKPORT_STAGING_DIR (or .bulkport/staging). */
-export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): StagingStore {
+export function storeFromEnv(env: NodeJS.ProcessEnv = process.env): LocalFolderStore | S3Store {
   const url = env.BULKPORT_STAGING_URL?.trim();
   if (url) {
     if (!url.startsWith('s3://'))
