@@ -329,7 +329,8 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
           });
           continue;
         }
-        const firstLine = keys.mayHave(key) ? await keys.firstLine(key) : undefined;
+        // A key first met unchanged (delta sync) is not in `keys`, as nothing was staged for it: the ledger has its line.
+        const firstLine = (keys.mayHave(key) ? await keys.firstLine(key) : undefined) ?? delta?.seenLine(key);
         if (firstLine !== undefined) {
           await reject({
             line: item.line,
@@ -340,24 +341,11 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
           continue;
         }
         const body = JSON.stringify(parsed.data);
-        if (delta && unchanged) {
-          // A key first met unchanged is not in `keys` (nothing was staged for it): the ledger remembers its line.
-          const seen = delta.seenLine(key);
-          if (seen !== undefined) {
-            await reject({
-              line: item.line,
-              key,
-              errors: [{ path: '', message: `duplicate key ${key}: first seen at line ${seen}` }],
-              raw: item.record,
-            });
-            continue;
-          }
-          if (delta.unchanged(key, body)) {
-            delta.markSeen(key, item.line);
-            counts.unchanged!++;
-            await unchanged.write(JSON.stringify({ line: item.line, key }));
-            continue;
-          }
+        if (delta && unchanged && delta.unchanged(key, body)) {
+          delta.markSeen(key, item.line);
+          counts.unchanged!++;
+          await unchanged.write(JSON.stringify({ line: item.line, key }));
+          continue;
         }
         const rawJson = item.json ?? JSON.stringify(item.record);
         const staged: StagedItem = { line: item.line, key, rawJson, body };

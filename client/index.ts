@@ -46,15 +46,21 @@ export async function connectClient(
   return new Client({ connection, namespace: config.namespace, ...(interceptors ? { interceptors } : {}) });
 }
 
-/** A workflow id a person can read and sort: import-voucherify-catalog-20261123T101500Z. */
-export function importWorkflowId(target: string, location: string, now = new Date(), kind: 'import' | 'plan' = 'import'): string {
+/** The source's file name as an id part: `catalog` for …/Catalog.jsonl?sig=…, at most 40 characters. */
+export function sourceSlug(location: string): string {
   const name = path.basename(location.split('?')[0] ?? location).replace(/\.[^.]+$/, '');
-  const slug =
+  return (
     name
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, '-')
       .replace(/^-+|-+$/g, '')
-      .slice(0, 40) || 'source';
+      .slice(0, 40) || 'source'
+  );
+}
+
+/** A workflow id a person can read and sort: import-voucherify-catalog-20261123T101500Z. */
+export function importWorkflowId(target: string, location: string, now = new Date(), kind: 'import' | 'plan' = 'import'): string {
+  const slug = sourceSlug(location);
   const stamp = now
     .toISOString()
     .replace(/[-:]/g, '')

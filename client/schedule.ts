@@ -7,7 +7,7 @@ import { type Client, type ScheduleDescription, type ScheduleHandle, ScheduleOve
 import { formatDuration, ImportInput } from '../common/import';
 import { BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
 import type { importCatalog, ScheduledRequest } from '../workflows/import';
-import { importTitle, type StartImportRequest } from './index';
+import { importTitle, sourceSlug, type StartImportRequest } from './index';
 
 export interface SyncSchedule {
   scheduleId: string;
@@ -19,18 +19,7 @@ export interface SyncSchedule {
 
 /** `sync-propeller-catalog`: readable, stable for a source, and the prefix of every run's workflow id. */
 export function scheduleIdOf(target: string, location: string): string {
-  const name =
-    (location.split('?')[0] ?? location)
-      .split('/')
-      .pop()
-      ?.replace(/\.[^.]+$/, '') ?? 'source';
-  const slug =
-    name
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-+|-+$/g, '')
-      .slice(0, 40) || 'source';
-  return `sync-${target}-${slug}`;
+  return `sync-${target}-${sourceSlug(location)}`;
 }
 
 export async function createSyncSchedule(client: Client, s: SyncSchedule): Promise<void> {
