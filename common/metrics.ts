@@ -20,7 +20,7 @@ export const HISTOGRAM_BUCKETS: Record<string, number[]> = {
   [METRIC.quotaWaitSeconds]: [1, 5, 15, 30, 60, 300, 900, 3600],
 };
 
-export type ProductOutcome = 'succeeded' | 'failed' | 'invalid' | 'not-submitted';
+export type ProductOutcome = 'succeeded' | 'failed' | 'invalid' | 'not-submitted' | 'unchanged';
 
 /** An import's final counts, once its report is written (the report's rows are the truth, counted once per import). */
 export function recordProducts(meter: MetricMeter, target: string, counts: Record<ProductOutcome, number>): void {

@@ -606,8 +606,8 @@ export async function importCatalog(request: ImportRequest | ScheduledRequest, c
       throw importFailure(fatalError ? `${fatalError}; then the report failed` : 'The report could not be written', err);
     });
     // Counted here, once per import: the report's counts are final, and the workflow's meter skips replays.
-    const { succeeded, failed, invalid, notSubmitted } = report.counts;
-    recordProducts(wf.metricMeter, input.target, { succeeded, failed, invalid, 'not-submitted': notSubmitted });
+    const { succeeded, failed, invalid, notSubmitted, unchanged = 0 } = report.counts;
+    recordProducts(wf.metricMeter, input.target, { succeeded, failed, invalid, 'not-submitted': notSubmitted, unchanged });
     const finishedAt = Date.now();
     const stopped = cancelRequested || fatalError !== undefined;
     phase = stopped ? 'cancelled' : 'completed';
