@@ -20,16 +20,33 @@ export const workflowsPath = path.resolve(path.dirname(fileURLToPath(import.meta
 type Logger = NonNullable<Parameters<typeof bundleWorkflowCode>[0]['logger']>;
 const quietBundler: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
 
+const spanIdsModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/span-ids.ts');
+
+/** Tracing's ids in workflows without Math.random (workflows/span-ids.ts says why), in every bundle. */
+const webpackConfigHook: NonNullable<Parameters<typeof bundleWorkflowCode>[0]['webpackConfigHook']> = (config) => ({
+  ...config,
+  plugins: [
+    ...(config.plugins ?? []),
+    {
+      apply(compiler) {
+        new compiler.webpack.NormalModuleReplacementPlugin(/[\\/]RandomIdGenerator(\.js)?$/, spanIdsModule).apply(compiler);
+      },
+    },
+  ],
+});
+
 /** The workflow bundle every worker runs: the workflows and the tracing interceptors (common/tracing.ts). */
 export async function bundleWorkflows(logger: Logger = quietBundler): Promise<string> {
-  return (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger })).code;
+  return (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger, webpackConfigHook })).code;
 }
 
 /** Worker options for the workflows: a prebuilt bundle (bundleWorkflows), or the sources bundled the same way at start. */
-export function workflowCode(bundlePath: string | undefined): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors'> {
+export function workflowCode(
+  bundlePath: string | undefined,
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors' | 'bundlerOptions'> {
   return bundlePath
     ? { workflowBundle: { codePath: bundlePath } }
-    : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules } };
+    : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules }, bundlerOptions: { webpackConfigHook } };
 }
 
 export interface ImportWorkerOptions {
