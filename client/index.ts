@@ -13,7 +13,8 @@ import { ImportInput, type ImportRequest } from '../common/import';
 import { BulkImportRedriveOf, BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
 import { clientInterceptors } from '../common/tracing';
-import type { importCatalog, planCatalog } from '../workflows';
+import type { importCatalog, importIntoTargets, planCatalog } from '../workflows';
+import { childImportId } from '../workflows/multi';
 
 export { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from '../workflows/messages';
 export type { ImportPlan, ImportProgress, ImportRequest, ImportSummary } from '../common/import';
@@ -158,6 +159,47 @@ export async function startDryRun(
   return startWorkflowOf<typeof planCatalog>(client, 'planCatalog', request, options);
 }
 
+/**
+ * Checks what a worker will check of the source, so that one it could not read fails before anything starts, and
+ * counts a local file's records for the Web UI's summary (undefined where that cannot be told cheaply).
+ */
+async function checkedSource(source: ImportInput['source'], options: StartImportOptions): Promise<number | undefined> {
+  const { location, recordsPath, delimiter, redriveOf } = source;
+  const format = detectFormat(location, source.format);
+  if (recordsPath !== undefined && format !== 'json')
+    throw new Error(`--records-path applies to a JSON source only; ${location} is ${format}`);
+  if (delimiter !== undefined && format !== 'csv') throw new Error(`--delimiter applies to a CSV source only; ${location} is ${format}`);
+  return options.countRecords !== false && !location.startsWith('http') && !redriveOf
+    ? await countRecords(location, format, source.encoding)
+    : (options.records ?? undefined);
+}
+
+/** One catalog into several targets (workflows/multi.ts): each target's request checked as a child will check it. */
+export async function startMultiImport(
+  client: Client,
+  request: { source: StartImportRequest['source']; targets: Omit<StartImportRequest, 'source' | 'importId'>[] },
+  options: StartImportOptions = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof importIntoTargets>> {
+  const location = await checkSource(request.source.location);
+  const names = request.targets.map((t) => t.target);
+  const workflowId = options.workflowId ?? importWorkflowId(names.join('-'), location, options.now);
+  const source = { ...request.source, location };
+  const inputs = request.targets.map((t) => ImportInput.parse({ ...t, source, importId: childImportId(workflowId, t.target) }));
+  const records = await checkedSource(inputs[0]!.source, options);
+  const title = importTitle(names.map(targetTitle).join(' and '), location, records);
+  return client.workflow.start<typeof importIntoTargets>('importIntoTargets', {
+    taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
+    workflowId,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    args: [{ importId: workflowId, source, targets: request.targets }],
+    staticSummary: title,
+    typedSearchAttributes: [
+      { key: BulkImportTarget, value: names.join(',') },
+      { key: BulkImportStatus, value: 'Running' },
+    ],
+  });
+}
+
 async function startWorkflowOf<W extends typeof importCatalog | typeof planCatalog>(
   client: Client,
   workflowType: 'importCatalog' | 'planCatalog',
@@ -170,16 +212,7 @@ async function startWorkflowOf<W extends typeof importCatalog | typeof planCatal
   const location = redriveOf ? request.source.location : await checkSource(request.source.location);
   const workflowId = options.workflowId ?? importWorkflowId(request.target, location, options.now, dryRun ? 'plan' : 'import');
   const input = ImportInput.parse({ ...request, importId: request.importId ?? workflowId, source: { ...request.source, location } });
-  // Checked here too, so a source the worker could not read fails before anything starts.
-  const format = detectFormat(location, input.source.format);
-  const { recordsPath, delimiter } = input.source;
-  if (recordsPath !== undefined && format !== 'json')
-    throw new Error(`--records-path applies to a JSON source only; ${location} is ${format}`);
-  if (delimiter !== undefined && format !== 'csv') throw new Error(`--delimiter applies to a CSV source only; ${location} is ${format}`);
-  const records =
-    options.countRecords !== false && !location.startsWith('http') && !redriveOf
-      ? await countRecords(location, format, input.source.encoding)
-      : (options.records ?? undefined);
+  const records = await checkedSource(input.source, options);
   const title = redriveOf
     ? `Retry ${records === undefined ? 'the' : records.toLocaleString('en-US')} products of ${redriveOf.importId} that did not succeed, into ${targetTitle(input.target)}`
     : importTitle(input.target, location, records);

@@ -1,3 +1,4 @@
 export { importCatalog } from './import';
 export { accountQuota } from './account-quota';
 export { planCatalog } from './plan';
+export { importIntoTargets } from './multi';

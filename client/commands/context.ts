@@ -6,7 +6,9 @@ import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../../common/temporal-config';
 import { connectClient } from '../index';
-import { exitCodeOf } from '../outcome';
+import { ExitCode, exitCodeOf } from '../outcome';
+import { followMulti, multiSummary } from '../multi';
+import type { importIntoTargets } from '../../workflows/multi';
 import { followImport, problemLine, summaryLines } from '../progress';
 import { findImport, importStatus } from '../status';
 import { InCluster, unreachable } from './errors';
@@ -72,7 +74,8 @@ export function idCommand<F extends object>(
 
 /** Follows an import to its end, then prints its summary; returns its exit code (see ExitCode). */
 export async function followAndReport(ctx: Context, workflowId: string, flags: WaitFlags): Promise<number> {
-  const { handle } = await findImport(ctx.client, workflowId);
+  const { handle, description } = await findImport(ctx.client, workflowId);
+  if (description.type === 'importIntoTargets') return followMultiAndReport(ctx, workflowId, flags);
   const result = await followImport(ctx.client, handle, {
     signal: interruptSignal(),
     workerTimeoutMs: flags.workerTimeout * 1000,
@@ -88,6 +91,28 @@ export async function followAndReport(ctx: Context, workflowId: string, flags: W
     warnProblem(result);
   } else for (const line of summaryLines(result, ctx.link(workflowId))) say(line);
   return exitCodeOf(result);
+}
+
+/** Follows an import into several targets (its children) to its end, then prints each child's summary; its exit code. */
+export async function followMultiAndReport(ctx: Context, workflowId: string, flags: WaitFlags): Promise<number> {
+  const handle = ctx.client.workflow.getHandle<typeof importIntoTargets>(workflowId);
+  const end = await followMulti(ctx.client, handle, {
+    workerTimeoutMs: flags.workerTimeout * 1000,
+    signal: interruptSignal(),
+    print: flags.json ? () => {} : say,
+  });
+  if ('failure' in end) {
+    if (end.failure === 'detached') {
+      say(`\nStopped watching; the imports go on. Watch again: bulkport watch ${workflowId}`);
+      return 130;
+    }
+    process.stderr.write(`Import failed: ${end.failure}\n`);
+    return ExitCode.failed;
+  }
+  const { lines, code } = multiSummary(end, (child) => ctx.link(child));
+  if (flags.json) printJson(end);
+  else for (const line of lines) say(line);
+  return code;
 }
 
 /** With --json, stdout stays JSON; why the import exits 1 goes to stderr. */

@@ -1,8 +1,17 @@
 /** `bulkport import`: the flags, the import request they describe, and starting (and with --wait following) the import. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ImportInput, targetNames, type TargetName } from '../../common/import';
-import { checkSource, importWorkflowId, startDryRun, startImport, type StartedImport, type StartImportRequest } from '../index';
+import {
+  checkSource,
+  importWorkflowId,
+  startDryRun,
+  startImport,
+  startMultiImport,
+  type StartedImport,
+  type StartImportRequest,
+} from '../index';
+import { childImportId } from '../../workflows/multi';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { ImportPlan } from '../../common/import';
 import type { planCatalog } from '../../workflows';
@@ -11,15 +20,26 @@ import { watchWorkers } from '../workers';
 import { ExitCode, exitCodeHelp, rootCause, type ImportFailure } from '../outcome';
 import { delimiterOption, encodingOption, formatOption, recordsPathOption, sourceRefOf, type SourceFlags } from '../source-flags';
 import { CliError } from './errors';
-import { followAndReport, withTemporal, type Context } from './context';
+import { followAndReport, followMultiAndReport, withTemporal, type Context } from './context';
 import { warnWithoutWorker } from './steer';
 import { printJson, say, workerTimeoutOption } from './output';
-import { optionFlags, optionsFromFlags } from './target-flags';
+import { type OptionFlag, optionFlags, optionsFromFlags } from './target-flags';
 
 // ---- import --------------------------------------------------------------------------------
 
+/** `voucherify` or `voucherify,propeller`: each a known target, each once. */
+function targetList(value: string): TargetName[] {
+  const names = value.split(',').map((n) => n.trim());
+  for (const name of names) {
+    if (!(targetNames as readonly string[]).includes(name))
+      throw new InvalidArgumentError(`Allowed choices are ${targetNames.join(', ')} (or several, comma-separated).`);
+  }
+  if (new Set(names).size !== names.length) throw new InvalidArgumentError('name each target once.');
+  return names as TargetName[];
+}
+
 interface ImportFlags extends SourceFlags {
-  target: TargetName;
+  target: TargetName[];
   id?: string;
   taskQueue?: string;
   wait?: boolean;
@@ -31,8 +51,12 @@ interface ImportFlags extends SourceFlags {
 }
 
 /** The import request the flags describe; a flag of the other target is an error rather than ignored. */
-export function importRequestOf(file: string, flags: ImportFlags): StartImportRequest {
-  const options = optionsFromFlags(flags.target, flags);
+export function importRequestOf(
+  file: string,
+  flags: SourceFlags & { target: TargetName; [option: string]: unknown },
+  known: readonly OptionFlag[] = optionFlags,
+): StartImportRequest {
+  const options = optionsFromFlags(flags.target, flags, known);
   const concurrency = options.concurrency as number | undefined;
   const maxConcurrency = (options.maxConcurrency as number | undefined) ?? 32;
   if (concurrency !== undefined && concurrency > maxConcurrency) {
@@ -110,11 +134,54 @@ async function dryRun(ctx: Context, handle: WorkflowHandle<typeof planCatalog>, 
   return planExitCode(end.plan);
 }
 
+/**
+ * One catalog into several targets: a parent import with a child per target. An option flag goes to every target
+ * that takes it (a common one to all).
+ */
+async function importIntoTargets(file: string, flags: ImportFlags, command: Command): Promise<void> {
+  if (flags.dryRun) throw new CliError('--dry-run plans one target at a time: run it once per target');
+  const requests = flags.target.map((target) =>
+    importRequestOf(
+      file,
+      { ...flags, target },
+      optionFlags.filter((f) => f.targets.includes(target)),
+    ),
+  );
+  await withTemporal(command, async (ctx) => {
+    const taskQueue = flags.taskQueue ?? ctx.config.taskQueue;
+    const handle = await explainReusedId(
+      ctx,
+      startMultiImport(
+        ctx.client,
+        { source: requests[0]!.source, targets: requests.map(({ source: _, ...rest }) => rest) },
+        { ...(flags.id ? { workflowId: flags.id } : {}), taskQueue },
+      ),
+    );
+    const id = handle.workflowId;
+    if (flags.json && !flags.wait) return printJson({ workflowId: id, runId: handle.firstExecutionRunId, uiLink: ctx.link(id) });
+    if (!flags.json)
+      say(`Started ${id}: one import per target (${flags.target.map((t) => childImportId(id, t)).join(', ')})\nWeb UI: ${ctx.link(id)}`);
+    if (!flags.wait) {
+      say(`Steer them all: bulkport pause|resume|cancel ${id}; each: bulkport status <child id>`);
+      await warnWithoutWorker(ctx, taskQueue);
+      return;
+    }
+    process.exitCode = await followMultiAndReport(ctx, id, flags);
+  });
+}
+
 export function importCommand(): Command {
   const command = new Command('import')
     .description('Start importing a catalog into a target; with --wait, follow it with live progress bars to the end')
     .argument('<file>', 'the catalog: a local path or an http(s) URL (JSONL, CSV with a header row, or a JSON array)')
-    .addOption(new Option('-t, --target <target>', 'where the products go').choices(targetNames).makeOptionMandatory())
+    .addOption(
+      new Option(
+        '-t, --target <target>',
+        `where the products go: ${targetNames.join(', ')}, or several, comma-separated (one child import each)`,
+      )
+        .argParser(targetList)
+        .makeOptionMandatory(),
+    )
     .addOption(formatOption())
     .addOption(encodingOption())
     .addOption(delimiterOption())
@@ -135,8 +202,10 @@ export function importCommand(): Command {
     .addOption(workerTimeoutOption())
     .addHelpText('after', `\nExample:\n  bulkport import catalog.jsonl --target voucherify --concurrency 8 --wait\n\n${exitCodeHelp}`)
     .action(async (file: string, flags: ImportFlags, command: Command) => {
+      const file_ = await checkSource(file);
+      if (flags.target.length > 1) return importIntoTargets(file_, flags, command);
       // A wrong path is named before anything connects or starts.
-      const request = importRequestOf(await checkSource(file), flags);
+      const request = importRequestOf(file_, { ...flags, target: flags.target[0]! });
       // And the options too, as the workflow will check them (startImport does again, for other callers).
       ImportInput.parse({ ...request, importId: flags.id ?? importWorkflowId(request.target, request.source.location) });
       await withTemporal(command, async (ctx) => {

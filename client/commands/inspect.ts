@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
 import { targetNames, type ImportProgress, type ReportFiles } from '../../common/import';
 import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarget, BulkImportTotal } from '../../common/search-attributes';
+import { childImportId } from '../../workflows/multi';
 import { exitCodeHelp, exitCodeOf } from '../outcome';
 import { followImport, progressLines, summaryLines } from '../progress';
 import { findImport, importStatus, type ImportStatus } from '../status';
@@ -13,7 +14,7 @@ import { CliError } from './errors';
 import { S3Store } from '../../activities/staging/s3-store';
 import { parseAge } from '../clean';
 import { withStore } from './staging';
-import { followAndReport, idCommand, warnProblem, withTemporal, type WaitFlags } from './context';
+import { followAndReport, followMultiAndReport, idCommand, warnProblem, withTemporal, type WaitFlags } from './context';
 import { integer, interruptSignal, printJson, printTable, say, workerTimeoutOption } from './output';
 
 // ---- status and watch ----------------------------------------------------------------------
@@ -39,7 +40,18 @@ export function statusCommand(): Command {
   return idCommand<{ json?: boolean }>(
     'status',
     'Where an import stands: progress while it runs, its summary once it has ended',
-    async (ctx, id, flags) => printStatus(await importStatus(ctx.client, ctx.config, id), flags.json),
+    async (ctx, id, flags) => {
+      const { description } = await findImport(ctx.client, id);
+      if (description.type !== 'importIntoTargets') return printStatus(await importStatus(ctx.client, ctx.config, id), flags.json);
+      // An import into several targets: its children's statuses (their ids follow from its targets).
+      const targets = description.typedSearchAttributes.get(BulkImportTarget)?.split(',') ?? [];
+      const children = await Promise.all(targets.map((t) => importStatus(ctx.client, ctx.config, childImportId(id, t))));
+      if (flags.json) return printJson({ workflowId: id, execution: description.status.name, children });
+      say(
+        `${id}  ${description.typedSearchAttributes.get(BulkImportStatus) ?? '?'} (${description.status.name.toLowerCase()}): one import per target`,
+      );
+      for (const child of children) for (const line of statusLines(child)) say(`  ${line}`);
+    },
   ).option('--json', 'print the status as JSON ({ progress } while running, { summary } when completed)');
 }
 
@@ -47,6 +59,10 @@ export function watchCommand(): Command {
   const description = 'Follow an import with live progress bars until it ends (Ctrl-C stops watching, not the import)';
   return idCommand<WaitFlags>('watch', description, async (ctx, id, flags) => {
     const { handle, description } = await findImport(ctx.client, id);
+    if (description.type === 'importIntoTargets') {
+      process.exitCode = await followMultiAndReport(ctx, id, flags);
+      return;
+    }
     if (description.status.name !== 'RUNNING') {
       // An ended import: its status, and the exit code it ended with.
       const status = await importStatus(ctx.client, ctx.config, id);
