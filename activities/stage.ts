@@ -11,6 +11,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ImportInput, StageResult } from '../common/import';
 import { STAGE_ATTEMPTS } from '../common/timeouts';
+import { compileMapping, INVALID_MAPPING, MappingError } from './mapping';
 import { readRedriveSource } from './redrive';
 import { stageInThread } from './stage-thread-client';
 import type { ChunkLimits, StagedItem } from '../targets/types';
@@ -206,6 +207,7 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
   return async function stage(input: ImportInput, ctx: StageContext): Promise<StageResult> {
     const target = targets.bind(input);
     const format = detectFormat(input.source.location, input.source.format);
+    const mapping = compiledMapping(input);
     const resumed = (ctx.heartbeatDetails as StageHeartbeat | undefined)?.chunksCommitted ?? 0;
     if (resumed) ctx.log('info', 'Staging resumes after a restart', { chunksCommitted: resumed });
 
@@ -281,7 +283,8 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       ...(encoding !== undefined ? { encoding } : {}),
       ...(delimiter !== undefined ? { delimiter } : {}),
       ...(recordsPath !== undefined ? { recordsPath } : {}),
-      keyColumns: target.csvKeyColumns,
+      // A mapping makes the key from columns of the source's own, which only its records can show.
+      ...(mapping ? {} : { keyColumns: target.csvKeyColumns }),
       onNote: (message, level = 'info') => ctx.log(level, `Source: ${message}`),
       // Long stretches without a record (a wrapper object before its array, one huge line) must not look like a dead worker.
       onBytes: () => {
@@ -302,14 +305,22 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
           continue;
         }
         let record = item.record;
-        if (format === 'csv') {
-          columns ??= Object.keys(record as Record<string, string>);
-          record = target.fromCsvRow(record as Record<string, string>);
-          // A cell may hold JSON (attributes): checked as JSON lines are, before anything recurses into it.
-          if (nestedDeeperThan(record, MAX_NESTING_DEPTH)) {
-            await reject({ line: item.line, errors: [{ path: '', message: tooDeepMessage }], raw: item.record });
+        if (format === 'csv') columns ??= Object.keys(record as Record<string, string>);
+        if (mapping) {
+          // The mapping sees the record as the source has it (a CSV row flat, with its own column names).
+          const mapped = await mapping.apply(record);
+          if ('error' in mapped) {
+            await reject({ line: item.line, errors: [mapped.error], raw: item.record });
             continue;
           }
+          record = mapped.product;
+        } else if (format === 'csv') {
+          record = target.fromCsvRow(record as Record<string, string>);
+        }
+        // A cell may hold JSON (attributes), and a mapping may build anything: checked as JSON lines are, before anything recurses into it.
+        if ((mapping || format === 'csv') && nestedDeeperThan(record, MAX_NESTING_DEPTH)) {
+          await reject({ line: item.line, errors: [{ path: '', message: tooDeepMessage }], raw: item.record });
+          continue;
         }
         const parsed = target.productSchema.safeParse(record);
         if (!parsed.success) {
@@ -402,6 +413,17 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
     await writeProgress(true);
     return result;
   };
+}
+
+/** The import's mapping, compiled once for this attempt; one that does not compile fails staging at once, naming the field. */
+function compiledMapping(input: ImportInput) {
+  if (!input.mapping) return undefined;
+  try {
+    return compileMapping(input.mapping);
+  } catch (err) {
+    if (!(err instanceof MappingError)) throw err;
+    throw ApplicationFailure.create({ type: INVALID_MAPPING, message: `The mapping is invalid: ${err.message}`, nonRetryable: true });
+  }
 }
 
 /** What to do is the target's to say (which option to raise, up to what); the size is ours. */

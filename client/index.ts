@@ -8,6 +8,7 @@ import { access, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { WorkflowIdReusePolicy, type Duration } from '@temporalio/common';
+import { compileMapping } from '../activities/mapping';
 import { binaryKindOf, detectFormat, isGzip, utf16Of } from '../activities/sources';
 import { ImportInput, type ImportRequest } from '../common/import';
 import { BulkImportRedriveOf, BulkImportStatus, BulkImportTarget } from '../common/search-attributes';
@@ -185,6 +186,7 @@ export async function startMultiImport(
   const workflowId = options.workflowId ?? importWorkflowId(names.join('-'), location, options.now);
   const source = { ...request.source, location };
   const inputs = request.targets.map((t) => ImportInput.parse({ ...t, source, importId: childImportId(workflowId, t.target) }));
+  for (const input of inputs) if (input.mapping) compileMapping(input.mapping);
   const records = await checkedSource(inputs[0]!.source, options);
   const title = importTitle(names.map(targetTitle).join(' and '), location, records);
   return client.workflow.start<typeof importIntoTargets>('importIntoTargets', {
@@ -212,6 +214,8 @@ async function startWorkflowOf<W extends typeof importCatalog | typeof planCatal
   const location = redriveOf ? request.source.location : await checkSource(request.source.location);
   const workflowId = options.workflowId ?? importWorkflowId(request.target, location, options.now, dryRun ? 'plan' : 'import');
   const input = ImportInput.parse({ ...request, importId: request.importId ?? workflowId, source: { ...request.source, location } });
+  // A mapping's expressions compile here as staging compiles them: a bad one throws (MappingError, naming the field) before anything starts.
+  if (input.mapping) compileMapping(input.mapping);
   const records = await checkedSource(input.source, options);
   const title = redriveOf
     ? `Retry ${records === undefined ? 'the' : records.toLocaleString('en-US')} products of ${redriveOf.importId} that did not succeed, into ${targetTitle(input.target)}`

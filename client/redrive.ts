@@ -64,6 +64,8 @@ export async function redriveRequest(
     request: {
       target: input.target,
       options: merged(input.options ?? {}, overrides(input.target)),
+      // The failed records are the source's own: the same mapping makes them products again.
+      ...(input.mapping ? { mapping: input.mapping } : {}),
       // The report writes failed records back as CSV for a CSV source, as JSON lines otherwise.
       source: {
         location: failedRecords,

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { TargetManifest } from '../targets/manifest';
 import { type Manifests, manifests, type TargetName as ManifestName } from '../targets/manifests';
+import { FieldMapping } from './mapping';
 
 export { manifestOf } from '../targets/manifests';
 export type TargetName = ManifestName;
@@ -46,22 +47,38 @@ export type SourceRef = z.infer<typeof SourceRef>;
 const importBase = {
   importId: ImportId,
   source: SourceRef,
+  /** Turns each source record into the target's product before validation (activities/mapping.ts). */
+  mapping: FieldMapping.optional(),
 };
 
 /** One branch of the import's union: a target's name and its options, every default filled in. */
 type BranchOf<M> =
   M extends TargetManifest<infer N, infer S>
-    ? z.ZodObject<{ importId: typeof ImportId; source: typeof SourceRef; target: z.ZodLiteral<N>; options: z.ZodDefault<z.ZodObject<S>> }>
+    ? z.ZodObject<{
+        importId: typeof ImportId;
+        source: typeof SourceRef;
+        mapping: z.ZodOptional<typeof FieldMapping>;
+        target: z.ZodLiteral<N>;
+        options: z.ZodDefault<z.ZodObject<S>>;
+      }>
     : never;
 type BranchesOf<T extends readonly unknown[]> = T extends readonly [infer H, ...infer R] ? [BranchOf<H>, ...BranchesOf<R>] : [];
 type Branches = BranchesOf<Manifests>;
 
-export const ImportInput = z.discriminatedUnion(
-  'target',
-  manifests.map((m) =>
-    z.object({ ...importBase, target: z.literal(m.name), options: (m.options as z.ZodObject).default(m.options.parse({}) as never) }),
-  ) as unknown as Branches,
-);
+export const ImportInput = z
+  .discriminatedUnion(
+    'target',
+    manifests.map((m) =>
+      z.object({ ...importBase, target: z.literal(m.name), options: (m.options as z.ZodObject).default(m.options.parse({}) as never) }),
+    ) as unknown as Branches,
+  )
+  .refine((input) => !input.mapping?.target || input.mapping.target === input.target, {
+    path: ['mapping', 'target'],
+    error: (issue) => {
+      const input = issue.input as { target: string; mapping: FieldMapping };
+      return `the mapping makes ${input.mapping.target} products, and this import goes to ${input.target}: use a mapping for ${input.target}`;
+    },
+  });
 /** What callers pass: defaults may be left out. */
 export type ImportRequest = z.input<typeof ImportInput>;
 /** What the workflow works with: every default filled in. */

@@ -18,6 +18,9 @@ import type { planCatalog } from '../../workflows';
 import { planExitCode, planLines } from '../plan';
 import { watchWorkers } from '../workers';
 import { ExitCode, exitCodeHelp, rootCause, type ImportFailure } from '../outcome';
+import { loadMapping, MappingFileError } from '../mapping';
+import type { FieldMapping } from '../../common/mapping';
+import { readFile } from 'node:fs/promises';
 import { delimiterOption, encodingOption, formatOption, recordsPathOption, sourceRefOf, type SourceFlags } from '../source-flags';
 import { CliError } from './errors';
 import { followAndReport, followMultiAndReport, withTemporal, type Context } from './context';
@@ -45,6 +48,7 @@ interface ImportFlags extends SourceFlags {
   wait?: boolean;
   json?: boolean;
   dryRun?: boolean;
+  mapping: string[];
   workerTimeout: number;
   /** The option flags (`optionFlags`), by commander's attribute names. */
   [option: string]: unknown;
@@ -85,6 +89,30 @@ export async function announceAndFollow(
     return;
   }
   process.exitCode = await followAndReport(ctx, id, flags);
+}
+
+/** `--mapping` values by target: `[<target>=]<file>`; without a prefix, the only target, or the one the file names. */
+async function mappingsOf(values: string[], targets: TargetName[]): Promise<Map<TargetName, FieldMapping>> {
+  const byTarget = new Map<TargetName, FieldMapping>();
+  for (const value of values) {
+    const prefixed = /^([a-z]+)=(.+)$/.exec(value);
+    let target = prefixed?.[1] as TargetName | undefined;
+    const file = prefixed?.[2] ?? value;
+    if (target !== undefined && !targets.includes(target))
+      throw new CliError(`--mapping ${value}: ${target} is not a target of this import (${targets.join(', ')})`);
+    if (target === undefined && targets.length === 1) target = targets[0];
+    target ??= (JSON.parse(await readFile(file, 'utf8').catch(() => '{}')) as { target?: TargetName }).target;
+    if (target === undefined || !targets.includes(target))
+      throw new CliError(`--mapping ${value}: with several targets, say whose it is: --mapping ${targets[0]}=${file}`);
+    if (byTarget.has(target)) throw new CliError(`--mapping: two mappings for ${target}; give one a target`);
+    byTarget.set(
+      target,
+      await loadMapping(file, target).catch((err: unknown) => {
+        throw err instanceof MappingFileError ? new CliError(err.message) : err;
+      }),
+    );
+  }
+  return byTarget;
 }
 
 /** Ids are never reused (REJECT_DUPLICATE): a start refused for its id says how the earlier import stands, running or ended. */
@@ -140,13 +168,12 @@ async function dryRun(ctx: Context, handle: WorkflowHandle<typeof planCatalog>, 
  */
 async function importIntoTargets(file: string, flags: ImportFlags, command: Command): Promise<void> {
   if (flags.dryRun) throw new CliError('--dry-run plans one target at a time: run it once per target');
-  const requests = flags.target.map((target) =>
-    importRequestOf(
-      file,
-      { ...flags, target },
-      optionFlags.filter((f) => f.targets.includes(target)),
-    ),
-  );
+  const mappings = await mappingsOf(flags.mapping, flags.target);
+  const requests = flags.target.map((target) => {
+    const request = importRequestOf(file, { ...flags, target }, optionFlags.filter((f) => f.targets.includes(target)));
+    const mapping = mappings.get(target);
+    return mapping ? { ...request, mapping } : request;
+  });
   await withTemporal(command, async (ctx) => {
     const taskQueue = flags.taskQueue ?? ctx.config.taskQueue;
     const handle = await explainReusedId(
@@ -187,6 +214,12 @@ export function importCommand(): Command {
     .addOption(delimiterOption())
     .addOption(recordsPathOption())
     .option(
+      '--mapping <[target=]file>',
+      "a field mapping (JSON: a JSONata expression per product field) that turns each source record into the target's product; checked before the import starts; with several targets, one each (voucherify=v.json, or a file that names its target)",
+      (value: string, all: string[]) => [...all, value],
+      [] as string[],
+    )
+    .option(
       '--id <workflow-id>',
       'the workflow id, never reused: one id names one import (default: import-<target>-<file name>-<timestamp>)',
     );
@@ -206,6 +239,8 @@ export function importCommand(): Command {
       if (flags.target.length > 1) return importIntoTargets(file_, flags, command);
       // A wrong path is named before anything connects or starts.
       const request = importRequestOf(file_, { ...flags, target: flags.target[0]! });
+      const mapping = (await mappingsOf(flags.mapping, flags.target)).get(request.target);
+      if (mapping) request.mapping = mapping;
       // And the options too, as the workflow will check them (startImport does again, for other callers).
       ImportInput.parse({ ...request, importId: flags.id ?? importWorkflowId(request.target, request.source.location) });
       await withTemporal(command, async (ctx) => {
