@@ -79,11 +79,8 @@ export function compileMapping(mapping: FieldMapping): CompiledMapping {
       } catch (err) {
         return failingField(record, err);
       }
-      // An object constructor over an array input groups its items: what comes out need not be one object.
-      if (typeof product !== 'object' || product === null || Array.isArray(product)) {
-        return { error: { path: '', message: 'the mapping made no product of this record (its result is not one object)' } };
-      }
-      if (Object.keys(product).length === 0) {
+      // An object constructor: always one object, empty when every field gave nothing.
+      if (Object.keys(product as object).length === 0) {
         return { error: { path: '', message: 'the mapping made no field of this record: every expression gave nothing' } };
       }
       return { product: product as Record<string, unknown> };

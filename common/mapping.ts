@@ -32,10 +32,15 @@ export const FieldMapping = z
     /** Each product field and the JSONata expression that makes it from the source record; undefined leaves it out. */
     fields: z
       .record(z.string().min(1).max(200), z.string().min(1, 'an expression is required (a constant is quoted: "\'EN\'")'))
-      .refine((fields) => Object.keys(fields).length > 0, 'a mapping needs at least one field'),
+      .refine((fields) => Object.keys(fields).length > 0, 'a mapping needs at least one field')
+      // The refinement in the JSON Schema's words.
+      .meta({ minProperties: 1 }),
   })
   .strict()
   .refine((m) => utf8Bytes(JSON.stringify(m)) <= MAX_MAPPING_BYTES, {
     message: `the mapping is over ${MAX_MAPPING_BYTES / 1024} KiB as JSON: it travels in the workflow's input, so keep it to expressions (look-up tables belong in the source)`,
-  });
+  })
+  .describe(
+    `A field mapping: each product field's JSONata expression over the source record (README: Field mapping); at most ${MAX_MAPPING_BYTES / 1024} KiB as JSON.`,
+  );
 export type FieldMapping = z.infer<typeof FieldMapping>;

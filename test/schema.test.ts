@@ -31,6 +31,10 @@ test('the JSON Schema accepts and refuses the requests the workflow does', async
     ["Propeller's 2001-product chunks", { ...base, target: 'propeller', options: { chunkSize: 2001 } }, false],
     ['Voucherify chunks over 10 MiB', { ...base, target: 'voucherify', options: { chunkBytes: 10_485_761 } }, false],
     ['an unknown format', { ...base, target: 'voucherify', source: { location: '/x', format: 'xml' } }, false],
+    ['a field mapping', { ...base, target: 'voucherify', mapping: { target: 'voucherify', fields: { source_id: '`Variant SKU`' } } }, true],
+    ['a mapping without fields', { ...base, target: 'voucherify', mapping: { fields: {} } }, false],
+    ['a mapping with a number for an expression', { ...base, target: 'propeller', mapping: { fields: { price: 19.99 } } }, false],
+    ['a mapping with an unknown key', { ...base, target: 'propeller', mapping: { fields: { sku: 'SKU' }, expression: '$' } }, false],
   ];
   for (const [what, request, valid] of cases) {
     assert.equal(ImportInput.safeParse(request).success, valid, `zod on ${what}`);
