@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { ImportPlan } from '../common/import';
+import { rootCause } from '../client/outcome';
+import { ImportInput, type ImportPlan } from '../common/import';
 import { ExitCode, useCliHarness } from './cli-harness';
 
 const h = useCliHarness('mapping-import');
@@ -121,6 +122,24 @@ describe('field mapping', () => {
     assert.equal(wrongTarget.code, ExitCode.failed, wrongTarget.output);
     assert.match(wrongTarget.stderr, /makes voucherify products, not propeller: pick the mapping for propeller/);
     assert.equal(JSON.stringify([h.voucherify.stats().requests, h.propeller.stats().requests]), requestsBefore, 'no request to a target');
+  });
+
+  test('a start that skipped the client’s check: staging refuses the mapping at once (InvalidMapping), naming the field', async () => {
+    const workflowId = `mapping-unchecked-${Date.now()}`;
+    // Valid in shape (the workflow's own check passes), but an expression does not compile.
+    const input = ImportInput.parse({
+      importId: workflowId,
+      target: 'voucherify',
+      source: { location: sample },
+      mapping: { fields: { source_id: '`Variant SKU`', price: '$number(`Variant Price`' } },
+    });
+    const handle = await h.t.client.workflow.start('importCatalog', { taskQueue: h.worker.taskQueue, workflowId, args: [input] });
+    const failure = await handle.result().then(
+      () => assert.fail('the import should fail'),
+      (err: unknown) => rootCause(err),
+    );
+    assert.equal(failure.type, 'InvalidMapping');
+    assert.match(failure.message, /The mapping is invalid: field price: Expected "\)" before end of expression \(JSONata S0203/);
   });
 
   test('--dry-run with --mapping stages through the mapping and sends nothing', async () => {
