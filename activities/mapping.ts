@@ -38,14 +38,41 @@ export interface CompiledMapping {
 
 type Expression = ReturnType<typeof jsonata>;
 
+/**
+ * Functions whose value changes from one evaluation to the next. A retried staging attempt must make the same product of
+ * a record, byte for byte: chunks are cut by size, and the attempt keeps the chunks an earlier one committed.
+ */
+const UNSTABLE = new Set(['now', 'millis', 'random']);
+
+/** The first of them the expression's syntax tree names (called or passed around), if any. */
+function unstableFunctionIn(node: unknown): string | undefined {
+  const stack = [node];
+  while (stack.length > 0) {
+    const next = stack.pop();
+    if (typeof next !== 'object' || next === null) continue;
+    const { type, value } = next as { type?: unknown; value?: unknown };
+    if (type === 'variable' && typeof value === 'string' && UNSTABLE.has(value)) return value;
+    stack.push(...Object.values(next));
+  }
+  return undefined;
+}
+
 /** Compiles every field (a MappingError names the first that fails) and the whole product as one expression. */
 export function compileMapping(mapping: FieldMapping): CompiledMapping {
   const fields: [string, Expression][] = Object.entries(mapping.fields).map(([name, source]) => {
+    let expression: Expression;
     try {
-      return [name, jsonata(source)];
+      expression = jsonata(source);
     } catch (err) {
       throw new MappingError(`field ${name}: ${jsonataMessage(err)}, in ${JSON.stringify(source)}`);
     }
+    const unstable = unstableFunctionIn(expression.ast());
+    if (unstable) {
+      throw new MappingError(
+        `field ${name}: $${unstable} gives another value each time, and staging must make the same product of a record on every attempt: take the value from the source instead`,
+      );
+    }
+    return [name, expression];
   });
   // One evaluation per record instead of one per field: JSONata 2 awaits every step, so each evaluation costs.
   // Each field compiled alone, so in parentheses it is one balanced term of the object.

@@ -81,6 +81,15 @@ describe('compileMapping', () => {
         /^field price: Expected "\)" before end of expression \(JSONata S0203 at character \d+\), in "\$round/.test(err.message),
     );
   });
+
+  test('$now, $millis and $random are refused: a retried staging attempt must make the same products', () => {
+    assert.throws(
+      () => compileMapping({ fields: { sku: 'SKU', metadata: "{ 'imported_at': $now() }" } }),
+      (err: unknown) => err instanceof MappingError && /^field metadata: \$now gives another value each time/.test(err.message),
+    );
+    assert.throws(() => compileMapping({ fields: { sku: '($f := $random; $string($f()))' } }), /field sku: \$random/);
+    assert.doesNotThrow(() => compileMapping({ fields: { sku: "$string(now) & 'random'" } }), 'fields and strings of those names are fine');
+  });
 });
 
 describe('FieldMapping', () => {
