@@ -5,7 +5,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { rootCause } from '../client/outcome';
@@ -81,7 +81,7 @@ describe('field mapping', () => {
     );
   });
 
-  test('a record the mapping cannot handle is an invalid row naming the field; the rest imports', async () => {
+  test('a record the mapping cannot handle is an invalid row naming the field; the rest imports; fixed, a retry maps it', async () => {
     const header = 'Handle,Title,Variant SKU,Variant Price';
     const file = await h.file('prices.csv', `${header}\nmug,Mug,MUG-1,12.50\nmug,,MUG-2,n/a\nmug,,MUG-3,9\n`);
     const run = await h.importFile(file, 'voucherify', ['--mapping', mappingFor('voucherify')]);
@@ -99,6 +99,13 @@ describe('field mapping', () => {
       /^price: the mapping failed: Unable to cast value to a number: "n\/a" \(JSONata D3030 at character \d+\)$/,
     );
     assert.equal(h.voucherify.getProduct('MUG-3')?.price, 900);
+
+    // Fixed in the failed records (the source's row), a retry maps it with the same mapping.
+    const failedRecords = run.status!.summary!.files.failedRecords;
+    await writeFile(failedRecords, (await readFile(failedRecords, 'utf8')).replace('n/a', '7.25'));
+    const retry = await h.bulkport(['retry', run.status!.workflowId, '--include-invalid', '--wait', '--json', '--worker-timeout', '30']);
+    assert.equal(retry.code, ExitCode.ok, retry.stderr);
+    assert.equal(h.voucherify.getProduct('MUG-2')?.price, 725);
   });
 
   test('a bad mapping file is refused before anything starts, naming the field and the JSONata error', async () => {
