@@ -21,7 +21,8 @@ export async function childImports(client: Client, handle: MultiHandle, workerTi
       const children = await client.connection
         .withDeadline(Date.now() + 5000, () => handle.query(childImportsQuery))
         .catch(() => undefined);
-      if (children) return children;
+      // Followed once all are started: a child not started yet is not found.
+      if (children?.every((c) => c.started !== false)) return children;
     }
     await new Promise((r) => setTimeout(r, 1000));
   }

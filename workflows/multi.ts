@@ -20,6 +20,8 @@ export interface MultiImportRequest {
 export interface ChildImport {
   target: TargetName;
   workflowId: string;
+  /** Started yet (the parent starts them one after the other). */
+  started?: boolean;
 }
 
 export interface MultiImportSummary {
@@ -48,10 +50,12 @@ export async function importIntoTargets(request: MultiImportRequest): Promise<Mu
     workflowId: childImportId(id, t.target),
     request: { ...t, importId: childImportId(id, t.target), source: request.source } as ImportRequest,
   }));
-  wf.setHandler(childImportsQuery, () => children.map(({ target, workflowId }) => ({ target, workflowId })));
+  const started: wf.ChildWorkflowHandle<typeof importCatalog>[] = [];
+  wf.setHandler(childImportsQuery, () =>
+    children.map(({ target, workflowId }, i) => ({ target, workflowId, started: i < started.length })),
+  );
 
   // Steering reaches every child started; a child started later gets what was asked before it.
-  const started: wf.ChildWorkflowHandle<typeof importCatalog>[] = [];
   let paused = false;
   let cancelReason: string | undefined;
   const toAll = (send: (child: wf.ChildWorkflowHandle<typeof importCatalog>) => Promise<void>) => {

@@ -170,7 +170,11 @@ async function importIntoTargets(file: string, flags: ImportFlags, command: Comm
   if (flags.dryRun) throw new CliError('--dry-run plans one target at a time: run it once per target');
   const mappings = await mappingsOf(flags.mapping, flags.target);
   const requests = flags.target.map((target) => {
-    const request = importRequestOf(file, { ...flags, target }, optionFlags.filter((f) => f.targets.includes(target)));
+    const request = importRequestOf(
+      file,
+      { ...flags, target },
+      optionFlags.filter((f) => f.targets.includes(target)),
+    );
     const mapping = mappings.get(target);
     return mapping ? { ...request, mapping } : request;
   });
