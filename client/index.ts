@@ -129,7 +129,8 @@ export class SourceNotFoundError extends Error {}
 
 /** A URL as it is; a local path made absolute, after checking that it names a readable file. */
 export async function checkSource(location: string): Promise<string> {
-  if (/^https?:\/\//.test(location)) return location;
+  // A URL or a bucket object is the worker's to reach.
+  if (/^(https?|s3):\/\//.test(location)) return location;
   const file = path.resolve(location);
   const info = await stat(file).catch(() => undefined);
   const relative = path.isAbsolute(location) ? '' : ` (a relative path is taken from ${process.cwd()})`;
@@ -170,7 +171,7 @@ async function checkedSource(source: ImportInput['source'], options: StartImport
   if (recordsPath !== undefined && format !== 'json')
     throw new Error(`--records-path applies to a JSON source only; ${location} is ${format}`);
   if (delimiter !== undefined && format !== 'csv') throw new Error(`--delimiter applies to a CSV source only; ${location} is ${format}`);
-  return options.countRecords !== false && !location.startsWith('http') && !redriveOf
+  return options.countRecords !== false && !/^(https?|s3):\/\//.test(location) && !redriveOf
     ? await countRecords(location, format, source.encoding)
     : (options.records ?? undefined);
 }

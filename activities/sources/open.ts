@@ -2,9 +2,13 @@ import { createReadStream } from 'node:fs';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import got, { HTTPError, RequestError } from 'got';
+import { S3ServiceException } from '@aws-sdk/client-s3';
+import { S3Store } from '../staging/s3-store';
 import { SourceError, type ReadSourceOptions } from './types';
 
 export const isHttpUrl = (location: string): boolean => /^https?:\/\//i.test(location);
+/** An object in an S3-compatible bucket: `s3://bucket/key`. */
+export const isS3Url = (location: string): boolean => /^s3:\/\//i.test(location);
 
 /** The URL as it may appear in logs and errors: no credentials, no query string (signed URLs carry secrets there). */
 export function redactLocation(location: string): string {
@@ -22,19 +26,27 @@ function localPath(location: string): string {
   const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(location)?.[1];
   if (scheme) {
     throw new SourceError(
-      `unsupported source location ${redactLocation(location)}: use a local path or an http(s) URL (for ${scheme}, a pre-signed https URL)`,
+      `unsupported source location ${redactLocation(location)}: use a local path, an http(s) URL or s3://bucket/key (for ${scheme}, a pre-signed https URL)`,
     );
   }
   return location;
 }
 
+function s3Object(location: string): Readable {
+  const { store, key } = S3Store.forObject(location);
+  return store.readStream(key);
+}
+
 export function openSource(location: string, opts: ReadSourceOptions): Readable {
   const stream: Readable = opts.open
     ? opts.open()
-    : isHttpUrl(location)
-      ? // Retries are left to the activity, which restarts the read as a whole.
-        got.stream(location, { retry: { limit: 0 }, timeout: { connect: 30_000, socket: 120_000 } })
-      : createReadStream(localPath(location), opts.highWaterMark ? { highWaterMark: opts.highWaterMark } : {});
+    : isS3Url(location)
+      ? // The object through the AWS SDK's default chain (AWS_* variables, a profile, a role), as the staging bucket is.
+        s3Object(location)
+      : isHttpUrl(location)
+        ? // Retries are left to the activity, which restarts the read as a whole.
+          got.stream(location, { retry: { limit: 0 }, timeout: { connect: 30_000, socket: 120_000 } })
+        : createReadStream(localPath(location), opts.highWaterMark ? { highWaterMark: opts.highWaterMark } : {});
   if (opts.signal) addAbortSignal(opts.signal, stream);
   return stream;
 }
@@ -76,9 +88,17 @@ export function describeSourceError(err: unknown, location: string): unknown {
     );
   }
   if (err instanceof RequestError) return describeRequestError(err, where);
+  if (err instanceof S3ServiceException) {
+    const status = err.$metadata.httpStatusCode ?? 0;
+    return new SourceError(
+      `reading the source ${where} failed: ${err.name} (HTTP ${status}); check the bucket and key, and the AWS_* variables of the worker`,
+      status >= 500 || status === 429,
+    );
+  }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOENT':
+      if (isS3Url(location)) return new SourceError(`no source object ${where}: check the bucket and the key`);
       return new SourceError(`source file not found: ${where} (check the path; relative paths are resolved from ${process.cwd()})`);
     case 'EACCES':
     case 'EPERM':

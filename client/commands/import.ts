@@ -204,7 +204,7 @@ async function importIntoTargets(file: string, flags: ImportFlags, command: Comm
 export function importCommand(): Command {
   const command = new Command('import')
     .description('Start importing a catalog into a target; with --wait, follow it with live progress bars to the end')
-    .argument('<file>', 'the catalog: a local path or an http(s) URL (JSONL, CSV with a header row, or a JSON array)')
+    .argument('<file>', 'the catalog: a local path, an http(s) URL or s3://bucket/key (JSONL, CSV with a header row, or a JSON array)')
     .addOption(
       new Option(
         '-t, --target <target>',

@@ -21,7 +21,10 @@ const interval = (value: string) => {
 function createCommand(): Command {
   const command = new Command('create')
     .description('Import a source on a cron or an interval: each run is an ordinary import, with delta sync on (--skip-unchanged)')
-    .argument('<source>', "an http(s) URL (or a path on the workers' machines) read again at every run")
+    .argument(
+      '<source>',
+      "an http(s) URL, s3://bucket/key (read with the workers' AWS_* settings) or a path on the workers' machines, read again at every run",
+    )
     .addOption(new Option('-t, --target <target>', 'where the products go').choices(targetNames).makeOptionMandatory())
     .option('--cron <expression>', 'when to run, as cron in UTC: "0 2 * * *" is 02:00 every night')
     .addOption(new Option('--every <interval>', 'or how often: 30m, 6h, 1d').argParser(interval))
