@@ -522,7 +522,22 @@ test('a missing file, a directory and an unsupported scheme say what to check', 
   const missing = join(scratch, 'nope.csv');
   await assert.rejects(collect(missing, 'csv'), { name: 'SourceError', message: new RegExp(`^source file not found: ${missing}`) });
   await assert.rejects(collect(scratch, 'jsonl'), /source path is a directory/);
-  await assert.rejects(collect('s3://bucket/products.csv', 'csv'), /use a local path or an http\(s\) URL/);
+  await assert.rejects(collect('ftp://host/products.csv', 'csv'), /use a local path, an http\(s\) URL or s3:\/\/bucket\/key/);
+});
+
+test('a bucket object without the AWS settings to read it says which to set', async () => {
+  const saved = { region: process.env.AWS_REGION, fallback: process.env.AWS_DEFAULT_REGION };
+  delete process.env.AWS_REGION;
+  delete process.env.AWS_DEFAULT_REGION;
+  try {
+    await assert.rejects(collect('s3://bucket/products.csv', 'csv'), {
+      name: 'SourceError',
+      message: /^reading the source s3:\/\/bucket\/products\.csv failed: Region is missing; set the worker's AWS_REGION/,
+    });
+  } finally {
+    if (saved.region !== undefined) process.env.AWS_REGION = saved.region;
+    if (saved.fallback !== undefined) process.env.AWS_DEFAULT_REGION = saved.fallback;
+  }
 });
 
 test('an abort signal stops reading', async () => {

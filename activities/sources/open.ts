@@ -95,6 +95,12 @@ export function describeSourceError(err: unknown, location: string): unknown {
       status >= 500 || status === 429,
     );
   }
+  // The SDK's own setup errors (no region, no credentials) before any request.
+  if (isS3Url(location) && err instanceof Error && (err as NodeJS.ErrnoException).code !== 'ENOENT') {
+    return new SourceError(
+      `reading the source ${where} failed: ${err.message}; set the worker's AWS_REGION and credentials (and AWS_ENDPOINT_URL for an S3-compatible server)`,
+    );
+  }
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOENT':
