@@ -3,14 +3,14 @@
  * with its Web UI, every target's simulator (targets/dev.ts), a worker and a client, pointed at each other.
  */
 import type { Client } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger } from '@temporalio/worker';
 import { connectClient } from '../client';
 import { temporalConfigFromEnv, type TemporalConfig } from '../common/temporal-config';
 import type { TargetName } from '../common/import';
 import type { CommonSandboxOptions, PropellerSandbox, SandboxHandle, VoucherifySandbox } from '../sandbox';
 import { devTarget } from '../targets/dev';
 import { manifests } from '../targets/manifests';
-import { connectWorker, createImportWorker } from '../workers/worker';
+import { connectWorker, createImportWorker, installRuntime } from '../workers/worker';
 import { startDevServer } from './dev-server';
 
 export interface LocalStack {
@@ -32,7 +32,8 @@ export interface LocalStackOptions {
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // As the worker installs it: BULKPORT_METRICS_ADDRESS serves the demo's metrics too.
+  installRuntime({ logger: new DefaultLogger('WARN') });
   options.log('Starting the Temporal dev server and Web UI …');
   const server = await startDevServer({ ui: true, log: options.log });
   const uiPort = Number(server.address.split(':').pop()) + 1000;
