@@ -6,26 +6,19 @@
  * and a counter instead; they are only ever written into headers, which replay does not compare.
  */
 import { workflowInfo } from '@temporalio/workflow';
+import { cyrb64 } from '../activities/staging/keyset';
 
 let issued = 0;
-
-/** 32 bits of cyrb53's mixing over the text, seeded. */
-function mix(text: string, seed: number): number {
-  let h1 = 0xdeadbeef ^ seed;
-  let h2 = 0x41c6ce57 ^ seed;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ ch, 2654435761);
-    h2 = Math.imul(h2 ^ ch, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  return h1 >>> 0;
-}
+const words = new Uint32Array(2);
 
 function idOf(bytes: number): string {
   const seed = `${workflowInfo().runId}:${++issued}`;
   let hex = '';
-  for (let i = 0; i < bytes / 4; i++) hex += mix(seed, i).toString(16).padStart(8, '0');
+  // 64 bits a hash: the key set's (pure, no imports), over the run id, the counter and the part.
+  for (let i = 0; i < bytes / 8; i++) {
+    cyrb64(`${seed}:${i}`, words);
+    hex += words[0]!.toString(16).padStart(8, '0') + words[1]!.toString(16).padStart(8, '0');
+  }
   // An all-zero id is invalid in OpenTelemetry.
   return /^0+$/.test(hex) ? `${hex.slice(0, -1)}1` : hex;
 }
