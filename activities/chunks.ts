@@ -9,8 +9,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { productsIn, zeroOutcomes, type ImportInput, type OutcomeCounts } from '../common/import';
 import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targets/http';
 import type { FailedOutcome, ItemOutcome } from '../common/outcome';
-import type { StagedItem } from '../targets/types';
-import { readChunk, writeChunk, writeOutcomes } from './staging/files';
+import type { ItemHead } from '../targets/types';
+import { readChunk, readChunkHeads, readChunkToSend, writeChunk, writeOutcomes } from './staging/files';
 import type { StagingStore } from './staging/store';
 import { ActionPace, firstPollDelay, formatDuration, nextPollDelay } from './poll-schedule';
 import { recordQuotaWait } from '../common/metrics';
@@ -77,13 +77,19 @@ const MAX_FAILING_POLL_BACKOFF_MS = 30_000;
 const pace = new ActionPace();
 
 export function createChunkActivities(store: StagingStore, targets: TargetRegistry) {
-  async function record(input: ImportInput, id: string, items: StagedItem[], outcomes: ItemOutcome[], unknown = 0): Promise<OutcomeCounts> {
+  async function record(
+    input: ImportInput,
+    id: string,
+    items: readonly ItemHead[],
+    outcomes: ItemOutcome[],
+    unknown = 0,
+  ): Promise<OutcomeCounts> {
     await writeOutcomes(store, input.importId, id, items, outcomes);
     return countOutcomes(outcomes, unknown);
   }
   /** Every product of the chunk gets the same outcome: the chunk failed, or was set aside, as a whole (and says why). */
   async function recordWhole(input: ImportInput, chunkId: string, outcome: FailedOutcome): Promise<OutcomeCounts> {
-    const items = await readChunk(store, input.importId, chunkId);
+    const items = await readChunkHeads(store, input.importId, chunkId);
     return withIssue(
       await record(
         input,
@@ -101,13 +107,13 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       const ctx = Context.current();
       if (notBefore !== undefined && notBefore > Date.now()) await ctx.sleep(notBefore - Date.now());
       const api = targets.api(input.target);
-      const items = await readChunk(store, input.importId, chunkId);
       const submitCtx = targets.context(input, {
         signal: ctx.cancellationSignal,
         heartbeat: (d) => ctx.heartbeat(d),
         lastHeartbeat: ctx.info.heartbeatDetails,
       });
       if (api.mode === 'synchronous') {
+        const items = await readChunk(store, input.importId, chunkId);
         const started = performance.now();
         const answer = await api.submit(items, submitCtx);
         const load = {
@@ -116,19 +122,22 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         };
         return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries), load };
       }
-      const answer = await api.submit(items, submitCtx);
+      // An asynchronous target gets the bodies as the staged bytes: the chunk is never decoded product by product.
+      const chunk = await readChunkToSend(store, input.importId, chunkId);
+      const answer = await api.submit(chunk, submitCtx);
       if (answer.accepted)
         return {
           kind: 'accepted',
           actionId: answer.actionId,
-          products: items.length,
+          products: chunk.heads.length,
           resends: answer.resends,
           ...(answer.quota ? { quota: answer.quota } : {}),
         };
-      if (items.length === 1) {
+      if (chunk.heads.length === 1) {
         const error = 'the product alone is larger than the target accepts in one request';
-        return { kind: 'completed', counts: await record(input, chunkId, items, [{ kind: 'invalid', error }]) };
+        return { kind: 'completed', counts: await record(input, chunkId, chunk.heads, [{ kind: 'invalid', error }]) };
       }
+      const items = await readChunk(store, input.importId, chunkId);
       const half = Math.ceil(items.length / 2);
       const parts = [`${chunkId}.0`, `${chunkId}.1`];
       await writeChunk(store, input.importId, parts[0]!, items.slice(0, half));
@@ -175,7 +184,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       const began = Date.now();
       const recordAll = (outcome: FailedOutcome) => recordWhole(input, chunkId, outcome);
       // The submission's product count shapes the first poll; an import started before it was passed reads the chunk.
-      const products = given ?? (await readChunk(store, input.importId, chunkId)).length;
+      const products = given ?? (await readChunkHeads(store, input.importId, chunkId)).length;
       const firstMs = firstPollDelay(products, pace.estimate(input.target), floorMs);
       let delay = firstMs;
       let polls = 0;
@@ -234,7 +243,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         if (poll.finished) {
           // Only a wait that no failure stretched tells how fast the target works.
           if (!pollsFailed) pace.observe(input.target, products, Date.now() - began, polls === 1);
-          const items = await readChunk(store, input.importId, chunkId);
+          const items = await readChunkHeads(store, input.importId, chunkId);
           return record(input, chunkId, items, items.map(poll.outcomeOf));
         }
         const now = Date.now();

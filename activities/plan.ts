@@ -4,7 +4,7 @@
  */
 import { Context } from '@temporalio/activity';
 import { chunkIdOf, type ImportInput, type ImportPlan, type StageResult } from '../common/import';
-import { describeErrors, invalidKey, type InvalidRow, readChunk, readJsonLines } from './staging/files';
+import { describeErrors, invalidKey, type InvalidRow, readChunkHeads, readJsonLines } from './staging/files';
 import type { StagingStore } from './staging/store';
 import type { TargetRegistry } from './targets';
 
@@ -20,7 +20,7 @@ export function createPlanActivities(store: StagingStore, targets: TargetRegistr
         // Only a target whose requests depend on the products (Propeller: one per source) reads its chunks back.
         requests = 0;
         for (let i = 0; i < stage.chunks; i++) {
-          const items = await readChunk(store, input.importId, chunkIdOf(0, i));
+          const items = await readChunkHeads(store, input.importId, chunkIdOf(0, i));
           requests += target.requestsFor(items.map((item) => item.key));
           Context.current().heartbeat(i);
         }

@@ -35,7 +35,7 @@ import {
   invalidKey,
   metaKey,
   readAllJsonLines,
-  readChunk,
+  readChunkHeads,
   stagedKey,
   unchangedKey,
   writeChunk,
@@ -217,7 +217,7 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
     // A duplicate's first occurrence is confirmed from memory or from its committed chunk file (see KeySet).
     const keys = new KeySet({
       committed: () => commits.committed,
-      readChunk: (index) => readChunk(store, input.importId, chunkId(0, index)),
+      readChunk: (index) => readChunkHeads(store, input.importId, chunkId(0, index)),
     });
     // Delta sync: products the target confirmed as they are now are not sent (see staging/delta.ts).
     const { skipUnchanged, full } = input.options;

@@ -8,6 +8,7 @@
  * WORKER_NODE_OPTIONS, when set, is the worker's NODE_OPTIONS (e.g. --max-old-space-size=384), and the worker's alone.
  * BENCH_STAGING=s3 stages in a bucket of a MinIO server the bench starts (scripts/minio-server.ts, built on first use)
  * instead of a local folder; MinIO's own peak RSS is printed too.
+ * BENCH_WORKER=source runs `workers/main.ts` through tsx (`npm run worker`) instead of the built dist/worker.js.
  * Issue 11's memory goals: ≤ 300 MB peak for a 1M import, RSS flat across 10 imports in one worker.
  */
 import { spawn } from 'node:child_process';
@@ -20,6 +21,7 @@ import { startImport } from '../client';
 import type { TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { buildDist, distDir } from '../scripts/build';
 import { startDevServer } from '../scripts/dev-server';
 import { startMinio } from '../scripts/minio-server';
 import { startSandboxProcess } from './sandbox-process';
@@ -55,12 +57,16 @@ const file = await writeCatalog(path.resolve('.bulkport/bench', `memory-${target
   keyPrefix: 'mem',
 });
 const taskQueue = `memory-${process.pid}`;
-const worker = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+// The worker as the image runs it (dist/, built here), or BENCH_WORKER=source as `npm run worker` runs it (tsx).
+const fromSource = process.env.BENCH_WORKER === 'source';
+if (!fromSource) await buildDist();
+const worker = spawn(process.execPath, fromSource ? ['--import', 'tsx', 'workers/main.ts'] : [path.join(distDir, 'worker.js')], {
   env: {
     ...process.env,
     ...sandbox.env,
     TEMPORAL_ADDRESS: server.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
+    BULKPORT_WORKFLOW_BUNDLE: '',
     ...staging,
     ...(process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {}),
   },
@@ -70,7 +76,16 @@ const pid = worker.pid ?? Number.NaN;
 
 try {
   const stagingIn = minio ? 's3' : 'folder';
-  console.error(JSON.stringify({ target, products: count, imports, staging: stagingIn, worker: 'started', ...(await memoryOf(pid)) }));
+  console.error(
+    JSON.stringify({
+      target,
+      products: count,
+      imports,
+      staging: stagingIn,
+      worker: fromSource ? 'source' : 'dist',
+      ...(await memoryOf(pid)),
+    }),
+  );
   for (let i = 1; i <= imports; i++) {
     let peak = 0;
     const sampler = setInterval(() => {

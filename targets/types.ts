@@ -21,6 +21,18 @@ export interface StagedItem {
   body: string;
 }
 
+/** What names a product of a chunk: its source line and its key. */
+export type ItemHead = Pick<StagedItem, 'line' | 'key'>;
+
+/**
+ * A chunk as an asynchronous target sends it: its products' heads, and their bodies joined by commas between a head and
+ * a tail (`[` … `]`) as bytes, copied from the staged file as they are (never parsed, never made a string).
+ */
+export interface ChunkToSend {
+  heads: readonly ItemHead[];
+  joinBodies(head: string, tail: string): Buffer;
+}
+
 /** How the target answered for one product: `common/outcome.ts` has the vocabulary. */
 export type { ItemOutcome };
 
@@ -73,13 +85,13 @@ export interface AsyncActionApi<T extends TargetName = TargetName> {
    * earlier action could not be found; an action found is polled instead and is no resend. `quota`: what the
    * answer's headers said about the account's quota, for the workflow to plan the next calls with.
    */
-  submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<SubmitAnswer>;
+  submit(chunk: ChunkToSend, ctx: SubmitContext<T>): Promise<SubmitAnswer>;
   poll(actionId: string, ctx: SubmitContext<T>): Promise<ActionPoll>;
 }
 
 export type ActionPoll =
   | { finished: false; status: string; progress: number }
-  | { finished: true; status: string; outcomeOf(item: StagedItem): ItemOutcome };
+  | { finished: true; status: string; outcomeOf(item: ItemHead): ItemOutcome };
 
 /** The target answers each product within the request. */
 export interface SynchronousApi<T extends TargetName = TargetName> {

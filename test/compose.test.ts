@@ -42,6 +42,7 @@ interface Service {
   image?: string;
   build?: unknown;
   command?: string[];
+  entrypoint?: string[];
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
   deploy?: { replicas?: number };
@@ -114,6 +115,20 @@ test('the cluster: PostgreSQL, schema and search attributes set up first, worker
     for (const key of ['AWS_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) assert.ok(env[key], `${name}: ${key}`);
     assert.equal(env.AWS_ACCESS_KEY_ID, service('minio').environment?.MINIO_ROOT_USER, `${name} signs in to MinIO`);
   }
+  // The image's services run node on a script: TypeScript through tsx, the worker as `npm run build` compiled it.
+  const dockerfile = await readFile(path.join(root, 'Dockerfile'), 'utf8');
+  const instruction = (name: string) => JSON.parse(new RegExp(`^${name} (\\[.*\\])$`, 'm').exec(dockerfile)?.[1] ?? '[]') as string[];
+  assert.match(dockerfile, /^RUN npm run build$/m, 'the image builds dist/');
+  for (const [name, s] of Object.entries(services).filter(([, s]) => s.build)) {
+    const argv = [...(s.entrypoint ?? instruction('ENTRYPOINT')), ...(s.command ?? instruction('CMD'))];
+    assert.equal(argv[0], 'node', `${name}: ${argv.join(' ')}`);
+    const script = argv.find((arg) => /\.[jt]s$/.test(arg)) ?? '';
+    if (script.endsWith('.ts')) assert.deepEqual(argv.slice(1, 3), ['--import', 'tsx'], `${name} runs ${script} through tsx`);
+    else assert.ok(['dist/worker.js'].includes(script), `${name} runs ${script}, which npm run build does not write`);
+  }
+  assert.deepEqual(worker.entrypoint ?? instruction('ENTRYPOINT'), ['node']);
+  assert.deepEqual(worker.command, ['dist/worker.js'], 'the workers run the built worker');
+
   const metrics = /^0\.0\.0\.0:(\d+)$/.exec(worker.environment?.BULKPORT_METRICS_ADDRESS ?? '');
   assert.ok(metrics, `BULKPORT_METRICS_ADDRESS=${worker.environment?.BULKPORT_METRICS_ADDRESS}`);
   assert.ok(worker.expose?.includes(metrics[1]!), `the metrics port ${metrics[1]} is exposed`);

@@ -9,6 +9,7 @@ import { DEFAULT_HTTP_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS, S
 import { VoucherifyOptions } from '../common/import';
 import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox/index';
 import { connectVoucherify, earlierSend, sourceIdsOfReport } from '../targets/voucherify/api';
+import { chunkOfItems } from '../targets/http';
 import type { StagedItem } from '../targets/types';
 import { activityDefaults } from '../workflows/import';
 
@@ -53,7 +54,7 @@ const posts = () => sandbox.stats().requests['POST /v1/products/bulk/async'] ?? 
 async function attempt(api: ReturnType<typeof connectVoucherify>, items: StagedItem[], lastHeartbeat?: unknown) {
   let beat: unknown = lastHeartbeat;
   try {
-    const answer = await api.submit(items, { options, lastHeartbeat, heartbeat: (d) => (beat = d) });
+    const answer = await api.submit(chunkOfItems(items), { options, lastHeartbeat, heartbeat: (d) => (beat = d) });
     return { answer, beat };
   } catch (error) {
     return { error, beat };

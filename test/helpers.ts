@@ -146,8 +146,10 @@ export function spawnWorkerProcess(env: {
   stagingDir: string;
   /** More of the worker's settings (BULKPORT_METRICS_ADDRESS …). */
   extraEnv?: Record<string, string>;
+  /** Node's arguments: `npm run worker`'s by default; a built worker's entry (dist/worker.js) instead. */
+  args?: string[];
 }): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+  const child = spawn(process.execPath, env.args ?? ['--import', 'tsx', 'workers/main.ts'], {
     env: {
       ...process.env,
       ...env.targetEnv,

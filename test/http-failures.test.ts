@@ -18,6 +18,7 @@ import {
   toFailure,
   type QuotaHeaders,
   type TargetSettings,
+  joinedBody,
 } from '../targets/http';
 import { voucherifyQuotaHeaders } from '../targets/voucherify/quota-headers';
 
@@ -220,4 +221,17 @@ test('missing settings are a misconfiguration no retry can fix, naming every mis
       err.nonRetryable &&
       err.message === "Missing VOUCHERIFY_API_URL, VOUCHERIFY_APP_TOKEN in the worker's environment. Set them.",
   );
+});
+
+test('a request body joined as bytes is the UTF-8 of the joined text, multi-byte characters and all', () => {
+  const bodies = ['{"a":"é"}', '{"b":"\u2028 ü 😀"}', '{"c":1}'];
+  for (const [head, list, tail] of [
+    ['[', bodies, ']'],
+    ['{"products":[', bodies.slice(0, 1), ']}'],
+    ['[', [], ']'],
+  ] as const) {
+    const bytes = joinedBody(head, list, tail);
+    const text = `${head}${list.join(',')}${tail}`;
+    assert.ok(bytes.equals(Buffer.from(text)), `${bytes.toString()} is ${text}`);
+  }
 });

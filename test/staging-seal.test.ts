@@ -14,6 +14,8 @@ import {
   encodeItem,
   readAllJsonLines,
   readChunk,
+  readChunkHeads,
+  readChunkToSend,
   writeChunk,
   writeLines,
 } from '../activities/staging/files';
@@ -65,9 +67,12 @@ describe('sealed staging files', () => {
     const byLines = new LocalFolderStore(store.root);
     Object.defineProperty(byLines, 'writeText', { value: undefined });
     const lines = items.map(encodeItem).concat(['{"u":"ü \\u2028 \\"quoted\\""}']);
+    // Many pieces of bytes (writeLines joins about 32,000 characters at a time), multi-byte characters in them.
+    const many = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ i, name: `Produkt ${i} – größe ${'é'.repeat(i % 40)}` }));
     for (const [key, content] of [
       ['whole', lines],
       ['whole-empty', []],
+      ['whole-many', many],
     ] as const) {
       await writeLines(store, `imports/imp/${key}.jsonl`, content);
       await writeLines(byLines, `imports/imp/${key}-by-lines.jsonl`, content);
@@ -198,4 +203,35 @@ test('a chunk line gives back its body as the very bytes written, without parsin
     rawJson: '{"a":1}',
     body: '{"x":1}',
   });
+});
+
+test('a chunk read to send joins its bodies as the bytes staged, and its heads are its lines and keys, whatever the characters', async () => {
+  const mixed = [
+    ...items,
+    // Not ASCII: the body's length in the line counts characters, not bytes.
+    { line: 5, key: 'k"5,"raw":', rawJson: '{"name":"größe ,\\"raw\\":"}', body: JSON.stringify({ name: 'größe 😀 ,"body":', n: 5 }) },
+    // Its 14 two-byte characters put a `,"body":` exactly where a byte count taken for a character count would look.
+    { line: 6, key: 'p6', rawJson: '{"id":"p6"}', body: `{"a":1,"body":"${'ü'.repeat(14)}"}` },
+    { line: 7, key: 'p7', rawJson: '{"id":"p7"}', body: '{"source_id":"p7"}' },
+  ];
+  await writeChunk(store, 'send', 'r0-000000', mixed);
+  const chunk = await readChunkToSend(store, 'send', 'r0-000000');
+  assert.deepEqual(
+    chunk.heads.map((h) => ({ ...h })),
+    mixed.map(({ line, key }) => ({ line, key })),
+  );
+  assert.equal(chunk.joinBodies('[', ']').toString(), `[${mixed.map((i) => i.body).join(',')}]`);
+  assert.equal(chunk.joinBodies('{"p":[', ']}').toString(), `{"p":[${mixed.map((i) => i.body).join(',')}]}`);
+  assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000000'), chunk.heads);
+
+  // Lines of the format before bodyLength are decoded: the same heads and bodies.
+  const file = store.locate(chunkKey('send', 'r0-000001'));
+  await writeLines(store, chunkKey('send', 'r0-000001'), ['{"line":1,"key":"old","raw":{"a":1},"body":{"x": 1}}']);
+  assert.equal((await readChunkToSend(store, 'send', 'r0-000001')).joinBodies('[', ']').toString(), '[{"x":1}]');
+  assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000001'), [{ line: 1, key: 'old' }]);
+
+  // A damaged chunk is refused before anything is sent.
+  await writeFile(file, (await readFile(file, 'utf8')).replace('old', 'new'));
+  await assert.rejects(readChunkToSend(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
+  await assert.rejects(readChunkHeads(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
 });

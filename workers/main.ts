@@ -6,7 +6,17 @@ import { temporalConfigFromEnv } from '../common/temporal-config';
 import { shutdownTracing } from '../common/tracing';
 import { S3Store } from '../activities/staging/s3-store';
 import { storeFromEnv } from '../activities/staging/store';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { connectWorker, createImportWorker, installRuntime } from './worker';
+
+/** The compiled worker (`npm run build`: dist/worker.js) runs the workflow bundle built beside it; sources bundle at start. */
+function prebuiltBundle(): string | undefined {
+  if (process.env.BULKPORT_WORKFLOW_BUNDLE) return process.env.BULKPORT_WORKFLOW_BUNDLE;
+  if (import.meta.url.endsWith('.ts')) return undefined;
+  const beside = fileURLToPath(new URL('./workflow-bundle.js', import.meta.url));
+  return existsSync(beside) ? beside : undefined;
+}
 
 installRuntime();
 const config = temporalConfigFromEnv();
@@ -20,17 +30,18 @@ if (store instanceof S3Store) {
     process.exit(1);
   }
 }
+const bundle = prebuiltBundle();
 const connection = await connectWorker(config);
 const worker = await createImportWorker({
   store,
   connection,
   namespace: config.namespace,
   taskQueue: config.taskQueue,
-  workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
+  workflowBundlePath: bundle,
 });
 const metrics = process.env.BULKPORT_METRICS_ADDRESS ? `, metrics at http://${process.env.BULKPORT_METRICS_ADDRESS}/metrics` : '';
 console.error(
-  `bulkport worker on ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue}, staging in ${store instanceof S3Store ? store.url : store.root}${metrics}`,
+  `bulkport worker on ${config.address}, namespace ${config.namespace}, task queue ${config.taskQueue}, staging in ${store instanceof S3Store ? store.url : store.root}, workflows ${bundle ? `from ${bundle}` : 'bundled at start'}${metrics}`,
 );
 try {
   await worker.run(); // the SDK shuts down gracefully on SIGINT/SIGTERM

@@ -4,7 +4,9 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { type ItemOutcome, storedOutcome } from '../../common/outcome';
-import type { StagedItem } from '../../targets/types';
+import type { ChunkToSend, ItemHead, StagedItem } from '../../targets/types';
+import { isAscii } from 'node:buffer';
+import { joinedBytes } from '../../common/joined-bytes';
 import type { LineWriter, StagingStore } from './store';
 
 export const importPrefix = (importId: string) => `imports/${importId}`;
@@ -94,6 +96,86 @@ export function readChunk(store: StagingStore, importId: string, id: string): Pr
   return readWholeFile(store, chunkKey(importId, id), decodeItem, checkedDecodeItem);
 }
 
+const RAW_BYTES = Buffer.from(RAW_FIELD);
+const BODY_BYTES = Buffer.from(BODY_FIELD);
+
+/** A chunk line's head (`{"bodyLength":…,"line":…,"key":…`) parsed from its bytes, up to the record; undefined if it has none. */
+function headOfBytes(bytes: Buffer, start: number, end: number): (ItemHead & { bodyLength?: number }) | undefined {
+  const rawAt = bytes.indexOf(RAW_BYTES, start);
+  if (rawAt < 0 || rawAt >= end) return undefined;
+  return JSON.parse(`${bytes.toString('utf8', start, rawAt)}}`) as ItemHead & { bodyLength?: number };
+}
+
+function headOfLine(bytes: Buffer, start: number, end: number): ItemHead {
+  const head = headOfBytes(bytes, start, end);
+  if (head) return { line: head.line, key: head.key };
+  const item = decodeItem(bytes.toString('utf8', start, end));
+  return { line: item.line, key: item.key };
+}
+
+/** The chunk's products' lines and keys only (outcomes are written with them); damage throws as readChunk's does. */
+export function readChunkHeads(store: StagingStore, importId: string, id: string): Promise<ItemHead[]> {
+  return readWholeFile(
+    store,
+    chunkKey(importId, id),
+    (text) => {
+      const { line, key } = decodeItem(text);
+      return { line, key };
+    },
+    checkedDecodeItem,
+    headOfLine,
+  );
+}
+
+/**
+ * A chunk ready to send: its heads, and its bodies joined as bytes copied from the file (an ASCII line's body is the
+ * `bodyLength` bytes before its closing brace; other lines, or lines of the format before `bodyLength`, are decoded).
+ */
+export async function readChunkToSend(store: StagingStore, importId: string, id: string): Promise<ChunkToSend> {
+  let file: Buffer = Buffer.alloc(0);
+  // Per product: where its body starts and ends in `file`, or (start -1) its body as text.
+  const spans: number[] = [];
+  const texts = new Map<number, string>();
+  const heads = await readWholeFile(
+    store,
+    chunkKey(importId, id),
+    (text) => {
+      const item = decodeItem(text);
+      texts.set(spans.length, item.body);
+      spans.push(-1, -1);
+      return { line: item.line, key: item.key };
+    },
+    checkedDecodeItem,
+    (bytes, start, end) => {
+      const head = headOfBytes(bytes, start, end);
+      const bodyStart = head?.bodyLength === undefined ? -1 : end - 1 - head.bodyLength;
+      if (
+        head &&
+        bodyStart > start &&
+        isAscii(bytes.subarray(start, end)) &&
+        bytes.subarray(bodyStart - BODY_BYTES.length, bodyStart).equals(BODY_BYTES)
+      ) {
+        spans.push(bodyStart, end - 1);
+        return { line: head.line, key: head.key };
+      }
+      const item = decodeItem(bytes.toString('utf8', start, end));
+      texts.set(spans.length, item.body);
+      spans.push(-1, -1);
+      return { line: item.line, key: item.key };
+    },
+    (bytes) => {
+      file = bytes;
+    },
+  );
+  return {
+    heads,
+    joinBodies(head, tail) {
+      const bodyOf = (i: number) => texts.get(2 * i) ?? file.subarray(spans[2 * i], spans[2 * i + 1]);
+      return joinedBytes(head, heads.length, bodyOf, tail);
+    },
+  };
+}
+
 /** One line per product of a chunk attempt. */
 export type OutcomeLine = { line: number; key: string } & ItemOutcome;
 
@@ -107,7 +189,7 @@ export async function writeOutcomes(
   store: StagingStore,
   importId: string,
   id: string,
-  items: StagedItem[],
+  items: readonly ItemHead[],
   outcomes: ItemOutcome[],
 ): Promise<void> {
   await writeLines(
@@ -132,32 +214,42 @@ async function readWholeFile<T>(
   key: string,
   decode: (text: string) => T,
   checkedDecode: (text: string) => T = decode,
+  /** Decodes a line of an intact file from its bytes (`start` to `end`, its newline), without making it a string. */
+  decodeBytes: (bytes: Buffer, start: number, end: number) => T = (bytes, start, end) => decode(bytes.toString('utf8', start, end)),
+  /** Called once with the file's bytes when it is intact, before its lines are decoded. */
+  onBytes?: (bytes: Buffer) => void,
 ): Promise<T[]> {
   const values: T[] = [];
   let decodeLine = decode;
   // Decoded as checked, so that garbage is named as such before the seal's verdict, as the streaming readers do.
-  const take = (text: string) => {
+  const take = (text: string | undefined, decoded?: () => T) => {
     try {
-      values.push(decodeLine(text));
+      values.push(decoded ? decoded() : decodeLine(text!));
     } catch {
       throw new StagingFileDamage(key, `garbage: line ${values.length + 1} is not JSON`);
     }
   };
   try {
-    if (store.readText) {
-      let text: string;
+    if (store.readBytes) {
+      let bytes: Buffer;
       try {
-        text = await store.readText(key);
+        bytes = await store.readBytes(key);
       } catch (err) {
         throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? new StagingFileDamage(key, 'missing') : err;
       }
-      const intact = intactLines(text);
-      if (intact) for (const line of intact) take(line);
-      else {
+      const intact = intactLineEnds(bytes);
+      if (intact) {
+        onBytes?.(bytes);
+        // Line by line from the bytes: small strings at most, which the young generation frees at once.
+        for (let i = 0, start = 0; i < intact.length; start = intact[i]! + 1, i++) {
+          const end = intact[i]!;
+          take(undefined, () => decodeBytes(bytes, start, end));
+        }
+      } else {
         // Damaged or unusual: line by line, so that the verdict names the damage exactly.
         decodeLine = checkedDecode;
         const check = new SealCheck(key);
-        for (const line of text.split('\n')) if (line && check.line(line)) take(line);
+        for (const line of bytes.toString('utf8').split('\n')) if (line && check.line(line)) take(line);
         check.end();
       }
     } else {
@@ -320,34 +412,65 @@ export function damageOf(err: unknown): { file: string; damage: string } | undef
   return undefined;
 }
 
+const NEWLINE = 0x0a;
+const SEAL_BYTES = Buffer.from(`\n${SEAL_PREFIX}`);
+
 /**
- * The data lines of a whole sealed file in one pass (one hash of its text, not one per line), or undefined when it is
- * not exactly what writeLines writes with a matching seal: the caller then checks it line by line for the verdict.
+ * Where each data line of a whole sealed file ends (the offset of its newline), found in one pass (one hash of its
+ * bytes, not one per line), or undefined when the file is not exactly what writeLines writes with a matching seal: the
+ * caller then checks it line by line for the verdict.
  */
-function intactLines(text: string): string[] | undefined {
-  const sealStart = text.lastIndexOf(`\n${SEAL_PREFIX}`) + 1;
-  const data = text.slice(0, sealStart);
-  if ((sealStart === 0 && !text.startsWith(SEAL_PREFIX)) || !text.endsWith('}\n') || data.startsWith('\n') || data.includes('\n\n')) {
-    return undefined;
-  }
+function intactLineEnds(bytes: Buffer): number[] | undefined {
+  const sealStart = bytes.lastIndexOf(SEAL_BYTES) + 1;
+  if (sealStart === 0 && !bytes.subarray(0, SEAL_BYTES.length - 1).equals(SEAL_BYTES.subarray(1))) return undefined;
+  if (bytes.length < 2 || bytes[bytes.length - 1] !== NEWLINE || bytes[bytes.length - 2] !== 0x7d /* } */) return undefined;
   let seal: Seal;
   try {
-    seal = (JSON.parse(text.slice(sealStart + SEAL_PREFIX.length, -2)) as Seal | undefined) ?? ({} as Seal);
+    seal = (JSON.parse(bytes.toString('utf8', sealStart + SEAL_PREFIX.length, bytes.length - 2)) as Seal | undefined) ?? ({} as Seal);
   } catch {
     return undefined;
   }
-  const lines = data ? data.slice(0, -1).split('\n') : [];
-  if (lines.length !== seal.lines || lines.some((line) => line.startsWith(SEAL_PREFIX))) return undefined;
-  return createHash('sha256').update(data).digest('hex') === seal.sha256 ? lines : undefined;
+  const ends: number[] = [];
+  for (let start = 0; start < sealStart; ) {
+    const end = bytes.indexOf(NEWLINE, start);
+    // An empty line, or a seal line among the data, is not what writeLines writes.
+    if (end === start || bytes.subarray(start, start + SEAL_BYTES.length - 1).equals(SEAL_BYTES.subarray(1))) return undefined;
+    ends.push(end);
+    start = end + 1;
+  }
+  if (ends.length !== seal.lines) return undefined;
+  return createHash('sha256').update(bytes.subarray(0, sealStart)).digest('hex') === seal.sha256 ? ends : undefined;
 }
+
+/** Lines are joined in pieces of about this many characters: short strings, which never reach the large-object space. */
+const PIECE_CHARS = 32 * 1024;
 
 /** Writes a whole sealed staging file at once: one string, hashed once, in one write where the store can. */
 export async function writeLines(store: StagingStore, key: string, lines: Iterable<string>): Promise<void> {
   if (store.writeText) {
-    const all = Array.from(lines);
-    const data = all.length ? `${all.join('\n')}\n` : '';
-    const seal: Seal = { lines: all.length, sha256: createHash('sha256').update(data).digest('hex') };
-    await store.writeText(key, `${data}${SEAL_PREFIX}${JSON.stringify(seal)}}\n`);
+    // The file is built as bytes, a piece at a time: no string as large as the file is ever made.
+    const hash = createHash('sha256');
+    const pieces: Buffer[] = [];
+    let piece: string[] = [];
+    let chars = 0;
+    let count = 0;
+    const flush = () => {
+      const bytes = Buffer.from(`${piece.join('\n')}\n`);
+      hash.update(bytes);
+      pieces.push(bytes);
+      piece = [];
+      chars = 0;
+    };
+    for (const line of lines) {
+      piece.push(line);
+      count++;
+      chars += line.length + 1;
+      if (chars >= PIECE_CHARS) flush();
+    }
+    if (piece.length) flush();
+    const seal: Seal = { lines: count, sha256: hash.digest('hex') };
+    pieces.push(Buffer.from(`${SEAL_PREFIX}${JSON.stringify(seal)}}\n`));
+    await store.writeText(key, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
     return;
   }
   const writer = await createSealedWriter(store, key);

@@ -162,7 +162,7 @@ export class S3Store implements StagingStore {
     };
   }
 
-  async writeText(key: string, text: string): Promise<void> {
+  async writeText(key: string, text: string | Buffer): Promise<void> {
     await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: text, Tagging: this.tagging(key) }));
   }
 
@@ -177,6 +177,12 @@ export class S3Store implements StagingStore {
   async readText(key: string): Promise<string> {
     const { Body } = await this.body(key);
     return (await Body?.transformToString('utf-8')) ?? '';
+  }
+
+  async readBytes(key: string): Promise<Buffer> {
+    const { Body } = await this.body(key);
+    const bytes = await Body?.transformToByteArray();
+    return bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : Buffer.alloc(0);
   }
 
   /** The object's bytes as a stream; a missing one throws ENOENT. */

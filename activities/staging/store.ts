@@ -24,10 +24,15 @@ export interface StagingStore {
   readLines(key: string): AsyncIterable<string>;
   /** A file's bytes as a stream (a redrive reads an earlier import's failed records as its source). */
   readStream(key: string): Readable;
-  /** A whole (small) file's text at once: far fewer promises than line by line. Stores without it are read by lines. */
+  /** A whole (small) file's text at once: far fewer promises than line by line. */
   readText?(key: string): Promise<string>;
-  /** A whole file written at once, visible whole or not at all. Stores without it are written by lines. */
-  writeText?(key: string, text: string): Promise<void>;
+  /**
+   * A whole file's bytes at once. Staging files are read this way (stores without it are read by lines): a Buffer lives
+   * outside the JavaScript heap and is freed as soon as it is dropped, where a 20 MB string waits for a full collection.
+   */
+  readBytes?(key: string): Promise<Buffer>;
+  /** A whole file written at once (text, or its UTF-8 bytes), visible whole or not at all. Stores without it are written by lines. */
+  writeText?(key: string, text: string | Buffer): Promise<void>;
   /**
    * The entries (files and folders) of one folder whose names start with a base, as keys, sorted: `a/b/r0-` lists
    * `a/b/r0-000000.jsonl`, … ; a prefix ending in `/` lists the whole folder.
@@ -82,7 +87,7 @@ export class LocalFolderStore implements StagingStore {
     };
   }
 
-  async writeText(key: string, text: string): Promise<void> {
+  async writeText(key: string, text: string | Buffer): Promise<void> {
     const finalPath = this.locate(key);
     await mkdir(path.dirname(finalPath), { recursive: true });
     const tmpPath = tmpPathOf(finalPath);
@@ -97,6 +102,10 @@ export class LocalFolderStore implements StagingStore {
 
   readText(key: string): Promise<string> {
     return readFile(this.locate(key), 'utf8');
+  }
+
+  readBytes(key: string): Promise<Buffer> {
+    return readFile(this.locate(key));
   }
 
   readStream(key: string): Readable {

@@ -12,6 +12,7 @@ import {
   errorBody,
   heartbeatWhile,
   isUnknownOutcome,
+  joinedBody,
   requireEnv,
   TokenCache,
   tokenOfAnswer,
@@ -248,7 +249,7 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
        * With lookupKey id that holds for ids Propeller knows: bulk/id creates a product whose id it
        * doesn't know under a new id, so a resend then meets "already exists" or makes a second one.
        */
-      const post = async (body: string, token: string): Promise<unknown> => {
+      const post = async (body: Buffer, token: string): Promise<unknown> => {
         for (let resends = 0; ; resends++) {
           try {
             heartbeat.sending = true;
@@ -272,7 +273,11 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
         }
       };
       const send = async (batch: StagedItem[]): Promise<BulkReply> => {
-        const body = `${envelope.head}${batch.map((item) => item.body).join(',')}${envelope.tail}`;
+        const body = joinedBody(
+          envelope.head,
+          batch.map((item) => item.body),
+          envelope.tail,
+        );
         try {
           return { kind: 'answered', results: BulkAnswer.parse(await withBearer(tokens, (token) => post(body, token))).data };
         } catch (err) {

@@ -22,7 +22,7 @@ import {
   type TargetSettings,
 } from '../http';
 import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
-import type { ActionPoll, AsyncActionApi, ItemOutcome, StagedItem, SubmitContext } from '../types';
+import type { ActionPoll, AsyncActionApi, ItemHead, ItemOutcome, SubmitContext } from '../types';
 import { voucherifyQuotaHeaders } from './quota-headers';
 import { succeeded } from '../../common/outcome';
 
@@ -67,7 +67,7 @@ function productErrorOutcome(error: z.infer<typeof ProductError>): ItemOutcome {
 }
 
 /** Maps a finished action onto each product of the chunk, from either result shape. */
-export function outcomesOfAction(action: AsyncAction): (item: StagedItem) => ItemOutcome {
+export function outcomesOfAction(action: AsyncAction): (item: ItemHead) => ItemOutcome {
   if (action.status === 'FAILED') {
     const why = action.result?.message ?? 'the async action ended FAILED';
     return () => ({ kind: 'retryable', error: `${action.id}: ${why}` });
@@ -187,7 +187,7 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
    * an upsert sent twice costs a bulk call, an action adopted wrongly would mark unsent products as done.
    */
   async function findEarlierAction(
-    items: StagedItem[],
+    items: readonly ItemHead[],
     earlier: SubmitHeartbeat,
     ctx: SubmitContext<'voucherify'>,
   ): Promise<{ actionId?: string; why: string }> {
@@ -269,9 +269,9 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
     mode: 'async-action',
     // One application of one cluster: the quotas belong to it (the token is no part of it).
     account: `${settings.VOUCHERIFY_API_URL.replace(/\/+$/, '')}|${settings.VOUCHERIFY_APP_ID}`,
-    async submit(items, ctx) {
+    async submit({ heads: items, joinBodies }, ctx) {
       const { signal, heartbeat } = ctx;
-      const body = `[${items.map((item) => item.body).join(',')}]`;
+      const body = joinBodies('[', ']');
       const bodySha256 = createHash('sha256').update(body).digest('hex');
       const earlier = earlierSend(ctx.lastHeartbeat, bodySha256);
       let resends = earlier?.resends ?? 0;

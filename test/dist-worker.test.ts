@@ -1,0 +1,61 @@
+/**
+ * The built worker (`npm run build`, what the Dockerfile runs): dist/worker.js in a process of its own, without tsx,
+ * runs the workflow bundle built beside it and stages in its own compiled thread (dist/stage-thread.js), and imports
+ * every product of a Voucherify catalog.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startImport } from '../client';
+import { writeCatalog } from '../scripts/catalog';
+import { buildDist } from '../scripts/build';
+import { spawnWorkerProcess, tempDir, uniqueTaskQueue, useTemporal } from './helpers';
+import { onEnd, sandboxFor } from './harness';
+
+const t = useTemporal();
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+test('the built worker imports a catalog without a TypeScript loader, with its own workflow bundle and staging thread', async (ctx) => {
+  // Inside the repository, so that the build's imports of packages find node_modules as dist/ does.
+  const dist = path.join(root, '.test-output', `dist-${process.pid}`);
+  await buildDist(dist);
+  onEnd(ctx, () => rm(dist, { recursive: true, force: true }));
+  const sandbox = await sandboxFor(ctx, 'voucherify', { seed: 5 });
+  const dir = await tempDir('dist-worker');
+  const file = await writeCatalog(path.join(dir, 'catalog.jsonl'), {
+    target: 'voucherify',
+    count: 3000,
+    format: 'jsonl',
+    invalidEvery: 500,
+    keyPrefix: 'dist',
+  });
+  const taskQueue = uniqueTaskQueue('dist');
+  const worker = spawnWorkerProcess({
+    args: [path.join(dist, 'worker.js')],
+    targetEnv: sandbox.env,
+    taskQueue,
+    stagingDir: path.join(dir, 'staging'),
+    // The test run's own bundle is not this worker's: it must find the one built beside it.
+    extraEnv: { BULKPORT_WORKFLOW_BUNDLE: '', BULKPORT_STAGE_THREAD: '1' },
+  });
+  onEnd(ctx, () => worker.kill());
+
+  const handle = await startImport(
+    t.client,
+    { target: 'voucherify', source: { location: file }, options: { chunkBytes: 100_000, pollIntervalMs: 100 } },
+    { taskQueue, workflowId: `dist-${Date.now()}` },
+  );
+  const summary = await handle.result();
+  assert.deepEqual(
+    { succeeded: summary.counts.succeeded, invalid: summary.counts.invalid, failed: summary.counts.failed },
+    { succeeded: 2994, invalid: 6, failed: 0 },
+  );
+  assert.equal(sandbox.stats().productsStored, 2994, 'the target holds every valid product');
+  assert.ok(summary.counts.chunks > 1, `several chunks: ${summary.counts.chunks}`);
+  assert.match(
+    worker.stderr(),
+    new RegExp(`workflows from ${path.join(dist, 'workflow-bundle.js').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+  );
+});
