@@ -6,12 +6,13 @@ import type { ImportInput } from '../common/import';
 import { Chunker } from './staging/chunker';
 import {
   chunkId,
+  chunkKey,
   damageOf,
   metaKey,
   readAllJsonLines,
   readChunk,
   roundKey,
-  writeChunk,
+  writeSealed,
   writeLines,
   type ImportMeta,
   readOutcomes,
@@ -42,8 +43,8 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
     async planRetryRound({ input, round }: { input: ImportInput; round: number }): Promise<{ chunks: number; products: number }> {
       const target = targets.bind(input);
       let products = 0;
-      const chunker = new Chunker(target.limits, target.envelopeBytes, (index, items) =>
-        writeChunk(store, input.importId, chunkId(round, index), items),
+      const chunker = new Chunker(target.limits, target.envelopeBytes, (index, file) =>
+        writeSealed(store, chunkKey(input.importId, chunkId(round, index)), file),
       );
       const { leaves, outcomes } = await roundLeaves(store, input.importId, round - 1);
       for (const id of leaves) {

@@ -30,6 +30,7 @@ import { importLedger } from './staging/delta';
 import { KeySet } from './staging/keyset';
 import {
   chunkId,
+  chunkKey,
   claimImportId,
   createSealedWriter,
   invalidKey,
@@ -38,7 +39,7 @@ import {
   readChunkHeads,
   stagedKey,
   unchangedKey,
-  writeChunk,
+  writeSealed,
   writeLines,
   type ImportMeta,
   type InvalidRow,
@@ -252,7 +253,8 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
     const chunker = new Chunker(
       target.limits,
       target.envelopeBytes,
-      (index, items) => commits.add(index >= resumed ? writeChunk(store, input.importId, chunkId(0, index), items) : Promise.resolve()),
+      (index, file) =>
+        commits.add(index >= resumed ? writeSealed(store, chunkKey(input.importId, chunkId(0, index)), file) : Promise.resolve()),
       firstChunkBytes ?? undefined,
     );
 

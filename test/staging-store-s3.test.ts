@@ -44,6 +44,10 @@ for (const [name, make] of stores) {
       assert.deepEqual(await readAll(store, 'imports/a/chunks/r0-000000.jsonl'), ['{"n":1}', '{"n":2}']);
       assert.equal(await store.readText!('imports/a/chunks/r0-000000.jsonl'), '{"n":1}\n{"n":2}\n');
       assert.deepEqual(await readAll(store, 'imports/a/meta.json'), ['one', 'two']);
+      // A file in pieces of bytes (as staging writes chunks) is the pieces in order; its bytes read back as they are.
+      await store.writeText!('imports/a/pieces.jsonl', [Buffer.from('{"n":"ü"}\n{"n"'), Buffer.from(':2}\n')]);
+      assert.equal(await store.readText!('imports/a/pieces.jsonl'), '{"n":"ü"}\n{"n":2}\n');
+      assert.equal((await store.readBytes!('imports/a/pieces.jsonl')).toString(), '{"n":"ü"}\n{"n":2}\n');
       assert.equal(await store.exists('imports/a/meta.json'), true);
       assert.equal(await store.exists('imports/a/nothing.json'), false);
       await assert.rejects(store.readText!('imports/a/nothing.json'), { code: 'ENOENT' });

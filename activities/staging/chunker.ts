@@ -1,18 +1,21 @@
 import type { ChunkLimits, StagedItem } from '../../targets/types';
+import { encodeItem, SealedFile } from './files';
 
 /**
  * Cuts items into chunks whose request body stays within the target's limits.
  * Cutting depends only on the sequence of items, so staging the same source twice yields the same chunks.
+ * A chunk is held as its file's bytes, each item encoded as it is added: the items die young instead of filling the
+ * old generation with a whole chunk's objects (71,000 for a 10 MB Voucherify chunk) until it is written.
  */
 export class Chunker {
-  private items: StagedItem[] = [];
+  private file = new SealedFile();
   private bytes: number;
   chunks = 0;
 
   constructor(
     private readonly limits: ChunkLimits,
     private readonly envelopeBytes: number,
-    private readonly onChunk: (index: number, items: StagedItem[]) => Promise<void>,
+    private readonly onChunk: (index: number, file: SealedFile) => Promise<void>,
     /** The first chunk's body is cut at this many bytes at most: it is sent while the rest is staged, so it comes soon. */
     private readonly firstChunkBytes = Number.POSITIVE_INFINITY,
   ) {
@@ -31,22 +34,23 @@ export class Chunker {
       this.limits.maxBodyBytes ?? Number.POSITIVE_INFINITY,
       this.chunks === 0 ? this.firstChunkBytes : Number.POSITIVE_INFINITY,
     );
+    const count = this.file.lines;
     const overBytes = this.bytes + bodyBytes + 1 > maxBytes; // + the comma
-    const cut = this.items.length > 0 && (overBytes || this.items.length >= this.limits.maxItems);
+    const cut = count > 0 && (overBytes || count >= this.limits.maxItems);
     return cut ? this.flush().then(() => this.push(item, bodyBytes)) : this.push(item, bodyBytes);
   }
 
   private push(item: StagedItem, bodyBytes: number): undefined {
-    this.bytes += bodyBytes + (this.items.length ? 1 : 0);
-    this.items.push(item);
+    this.bytes += bodyBytes + (this.file.lines ? 1 : 0);
+    this.file.add(encodeItem(item));
     return undefined;
   }
 
   async flush(): Promise<void> {
-    if (!this.items.length) return;
-    const items = this.items;
-    this.items = [];
+    if (!this.file.lines) return;
+    const file = this.file;
+    this.file = new SealedFile();
     this.bytes = this.envelopeBytes;
-    await this.onChunk(this.chunks++, items);
+    await this.onChunk(this.chunks++, file);
   }
 }

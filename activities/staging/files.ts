@@ -445,32 +445,61 @@ function intactLineEnds(bytes: Buffer): number[] | undefined {
 /** Lines are joined in pieces of about this many characters: short strings, which never reach the large-object space. */
 const PIECE_CHARS = 32 * 1024;
 
-/** Writes a whole sealed staging file at once: one string, hashed once, in one write where the store can. */
+/**
+ * A sealed staging file built a line at a time, as bytes: lines are joined in pieces of about PIECE_CHARS characters and
+ * hashed as they come, so no string as large as the file is ever made and the lines themselves can die young.
+ */
+export class SealedFile {
+  private readonly hash = createHash('sha256');
+  private readonly pieces: Buffer[] = [];
+  private piece: string[] = [];
+  private chars = 0;
+  lines = 0;
+
+  add(line: string): void {
+    this.piece.push(line);
+    this.lines++;
+    this.chars += line.length + 1;
+    if (this.chars >= PIECE_CHARS) this.flush();
+  }
+
+  /** The file's bytes, its seal line last. */
+  finish(): Buffer[] {
+    if (this.piece.length) this.flush();
+    const seal: Seal = { lines: this.lines, sha256: this.hash.digest('hex') };
+    return [...this.pieces, Buffer.from(`${SEAL_PREFIX}${JSON.stringify(seal)}}\n`)];
+  }
+
+  private flush(): void {
+    const bytes = Buffer.from(`${this.piece.join('\n')}\n`);
+    this.hash.update(bytes);
+    this.pieces.push(bytes);
+    this.piece = [];
+    this.chars = 0;
+  }
+}
+
+/** Writes a sealed file built with SealedFile: at once where the store can, else line by line (the same bytes). */
+export async function writeSealed(store: StagingStore, key: string, file: SealedFile): Promise<void> {
+  const bytes = file.finish();
+  if (store.writeText) return store.writeText(key, bytes);
+  const writer = await createSealedWriter(store, key);
+  try {
+    for (const piece of bytes.slice(0, -1))
+      for (const line of piece.toString('utf8', 0, piece.length - 1).split('\n')) await writer.write(line);
+    await writer.close();
+  } catch (err) {
+    await writer.abort();
+    throw err;
+  }
+}
+
+/** Writes a whole sealed staging file at once where the store can (see SealedFile), else line by line. */
 export async function writeLines(store: StagingStore, key: string, lines: Iterable<string>): Promise<void> {
   if (store.writeText) {
-    // The file is built as bytes, a piece at a time: no string as large as the file is ever made.
-    const hash = createHash('sha256');
-    const pieces: Buffer[] = [];
-    let piece: string[] = [];
-    let chars = 0;
-    let count = 0;
-    const flush = () => {
-      const bytes = Buffer.from(`${piece.join('\n')}\n`);
-      hash.update(bytes);
-      pieces.push(bytes);
-      piece = [];
-      chars = 0;
-    };
-    for (const line of lines) {
-      piece.push(line);
-      count++;
-      chars += line.length + 1;
-      if (chars >= PIECE_CHARS) flush();
-    }
-    if (piece.length) flush();
-    const seal: Seal = { lines: count, sha256: hash.digest('hex') };
-    pieces.push(Buffer.from(`${SEAL_PREFIX}${JSON.stringify(seal)}}\n`));
-    await store.writeText(key, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+    const file = new SealedFile();
+    for (const line of lines) file.add(line);
+    await writeSealed(store, key, file);
     return;
   }
   const writer = await createSealedWriter(store, key);
@@ -483,7 +512,6 @@ export async function writeLines(store: StagingStore, key: string, lines: Iterab
   }
 }
 
-/** A row rejected before submission, or by the target's validation. */
 export interface InvalidRow {
   line: number;
   key?: string;

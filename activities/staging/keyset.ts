@@ -6,8 +6,8 @@
  * record ends as exactly one row), so every match is confirmed against the first key itself:
  * - entries are numbered in staging order and every staged product has one, so entry i is item i - start(chunk) of its
  *   chunk: no line or chunk number is stored per key;
- * - keys and lines of chunks not committed yet (the one being built, those being written) are kept in arrays: their
- *   products are in memory anyway, and their files may not be complete;
+ * - keys and lines of chunks not committed yet (the one being built, those being written) are kept in arrays, as
+ *   their files may not be complete yet;
  * - a committed chunk's keys and lines are read back from its file, written by this attempt or identically by an
  *   earlier one. The last few read are cached: duplicates that come in runs (a catalog appended to itself) read each
  *   chunk once, but duplicates scattered at random across a huge catalog cost a chunk read each;

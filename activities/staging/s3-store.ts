@@ -4,7 +4,7 @@
  * profiles, instance roles): nothing of them passes through bulkport's inputs, results or logs.
  */
 import path from 'node:path';
-import { PassThrough, pipeline, type Readable } from 'node:stream';
+import { PassThrough, pipeline, Readable } from 'node:stream';
 import readline from 'node:readline';
 import { once } from 'node:events';
 import {
@@ -162,8 +162,13 @@ export class S3Store implements StagingStore {
     };
   }
 
-  async writeText(key: string, text: string | Buffer): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: text, Tagging: this.tagging(key) }));
+  async writeText(key: string, text: string | readonly Buffer[]): Promise<void> {
+    // Pieces go out as a stream of known length: no copy of the whole file is made.
+    const body =
+      typeof text === 'string'
+        ? { Body: text }
+        : { Body: Readable.from(text), ContentLength: text.reduce((n, piece) => n + piece.length, 0) };
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...body, Tagging: this.tagging(key) }));
   }
 
   private async body(key: string): Promise<GetObjectCommandOutput> {

@@ -31,8 +31,8 @@ export interface StagingStore {
    * outside the JavaScript heap and is freed as soon as it is dropped, where a 20 MB string waits for a full collection.
    */
   readBytes?(key: string): Promise<Buffer>;
-  /** A whole file written at once (text, or its UTF-8 bytes), visible whole or not at all. Stores without it are written by lines. */
-  writeText?(key: string, text: string | Buffer): Promise<void>;
+  /** A whole file written at once (text, or its UTF-8 bytes in pieces), visible whole or not at all. Stores without it are written by lines. */
+  writeText?(key: string, text: string | readonly Buffer[]): Promise<void>;
   /**
    * The entries (files and folders) of one folder whose names start with a base, as keys, sorted: `a/b/r0-` lists
    * `a/b/r0-000000.jsonl`, … ; a prefix ending in `/` lists the whole folder.
@@ -87,7 +87,7 @@ export class LocalFolderStore implements StagingStore {
     };
   }
 
-  async writeText(key: string, text: string | Buffer): Promise<void> {
+  async writeText(key: string, text: string | readonly Buffer[]): Promise<void> {
     const finalPath = this.locate(key);
     await mkdir(path.dirname(finalPath), { recursive: true });
     const tmpPath = tmpPathOf(finalPath);
