@@ -10,7 +10,7 @@ import { productsIn, zeroOutcomes, type ImportInput, type OutcomeCounts } from '
 import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targets/http';
 import type { FailedOutcome, ItemOutcome } from '../common/outcome';
 import type { ItemHead } from '../targets/types';
-import { readChunk, readChunkHeads, readChunkToSend, writeChunk, writeOutcomes } from './staging/files';
+import { readChunk, readChunkHeads, readChunkFile, writeChunk, writeOutcomes } from './staging/files';
 import type { StagingStore } from './staging/store';
 import { ActionPace, firstPollDelay, formatDuration, nextPollDelay } from './poll-schedule';
 import { recordQuotaWait } from '../common/metrics';
@@ -123,7 +123,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries), load };
       }
       // An asynchronous target gets the bodies as the staged bytes: the chunk is never decoded product by product.
-      const chunk = await readChunkToSend(store, input.importId, chunkId);
+      const chunk = await readChunkFile(store, input.importId, chunkId);
       const answer = await api.submit(chunk, submitCtx);
       if (answer.accepted)
         return {

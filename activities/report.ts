@@ -18,7 +18,8 @@ import {
   unchangedKey,
   metaKey,
   readAllJsonLines,
-  readChunk,
+  readChunkFile,
+  type ChunkFile,
   readJsonLines,
   reportKey,
   STAGING_FIX,
@@ -31,7 +32,7 @@ import {
 import type { StagingStore } from './staging/store';
 import { loadLedger, saveLedger } from './staging/delta';
 import type { TargetRegistry } from './targets';
-import type { StagedItem } from '../targets/types';
+import type { ItemHead } from '../targets/types';
 import { leafChunks, listChunkIds, listedRootCount, retryRoundChunks, roundRoots } from './staging/tree';
 
 /** A row's outcome: the words of `common/outcome.ts`. */
@@ -94,13 +95,14 @@ type Verdict = { outcome: OutcomeLine; attempts: number };
 export function createReportActivities(store: StagingStore, targets?: TargetRegistry) {
   /** A leaf chunk's products with the outcome each got (undefined: never answered), or undefined when its file is damaged. */
   async function readLeaf(importId: string, id: string, listing: Listing, unrecorded: Map<string, string>, found: Findings) {
-    let items;
+    let chunk;
     try {
-      items = await readChunk(store, importId, id);
+      chunk = await readChunkFile(store, importId, id);
     } catch (err) {
       found.note(err);
       return undefined;
     }
+    const items = chunk.heads;
     const unknown = (why: string): OutcomeLine[] =>
       items.map((item) => ({ line: item.line, key: item.key, kind: 'failed', error: `outcome unknown: ${why}` }));
     let outcomes: (OutcomeLine | undefined)[] = [];
@@ -113,7 +115,7 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
         found.unknownRows += items.length;
       }
     } else if (unrecorded.has(id)) outcomes = unknown(unrecorded.get(id)!);
-    return { items, outcomes };
+    return { chunk, items, outcomes };
   }
 
   /** The last word on each retried product: the latest round that answered for it decides. */
@@ -149,6 +151,8 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
     lastRound: number,
     unrecorded: Map<string, string>,
     found: Findings,
+    /** Delta sync's ledger needs every product's body. */
+    withBodies: boolean,
   ): AsyncIterable<Row[]> {
     const listing = await listChunkIds(store, importId);
     const verdicts = await retryVerdicts(importId, lastRound, listing, unrecorded, found);
@@ -156,21 +160,34 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
     const roots = roundRoots(0, chunkCount ?? listedRootCount(0, listing.chunks, listing.outcomes));
     for (const id of leafChunks(roots, listing.chunks, listing.outcomes)) {
       const leaf = await readLeaf(importId, id, listing, unrecorded, found);
-      if (leaf?.items.length) yield leaf.items.map((item, j) => stagedRow(item, verdicts.get(item.key), leaf.outcomes[j]));
+      if (leaf?.items.length)
+        yield leaf.items.map((item, j) => stagedRow(leaf.chunk, j, item, verdicts.get(item.key), leaf.outcomes[j], withBodies));
       Context.current().heartbeat();
     }
   }
 
-  function stagedRow(item: StagedItem, verdict: Verdict | undefined, answered: OutcomeLine | undefined): Row {
+  /** The row of product `j` of `chunk`: its record and body are decoded only for a row that needs them. */
+  function stagedRow(
+    chunk: ChunkFile,
+    j: number,
+    item: ItemHead,
+    verdict: Verdict | undefined,
+    answered: OutcomeLine | undefined,
+    withBodies: boolean,
+  ): Row {
     const outcome = verdict?.outcome ?? answered;
     const attempts = verdict?.attempts ?? (outcome ? 1 : 0);
-    const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '', body: item.body };
+    const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '' };
     if (!outcome) row.error = 'not submitted: the import ended before this product was sent';
     else {
       row.outcome = reportOutcomeOf(outcome);
       if (outcome.kind !== 'succeeded') row.error = outcome.error;
     }
-    if (row.outcome !== 'succeeded') row.raw = JSON.parse(item.rawJson);
+    if (row.outcome !== 'succeeded' || withBodies) {
+      const staged = chunk.item(j);
+      if (row.outcome !== 'succeeded') row.raw = JSON.parse(staged.rawJson);
+      if (withBodies) row.body = staged.body;
+    }
     return row;
   }
 
@@ -279,7 +296,9 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
         await csv.write(resultColumns.join(','));
         if (asCsv && meta.columns) await failed.write(csvRow(meta.columns));
         // Merged by line, the staged row first on a tie; each stream is read one step ahead, as row by row.
-        const staged = stagedRows(importId, meta.counts?.chunks, lastRound, unrecordedById, found)[Symbol.asyncIterator]();
+        const staged = stagedRows(importId, meta.counts?.chunks, lastRound, unrecordedById, found, ledger !== undefined)[
+          Symbol.asyncIterator
+        ]();
         const sideRows = skipping
           ? mergeByLine(invalidRows(importId, found), unchangedRows(importId, found))
           : invalidRows(importId, found);

@@ -15,7 +15,7 @@ import {
   readAllJsonLines,
   readChunk,
   readChunkHeads,
-  readChunkToSend,
+  readChunkFile,
   writeChunk,
   writeLines,
 } from '../activities/staging/files';
@@ -215,7 +215,7 @@ test('a chunk read to send joins its bodies as the bytes staged, and its heads a
     { line: 7, key: 'p7', rawJson: '{"id":"p7"}', body: '{"source_id":"p7"}' },
   ];
   await writeChunk(store, 'send', 'r0-000000', mixed);
-  const chunk = await readChunkToSend(store, 'send', 'r0-000000');
+  const chunk = await readChunkFile(store, 'send', 'r0-000000');
   assert.deepEqual(
     chunk.heads.map((h) => ({ ...h })),
     mixed.map(({ line, key }) => ({ line, key })),
@@ -223,15 +223,27 @@ test('a chunk read to send joins its bodies as the bytes staged, and its heads a
   assert.equal(chunk.joinBodies('[', ']').toString(), `[${mixed.map((i) => i.body).join(',')}]`);
   assert.equal(chunk.joinBodies('{"p":[', ']}').toString(), `{"p":[${mixed.map((i) => i.body).join(',')}]}`);
   assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000000'), chunk.heads);
+  assert.deepEqual(
+    mixed.map((_, i) => chunk.item(i)),
+    mixed,
+  );
+  // All ASCII: every body is sliced from the bytes.
+  await writeChunk(store, 'send', 'r0-000002', items);
+  const ascii = await readChunkFile(store, 'send', 'r0-000002');
+  assert.equal(ascii.joinBodies('[', ']').toString(), `[${items.map((i) => i.body).join(',')}]`);
+  assert.deepEqual(
+    items.map((_, i) => ascii.item(i)),
+    items,
+  );
 
   // Lines of the format before bodyLength are decoded: the same heads and bodies.
   const file = store.locate(chunkKey('send', 'r0-000001'));
   await writeLines(store, chunkKey('send', 'r0-000001'), ['{"line":1,"key":"old","raw":{"a":1},"body":{"x": 1}}']);
-  assert.equal((await readChunkToSend(store, 'send', 'r0-000001')).joinBodies('[', ']').toString(), '[{"x":1}]');
+  assert.equal((await readChunkFile(store, 'send', 'r0-000001')).joinBodies('[', ']').toString(), '[{"x":1}]');
   assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000001'), [{ line: 1, key: 'old' }]);
 
   // A damaged chunk is refused before anything is sent.
   await writeFile(file, (await readFile(file, 'utf8')).replace('old', 'new'));
-  await assert.rejects(readChunkToSend(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
+  await assert.rejects(readChunkFile(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
   await assert.rejects(readChunkHeads(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
 });

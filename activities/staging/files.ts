@@ -99,10 +99,43 @@ export function readChunk(store: StagingStore, importId: string, id: string): Pr
 const RAW_BYTES = Buffer.from(RAW_FIELD);
 const BODY_BYTES = Buffer.from(BODY_FIELD);
 
-/** A chunk line's head (`{"bodyLength":…,"line":…,"key":…`) parsed from its bytes, up to the record; undefined if it has none. */
+const BODY_LENGTH_BYTES = Buffer.from('{"bodyLength":');
+const LINE_BYTES = Buffer.from(',"line":');
+const KEY_BYTES = Buffer.from(',"key":"');
+
+/** Whether `bytes` holds `what` at `at` (no view allocated: this runs for every product read). */
+function bytesAt(bytes: Buffer, at: number, what: Buffer): boolean {
+  if (at < 0 || at + what.length > bytes.length) return false;
+  for (let i = 0; i < what.length; i++) if (bytes[at + i] !== what[i]) return false;
+  return true;
+}
+
+/** The decimal digits at `at`: their value and where they end (`end === at`: none). */
+function digitsAt(bytes: Buffer, at: number, limit: number): { value: number; end: number } {
+  let value = 0;
+  let i = at;
+  for (; i < limit && bytes[i]! >= 0x30 && bytes[i]! <= 0x39; i++) value = value * 10 + bytes[i]! - 0x30;
+  return { value, end: i };
+}
+
+/**
+ * A chunk line's head (`{"bodyLength":…,"line":…,"key":…`) parsed from its bytes, up to the record; undefined if it has
+ * none. The form encodeItem writes, with a key free of escapes, is read without JSON.parse; anything else is parsed.
+ */
 function headOfBytes(bytes: Buffer, start: number, end: number): (ItemHead & { bodyLength?: number }) | undefined {
   const rawAt = bytes.indexOf(RAW_BYTES, start);
   if (rawAt < 0 || rawAt >= end) return undefined;
+  if (bytesAt(bytes, start, BODY_LENGTH_BYTES) && bytes[rawAt - 1] === 0x22 /* " */) {
+    const bodyLength = digitsAt(bytes, start + BODY_LENGTH_BYTES.length, rawAt);
+    const line = bytesAt(bytes, bodyLength.end, LINE_BYTES) ? digitsAt(bytes, bodyLength.end + LINE_BYTES.length, rawAt) : undefined;
+    const keyStart =
+      line && line.end > bodyLength.end + LINE_BYTES.length && bytesAt(bytes, line.end, KEY_BYTES) ? line.end + KEY_BYTES.length : -1;
+    if (bodyLength.end > start + BODY_LENGTH_BYTES.length && line && keyStart > 0 && keyStart <= rawAt - 1) {
+      let plain = true;
+      for (let i = keyStart; i < rawAt - 1 && plain; i++) plain = bytes[i] !== 0x5c /* \ */ && bytes[i] !== 0x22;
+      if (plain) return { bodyLength: bodyLength.value, line: line.value, key: bytes.toString('utf8', keyStart, rawAt - 1) };
+    }
+  }
   return JSON.parse(`${bytes.toString('utf8', start, rawAt)}}`) as ItemHead & { bodyLength?: number };
 }
 
@@ -127,24 +160,31 @@ export function readChunkHeads(store: StagingStore, importId: string, id: string
   );
 }
 
+/** A chunk as read whole: what a target sends (ChunkToSend), and each product decoded only when asked for. */
+export interface ChunkFile extends ChunkToSend {
+  item(index: number): StagedItem;
+}
+
 /**
- * A chunk ready to send: its heads, and its bodies joined as bytes copied from the file (an ASCII line's body is the
- * `bodyLength` bytes before its closing brace; other lines, or lines of the format before `bodyLength`, are decoded).
+ * A chunk read whole: its heads at once; its bodies joined as bytes copied from the file (an ASCII line's body is the
+ * `bodyLength` bytes before its closing brace); a product's record and body decoded only for `item`. Lines that are not
+ * ASCII, or of the format before `bodyLength`, are decoded at once. Damage throws as readChunk's does.
  */
-export async function readChunkToSend(store: StagingStore, importId: string, id: string): Promise<ChunkToSend> {
+export async function readChunkFile(store: StagingStore, importId: string, id: string): Promise<ChunkFile> {
   let file: Buffer = Buffer.alloc(0);
-  // Per product: where its body starts and ends in `file`, or (start -1) its body as text.
-  const spans: number[] = [];
-  const texts = new Map<number, string>();
+  // Three numbers a product: where its line starts and ends in `file`, and where its body starts (-1: decoded).
+  const at: number[] = [];
+  const decoded = new Map<number, StagedItem>();
+  let allAscii = false;
+  const keep = (item: StagedItem, start = -1, end = -1): ItemHead => {
+    decoded.set(at.length / 3, item);
+    at.push(start, end, -1);
+    return { line: item.line, key: item.key };
+  };
   const heads = await readWholeFile(
     store,
     chunkKey(importId, id),
-    (text) => {
-      const item = decodeItem(text);
-      texts.set(spans.length, item.body);
-      spans.push(-1, -1);
-      return { line: item.line, key: item.key };
-    },
+    (text) => keep(decodeItem(text)),
     checkedDecodeItem,
     (bytes, start, end) => {
       const head = headOfBytes(bytes, start, end);
@@ -152,25 +192,25 @@ export async function readChunkToSend(store: StagingStore, importId: string, id:
       if (
         head &&
         bodyStart > start &&
-        isAscii(bytes.subarray(start, end)) &&
-        bytes.subarray(bodyStart - BODY_BYTES.length, bodyStart).equals(BODY_BYTES)
+        (allAscii || isAscii(bytes.subarray(start, end))) &&
+        bytesAt(bytes, bodyStart - BODY_BYTES.length, BODY_BYTES)
       ) {
-        spans.push(bodyStart, end - 1);
+        at.push(start, end, bodyStart);
         return { line: head.line, key: head.key };
       }
-      const item = decodeItem(bytes.toString('utf8', start, end));
-      texts.set(spans.length, item.body);
-      spans.push(-1, -1);
-      return { line: item.line, key: item.key };
+      return keep(decodeItem(bytes.toString('utf8', start, end)), start, end);
     },
     (bytes) => {
       file = bytes;
+      allAscii = isAscii(bytes);
     },
   );
+  const item = (i: number) => decoded.get(i) ?? decodeItem(file.toString('utf8', at[3 * i], at[3 * i + 1]));
   return {
     heads,
+    item,
     joinBodies(head, tail) {
-      const bodyOf = (i: number) => texts.get(2 * i) ?? file.subarray(spans[2 * i], spans[2 * i + 1]);
+      const bodyOf = (i: number) => (at[3 * i + 2]! >= 0 ? file.subarray(at[3 * i + 2], at[3 * i + 1]! - 1) : item(i).body);
       return joinedBytes(head, heads.length, bodyOf, tail);
     },
   };
