@@ -4,7 +4,7 @@
  * not-submitted records go again; invalid ones only when asked (after the user fixed them in that file).
  */
 import type { SourceRef } from '../common/import';
-import { readSource, SourceError, type ReadSourceOptions, type SourceFormat, type SourceItem } from './sources';
+import { readSourceBatches, SourceError, type ReadSourceOptions, type SourceFormat, type SourceItem } from './sources';
 import type { ResultRow } from './report';
 import { reportKey } from './staging/files';
 import type { StagingStore } from './staging/store';
@@ -43,7 +43,7 @@ export async function* readRedriveSource(
   of: Redrive,
   format: SourceFormat,
   opts: ReadSourceOptions,
-): AsyncIterable<SourceItem> {
+): AsyncIterable<SourceItem[]> {
   const choices = await redriveChoices(store, of);
   const key = failedRecordsKey(of.importId, format);
   const mismatch = (records: string) =>
@@ -51,9 +51,13 @@ export async function* readRedriveSource(
       `the failed records of ${of.importId} (${store.locate(key)}) hold ${records} where its report has ${choices.length} rows that did not succeed: fix records in place, without adding or removing any, and retry again`,
     );
   let i = 0;
-  for await (const item of readSource(store.locate(key), format, { ...opts, open: () => store.readStream(key) })) {
-    if (i >= choices.length) throw mismatch(`more records`);
-    if (choices[i++]) yield item;
+  for await (const batch of readSourceBatches(store.locate(key), format, { ...opts, open: () => store.readStream(key) })) {
+    const chosen: SourceItem[] = [];
+    for (const item of batch) {
+      if (i >= choices.length) throw mismatch(`more records`);
+      if (choices[i++]) chosen.push(item);
+    }
+    if (chosen.length) yield chosen;
   }
   if (i !== choices.length) throw mismatch(`${i} records`);
 }

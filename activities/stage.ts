@@ -19,7 +19,7 @@ import {
   detectFormat,
   MAX_NESTING_DEPTH,
   nestedDeeperThan,
-  readSource,
+  readSourceBatches,
   redactLocation,
   SourceError,
   tooDeepMessage,
@@ -298,88 +298,89 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       const { redriveOf } = input.source;
       const source = redriveOf
         ? readRedriveSource(store, redriveOf, format, readOptions)
-        : readSource(input.source.location, format, readOptions);
-      for await (const item of source) {
-        counts.read++;
-        if (counts.read % 5000 === 0) beat();
-        if ('error' in item) {
-          await reject({ line: item.line, errors: [{ path: '', message: item.error }], text: item.text });
-          continue;
-        }
-        let record = item.record;
-        if (format === 'csv') columns ??= Object.keys(record as Record<string, string>);
-        if (mapping) {
-          // The mapping sees the record as the source has it (a CSV row flat, with its own column names).
-          const mapped = await mapping.apply(record);
-          if ('error' in mapped) {
-            await reject({ line: item.line, errors: [mapped.error], raw: item.record });
+        : readSourceBatches(input.source.location, format, readOptions);
+      for await (const batch of source)
+        for (const item of batch) {
+          counts.read++;
+          if (counts.read % 5000 === 0) beat();
+          if ('error' in item) {
+            await reject({ line: item.line, errors: [{ path: '', message: item.error }], text: item.text });
             continue;
           }
-          record = mapped.product;
-        } else if (format === 'csv') {
-          record = target.fromCsvRow(record as Record<string, string>);
+          let record = item.record;
+          if (format === 'csv') columns ??= Object.keys(record as Record<string, string>);
+          if (mapping) {
+            // The mapping sees the record as the source has it (a CSV row flat, with its own column names).
+            const mapped = await mapping.apply(record);
+            if ('error' in mapped) {
+              await reject({ line: item.line, errors: [mapped.error], raw: item.record });
+              continue;
+            }
+            record = mapped.product;
+          } else if (format === 'csv') {
+            record = target.fromCsvRow(record as Record<string, string>);
+          }
+          // A cell may hold JSON (attributes), and a mapping may build anything: checked as JSON lines are, before anything recurses into it.
+          if ((mapping || format === 'csv') && nestedDeeperThan(record, MAX_NESTING_DEPTH)) {
+            await reject({ line: item.line, errors: [{ path: '', message: tooDeepMessage }], raw: item.record });
+            continue;
+          }
+          const parsed = target.productSchema.safeParse(record);
+          if (!parsed.success) {
+            const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+            await reject({ line: item.line, key: keyIfAny(target, record), errors, raw: item.record });
+            continue;
+          }
+          let key: string;
+          try {
+            key = target.keyOf(parsed.data);
+          } catch (err) {
+            // The key may depend on the import's options (Propeller's lookupKey id needs an id).
+            await reject({
+              line: item.line,
+              errors: [{ path: '', message: err instanceof Error ? err.message : String(err) }],
+              raw: item.record,
+            });
+            continue;
+          }
+          // A key first met unchanged (delta sync) is not in `keys`, as nothing was staged for it: the ledger has its line.
+          const firstLine = (keys.mayHave(key) ? await keys.firstLine(key) : undefined) ?? delta?.seenLine(key);
+          if (firstLine !== undefined) {
+            await reject({
+              line: item.line,
+              key,
+              errors: [{ path: '', message: `duplicate key ${key}: first seen at line ${firstLine}` }],
+              raw: item.record,
+            });
+            continue;
+          }
+          const body = JSON.stringify(parsed.data);
+          if (delta && unchanged && delta.unchanged(key, body)) {
+            delta.markSeen(key, item.line);
+            counts.unchanged!++;
+            await unchanged.write(JSON.stringify({ line: item.line, key }));
+            continue;
+          }
+          const rawJson = item.json ?? JSON.stringify(item.record);
+          const staged: StagedItem = { line: item.line, key, rawJson, body };
+          const bodyBytes = Buffer.byteLength(staged.body);
+          const size = chunker.tooLarge(bodyBytes);
+          if (size !== undefined) {
+            keys.addUnstaged(key, item.line);
+            await reject({
+              line: item.line,
+              key,
+              errors: [{ path: '', message: tooLargeMessage(size, target.limits) }],
+              raw: item.record,
+            });
+            continue;
+          }
+          counts.valid++;
+          // Awaited only when it cuts a chunk: a promise per record costs more than the rest of its bookkeeping.
+          const cut = chunker.add(staged, bodyBytes);
+          if (cut) await cut;
+          keys.add(key, item.line, chunker.chunks);
         }
-        // A cell may hold JSON (attributes), and a mapping may build anything: checked as JSON lines are, before anything recurses into it.
-        if ((mapping || format === 'csv') && nestedDeeperThan(record, MAX_NESTING_DEPTH)) {
-          await reject({ line: item.line, errors: [{ path: '', message: tooDeepMessage }], raw: item.record });
-          continue;
-        }
-        const parsed = target.productSchema.safeParse(record);
-        if (!parsed.success) {
-          const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-          await reject({ line: item.line, key: keyIfAny(target, record), errors, raw: item.record });
-          continue;
-        }
-        let key: string;
-        try {
-          key = target.keyOf(parsed.data);
-        } catch (err) {
-          // The key may depend on the import's options (Propeller's lookupKey id needs an id).
-          await reject({
-            line: item.line,
-            errors: [{ path: '', message: err instanceof Error ? err.message : String(err) }],
-            raw: item.record,
-          });
-          continue;
-        }
-        // A key first met unchanged (delta sync) is not in `keys`, as nothing was staged for it: the ledger has its line.
-        const firstLine = (keys.mayHave(key) ? await keys.firstLine(key) : undefined) ?? delta?.seenLine(key);
-        if (firstLine !== undefined) {
-          await reject({
-            line: item.line,
-            key,
-            errors: [{ path: '', message: `duplicate key ${key}: first seen at line ${firstLine}` }],
-            raw: item.record,
-          });
-          continue;
-        }
-        const body = JSON.stringify(parsed.data);
-        if (delta && unchanged && delta.unchanged(key, body)) {
-          delta.markSeen(key, item.line);
-          counts.unchanged!++;
-          await unchanged.write(JSON.stringify({ line: item.line, key }));
-          continue;
-        }
-        const rawJson = item.json ?? JSON.stringify(item.record);
-        const staged: StagedItem = { line: item.line, key, rawJson, body };
-        const bodyBytes = Buffer.byteLength(staged.body);
-        const size = chunker.tooLarge(bodyBytes);
-        if (size !== undefined) {
-          keys.addUnstaged(key, item.line);
-          await reject({
-            line: item.line,
-            key,
-            errors: [{ path: '', message: tooLargeMessage(size, target.limits) }],
-            raw: item.record,
-          });
-          continue;
-        }
-        counts.valid++;
-        // Awaited only when it cuts a chunk: a promise per record costs more than the rest of its bookkeeping.
-        const cut = chunker.add(staged, bodyBytes);
-        if (cut) await cut;
-        keys.add(key, item.line, chunker.chunks);
-      }
       if (counts.read === 0) {
         const what = {
           csv: 'it is empty, or has a header row and no rows',

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
 import { countRecords } from '../client/index';
 import {
   csvColumns,
@@ -15,6 +16,7 @@ import {
   tooDeepMessage,
   flattenDotted,
   readSource,
+  readSourceBatches,
   SourceError,
   unflattenDotted,
   type ReadSourceOptions,
@@ -603,4 +605,39 @@ test('countRecords counts plain text and single-byte encodings, and gives up on 
   assert.equal(await countRecords(scratchFile('csv', gzipSync(text)), 'csv'), undefined);
   assert.equal(await countRecords(scratchFile('csv', Buffer.from(`\ufeff${text}`, 'utf16le')), 'csv'), undefined);
   assert.equal(await countRecords(scratchFile('jsonl', Buffer.from([0x7b, 0, 0x0a, 0x7b, 0x0a])), 'jsonl'), undefined);
+});
+
+// CSV is left out: csv-parse gives none of a small source's records once the stream fails (as before batches).
+test('records come in batches, and those read before the source breaks come before its error (JSON Lines, JSON)', async () => {
+  const cases: [SourceFormat, string][] = [
+    ['jsonl', Array.from({ length: 600 }, (_, i) => JSON.stringify({ sku: `s${i}` })).join('\n')],
+    ['json', `[${Array.from({ length: 600 }, (_, i) => JSON.stringify({ sku: `s${i}` })).join(',\n')}`],
+  ];
+  for (const [format, text] of cases) {
+    // The text arrives in two pieces, then the stream fails (a download cut short).
+    const half = text.lastIndexOf('\n', text.length / 2);
+    const open = () =>
+      Readable.from(
+        (async function* () {
+          yield Buffer.from(text.slice(0, half + 1));
+          yield Buffer.from(text.slice(half + 1, text.lastIndexOf('\n') + 1));
+          throw new Error('connection reset');
+        })(),
+      );
+    const batches: number[] = [];
+    const error = await (async () => {
+      for await (const batch of readSourceBatches(`catalog.${format}`, format, { open })) batches.push(batch.length);
+    })().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    assert.match(String(error), /connection reset/, format);
+    // Every record before the last separator was read, in fewer batches than records.
+    assert.equal(
+      batches.reduce((a, b) => a + b, 0),
+      599,
+      `${format}: ${batches.join(',')}`,
+    );
+    assert.ok(batches.length > 1 && batches.length < 100, `${format}: ${batches.length} batches`);
+  }
 });

@@ -53,6 +53,33 @@ export function detectFormat(location: string, explicit?: SourceFormat): SourceF
  * source as a whole (missing, unreachable, not an array) is thrown as a SourceError.
  */
 export async function* readSource(location: string, format: SourceFormat, opts: ReadSourceOptions = {}): AsyncIterable<SourceItem> {
+  for await (const batch of readSourceBatches(location, format, opts)) yield* batch;
+}
+
+/** Records a batch at a time; the ones read before a failure come first. */
+async function* inBatches(items: AsyncIterable<SourceItem>, size = 256): AsyncIterable<SourceItem[]> {
+  let batch: SourceItem[] = [];
+  try {
+    for await (const item of items) {
+      batch.push(item);
+      if (batch.length >= size) {
+        yield batch;
+        batch = [];
+      }
+    }
+  } catch (err) {
+    if (batch.length) yield batch;
+    throw err;
+  }
+  if (batch.length) yield batch;
+}
+
+/** readSource's records in batches, as staging reads them: a promise a batch, not one a record. */
+export async function* readSourceBatches(
+  location: string,
+  format: SourceFormat,
+  opts: ReadSourceOptions = {},
+): AsyncIterable<SourceItem[]> {
   opts.signal?.throwIfAborted();
   const maxRecordChars = opts.maxRecordChars ?? DEFAULT_MAX_RECORD_CHARS;
   let input;
@@ -67,10 +94,10 @@ export async function* readSource(location: string, format: SourceFormat, opts: 
         yield* readJsonl(text, maxRecordChars);
         break;
       case 'json':
-        yield* readJsonArray(text, maxRecordChars, opts.recordsPath);
+        yield* inBatches(readJsonArray(text, maxRecordChars, opts.recordsPath));
         break;
       case 'csv':
-        yield* readCsv(Readable.from(text), maxRecordChars, opts);
+        yield* inBatches(readCsv(Readable.from(text), maxRecordChars, opts));
         break;
       default:
         throw new SourceError(`unknown format ${JSON.stringify(format)}: expected ${FORMATS.join(', ')}`);

@@ -7,8 +7,11 @@ function notJsonLines(): SourceError {
   );
 }
 
-/** One JSON value per line; blank lines are skipped and a broken line is reported without stopping. */
-export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: number): AsyncGenerator<SourceItem> {
+/**
+ * One JSON value per line; blank lines are skipped and a broken line is reported without stopping. The records come in
+ * batches, one per piece of text read: a promise a batch, where one a record cost as much as parsing it.
+ */
+export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: number): AsyncGenerator<SourceItem[]> {
   const acc = new RecordText(maxRecordChars);
   let line = 1;
   let started = false;
@@ -19,16 +22,18 @@ export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: 
       started = first !== undefined;
     }
     let start = 0;
+    const batch: SourceItem[] = [];
     // Searching only the new chunk keeps a very long line linear instead of rescanning it.
     for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
       acc.add(chunk.slice(start, nl));
       const item = takeJsonRecord(line, acc);
-      if (item) yield item;
+      if (item) batch.push(item);
       line++;
       start = nl + 1;
     }
     acc.add(chunk.slice(start));
+    if (batch.length) yield batch;
   }
   const last = takeJsonRecord(line, acc);
-  if (last) yield last;
+  if (last) yield [last];
 }
