@@ -317,6 +317,11 @@ test('a record nested deeper than the limit is one error item; the records aroun
     nestedDeeperThan(JSON.parse(`${'['.repeat(MAX_NESTING_DEPTH + 1)}${']'.repeat(MAX_NESTING_DEPTH + 1)}`), MAX_NESTING_DEPTH),
     true,
   );
+  // Objects in arrays in objects, the deepest branch last among shallow siblings; any depth is checked safely.
+  const nested = (levels: number) => JSON.parse(`${'{"a":1,"b":['.repeat(levels / 2)}0${']}'.repeat(levels / 2)}`);
+  assert.equal(nestedDeeperThan(nested(MAX_NESTING_DEPTH), MAX_NESTING_DEPTH), false);
+  assert.equal(nestedDeeperThan(nested(MAX_NESTING_DEPTH + 2), MAX_NESTING_DEPTH), true);
+  assert.equal(nestedDeeperThan(JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`), MAX_NESTING_DEPTH), true);
 });
 
 test('gzip is read decompressed, and UTF-16 with or without a BOM decoded, whatever the read size', async () => {
