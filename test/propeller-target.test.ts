@@ -14,6 +14,7 @@ import { startPropellerSandbox } from '../sandbox';
 import { propellerRecord, writeCatalog, type CatalogOptions } from '../scripts/catalog';
 import { propeller } from '../targets/propeller';
 import { readSchemaMessages, requestGroups, settleProducts, type BulkReply, type PendingProduct } from '../targets/propeller/api';
+import { sourceOfKey } from '../targets/propeller/keys';
 import { PropellerProduct } from '../targets/propeller/schema';
 import type { ItemOutcome, StagedItem, SynchronousApi } from '../targets/types';
 import { tempDir } from './helpers';
@@ -21,9 +22,9 @@ import { tempDir } from './helpers';
 const catalog: CatalogOptions = { target: 'propeller', count: 0, format: 'jsonl', invalidEvery: 10, keyPrefix: 'unit' };
 const options = (given: Record<string, unknown> = {}) => PropellerOptions.parse(given);
 
-const staged = (product: Record<string, unknown>, line: number): StagedItem => ({
+const staged = (product: Record<string, unknown>, line: number, lookupKey: 'id' | 'sourceId' = 'sourceId'): StagedItem => ({
   line,
-  key: propeller.keyOf(product, options()),
+  key: propeller.keyOf(product, options({ lookupKey })),
   rawJson: JSON.stringify(product),
   body: JSON.stringify(product),
 });
@@ -135,13 +136,20 @@ describe('Propeller keys and chunks', () => {
       staged({ sourceId: 'x-1', source: 'ERP', language: 'EN' }, 1),
       staged({ sourceId: 'x-1', source: 'PIM', language: 'EN' }, 2),
       staged({ sourceId: 'x-2', source: 'ERP', language: 'EN' }, 3),
+      // Sources and sourceIds holding the key's separator and its escapes keep their groups and answer keys.
+      staged({ sourceId: 'a:b%3A', source: 'E:R%25P%3A', language: 'EN' }, 4),
+      staged({ sourceId: ':', source: 'ERP', language: 'EN' }, 5),
     ];
     const groups = requestGroups(items, { lookupKey: 'sourceId' });
     assert.deepEqual(
       groups.map((g) => g.map((p) => `${p.index}:${p.answerKey}`)),
-      [['0:x-1', '2:x-2'], ['1:x-1']],
+      [['0:x-1', '2:x-2', '4::'], ['1:x-1'], ['3:a:b%3A']],
     );
-    const byId = requestGroups([staged({ id: 5, sourceId: 'x', source: 'ERP', language: 'EN' }, 1)], { lookupKey: 'id' });
+    assert.deepEqual(
+      items.map((item) => sourceOfKey(item.key)),
+      items.map((item) => [JSON.parse(item.body).source, JSON.parse(item.body).sourceId]),
+    );
+    const byId = requestGroups([staged({ id: 5, sourceId: 'x', source: 'ERP', language: 'EN' }, 1, 'id')], { lookupKey: 'id' });
     assert.deepEqual(
       byId.map((g) => g.map((p) => p.answerKey)),
       [['5']],

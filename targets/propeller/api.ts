@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { HTTPError, type Got } from 'got';
 import { jsonOrText } from '../../common/dotted';
 import type { PropellerDirectives, PropellerOptions } from './manifest';
+import { sourceOfKey } from './keys';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
 import {
   createHttp,
@@ -302,8 +303,8 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
 export function requestGroups(items: StagedItem[], options: Pick<PropellerOptions, 'lookupKey'>): PendingProduct[][] {
   const groups = new Map<string, PendingProduct[]>();
   items.forEach((item, index) => {
-    const product = JSON.parse(item.body) as { id?: number; source: string; sourceId: string };
-    const [group, answerKey] = options.lookupKey === 'id' ? ['', String(product.id)] : [product.source, product.sourceId];
+    // The key was made of the product's id, or of its source and sourceId (keyOf): read from it, not from the body.
+    const [group, answerKey] = options.lookupKey === 'id' ? ['', item.key] : sourceOfKey(item.key);
     const list = groups.get(group) ?? [];
     list.push({ index, item, answerKey });
     groups.set(group, list);

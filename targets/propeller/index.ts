@@ -34,7 +34,9 @@ function fromCsvRow(row: Record<string, string>): unknown {
 }
 
 /** `source:sourceId`, with ":" (and "%") escaped in the source so two different pairs never share a key. */
-export const sourceKey = (source: string, sourceId: string) => `${source.replaceAll('%', '%25').replaceAll(':', '%3A')}:${sourceId}`;
+import { sourceKey } from './keys';
+
+export { sourceKey };
 
 export const propeller: Target<'propeller'> = {
   name: 'propeller',
