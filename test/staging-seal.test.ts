@@ -242,6 +242,19 @@ test('a chunk read to send joins its bodies as the bytes staged, and its heads a
   assert.equal((await readChunkFile(store, 'send', 'r0-000001')).joinBodies('[', ']').toString(), '[{"x":1}]');
   assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000001'), [{ line: 1, key: 'old' }]);
 
+  // A file that is sealed right but not as writeLines writes it (a blank line in it) is read line by line: the same chunk.
+  const unusual = store.locate(chunkKey('send', 'r0-000003'));
+  await writeChunk(store, 'send', 'r0-000003', mixed);
+  const lines = (await readFile(unusual, 'utf8')).split('\n');
+  await writeFile(unusual, [...lines.slice(0, 2), '', ...lines.slice(2)].join('\n'));
+  const readAgain = await readChunkFile(store, 'send', 'r0-000003');
+  assert.equal(readAgain.joinBodies('[', ']').toString(), `[${mixed.map((i) => i.body).join(',')}]`);
+  assert.deepEqual(
+    mixed.map((_, i) => readAgain.item(i)),
+    mixed,
+  );
+  assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000003'), chunk.heads);
+
   // A damaged chunk is refused before anything is sent.
   await writeFile(file, (await readFile(file, 'utf8')).replace('old', 'new'));
   await assert.rejects(readChunkFile(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });

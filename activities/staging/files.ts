@@ -155,7 +155,10 @@ export function readChunkHeads(store: StagingStore, importId: string, id: string
       const { line, key } = decodeItem(text);
       return { line, key };
     },
-    checkedDecodeItem,
+    (text) => {
+      const { line, key } = checkedDecodeItem(text);
+      return { line, key };
+    },
     headOfLine,
   );
 }
@@ -185,7 +188,7 @@ export async function readChunkFile(store: StagingStore, importId: string, id: s
     store,
     chunkKey(importId, id),
     (text) => keep(decodeItem(text)),
-    checkedDecodeItem,
+    (text) => keep(checkedDecodeItem(text)),
     (bytes, start, end) => {
       const head = headOfBytes(bytes, start, end);
       const bodyStart = head?.bodyLength === undefined ? -1 : end - 1 - head.bodyLength;
