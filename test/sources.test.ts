@@ -612,7 +612,8 @@ test('countRecords counts plain text and single-byte encodings, and gives up on 
   assert.equal(await countRecords(scratchFile('jsonl', Buffer.from([0x7b, 0, 0x0a, 0x7b, 0x0a])), 'jsonl'), undefined);
 });
 
-// CSV is left out: csv-parse gives none of a small source's records once the stream fails (as before batches).
+// CSV is left out: csv-parse gives up what it parsed when the source and its failure arrive at once, as here (records
+// arriving over time do come first: 19,999 of 20,000 in a check by hand, before batches and after).
 test('records come in batches, and those read before the source breaks come before its error (JSON Lines, JSON)', async () => {
   const cases: [SourceFormat, string][] = [
     ['jsonl', Array.from({ length: 600 }, (_, i) => JSON.stringify({ sku: `s${i}` })).join('\n')],
