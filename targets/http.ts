@@ -9,7 +9,6 @@ import got, { HTTPError, ParseError, RequestError, TimeoutError, type Got } from
 import { recordRequest } from '../common/metrics';
 import { z, ZodError } from 'zod';
 import type { RequestLimiter } from './limiter';
-import type { ChunkToSend, StagedItem } from './types';
 import { joinedBytes } from '../common/joined-bytes';
 import { HEARTBEAT_INTERVAL_MS } from '../common/timeouts';
 
@@ -66,19 +65,6 @@ export function createHttp({ target, baseUrl, timeoutMs, limiter }: HttpOptions)
 /** Products' bodies joined between a head and a tail, as bytes (common/joined-bytes.ts says why). */
 export function joinedBody(head: string, bodies: readonly string[], tail: string): Buffer {
   return joinedBytes(head, bodies.length, (i) => bodies[i]!, tail);
-}
-
-/** Staged items as an asynchronous target's chunk (tests, and chunks read the slow way). */
-export function chunkOfItems(items: readonly StagedItem[]): ChunkToSend {
-  return {
-    heads: items,
-    joinBodies: (head, tail) =>
-      joinedBody(
-        head,
-        items.map((item) => item.body),
-        tail,
-      ),
-  };
 }
 
 import { FailureType } from '../common/failure-types';

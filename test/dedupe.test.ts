@@ -9,9 +9,20 @@ import { DEFAULT_HTTP_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS, S
 import { VoucherifyOptions } from '../common/import';
 import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox/index';
 import { connectVoucherify, earlierSend, sourceIdsOfReport } from '../targets/voucherify/api';
-import { chunkOfItems } from '../targets/http';
-import type { StagedItem } from '../targets/types';
+import { joinedBody } from '../targets/http';
+import type { ChunkToSend, StagedItem } from '../targets/types';
 import { activityDefaults } from '../workflows/import';
+
+/** Staged items as the asynchronous target gets a chunk read from staging. */
+const chunkOfItems = (items: readonly StagedItem[]): ChunkToSend => ({
+  heads: items,
+  joinBodies: (head, tail) =>
+    joinedBody(
+      head,
+      items.map((item) => item.body),
+      tail,
+    ),
+});
 
 test('the timeouts agree: beats come well inside the heartbeat timeout, our HTTP timeout ends before startToClose', () => {
   assert.equal(activityDefaults.heartbeatTimeout, HEARTBEAT_TIMEOUT_MS);

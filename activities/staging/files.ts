@@ -139,11 +139,11 @@ function headOfBytes(bytes: Buffer, start: number, end: number): (ItemHead & { b
   return JSON.parse(`${bytes.toString('utf8', start, rawAt)}}`) as ItemHead & { bodyLength?: number };
 }
 
+/** A product's line and key alone, without what else its object holds. */
+const headOf = ({ line, key }: ItemHead): ItemHead => ({ line, key });
+
 function headOfLine(bytes: Buffer, start: number, end: number): ItemHead {
-  const head = headOfBytes(bytes, start, end);
-  if (head) return { line: head.line, key: head.key };
-  const item = decodeItem(bytes.toString('utf8', start, end));
-  return { line: item.line, key: item.key };
+  return headOf(headOfBytes(bytes, start, end) ?? decodeItem(bytes.toString('utf8', start, end)));
 }
 
 /** The chunk's products' lines and keys only (outcomes are written with them); damage throws as readChunk's does. */
@@ -151,14 +151,8 @@ export function readChunkHeads(store: StagingStore, importId: string, id: string
   return readWholeFile(
     store,
     chunkKey(importId, id),
-    (text) => {
-      const { line, key } = decodeItem(text);
-      return { line, key };
-    },
-    (text) => {
-      const { line, key } = checkedDecodeItem(text);
-      return { line, key };
-    },
+    (text) => headOf(decodeItem(text)),
+    (text) => headOf(checkedDecodeItem(text)),
     headOfLine,
   );
 }
@@ -182,7 +176,7 @@ export async function readChunkFile(store: StagingStore, importId: string, id: s
   const keep = (item: StagedItem, start = -1, end = -1): ItemHead => {
     decoded.set(at.length / 3, item);
     at.push(start, end, -1);
-    return { line: item.line, key: item.key };
+    return headOf(item);
   };
   const heads = await readWholeFile(
     store,
@@ -199,7 +193,7 @@ export async function readChunkFile(store: StagingStore, importId: string, id: s
         bytesAt(bytes, bodyStart - BODY_BYTES.length, BODY_BYTES)
       ) {
         at.push(start, end, bodyStart);
-        return { line: head.line, key: head.key };
+        return headOf(head);
       }
       return keep(decodeItem(bytes.toString('utf8', start, end)), start, end);
     },
@@ -526,25 +520,21 @@ export class SealedFile {
 export async function writeSealed(store: StagingStore, key: string, file: SealedFile): Promise<void> {
   const bytes = file.finish();
   if (store.writeText) return store.writeText(key, bytes);
-  const writer = await createSealedWriter(store, key);
-  try {
-    for (const piece of bytes.slice(0, -1))
-      for (const line of piece.toString('utf8', 0, piece.length - 1).split('\n')) await writer.write(line);
-    await writer.close();
-  } catch (err) {
-    await writer.abort();
-    throw err;
-  }
+  // The data pieces (the seal, last, is the line writer's to add) back into their lines.
+  const lines = bytes.slice(0, -1).flatMap((piece) => piece.toString('utf8', 0, piece.length - 1).split('\n'));
+  await writeByLines(store, key, lines);
 }
 
 /** Writes a whole sealed staging file at once where the store can (see SealedFile), else line by line. */
 export async function writeLines(store: StagingStore, key: string, lines: Iterable<string>): Promise<void> {
-  if (store.writeText) {
-    const file = new SealedFile();
-    for (const line of lines) file.add(line);
-    await writeSealed(store, key, file);
-    return;
-  }
+  if (!store.writeText) return writeByLines(store, key, lines);
+  const file = new SealedFile();
+  for (const line of lines) file.add(line);
+  await writeSealed(store, key, file);
+}
+
+/** The sealed line writer, for stores that cannot write a file at once. */
+async function writeByLines(store: StagingStore, key: string, lines: Iterable<string>): Promise<void> {
   const writer = await createSealedWriter(store, key);
   try {
     for (const line of lines) await writer.write(line);
