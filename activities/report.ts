@@ -19,6 +19,7 @@ import {
   metaKey,
   readAllJsonLines,
   readChunkFile,
+  readChunkHeads,
   type ChunkFile,
   readJsonLines,
   reportKey,
@@ -98,14 +99,13 @@ type Verdict = { outcome: OutcomeLine; attempts: number };
 export function createReportActivities(store: StagingStore, targets?: TargetRegistry) {
   /** A leaf chunk's products with the outcome each got (undefined: never answered), or undefined when its file is damaged. */
   async function readLeaf(importId: string, id: string, listing: Listing, unrecorded: Map<string, string>, found: Findings) {
-    let chunk;
+    let items;
     try {
-      chunk = await readChunkFile(store, importId, id);
+      items = await readChunkHeads(store, importId, id);
     } catch (err) {
       found.note(err);
       return undefined;
     }
-    const items = chunk.heads;
     const unknown = (why: string): OutcomeLine[] =>
       items.map((item) => ({ line: item.line, key: item.key, kind: 'failed', error: `outcome unknown: ${why}` }));
     let outcomes: (OutcomeLine | undefined)[] = [];
@@ -118,7 +118,7 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
         found.unknownRows += items.length;
       }
     } else if (unrecorded.has(id)) outcomes = unknown(unrecorded.get(id)!);
-    return { chunk, items, outcomes };
+    return { id, items, outcomes };
   }
 
   /** The last word on each retried product: the latest round that answered for it decides. */
@@ -163,24 +163,28 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
     const roots = roundRoots(0, chunkCount ?? listedRootCount(0, listing.chunks, listing.outcomes));
     for (const id of leafChunks(roots, listing.chunks, listing.outcomes)) {
       const leaf = await readLeaf(importId, id, listing, unrecorded, found);
+      const rowOf = (item: ItemHead, j: number) => bareRow(item, verdicts.get(item.key), leaf!.outcomes[j]);
+      // The chunk itself only for a row that needs its record (did not succeed) or its body (the ledger).
+      let chunk: ChunkFile | undefined;
+      if (leaf && (withBodies || leaf.items.some((item, j) => rowOf(item, j).outcome !== 'succeeded'))) {
+        try {
+          chunk = await readChunkFile(store, importId, id);
+        } catch (err) {
+          found.note(err);
+          continue;
+        }
+      }
       // Rows in batches of ROW_BATCH, each written before the next is made: a 10 MB chunk's 71,000 rows never live at once.
       for (let from = 0; leaf && from < leaf.items.length; from += ROW_BATCH) {
         const heads = leaf.items.slice(from, from + ROW_BATCH);
-        yield heads.map((item, k) => stagedRow(leaf.chunk, from + k, item, verdicts.get(item.key), leaf.outcomes[from + k], withBodies));
+        yield heads.map((item, k) => withRecord(rowOf(item, from + k), chunk, from + k, withBodies));
       }
       Context.current().heartbeat();
     }
   }
 
-  /** The row of product `j` of `chunk`: its record and body are decoded only for a row that needs them. */
-  function stagedRow(
-    chunk: ChunkFile,
-    j: number,
-    item: ItemHead,
-    verdict: Verdict | undefined,
-    answered: OutcomeLine | undefined,
-    withBodies: boolean,
-  ): Row {
+  /** The row of a staged product, without its record. */
+  function bareRow(item: ItemHead, verdict: Verdict | undefined, answered: OutcomeLine | undefined): Row {
     const outcome = verdict?.outcome ?? answered;
     const attempts = verdict?.attempts ?? (outcome ? 1 : 0);
     const row: Row = { line: item.line, key: item.key, attempts, outcome: 'not-submitted', error: '' };
@@ -189,7 +193,12 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
       row.outcome = reportOutcomeOf(outcome);
       if (outcome.kind !== 'succeeded') row.error = outcome.error;
     }
-    if (row.outcome !== 'succeeded' || withBodies) {
+    return row;
+  }
+
+  /** Product `j` of `chunk`'s record and body, decoded only for a row that needs them. */
+  function withRecord(row: Row, chunk: ChunkFile | undefined, j: number, withBodies: boolean): Row {
+    if (chunk && (row.outcome !== 'succeeded' || withBodies)) {
       const staged = chunk.item(j);
       if (row.outcome !== 'succeeded') row.raw = JSON.parse(staged.rawJson);
       if (withBodies) row.body = staged.body;

@@ -6,13 +6,12 @@ import type { ImportInput } from '../common/import';
 import { Chunker } from './staging/chunker';
 import {
   chunkId,
-  chunkKey,
   damageOf,
   metaKey,
   readAllJsonLines,
   readChunk,
   roundKey,
-  writeSealed,
+  writeChunkDraft,
   writeLines,
   type ImportMeta,
   readOutcomes,
@@ -43,8 +42,8 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
     async planRetryRound({ input, round }: { input: ImportInput; round: number }): Promise<{ chunks: number; products: number }> {
       const target = targets.bind(input);
       let products = 0;
-      const chunker = new Chunker(target.limits, target.envelopeBytes, (index, file) =>
-        writeSealed(store, chunkKey(input.importId, chunkId(round, index)), file),
+      const chunker = new Chunker(target.limits, target.envelopeBytes, (index, draft) =>
+        writeChunkDraft(store, input.importId, chunkId(round, index), draft),
       );
       const { leaves, outcomes } = await roundLeaves(store, input.importId, round - 1);
       for (const id of leaves) {

@@ -30,7 +30,6 @@ import { importLedger } from './staging/delta';
 import { KeySet } from './staging/keyset';
 import {
   chunkId,
-  chunkKey,
   claimImportId,
   createSealedWriter,
   invalidKey,
@@ -39,7 +38,7 @@ import {
   readChunkHeads,
   stagedKey,
   unchangedKey,
-  writeSealed,
+  writeChunkDraft,
   writeLines,
   type ImportMeta,
   type InvalidRow,
@@ -253,8 +252,8 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
     const chunker = new Chunker(
       target.limits,
       target.envelopeBytes,
-      (index, file) =>
-        commits.add(index >= resumed ? writeSealed(store, chunkKey(input.importId, chunkId(0, index)), file) : Promise.resolve()),
+      (index, draft) =>
+        commits.add(index >= resumed ? writeChunkDraft(store, input.importId, chunkId(0, index), draft) : Promise.resolve()),
       firstChunkBytes ?? undefined,
     );
 

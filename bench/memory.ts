@@ -60,7 +60,10 @@ const taskQueue = `memory-${process.pid}`;
 // The worker as the image runs it (dist/, built here), or BENCH_WORKER=source as `npm run worker` runs it (tsx).
 const fromSource = process.env.BENCH_WORKER === 'source';
 if (!fromSource) await buildDist();
-const worker = spawn(process.execPath, fromSource ? ['--import', 'tsx', 'workers/main.ts'] : [path.join(distDir, 'worker.js')], {
+// WORKER_NODE_ARGS: flags NODE_OPTIONS refuses, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof (profiles written at exit).
+const nodeArgs = process.env.WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+const script = fromSource ? ['--import', 'tsx', 'workers/main.ts'] : [path.join(distDir, 'worker.js')];
+const worker = spawn(process.execPath, [...nodeArgs, ...script], {
   env: {
     ...process.env,
     ...sandbox.env,
@@ -73,6 +76,11 @@ const worker = spawn(process.execPath, fromSource ? ['--import', 'tsx', 'workers
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 const pid = worker.pid ?? Number.NaN;
+// A worker that dies (a refused flag, a crash) fails the bench instead of leaving an import waiting forever.
+const workerExit = once(worker, 'exit').then(([code, signal]) => {
+  throw new Error(`the worker exited (${signal ?? code}) during the bench`);
+});
+workerExit.catch(() => {});
 
 try {
   const stagingIn = minio ? 's3' : 'folder';
@@ -99,7 +107,7 @@ try {
       taskQueue,
       workflowId: `${taskQueue}-${i}`,
     });
-    const summary = await handle.result();
+    const summary = await Promise.race([handle.result(), workerExit]);
     clearInterval(sampler);
     if (summary.counts.succeeded !== count) throw new Error(`import ${i}: ${summary.counts.succeeded} of ${count} succeeded`);
     const after = await memoryOf(pid);

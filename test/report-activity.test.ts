@@ -15,6 +15,7 @@ import {
   chunkKey,
   decodeItem,
   encodeItem,
+  headsKey,
   invalidKey,
   metaKey,
   outcomeKey,
@@ -103,7 +104,9 @@ describe('the report activity', () => {
 
   test('damaged files: the partial report is written, then the activity fails naming every damaged file and the gap', async () => {
     const input = await stage('damaged');
+    // Chunk .1.1 (line 4) gone with its heads file: nothing says which product it held.
     await rm(store.locate(chunkKey('damaged', 'r0-000000.1.1')));
+    await rm(store.locate(headsKey('damaged', 'r0-000000.1.1')));
     await writeFile(store.locate(outcomeKey('damaged', 'r0-000000.0')), 'garbage\n');
     const err = await run(input).then(
       () => undefined,
@@ -130,6 +133,30 @@ describe('the report activity', () => {
       'every row it could write, none invented for line 4',
     );
     assert.match(rows[0]!.error, /^outcome unknown: the outcome file of chunk r0-000000\.0 is damaged/);
+  });
+
+  test('a chunk file gone: its heads file still gives true rows, and a row that needs the record names the damage', async () => {
+    const input = await stage('heads-only');
+    // Line 4 succeeded: its row needs nothing but the heads. Lines 9-10 were never sent: their records go to failed-records.
+    await rm(store.locate(chunkKey('heads-only', 'r0-000000.1.1')));
+    await rm(store.locate(chunkKey('heads-only', 'r0-000002')));
+    const err = await run(input, [{ chunkId: 'r0-000001', error: 'the staging store was unavailable' }]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, 'StagingDamaged');
+    assert.match(
+      err.message,
+      /^the report has 8 rows for 10 records read; staging file chunk r0-000002 \(missing\) was damaged .*2 products have no row/,
+    );
+    const { files } = err.details![0] as { files: { resultsJsonl: string } };
+    const rows = await readJsonl<ResultRow>(files.resultsJsonl);
+    assert.deepEqual(
+      rows.map((r) => r.line),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
+    assert.equal(rows[3]!.outcome, 'succeeded');
   });
 
   test('a missing meta file or round file is named too; the chunks the folder shows are still reported', async () => {

@@ -14,8 +14,10 @@ import {
   encodeItem,
   readAllJsonLines,
   readChunk,
+  headsKey,
   readChunkHeads,
   readChunkFile,
+  readHeadsOfChunk,
   writeChunk,
   writeLines,
 } from '../activities/staging/files';
@@ -222,7 +224,8 @@ test('a chunk read to send joins its bodies as the bytes staged, and its heads a
   );
   assert.equal(chunk.joinBodies('[', ']').toString(), `[${mixed.map((i) => i.body).join(',')}]`);
   assert.equal(chunk.joinBodies('{"p":[', ']}').toString(), `{"p":[${mixed.map((i) => i.body).join(',')}]}`);
-  assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000000'), chunk.heads);
+  assert.deepEqual(await readHeadsOfChunk(store, 'send', 'r0-000000'), chunk.heads);
+  assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000000'), chunk.heads, 'its heads file holds the same heads');
   assert.deepEqual(
     mixed.map((_, i) => chunk.item(i)),
     mixed,
@@ -253,10 +256,35 @@ test('a chunk read to send joins its bodies as the bytes staged, and its heads a
     mixed.map((_, i) => readAgain.item(i)),
     mixed,
   );
-  assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000003'), chunk.heads);
+  assert.deepEqual(await readHeadsOfChunk(store, 'send', 'r0-000003'), chunk.heads);
 
   // A damaged chunk is refused before anything is sent.
   await writeFile(file, (await readFile(file, 'utf8')).replace('old', 'new'));
   await assert.rejects(readChunkFile(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
   await assert.rejects(readChunkHeads(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
+});
+
+test("a chunk's heads come from its heads file; without an intact one, from the chunk; without either, the chunk is damaged", async () => {
+  const odd = [...items, { line: 9, key: 'k"9 größe', rawJson: '{"id":9}', body: '{"source_id":9}' }];
+  const heads = odd.map(({ line, key }) => ({ line, key }));
+  await writeChunk(store, 'heads', 'r0-000000', odd);
+  await rm(store.locate(chunkKey('heads', 'r0-000000')));
+  assert.deepEqual(await readChunkHeads(store, 'heads', 'r0-000000'), heads, 'read from the heads file alone');
+
+  // A chunk staged before heads files were: its heads are read from it.
+  await writeChunk(store, 'heads', 'r0-000001', odd);
+  await rm(store.locate(headsKey('heads', 'r0-000001')));
+  assert.deepEqual(await readChunkHeads(store, 'heads', 'r0-000001'), heads);
+  // A damaged heads file is not trusted: the chunk decides.
+  await writeChunk(store, 'heads', 'r0-000002', odd);
+  await writeFile(store.locate(headsKey('heads', 'r0-000002')), 'garbage\n');
+  assert.deepEqual(await readChunkHeads(store, 'heads', 'r0-000002'), heads);
+  await writeLines(store, headsKey('heads', 'r0-000002'), [JSON.stringify({ lines: [1, 2], keys: ['p1'] })]);
+  assert.deepEqual(await readChunkHeads(store, 'heads', 'r0-000002'), heads, 'nor a heads file whose arrays disagree');
+
+  await rm(store.locate(chunkKey('heads', 'r0-000002')));
+  await assert.rejects(readChunkHeads(store, 'heads', 'r0-000002'), {
+    type: 'StagingDamaged',
+    message: /chunk r0-000002 is damaged \(missing\)/,
+  });
 });

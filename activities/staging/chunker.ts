@@ -1,5 +1,5 @@
 import type { ChunkLimits, StagedItem } from '../../targets/types';
-import { encodeItem, SealedFile } from './files';
+import { ChunkDraft } from './files';
 
 /**
  * Cuts items into chunks whose request body stays within the target's limits.
@@ -8,14 +8,14 @@ import { encodeItem, SealedFile } from './files';
  * old generation with a whole chunk's objects (71,000 for a 10 MB Voucherify chunk) until it is written.
  */
 export class Chunker {
-  private file = new SealedFile();
+  private draft = new ChunkDraft();
   private bytes: number;
   chunks = 0;
 
   constructor(
     private readonly limits: ChunkLimits,
     private readonly envelopeBytes: number,
-    private readonly onChunk: (index: number, file: SealedFile) => Promise<void>,
+    private readonly onChunk: (index: number, draft: ChunkDraft) => Promise<void>,
     /** The first chunk's body is cut at this many bytes at most: it is sent while the rest is staged, so it comes soon. */
     private readonly firstChunkBytes = Number.POSITIVE_INFINITY,
   ) {
@@ -34,23 +34,23 @@ export class Chunker {
       this.limits.maxBodyBytes ?? Number.POSITIVE_INFINITY,
       this.chunks === 0 ? this.firstChunkBytes : Number.POSITIVE_INFINITY,
     );
-    const count = this.file.lines;
+    const count = this.draft.products;
     const overBytes = this.bytes + bodyBytes + 1 > maxBytes; // + the comma
     const cut = count > 0 && (overBytes || count >= this.limits.maxItems);
     return cut ? this.flush().then(() => this.push(item, bodyBytes)) : this.push(item, bodyBytes);
   }
 
   private push(item: StagedItem, bodyBytes: number): undefined {
-    this.bytes += bodyBytes + (this.file.lines ? 1 : 0);
-    this.file.add(encodeItem(item));
+    this.bytes += bodyBytes + (this.draft.products ? 1 : 0);
+    this.draft.add(item);
     return undefined;
   }
 
   async flush(): Promise<void> {
-    if (!this.file.lines) return;
-    const file = this.file;
-    this.file = new SealedFile();
+    if (!this.draft.products) return;
+    const draft = this.draft;
+    this.draft = new ChunkDraft();
     this.bytes = this.envelopeBytes;
-    await this.onChunk(this.chunks++, file);
+    await this.onChunk(this.chunks++, draft);
   }
 }

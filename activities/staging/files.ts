@@ -12,6 +12,12 @@ import type { LineWriter, StagingStore } from './store';
 export const importPrefix = (importId: string) => `imports/${importId}`;
 export const chunkKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/chunks/${chunkId}.jsonl`;
 export const outcomeKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/outcomes/${chunkId}.jsonl`;
+/**
+ * A chunk's heads (each product's line and key) in a small sealed file beside it: polls, failures, the key set and the
+ * report read these instead of the whole chunk (22 MB for a 10 MB Voucherify chunk). The chunk file stays authoritative:
+ * without an intact heads file (a chunk staged before them), its heads are read from the chunk.
+ */
+export const headsKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/heads/${chunkId}.jsonl`;
 export const invalidKey = (importId: string) => `${importPrefix(importId)}/invalid.jsonl`;
 /** Products delta sync did not send: `{ line, key }` a line, sealed. */
 export const unchangedKey = (importId: string) => `${importPrefix(importId)}/unchanged.jsonl`;
@@ -80,7 +86,44 @@ export function decodeItem(text: string): StagedItem {
 }
 
 export async function writeChunk(store: StagingStore, importId: string, id: string, items: StagedItem[]): Promise<void> {
-  await writeLines(store, chunkKey(importId, id), items.map(encodeItem));
+  const draft = new ChunkDraft();
+  for (const item of items) draft.add(item);
+  await writeChunkDraft(store, importId, id, draft);
+}
+
+/** A chunk being cut: its file's bytes (SealedFile) and its products' heads, for the heads file beside it. */
+export class ChunkDraft {
+  readonly file = new SealedFile();
+  private readonly lines: number[] = [];
+  private readonly keys: string[] = [];
+
+  get products(): number {
+    return this.lines.length;
+  }
+
+  add(item: StagedItem): void {
+    this.file.add(encodeItem(item));
+    this.lines.push(item.line);
+    this.keys.push(item.key);
+  }
+
+  /** The heads file's one line: two arrays, parsed in one JSON.parse instead of one per product. */
+  headsLine(): string {
+    return JSON.stringify({ lines: this.lines, keys: this.keys } satisfies HeadsLine);
+  }
+}
+
+interface HeadsLine {
+  lines: number[];
+  keys: string[];
+}
+
+/** Writes a chunk and its heads file; a chunk counts as staged only once both are written (its commit follows this). */
+export async function writeChunkDraft(store: StagingStore, importId: string, id: string, draft: ChunkDraft): Promise<void> {
+  await Promise.all([
+    writeLines(store, headsKey(importId, id), [draft.headsLine()]),
+    writeSealed(store, chunkKey(importId, id), draft.file),
+  ]);
 }
 
 /** A chunk line decoded with its record and body parsed too: garbage anywhere in the line throws. */
@@ -146,8 +189,30 @@ function headOfLine(bytes: Buffer, start: number, end: number): ItemHead {
   return headOf(headOfBytes(bytes, start, end) ?? decodeItem(bytes.toString('utf8', start, end)));
 }
 
-/** The chunk's products' lines and keys only (outcomes are written with them); damage throws as readChunk's does. */
-export function readChunkHeads(store: StagingStore, importId: string, id: string): Promise<ItemHead[]> {
+/**
+ * The chunk's products' lines and keys only (outcomes are written with them), from its heads file, else from the chunk
+ * itself; damage of the chunk throws as readChunk's does.
+ */
+export async function readChunkHeads(store: StagingStore, importId: string, id: string): Promise<ItemHead[]> {
+  return (await readHeadsFile(store, importId, id)) ?? readHeadsOfChunk(store, importId, id);
+}
+
+/** A chunk's heads file, or undefined when it is missing or damaged (the chunk tells then). */
+async function readHeadsFile(store: StagingStore, importId: string, id: string): Promise<ItemHead[] | undefined> {
+  let heads: HeadsLine | undefined;
+  try {
+    [heads] = await readAllJsonLines<HeadsLine>(store, headsKey(importId, id));
+  } catch (err) {
+    if (damageOf(err)) return undefined;
+    throw err;
+  }
+  const { lines, keys } = heads ?? {};
+  if (!Array.isArray(lines) || !Array.isArray(keys) || lines.length !== keys.length) return undefined;
+  return lines.map((line, i) => ({ line, key: keys[i]! }));
+}
+
+/** The heads as the chunk file holds them: the whole file is read. */
+export function readHeadsOfChunk(store: StagingStore, importId: string, id: string): Promise<ItemHead[]> {
   return readWholeFile(
     store,
     chunkKey(importId, id),
@@ -323,8 +388,8 @@ export class StagingFileDamage extends Error {
 
 /** The file a key names, for messages: the chunk id for chunk and outcome files, else the file's path in the import. */
 export function describeStagingFile(key: string): string {
-  const m = /\/(chunks|outcomes)\/([^/]+)\.jsonl$/.exec(key);
-  if (m) return m[1] === 'chunks' ? `chunk ${m[2]}` : `outcomes of chunk ${m[2]}`;
+  const m = /\/(chunks|outcomes|heads)\/([^/]+)\.jsonl$/.exec(key);
+  if (m) return m[1] === 'chunks' ? `chunk ${m[2]}` : `${m[1]} of chunk ${m[2]}`;
   return key.replace(/^imports\/[^/]+\//, '');
 }
 
