@@ -166,7 +166,7 @@ test('retention puts lifecycle rules by kind; clean empties an ended import from
   const [result] = (JSON.parse(cleaned.stdout) as { imports: { id: string; status: string; removed: string[]; bytes: number }[] }).imports;
   assert.equal(result?.id, id);
   assert.equal(result?.status, 'COMPLETED');
-  assert.deepEqual(result?.removed, ['chunks', 'invalid.jsonl', 'meta.json', 'outcomes', 'rounds', 'staged.json']);
+  assert.deepEqual(result?.removed, ['chunks', 'heads', 'invalid.jsonl', 'meta.json', 'outcomes', 'rounds', 'staged.json']);
   assert.ok(result.bytes > 100_000, `${result.bytes} bytes`);
   assert.deepEqual(await bucket.store.list(`${importPrefix(id)}/`), [`${importPrefix(id)}/owner.json`, `${importPrefix(id)}/report`]);
   assert.equal(cli(['report', id]).stdout, await bucket.store.readText(reportKey(id, 'results.csv')), 'the report still reads');
