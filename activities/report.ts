@@ -97,28 +97,37 @@ type Verdict = { outcome: OutcomeLine; attempts: number };
 
 /** `targets`: where delta sync's ledger is (the account); without it, an import with delta sync cannot be reported. */
 export function createReportActivities(store: StagingStore, targets?: TargetRegistry) {
-  /** A leaf chunk's products with the outcome each got (undefined: never answered), or undefined when its file is damaged. */
+  /**
+   * A leaf chunk's products with the outcome each got (undefined: never answered), or undefined when its file is damaged.
+   * Its heads come from its outcome file when that is intact (it was written from them), else from its heads file or the
+   * chunk: the chunk itself is read only for rows that need its records (stagedRows).
+   */
   async function readLeaf(importId: string, id: string, listing: Listing, unrecorded: Map<string, string>, found: Findings) {
-    let items;
+    let answered: OutcomeLine[] | undefined;
+    let unknownWhy = unrecorded.get(id);
+    let damagedOutcomes = false;
+    if (listing.outcomes.has(id)) {
+      try {
+        answered = await readOutcomes(store, importId, id);
+        unknownWhy = undefined;
+      } catch (err) {
+        const { damage } = found.note(err);
+        unknownWhy = `the outcome file of chunk ${id} is damaged (${damage})`;
+        damagedOutcomes = true;
+      }
+    }
+    if (answered) return { items: answered.map(({ line, key }): ItemHead => ({ line, key })), outcomes: answered };
+    let items: ItemHead[];
     try {
       items = await readChunkHeads(store, importId, id);
     } catch (err) {
       found.note(err);
       return undefined;
     }
-    const unknown = (why: string): OutcomeLine[] =>
-      items.map((item) => ({ line: item.line, key: item.key, kind: 'failed', error: `outcome unknown: ${why}` }));
-    let outcomes: (OutcomeLine | undefined)[] = [];
-    if (listing.outcomes.has(id)) {
-      try {
-        outcomes = await readOutcomes(store, importId, id);
-      } catch (err) {
-        const { damage } = found.note(err);
-        outcomes = unknown(`the outcome file of chunk ${id} is damaged (${damage})`);
-        found.unknownRows += items.length;
-      }
-    } else if (unrecorded.has(id)) outcomes = unknown(unrecorded.get(id)!);
-    return { id, items, outcomes };
+    if (unknownWhy === undefined) return { items, outcomes: [] as (OutcomeLine | undefined)[] };
+    if (damagedOutcomes) found.unknownRows += items.length;
+    const error = `outcome unknown: ${unknownWhy}`;
+    return { items, outcomes: items.map(({ line, key }): OutcomeLine => ({ line, key, kind: 'failed', error })) };
   }
 
   /** The last word on each retried product: the latest round that answered for it decides. */

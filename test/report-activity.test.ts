@@ -104,9 +104,8 @@ describe('the report activity', () => {
 
   test('damaged files: the partial report is written, then the activity fails naming every damaged file and the gap', async () => {
     const input = await stage('damaged');
-    // Chunk .1.1 (line 4) gone with its heads file: nothing says which product it held.
-    await rm(store.locate(chunkKey('damaged', 'r0-000000.1.1')));
-    await rm(store.locate(headsKey('damaged', 'r0-000000.1.1')));
+    // Chunk .1.1 (line 4) gone with its heads and outcome files: nothing says which product it held.
+    for (const key of [chunkKey, headsKey, outcomeKey]) await rm(store.locate(key('damaged', 'r0-000000.1.1')));
     await writeFile(store.locate(outcomeKey('damaged', 'r0-000000.0')), 'garbage\n');
     const err = await run(input).then(
       () => undefined,
