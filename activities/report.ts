@@ -172,10 +172,10 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
     const roots = roundRoots(0, chunkCount ?? listedRootCount(0, listing.chunks, listing.outcomes));
     for (const id of leafChunks(roots, listing.chunks, listing.outcomes)) {
       const leaf = await readLeaf(importId, id, listing, unrecorded, found);
-      const rowOf = (item: ItemHead, j: number) => bareRow(item, verdicts.get(item.key), leaf!.outcomes[j]);
+      const verdictOf = (item: ItemHead) => verdicts.get(item.key);
       // The chunk itself only for a row that needs its record (did not succeed) or its body (the ledger).
       let chunk: ChunkFile | undefined;
-      if (leaf && (withBodies || leaf.items.some((item, j) => rowOf(item, j).outcome !== 'succeeded'))) {
+      if (leaf && (withBodies || leaf.items.some((item, j) => (verdictOf(item)?.outcome ?? leaf.outcomes[j])?.kind !== 'succeeded'))) {
         try {
           chunk = await readChunkFile(store, importId, id);
         } catch (err) {
@@ -186,7 +186,7 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
       // Rows in batches of ROW_BATCH, each written before the next is made: a 10 MB chunk's 71,000 rows never live at once.
       for (let from = 0; leaf && from < leaf.items.length; from += ROW_BATCH) {
         const heads = leaf.items.slice(from, from + ROW_BATCH);
-        yield heads.map((item, k) => withRecord(rowOf(item, from + k), chunk, from + k, withBodies));
+        yield heads.map((item, k) => withRecord(bareRow(item, verdictOf(item), leaf.outcomes[from + k]), chunk, from + k, withBodies));
       }
       Context.current().heartbeat();
     }
