@@ -71,10 +71,13 @@ describe('sealed staging files', () => {
     const lines = items.map(encodeItem).concat(['{"u":"ü \\u2028 \\"quoted\\""}']);
     // Many pieces of bytes (writeLines joins about 32,000 characters at a time), multi-byte characters in them.
     const many = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ i, name: `Produkt ${i} – größe ${'é'.repeat(i % 40)}` }));
+    // Over 1 MiB, joined into several writes, with one line longer than a write on its own.
+    const large = [...many, JSON.stringify({ long: 'x'.repeat(1_300_000) }), ...many, ...many, ...many];
     for (const [key, content] of [
       ['whole', lines],
       ['whole-empty', []],
       ['whole-many', many],
+      ['whole-large', large],
     ] as const) {
       await writeLines(store, `imports/imp/${key}.jsonl`, content);
       await writeLines(byLines, `imports/imp/${key}-by-lines.jsonl`, content);

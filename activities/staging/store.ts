@@ -52,6 +52,24 @@ export function splitListPrefix(prefix: string): { dir: string; base: string } {
 }
 
 /** Temporary files are told apart by process and a counter: two writes of one key in the same millisecond do not collide. */
+/**
+ * Pieces (SealedFile's are about 32 KB) joined into buffers of about this many bytes, one write each: a 22 MB chunk file
+ * is 22 writes instead of 700, which cost the worker's threads and the kernel about half the CPU of writing it.
+ */
+const WRITE_BYTES = 1 << 20;
+
+function inWrites(pieces: readonly Buffer[]): Buffer[] {
+  const writes: Buffer[] = [];
+  for (let from = 0; from < pieces.length; ) {
+    let to = from;
+    let bytes = 0;
+    while (to < pieces.length && (to === from || bytes + pieces[to]!.length <= WRITE_BYTES)) bytes += pieces[to++]!.length;
+    writes.push(to - from === 1 ? pieces[from]! : Buffer.concat(pieces.slice(from, to), bytes));
+    from = to;
+  }
+  return writes;
+}
+
 let tmpCounter = 0;
 const tmpPathOf = (finalPath: string) => `${finalPath}.${process.pid}.${++tmpCounter}.tmp`;
 
@@ -92,7 +110,7 @@ export class LocalFolderStore implements StagingStore {
     await mkdir(path.dirname(finalPath), { recursive: true });
     const tmpPath = tmpPathOf(finalPath);
     try {
-      await writeFile(tmpPath, text);
+      await writeFile(tmpPath, typeof text === 'string' ? text : inWrites(text));
       await rename(tmpPath, finalPath);
     } catch (err) {
       await rm(tmpPath, { force: true });
