@@ -103,7 +103,9 @@ try {
       );
     }, 100);
     const started = performance.now();
-    const handle = await startImport(client, { target, source: { location: file } } as never, {
+    // BENCH_OPTIONS: import options as JSON, e.g. '{"concurrency":1}', to see what a peak is made of.
+    const options = process.env.BENCH_OPTIONS ? JSON.parse(process.env.BENCH_OPTIONS) : undefined;
+    const handle = await startImport(client, { target, source: { location: file }, ...(options ? { options } : {}) } as never, {
       taskQueue,
       workflowId: `${taskQueue}-${i}`,
     });
