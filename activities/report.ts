@@ -306,9 +306,9 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
           if (row.outcome === 'succeeded') ledger.confirm(row.key, row.body);
           else if (row.outcome === 'failed') ledger.forget(row.key);
         }
-        const result: ResultRow = { line: row.line, key: row.key, outcome: row.outcome, attempts: row.attempts, error: row.error };
-        jsonlLines.push(JSON.stringify(result));
-        csvLines.push(csvRow(resultColumns.map((c) => result[c])));
+        const { line, key, outcome, attempts, error } = row;
+        jsonlLines.push(resultJson(row));
+        csvLines.push(csvRow([line, key, outcome, attempts, error]));
         if (row.outcome !== 'succeeded' && row.outcome !== 'unchanged') failedLines.push(failedRecordLine(row, asCsv, meta.columns));
         if (row.invalidRow) invalidLines.push(JSON.stringify(row.invalidRow));
       };
@@ -383,6 +383,11 @@ function failedRecordLine(row: Row, asCsv: boolean, columns: string[] | undefine
   if (!asCsv) return JSON.stringify(row.raw);
   const flat = flattenDotted(row.raw as Record<string, unknown>);
   return csvRow((columns ?? Object.keys(flat)).map((c) => flat[c] ?? ''));
+}
+
+/** A row of results.jsonl: JSON.stringify's bytes, with no object made (one per product). */
+function resultJson({ line, key, outcome, attempts, error }: ResultRow): string {
+  return `{"line":${line},"key":${JSON.stringify(key)},"outcome":"${outcome}","attempts":${attempts},"error":${error ? JSON.stringify(error) : '""'}}`;
 }
 
 /** Invalid rows after the last staged one are written this many at a time. */

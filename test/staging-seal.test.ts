@@ -15,11 +15,14 @@ import {
   readAllJsonLines,
   readChunk,
   headsKey,
+  outcomeKey,
   readChunkHeads,
+  readOutcomes,
   readChunkFile,
   readHeadsOfChunk,
   writeChunk,
   writeLines,
+  writeOutcomes,
 } from '../activities/staging/files';
 import { LocalFolderStore } from '../activities/staging/store';
 import { leafChunks } from '../activities/staging/tree';
@@ -290,4 +293,35 @@ test("a chunk's heads come from its heads file; without an intact one, from the 
     type: 'StagingDamaged',
     message: /chunk r0-000002 is damaged \(missing\)/,
   });
+});
+
+test('outcome lines: a success is written as JSON.stringify writes it and read back without parsing; any other line is parsed', async () => {
+  const keys = ['plain', '', 'quote"in', 'back\\slash', 'ünï 🚀', '","kind":"succeeded"}', '\u2028'];
+  const heads = keys.map((key, i) => ({ line: i + 1, key }));
+  const outcomes = keys.map((_, i) => (i % 3 === 2 ? { kind: 'failed' as const, error: `no ${i}` } : { kind: 'succeeded' as const }));
+  await writeOutcomes(store, 'imp', 'r0-000100', heads, outcomes);
+  const written = (await readFile(store.locate(outcomeKey('imp', 'r0-000100')), 'utf8')).split('\n').slice(0, keys.length);
+  assert.deepEqual(
+    written,
+    heads.map((h, i) => JSON.stringify({ line: h.line, key: h.key, ...outcomes[i] })),
+    'the very bytes JSON.stringify writes, which workers of the previous version read',
+  );
+  assert.deepEqual(
+    await readOutcomes(store, 'imp', 'r0-000100'),
+    heads.map((h, i) => ({ ...h, ...outcomes[i] })),
+  );
+  // Lines shaped almost like a success, and a line of the earlier format: each read for what it says.
+  const near = [
+    '{"line":1,"key":"a","kind":"succeeded","error":"x"}',
+    '{"line":2,"key":"b\\"c","kind":"succeeded"}',
+    '{"line":3,"key":"c","ok":true}',
+    '{"line":40,"key":"d","kind":"retryable","error":"\\\\"}',
+  ];
+  await writeLines(store, outcomeKey('imp', 'r0-000101'), near);
+  assert.deepEqual(await readOutcomes(store, 'imp', 'r0-000101'), [
+    { line: 1, key: 'a', kind: 'succeeded' },
+    { line: 2, key: 'b"c', kind: 'succeeded' },
+    { line: 3, key: 'c', kind: 'succeeded' },
+    { line: 40, key: 'd', kind: 'retryable', error: '\\' },
+  ]);
 });

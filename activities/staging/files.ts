@@ -174,12 +174,18 @@ function headOfBytes(bytes: Buffer, start: number, end: number): (ItemHead & { b
     const keyStart =
       line && line.end > bodyLength.end + LINE_BYTES.length && bytesAt(bytes, line.end, KEY_BYTES) ? line.end + KEY_BYTES.length : -1;
     if (bodyLength.end > start + BODY_LENGTH_BYTES.length && line && keyStart > 0 && keyStart <= rawAt - 1) {
-      let plain = true;
-      for (let i = keyStart; i < rawAt - 1 && plain; i++) plain = bytes[i] !== 0x5c /* \ */ && bytes[i] !== 0x22;
-      if (plain) return { bodyLength: bodyLength.value, line: line.value, key: bytes.toString('utf8', keyStart, rawAt - 1) };
+      if (plainBetween(bytes, keyStart, rawAt - 1)) {
+        return { bodyLength: bodyLength.value, line: line.value, key: bytes.toString('utf8', keyStart, rawAt - 1) };
+      }
     }
   }
   return JSON.parse(`${bytes.toString('utf8', start, rawAt)}}`) as ItemHead & { bodyLength?: number };
+}
+
+/** Whether the bytes hold no quote and no backslash: a JSON string's content that reads as it is. */
+function plainBetween(bytes: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] === 0x5c /* \ */ || bytes[i] === 0x22) return false;
+  return true;
 }
 
 /** A product's line and key alone, without what else its object holds. */
@@ -281,10 +287,36 @@ export async function readChunkFile(store: StagingStore, importId: string, id: s
 /** One line per product of a chunk attempt. */
 export type OutcomeLine = { line: number; key: string } & ItemOutcome;
 
+const OUTCOME_HEAD_BYTES = Buffer.from('{"line":');
+const SUCCEEDED_TAIL = '","kind":"succeeded"}';
+const SUCCEEDED_TAIL_BYTES = Buffer.from(SUCCEEDED_TAIL);
+
+/** An outcome line in this version's words, whichever version wrote it. */
+function outcomeOfLine(l: Record<string, unknown> & { line: number; key: string }): OutcomeLine {
+  return { line: l.line, key: l.key, ...storedOutcome(l) };
+}
+
+/**
+ * An outcome line from its bytes. A success as writeOutcomes writes it (`{"line":…,"key":"…","kind":"succeeded"}`), its
+ * key free of escapes, is read without JSON.parse: most lines of most imports. Anything else is parsed.
+ */
+function outcomeOfBytes(bytes: Buffer, start: number, end: number): OutcomeLine {
+  const tailAt = end - SUCCEEDED_TAIL_BYTES.length;
+  if (bytesAt(bytes, start, OUTCOME_HEAD_BYTES) && bytesAt(bytes, tailAt, SUCCEEDED_TAIL_BYTES)) {
+    const line = digitsAt(bytes, start + OUTCOME_HEAD_BYTES.length, tailAt);
+    const keyStart = line.end + KEY_BYTES.length;
+    if (line.end > start + OUTCOME_HEAD_BYTES.length && bytesAt(bytes, line.end, KEY_BYTES) && keyStart <= tailAt) {
+      if (plainBetween(bytes, keyStart, tailAt))
+        return { line: line.value, key: bytes.toString('utf8', keyStart, tailAt), kind: 'succeeded' };
+    }
+  }
+  return outcomeOfLine(JSON.parse(bytes.toString('utf8', start, end)));
+}
+
 /** A chunk's outcome lines, in this version's words whichever version wrote them. */
-export async function readOutcomes(store: StagingStore, importId: string, id: string): Promise<OutcomeLine[]> {
-  const lines = await readAllJsonLines<Record<string, unknown> & { line: number; key: string }>(store, outcomeKey(importId, id));
-  return lines.map((l) => ({ line: l.line, key: l.key, ...storedOutcome(l) }));
+export function readOutcomes(store: StagingStore, importId: string, id: string): Promise<OutcomeLine[]> {
+  const decode = (text: string) => outcomeOfLine(JSON.parse(text));
+  return readWholeFile(store, outcomeKey(importId, id), decode, decode, outcomeOfBytes);
 }
 
 export async function writeOutcomes(
@@ -297,7 +329,12 @@ export async function writeOutcomes(
   await writeLines(
     store,
     outcomeKey(importId, id),
-    items.map((item, i) => JSON.stringify({ line: item.line, key: item.key, ...outcomes[i] })),
+    // A success written as a template: the same bytes as JSON.stringify's, for most lines of most imports.
+    items.map((item, i) =>
+      outcomes[i]!.kind === 'succeeded'
+        ? `{"line":${item.line},"key":${JSON.stringify(item.key)}${SUCCEEDED_TAIL.slice(1)}`
+        : JSON.stringify({ line: item.line, key: item.key, ...outcomes[i] }),
+    ),
   );
 }
 
