@@ -72,10 +72,12 @@ describe('sealed staging files', () => {
     const byLines = new LocalFolderStore(store.root);
     Object.defineProperty(byLines, 'writeText', { value: undefined });
     const lines = items.map(encodeItem).concat(['{"u":"ü \\u2028 \\"quoted\\""}']);
-    // Many pieces of bytes (writeLines joins about 32,000 characters at a time), multi-byte characters in them.
+    // Many lines with multi-byte characters in them, across pieces (SealedFile writes 16 KB first, then doubles).
     const many = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ i, name: `Produkt ${i} – größe ${'é'.repeat(i % 40)}` }));
     // Over 1 MiB, joined into several writes, with one line longer than a write on its own.
-    const large = [...many, JSON.stringify({ long: 'x'.repeat(1_300_000) }), ...many, ...many, ...many];
+    // Three bytes a character: a line's room in a piece must be counted in bytes, not characters.
+    const euros = Array.from({ length: 400 }, (_, i) => JSON.stringify({ i, price: '€'.repeat(1000 + i) }));
+    const large = [...many, JSON.stringify({ long: 'x'.repeat(1_300_000) }), ...euros, ...many, ...many];
     for (const [key, content] of [
       ['whole', lines],
       ['whole-empty', []],

@@ -64,7 +64,18 @@ const BODY_FIELD = ',"body":';
 const bodyLengthPrefix = /^\{"bodyLength":(\d+),/;
 
 export function encodeItem(item: StagedItem): string {
-  return `{"bodyLength":${item.body.length},"line":${item.line},"key":${JSON.stringify(item.key)}${RAW_FIELD}${item.rawJson}${BODY_FIELD}${item.body}}`;
+  return itemParts(item).join('');
+}
+
+/** A chunk line in parts, written one after another without making the line a string. */
+function itemParts(item: StagedItem): [string, string, string, string, string] {
+  return [
+    `{"bodyLength":${item.body.length},"line":${item.line},"key":${JSON.stringify(item.key)}${RAW_FIELD}`,
+    item.rawJson,
+    BODY_FIELD,
+    item.body,
+    '}',
+  ];
 }
 
 /**
@@ -102,7 +113,7 @@ export class ChunkDraft {
   }
 
   add(item: StagedItem): void {
-    this.file.add(encodeItem(item));
+    this.file.add(...itemParts(item));
     this.lines.push(item.line);
     this.keys.push(item.key);
   }
@@ -581,40 +592,50 @@ function intactLineEnds(bytes: Buffer): number[] | undefined {
   return createHash('sha256').update(bytes.subarray(0, sealStart)).digest('hex') === seal.sha256 ? ends : undefined;
 }
 
-/** Lines are joined in pieces of about this many characters: short strings, which never reach the large-object space. */
-const PIECE_CHARS = 32 * 1024;
+/** A file's bytes are written into pieces of this size at most (the first ones smaller), hashed as each is filled. */
+const PIECE_BYTES = 1 << 20;
+const FIRST_PIECE_BYTES = 16 * 1024;
 
 /**
- * A sealed staging file built a line at a time, as bytes: lines are joined in pieces of about PIECE_CHARS characters and
- * hashed as they come, so no string as large as the file is ever made and the lines themselves can die young.
+ * A sealed staging file built a line at a time, as bytes: each line's parts are encoded straight into a piece of the
+ * file (no string per line, none as large as the file), and pieces are hashed as they fill. Pieces start small and
+ * double, so that the many small files (outcomes, heads) stay small.
  */
 export class SealedFile {
   private readonly hash = createHash('sha256');
   private readonly pieces: Buffer[] = [];
-  private piece: string[] = [];
-  private chars = 0;
+  private piece = Buffer.allocUnsafe(FIRST_PIECE_BYTES);
+  private at = 0;
   lines = 0;
 
-  add(line: string): void {
-    this.piece.push(line);
+  /** A line made of `parts`, written one after another. */
+  add(...parts: string[]): void {
+    let most = 1;
+    for (const part of parts) most += part.length * 3;
+    if (this.at + most > this.piece.length) this.next(most);
+    for (const part of parts) this.at += this.piece.write(part, this.at);
+    this.piece[this.at++] = 0x0a;
     this.lines++;
-    this.chars += line.length + 1;
-    if (this.chars >= PIECE_CHARS) this.flush();
   }
 
   /** The file's bytes, its seal line last. */
   finish(): Buffer[] {
-    if (this.piece.length) this.flush();
+    this.next(0);
     const seal: Seal = { lines: this.lines, sha256: this.hash.digest('hex') };
     return [...this.pieces, Buffer.from(`${SEAL_PREFIX}${JSON.stringify(seal)}}\n`)];
   }
 
-  private flush(): void {
-    const bytes = Buffer.from(`${this.piece.join('\n')}\n`);
-    this.hash.update(bytes);
-    this.pieces.push(bytes);
-    this.piece = [];
-    this.chars = 0;
+  /** Closes the piece being filled and starts one with room for `room` bytes. */
+  private next(room: number): void {
+    if (this.at > 0) {
+      // A piece filled to less than half is copied, so as not to keep the rest of it.
+      const bytes = this.at * 2 < this.piece.length ? Buffer.from(this.piece.subarray(0, this.at)) : this.piece.subarray(0, this.at);
+      this.hash.update(bytes);
+      this.pieces.push(bytes);
+    }
+    if (room === 0) return;
+    this.piece = Buffer.allocUnsafe(Math.max(room, Math.min(PIECE_BYTES, this.piece.length * 2)));
+    this.at = 0;
   }
 }
 
