@@ -116,7 +116,8 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
         damagedOutcomes = true;
       }
     }
-    if (answered) return { items: answered.map(({ line, key }): ItemHead => ({ line, key })), outcomes: answered };
+    // An outcome line is its product's head too: no second object per product.
+    if (answered) return { items: answered satisfies ItemHead[], outcomes: answered };
     let items: ItemHead[];
     try {
       items = await readChunkHeads(store, importId, id);
