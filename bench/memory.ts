@@ -8,6 +8,7 @@
  * WORKER_NODE_OPTIONS, when set, is the worker's NODE_OPTIONS (e.g. --max-old-space-size=384), and the worker's alone.
  * BENCH_STAGING=s3 stages in a bucket of a MinIO server the bench starts (scripts/minio-server.ts, built on first use)
  * instead of a local folder; MinIO's own peak RSS is printed too.
+ * BENCH_TIMELINE=1 prints the worker's RSS every half second of each import on stderr: when in an import its peak comes.
  * BENCH_WORKER=source runs `workers/main.ts` through tsx (`npm run worker`) instead of the built dist/worker.js.
  * Issue 11's memory goals: ≤ 300 MB peak for a 1M import, RSS flat across 10 imports in one worker.
  */
@@ -96,13 +97,18 @@ try {
   );
   for (let i = 1; i <= imports; i++) {
     let peak = 0;
+    const started = performance.now();
+    const timeline: string[] = [];
     const sampler = setInterval(() => {
       void memoryOf(pid).then(
-        (m) => (peak = Math.max(peak, m.rssMb)),
+        (m) => {
+          peak = Math.max(peak, m.rssMb);
+          const t = (performance.now() - started) / 1000;
+          if (process.env.BENCH_TIMELINE && t >= timeline.length / 2) timeline.push(`${t.toFixed(1)}s ${m.rssMb}`);
+        },
         () => {},
       );
     }, 100);
-    const started = performance.now();
     // BENCH_OPTIONS: import options as JSON, e.g. '{"concurrency":1}', to see what a peak is made of.
     const options = process.env.BENCH_OPTIONS ? JSON.parse(process.env.BENCH_OPTIONS) : undefined;
     const handle = await startImport(client, { target, source: { location: file }, ...(options ? { options } : {}) } as never, {
@@ -111,6 +117,7 @@ try {
     });
     const summary = await Promise.race([handle.result(), workerExit]);
     clearInterval(sampler);
+    if (timeline.length) console.error(`import ${i}, worker RSS (MB): ${timeline.join(', ')}`);
     if (summary.counts.succeeded !== count) throw new Error(`import ${i}: ${summary.counts.succeeded} of ${count} succeeded`);
     const after = await memoryOf(pid);
     const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
