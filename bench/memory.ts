@@ -1,14 +1,16 @@
 /**
  * The worker's memory, as a user runs it: `workers/main.ts` in a process of its own (as the Dockerfile starts it),
  * one or more imports in a row with default options, the worker's RSS sampled from /proc every 100 ms. Prints a JSON
- * line per import (its time, the worker's peak RSS during it, its RSS after it) and the process's high-water mark.
+ * line per import (its time, the worker's CPU seconds, its peak RSS during it, its RSS after it) and the process's
+ * high-water mark.
  *
  *   node --import tsx bench/memory.ts [voucherify|propeller] [products=1000000] [imports=1]
  *
- * WORKER_NODE_OPTIONS, when set, is the worker's NODE_OPTIONS (e.g. --max-old-space-size=384), and the worker's alone.
+ * WORKER_NODE_OPTIONS, when set, is the worker's NODE_OPTIONS (e.g. --max-old-space-size=384), and the worker's alone;
+ * WORKER_NODE_ARGS are flags before its script, for those NODE_OPTIONS refuses (--optimize-for-size, --cpu-prof).
  * BENCH_STAGING=s3 stages in a bucket of a MinIO server the bench starts (scripts/minio-server.ts, built on first use)
  * instead of a local folder; MinIO's own peak RSS is printed too.
- * BENCH_TIMELINE=1 prints the worker's RSS every half second of each import on stderr: when in an import its peak comes.
+ * BENCH_TIMELINE=1 prints the worker's RSS every half second of each import on stderr: when its peak comes.
  * BENCH_WORKER=source runs `workers/main.ts` through tsx (`npm run worker`) instead of the built dist/worker.js.
  * Issue 11's memory goals: ≤ 300 MB peak for a 1M import, RSS flat across 10 imports in one worker.
  */
@@ -36,6 +38,12 @@ async function memoryOf(pid: number): Promise<{ rssMb: number; hwmMb: number }> 
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rssMb: Math.round(kb('VmRSS') / 1024), hwmMb: Math.round(kb('VmHWM') / 1024) };
+}
+
+/** The process's user + system CPU seconds so far (/proc/<pid>/stat's utime and stime, in clock ticks of 1/100 s). */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const server = await startDevServer();
@@ -98,6 +106,7 @@ try {
   for (let i = 1; i <= imports; i++) {
     let peak = 0;
     const started = performance.now();
+    const cpuBefore = await cpuSecondsOf(pid);
     const timeline: string[] = [];
     const sampler = setInterval(() => {
       void memoryOf(pid).then(
@@ -120,8 +129,9 @@ try {
     if (timeline.length) console.error(`import ${i}, worker RSS (MB): ${timeline.join(', ')}`);
     if (summary.counts.succeeded !== count) throw new Error(`import ${i}: ${summary.counts.succeeded} of ${count} succeeded`);
     const after = await memoryOf(pid);
+    const cpuSeconds = Number(((await cpuSecondsOf(pid)) - cpuBefore).toFixed(1));
     const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
-    console.log(JSON.stringify({ import: i, seconds, peakRssMb: peak, rssAfterMb: after.rssMb, highWaterMb: after.hwmMb }));
+    console.log(JSON.stringify({ import: i, seconds, cpuSeconds, peakRssMb: peak, rssAfterMb: after.rssMb, highWaterMb: after.hwmMb }));
   }
   const minioMemory = minio ? { minioHighWaterMb: (await memoryOf(minio.pid)).hwmMb } : {};
   console.log(
@@ -136,8 +146,11 @@ try {
     }),
   );
 } finally {
-  worker.kill('SIGTERM');
-  await once(worker, 'exit');
+  // A worker already gone (a flag NODE_OPTIONS refuses) has no exit left to wait for.
+  if (worker.exitCode === null && worker.signalCode === null) {
+    worker.kill('SIGTERM');
+    await once(worker, 'exit');
+  }
   await sandbox.stop();
   await minio?.stop();
   await client.connection.close();
