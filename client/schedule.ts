@@ -1,7 +1,7 @@
 /**
  * Recurring syncs on Temporal Schedules: each run is an ordinary import (`importCatalog`, found by the Web UI and
- * `bulkport list` like any), started with the same request less its id (each run takes its workflow id as import id),
- * with delta sync on by default and never overlapping a run still going.
+ * `bulkport list` like any), started with the same request less its id (each run takes its workflow and run ids as
+ * import id), with delta sync on by default and never overlapping a run still going.
  */
 import { type Client, type ScheduleDescription, type ScheduleHandle, ScheduleOverlapPolicy, type ScheduleSpec } from '@temporalio/client';
 import { formatDuration, ImportInput } from '../common/import';

@@ -13,6 +13,7 @@ import { writeCatalog } from '../scripts/catalog';
 import { scheduleInfo, type SyncScheduleInfo, triggerSync } from '../client/schedule';
 import { useCliHarness } from './cli-harness';
 import { eventually } from './helpers';
+import { importCatalog, type ScheduledRequest } from '../workflows/import';
 
 const h = useCliHarness('schedule');
 
@@ -34,6 +35,9 @@ async function nextRun(id: string, known: number): Promise<{ workflowId: string;
   });
   return { workflowId, summary: await h.t.client.workflow.getHandle(workflowId).result() };
 }
+
+/** A scheduled run's import id: its workflow id made a folder name, and 12 hex digits of its run id. */
+const runImportId = (workflowId: string) => new RegExp(`^${workflowId.replace(/[^A-Za-z0-9._-]/g, '-')}-[0-9a-f]{12}$`);
 
 describe('bulkport schedule', () => {
   test('each run is an import of its own; delta sync is on; an overlapping run is skipped; pause, list, delete', async () => {
@@ -63,7 +67,7 @@ describe('bulkport schedule', () => {
     h.propeller.resetStats();
     assert.equal((await h.bulkport(['schedule', 'trigger', id])).code, 0);
     const first = await nextRun(id, 0);
-    assert.equal(first.summary.importId, first.workflowId.replace(/[^A-Za-z0-9._-]/g, '-'), 'each run stages under its own id');
+    assert.match(first.summary.importId, runImportId(first.workflowId), 'each run stages under its own id');
     assert.deepEqual([first.summary.counts.succeeded, first.summary.counts.unchanged], [500, 0]);
     const attrs = (await h.t.client.workflow.getHandle(first.workflowId).describe()).typedSearchAttributes;
     assert.deepEqual([attrs.get(BulkImportTarget), attrs.get(BulkImportStatus)], ['propeller', 'Completed'], 'found like any import');
@@ -104,6 +108,33 @@ describe('bulkport schedule', () => {
     assert.match(table.stdout, new RegExp(`${id}\\s+every 24h 00m\\s+paused`));
     assert.equal((await h.bulkport(['schedule', 'delete', id])).code, 0);
     assert.equal(await listed(id), undefined);
+  });
+
+  test('two runs that share a workflow id (a schedule names runs to the second) each import under an id of their own', async () => {
+    // What a schedule does when a trigger comes in the second a short run started: a second run of the same workflow id.
+    // Ten chunks, a run each: every continue-as-new must carry the id its first run took.
+    const file = await writeCatalog(path.join(h.dir, 'same-second.jsonl'), { target: 'propeller', count: 20, format: 'jsonl' });
+    const workflowId = `sync-same-second-${Date.now()}-2026-12-04T06:28:41Z`;
+    const request: ScheduledRequest = {
+      target: 'propeller',
+      source: { location: file },
+      options: { skipUnchanged: true, chunkSize: 2, chunksPerRun: 1 },
+    };
+    const run = async () => {
+      const handle = await h.t.client.workflow.start(importCatalog, { workflowId, taskQueue: h.worker.taskQueue, args: [request] });
+      return { runId: handle.firstExecutionRunId, summary: await handle.result() };
+    };
+    const first = await run();
+    const second = await run();
+    assert.notEqual(second.runId, first.runId);
+    for (const r of [first, second]) assert.match(r.summary.importId, runImportId(workflowId));
+    assert.notEqual(second.summary.importId, first.summary.importId, 'each run stages under its own id');
+    assert.ok(first.summary.runs >= 10, `the first import took ${first.summary.runs} runs`);
+    assert.deepEqual(
+      [first.summary.counts.succeeded, second.summary.counts.unchanged],
+      [20, 20],
+      "the second run found the first one's products unchanged",
+    );
   });
 
   test('create refuses --cron with --every, and an id in use', async () => {

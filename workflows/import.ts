@@ -131,10 +131,10 @@ export function activities(summary?: string) {
 
 /**
  * The request checked as the client checks it; an invalid one ends the workflow (Failed) naming every problem. A
- * request without an import id (a schedule starts every run with the same arguments) takes its workflow's id.
+ * request without an import id (a schedule starts every run with the same arguments) takes its run's (scheduledImportId).
  */
 export function parseImportRequest(request: ImportRequest | ScheduledRequest): ImportInput {
-  const parsed = ImportInput.safeParse(request.importId ? request : { ...request, importId: importIdOf(wf.workflowInfo().workflowId) });
+  const parsed = ImportInput.safeParse(request.importId ? request : { ...request, importId: scheduledImportId() });
   if (!parsed.success) {
     // Thrown as is, a ZodError would fail the workflow task on every replay: end the import instead.
     wf.upsertSearchAttributes([{ key: BulkImportStatus, value: 'Failed' }]);
@@ -144,7 +144,20 @@ export function parseImportRequest(request: ImportRequest | ScheduledRequest): I
   return parsed.data;
 }
 
-/** What a schedule starts an import with: the request, less the import id each run takes from its workflow id. */
+/**
+ * A scheduled run's import id: its workflow id and its first run's id. A schedule names a run `<schedule id>-<time>`
+ * to the second, so two runs started within one second (a trigger right after a short run) share a workflow id; with
+ * the workflow id alone the second found the first's data and failed (ImportIdReused). A run continued by an earlier
+ * version carried no id: it keeps the workflow id alone, as its first run did (and so do runs replayed unpatched).
+ */
+function scheduledImportId(): string {
+  const { workflowId, firstExecutionRunId, continuedFromExecutionRunId } = wf.workflowInfo();
+  if (continuedFromExecutionRunId || !wf.patched('scheduled-import-id-per-run')) return importIdOf(workflowId);
+  // The random end of the run id: a UUIDv7 begins with the time, which two such runs share.
+  return `${importIdOf(workflowId).slice(0, 115)}-${firstExecutionRunId.replace(/-/g, '').slice(-12)}`;
+}
+
+/** What a schedule starts an import with: the request, less the import id each run takes from its workflow and run ids. */
 export type ScheduledRequest = Omit<ImportRequest, 'importId'> & { importId?: undefined };
 
 export async function importCatalog(request: ImportRequest | ScheduledRequest, carried?: CarriedState): Promise<ImportSummary> {
@@ -538,7 +551,11 @@ export async function importCatalog(request: ImportRequest | ScheduledRequest, c
       publish();
       for (;;) {
         if (!(await submitRound())) {
-          await wf.continueAsNew<typeof importCatalog>(request, { ...state, runNumber: state.runNumber + 1 });
+          // With the import id decided: a scheduled run's next run must not derive another.
+          await wf.continueAsNew<typeof importCatalog>(
+            { ...request, importId: input.importId },
+            { ...state, runNumber: state.runNumber + 1 },
+          );
         }
         if (stopping() || c.awaitingRetry === 0 || state.round >= options.retryRounds) break;
         phase = 'waiting-to-retry';
