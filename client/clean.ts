@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { readImportOwner } from '../activities/staging/files';
 import type { StagingStore } from '../activities/staging/store';
 
 export interface CleanOptions {
@@ -57,7 +58,9 @@ export async function cleanStaging(options: CleanOptions): Promise<CleanedImport
     }
     let closeTime: Date | undefined;
     try {
-      const description = await options.client.workflow.getHandle(id).describe();
+      // The workflow that staged it: a scheduled run's import id is not its workflow id (the owner file names it).
+      const workflowId = (await readImportOwner(store, id))?.workflowId ?? id;
+      const description = await options.client.workflow.getHandle(workflowId).describe();
       result.status = description.status.name;
       closeTime = description.closeTime;
     } catch (err) {

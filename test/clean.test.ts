@@ -11,6 +11,7 @@ import { pauseSignal, progressQuery, startImport, type StartImportRequest } from
 import { cleanStaging, parseAge } from '../client/clean';
 import { writeCatalog } from '../scripts/catalog';
 import { eventually, tempDir, useTemporal } from './helpers';
+import { importCatalog, type ScheduledRequest } from '../workflows/import';
 import { sandboxFor, workerFor } from './harness';
 
 const t = useTemporal();
@@ -38,6 +39,14 @@ test("clean removes an ended import's chunks and outcomes, keeps its report and 
   } as StartImportRequest;
   const ended = await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `clean-ended-${Date.now()}` });
   const summary = await ended.result();
+  // As a schedule starts a run: no import id, a workflow id with ":" in it. The run's import id is not its workflow id.
+  const scheduled = await t.client.workflow.start(importCatalog, {
+    workflowId: `clean-sync-${Date.now()}-2026-12-04T06:28:41Z`,
+    taskQueue: worker.taskQueue,
+    args: [{ ...request, importId: undefined } as ScheduledRequest],
+  });
+  const scheduledId = (await scheduled.result()).importId;
+  assert.notEqual(scheduledId, scheduled.workflowId);
   const running = await startImport(t.client, request, { taskQueue: worker.taskQueue, workflowId: `clean-running-${Date.now()}` });
   await running.signal(pauseSignal);
   await eventually('the second import staged and paused', async () => {
@@ -69,6 +78,10 @@ test("clean removes an ended import's chunks and outcomes, keeps its report and 
   assert.equal(cleaned.status, 'COMPLETED');
   assert.ok(cleaned.bytes > 0);
   assert.deepEqual(await contents(ended.workflowId), ['owner.json', 'report']);
+  const cleanedRun = imports.find((r) => r.id === scheduledId);
+  assert.equal(cleanedRun?.status, 'COMPLETED', 'a scheduled run is found by the workflow id its owner file names');
+  assert.equal(cleanedRun?.skipped, undefined);
+  assert.deepEqual(await contents(scheduledId), ['owner.json', 'report']);
   assert.deepEqual(imports.find((r) => r.id === running.workflowId)?.skipped, 'still running');
   assert.ok((await contents(running.workflowId)).includes('chunks'), 'the running import keeps its chunks');
   // The report still reads.

@@ -721,10 +721,17 @@ export async function claimImportId(store: StagingStore, importId: string, me: I
   await writeLines(store, ownerKey(importId), [JSON.stringify(me)]);
 }
 
+/** The workflow run that claimed an import id's data, if one has. */
+export async function readImportOwner(store: StagingStore, importId: string): Promise<ImportOwner | undefined> {
+  if (!(await store.exists(ownerKey(importId)))) return undefined;
+  const [owner] = await readAllJsonLines<ImportOwner>(store, ownerKey(importId));
+  return owner;
+}
+
 /** Refuses (ImportIdReused) when the id's data belongs to another workflow, or to another run when `me.runId` is given. */
 export async function assertOwner(store: StagingStore, importId: string, me: { workflowId: string; runId?: string }): Promise<void> {
   if (!(await store.exists(ownerKey(importId)))) return;
-  const [owner] = await readAllJsonLines<ImportOwner>(store, ownerKey(importId));
+  const owner = await readImportOwner(store, importId);
   if (owner && owner.workflowId === me.workflowId && (me.runId === undefined || owner.runId === me.runId)) return;
   throw ApplicationFailure.create({
     type: 'ImportIdReused',
