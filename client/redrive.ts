@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import type { ImportRequest } from '../common/import';
 import type { TemporalConfig } from '../common/temporal-config';
-import { findImport, importStatus } from './status';
+import { findImport, importStatus, stagedImportId } from './status';
 import type { StartImportRequest } from './index';
 
 /** Why an import cannot be retried: the CLI prints it as it is. */
@@ -70,7 +70,7 @@ export async function redriveRequest(
       source: {
         location: failedRecords,
         format: failedRecords.endsWith('.csv') ? 'csv' : 'jsonl',
-        redriveOf: { importId, includeInvalid },
+        redriveOf: { importId: stagedImportId(status), includeInvalid },
       },
     } as StartImportRequest,
   };

@@ -89,7 +89,7 @@ export async function importStatus(
     if (read !== undefined) status.stagingRead = read;
   } else {
     Object.assign(status, await importOutcome(handle));
-    const redrives = await redrivesOf(client, workflowId);
+    const redrives = await redrivesOf(client, stagedImportId(status));
     if (redrives.length) status.redrives = redrives;
   }
   return status;
@@ -142,7 +142,16 @@ export async function importOutcome(handle: ImportHandle): Promise<Pick<ImportSt
   }
 }
 
-/** The redrives of an import, newest first, as visibility finds them. */
+/**
+ * The id an ended import's staging data and report are under. It is the workflow id for an import started with one,
+ * not for a scheduled run (workflows/import.ts `scheduledImportId`): there the summary, or the report's path, tells.
+ */
+export function stagedImportId(status: Pick<ImportStatus, 'workflowId' | 'summary' | 'failure'>): string {
+  const reportPath = status.failure?.report?.files.resultsJsonl ?? '';
+  return status.summary?.importId ?? /\/imports\/([^/]+)\/report\/[^/]+$/.exec(reportPath)?.[1] ?? status.workflowId;
+}
+
+/** The redrives of an import (by its staged id, which they name), newest first, as visibility finds them. */
 export async function redrivesOf(client: Client, importId: string): Promise<{ workflowId: string; status?: string }[]> {
   const found: { workflowId: string; status?: string }[] = [];
   const query = `${BulkImportRedriveOf.name} = ${JSON.stringify(importId)}`;

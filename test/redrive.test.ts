@@ -11,6 +11,7 @@ import { writeCatalog } from '../scripts/catalog';
 import { ExitCode, fastFlags, useCliHarness, type ImportRun } from './cli-harness';
 import { readJsonl } from './helpers';
 import type { ResultRow } from '../activities/report';
+import { importCatalog, type ScheduledRequest } from '../workflows/import';
 
 const h = useCliHarness('redrive');
 
@@ -70,6 +71,34 @@ describe('bulkport retry', () => {
     const broken = await retry(id);
     assert.equal(broken.code, ExitCode.failed);
     assert.match(broken.output, /hold \d+ records where its report has \d+ rows that did not succeed: fix records in place/);
+  });
+
+  test('a scheduled run, whose import id is not its workflow id, is retried by its workflow id and linked to its retry', async () => {
+    h.propeller.setFaults({ productFailureRate: 0.2 });
+    const file = await writeCatalog(path.join(h.dir, 'scheduled.jsonl'), {
+      target: 'propeller',
+      count: 100,
+      format: 'jsonl',
+      keyPrefix: 'sched-redrive',
+    });
+    // As a schedule starts a run: no import id, a workflow id with ":" in it.
+    const request: ScheduledRequest = { target: 'propeller', source: { location: file }, options: { retryRounds: 0, chunkSize: 50 } };
+    const run = await h.t.client.workflow.start(importCatalog, {
+      workflowId: `sync-redrive-${Date.now()}-2026-12-04T06:28:41Z`,
+      taskQueue: h.worker.taskQueue,
+      args: [request],
+    });
+    const summary = await run.result();
+    h.propeller.setFaults({ productFailureRate: 0 });
+    const failed = keysOf(await readJsonl<ResultRow>(summary.files.resultsJsonl), 'failed');
+    assert.ok(failed.size > 5, `some records failed (${failed.size})`);
+
+    const again = await retry(run.workflowId, ['--retry-rounds', '0']);
+    assert.equal(again.code, ExitCode.ok, again.output);
+    assert.deepEqual(keysOf(again.rows, 'succeeded'), failed, 'exactly the failed records were sent again');
+    assert.equal(again.status?.summary?.redriveOf, summary.importId);
+    const status = await h.bulkport(['status', run.workflowId]);
+    assert.match(status.stdout, new RegExp(`retried by ${again.status!.workflowId} \\(Completed\\)`));
   });
 
   test('nothing to retry: all succeeded exits 0; only invalid ones without --include-invalid is an error naming the flag; a running import is refused', async () => {

@@ -1,5 +1,6 @@
 /** `bulkport retry <id>`: a redrive of an ended import's records that did not succeed (client/redrive.ts). */
 import { Command } from 'commander';
+import { importIdOf } from '../../common/import';
 import { exitCodeHelp } from '../outcome';
 import { NothingToRetry, redriveRequest } from '../redrive';
 import { startImport } from '../index';
@@ -20,9 +21,12 @@ interface RetryFlags {
   workerTimeout: number;
 }
 
-/** `<id>-retry-20261203T141500Z`: the redrive's default id, next to its import's in a sorted list. */
+/**
+ * `<id>-retry-20261203T141500Z`: the redrive's default id, next to its import's in a sorted list; a scheduled run's
+ * workflow id has ":" in its time, which an import id may not have.
+ */
 const retryId = (id: string, now = new Date()) =>
-  `${id.slice(0, 100)}-retry-${now
+  `${importIdOf(id).slice(0, 100)}-retry-${now
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z')}`;
