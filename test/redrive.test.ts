@@ -99,6 +99,17 @@ describe('bulkport retry', () => {
     assert.equal(again.status?.summary?.redriveOf, summary.importId);
     const status = await h.bulkport(['status', run.workflowId]);
     assert.match(status.stdout, new RegExp(`retried by ${again.status!.workflowId} \\(Completed\\)`));
+
+    // Its import id, which its report's path shows, finds it too, through the owner file in the workers' staging folder.
+    assert.notEqual(summary.importId, run.workflowId);
+    const byImportId = await h.bulkport(['status', summary.importId], { BULKPORT_STAGING_DIR: h.worker.store.root });
+    assert.equal(byImportId.code, ExitCode.ok, byImportId.stderr);
+    assert.match(byImportId.stderr, new RegExp(`${summary.importId} is the import id of workflow ${run.workflowId}`));
+    assert.match(byImportId.stdout, new RegExp(`retried by ${again.status!.workflowId} \\(Completed\\)`));
+    // Where that folder is not, the import id names no import, as before.
+    const elsewhere = await h.bulkport(['status', summary.importId], { BULKPORT_STAGING_DIR: h.dir });
+    assert.equal(elsewhere.code, 1);
+    assert.match(elsewhere.stderr, new RegExp(`No import with id ${summary.importId}`));
   });
 
   test('nothing to retry: all succeeded exits 0; only invalid ones without --include-invalid is an error naming the flag; a running import is refused', async () => {

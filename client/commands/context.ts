@@ -3,7 +3,9 @@
  * client for the command's run, commands about one import by id, and following an import to its end.
  */
 import { Command } from 'commander';
-import type { Client } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { readImportOwner } from '../../activities/staging/files';
+import { ImportId } from '../../common/import';
 import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../../common/temporal-config';
 import { connectClient } from '../index';
 import { ExitCode, exitCodeOf } from '../outcome';
@@ -13,6 +15,7 @@ import { followImport, problemLine, summaryLines } from '../progress';
 import { findImport, importStatus } from '../status';
 import { InCluster, unreachable } from './errors';
 import { interruptSignal, printJson, say } from './output';
+import { stagingStoreOf, type StagingFlags } from './staging';
 
 interface GlobalOptions {
   address?: string;
@@ -56,7 +59,28 @@ export async function withTemporal(command: Command, run: (ctx: Context) => Prom
   }
 }
 
-/** A command about one import: `<name> <id> [more args]`, connected to Temporal when it runs. */
+/**
+ * The workflow an `<id>` argument names: the one with that id; else the one whose staged data has that import id (a
+ * scheduled run's import id, shown in its report's path, is not its workflow id), from the owner file in the staging
+ * store the workers share, as `clean` finds it. Said on stderr, so that a script sees which import it got.
+ */
+export async function workflowIdOf(ctx: Context, id: string, flags: StagingFlags = {}): Promise<string> {
+  try {
+    await ctx.client.workflow.getHandle(id).describe();
+    return id;
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  // Only a name an import id can be is looked up (no path leaves the staging folder); without an owner, the command
+  // says the id names no import, as it did.
+  if (!ImportId.safeParse(id).success) return id;
+  const owner = await readImportOwner(stagingStoreOf(flags).store, id).catch(() => undefined);
+  if (!owner || owner.workflowId === id) return id;
+  process.stderr.write(`${id} is the import id of workflow ${owner.workflowId}: that is the import shown\n`);
+  return owner.workflowId;
+}
+
+/** A command about one import: `<name> <id> [more args]`, connected to Temporal when it runs; `id` is a workflow's (workflowIdOf). */
 export function idCommand<F extends object>(
   name: string,
   description: string,
@@ -64,11 +88,12 @@ export function idCommand<F extends object>(
 ): Command {
   return new Command(name)
     .description(description)
-    .argument('<id>', 'the workflow id')
+    .argument('<id>', 'the workflow id (or the import id its staging folder and report are named by)')
     .action(async (...params: unknown[]) => {
       const command = params.at(-1) as Command;
       const [id, ...args] = command.processedArgs as [string, ...unknown[]];
-      await withTemporal(command, (ctx) => run(ctx, id, command.opts<F>(), args));
+      const flags = command.opts<F>();
+      await withTemporal(command, async (ctx) => run(ctx, await workflowIdOf(ctx, id, flags as StagingFlags), flags, args));
     });
 }
 

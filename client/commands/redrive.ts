@@ -5,7 +5,7 @@ import { exitCodeHelp } from '../outcome';
 import { NothingToRetry, redriveRequest } from '../redrive';
 import { startImport } from '../index';
 import { CliError } from './errors';
-import { withTemporal } from './context';
+import { withTemporal, workflowIdOf } from './context';
 import { announceAndFollow, explainReusedId } from './import';
 import { say, workerTimeoutOption } from './output';
 import { optionFlags, optionsFromFlags } from './target-flags';
@@ -36,7 +36,7 @@ export function retryCommand(): Command {
     .description(
       'Start a new import of the records of an ended import that did not succeed (failed or not submitted), with its target and options',
     )
-    .argument('<id>', 'the ended import')
+    .argument('<id>', 'the ended import: its workflow id, or the import id its report is named by')
     .option(
       '--include-invalid',
       'send its invalid records too: fix them first in its failed-records file (`bulkport report <id>` names it), in place, adding or removing none',
@@ -54,8 +54,9 @@ export function retryCommand(): Command {
       `\nThe new import reads the records from the ended one's report in the staging store, so its workers must share that store.\n` +
         `\`bulkport status <id>\` lists an import's retries.\n\nExample:\n  bulkport retry import-voucherify-catalog-20261123T101500Z --wait\n\n${exitCodeHelp}`,
     )
-    .action(async (id: string, flags: RetryFlags, command: Command) => {
+    .action(async (given: string, flags: RetryFlags, command: Command) => {
       await withTemporal(command, async (ctx) => {
+        const id = await workflowIdOf(ctx, given);
         let plan;
         try {
           plan = await redriveRequest(ctx.client, ctx.config, id, flags.includeInvalid ?? false, (target) =>
