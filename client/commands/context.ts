@@ -15,7 +15,7 @@ import { followImport, problemLine, summaryLines } from '../progress';
 import { findImport, importStatus } from '../status';
 import { InCluster, unreachable } from './errors';
 import { interruptSignal, printJson, say } from './output';
-import { stagingStoreOf, type StagingFlags } from './staging';
+import { stagingStoreOf } from './staging';
 
 interface GlobalOptions {
   address?: string;
@@ -62,9 +62,10 @@ export async function withTemporal(command: Command, run: (ctx: Context) => Prom
 /**
  * The workflow an `<id>` argument names: the one with that id; else the one whose staged data has that import id (a
  * scheduled run's import id, shown in its report's path, is not its workflow id), from the owner file in the staging
- * store the workers share, as `clean` finds it. Said on stderr, so that a script sees which import it got.
+ * store the workers share (BULKPORT_STAGING_DIR or BULKPORT_STAGING_URL), as `clean` finds it. Said on stderr, so that
+ * a script sees which import it got.
  */
-export async function workflowIdOf(ctx: Context, id: string, flags: StagingFlags = {}): Promise<string> {
+export async function workflowIdOf(ctx: Context, id: string): Promise<string> {
   try {
     await ctx.client.workflow.getHandle(id).describe();
     return id;
@@ -74,7 +75,13 @@ export async function workflowIdOf(ctx: Context, id: string, flags: StagingFlags
   // Only a name an import id can be is looked up (no path leaves the staging folder); without an owner, the command
   // says the id names no import, as it did.
   if (!ImportId.safeParse(id).success) return id;
-  const owner = await readImportOwner(stagingStoreOf(flags).store, id).catch(() => undefined);
+  let owner: Awaited<ReturnType<typeof readImportOwner>>;
+  try {
+    owner = await readImportOwner(stagingStoreOf({}).store, id);
+  } catch {
+    // An unreachable or misconfigured store: the id names no import the CLI can find.
+    return id;
+  }
   if (!owner || owner.workflowId === id) return id;
   process.stderr.write(`${id} is the import id of workflow ${owner.workflowId}: that is the import shown\n`);
   return owner.workflowId;
@@ -92,8 +99,7 @@ export function idCommand<F extends object>(
     .action(async (...params: unknown[]) => {
       const command = params.at(-1) as Command;
       const [id, ...args] = command.processedArgs as [string, ...unknown[]];
-      const flags = command.opts<F>();
-      await withTemporal(command, async (ctx) => run(ctx, await workflowIdOf(ctx, id, flags as StagingFlags), flags, args));
+      await withTemporal(command, async (ctx) => run(ctx, await workflowIdOf(ctx, id), command.opts<F>(), args));
     });
 }
 
