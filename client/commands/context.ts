@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { readImportOwner } from '../../activities/staging/files';
+import { storeFromEnv } from '../../activities/staging/store';
 import { ImportId } from '../../common/import';
 import { temporalConfigFromEnv, workflowUiLink, type TemporalConfig } from '../../common/temporal-config';
 import { connectClient } from '../index';
@@ -15,7 +16,6 @@ import { followImport, problemLine, summaryLines } from '../progress';
 import { findImport, importStatus } from '../status';
 import { InCluster, unreachable } from './errors';
 import { interruptSignal, printJson, say } from './output';
-import { stagingStoreOf } from './staging';
 
 interface GlobalOptions {
   address?: string;
@@ -75,13 +75,10 @@ export async function workflowIdOf(ctx: Context, id: string): Promise<string> {
   // Only a name an import id can be is looked up (no path leaves the staging folder); without an owner, the command
   // says the id names no import, as it did.
   if (!ImportId.safeParse(id).success) return id;
-  let owner: Awaited<ReturnType<typeof readImportOwner>>;
-  try {
-    owner = await readImportOwner(stagingStoreOf({}).store, id);
-  } catch {
-    // An unreachable or misconfigured store: the id names no import the CLI can find.
-    return id;
-  }
+  // An unreachable or misconfigured store (storeFromEnv throws on a bad URL) finds no owner either.
+  const owner = await Promise.resolve()
+    .then(() => readImportOwner(storeFromEnv(), id))
+    .catch(() => undefined);
   if (!owner || owner.workflowId === id) return id;
   process.stderr.write(`${id} is the import id of workflow ${owner.workflowId}: that is the import shown\n`);
   return owner.workflowId;
