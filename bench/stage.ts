@@ -39,11 +39,12 @@ const baselineRss = process.memoryUsage().rss;
 // maxRSS also counts the catalog generator that ran first: staging's own peak is sampled while it runs.
 let stagePeakRss = baselineRss;
 let atPeak = process.memoryUsage();
+let peakAt = 0;
+const started = performance.now();
 const sampler = setInterval(() => {
   const usage = process.memoryUsage();
-  if (usage.rss > stagePeakRss) [stagePeakRss, atPeak] = [usage.rss, usage];
+  if (usage.rss > stagePeakRss) [stagePeakRss, atPeak, peakAt] = [usage.rss, usage, performance.now() - started];
 }, 100);
-const started = performance.now();
 // CPU time too: on a shared machine the wall clock says more about the neighbours than about staging.
 const cpuBefore = process.cpuUsage();
 const result = (await new MockActivityEnvironment().run(stage, input)) as StageResult;
@@ -67,6 +68,7 @@ console.log(
     baselineRssMiB: mib(baselineRss),
     peakRssMiB: mib(peakRss),
     stagePeakRssMiB: mib(stagePeakRss),
+    stagePeakAtSeconds: Number((peakAt / 1000).toFixed(1)),
     atStagePeakMiB: { heapUsed: mib(atPeak.heapUsed), heapTotal: mib(atPeak.heapTotal), external: mib(atPeak.external) },
   }),
 );

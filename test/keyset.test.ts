@@ -85,6 +85,22 @@ describe('KeySet with colliding hashes', () => {
     assert.equal(await s.keys.firstLine('cc'), undefined);
   });
 
+  test('48 bits of the hash tell keys apart: the low 16 bits of its high half count, the rest do not', async () => {
+    const withHigh = (high: (key: string) => number) =>
+      new KeySet({ committed: () => 0, readChunk: async () => [] }, (key, out) => {
+        out[0] = high(key);
+        out[1] = 0;
+      });
+    const low16 = withHigh((key) => key.length);
+    low16.add('a', 1, 0);
+    assert.equal(low16.mayHave('bb'), false, 'the same low half, another 16 bits above it');
+    const above = withHigh((key) => key.length << 16);
+    above.add('a', 1, 0);
+    assert.ok(above.mayHave('bb'), 'bits beyond the 48 are not kept: a match');
+    assert.equal(await above.firstLine('bb'), undefined, 'and the key itself tells them apart');
+    assert.equal(await above.firstLine('a'), 1);
+  });
+
   test('keys must be added chunk by chunk, in order', async () => {
     const s = await stagedKeys('order');
     s.keys.add('aa', 1, 0);
@@ -92,7 +108,7 @@ describe('KeySet with colliding hashes', () => {
   });
 });
 
-test('KeySet: 300,000 keys in under 24 bytes each, every one found at its line, no other', async () => {
+test('KeySet: 300,000 keys in under 14 bytes each, every one found at its line, no other', async () => {
   const n = 300_000;
   const perChunk = 1000;
   const keyOf = (i: number) => `sku-${i}`;
@@ -107,12 +123,12 @@ test('KeySet: 300,000 keys in under 24 bytes each, every one found at its line, 
     assert.equal(keys.mayHave(keyOf(i)), false);
     keys.add(keyOf(i), 2 * i + 1, Math.floor(i / perChunk));
   }
-  assert.ok(keys.tableBytes / n <= 24, `${keys.tableBytes / n} bytes a key`);
+  assert.ok(keys.tableBytes / n < 14, `${keys.tableBytes / n} bytes a key`);
   committed = n / perChunk; // all read back from the chunks
   for (let i = 0; i < n; i += 997) assert.equal(await keys.firstLine(keyOf(i)), 2 * i + 1);
   let matches = 0;
   for (let i = n; i < 2 * n; i++) if (keys.mayHave(keyOf(i))) matches++;
-  assert.equal(matches, 0, 'no unseen key matches a 64-bit hash');
+  assert.equal(matches, 0, 'no unseen key matches a 48-bit hash');
 });
 
 test('the stage activity rejects duplicates as before: first occurrence written, being built, or too large', async () => {
