@@ -3,10 +3,11 @@
  * local folder store, no Temporal needed.
  */
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  ChunkDraft,
   chunkKey,
   claimImportId,
   damageOf,
@@ -21,12 +22,17 @@ import {
   readChunkFile,
   readHeadsOfChunk,
   writeChunk,
+  writeChunkDraft,
   writeLines,
   writeOutcomes,
 } from '../activities/staging/files';
+import { Chunker } from '../activities/staging/chunker';
 import { LocalFolderStore } from '../activities/staging/store';
 import { leafChunks } from '../activities/staging/tree';
-import { tempDir } from './helpers';
+import { eventually, tempDir } from './helpers';
+
+/** The temporary files in a folder: a chunk being written as it is built. */
+const tmpFiles = async (dir: string) => (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.tmp'));
 
 const store = new LocalFolderStore(await tempDir('seal'));
 const items = [1, 2, 3, 4].map((line) => ({
@@ -270,6 +276,69 @@ test('a chunk read to send joins its bodies as the bytes staged, and its heads a
   await writeFile(file, (await readFile(file, 'utf8')).replace('old', 'new'));
   await assert.rejects(readChunkFile(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
   await assert.rejects(readChunkHeads(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
+});
+
+test('a chunk written to its file as it is built is byte for byte the chunk written whole, and appears only once written', async () => {
+  // Over 1 MiB in all, multi-byte characters among it: several pieces reach the file before the chunk is cut.
+  const many = Array.from({ length: 3000 }, (_, i) => ({
+    line: i + 1,
+    key: `k${i}`,
+    rawJson: JSON.stringify({ id: i, name: `größe ${'€'.repeat(i % 200)}` }),
+    body: JSON.stringify({ source_id: `k${i}`, name: `größe ${'€'.repeat(i % 200)}` }),
+  }));
+  const whole = new ChunkDraft();
+  const streamed = ChunkDraft.streamed(store, 'stream', 'r0-000001');
+  for (const item of many) {
+    whole.add(item);
+    streamed.add(item);
+  }
+  const chunks = store.locate('imports/stream/chunks');
+  await eventually('pieces on disk while the chunk is built', async () => (await tmpFiles(chunks)).length === 1, 5000);
+  assert.equal(await store.exists(chunkKey('stream', 'r0-000001')), false, 'but no chunk file yet');
+  await writeChunkDraft(store, 'stream', 'r0-000000', whole);
+  await writeChunkDraft(store, 'stream', 'r0-000001', streamed);
+  const bytes = (id: string) => readFile(store.locate(chunkKey('stream', id)));
+  assert.ok((await bytes('r0-000001')).equals(await bytes('r0-000000')));
+  assert.deepEqual(await readChunk(store, 'stream', 'r0-000001'), many);
+  assert.deepEqual(await readChunkHeads(store, 'stream', 'r0-000001'), await readChunkHeads(store, 'stream', 'r0-000000'));
+  assert.deepEqual((await readdir(chunks)).sort(), ['r0-000000.jsonl', 'r0-000001.jsonl']);
+});
+
+test('a chunk being built that will not be written leaves no file: aborted, or never begun', async () => {
+  const chunkerOf = (importId: string, written: string[]) =>
+    new Chunker(
+      { maxItems: 3 },
+      0,
+      async (index, draft) => {
+        await writeChunkDraft(store, importId, `r0-00000${index}`, draft);
+        written.push(`r0-00000${index}.jsonl`);
+      },
+      undefined,
+      (index) => ChunkDraft.streamed(store, importId, `r0-00000${index}`),
+    );
+  const big = (line: number) => ({ line, key: `b${line}`, rawJson: '{}', body: JSON.stringify({ pad: 'x'.repeat(10_000) }) });
+
+  const written: string[] = [];
+  const chunker = chunkerOf('abort', written);
+  // Two products in the second chunk: more than its first piece (16 KB), which goes to the file when the next begins.
+  for (const line of [1, 2, 3, 4, 5]) await chunker.add(big(line));
+  const chunks = store.locate('imports/abort/chunks');
+  assert.deepEqual(written, ['r0-000000.jsonl']);
+  await eventually('the second chunk being written', async () => (await tmpFiles(chunks)).length === 1, 5000);
+  await chunker.abort();
+  assert.deepEqual(await readdir(chunks), written, 'the second is gone, the first is whole');
+
+  // The draft begun when the last chunk is cut gets no product: it never makes a file.
+  const all: string[] = [];
+  const last = chunkerOf('never', all);
+  for (const line of [1, 2, 3]) await last.add(big(line));
+  await last.flush();
+  assert.deepEqual(await readdir(store.locate('imports/never/chunks')), ['r0-000000.jsonl']);
+  assert.deepEqual(all, ['r0-000000.jsonl']);
+  assert.deepEqual(
+    (await readChunk(store, 'never', 'r0-000000')).map((i) => i.line),
+    [1, 2, 3],
+  );
 });
 
 test("a chunk's heads come from its heads file; without an intact one, from the chunk; without either, the chunk is damaged", async () => {

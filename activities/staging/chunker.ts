@@ -8,7 +8,7 @@ import { ChunkDraft } from './files';
  * old generation with a whole chunk's objects (71,000 for a 10 MB Voucherify chunk) until it is written.
  */
 export class Chunker {
-  private draft = new ChunkDraft();
+  private draft: ChunkDraft;
   private bytes: number;
   chunks = 0;
 
@@ -18,8 +18,11 @@ export class Chunker {
     private readonly onChunk: (index: number, draft: ChunkDraft) => Promise<void>,
     /** The first chunk's body is cut at this many bytes at most: it is sent while the rest is staged, so it comes soon. */
     private readonly firstChunkBytes = Number.POSITIVE_INFINITY,
+    /** Chunk `index`'s draft, begun when the one before is cut (ChunkDraft.streamed writes it as it is built). */
+    private readonly newDraft: (index: number) => ChunkDraft = () => new ChunkDraft(),
   ) {
     this.bytes = envelopeBytes;
+    this.draft = newDraft(0);
   }
 
   /** The request's size if an item whose body has `bodyBytes` bytes would not fit in a request alone. */
@@ -49,8 +52,13 @@ export class Chunker {
   async flush(): Promise<void> {
     if (!this.draft.products) return;
     const draft = this.draft;
-    this.draft = new ChunkDraft();
+    this.draft = this.newDraft(this.chunks + 1);
     this.bytes = this.envelopeBytes;
     await this.onChunk(this.chunks++, draft);
+  }
+
+  /** Drops the chunk being cut (the activity failed); those cut before are onChunk's. */
+  abort(): Promise<void> {
+    return this.draft.abort();
   }
 }

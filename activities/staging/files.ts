@@ -7,7 +7,7 @@ import { type ItemOutcome, storedOutcome } from '../../common/outcome';
 import type { ChunkToSend, ItemHead, StagedItem } from '../../targets/types';
 import { isAscii } from 'node:buffer';
 import { joinedBytes } from '../../common/joined-bytes';
-import type { LineWriter, StagingStore } from './store';
+import type { BytesWriter, LineWriter, StagingStore } from './store';
 
 export const importPrefix = (importId: string) => `imports/${importId}`;
 export const chunkKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/chunks/${chunkId}.jsonl`;
@@ -102,11 +102,23 @@ export async function writeChunk(store: StagingStore, importId: string, id: stri
   await writeChunkDraft(store, importId, id, draft);
 }
 
-/** A chunk being cut: its file's bytes (SealedFile) and its products' heads, for the heads file beside it. */
+/**
+ * A chunk being cut: its file's bytes (SealedFile) and its products' heads, for the heads file beside it. With a writer,
+ * the bytes go to the file as they come instead of being held until the chunk is written.
+ */
 export class ChunkDraft {
-  readonly file = new SealedFile();
+  readonly file: SealedFile;
   private readonly lines: number[] = [];
   private readonly keys: string[] = [];
+
+  constructor(private readonly out?: BytesWriter) {
+    this.file = new SealedFile(out && ((bytes) => out.write(bytes)));
+  }
+
+  /** Where the store can, chunk `id`'s draft written to its file as it is built. */
+  static streamed(store: StagingStore, importId: string, id: string): ChunkDraft {
+    return new ChunkDraft(store.openBytes?.(chunkKey(importId, id)));
+  }
 
   get products(): number {
     return this.lines.length;
@@ -122,6 +134,18 @@ export class ChunkDraft {
   headsLine(): string {
     return JSON.stringify({ lines: this.lines, keys: this.keys } satisfies HeadsLine);
   }
+
+  /** Writes the chunk file: its last bytes and its seal where it is written as it is built, else all of it. */
+  write(store: StagingStore, key: string): Promise<void> {
+    if (!this.out) return writeSealed(store, key, this.file);
+    this.file.finish();
+    return this.out.close();
+  }
+
+  /** Drops what was written of a draft that will not be: the activity failed. */
+  async abort(): Promise<void> {
+    await this.out?.abort();
+  }
 }
 
 interface HeadsLine {
@@ -131,10 +155,7 @@ interface HeadsLine {
 
 /** Writes a chunk and its heads file; a chunk counts as staged only once both are written (its commit follows this). */
 export async function writeChunkDraft(store: StagingStore, importId: string, id: string, draft: ChunkDraft): Promise<void> {
-  await Promise.all([
-    writeLines(store, headsKey(importId, id), [draft.headsLine()]),
-    writeSealed(store, chunkKey(importId, id), draft.file),
-  ]);
+  await Promise.all([writeLines(store, headsKey(importId, id), [draft.headsLine()]), draft.write(store, chunkKey(importId, id))]);
 }
 
 /** A chunk line decoded with its record and body parsed too: garbage anywhere in the line throws. */
@@ -608,6 +629,9 @@ export class SealedFile {
   private at = 0;
   lines = 0;
 
+  /** `out` takes each piece as it is filled, the seal last, instead of the file keeping them for finish. */
+  constructor(private readonly out?: (bytes: Buffer) => void) {}
+
   /** A line made of `parts`, written one after another. */
   add(...parts: string[]): void {
     let most = 1;
@@ -618,11 +642,14 @@ export class SealedFile {
     this.lines++;
   }
 
-  /** The file's bytes, its seal line last. */
+  /** The file's bytes, its seal line last (none: all went to `out`). */
   finish(): Buffer[] {
     this.next(0);
     const seal: Seal = { lines: this.lines, sha256: this.hash.digest('hex') };
-    return [...this.pieces, Buffer.from(`${SEAL_PREFIX}${JSON.stringify(seal)}}\n`)];
+    const sealLine = Buffer.from(`${SEAL_PREFIX}${JSON.stringify(seal)}}\n`);
+    if (!this.out) return [...this.pieces, sealLine];
+    this.out(sealLine);
+    return [];
   }
 
   /** Closes the piece being filled and starts one with room for `room` bytes. */
@@ -631,7 +658,8 @@ export class SealedFile {
       // A piece filled to less than half is copied, so as not to keep the rest of it.
       const bytes = this.at * 2 < this.piece.length ? Buffer.from(this.piece.subarray(0, this.at)) : this.piece.subarray(0, this.at);
       this.hash.update(bytes);
-      this.pieces.push(bytes);
+      if (this.out) this.out(bytes);
+      else this.pieces.push(bytes);
     }
     if (room === 0) return;
     this.piece = Buffer.allocUnsafe(Math.max(room, Math.min(PIECE_BYTES, this.piece.length * 2)));

@@ -3,7 +3,7 @@
  * A local folder by default; an S3-compatible bucket (s3-store.ts) with BULKPORT_STAGING_URL.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import readline from 'node:readline';
 import { once } from 'node:events';
@@ -13,6 +13,14 @@ import { S3Store } from './s3-store';
 export interface LineWriter {
   write(line: string): Promise<void>;
   /** Makes the whole file visible at once: readers never see half a chunk. */
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A file written as its bytes come, in order: visible whole once closed, never if aborted or if a write failed. */
+export interface BytesWriter {
+  /** Queues the bytes; a failure to write them is close's to throw. */
+  write(bytes: Buffer): void;
   close(): Promise<void>;
   abort(): Promise<void>;
 }
@@ -34,6 +42,11 @@ export interface StagingStore {
   /** A whole file written at once (text, or its UTF-8 bytes in pieces), visible whole or not at all. Stores without it are written by lines. */
   writeText?(key: string, text: string | readonly Buffer[]): Promise<void>;
   /**
+   * A file written while it is built (a chunk, as staging cuts it), so that it is never held whole in memory. Stores
+   * without it are given the whole file by writeText.
+   */
+  openBytes?(key: string): BytesWriter;
+  /**
    * The entries (files and folders) of one folder whose names start with a base, as keys, sorted: `a/b/r0-` lists
    * `a/b/r0-000000.jsonl`, … ; a prefix ending in `/` lists the whole folder.
    */
@@ -51,7 +64,6 @@ export function splitListPrefix(prefix: string): { dir: string; base: string } {
   return { dir: path.posix.dirname(prefix), base: path.posix.basename(prefix) };
 }
 
-/** Temporary files are told apart by process and a counter: two writes of one key in the same millisecond do not collide. */
 /**
  * Small pieces (SealedFile's first ones) joined into buffers of about this many bytes, one write each: a 22 MB chunk file
  * written as 700 pieces of 32 KB cost the worker's threads and the kernel about twice the CPU of 22 writes of 1 MiB.
@@ -70,6 +82,7 @@ function inWrites(pieces: readonly Buffer[]): Buffer[] {
   return writes;
 }
 
+/** Temporary files are told apart by process and a counter: two writes of one key in the same millisecond do not collide. */
 let tmpCounter = 0;
 const tmpPathOf = (finalPath: string) => `${finalPath}.${process.pid}.${++tmpCounter}.tmp`;
 
@@ -116,6 +129,45 @@ export class LocalFolderStore implements StagingStore {
       await rm(tmpPath, { force: true });
       throw err;
     }
+  }
+
+  openBytes(key: string): BytesWriter {
+    const finalPath = this.locate(key);
+    const tmpPath = tmpPathOf(finalPath);
+    let file: FileHandle | undefined;
+    // Opened at the first bytes: a chunk that never gets any (the one begun after the last) leaves nothing behind.
+    let writes: Promise<void> | undefined;
+    const opened = async () => {
+      await mkdir(path.dirname(finalPath), { recursive: true });
+      file = await open(tmpPath, 'w');
+    };
+    const discard = async () => {
+      await file?.close().catch(() => {});
+      file = undefined;
+      await rm(tmpPath, { force: true });
+    };
+    return {
+      write(bytes) {
+        // Each write at the file's position, after the one before; after a failure, none.
+        writes = (writes ?? opened()).then(() => file!.writeFile(bytes));
+        writes.catch(() => {});
+      },
+      async close() {
+        try {
+          await (writes ?? opened());
+          await file!.close();
+          file = undefined;
+          await rename(tmpPath, finalPath);
+        } catch (err) {
+          await discard();
+          throw err;
+        }
+      },
+      async abort() {
+        await writes?.catch(() => {});
+        await discard();
+      },
+    };
   }
 
   readText(key: string): Promise<string> {
