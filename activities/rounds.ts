@@ -5,6 +5,7 @@ import { Context } from '@temporalio/activity';
 import type { ImportInput } from '../common/import';
 import { Chunker } from './staging/chunker';
 import {
+  ChunkDraft,
   chunkId,
   damageOf,
   metaKey,
@@ -42,32 +43,42 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
     async planRetryRound({ input, round }: { input: ImportInput; round: number }): Promise<{ chunks: number; products: number }> {
       const target = targets.bind(input);
       let products = 0;
-      const chunker = new Chunker(target.limits, target.envelopeBytes, (index, draft) =>
-        writeChunkDraft(store, input.importId, chunkId(round, index), draft),
+      // Each chunk to its file as it is cut (see stage.ts); one that fails midway is dropped.
+      const chunker = new Chunker(
+        target.limits,
+        target.envelopeBytes,
+        (index, draft) => writeChunkDraft(store, input.importId, chunkId(round, index), draft),
+        undefined,
+        (index) => ChunkDraft.streamed(store, input.importId, chunkId(round, index)),
       );
-      const { leaves, outcomes } = await roundLeaves(store, input.importId, round - 1);
-      for (const id of leaves) {
-        if (!outcomes.has(id)) continue; // never answered: the report says so
-        let items, answers;
-        try {
-          items = await readChunk(store, input.importId, id);
-          answers = await readOutcomes(store, input.importId, id);
-        } catch (err) {
-          // A damaged chunk is not retried; the report names it and fails the import.
-          if (!damageOf(err)) throw err;
-          Context.current().log.warn('Damaged staging file left out of the retry round', { chunkId: id, ...damageOf(err) });
-          continue;
-        }
-        for (const [i, outcome] of answers.entries()) {
-          const item = items[i];
-          if (outcome.kind === 'retryable' && item) {
-            products++;
-            await chunker.add(item);
+      try {
+        const { leaves, outcomes } = await roundLeaves(store, input.importId, round - 1);
+        for (const id of leaves) {
+          if (!outcomes.has(id)) continue; // never answered: the report says so
+          let items, answers;
+          try {
+            items = await readChunk(store, input.importId, id);
+            answers = await readOutcomes(store, input.importId, id);
+          } catch (err) {
+            // A damaged chunk is not retried; the report names it and fails the import.
+            if (!damageOf(err)) throw err;
+            Context.current().log.warn('Damaged staging file left out of the retry round', { chunkId: id, ...damageOf(err) });
+            continue;
           }
+          for (const [i, outcome] of answers.entries()) {
+            const item = items[i];
+            if (outcome.kind === 'retryable' && item) {
+              products++;
+              await chunker.add(item);
+            }
+          }
+          Context.current().heartbeat();
         }
-        Context.current().heartbeat();
+        await chunker.flush();
+      } catch (err) {
+        await chunker.abort();
+        throw err;
       }
-      await chunker.flush();
       await writeLines(store, roundKey(input.importId, round), [JSON.stringify({ chunks: chunker.chunks, products })]);
       return { chunks: chunker.chunks, products };
     },
