@@ -105,14 +105,15 @@ try {
   );
   for (let i = 1; i <= imports; i++) {
     let peak = 0;
+    let peakAt = 0;
     const started = performance.now();
     const cpuBefore = await cpuSecondsOf(pid);
     const timeline: string[] = [];
     const sampler = setInterval(() => {
       void memoryOf(pid).then(
         (m) => {
-          peak = Math.max(peak, m.rssMb);
           const t = (performance.now() - started) / 1000;
+          if (m.rssMb > peak) [peak, peakAt] = [m.rssMb, t];
           if (process.env.BENCH_TIMELINE && t >= timeline.length / 2) timeline.push(`${t.toFixed(1)}s ${m.rssMb}`);
         },
         () => {},
@@ -131,7 +132,17 @@ try {
     const after = await memoryOf(pid);
     const cpuSeconds = Number(((await cpuSecondsOf(pid)) - cpuBefore).toFixed(1));
     const seconds = Number(((performance.now() - started) / 1000).toFixed(1));
-    console.log(JSON.stringify({ import: i, seconds, cpuSeconds, peakRssMb: peak, rssAfterMb: after.rssMb, highWaterMb: after.hwmMb }));
+    console.log(
+      JSON.stringify({
+        import: i,
+        seconds,
+        cpuSeconds,
+        peakRssMb: peak,
+        peakAtSeconds: Number(peakAt.toFixed(1)),
+        rssAfterMb: after.rssMb,
+        highWaterMb: after.hwmMb,
+      }),
+    );
   }
   const minioMemory = minio ? { minioHighWaterMb: (await memoryOf(minio.pid)).hwmMb } : {};
   console.log(
