@@ -48,8 +48,7 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
         target.limits,
         target.envelopeBytes,
         (index, draft) => writeChunkDraft(store, input.importId, chunkId(round, index), draft),
-        undefined,
-        (index) => ChunkDraft.streamed(store, input.importId, chunkId(round, index)),
+        { draftFor: (index) => ChunkDraft.streamed(store, input.importId, chunkId(round, index)) },
       );
       try {
         const { leaves, outcomes } = await roundLeaves(store, input.importId, round - 1);

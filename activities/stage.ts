@@ -256,8 +256,10 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       target.envelopeBytes,
       (index, draft) =>
         commits.add(index >= resumed ? writeChunkDraft(store, input.importId, chunkId(0, index), draft) : Promise.resolve()),
-      firstChunkBytes ?? undefined,
-      (index) => (index >= resumed ? ChunkDraft.streamed(store, input.importId, chunkId(0, index)) : new ChunkDraft()),
+      {
+        firstChunkBytes: firstChunkBytes ?? undefined,
+        draftFor: (index) => (index >= resumed ? ChunkDraft.streamed(store, input.importId, chunkId(0, index)) : new ChunkDraft()),
+      },
     );
 
     let lastBeat = Date.now();

@@ -313,8 +313,7 @@ test('a chunk being built that will not be written leaves no file: aborted, or n
         await writeChunkDraft(store, importId, `r0-00000${index}`, draft);
         written.push(`r0-00000${index}.jsonl`);
       },
-      undefined,
-      (index) => ChunkDraft.streamed(store, importId, `r0-00000${index}`),
+      { draftFor: (index) => ChunkDraft.streamed(store, importId, `r0-00000${index}`) },
     );
   const big = (line: number) => ({ line, key: `b${line}`, rawJson: '{}', body: JSON.stringify({ pad: 'x'.repeat(10_000) }) });
 

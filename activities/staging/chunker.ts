@@ -16,13 +16,19 @@ export class Chunker {
     private readonly limits: ChunkLimits,
     private readonly envelopeBytes: number,
     private readonly onChunk: (index: number, draft: ChunkDraft) => Promise<void>,
-    /** The first chunk's body is cut at this many bytes at most: it is sent while the rest is staged, so it comes soon. */
-    private readonly firstChunkBytes = Number.POSITIVE_INFINITY,
-    /** Chunk `index`'s draft, begun when the one before is cut (ChunkDraft.streamed writes it as it is built). */
-    private readonly newDraft: (index: number) => ChunkDraft = () => new ChunkDraft(),
+    private readonly options: {
+      /** The first chunk's body is cut at this many bytes at most: it is sent while the rest is staged, so it comes soon. */
+      firstChunkBytes?: number;
+      /** Chunk `index`'s draft, begun when the one before is cut (ChunkDraft.streamed writes it as it is built). */
+      draftFor?: (index: number) => ChunkDraft;
+    } = {},
   ) {
     this.bytes = envelopeBytes;
-    this.draft = newDraft(0);
+    this.draft = this.newDraft(0);
+  }
+
+  private newDraft(index: number): ChunkDraft {
+    return this.options.draftFor?.(index) ?? new ChunkDraft();
   }
 
   /** The request's size if an item whose body has `bodyBytes` bytes would not fit in a request alone. */
@@ -35,7 +41,7 @@ export class Chunker {
   add(item: StagedItem, bodyBytes = Buffer.byteLength(item.body)): Promise<void> | undefined {
     const maxBytes = Math.min(
       this.limits.maxBodyBytes ?? Number.POSITIVE_INFINITY,
-      this.chunks === 0 ? this.firstChunkBytes : Number.POSITIVE_INFINITY,
+      this.chunks === 0 ? (this.options.firstChunkBytes ?? Number.POSITIVE_INFINITY) : Number.POSITIVE_INFINITY,
     );
     const count = this.draft.products;
     const overBytes = this.bytes + bodyBytes + 1 > maxBytes; // + the comma

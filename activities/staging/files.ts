@@ -135,7 +135,10 @@ export class ChunkDraft {
     return JSON.stringify({ lines: this.lines, keys: this.keys } satisfies HeadsLine);
   }
 
-  /** Writes the chunk file: its last bytes and its seal where it is written as it is built, else all of it. */
+  /**
+   * Writes the chunk file: its last bytes and its seal where it is written as it is built (to the key it was opened
+   * with), else all of it, at `key`.
+   */
   write(store: StagingStore, key: string): Promise<void> {
     if (!this.out) return writeSealed(store, key, this.file);
     this.file.finish();
