@@ -5,18 +5,23 @@
  *   node --import tsx bench/stage.ts [count=1000000] [voucherify|propeller] [jsonl|csv|json] [chunk bytes or products] [mapping file]
  *
  * With a mapping file (bench/mappings/), every record goes through its JSONata expressions before validation.
+ * BENCH_STAGING=s3 stages into a bucket on a MinIO server started for the run (scripts/minio-server.ts), as the
+ * docker-compose deployment does; MinIO's memory is its own process's, not counted here.
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createStageActivity } from '../activities/stage';
-import { LocalFolderStore } from '../activities/staging/store';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { S3Store } from '../activities/staging/s3-store';
+import { LocalFolderStore, type StagingStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
 import { loadTargets } from '../targets';
 import { devTarget } from '../targets/dev';
 import { ImportInput, type StageResult, type TargetName } from '../common/import';
 import { loadMapping } from '../client/mapping';
 import { writeCatalog } from '../scripts/catalog';
+import { startMinio } from '../scripts/minio-server';
 
 const count = Number(process.argv[2] ?? 1_000_000);
 const target = (process.argv[3] ?? 'voucherify') as TargetName;
@@ -27,8 +32,15 @@ const dir = path.resolve('.bulkport/bench');
 const file = path.join(dir, `stage-${target}-${count}.${format}`);
 
 await writeCatalog(file, { target, count, format, invalidEvery: 1000, keyPrefix: 'bench' });
-const store = new LocalFolderStore(path.join(dir, 'staging'));
 await rm(path.join(dir, 'staging'), { recursive: true, force: true });
+const minio = process.env.BENCH_STAGING === 's3' ? await startMinio() : undefined;
+let store: StagingStore = new LocalFolderStore(path.join(dir, 'staging'));
+if (minio) {
+  Object.assign(process.env, minio.awsEnv);
+  const s3 = S3Store.fromUrl('s3://bench/staging');
+  await s3.client.send(new CreateBucketCommand({ Bucket: 'bench' }));
+  store = s3;
+}
 const stage = createStageActivity(store, createTargetRegistry(await loadTargets(), {}));
 // The target's default chunks unless a size is given (it decides how much the chunks being written hold).
 const options = chunk ? (await devTarget(target)).benchOptions(chunk) : {};
@@ -57,6 +69,7 @@ console.log(
   JSON.stringify({
     target,
     format,
+    staging: minio ? 's3' : 'folder',
     ...(mappingFile ? { mapping: mappingFile } : {}),
     records: result.read,
     valid: result.valid,
@@ -73,3 +86,4 @@ console.log(
   }),
 );
 await rm(path.join(dir, 'staging'), { recursive: true, force: true });
+await minio?.stop();
