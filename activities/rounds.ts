@@ -11,6 +11,7 @@ import {
   metaKey,
   readAllJsonLines,
   readChunk,
+  removeLeftovers,
   roundKey,
   writeChunkDraft,
   writeLines,
@@ -43,6 +44,8 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
     async planRetryRound({ input, round }: { input: ImportInput; round: number }): Promise<{ chunks: number; products: number }> {
       const target = targets.bind(input);
       let products = 0;
+      const leftovers = await removeLeftovers(store, input.importId, round);
+      if (leftovers) Context.current().log.info('Removed the files an earlier attempt left half written', { files: leftovers });
       // Each chunk to its file as it is cut (see stage.ts); one that fails midway is dropped.
       const chunker = new Chunker(
         target.limits,

@@ -34,6 +34,7 @@ import {
   claimImportId,
   createSealedWriter,
   invalidKey,
+  removeLeftovers,
   metaKey,
   readAllJsonLines,
   readChunkHeads,
@@ -214,6 +215,8 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
 
     const run = ctx.workflowExecution;
     if (run) await claimImportId(store, input.importId, { workflowId: run.workflowId, runId: run.runId });
+    const leftovers = await removeLeftovers(store, input.importId, 0);
+    if (leftovers) ctx.log('info', 'Removed the files an earlier attempt left half written', { files: leftovers });
     const invalid = await createSealedWriter(store, invalidKey(input.importId));
     // A duplicate's first occurrence is confirmed from memory or from its committed chunk file (see KeySet).
     const keys = new KeySet({

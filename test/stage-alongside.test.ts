@@ -20,6 +20,7 @@ import {
   metaKey,
   readAllJsonLines,
   readChunk,
+  removeLeftovers,
   type StagedSoFar,
   stagedKey,
   writeLines,
@@ -148,6 +149,27 @@ describe('the stage activity beside the window', { concurrency: 1 }, () => {
     })) as StagedSoFar;
     assert.deepEqual(after, { chunks: result.chunks, read: 500, valid: 500, invalid: 0, done: true, firstChunkBytes: 1_000_000 });
     assert.ok(result.chunks > 3, `several chunks (${result.chunks})`);
+  });
+
+  test("a later attempt removes the files a killed one left half written, and only its own round's", async () => {
+    const { dir, store, activities } = await setUp('leftovers');
+    const file = await writeCatalog(path.join(dir, 'c.jsonl'), { target: 'voucherify', count: 300, format: 'jsonl', keyPrefix: 'lo' });
+    const input = inputFor('leftovers', file);
+    const folder = path.join(store.root, 'imports', input.importId);
+    // As a worker killed mid-chunk leaves them (the local store's temporary names), beside files others are writing.
+    const left = ['chunks/r0-000004.jsonl.4242.7.tmp', 'heads/r0-000004.jsonl.4242.8.tmp', 'invalid.jsonl.4242.1.tmp'];
+    const others = ['chunks/r0-000001.0.jsonl.5151.2.tmp', 'chunks/r1-000000.jsonl.5151.3.tmp', 'report/results.csv.5151.4.tmp'];
+    for (const name of [...left, ...others]) await store.writeText(`imports/${input.importId}/${name}`, 'half');
+    const tmpIn = async (sub: string) =>
+      (await readdir(path.join(folder, sub)).catch(() => [])).filter((f) => f.endsWith('.tmp')).map((f) => path.posix.join(sub, f));
+    const allTmp = async () => [...(await tmpIn('.')), ...(await tmpIn('chunks')), ...(await tmpIn('heads')), ...(await tmpIn('report'))];
+
+    const result = (await inMock(input.importId, 2).run(activities.stage, input)) as StageResult;
+    assert.equal(result.valid, 300);
+    assert.deepEqual((await allTmp()).map((f) => f.replace(/^\.\//, '')).sort(), [...others].sort());
+    // A retry round's attempt removes its own round's alone.
+    assert.equal(await removeLeftovers(store, input.importId, 1), 1);
+    assert.deepEqual((await allTmp()).sort(), ['chunks/r0-000001.0.jsonl.5151.2.tmp', 'report/results.csv.5151.4.tmp']);
   });
 
   test('a source that breaks for good mid-way: what was read is sealed, and the report has a row for every record read', async () => {

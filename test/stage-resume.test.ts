@@ -50,6 +50,11 @@ test('a worker killed while staging resumes from its last heartbeat and the impo
   );
   await running.kill();
   const stagedBeforeKill = (await readdir(chunksDir)).filter((f) => f.endsWith('.jsonl')).sort();
+  // Half-written files of the killed attempt: its invalid rows' at least (open all through staging), likely a chunk's.
+  const importDir = path.dirname(chunksDir);
+  const tmpFiles = async () =>
+    [...(await readdir(importDir)), ...(await readdir(chunksDir)).map((f) => `chunks/${f}`)].filter((f) => f.endsWith('.tmp'));
+  const leftBehind = await tmpFiles();
   const committedFiles = stagedBeforeKill.slice(0, committed);
   const writtenAt = await Promise.all(committedFiles.map(async (f) => (await stat(path.join(chunksDir, f))).mtimeMs));
 
@@ -62,6 +67,11 @@ test('a worker killed while staging resumes from its last heartbeat and the impo
   assert.match(running.stderr(), /Staging resumes after a restart/);
   const rewrittenAt = await Promise.all(committedFiles.map(async (f) => (await stat(path.join(chunksDir, f))).mtimeMs));
   assert.deepEqual(rewrittenAt, writtenAt, `the ${committed} chunk(s) committed before the kill were not written again`);
+  assert.ok(
+    leftBehind.some((f) => f.startsWith('invalid.jsonl.')),
+    `the kill left half-written files: ${leftBehind.join(', ')}`,
+  );
+  assert.deepEqual(await tmpFiles(), [], 'the next attempt removed them');
 
   assert.equal(summary.counts.read, count);
   assert.equal(summary.counts.invalid, count / 1000);

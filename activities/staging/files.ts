@@ -156,6 +156,24 @@ interface HeadsLine {
   keys: string[];
 }
 
+/**
+ * Removes what an earlier attempt of staging (round 0) or of retry round `round` left half written when its worker died:
+ * the temporary files of that round's chunks and heads, and of staging's rows and progress files. Only names no one else writes: a
+ * split's halves (`r0-000012.0`) belong to submissions that may be running. An attempt still alive (its heartbeat lost)
+ * then fails to rename its file, as it should: another attempt owns the round now.
+ */
+export async function removeLeftovers(store: StagingStore, importId: string, round: number): Promise<number> {
+  if (!store.removeTemporary) return 0;
+  const ofRound = new RegExp(`^r${round}-\\d+\\.jsonl$`);
+  const prefix = importPrefix(importId);
+  const removed = await Promise.all([
+    store.removeTemporary(`${prefix}/chunks`, (name) => ofRound.test(name)),
+    store.removeTemporary(`${prefix}/heads`, (name) => ofRound.test(name)),
+    round === 0 ? store.removeTemporary(prefix, (name) => ['invalid.jsonl', 'unchanged.jsonl', 'staged.json'].includes(name)) : 0,
+  ]);
+  return removed.reduce((sum, n) => sum + n, 0);
+}
+
 /** Writes a chunk and its heads file; a chunk counts as staged only once both are written (its commit follows this). */
 export async function writeChunkDraft(store: StagingStore, importId: string, id: string, draft: ChunkDraft): Promise<void> {
   await Promise.all([writeLines(store, headsKey(importId, id), [draft.headsLine()]), draft.write(store, chunkKey(importId, id))]);

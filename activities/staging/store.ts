@@ -47,6 +47,11 @@ export interface StagingStore {
    */
   openBytes?(key: string): BytesWriter;
   /**
+   * Removes the temporary files in folder `dir` of the files whose names `match` accepts: what a killed writer left half
+   * written. Returns how many. Stores whose files only appear whole (a bucket's uploads) have none to remove.
+   */
+  removeTemporary?(dir: string, match: (name: string) => boolean): Promise<number>;
+  /**
    * The entries (files and folders) of one folder whose names start with a base, as keys, sorted: `a/b/r0-` lists
    * `a/b/r0-000000.jsonl`, … ; a prefix ending in `/` lists the whole folder.
    */
@@ -85,6 +90,8 @@ function inWrites(pieces: readonly Buffer[]): Buffer[] {
 /** Temporary files are told apart by process and a counter: two writes of one key in the same millisecond do not collide. */
 let tmpCounter = 0;
 const tmpPathOf = (finalPath: string) => `${finalPath}.${process.pid}.${++tmpCounter}.tmp`;
+/** A temporary file's name (tmpPathOf's) → the name of the file it becomes. */
+const TMP_NAME = /^(.+)\.\d+\.\d+\.tmp$/;
 
 export class LocalFolderStore implements StagingStore {
   constructor(readonly root: string) {}
@@ -168,6 +175,23 @@ export class LocalFolderStore implements StagingStore {
         await discard();
       },
     };
+  }
+
+  async removeTemporary(dir: string, match: (name: string) => boolean): Promise<number> {
+    const folder = this.locate(dir);
+    let names: string[];
+    try {
+      names = await readdir(folder);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+    const leftovers = names.filter((n) => {
+      const final = TMP_NAME.exec(n)?.[1];
+      return final !== undefined && match(final);
+    });
+    await Promise.all(leftovers.map((n) => rm(path.join(folder, n), { force: true })));
+    return leftovers.length;
   }
 
   readText(key: string): Promise<string> {
