@@ -22,6 +22,7 @@ import {
   readChunkHeads,
   type ChunkFile,
   readJsonLines,
+  removeReportLeftovers,
   reportKey,
   STAGING_FIX,
   StagingDamagedType,
@@ -263,6 +264,7 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
       const run = Context.current().info.workflowExecution;
       // Never overwrite the report of another import that staged under this id.
       if (run) await assertOwner(store, importId, { workflowId: run.workflowId });
+      await removeReportLeftovers(store, importId);
       const found = new Findings();
       let meta: ImportMeta = { format: 'jsonl', source: input.source.location };
       try {

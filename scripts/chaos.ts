@@ -420,6 +420,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     numbers.requests = sandbox.stats().requests;
     numbers.summary = end.summary?.counts;
     numbers.runs = end.summary?.runs;
+    // Files a killed worker left half written and no later attempt removed (only the short writes can be: see removeLeftovers).
+    numbers.halfWrittenFilesLeft = (await readdir(path.join(stagingDir, 'imports', importId), { recursive: true })).filter((f) =>
+      f.endsWith('.tmp'),
+    );
     checks.push({
       phase: 'main',
       name: 'every kill and restart happened while the import ran',

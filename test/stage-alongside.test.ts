@@ -170,6 +170,10 @@ describe('the stage activity beside the window', { concurrency: 1 }, () => {
     // A retry round's attempt removes its own round's alone.
     assert.equal(await removeLeftovers(store, input.importId, 1), 1);
     assert.deepEqual((await allTmp()).sort(), ['chunks/r0-000001.0.jsonl.5151.2.tmp', 'report/results.csv.5151.4.tmp']);
+    // The report's attempt removes what an earlier one left in its folder.
+    const { writeReport } = createReportActivities(store);
+    await inMock(input.importId).run(writeReport, { input, lastRound: 0 });
+    assert.deepEqual(await allTmp(), ['chunks/r0-000001.0.jsonl.5151.2.tmp']);
   });
 
   test('a source that breaks for good mid-way: what was read is sealed, and the report has a row for every record read', async () => {

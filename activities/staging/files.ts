@@ -174,6 +174,11 @@ export async function removeLeftovers(store: StagingStore, importId: string, rou
   return removed.reduce((sum, n) => sum + n, 0);
 }
 
+/** What an earlier attempt of the report left half written: only the report activity writes in its folder. */
+export async function removeReportLeftovers(store: StagingStore, importId: string): Promise<number> {
+  return (await store.removeTemporary?.(`${importPrefix(importId)}/report`, () => true)) ?? 0;
+}
+
 /** Writes a chunk and its heads file; a chunk counts as staged only once both are written (its commit follows this). */
 export async function writeChunkDraft(store: StagingStore, importId: string, id: string, draft: ChunkDraft): Promise<void> {
   await Promise.all([writeLines(store, headsKey(importId, id), [draft.headsLine()]), draft.write(store, chunkKey(importId, id))]);
