@@ -48,7 +48,8 @@ export interface StagingStore {
   openBytes?(key: string): BytesWriter;
   /**
    * Removes the temporary files in folder `dir` of the files whose names `match` accepts: what a killed writer left half
-   * written. Returns how many. Stores whose files only appear whole (a bucket's uploads) have none to remove.
+   * written. Returns how many. A bucket has none: the parts of an upload cut short are its lifecycle's to drop (MinIO
+   * drops them after a day by itself; README.md, "Retention").
    */
   removeTemporary?(dir: string, match: (name: string) => boolean): Promise<number>;
   /**
