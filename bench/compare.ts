@@ -59,17 +59,21 @@ interface Run {
   phases?: Record<'staging' | 'submitting' | 'polling' | 'reporting', [number, number]>;
   /** bulkport: events in the first run's history (of which following staging's progress), and runs in all. */
   history?: { firstRunEvents: number; followingStaging: number; runs: number };
+  /** bulkport: how long each chunk's action was awaited (awaitAction, scheduled to completed), in seconds. */
+  awaited?: { chunks: number; median: number; p90: number; max: number; sum: number };
 }
 
 /**
  * What the import's history tells: the phases' spans, from its first run (staging) to its last (the report), and the
  * first run's size. Each run's history is fetched once, and event ids are matched within their run (each starts at 1).
  */
-async function fromHistory(workflowId: string, firstRunId: string): Promise<Pick<Run, 'phases' | 'history'>> {
+async function fromHistory(workflowId: string, firstRunId: string): Promise<Pick<Run, 'phases' | 'history' | 'awaited'>> {
   const events = async (runId?: string) => (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
-  const lastRunId = (await client.workflow.getHandle(workflowId).describe()).runId;
   const first = await events(firstRunId);
-  const runs = lastRunId === firstRunId ? [first] : [first, await events(lastRunId)];
+  // Every run: a continue-as-new run's awaits count too.
+  const runIds: string[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runIds.push(w.runId);
+  const runs = [first, ...(await Promise.all(runIds.filter((id) => id !== firstRunId).map((id) => events(id))))];
   type Event = (typeof first)[number];
   const ms = (e: Event | undefined) => Number(e?.eventTime?.seconds ?? 0) * 1000 + (e?.eventTime?.nanos ?? 0) / 1e6;
   const start = ms(first[0]);
@@ -85,13 +89,37 @@ async function fromHistory(workflowId: string, firstRunId: string): Promise<Pick
     const times = activityEvents.filter((e) => e.name === name).map((e) => e.at);
     return [Math.min(...times), Math.max(...times)];
   };
-  let runCount = 0;
-  for await (const _ of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runCount++;
+  const runCount = runIds.length;
+  // Each awaitAction's span: from its scheduling to its completion, within its run.
+  const awaitedSeconds = runs.flatMap((run) => {
+    const scheduledAt = new Map(
+      run
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'awaitAction')
+        .map((e) => [String(e.eventId), ms(e)]),
+    );
+    return run.flatMap((e) => {
+      const from = scheduledAt.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId));
+      return from === undefined ? [] : [(ms(e) - from) / 1000];
+    });
+  });
+  const sorted = awaitedSeconds.sort((a, b) => a - b);
+  const at = (q: number) => Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(2));
   // Each call: scheduled, started, completed (or cancelled), and a workflow task's three events.
   const calls = first.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'awaitStaged').length;
   return {
     phases: { staging: span('stage'), submitting: span('submitChunk'), polling: span('awaitAction'), reporting: span('writeReport') },
     history: { firstRunEvents: first.length, followingStaging: calls * 6, runs: runCount },
+    ...(sorted.length
+      ? {
+          awaited: {
+            chunks: sorted.length,
+            median: at(0.5),
+            p90: at(0.9),
+            max: at(1),
+            sum: Number(sorted.reduce((a, b) => a + b, 0).toFixed(1)),
+          },
+        }
+      : {}),
   };
 }
 

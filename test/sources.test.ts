@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
-import { countRecords } from '../client/index';
+import { countOrEstimateRecords, countRecords, importTitle } from '../client/index';
 import {
   csvColumns,
   detectFormat,
@@ -610,6 +610,37 @@ test('countRecords counts plain text and single-byte encodings, and gives up on 
   assert.equal(await countRecords(scratchFile('csv', gzipSync(text)), 'csv'), undefined);
   assert.equal(await countRecords(scratchFile('csv', Buffer.from(`\ufeff${text}`, 'utf16le')), 'csv'), undefined);
   assert.equal(await countRecords(scratchFile('jsonl', Buffer.from([0x7b, 0, 0x0a, 0x7b, 0x0a])), 'jsonl'), undefined);
+});
+
+test('a large catalog is not read whole before the import starts: its records are estimated from its first bytes', async () => {
+  const limits = { exactBytes: 4096, sampleBytes: 1024 };
+  // Records of varying length (31 to 40 bytes), so that an estimate is not exact by chance.
+  const rows = Array.from({ length: 1000 }, (_, i) =>
+    JSON.stringify({ source_id: `p${String(i).padStart(4, '0')}`, name: 'x'.repeat(i % 10) }),
+  );
+  const large = scratchFile('jsonl', `${rows.join('\n')}\n`);
+  const estimate = await countOrEstimateRecords(large, 'jsonl', undefined, limits);
+  assert.equal(estimate?.exact, false);
+  assert.ok(Math.abs(estimate!.records - 1000) <= 100, `about 1,000: ${estimate?.records}`);
+  assert.equal(
+    importTitle('voucherify', large, estimate),
+    `Import about ${estimate!.records.toLocaleString('en-US')} products from ${basename(large)} into Voucherify`,
+  );
+  // A CSV's header is no record; a small file is counted exactly, and said so.
+  const csv = scratchFile(
+    'csv',
+    `source_id,name\n${rows.map((_, i) => `p${String(i).padStart(4, '0')},${'n'.repeat(i % 10)}`).join('\n')}\n`,
+  );
+  const csvEstimate = await countOrEstimateRecords(csv, 'csv', undefined, { exactBytes: 1024, sampleBytes: 256 });
+  assert.equal(csvEstimate?.exact, false);
+  assert.ok(Math.abs(csvEstimate!.records - 1000) <= 100, `about 1,000 CSV records: ${csvEstimate?.records}`);
+  assert.deepEqual(await countOrEstimateRecords(large, 'jsonl'), { records: 1000, exact: true });
+  assert.equal(
+    importTitle('voucherify', large, { records: 1000, exact: true }),
+    `Import 1,000 products from ${basename(large)} into Voucherify`,
+  );
+  // What cannot be counted cannot be estimated.
+  assert.equal(await countOrEstimateRecords(scratchFile('jsonl', gzipSync(rows.join('\n'))), 'jsonl', undefined, limits), undefined);
 });
 
 // CSV is left out: csv-parse gives up what it parsed when the source and its failure arrive at once, as here (records
