@@ -186,12 +186,13 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       // The submission's product count shapes the first poll; an import started before it was passed reads the chunk.
       const products = given ?? (await readChunkHeads(store, input.importId, chunkId)).length;
       const firstMs = firstPollDelay(products, pace.estimate(input.target), floorMs);
-      let delay = firstMs;
       let polls = 0;
       let notRunningAt = began;
+      /** When a poll last found the action unfinished. */
+      let unfinishedAt = began;
       let failures = 0;
       let pollsFailed = false;
-      await patientSleep(delay, { actionId, waiting: 'first poll' }, stopPolls.signal);
+      await patientSleep(firstMs, { actionId, waiting: 'first poll' }, stopPolls.signal);
       for (;;) {
         let poll;
         try {
@@ -241,19 +242,20 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         failingSince = undefined;
         polls++;
         if (poll.finished) {
-          // Only a wait that no failure stretched tells how fast the target works.
-          if (!pollsFailed) pace.observe(input.target, products, Date.now() - began, polls === 1);
+          // Only a wait that no failure stretched tells how fast the target works: at least until the last poll that
+          // found it unfinished (or at most until now, found at the first poll).
+          if (!pollsFailed) pace.observe(input.target, products, (polls === 1 ? Date.now() : unfinishedAt) - began, polls === 1);
           const items = await readChunkHeads(store, input.importId, chunkId);
           return record(input, chunkId, items, items.map(poll.outcomeOf));
         }
         const now = Date.now();
+        unfinishedAt = now;
         if (poll.status === 'ENQUEUED') notRunningAt = now;
-        delay = nextPollDelay({
+        const delay = nextPollDelay({
           firstMs,
           floorMs,
           polls,
           elapsedMs: now - began,
-          lastDelayMs: delay,
           status: poll.status,
           progress: poll.progress,
           runningForMs: now - notRunningAt,

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RETRY_BACKOFF, RETRY_FLOOR_MS, retryDelay } from '../targets/http';
 import { RequestLimiter } from '../targets/limiter';
-import { ActionPace, firstPollDelay, formatDuration, nextPollDelay } from '../activities/poll-schedule';
+import { ActionPace, firstPollDelay, formatDuration, nextPollDelay, POLL_GROWTH } from '../activities/poll-schedule';
 
 /** A seeded generator, so a failing case can be replayed. */
 function seeded(seed: number): () => number {
@@ -79,22 +79,24 @@ test('the first poll comes when the action could be done, never before pollInter
   assert.equal(firstPollDelay(1_000_000, 10, 2000), 60_000, 'a wrong estimate costs at most a minute');
 });
 
-test('backoff follows the status: ENQUEUED doubles, IN_PROGRESS estimates the rest from its progress', () => {
-  const base = { firstMs: 1000, floorMs: 500, polls: 1, elapsedMs: 1000, lastDelayMs: 1000, progress: 0, runningForMs: 0 };
+test('backoff follows the status: ENQUEUED polls when the wait has grown by a quarter, IN_PROGRESS estimates the rest from its progress', () => {
+  const base = { firstMs: 1000, floorMs: 500, polls: 1, elapsedMs: 8000, progress: 0, runningForMs: 0 };
+  // Queued for 8 s: the next poll at 10 s; never sooner than the floor.
   assert.equal(nextPollDelay({ ...base, status: 'ENQUEUED' }), 2000);
+  assert.equal(nextPollDelay({ ...base, elapsedMs: 1000, status: 'ENQUEUED' }), 500);
+  assert.equal(nextPollDelay({ ...base, status: 'IN_PROGRESS' }), 2000, 'running at 0 %: as queued');
   // Running for 8 s, 80 % done: about 2 s left.
-  assert.equal(
-    nextPollDelay({ ...base, polls: 5, elapsedMs: 40_000, lastDelayMs: 16_000, status: 'IN_PROGRESS', progress: 80, runningForMs: 8000 }),
-    2000,
-  );
+  assert.equal(nextPollDelay({ ...base, polls: 5, elapsedMs: 40_000, status: 'IN_PROGRESS', progress: 80, runningForMs: 8000 }), 2000);
   // 10 % after 4 s: 36 s left, even though the last delay was short.
   assert.equal(nextPollDelay({ ...base, status: 'IN_PROGRESS', progress: 10, runningForMs: 4000 }), 36_000);
 });
 
-/** Simulates polling an action that finishes after `doneAt` ms under a status script; returns the polls and the wait. */
-function simulate(doneAt: number, runsFrom: number, firstMs: number): { polls: number; waited: number } {
+/**
+ * Simulates polling an action that finishes after `doneAt` ms under a status script (queued until `runsFrom`, then
+ * running with a linear progress, or at 0 % where the target reports none); returns the polls and the wait.
+ */
+function simulate(doneAt: number, runsFrom: number, firstMs: number, reportsProgress = true): { polls: number; waited: number } {
   let t = firstMs;
-  let delay = firstMs;
   let polls = 0;
   let notRunningAt = 0;
   for (;;) {
@@ -102,13 +104,12 @@ function simulate(doneAt: number, runsFrom: number, firstMs: number): { polls: n
     if (t >= doneAt) return { polls, waited: t };
     const running = t >= runsFrom;
     if (!running) notRunningAt = t;
-    const progress = running ? Math.floor(((t - runsFrom) / (doneAt - runsFrom)) * 100) : 0;
-    delay = nextPollDelay({
+    const progress = running && reportsProgress ? Math.floor(((t - runsFrom) / (doneAt - runsFrom)) * 100) : 0;
+    const delay = nextPollDelay({
       firstMs,
       floorMs: 50,
       polls,
       elapsedMs: t,
-      lastDelayMs: delay,
       status: running ? 'IN_PROGRESS' : 'ENQUEUED',
       progress,
       runningForMs: t - notRunningAt,
@@ -117,18 +118,33 @@ function simulate(doneAt: number, runsFrom: number, firstMs: number): { polls: n
   }
 }
 
-test('polls per action stay at or below 1 + log2(wait ÷ first interval), whatever the action does', () => {
+test('polls per action stay at or below 1 + log_1.25(wait ÷ first interval), whatever the action does', () => {
   const random = seeded(42);
   for (let i = 0; i < 2000; i++) {
     const firstMs = 50 + Math.floor(random() * 5000);
     const doneAt = Math.floor(random() * 3_600_000);
     const runsFrom = Math.floor(random() * doneAt);
-    const { polls, waited } = simulate(doneAt, runsFrom, firstMs);
+    const { polls, waited } = simulate(doneAt, runsFrom, firstMs, random() < 0.5);
+    // Each delay is rounded to the millisecond: up to half a millisecond a poll is not the schedule's.
     assert.ok(
-      polls <= 1 + Math.log2(waited / firstMs) + 1e-9,
+      polls <= 1 + Math.log((waited + polls) / firstMs) / Math.log(POLL_GROWTH) + 1e-9,
       `first ${firstMs}, done ${doneAt}, runs ${runsFrom}: ${polls} polls in ${waited} ms`,
     );
   }
+});
+
+test('an action that reports no progress is found at most a quarter of its wait after it finished', () => {
+  // The window holds its chunk until then: a late poll is time the target sits idle (10M products with doublings: 20 s at a time).
+  const random = seeded(11);
+  for (let i = 0; i < 2000; i++) {
+    const firstMs = 50 + Math.floor(random() * 5000);
+    const doneAt = Math.floor(random() * 600_000);
+    const { waited } = simulate(doneAt, Math.floor(random() * doneAt), firstMs, false);
+    const bound = Math.max(firstMs, doneAt * POLL_GROWTH, doneAt + 50);
+    assert.ok(waited <= bound + 1e-6, `first ${firstMs}, done at ${doneAt}: found at ${waited}, bound ${bound}`);
+  }
+  // With doublings, an action done just after a poll at 8 s was found at 16 s.
+  assert.ok(simulate(8001, 0, 1000, false).waited <= 8001 * POLL_GROWTH);
 });
 
 test('an action found finished at its first poll only bounds the pace: it never sets an estimate, and it halves one', () => {
