@@ -106,7 +106,7 @@ export const COUNT_EXACT_BYTES = 128 * 2 ** 20;
 export const COUNT_SAMPLE_BYTES = 16 * 2 ** 20;
 
 /** Non-blank lines in a file's first `limit` bytes (whole lines only when it stops early), and the bytes they span. */
-async function countLines(file: string, limit = Number.POSITIVE_INFINITY): Promise<{ lines: number; bytes: number; whole: boolean }> {
+async function countLines(file: string, limit = Number.POSITIVE_INFINITY): Promise<{ lines: number; bytes: number }> {
   let lines = 0;
   let read = 0;
   let throughLastLine = 0;
@@ -127,7 +127,7 @@ async function countLines(file: string, limit = Number.POSITIVE_INFINITY): Promi
   }
   const whole = read < limit;
   if (whole && hasContent) lines++;
-  return { lines, bytes: whole ? read : throughLastLine, whole };
+  return { lines, bytes: whole ? read : throughLastLine };
 }
 
 /** Whether a count of 0x0a bytes counts this file's lines: not for JSON arrays, compressed or binary files, or UTF-16. */
@@ -138,6 +138,9 @@ async function countable(file: string, format: 'jsonl' | 'csv' | 'json', encodin
   return countableText(file);
 }
 
+/** A CSV's first line is its header, no record. */
+const recordsIn = (lines: number, format: 'jsonl' | 'csv' | 'json') => (format === 'csv' ? Math.max(0, lines - 1) : lines);
+
 /**
  * Records in a local JSONL file (non-blank lines) or CSV file (lines after the header; a quoted
  * field spanning lines makes this an estimate). Undefined for JSON arrays, whose records can't be
@@ -147,8 +150,7 @@ async function countable(file: string, format: 'jsonl' | 'csv' | 'json', encodin
  */
 export async function countRecords(file: string, format: 'jsonl' | 'csv' | 'json', encoding?: string): Promise<number | undefined> {
   if (!(await countable(file, format, encoding))) return undefined;
-  const { lines } = await countLines(file);
-  return format === 'csv' ? Math.max(0, lines - 1) : lines;
+  return recordsIn((await countLines(file)).lines, format);
 }
 
 /**
@@ -168,10 +170,9 @@ export async function countOrEstimateRecords(
   }
   if (!(await countable(file, format, encoding))) return undefined;
   const sample = await countLines(file, limits.sampleBytes);
-  if (sample.whole) return { records: format === 'csv' ? Math.max(0, sample.lines - 1) : sample.lines, exact: true };
-  // The header is one line of the sample and not a record; a sample without a whole line tells nothing.
-  const records = format === 'csv' ? sample.lines - 1 : sample.lines;
-  if (records <= 0 || sample.bytes === 0) return undefined;
+  // A sample without a whole record tells nothing.
+  const records = recordsIn(sample.lines, format);
+  if (records === 0) return undefined;
   const estimate = (records * size) / sample.bytes;
   const unit = 10 ** Math.max(0, Math.floor(Math.log10(estimate)) - 2);
   return { records: Math.round(estimate / unit) * unit, exact: false };
