@@ -1,4 +1,4 @@
-import { RecordText, SourceError, takeJsonRecord, type SourceItem } from './types';
+import { jsonRecord, RecordText, SourceError, takeJsonRecord, type SourceItem } from './types';
 
 /** A JSON array where JSON Lines were expected: checked on the source's first non-blank character. */
 function notJsonLines(): SourceError {
@@ -25,8 +25,14 @@ export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: 
     const batch: SourceItem[] = [];
     // Searching only the new chunk keeps a very long line linear instead of rescanning it.
     for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
-      acc.add(chunk.slice(start, nl));
-      const item = takeJsonRecord(line, acc);
+      const text = chunk.slice(start, nl);
+      // A line within one piece of text, as most are, skips the collector.
+      let item: SourceItem | undefined;
+      if (acc.isEmpty && text.length <= maxRecordChars) item = jsonRecord(line, text);
+      else {
+        acc.add(text);
+        item = takeJsonRecord(line, acc);
+      }
       if (item) batch.push(item);
       line++;
       start = nl + 1;

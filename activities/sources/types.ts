@@ -107,16 +107,19 @@ export class RecordText {
 /** Deeper records are invalid rows: JSON.stringify, zod and the report recurse and would overflow the stack (about 5,000 levels). */
 export const MAX_NESTING_DEPTH = 64;
 
-/** Whether a parsed value nests objects/arrays deeper than `max` levels; iterative, so any depth is safe to check. */
+/**
+ * Whether a parsed value nests objects/arrays deeper than `max` levels. Recursive without allocating (a check runs for
+ * every record), yet safe at any depth: it never goes more than `max` + 1 calls deep.
+ */
 export function nestedDeeperThan(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as [unknown, number];
-    if (typeof node !== 'object' || node === null) continue;
-    if (depth + 1 > max) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-    }
+  if (typeof value !== 'object' || value === null) return false;
+  if (max < 1) return true;
+  if (Array.isArray(value)) {
+    for (const child of value) if (nestedDeeperThan(child, max - 1)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && nestedDeeperThan((value as Record<string, unknown>)[key], max - 1)) return true;
   }
   return false;
 }
@@ -127,17 +130,22 @@ export const tooDeepMessage = `record is nested deeper than ${MAX_NESTING_DEPTH}
 export function takeJsonRecord(line: number, acc: RecordText): SourceItem | undefined {
   const taken = acc.take();
   if ('tooLong' in taken) return { line, error: acc.limitMessage, text: taken.tooLong };
-  if (taken.text.trim() === '') return undefined;
+  return jsonRecord(line, taken.text);
+}
+
+/** A record's whole text (within the size limit) as one JSON record; undefined when it is only whitespace. */
+export function jsonRecord(line: number, text: string): SourceItem | undefined {
+  if (text.trim() === '') return undefined;
   let record: unknown;
   try {
-    record = JSON.parse(taken.text);
+    record = JSON.parse(text);
   } catch (err) {
     // The whole text: it goes to the failed-records file for someone to fix.
-    return { line, error: `invalid JSON: ${(err as Error).message}`, text: taken.text.replace(/\r?\n$/, '') };
+    return { line, error: `invalid JSON: ${(err as Error).message}`, text: text.replace(/\r?\n$/, '') };
   }
   // Kept as text: the parsed value could not even be serialized again.
-  if (nestedDeeperThan(record, MAX_NESTING_DEPTH)) return { line, error: tooDeepMessage, text: taken.text.replace(/\r?\n$/, '') };
+  if (nestedDeeperThan(record, MAX_NESTING_DEPTH)) return { line, error: tooDeepMessage, text: text.replace(/\r?\n$/, '') };
   // A record over several lines (a pretty-printed array) cannot go into a chunk line as it is.
-  const json = taken.text.endsWith('\r') ? taken.text.slice(0, -1) : taken.text;
-  return /[\r\n]/.test(json) ? { line, record } : { line, record, json };
+  const json = text.endsWith('\r') ? text.slice(0, -1) : text;
+  return json.includes('\n') || json.includes('\r') ? { line, record } : { line, record, json };
 }

@@ -64,18 +64,8 @@ const BODY_FIELD = ',"body":';
 const bodyLengthPrefix = /^\{"bodyLength":(\d+),/;
 
 export function encodeItem(item: StagedItem): string {
-  return itemParts(item).join('');
-}
-
-/** A chunk line in parts, written one after another without making the line a string. */
-function itemParts(item: StagedItem): [string, string, string, string, string] {
-  return [
-    `{"bodyLength":${item.body.length},"line":${item.line},"key":${JSON.stringify(item.key)}${RAW_FIELD}`,
-    item.rawJson,
-    BODY_FIELD,
-    item.body,
-    '}',
-  ];
+  // One template, written into the file in one call: five writes of its parts cost a fifth more of staging's chunking.
+  return `{"bodyLength":${item.body.length},"line":${item.line},"key":${JSON.stringify(item.key)}${RAW_FIELD}${item.rawJson}${BODY_FIELD}${item.body}}`;
 }
 
 /**
@@ -125,7 +115,7 @@ export class ChunkDraft {
   }
 
   add(item: StagedItem): void {
-    this.file.add(...itemParts(item));
+    this.file.add(encodeItem(item));
     this.lines.push(item.line);
     this.keys.push(item.key);
   }
@@ -658,12 +648,11 @@ export class SealedFile {
   /** `out` takes each piece as it is filled, the seal last, instead of the file keeping them for finish. */
   constructor(private readonly out?: (bytes: Buffer) => void) {}
 
-  /** A line made of `parts`, written one after another. */
-  add(...parts: string[]): void {
-    let most = 1;
-    for (const part of parts) most += part.length * 3;
+  /** A line (its newline is added). */
+  add(line: string): void {
+    const most = line.length * 3 + 1;
     if (this.at + most > this.piece.length) this.next(most);
-    for (const part of parts) this.at += this.piece.write(part, this.at);
+    this.at += this.piece.write(line, this.at);
     this.piece[this.at++] = 0x0a;
     this.lines++;
   }

@@ -72,18 +72,25 @@ export class KeySet {
   private firstUncommitted = 0;
   private readonly cache = new Map<number, ChunkKeys>();
   private readonly unstaged = new Map<string, number>();
-  /** The last key's hash. */
+  /** The hash of `hashed`, the last key hashed: `add` follows `mayHave` with the same key for every staged product. */
   private readonly h = new Uint32Array(2);
+  private hashed: string | undefined;
 
   constructor(
     private readonly source: KeySource,
     private readonly hash: KeyHash = cyrb64,
   ) {}
 
+  private hashKey(key: string): void {
+    if (key === this.hashed) return;
+    this.hash(key, this.h);
+    this.hashed = key;
+  }
+
   /** Whether `key` may have been seen: false is certain, true asks for `firstLine`. Synchronous for the common case. */
   mayHave(key: string): boolean {
-    if (this.unstaged.has(key)) return true;
-    this.hash(key, this.h);
+    if (this.unstaged.size > 0 && this.unstaged.has(key)) return true;
+    this.hashKey(key);
     return this.nextMatch(this.homeSlot()) >= 0;
   }
 
@@ -93,7 +100,7 @@ export class KeySet {
     if (unstaged !== undefined) return unstaged;
     this.forgetCommitted();
     const candidates: number[] = [];
-    this.hash(key, this.h);
+    this.hashKey(key);
     for (let slot = this.nextMatch(this.homeSlot()); slot >= 0; slot = this.nextMatch(this.nextSlot(slot))) {
       candidates.push(this.slots[slot]! - 1);
     }
@@ -122,7 +129,7 @@ export class KeySet {
       this.lows.push(new Uint32Array(BLOCK));
       this.highs.push(new Uint16Array(BLOCK));
     }
-    this.hash(key, this.h);
+    this.hashKey(key);
     this.lows[entry >> BLOCK_BITS]![entry & (BLOCK - 1)] = this.h[1]!;
     this.highs[entry >> BLOCK_BITS]![entry & (BLOCK - 1)] = this.h[0]!;
     this.place(entry);
@@ -172,6 +179,7 @@ export class KeySet {
   /** Doubles the table and places every entry again (the hashes are all kept, so the old table is not read). */
   private grow(): void {
     this.slots = new Uint32Array(this.slots.length * 2);
+    this.hashed = undefined; // `h` is reused below
     for (let entry = 0; entry < this.count; entry++) {
       // Only the low half places an entry.
       this.h[1] = this.lows[entry >> BLOCK_BITS]![entry & (BLOCK - 1)]!;
