@@ -129,11 +129,11 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         return {
           kind: 'accepted',
           actionId: answer.actionId,
-          products: chunk.heads.length,
+          products: chunk.products,
           resends: answer.resends,
           ...(answer.quota ? { quota: answer.quota } : {}),
         };
-      if (chunk.heads.length === 1) {
+      if (chunk.products === 1) {
         const error = 'the product alone is larger than the target accepts in one request';
         return { kind: 'completed', counts: await record(input, chunkId, chunk.heads, [{ kind: 'invalid', error }]) };
       }

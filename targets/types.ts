@@ -29,7 +29,9 @@ export type ItemHead = Pick<StagedItem, 'line' | 'key'>;
  * a tail (`[` … `]`) as bytes, copied from the staged file as they are (never parsed, never made a string).
  */
 export interface ChunkToSend {
-  heads: readonly ItemHead[];
+  products: number;
+  /** Decoded when first read: a submission that goes well needs only the count. */
+  readonly heads: readonly ItemHead[];
   joinBodies(head: string, tail: string): Buffer;
 }
 

@@ -15,6 +15,7 @@ import { activityDefaults } from '../workflows/import';
 
 /** Staged items as the asynchronous target gets a chunk read from staging. */
 const chunkOfItems = (items: readonly StagedItem[]): ChunkToSend => ({
+  products: items.length,
   heads: items,
   joinBodies: (head, tail) =>
     joinedBody(

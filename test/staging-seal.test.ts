@@ -232,6 +232,7 @@ test('a chunk read to send joins its bodies as the bytes staged, and its heads a
   ];
   await writeChunk(store, 'send', 'r0-000000', mixed);
   const chunk = await readChunkFile(store, 'send', 'r0-000000');
+  assert.equal(chunk.products, mixed.length);
   assert.deepEqual(
     chunk.heads.map((h) => ({ ...h })),
     mixed.map(({ line, key }) => ({ line, key })),
@@ -248,6 +249,12 @@ test('a chunk read to send joins its bodies as the bytes staged, and its heads a
   await writeChunk(store, 'send', 'r0-000002', items);
   const ascii = await readChunkFile(store, 'send', 'r0-000002');
   assert.equal(ascii.joinBodies('[', ']').toString(), `[${items.map((i) => i.body).join(',')}]`);
+  // Their heads are read from the bytes only when asked for.
+  assert.equal(ascii.products, items.length);
+  assert.deepEqual(
+    ascii.heads.map((h) => ({ ...h })),
+    items.map(({ line, key }) => ({ line, key })),
+  );
   assert.deepEqual(
     items.map((_, i) => ascii.item(i)),
     items,

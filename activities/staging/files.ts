@@ -282,9 +282,22 @@ export interface ChunkFile extends ChunkToSend {
 }
 
 /**
- * A chunk read whole: its heads at once; its bodies joined as bytes copied from the file (an ASCII line's body is the
- * `bodyLength` bytes before its closing brace); a product's record and body decoded only for `item`. Lines that are not
- * ASCII, or of the format before `bodyLength`, are decoded at once. Damage throws as readChunk's does.
+ * Where the body of a chunk line as encodeItem writes it begins (`{"bodyLength":N,…,"body":` and the N bytes of an
+ * ASCII body before its closing brace), or -1 for any other form. Reads no key and allocates nothing: this is all a
+ * submission needs of each line.
+ */
+function bodyStartOf(bytes: Buffer, start: number, end: number): number {
+  if (!bytesAt(bytes, start, BODY_LENGTH_BYTES)) return -1;
+  const bodyLength = digitsAt(bytes, start + BODY_LENGTH_BYTES.length, end);
+  if (bodyLength.end === start + BODY_LENGTH_BYTES.length) return -1;
+  const bodyStart = end - 1 - bodyLength.value;
+  return bodyStart > bodyLength.end && bytesAt(bytes, bodyStart - BODY_BYTES.length, BODY_BYTES) ? bodyStart : -1;
+}
+
+/**
+ * A chunk read whole: its bodies joined as bytes copied from the file (an ASCII line's body is the `bodyLength` bytes
+ * before its closing brace); its heads, and a product's record and body, decoded only when asked for. Lines that are
+ * not ASCII, or of the format before `bodyLength`, are decoded at once. Damage throws as readChunk's does.
  */
 export async function readChunkFile(store: StagingStore, importId: string, id: string): Promise<ChunkFile> {
   let file: Buffer = Buffer.alloc(0);
@@ -297,22 +310,17 @@ export async function readChunkFile(store: StagingStore, importId: string, id: s
     at.push(start, end, -1);
     return headOf(item);
   };
-  const heads = await readWholeFile(
+  // A head for each decoded line; undefined for a line left in the file's bytes.
+  const known = await readWholeFile<ItemHead | undefined>(
     store,
     chunkKey(importId, id),
     (text) => keep(decodeItem(text)),
     (text) => keep(checkedDecodeItem(text)),
     (bytes, start, end) => {
-      const head = headOfBytes(bytes, start, end);
-      const bodyStart = head?.bodyLength === undefined ? -1 : end - 1 - head.bodyLength;
-      if (
-        head &&
-        bodyStart > start &&
-        (allAscii || isAscii(bytes.subarray(start, end))) &&
-        bytesAt(bytes, bodyStart - BODY_BYTES.length, BODY_BYTES)
-      ) {
+      const bodyStart = bodyStartOf(bytes, start, end);
+      if (bodyStart > 0 && (allAscii || isAscii(bytes.subarray(start, end)))) {
         at.push(start, end, bodyStart);
-        return headOf(head);
+        return undefined;
       }
       return keep(decodeItem(bytes.toString('utf8', start, end)), start, end);
     },
@@ -322,12 +330,17 @@ export async function readChunkFile(store: StagingStore, importId: string, id: s
     },
   );
   const item = (i: number) => decoded.get(i) ?? decodeItem(file.toString('utf8', at[3 * i], at[3 * i + 1]));
+  let heads: ItemHead[] | undefined;
   return {
-    heads,
+    products: known.length,
+    get heads() {
+      heads ??= known.map((head, i) => head ?? headOfLine(file, at[3 * i]!, at[3 * i + 1]!));
+      return heads;
+    },
     item,
     joinBodies(head, tail) {
       const bodyOf = (i: number) => (at[3 * i + 2]! >= 0 ? file.subarray(at[3 * i + 2], at[3 * i + 1]! - 1) : item(i).body);
-      return joinedBytes(head, heads.length, bodyOf, tail);
+      return joinedBytes(head, known.length, bodyOf, tail);
     },
   };
 }
@@ -601,6 +614,7 @@ export function damageOf(err: unknown): { file: string; damage: string } | undef
 
 const NEWLINE = 0x0a;
 const SEAL_BYTES = Buffer.from(`\n${SEAL_PREFIX}`);
+const SEAL_PREFIX_BYTES = SEAL_BYTES.subarray(1);
 
 /**
  * Where each data line of a whole sealed file ends (the offset of its newline), found in one pass (one hash of its
@@ -621,7 +635,7 @@ function intactLineEnds(bytes: Buffer): number[] | undefined {
   for (let start = 0; start < sealStart; ) {
     const end = bytes.indexOf(NEWLINE, start);
     // An empty line, or a seal line among the data, is not what writeLines writes.
-    if (end === start || bytes.subarray(start, start + SEAL_BYTES.length - 1).equals(SEAL_BYTES.subarray(1))) return undefined;
+    if (end === start || bytesAt(bytes, start, SEAL_PREFIX_BYTES)) return undefined;
     ends.push(end);
     start = end + 1;
   }
