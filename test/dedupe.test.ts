@@ -13,10 +13,16 @@ import { joinedBody } from '../targets/http';
 import type { ChunkToSend, StagedItem } from '../targets/types';
 import { activityDefaults } from '../workflows/import';
 
+/** Chunks whose heads a submission read: a chunk read from staging decodes them only then (a cost on every product). */
+let headsRead = 0;
+
 /** Staged items as the asynchronous target gets a chunk read from staging. */
 const chunkOfItems = (items: readonly StagedItem[]): ChunkToSend => ({
   products: items.length,
-  heads: items,
+  get heads() {
+    headsRead++;
+    return items;
+  },
   joinBodies: (head, tail) =>
     joinedBody(
       head,
@@ -77,13 +83,16 @@ test('an answer that never came: the next attempt finds the earlier action among
   const api = connectVoucherify(sandbox.env);
   sandbox.resetStats();
   sandbox.setFaults({ dropAfterApplyRate: 1 });
+  headsRead = 0;
   const first = await attempt(api, chunk('lost'));
   assert.ok(first.error, 'the first attempt saw no answer');
   sandbox.setFaults({});
   // Another chunk's action, created after ours: the lookup must not take it for ours.
   const other = await attempt(api, chunk('other'));
   assert.ok(other.answer?.accepted);
+  assert.equal(headsRead, 0, 'a first send needs no keys');
   const second = await attempt(api, chunk('lost'), first.beat);
+  assert.equal(headsRead, 1, 'the lookup of the earlier action reads the keys');
   assert.ok(second.answer?.accepted && other.answer?.accepted);
   assert.notEqual(second.answer.actionId, other.answer.actionId);
   assert.equal(second.answer.resends, 0);

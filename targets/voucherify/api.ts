@@ -269,24 +269,25 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
     mode: 'async-action',
     // One application of one cluster: the quotas belong to it (the token is no part of it).
     account: `${settings.VOUCHERIFY_API_URL.replace(/\/+$/, '')}|${settings.VOUCHERIFY_APP_ID}`,
-    async submit({ heads: items, joinBodies }, ctx) {
+    async submit(chunk, ctx) {
       const { signal, heartbeat } = ctx;
-      const body = joinBodies('[', ']');
+      const body = chunk.joinBodies('[', ']');
       const bodySha256 = createHash('sha256').update(body).digest('hex');
       const earlier = earlierSend(ctx.lastHeartbeat, bodySha256);
       let resends = earlier?.resends ?? 0;
       if (earlier) {
-        const found = await findEarlierAction(items, earlier, ctx).catch((err: unknown) => {
+        // Only here are the chunk's keys decoded: to find its products in the earlier attempt's action.
+        const found = await findEarlierAction(chunk.heads, earlier, ctx).catch((err: unknown) => {
           throw toFailure(err, label, where, voucherifyQuotaHeaders);
         });
         if (found.actionId) {
           log(
-            `chunk of ${items.length} products: the earlier attempt's async action ${found.actionId} was found; polling it instead of posting again`,
+            `chunk of ${chunk.products} products: the earlier attempt's async action ${found.actionId} was found; polling it instead of posting again`,
           );
           return { accepted: true, actionId: found.actionId, resends };
         }
         resends++;
-        log(`chunk of ${items.length} products sent again after an attempt of unknown outcome: ${found.why}`);
+        log(`chunk of ${chunk.products} products sent again after an attempt of unknown outcome: ${found.why}`);
       }
       // Recorded before the first byte goes out, so a later attempt knows this one may have created an action.
       const sent: SubmitHeartbeat = { sentAt: Date.now(), bodySha256, resends };
