@@ -27,7 +27,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildDist, distDir } from '../scripts/build';
 import { startDevServer } from '../scripts/dev-server';
 import { startMinio } from '../scripts/minio-server';
-import { startSandboxProcess } from './sandbox-process';
+import { cpuSecondsOf, startSandboxProcess } from './sandbox-process';
 
 const target = (process.argv[2] ?? 'voucherify') as TargetName;
 const count = Number(process.argv[3] ?? 1_000_000);
@@ -38,12 +38,6 @@ async function memoryOf(pid: number): Promise<{ rssMb: number; hwmMb: number }> 
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rssMb: Math.round(kb('VmRSS') / 1024), hwmMb: Math.round(kb('VmHWM') / 1024) };
-}
-
-/** The process's user + system CPU seconds so far (/proc/<pid>/stat's utime and stime, in clock ticks of 1/100 s). */
-async function cpuSecondsOf(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const server = await startDevServer();

@@ -1,11 +1,12 @@
 /** A sandbox in a child process, for benchmarks that measure the client's process alone. */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 /** One sandbox in a process of its own (`bulkport sandbox --only`), so its CPU is not the measured process's. */
 export async function startSandboxProcess(
   only: 'voucherify' | 'propeller',
-): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {
+): Promise<{ env: Record<string, string>; pid: number; stop: () => Promise<void> }> {
   const commandModule = fileURLToPath(new URL('../sandbox/command.ts', import.meta.url));
   const script = `import { sandboxCommand } from ${JSON.stringify(commandModule)}; await sandboxCommand().parseAsync(process.argv.slice(1), { from: 'user' });`;
   const args = ['--only', only, '--voucherify-port', '0', '--propeller-port', '0', '--quiet', '--products-per-second', '10000000'];
@@ -23,9 +24,16 @@ export async function startSandboxProcess(
   });
   return {
     env,
+    pid: child.pid!,
     stop: async () => {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     },
   };
+}
+
+/** The process's user + system CPU seconds so far (/proc/<pid>/stat's utime and stime, in clock ticks of 1/100 s). */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
