@@ -8,6 +8,7 @@
  *
  * WORKER_NODE_OPTIONS, when set, is the worker's NODE_OPTIONS (e.g. --max-old-space-size=384), and the worker's alone;
  * WORKER_NODE_ARGS are flags before its script, for those NODE_OPTIONS refuses (--optimize-for-size, --cpu-prof).
+ * BENCH_WORKER_STDOUT=1 shows the worker's stdout (--trace-gc writes there); its stderr is always shown.
  * BENCH_STAGING=s3 stages in a bucket of a MinIO server the bench starts (scripts/minio-server.ts, built on first use)
  * instead of a local folder; MinIO's own peak RSS is printed too.
  * BENCH_TIMELINE=1 prints the worker's RSS every half second of each import on stderr: when its peak comes.
@@ -76,7 +77,7 @@ const worker = spawn(process.execPath, [...nodeArgs, ...script], {
     ...staging,
     ...(process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {}),
   },
-  stdio: ['ignore', 'ignore', 'inherit'],
+  stdio: ['ignore', process.env.BENCH_WORKER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
 });
 const pid = worker.pid ?? Number.NaN;
 // A worker that dies (a refused flag, a crash) fails the bench instead of leaving an import waiting forever.
