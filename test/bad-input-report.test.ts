@@ -39,18 +39,19 @@ function assertRowsTrue(rows: ReportRow[]): void {
 }
 
 /**
- * Serves `file` over HTTP, holding its last line back until `release()`: staging is still running
- * when the test pauses the import (a pause signal in the workflow's first task is not what is tested here).
+ * Serves `file` over HTTP, holding all of it back until `release()`: staging is running (waiting for its source) when
+ * the test pauses the import, and has cut no chunk yet. The first chunk goes out as soon as it is cut, so a source that
+ * gave most of its lines at once let a chunk be sent before the pause came (a pause signal in the workflow's first
+ * task is not what is tested here).
  */
 async function heldSource(file: string): Promise<{ url: string; release(): void; close(): Promise<void> }> {
   const text = await readFile(file, 'utf8');
-  const cut = text.lastIndexOf('\n', text.length - 2) + 1;
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-    res.write(text.slice(0, cut));
-    void released.then(() => res.end(text.slice(cut)));
+    res.flushHeaders();
+    void released.then(() => res.end(text));
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
