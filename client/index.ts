@@ -149,13 +149,13 @@ const recordsIn = (lines: number, format: 'jsonl' | 'csv' | 'json') => (format =
  * about a second per gigabyte.
  */
 export async function countRecords(file: string, format: 'jsonl' | 'csv' | 'json', encoding?: string): Promise<number | undefined> {
-  if (!(await countable(file, format, encoding))) return undefined;
-  return recordsIn((await countLines(file)).lines, format);
+  const whole = { exactBytes: Number.POSITIVE_INFINITY, sampleBytes: 0 };
+  return (await countOrEstimateRecords(file, format, encoding, whole))?.records;
 }
 
 /**
- * countRecords for a file up to COUNT_EXACT_BYTES; beyond, its first COUNT_SAMPLE_BYTES' records per byte times its size,
- * to three significant digits.
+ * A local file's records as countRecords counts them, for a file up to `exactBytes`; beyond, its first `sampleBytes`'
+ * records per byte times its size, to three significant digits.
  */
 export async function countOrEstimateRecords(
   file: string,
@@ -163,15 +163,13 @@ export async function countOrEstimateRecords(
   encoding?: string,
   limits: { exactBytes: number; sampleBytes: number } = { exactBytes: COUNT_EXACT_BYTES, sampleBytes: COUNT_SAMPLE_BYTES },
 ): Promise<RecordCount | undefined> {
-  const { size } = await stat(file);
-  if (size <= limits.exactBytes) {
-    const records = await countRecords(file, format, encoding);
-    return records === undefined ? undefined : { records, exact: true };
-  }
   if (!(await countable(file, format, encoding))) return undefined;
-  const sample = await countLines(file, limits.sampleBytes);
-  // A sample without a whole record tells nothing.
+  const { size } = await stat(file);
+  const exact = size <= limits.exactBytes;
+  const sample = await countLines(file, exact ? Number.POSITIVE_INFINITY : limits.sampleBytes);
   const records = recordsIn(sample.lines, format);
+  if (exact) return { records, exact };
+  // A sample without a whole record tells nothing.
   if (records === 0) return undefined;
   const estimate = (records * size) / sample.bytes;
   const unit = 10 ** Math.max(0, Math.floor(Math.log10(estimate)) - 2);

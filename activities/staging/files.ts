@@ -213,7 +213,7 @@ function digitsAt(bytes: Buffer, at: number, limit: number): { value: number; en
  * A chunk line's head (`{"bodyLength":…,"line":…,"key":…`) parsed from its bytes, up to the record; undefined if it has
  * none. The form encodeItem writes, with a key free of escapes, is read without JSON.parse; anything else is parsed.
  */
-function headOfBytes(bytes: Buffer, start: number, end: number): (ItemHead & { bodyLength?: number }) | undefined {
+function headOfBytes(bytes: Buffer, start: number, end: number): ItemHead | undefined {
   const rawAt = bytes.indexOf(RAW_BYTES, start);
   if (rawAt < 0 || rawAt >= end) return undefined;
   if (bytesAt(bytes, start, BODY_LENGTH_BYTES) && bytes[rawAt - 1] === 0x22 /* " */) {
@@ -223,11 +223,11 @@ function headOfBytes(bytes: Buffer, start: number, end: number): (ItemHead & { b
       line && line.end > bodyLength.end + LINE_BYTES.length && bytesAt(bytes, line.end, KEY_BYTES) ? line.end + KEY_BYTES.length : -1;
     if (bodyLength.end > start + BODY_LENGTH_BYTES.length && line && keyStart > 0 && keyStart <= rawAt - 1) {
       if (plainBetween(bytes, keyStart, rawAt - 1)) {
-        return { bodyLength: bodyLength.value, line: line.value, key: bytes.toString('utf8', keyStart, rawAt - 1) };
+        return { line: line.value, key: bytes.toString('utf8', keyStart, rawAt - 1) };
       }
     }
   }
-  return JSON.parse(`${bytes.toString('utf8', start, rawAt)}}`) as ItemHead & { bodyLength?: number };
+  return JSON.parse(`${bytes.toString('utf8', start, rawAt)}}`) as ItemHead;
 }
 
 /** Whether the bytes hold no quote and no backslash: a JSON string's content that reads as it is. */
