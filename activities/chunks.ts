@@ -10,7 +10,9 @@ import { productsIn, zeroOutcomes, type ImportInput, type OutcomeCounts } from '
 import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targets/http';
 import type { FailedOutcome, ItemOutcome } from '../common/outcome';
 import type { ItemHead } from '../targets/types';
-import { readChunk, readChunkHeads, readChunkFile, writeChunk, writeOutcomes } from './staging/files';
+import { readChunk, readChunkHeads, readChunkFile, writeChunk } from './staging/files';
+import { recordOutcomes } from './staging/rows';
+import { keepsLedger } from './staging/delta';
 import type { StagingStore } from './staging/store';
 import { ActionPace, firstPollDelay, formatDuration, nextPollDelay } from './poll-schedule';
 import { recordQuotaWait } from '../common/metrics';
@@ -84,7 +86,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
     outcomes: ItemOutcome[],
     unknown = 0,
   ): Promise<OutcomeCounts> {
-    await writeOutcomes(store, input.importId, id, items, outcomes);
+    await recordOutcomes(store, input.importId, id, items, outcomes, !keepsLedger(input.options));
     return countOutcomes(outcomes, unknown);
   }
   /** Every product of the chunk gets the same outcome: the chunk failed, or was set aside, as a whole (and says why). */

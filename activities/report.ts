@@ -5,9 +5,9 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { stringify } from 'csv-stringify/sync';
 import type { ImportInput, ReportFiles } from '../common/import';
-import { type ReportOutcome, reportOutcomeOf } from '../common/outcome';
+import { reportOutcomeOf } from '../common/outcome';
+import { csvRow, type ResultRow, resultColumns, resultJson } from './report-rows';
 import { flattenDotted } from './sources';
 import {
   assertOwner,
@@ -32,24 +32,14 @@ import {
   readOutcomes,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
-import { loadLedger, saveLedger } from './staging/delta';
+import { type KeptRows, listRowIds, readRows } from './staging/rows';
+import { keepsLedger, loadLedger, saveLedger } from './staging/delta';
 import type { TargetRegistry } from './targets';
 import type { ItemHead } from '../targets/types';
 import { leafChunks, listChunkIds, listedRootCount, retryRoundChunks, roundRoots } from './staging/tree';
 
 /** Rows made and written at a time: few enough to die young, enough that a write per batch costs nothing. */
 const ROW_BATCH = 4096;
-
-/** A row's outcome: the words of `common/outcome.ts`. */
-export type ResultOutcome = ReportOutcome;
-
-export interface ResultRow {
-  line: number;
-  key: string;
-  outcome: ResultOutcome;
-  attempts: number;
-  error: string;
-}
 
 export interface ReportCounts {
   succeeded: number;
@@ -65,8 +55,6 @@ export interface UnrecordedChunk {
   chunkId: string;
   error: string;
 }
-
-const resultColumns = ['line', 'key', 'outcome', 'attempts', 'error'] as const;
 
 interface Row extends ResultRow {
   /** The source record, parsed only for rows that did not succeed (failed-records). */
@@ -92,6 +80,8 @@ class Findings {
     return damage;
   }
 }
+
+export { csvRow, type ResultOutcome, type ResultRow } from './report-rows';
 
 type Listing = Awaited<ReturnType<typeof listChunkIds>>;
 type Verdict = { outcome: OutcomeLine; attempts: number };
@@ -167,12 +157,21 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
     found: Findings,
     /** Delta sync's ledger needs every product's body. */
     withBodies: boolean,
-  ): AsyncIterable<Row[]> {
+  ): AsyncIterable<Row[] | KeptRows> {
     const listing = await listChunkIds(store, importId);
     const verdicts = await retryVerdicts(importId, lastRound, listing, unrecorded, found);
+    // Rows written as outcomes arrived hold for a chunk no retry round answered for: keys are unique, so by its lines.
+    const kept = withBodies ? new Set<string>() : await listRowIds(store, importId);
+    const retriedLines = Float64Array.from([...verdicts.values()].map((v) => v.outcome.line)).sort();
     // Without meta's count (damaged), the chunks the listing shows are all that can be reported.
     const roots = roundRoots(0, chunkCount ?? listedRootCount(0, listing.chunks, listing.outcomes));
     for (const id of leafChunks(roots, listing.chunks, listing.outcomes)) {
+      const rows = kept.has(id) && listing.outcomes.has(id) ? await readRows(store, importId, id) : undefined;
+      if (rows && !anyWithin(retriedLines, rows.first, rows.last)) {
+        yield rows;
+        Context.current().heartbeat();
+        continue;
+      }
       const leaf = await readLeaf(importId, id, listing, unrecorded, found);
       const verdictOf = (item: ItemHead) => verdicts.get(item.key);
       // The chunk itself only for a row that needs its record (did not succeed) or its body (the ledger).
@@ -296,7 +295,7 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
         unchanged: 'unchanged',
       } as const;
       // The account's ledger as it is now: other imports into it may have confirmed products since this one staged.
-      const scope = skipUnchanged || full ? deltaScopeOf(input) : undefined;
+      const scope = keepsLedger(input.options) ? deltaScopeOf(input) : undefined;
       const ledger = scope ? await loadLedger(store, scope, (why) => Context.current().log.warn(why)) : undefined;
       const unrecordedById = new Map(unrecorded.map((u) => [u.chunkId, u.error]));
       // Each file's lines are gathered and written once per batch: a write (a promise) per row cost more than the rows.
@@ -333,10 +332,24 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
         let batch = await staged.next();
         let next = await invalidOnes.next();
         for (; !batch.done; batch = await staged.next()) {
-          for (const row of batch.value) {
-            for (; !next.done && next.value.line < row.line; next = await invalidOnes.next()) add(next.value);
-            add(row);
-          }
+          const rows = batch.value;
+          if (Array.isArray(rows))
+            for (const row of rows) {
+              for (; !next.done && next.value.line < row.line; next = await invalidOnes.next()) add(next.value);
+              add(row);
+            }
+          // Kept rows are copied in runs, up to the next invalid row's place.
+          else
+            for (let i = 0; i < rows.rows; ) {
+              const j = next.done ? rows.rows : rows.firstAbove(next.value.line, i);
+              if (j > i) {
+                counts.succeeded += j - i;
+                jsonlLines.push(rows.jsonl(i, j));
+                csvLines.push(rows.csv(i, j));
+                i = j;
+              }
+              if (i < rows.rows) for (; !next.done && next.value.line < rows.lineAt(i); next = await invalidOnes.next()) add(next.value);
+            }
           await flush();
         }
         for (let n = 1; !next.done; next = await invalidOnes.next(), n++) {
@@ -388,31 +401,18 @@ function failedRecordLine(row: Row, asCsv: boolean, columns: string[] | undefine
   return csvRow((columns ?? Object.keys(flat)).map((c) => flat[c] ?? ''));
 }
 
-/** A row of results.jsonl: JSON.stringify's bytes, with no object made (one per product). */
-function resultJson({ line, key, outcome, attempts, error }: ResultRow): string {
-  return `{"line":${line},"key":${JSON.stringify(key)},"outcome":"${outcome}","attempts":${attempts},"error":${error ? JSON.stringify(error) : '""'}}`;
-}
-
 /** Invalid rows after the last staged one are written this many at a time. */
 const INVALID_BATCH = 10_000;
 
-const needsQuotes = /[",\r\n]/;
-
-/**
- * A CSV row exactly as `stringify([fields]).trimEnd()` writes it with csv-stringify's defaults, at a fraction of the
- * cost: a string is quoted when it holds a quote (doubled), a comma, CR or LF; a number is written as `String` does
- * (never quoted). Any other kind of field (booleans, dates, objects, null) is left to csv-stringify.
- */
-export function csvRow(fields: readonly unknown[]): string {
-  let text = '';
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i];
-    if (i) text += ',';
-    if (typeof field === 'number') text += String(field);
-    else if (typeof field !== 'string') return stringify([fields]).trimEnd();
-    else text += needsQuotes.test(field) ? `"${field.replaceAll('"', '""')}"` : field;
+/** Whether sorted `lines` holds one from `first` to `last`. */
+function anyWithin(lines: Float64Array, first: number, last: number): boolean {
+  let [lo, hi] = [0, lines.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (lines[mid]! < first) lo = mid + 1;
+    else hi = mid;
   }
-  return text.trimEnd();
+  return lo < lines.length && lines[lo]! <= last;
 }
 
 /** Two streams of rows in line order, as one. */

@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createReportActivities } from '../activities/report';
 import { createStageActivity } from '../activities/stage';
-import { readChunk, writeOutcomes } from '../activities/staging/files';
+import { readChunk } from '../activities/staging/files';
+import { recordOutcomes } from '../activities/staging/rows';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
 import { loadTargets } from '../targets';
@@ -48,7 +49,7 @@ async function stageAndAnswer(): Promise<void> {
       if (!failedEvery || n % failedEvery) return { kind: 'succeeded' };
       return { kind: n % (2 * failedEvery) ? 'failed' : 'retryable', error: `HTTP 503: "busy", product ${n}` };
     });
-    await writeOutcomes(store, input.importId, id, items, outcomes);
+    await recordOutcomes(store, input.importId, id, items, outcomes);
   }
   await writeFile(ready, JSON.stringify(staged));
 }

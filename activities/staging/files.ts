@@ -29,6 +29,8 @@ export const ownerKey = (importId: string) => `${importPrefix(importId)}/owner.j
 /** How many chunks a retry round was cut into: the report finds them without trusting a listing. */
 export const roundKey = (importId: string, round: number) => `${importPrefix(importId)}/rounds/r${round}.json`;
 export const reportKey = (importId: string, file: string) => `${importPrefix(importId)}/report/${file}`;
+/** A round-0 chunk's report rows, written with its outcomes when all its products succeeded (see rows.ts). */
+export const rowsKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/rows/${chunkId}.jsonl`;
 
 /**
  * What a staging file is for, by its key: `report` (results and failed records, kept longest), `owner` (the id's claim,
@@ -166,7 +168,9 @@ export async function removeLeftovers(store: StagingStore, importId: string, rou
 
 /** What an earlier attempt of the report left half written: only the report activity writes in its folder. */
 export async function removeReportLeftovers(store: StagingStore, importId: string): Promise<number> {
-  return (await store.removeTemporary?.(`${importPrefix(importId)}/report`, () => true)) ?? 0;
+  // And the rows a killed submission left half written: the report runs once no submission does.
+  const folders = ['report', 'rows'].map((folder) => store.removeTemporary?.(`${importPrefix(importId)}/${folder}`, () => true));
+  return (await Promise.all(folders)).reduce<number>((sum, n) => sum + (n ?? 0), 0);
 }
 
 /** Writes a chunk and its heads file; a chunk counts as staged only once both are written (its commit follows this). */
@@ -195,14 +199,14 @@ const LINE_BYTES = Buffer.from(',"line":');
 const KEY_BYTES = Buffer.from(',"key":"');
 
 /** Whether `bytes` holds `what` at `at` (no view allocated: this runs for every product read). */
-function bytesAt(bytes: Buffer, at: number, what: Buffer): boolean {
+export function bytesAt(bytes: Buffer, at: number, what: Buffer): boolean {
   if (at < 0 || at + what.length > bytes.length) return false;
   for (let i = 0; i < what.length; i++) if (bytes[at + i] !== what[i]) return false;
   return true;
 }
 
 /** The decimal digits at `at`: their value and where they end (`end === at`: none). */
-function digitsAt(bytes: Buffer, at: number, limit: number): { value: number; end: number } {
+export function digitsAt(bytes: Buffer, at: number, limit: number): { value: number; end: number } {
   let value = 0;
   let i = at;
   for (; i < limit && bytes[i]! >= 0x30 && bytes[i]! <= 0x39; i++) value = value * 10 + bytes[i]! - 0x30;
@@ -624,7 +628,7 @@ const SEAL_PREFIX_BYTES = SEAL_BYTES.subarray(1);
  * bytes, not one per line), or undefined when the file is not exactly what writeLines writes with a matching seal: the
  * caller then checks it line by line for the verdict.
  */
-function intactLineEnds(bytes: Buffer): number[] | undefined {
+export function intactLineEnds(bytes: Buffer): number[] | undefined {
   const sealStart = bytes.lastIndexOf(SEAL_BYTES) + 1;
   if (sealStart === 0 && !bytes.subarray(0, SEAL_BYTES.length - 1).equals(SEAL_BYTES.subarray(1))) return undefined;
   if (bytes.length < 2 || bytes[bytes.length - 1] !== NEWLINE || bytes[bytes.length - 2] !== 0x7d /* } */) return undefined;
