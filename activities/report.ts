@@ -338,18 +338,21 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
               for (; !next.done && next.value.line < row.line; next = await invalidOnes.next()) add(next.value);
               add(row);
             }
-          // Kept rows are copied in runs, up to the next invalid row's place.
-          else
-            for (let i = 0; i < rows.rows; ) {
-              const j = next.done ? rows.rows : rows.firstAbove(next.value.line, i);
-              if (j > i) {
-                counts.succeeded += j - i;
-                jsonlLines.push(rows.jsonl(i, j));
-                csvLines.push(rows.csv(i, j));
-                i = j;
+          else {
+            // Kept rows are copied in runs, up to the next invalid row's place.
+            counts.succeeded += rows.rows;
+            const { jsonl: j, csv: c } = rows;
+            for (let [at, csvAt] = [j.start, c.start]; at < j.end; ) {
+              const to = next.done ? j.end : j.firstAbove(next.value.line, at);
+              if (to > at) {
+                const csvTo = next.done ? c.end : c.firstAbove(next.value.line, csvAt);
+                jsonlLines.push(j.text(at, to));
+                csvLines.push(c.text(csvAt, csvTo));
+                [at, csvAt] = [to, csvTo];
               }
-              if (i < rows.rows) for (; !next.done && next.value.line < rows.lineAt(i); next = await invalidOnes.next()) add(next.value);
+              if (at < j.end) for (; !next.done && next.value.line < j.lineAt(at); next = await invalidOnes.next()) add(next.value);
             }
+          }
           await flush();
         }
         for (let n = 1; !next.done; next = await invalidOnes.next(), n++) {

@@ -141,6 +141,9 @@ describe('rows written as outcomes arrive', () => {
     const input = await stage('damaged');
     await truncate(store.locate(rowsKey('damaged', 'r0-000000')), 1000);
     await writeFile(store.locate(rowsKey('damaged', 'r0-000002')), 'garbage\n');
+    // A row changed in place, its seal kept: only the checksum tells.
+    const changed = store.locate(rowsKey('damaged', 'r0-000001'));
+    await writeFile(changed, (await readFile(changed, 'utf8')).replace('"line":302,', '"line":303,'));
     // Round 1 answered for line 901 of chunk 3, whose rows are intact (its outcome file said otherwise once): its verdict decides.
     await writeChunk(store, 'damaged', 'r1-000000', [item(901)]);
     await writeOutcomes(store, 'damaged', 'r1-000000', [item(901)], [{ kind: 'failed', error: 'HTTP 409' }]);

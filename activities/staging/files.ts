@@ -623,21 +623,39 @@ const NEWLINE = 0x0a;
 const SEAL_BYTES = Buffer.from(`\n${SEAL_PREFIX}`);
 const SEAL_PREFIX_BYTES = SEAL_BYTES.subarray(1);
 
+/** Where a whole sealed file's seal line starts, and the seal, when its last line is one (the data is not checked). */
+function sealAtEnd(bytes: Buffer): { sealStart: number; seal: Seal } | undefined {
+  const sealStart = bytes.lastIndexOf(SEAL_BYTES) + 1;
+  if (sealStart === 0 && !bytes.subarray(0, SEAL_BYTES.length - 1).equals(SEAL_BYTES.subarray(1))) return undefined;
+  if (bytes.length < 2 || bytes[bytes.length - 1] !== NEWLINE || bytes[bytes.length - 2] !== 0x7d /* } */) return undefined;
+  try {
+    const seal = JSON.parse(bytes.toString('utf8', sealStart + SEAL_PREFIX.length, bytes.length - 2)) as Seal | undefined;
+    return { sealStart, seal: seal ?? ({} as Seal) };
+  } catch {
+    return undefined;
+  }
+}
+
+const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Where the data of a whole sealed file ends (its seal line starts), when the data hashes to the seal's checksum: for a
+ * reader that finds its way by offsets it wrote, and so need not find every line.
+ */
+export function sealedDataEnd(bytes: Buffer): number | undefined {
+  const sealed = sealAtEnd(bytes);
+  return sealed && sha256Of(bytes.subarray(0, sealed.sealStart)) === sealed.seal.sha256 ? sealed.sealStart : undefined;
+}
+
 /**
  * Where each data line of a whole sealed file ends (the offset of its newline), found in one pass (one hash of its
  * bytes, not one per line), or undefined when the file is not exactly what writeLines writes with a matching seal: the
  * caller then checks it line by line for the verdict.
  */
-export function intactLineEnds(bytes: Buffer): number[] | undefined {
-  const sealStart = bytes.lastIndexOf(SEAL_BYTES) + 1;
-  if (sealStart === 0 && !bytes.subarray(0, SEAL_BYTES.length - 1).equals(SEAL_BYTES.subarray(1))) return undefined;
-  if (bytes.length < 2 || bytes[bytes.length - 1] !== NEWLINE || bytes[bytes.length - 2] !== 0x7d /* } */) return undefined;
-  let seal: Seal;
-  try {
-    seal = (JSON.parse(bytes.toString('utf8', sealStart + SEAL_PREFIX.length, bytes.length - 2)) as Seal | undefined) ?? ({} as Seal);
-  } catch {
-    return undefined;
-  }
+function intactLineEnds(bytes: Buffer): number[] | undefined {
+  const sealed = sealAtEnd(bytes);
+  if (!sealed) return undefined;
+  const { sealStart, seal } = sealed;
   const ends: number[] = [];
   for (let start = 0; start < sealStart; ) {
     const end = bytes.indexOf(NEWLINE, start);
@@ -647,7 +665,7 @@ export function intactLineEnds(bytes: Buffer): number[] | undefined {
     start = end + 1;
   }
   if (ends.length !== seal.lines) return undefined;
-  return createHash('sha256').update(bytes.subarray(0, sealStart)).digest('hex') === seal.sha256 ? ends : undefined;
+  return sha256Of(bytes.subarray(0, sealStart)) === seal.sha256 ? ends : undefined;
 }
 
 /** Lines written at once by SealedFile.addAll. */
@@ -667,7 +685,14 @@ export class SealedFile {
   private readonly pieces: Buffer[] = [];
   private piece = Buffer.allocUnsafe(FIRST_PIECE_BYTES);
   private at = 0;
+  /** Bytes in the pieces before the one being filled. */
+  private before = 0;
   lines = 0;
+
+  /** The file's size so far: where the next line starts. */
+  get size(): number {
+    return this.before + this.at;
+  }
 
   /** `out` takes each piece as it is filled, the seal last, instead of the file keeping them for finish. */
   constructor(private readonly out?: (bytes: Buffer) => void) {}
@@ -715,6 +740,7 @@ export class SealedFile {
       // A piece filled to less than half is copied, so as not to keep the rest of it.
       const bytes = this.at * 2 < this.piece.length ? Buffer.from(this.piece.subarray(0, this.at)) : this.piece.subarray(0, this.at);
       this.hash.update(bytes);
+      this.before += bytes.length;
       if (this.out) this.out(bytes);
       else this.pieces.push(bytes);
     }

@@ -10,11 +10,15 @@
 import { csvField, resultJson } from '../report-rows';
 import type { ItemOutcome } from '../../common/outcome';
 import type { ItemHead } from '../../targets/types';
-import { bytesAt, chunkIdOfKey, digitsAt, importPrefix, intactLineEnds, rowsKey, SealedFile, writeOutcomes, writeSealed } from './files';
+import { bytesAt, chunkIdOfKey, digitsAt, importPrefix, rowsKey, SealedFile, sealedDataEnd, writeOutcomes, writeSealed } from './files';
 import type { StagingStore } from './store';
 
-/** The first line of a rows file: how many products, and the source lines of the first and the last. */
+/**
+ * A rows file: this head line, results.jsonl's rows, results.csv's rows, then the line `{"csvAt":…,"end":…}` giving the
+ * byte offsets where the CSV rows start and end, so that a reader finds its way without looking for every line end.
+ */
 interface RowsHead {
+  /** How many products, and the source lines of the first and the last. */
   rows: number;
   first: number;
   last: number;
@@ -56,12 +60,14 @@ async function writeRows(store: StagingStore, importId: string, id: string, item
       for (const { line, key } of items) yield resultJson({ line, key, outcome: 'succeeded', attempts: 1, error: '' });
     })(),
   );
+  const csvAt = file.size;
   file.addAll(
     (function* () {
       // csvRow([line, key, 'succeeded', 1, '']) without its array and its checks of the constant fields.
       for (const { line, key } of items) yield `${line},${csvField(key)},succeeded,1,`;
     })(),
   );
+  file.add(JSON.stringify({ csvAt, end: file.size }));
   await writeSealed(store, rowsKey(importId, id), file);
 }
 
@@ -72,55 +78,74 @@ export async function listRowIds(store: StagingStore, importId: string): Promise
 
 const LINE_BYTES = Buffer.from('{"line":');
 
-/** A chunk's final rows, read and checked whole; runs of them are taken as text, ready to write. */
-export interface KeptRows extends RowsHead {
-  /** The source line of row `i`. */
-  lineAt(i: number): number;
-  /** The first row from `from` on whose line is above `line` (`rows`: none). */
+/** One file's rows of a chunk, as bytes: `start` and `end` are offsets of row starts (`end`: past the last row). */
+export interface RowBlock {
+  start: number;
+  end: number;
+  /** The source line of the row that starts at `at`. */
+  lineAt(at: number): number;
+  /** Where the first row from `from` on whose line is above `line` starts (`end`: none). */
   firstAbove(line: number, from: number): number;
-  /** Rows `from` to `to` (excluded) of results.jsonl, one a line, without the last newline. */
-  jsonl(from: number, to: number): string;
-  /** The same rows of results.csv. */
-  csv(from: number, to: number): string;
+  /** The rows from `from` to `to`, one a line, without the last newline. */
+  text(from: number, to: number): string;
 }
+
+/** A chunk's final rows, checked whole: its results.jsonl and results.csv rows. */
+export interface KeptRows extends RowsHead {
+  jsonl: RowBlock;
+  csv: RowBlock;
+}
+
+function rowBlock(bytes: Buffer, start: number, end: number, lineAt: (at: number) => number): RowBlock {
+  return {
+    start,
+    end,
+    lineAt,
+    // A search by bytes: each step reads the row around the middle; rows are in line order.
+    firstAbove(line, from) {
+      let [lo, hi] = [from, end];
+      while (lo < hi) {
+        const row = Math.max(lo, bytes.lastIndexOf(NEWLINE, ((lo + hi) >>> 1) - 1) + 1);
+        if (lineAt(row) > line) hi = row;
+        else lo = bytes.indexOf(NEWLINE, row) + 1;
+      }
+      return lo;
+    },
+    text: (from, to) => bytes.toString('utf8', from, to - 1),
+  };
+}
+
+const NEWLINE = 0x0a;
 
 /** A chunk's rows, or undefined when they cannot be trusted (missing, cut short, changed): the caller builds them. */
 export async function readRows(store: StagingStore, importId: string, id: string): Promise<KeptRows | undefined> {
   if (!store.readBytes) return undefined;
   const bytes = await store.readBytes(rowsKey(importId, id)).catch(() => undefined);
-  const ends = bytes && intactLineEnds(bytes);
-  if (!bytes || !ends?.length) return undefined;
+  const dataEnd = bytes && sealedDataEnd(bytes);
+  if (!bytes || !dataEnd) return undefined;
+  // The checksum holds, so these are the bytes writeRows wrote, unless another version wrote them otherwise.
+  const jsonlAt = bytes.indexOf(NEWLINE) + 1;
+  const indexAt = bytes.lastIndexOf(NEWLINE, dataEnd - 2) + 1;
   let head: RowsHead;
+  let index: { csvAt: number; end: number };
   try {
-    head = JSON.parse(bytes.toString('utf8', 0, ends[0])) as RowsHead;
+    head = JSON.parse(bytes.toString('utf8', 0, jsonlAt - 1)) as RowsHead;
+    index = JSON.parse(bytes.toString('utf8', indexAt, dataEnd - 1)) as typeof index;
   } catch {
     return undefined;
   }
   const { rows, first, last } = head;
-  if (!Number.isSafeInteger(rows) || rows < 1 || ends.length !== 1 + 2 * rows) return undefined;
-  // Row i of results.jsonl is line 1 + i of the file, its row of results.csv line 1 + rows + i.
-  const startOf = (line: number) => ends[line - 1]! + 1;
-  const text = (fromLine: number, toLine: number) => bytes.toString('utf8', startOf(fromLine), ends[toLine - 1]);
-  const lineAt = (i: number) => {
-    const at = startOf(1 + i);
-    if (!bytesAt(bytes, at, LINE_BYTES)) throw new Error(`rows of chunk ${id}: row ${i} does not start with its line`);
-    return digitsAt(bytes, at + LINE_BYTES.length, ends[1 + i]!).value;
-  };
+  const { csvAt, end } = index;
+  if (!(rows > 0 && jsonlAt > 0 && jsonlAt < csvAt && csvAt < end && end === indexAt)) return undefined;
+  const digits = (at: number) => digitsAt(bytes, at, end).value;
   return {
     rows,
     first,
     last,
-    lineAt,
-    firstAbove(line, from) {
-      let [lo, hi] = [from, rows];
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (lineAt(mid) > line) hi = mid;
-        else lo = mid + 1;
-      }
-      return lo;
-    },
-    jsonl: (from, to) => text(1 + from, 1 + to),
-    csv: (from, to) => text(1 + rows + from, 1 + rows + to),
+    jsonl: rowBlock(bytes, jsonlAt, csvAt, (at) => {
+      if (!bytesAt(bytes, at, LINE_BYTES)) throw new Error(`rows of chunk ${id}: no line at byte ${at}`);
+      return digits(at + LINE_BYTES.length);
+    }),
+    csv: rowBlock(bytes, csvAt, end, digits),
   };
 }
