@@ -101,6 +101,18 @@ describe('sealed staging files', () => {
     }
   });
 
+  test('a file is written into its folder whether the folder exists, is new, or was removed since', async () => {
+    await writeLines(store, 'folders/a/one.jsonl', ['1']);
+    await writeLines(store, 'folders/a/two.jsonl', ['2']);
+    await rm(store.locate('folders'), { recursive: true });
+    await writeLines(store, 'folders/a/three.jsonl', ['3']);
+    const draft = store.openBytes('folders/b/four.jsonl');
+    draft.write(Buffer.from('4\n'));
+    await draft.close();
+    assert.deepEqual(await readdir(store.locate('folders/a')), ['three.jsonl']);
+    assert.equal(await readFile(store.locate('folders/b/four.jsonl'), 'utf8'), '4\n');
+  });
+
   test('an empty file is sealed too', async () => {
     await writeLines(store, 'imports/imp/empty.jsonl', []);
     assert.deepEqual(await readAllJsonLines(store, 'imports/imp/empty.jsonl'), []);

@@ -94,6 +94,20 @@ const tmpPathOf = (finalPath: string) => `${finalPath}.${process.pid}.${++tmpCou
 /** A temporary file's name (tmpPathOf's) → the name of the file it becomes. */
 const TMP_NAME = /^(.+)\.\d+\.\d+\.tmp$/;
 
+/**
+ * Runs `create` (which creates a file beside `finalPath`), creating the folder first only when it is missing: a recursive
+ * mkdir before each of the many small files an import writes cost more than the folder's rare absence.
+ */
+async function inFolder<T>(finalPath: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(path.dirname(finalPath), { recursive: true });
+    return create();
+  }
+}
+
 export class LocalFolderStore implements StagingStore {
   constructor(readonly root: string) {}
 
@@ -128,10 +142,9 @@ export class LocalFolderStore implements StagingStore {
 
   async writeText(key: string, text: string | readonly Buffer[]): Promise<void> {
     const finalPath = this.locate(key);
-    await mkdir(path.dirname(finalPath), { recursive: true });
     const tmpPath = tmpPathOf(finalPath);
     try {
-      await writeFile(tmpPath, typeof text === 'string' ? text : inWrites(text));
+      await inFolder(finalPath, () => writeFile(tmpPath, typeof text === 'string' ? text : inWrites(text)));
       await rename(tmpPath, finalPath);
     } catch (err) {
       await rm(tmpPath, { force: true });
@@ -146,8 +159,7 @@ export class LocalFolderStore implements StagingStore {
     // Opened at the first bytes: a chunk that never gets any (the one begun after the last) leaves nothing behind.
     let writes: Promise<void> | undefined;
     const opened = async () => {
-      await mkdir(path.dirname(finalPath), { recursive: true });
-      file = await open(tmpPath, 'w');
+      file = await inFolder(finalPath, () => open(tmpPath, 'w'));
     };
     const discard = async () => {
       await file?.close().catch(() => {});
