@@ -32,11 +32,11 @@ import {
   readOutcomes,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
-import { type KeptRows, listRowIds, readRows } from './staging/rows';
+import { type KeptRows, readRows } from './staging/rows';
 import { keepsLedger, loadLedger, saveLedger } from './staging/delta';
 import type { TargetRegistry } from './targets';
 import type { ItemHead } from '../targets/types';
-import { leafChunks, listChunkIds, listedRootCount, retryRoundChunks, roundRoots } from './staging/tree';
+import { leafChunks, listChunkIds, listedRootCount, listIdsIn, retryRoundChunks, roundRoots } from './staging/tree';
 
 /** Rows made and written at a time: few enough to die young, enough that a write per batch costs nothing. */
 const ROW_BATCH = 4096;
@@ -161,7 +161,7 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
     const listing = await listChunkIds(store, importId);
     const verdicts = await retryVerdicts(importId, lastRound, listing, unrecorded, found);
     // Rows written as outcomes arrived hold for a chunk no retry round answered for: keys are unique, so by its lines.
-    const kept = withBodies ? new Set<string>() : await listRowIds(store, importId);
+    const kept = withBodies ? new Set<string>() : await listIdsIn(store, importId, 'rows');
     const retriedLines = Float64Array.from([...verdicts.values()].map((v) => v.outcome.line)).sort();
     // Without meta's count (damaged), the chunks the listing shows are all that can be reported.
     const roots = roundRoots(0, chunkCount ?? listedRootCount(0, listing.chunks, listing.outcomes));

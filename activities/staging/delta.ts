@@ -12,10 +12,10 @@ import { cyrb64 } from './keyset';
 import { readSealedLines, StagingFileDamage, writeLines } from './files';
 import type { StagingStore } from './store';
 
-/** Where the ledger of one account and request shape lives: hashed, since the account names a URL. */
 /** Whether an import keeps the account's ledger (delta sync, or a full import that refreshes it): its report needs every body. */
 export const keepsLedger = (options: { skipUnchanged?: boolean; full?: boolean }) => Boolean(options.skipUnchanged || options.full);
 
+/** Where the ledger of one account and request shape lives: hashed, since the account names a URL. */
 export const ledgerKey = (scope: string) => `ledgers/${createHash('sha256').update(scope).digest('hex').slice(0, 32)}.ledger`;
 
 /** Entries a ledger file line holds (base64 of 16 bytes each: about 1.4 MB a line). */

@@ -619,7 +619,7 @@ export function damageOf(err: unknown): { file: string; damage: string } | undef
   return undefined;
 }
 
-const NEWLINE = 0x0a;
+export const NEWLINE = 0x0a;
 const SEAL_BYTES = Buffer.from(`\n${SEAL_PREFIX}`);
 const SEAL_PREFIX_BYTES = SEAL_BYTES.subarray(1);
 
@@ -699,29 +699,29 @@ export class SealedFile {
 
   /** A line (its newline is added). */
   add(line: string): void {
-    const most = line.length * 3 + 1;
-    if (this.at + most > this.piece.length) this.next(most);
-    this.at += this.piece.write(line, this.at);
-    this.piece[this.at++] = 0x0a;
-    this.lines++;
+    this.put(line, 1);
+    this.piece[this.at++] = NEWLINE;
   }
 
   /** Lines, gathered into blocks: one write per block costs far less than one per short line (a row, an outcome). */
   addAll(lines: Iterable<string>): void {
     let block = '';
     let n = 0;
-    const write = () => {
-      const most = block.length * 3;
-      if (this.at + most > this.piece.length) this.next(most);
-      this.at += this.piece.write(block, this.at);
-      this.lines += n;
-      [block, n] = ['', 0];
-    };
     for (const line of lines) {
       block += `${line}\n`;
-      if (++n === BLOCK_LINES) write();
+      if (++n < BLOCK_LINES) continue;
+      this.put(block, n);
+      [block, n] = ['', 0];
     }
-    if (n) write();
+    if (n) this.put(block, n);
+  }
+
+  /** Encodes `text` (`lines` whole lines) into the piece, with room left for a newline after it. */
+  private put(text: string, lines: number): void {
+    const most = text.length * 3 + 1;
+    if (this.at + most > this.piece.length) this.next(most);
+    this.at += this.piece.write(text, this.at);
+    this.lines += lines;
   }
 
   /** The file's bytes, its seal line last (none: all went to `out`). */

@@ -10,7 +10,7 @@
 import { csvField, resultJson } from '../report-rows';
 import type { ItemOutcome } from '../../common/outcome';
 import type { ItemHead } from '../../targets/types';
-import { bytesAt, chunkIdOfKey, digitsAt, importPrefix, rowsKey, SealedFile, sealedDataEnd, writeOutcomes, writeSealed } from './files';
+import { bytesAt, digitsAt, NEWLINE, rowsKey, SealedFile, sealedDataEnd, writeOutcomes, writeSealed } from './files';
 import type { StagingStore } from './store';
 
 /**
@@ -71,11 +71,6 @@ async function writeRows(store: StagingStore, importId: string, id: string, item
   await writeSealed(store, rowsKey(importId, id), file);
 }
 
-/** The chunks with rows, from one listing. */
-export async function listRowIds(store: StagingStore, importId: string): Promise<Set<string>> {
-  return new Set((await store.list(`${importPrefix(importId)}/rows/r0-`)).map(chunkIdOfKey));
-}
-
 const LINE_BYTES = Buffer.from('{"line":');
 
 /** One file's rows of a chunk, as bytes: `start` and `end` are offsets of row starts (`end`: past the last row). */
@@ -114,8 +109,6 @@ function rowBlock(bytes: Buffer, start: number, end: number, lineAt: (at: number
     text: (from, to) => bytes.toString('utf8', from, to - 1),
   };
 }
-
-const NEWLINE = 0x0a;
 
 /** A chunk's rows, or undefined when they cannot be trusted (missing, cut short, changed): the caller builds them. */
 export async function readRows(store: StagingStore, importId: string, id: string): Promise<KeptRows | undefined> {

@@ -25,10 +25,14 @@ export function leafChunks(roots: Iterable<string>, chunks: ReadonlySet<string>,
   return leaves;
 }
 
+/** The chunk ids that have a file in one of an import's folders (`chunks`, `outcomes`, `rows`), from one listing. */
+export async function listIdsIn(store: StagingStore, importId: string, folder: string): Promise<Set<string>> {
+  return new Set((await store.list(`${importPrefix(importId)}/${folder}/r`)).map(chunkIdOfKey));
+}
+
 /** The chunk ids that have a chunk file and an outcome file, from one listing each. */
 export async function listChunkIds(store: StagingStore, importId: string): Promise<{ chunks: Set<string>; outcomes: Set<string> }> {
-  const ids = async (folder: string) => new Set((await store.list(`${importPrefix(importId)}/${folder}/r`)).map(chunkIdOfKey));
-  return { chunks: await ids('chunks'), outcomes: await ids('outcomes') };
+  return { chunks: await listIdsIn(store, importId, 'chunks'), outcomes: await listIdsIn(store, importId, 'outcomes') };
 }
 
 /** A round's chunk count as the files show it: the fallback when the file that recorded it is damaged. */
