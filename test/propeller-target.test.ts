@@ -63,6 +63,10 @@ describe('Propeller product schema', () => {
     rejects({ name: 'x' }, '');
     for (const parent of [{ id: 7 }, { sourceId: 'cat-1', source: 'ERP' }])
       assert.ok(PropellerProduct.safeParse({ ...base, parent }).success);
+    // Attributes: objects of any shape, passed through whole and in order; nothing else.
+    for (const attributes of [{ name: 'x' }, ['x'], [null], [[1]]]) rejects({ attributes }, 'attributes');
+    const attributes = [{ name: 'color', value: { nested: [1, null] }, '': 0 }, {}];
+    assert.equal(JSON.stringify(PropellerProduct.parse({ ...base, attributes })), JSON.stringify({ ...base, attributes }));
   });
 });
 

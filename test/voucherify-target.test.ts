@@ -86,4 +86,8 @@ test('the schema requires source_id, an integer price and string attributes, and
   assert.match(issues({ source_id: 'p', price: 10.5 }).join(), /price: price must be an integer/);
   assert.match(issues({ source_id: 'a', attributes: [1] }).join(), /attributes\.0/);
   assert.match(issues({ source_id: 'u', colour: 'red' }).join(), /colour/);
+  // metadata: any JSON object, passed through whole and in order; nothing else.
+  for (const metadata of ['red', 1, null, ['a']]) assert.match(issues({ source_id: 'm', metadata }).join(), /^metadata: .*expected object/);
+  const metadata = { z: { deep: [1, { x: null }] }, a: 'b', n: null, '': 0 };
+  assert.equal(JSON.stringify(voucherify.productSchema.parse({ source_id: 'm', metadata })), JSON.stringify({ source_id: 'm', metadata }));
 });

@@ -11,7 +11,9 @@ export const VoucherifyProduct = z
     price: z.number().int('price must be an integer: the amount multiplied by 100 (e.g. 1999 for 19.99)').optional(),
     attributes: z.array(z.string()).optional(),
     image_url: z.url({ protocol: /^https?$/ }).optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    // Any JSON object, its values as given. A loose object, not z.record(z.string(), z.unknown()): the same objects pass
+    // (JSON keys are strings), at half the cost of validating a product (bench/README.md, 2026-12-05).
+    metadata: z.looseObject({}).optional(),
   })
   .strict();
 export type VoucherifyProduct = z.infer<typeof VoucherifyProduct>;
