@@ -248,10 +248,12 @@ describe('reading chunks for the report: records parsed only where a row needs t
     assert.deepEqual(decodeItem(legacy), { line: 9, key: 'old', rawJson: JSON.stringify(records[0]), body: JSON.stringify(records[0]) });
   });
 
-  test('a record garbled in a chunk file is named as garbage, as when every record was parsed', async () => {
+  test('a product garbled in a chunk file is named as garbage, as when every record was parsed', async () => {
     const input = await stageRecords('records-garbled', { format: 'jsonl' });
     const file = store.locate(chunkKey('records-garbled', 'r0-000000'));
-    const garbled = (await readFile(file, 'utf8')).replace('"raw":{"source_id":"k3"', '"raw":{"source_id":k3"');
+    // Each record here is its body, stored once (`"raw":=`): the body holds it.
+    const garbled = (await readFile(file, 'utf8')).replace('"raw":=,"body":{"source_id":"k3"', '"raw":=,"body":{"source_id":k3"');
+    assert.notEqual(garbled, await readFile(file, 'utf8'));
     await writeFile(file, garbled);
     const err = await run(input, undefined, 0).then(
       () => undefined,

@@ -35,10 +35,11 @@ import { eventually, tempDir } from './helpers';
 const tmpFiles = async (dir: string) => (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.tmp'));
 
 const store = new LocalFolderStore(await tempDir('seal'));
+// The last one's record is its body (stored once).
 const items = [1, 2, 3, 4].map((line) => ({
   line,
   key: `p${line}`,
-  rawJson: JSON.stringify({ id: `p${line}` }),
+  rawJson: JSON.stringify(line === 4 ? { source_id: 'p4' } : { id: `p${line}` }),
   body: JSON.stringify({ source_id: `p${line}` }),
 }));
 
@@ -77,7 +78,8 @@ describe('sealed staging files', () => {
     // The same folder without writeText: writeLines falls back to the streaming, line-by-line sealed writer.
     const byLines = new LocalFolderStore(store.root);
     Object.defineProperty(byLines, 'writeText', { value: undefined });
-    const lines = items.map(encodeItem).concat(['{"u":"ü \\u2028 \\"quoted\\""}']);
+    // Lines of JSON (not the last item's: `"raw":=` is not JSON).
+    const lines = items.slice(0, 3).map(encodeItem).concat(['{"u":"ü \\u2028 \\"quoted\\""}']);
     // Many lines with multi-byte characters in them, across pieces (SealedFile writes 16 KB first, then doubles).
     const many = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ i, name: `Produkt ${i} – größe ${'é'.repeat(i % 40)}` }));
     // Over 1 MiB, joined into several writes, with one line longer than a write on its own.
@@ -225,6 +227,18 @@ test('a chunk line gives back its body as the very bytes written, without parsin
     body: JSON.stringify({ name: 'ü ,"body": \\"', n: [1, 2] }),
   };
   assert.deepEqual(decodeItem(encodeItem(item)), item);
+  // A record that is its body, byte for byte, is stored once; one that differs by a space is kept.
+  const same = { ...item, rawJson: item.body };
+  const sameLine = encodeItem(same);
+  assert.equal(sameLine.split(same.body).length, 2, sameLine);
+  assert.ok(sameLine.includes(',"raw":=,"body":'), sameLine);
+  assert.deepEqual(decodeItem(sameLine), same);
+  const spaced = { ...item, rawJson: item.body.replace(',"n"', ', "n"') };
+  assert.deepEqual(decodeItem(encodeItem(spaced)), spaced);
+  assert.equal(encodeItem(spaced).length, sameLine.length + spaced.rawJson.length - 1);
+  // An older worker reads the marker as the record: its report parses the record of each product that did not succeed,
+  // and must fail (to be retried on a newer worker), not write a wrong one.
+  assert.throws(() => JSON.parse(sameLine.slice(sameLine.indexOf(',"raw":') + 7, sameLine.indexOf(',"body":'))), SyntaxError);
   assert.deepEqual(decodeItem('{"line":3,"key":"k","raw":{"a":1},"body":{"x": 1}}'), {
     line: 3,
     key: 'k',
@@ -241,6 +255,8 @@ test('a chunk read to send joins its bodies as the bytes staged, and its heads a
     // Its 14 two-byte characters put a `,"body":` exactly where a byte count taken for a character count would look.
     { line: 6, key: 'p6', rawJson: '{"id":"p6"}', body: `{"a":1,"body":"${'ü'.repeat(14)}"}` },
     { line: 7, key: 'p7', rawJson: '{"id":"p7"}', body: '{"source_id":"p7"}' },
+    // Stored once: the record is the body.
+    { line: 8, key: 'p8', rawJson: '{"source_id":"p8","n":"ß"}', body: '{"source_id":"p8","n":"ß"}' },
   ];
   await writeChunk(store, 'send', 'r0-000000', mixed);
   const chunk = await readChunkFile(store, 'send', 'r0-000000');
