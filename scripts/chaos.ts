@@ -38,6 +38,7 @@ import { unitInterval } from '../sandbox/rng';
 import { propellerRecord, voucherifyRecord, writeCatalog, type CatalogOptions } from './catalog';
 import { ensureTemporalCli } from './install-temporal';
 import type { ResultRow } from '../activities/report';
+import { decodeItem } from '../activities/staging/files';
 import { freePort, logFile, PersistentDevServer, sleep, WorkerSupervisor } from './chaos-processes';
 import { bundleWorkflows } from '../workers/worker';
 
@@ -535,10 +536,7 @@ async function damagePhase(o: {
   for (const victim of victims) {
     const lines = (await readFile(path.join(chunkDir, victim), 'utf8')).split('\n').filter(Boolean);
     // The last line is the file's seal (line count and checksum), which has no key.
-    for (const line of lines) {
-      const { key } = JSON.parse(line) as { key?: string };
-      if (key !== undefined) damagedKeys.add(key);
-    }
+    for (const line of lines) if (!line.startsWith('{"#seal"')) damagedKeys.add(decodeItem(line).key);
   }
   const [deleted, truncated, garbled] = victims.map((f) => path.join(chunkDir, f)) as [string, string, string];
   await rm(deleted);

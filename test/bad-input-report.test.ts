@@ -13,7 +13,7 @@ import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { pauseSignal, progressQuery, resumeSignal, startImport } from '../client';
-import { importPrefix, invalidKey, reportKey } from '../activities/staging/files';
+import { decodeItem, importPrefix, invalidKey, reportKey } from '../activities/staging/files';
 import { writeCatalog } from '../scripts/catalog';
 import { ExitCode, useCliHarness, type ReportRow } from './cli-harness';
 import { eventually, readJsonl } from './helpers';
@@ -132,7 +132,7 @@ async function chunkLines(dir: string, chunk: string): Promise<number[]> {
   return text
     .split('\n')
     .filter((l) => l && !l.startsWith('{"#seal"'))
-    .map((l) => (JSON.parse(l) as { line: number }).line);
+    .map((l) => decodeItem(l).line);
 }
 
 describe('bad input: the report is right whatever happened', { concurrency: 3 }, () => {
