@@ -84,6 +84,8 @@ class Findings {
 export { csvRow, type ResultOutcome, type ResultRow } from './report-rows';
 
 type Listing = Awaited<ReturnType<typeof listChunkIds>>;
+/** A report file's lines waiting to be written: text, or kept rows as bytes (each with its newline). */
+type Lines = (string | Buffer)[];
 type Verdict = { outcome: OutcomeLine; attempts: number };
 
 /** `targets`: where delta sync's ledger is (the account); without it, an import with delta sync cannot be reported. */
@@ -299,8 +301,9 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
       const ledger = scope ? await loadLedger(store, scope, (why) => Context.current().log.warn(why)) : undefined;
       const unrecordedById = new Map(unrecorded.map((u) => [u.chunkId, u.error]));
       // Each file's lines are gathered and written once per batch: a write (a promise) per row cost more than the rows.
-      const pending = writers.map((): string[] => []);
-      const [jsonlLines, csvLines, failedLines, invalidLines] = pending as [string[], string[], string[], string[]];
+      // Kept rows join them as bytes: a batch that holds some is given to the writer as bytes.
+      const pending = writers.map((): (string | Buffer)[] => []);
+      const [jsonlLines, csvLines, failedLines, invalidLines] = pending as [Lines, Lines, Lines, Lines];
       const add = (row: Row) => {
         counts[countKey[row.outcome]] = (counts[countKey[row.outcome]] ?? 0) + 1;
         // Only what the target confirmed is remembered; a failure may have changed the product, so it goes next time.
@@ -316,7 +319,13 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
       };
       // The writer appends the last line's newline.
       const flush = async () => {
-        for (const [i, lines] of pending.entries()) if (lines.length) await writers[i]!.write(lines.splice(0).join('\n'));
+        for (const [i, lines] of pending.entries()) {
+          if (!lines.length) continue;
+          const batch = lines.splice(0);
+          if (batch.every((line) => typeof line === 'string')) await writers[i]!.write(batch.join('\n'));
+          else
+            await writers[i]!.writeBytes(Buffer.concat(batch.map((line) => (typeof line === 'string' ? Buffer.from(`${line}\n`) : line))));
+        }
       };
       try {
         await csv.write(resultColumns.join(','));
@@ -346,8 +355,9 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
               const to = next.done ? j.end : j.firstAbove(next.value.line, at);
               if (to > at) {
                 const csvTo = next.done ? c.end : c.firstAbove(next.value.line, csvAt);
-                jsonlLines.push(j.text(at, to));
-                csvLines.push(c.text(csvAt, csvTo));
+                // As bytes: never decoded to be encoded again.
+                jsonlLines.push(j.bytes(at, to));
+                csvLines.push(c.bytes(csvAt, csvTo));
                 [at, csvAt] = [to, csvTo];
               }
               if (at < j.end) for (; !next.done && next.value.line < j.lineAt(at); next = await invalidOnes.next()) add(next.value);

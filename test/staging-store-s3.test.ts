@@ -117,6 +117,20 @@ for (const [name, make] of stores) {
       assert.deepEqual(await store.list('imports/d/report/r'), [key]);
     });
 
+    test('lines as text and as bytes go in the order written, byte for byte', async () => {
+      const store = await make();
+      const key = 'imports/f/report/results.csv';
+      const writer = await store.createWriter(key);
+      await writer.write('line,key');
+      // Rows copied from a staging file: a view of its bytes, with UTF-8 that must not be decoded and encoded again.
+      const kept = Buffer.from('xx1,ü-1\n2,"a,b"\nyy');
+      await writer.writeBytes(kept.subarray(2, kept.length - 2));
+      await writer.write('3,k3');
+      await writer.writeBytes(Buffer.from('4,k4\n'));
+      await writer.close();
+      assert.deepEqual(await store.readBytes!(key), Buffer.from('line,key\n1,ü-1\n2,"a,b"\n3,k3\n4,k4\n'));
+    });
+
     test('a large file goes in parts and reads back byte for byte', async () => {
       const store = await make();
       const key = 'imports/e/report/results.jsonl';

@@ -81,8 +81,8 @@ export interface RowBlock {
   lineAt(at: number): number;
   /** Where the first row from `from` on whose line is above `line` starts (`end`: none). */
   firstAbove(line: number, from: number): number;
-  /** The rows from `from` to `to`, one a line, without the last newline. */
-  text(from: number, to: number): string;
+  /** The rows from `from` to `to` as bytes, one a line, the last newline included (a view of the file, not a copy). */
+  bytes(from: number, to: number): Buffer;
 }
 
 /** A chunk's final rows, checked whole: its results.jsonl and results.csv rows. */
@@ -106,7 +106,7 @@ function rowBlock(bytes: Buffer, start: number, end: number, lineAt: (at: number
       }
       return lo;
     },
-    text: (from, to) => bytes.toString('utf8', from, to - 1),
+    bytes: (from, to) => bytes.subarray(from, to),
   };
 }
 

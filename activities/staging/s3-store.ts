@@ -22,7 +22,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { stagingKindOf, STAGING_KIND_TAG } from './files';
-import { type LineWriter, type StagingStore, splitListPrefix } from './store';
+import { type StagingStore, type StoreWriter, splitListPrefix } from './store';
 
 export interface S3Location {
   bucket: string;
@@ -130,7 +130,7 @@ export class S3Store implements StagingStore {
     return `${STAGING_KIND_TAG}=${stagingKindOf(key)}`;
   }
 
-  async createWriter(key: string): Promise<LineWriter> {
+  async createWriter(key: string): Promise<StoreWriter> {
     const body = new PassThrough();
     // A multipart upload becomes visible only when completed, and a small one is a single PUT: whole or not at all.
     const upload = new Upload({
@@ -147,6 +147,9 @@ export class S3Store implements StagingStore {
     return {
       async write(line) {
         if (!body.write(`${line}\n`)) await once(body, 'drain');
+      },
+      async writeBytes(lines) {
+        if (!body.write(lines)) await once(body, 'drain');
       },
       async close() {
         body.end();

@@ -17,6 +17,12 @@ export interface LineWriter {
   abort(): Promise<void>;
 }
 
+/** A store's own writer: it also takes lines that are bytes already. */
+export interface StoreWriter extends LineWriter {
+  /** Lines as bytes, each with its newline (report rows kept as bytes): written as they are, not decoded to be encoded again. */
+  writeBytes(lines: Buffer): Promise<void>;
+}
+
 /** A file written as its bytes come, in order: visible whole once closed, never if aborted or if a write failed. */
 export interface BytesWriter {
   /** Queues the bytes; a failure to write them is close's to throw. */
@@ -28,7 +34,7 @@ export interface BytesWriter {
 export interface StagingStore {
   /** Where a key lives, for people (a path or a URL). */
   locate(key: string): string;
-  createWriter(key: string): Promise<LineWriter>;
+  createWriter(key: string): Promise<StoreWriter>;
   readLines(key: string): AsyncIterable<string>;
   /** A file's bytes as a stream (a redrive reads an earlier import's failed records as its source). */
   readStream(key: string): Readable;
@@ -117,7 +123,7 @@ export class LocalFolderStore implements StagingStore {
     return resolved;
   }
 
-  async createWriter(key: string): Promise<LineWriter> {
+  async createWriter(key: string): Promise<StoreWriter> {
     const finalPath = this.locate(key);
     await mkdir(path.dirname(finalPath), { recursive: true });
     const tmpPath = tmpPathOf(finalPath);
@@ -126,6 +132,9 @@ export class LocalFolderStore implements StagingStore {
     return {
       async write(line) {
         if (!stream.write(`${line}\n`)) await once(stream, 'drain');
+      },
+      async writeBytes(lines) {
+        if (!stream.write(lines)) await once(stream, 'drain');
       },
       async close() {
         await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
