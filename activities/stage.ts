@@ -18,7 +18,10 @@ import type { ChunkLimits, StagedItem } from '../targets/types';
 import {
   detectFormat,
   MAX_NESTING_DEPTH,
+  mayHoldProtoKey,
   nestedDeeperThan,
+  protoKeyMessage,
+  protoKeyPath,
   readSourceBatches,
   redactLocation,
   SourceError,
@@ -330,6 +333,18 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
           // A cell may hold JSON (attributes), and a mapping may build anything: checked as JSON lines are, before anything recurses into it.
           if ((mapping || format === 'csv') && nestedDeeperThan(record, MAX_NESTING_DEPTH)) {
             await reject({ line: item.line, errors: [{ path: '', message: tooDeepMessage }], raw: item.record });
+            continue;
+          }
+          // A JSON line is looked through only when its text may hold the key; a built record (CSV, mapping) always is.
+          const text = record === item.record ? item.json : undefined;
+          const protoAt = text === undefined || mayHoldProtoKey(text) ? protoKeyPath(record) : undefined;
+          if (protoAt !== undefined) {
+            await reject({
+              line: item.line,
+              key: keyIfAny(target, record),
+              errors: [{ path: protoAt, message: protoKeyMessage }],
+              raw: item.record,
+            });
             continue;
           }
           const parsed = target.productSchema.safeParse(record);

@@ -388,6 +388,39 @@ describe('bad sources', { concurrency: 3 }, () => {
     assertExit(run, ExitCode.partial);
   });
 
+  test('a key named __proto__ is one invalid row naming where it is, never a product sent without it', async () => {
+    // Validation copies objects, and a copy's "__proto__" would set its prototype: the key would vanish unsaid.
+    const lines = [
+      '{"source_id": "pk-1", "metadata": {"a": 1, "__proto__": {"x": 1}}}',
+      '{"source_id": "pk-2", "metadata": {"\\u005f_proto__": "spelt with an escape"}}',
+      '{"source_id": "pk-3", "name": "__proto__", "metadata": {"note": "the word as a value is fine"}}',
+    ];
+    const file = await h.file('proto.jsonl', `${jsonl('pj', 1)}${lines.join('\n')}\n`);
+    const run = await h.importFile(file, 'voucherify');
+    assertRows(run, [
+      [1, 'pj-1', 'succeeded'],
+      [2, 'pk-1', 'invalid'],
+      [3, 'pk-2', 'invalid'],
+      [4, 'pk-3', 'succeeded'],
+    ]);
+    for (const line of [2, 3])
+      assert.match(
+        run.rows?.find((r) => r.line === line)?.error ?? '',
+        /metadata\.__proto__: a key named "__proto__" cannot be imported.*rename the key/,
+      );
+    assert.equal(h.voucherify.getProduct('pk-1'), undefined);
+    assert.equal(h.voucherify.getProduct('pk-3')?.name, '__proto__');
+    assertExit(run, ExitCode.partial);
+    // A CSV column of that name, dotted or not, is the same invalid row.
+    const csv = await h.file('proto.csv', 'source_id,metadata.__proto__,name\npc-1,,Mug\npc-2,x,Cup\n');
+    const csvRun = await h.importFile(csv, 'voucherify');
+    assertRows(csvRun, [
+      [2, 'pc-1', 'succeeded'],
+      [3, 'pc-2', 'invalid'],
+    ]);
+    assert.match(csvRun.rows?.find((r) => r.line === 3)?.error ?? '', /metadata\.__proto__: a key named "__proto__"/);
+  });
+
   test('a 40 MB single line is one invalid row, the rest imported', async () => {
     const huge = `{"source_id": "hg-x", "name": "${'x'.repeat(40 * 1024 * 1024)}"}\n`;
     const file = await h.file('huge-line.jsonl', `${jsonl('hg', 1)}${huge}${jsonl('hh', 1)}`);

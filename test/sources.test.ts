@@ -12,7 +12,9 @@ import {
   csvColumns,
   detectFormat,
   MAX_NESTING_DEPTH,
+  mayHoldProtoKey,
   nestedDeeperThan,
+  protoKeyPath,
   tooDeepMessage,
   flattenDotted,
   readSource,
@@ -322,6 +324,19 @@ test('a record nested deeper than the limit is one error item; the records aroun
   assert.equal(nestedDeeperThan(nested(MAX_NESTING_DEPTH), MAX_NESTING_DEPTH), false);
   assert.equal(nestedDeeperThan(nested(MAX_NESTING_DEPTH + 2), MAX_NESTING_DEPTH), true);
   assert.equal(nestedDeeperThan(JSON.parse(`${'['.repeat(100_000)}${']'.repeat(100_000)}`), MAX_NESTING_DEPTH), true);
+});
+
+test('protoKeyPath finds an own "__proto__" key at any depth, and mayHoldProtoKey every text that can hold one', () => {
+  assert.equal(protoKeyPath(JSON.parse('{"a":1,"m":{"b":[1,{"c":2}]},"n":"__proto__"}')), undefined);
+  assert.equal(protoKeyPath(JSON.parse('{"__proto__":1}')), '__proto__');
+  assert.equal(protoKeyPath(JSON.parse('{"a":1,"metadata":{"x":1,"__proto__":{"y":2}}}')), 'metadata.__proto__');
+  assert.equal(protoKeyPath(JSON.parse('{"attributes":[{"a":1},{"b":[{"__proto__":null}]}]}')), 'attributes[1].b[0].__proto__');
+  assert.equal(protoKeyPath(JSON.parse('[[{"__proto__":0}]]')), '[0][0].__proto__');
+  // Every object inherits a __proto__ accessor: only an own key counts.
+  assert.equal(protoKeyPath({ a: {}, b: [{}] }), undefined);
+  // The text test: by name, or with an escape that could spell it; a line with neither cannot hold the key.
+  for (const text of ['{"__proto__":1}', '{"\\u005f_proto__":1}', '{"a":"\\u00e9"}']) assert.equal(mayHoldProtoKey(text), true, text);
+  assert.equal(mayHoldProtoKey('{"a":"proto","b":{"c":"_"}}'), false);
 });
 
 test('gzip is read decompressed, and UTF-16 with or without a BOM decoded, whatever the read size', async () => {

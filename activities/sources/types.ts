@@ -126,6 +126,40 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
 
 export const tooDeepMessage = `record is nested deeper than ${MAX_NESTING_DEPTH} levels; flatten it (a product needs a few levels at most)`;
 
+const PROTO_KEY = '__proto__';
+
+/**
+ * Where a parsed value holds an own `__proto__` key: its path (`metadata.__proto__`), or undefined. JSON.parse keeps
+ * such a key as data, but validation copies objects, and a copy's `__proto__` sets its prototype: the key would vanish
+ * from the product sent, silently. Recursive like nestedDeeperThan: call it on a value that passed that check.
+ */
+export function protoKeyPath(value: unknown): string | undefined {
+  const at = protoKeyAt(value);
+  return at?.map((part, i) => (typeof part === 'number' ? `[${part}]` : i ? `.${part}` : part)).join('');
+}
+
+function protoKeyAt(value: unknown): (string | number)[] | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const at = protoKeyAt(value[i]);
+      if (at) return [i, ...at];
+    }
+    return undefined;
+  }
+  if (Object.hasOwn(value, PROTO_KEY)) return [PROTO_KEY];
+  for (const key in value) {
+    const at = Object.hasOwn(value, key) ? protoKeyAt((value as Record<string, unknown>)[key]) : undefined;
+    if (at) return [key, ...at];
+  }
+  return undefined;
+}
+
+/** Whether a record's JSON text may hold a `__proto__` key: by name, or spelt with a \u escape. Most lines do neither. */
+export const mayHoldProtoKey = (json: string) => json.includes(PROTO_KEY) || json.includes('\\u');
+
+export const protoKeyMessage = `a key named "${PROTO_KEY}" cannot be imported: validation copies the product, and JavaScript turns that key into the copy's prototype, so it would be lost; rename the key in the source`;
+
 /** Takes the collected text as one JSON record; undefined when it is only whitespace. */
 export function takeJsonRecord(line: number, acc: RecordText): SourceItem | undefined {
   const taken = acc.take();
