@@ -60,8 +60,9 @@ export interface ImportWorkerOptions {
   workflowBundlePath?: string;
   tuning?: Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxCachedWorkflows'>;
   /**
-   * Staging in a thread of its own (BULKPORT_STAGE_THREAD=1 by default): faster where a core is free (10–25 % for 1M
-   * Voucherify products in bench/README.md), at a second heap's memory (about 250 MB more at peak).
+   * Staging in a thread of its own (unset: as BULKPORT_STAGE_THREAD=1 says; off without it): faster only where a core is
+   * free (10–25 % for 1M Voucherify products once; on two cores shared with the target, no gain: bench/README.md), at a
+   * second heap's memory (about 250 MB more at peak).
    */
   stageInThread?: boolean;
 }
