@@ -301,8 +301,8 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
       const ledger = scope ? await loadLedger(store, scope, (why) => Context.current().log.warn(why)) : undefined;
       const unrecordedById = new Map(unrecorded.map((u) => [u.chunkId, u.error]));
       // Each file's lines are gathered and written once per batch: a write (a promise) per row cost more than the rows.
-      // Kept rows join them as bytes: a batch that holds some is given to the writer as bytes.
-      const pending = writers.map((): (string | Buffer)[] => []);
+      // Kept rows come as bytes, and a batch that holds some goes to the writer as bytes.
+      const pending = writers.map((): Lines => []);
       const [jsonlLines, csvLines, failedLines, invalidLines] = pending as [Lines, Lines, Lines, Lines];
       const add = (row: Row) => {
         counts[countKey[row.outcome]] = (counts[countKey[row.outcome]] ?? 0) + 1;
