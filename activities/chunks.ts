@@ -10,7 +10,7 @@ import { productsIn, zeroOutcomes, type ImportInput, type OutcomeCounts } from '
 import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targets/http';
 import type { FailedOutcome, ItemOutcome } from '../common/outcome';
 import type { ItemHead } from '../targets/types';
-import { readChunk, readChunkHeads, readChunkFile, writeChunk } from './staging/files';
+import { chunkToSend, readChunk, readChunkHeads, writeChunk } from './staging/files';
 import { recordOutcomes } from './staging/rows';
 import { keepsLedger } from './staging/delta';
 import type { StagingStore } from './staging/store';
@@ -125,7 +125,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries), load };
       }
       // An asynchronous target gets the bodies as the staged bytes: the chunk is never decoded product by product.
-      const chunk = await readChunkFile(store, input.importId, chunkId);
+      const chunk = await chunkToSend(store, input.importId, chunkId);
       const answer = await api.submit(chunk, submitCtx);
       if (answer.accepted)
         return {
@@ -137,7 +137,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         };
       if (chunk.products === 1) {
         const error = 'the product alone is larger than the target accepts in one request';
-        return { kind: 'completed', counts: await record(input, chunkId, chunk.heads, [{ kind: 'invalid', error }]) };
+        return { kind: 'completed', counts: await record(input, chunkId, await chunk.heads(), [{ kind: 'invalid', error }]) };
       }
       const items = await readChunk(store, input.importId, chunkId);
       const half = Math.ceil(items.length / 2);

@@ -3,6 +3,7 @@
  * and activities know targets only through it. Where targets really differ (an asynchronous
  * action to poll vs per-item answers; byte vs count limits) the types say so explicitly.
  */
+import type { Readable } from 'node:stream';
 import type { z } from 'zod';
 import type { ItemOutcome } from '../common/outcome';
 import type { ImportInput, TargetName } from '../common/import';
@@ -25,14 +26,31 @@ export interface StagedItem {
 export type ItemHead = Pick<StagedItem, 'line' | 'key'>;
 
 /**
- * A chunk as an asynchronous target sends it: its products' heads, and their bodies joined by commas between a head and
- * a tail (`[` … `]`) as bytes, copied from the staged file as they are (never parsed, never made a string).
+ * A chunk as an asynchronous target sends it: its product count, its products' heads when asked for, and its request body
+ * streamed from the staged file.
  */
 export interface ChunkToSend {
   products: number;
-  /** Decoded when first read: a submission that goes well needs only the count. */
-  readonly heads: readonly ItemHead[];
-  joinBodies(head: string, tail: string): Buffer;
+  /** Read only when asked for: a submission that goes well needs only the count. */
+  heads(): Promise<readonly ItemHead[]>;
+  /** The products' bodies joined by commas between a head and a tail (`[` … `]`). */
+  body(head: string, tail: string): ChunkBody;
+}
+
+/**
+ * A request body of a chunk: its size and an identity known before a byte is sent, its bytes copied from the staged file
+ * as they are read (never parsed, never held whole) each time it is opened.
+ */
+export interface ChunkBody {
+  bytes: number;
+  /** Names this body among the chunk's possible bodies (a later attempt sends the same one), not a hash of its bytes. */
+  sha256: string;
+  open(): Readable;
+  /**
+   * Why the last stream opened failed, when the staged file could not be read or was found damaged: a request whose body
+   * failed was never whole, and this, not the request's error, is what the submission ends with.
+   */
+  readonly failed: Error | undefined;
 }
 
 /** How the target answered for one product: `common/outcome.ts` has the vocabulary. */

@@ -2,34 +2,37 @@
  * No duplicate submissions: the timeouts agree with each other, and a Voucherify attempt after one of
  * unknown outcome finds the earlier async action (against the real sandbox) instead of posting again.
  */
-import { createHash } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_HTTP_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeouts';
 import { VoucherifyOptions } from '../common/import';
 import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox/index';
 import { connectVoucherify, earlierSend, sourceIdsOfReport } from '../targets/voucherify/api';
-import { joinedBody } from '../targets/http';
+import { chunkId, chunkToSend, writeChunk } from '../activities/staging/files';
+import { LocalFolderStore } from '../activities/staging/store';
+import { tempDir } from './helpers';
 import type { ChunkToSend, StagedItem } from '../targets/types';
 import { activityDefaults } from '../workflows/import';
 
 /** Chunks whose heads a submission read: a chunk read from staging decodes them only then (a cost on every product). */
 let headsRead = 0;
 
-/** Staged items as the asynchronous target gets a chunk read from staging. */
-const chunkOfItems = (items: readonly StagedItem[]): ChunkToSend => ({
-  products: items.length,
-  get heads() {
-    headsRead++;
-    return items;
-  },
-  joinBodies: (head, tail) =>
-    joinedBody(
-      head,
-      items.map((item) => item.body),
-      tail,
-    ),
-});
+const store = new LocalFolderStore(await tempDir('dedupe'));
+let staged = 0;
+
+/** Items as the asynchronous target gets them: staged as a chunk, then read back to be sent. */
+async function chunkOfItems(items: readonly StagedItem[]): Promise<ChunkToSend> {
+  const id = chunkId(0, staged++);
+  await writeChunk(store, 'dedupe', id, [...items]);
+  const chunk = await chunkToSend(store, 'dedupe', id);
+  return {
+    ...chunk,
+    heads: () => {
+      headsRead++;
+      return chunk.heads();
+    },
+  };
+}
 
 test('the timeouts agree: beats come well inside the heartbeat timeout, our HTTP timeout ends before startToClose', () => {
   assert.equal(activityDefaults.heartbeatTimeout, HEARTBEAT_TIMEOUT_MS);
@@ -72,7 +75,7 @@ const posts = () => sandbox.stats().requests['POST /v1/products/bulk/async'] ?? 
 async function attempt(api: ReturnType<typeof connectVoucherify>, items: StagedItem[], lastHeartbeat?: unknown) {
   let beat: unknown = lastHeartbeat;
   try {
-    const answer = await api.submit(chunkOfItems(items), { options, lastHeartbeat, heartbeat: (d) => (beat = d) });
+    const answer = await api.submit(await chunkOfItems(items), { options, lastHeartbeat, heartbeat: (d) => (beat = d) });
     return { answer, beat };
   } catch (error) {
     return { error, beat };
@@ -119,7 +122,7 @@ test('no earlier action holds exactly the chunk: it is sent again once, and the 
   sandbox.resetStats();
   const sentAt = Date.now();
   // A send that never reached the target: nothing was created after it.
-  const second = await attempt(api, chunk('never'), { sentAt, bodySha256: earlierBody(chunk('never')), resends: 0 });
+  const second = await attempt(api, chunk('never'), { sentAt, bodySha256: await earlierBody(chunk('never')), resends: 0 });
   assert.ok(second.answer?.accepted);
   assert.equal(second.answer.resends, 1);
   assert.equal((second.beat as { resends: number }).resends, 1, 'carried to a later attempt');
@@ -139,8 +142,7 @@ test('an earlier attempt that got an HTTP answer (503) is posted again without a
   assert.equal(sandbox.stats().requests['GET /v1/async-actions'], undefined, 'no lookup');
 });
 
-function earlierBody(items: StagedItem[]): string {
-  return createHash('sha256')
-    .update(`[${items.map((item) => item.body).join(',')}]`)
-    .digest('hex');
+/** What names the body of a chunk of these items (a send of it recorded it). */
+async function earlierBody(items: StagedItem[]): Promise<string> {
+  return (await chunkOfItems(items)).body('[', ']').sha256;
 }

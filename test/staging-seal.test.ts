@@ -4,11 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import {
   ChunkDraft,
   chunkKey,
+  chunkToSend,
   claimImportId,
   damageOf,
   decodeItem,
@@ -27,6 +29,7 @@ import {
   writeOutcomes,
 } from '../activities/staging/files';
 import { Chunker } from '../activities/staging/chunker';
+import type { StagedItem } from '../targets/types';
 import { LocalFolderStore } from '../activities/staging/store';
 import { leafChunks } from '../activities/staging/tree';
 import { eventually, tempDir } from './helpers';
@@ -247,7 +250,14 @@ test('a chunk line gives back its body as the very bytes written, without parsin
   });
 });
 
-test('a chunk read to send joins its bodies as the bytes staged, and its heads are its lines and keys, whatever the characters', async () => {
+/** What a chunk's request body streams, and the bytes it said it would. */
+async function sent(importId: string, id: string, head = '[', tail = ']'): Promise<{ text: string; bytes: number; said: number }> {
+  const body = (await chunkToSend(store, importId, id)).body(head, tail);
+  const bytes = await buffer(body.open());
+  return { text: bytes.toString(), bytes: bytes.length, said: body.bytes };
+}
+
+test('a chunk streamed to send is its bodies as staged, of the length it says, and its heads are its lines and keys, whatever the characters', async () => {
   const mixed = [
     ...items,
     // Not ASCII: the body's length in the line counts characters, not bytes.
@@ -258,59 +268,117 @@ test('a chunk read to send joins its bodies as the bytes staged, and its heads a
     // Stored once: the record is the body.
     { line: 8, key: 'p8', rawJson: '{"source_id":"p8","n":"ß"}', body: '{"source_id":"p8","n":"ß"}' },
   ];
+  const heads = (list: StagedItem[]) => list.map(({ line, key }) => ({ line, key }));
   await writeChunk(store, 'send', 'r0-000000', mixed);
-  const chunk = await readChunkFile(store, 'send', 'r0-000000');
+  const chunk = await chunkToSend(store, 'send', 'r0-000000');
   assert.equal(chunk.products, mixed.length);
+  assert.deepEqual(await chunk.heads(), heads(mixed));
+  const joined = `[${mixed.map((i) => i.body).join(',')}]`;
+  assert.deepEqual(await sent('send', 'r0-000000'), { text: joined, bytes: Buffer.byteLength(joined), said: Buffer.byteLength(joined) });
+  assert.equal((await sent('send', 'r0-000000', '{"p":[', ']}')).text, `{"p":[${mixed.map((i) => i.body).join(',')}]}`);
+  assert.deepEqual(await readHeadsOfChunk(store, 'send', 'r0-000000'), heads(mixed));
+  assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000000'), heads(mixed), 'its heads file holds the same heads');
+  // The report reads the chunk whole, each product when asked for.
+  const whole = await readChunkFile(store, 'send', 'r0-000000');
+  assert.equal(whole.products, mixed.length);
   assert.deepEqual(
-    chunk.heads.map((h) => ({ ...h })),
-    mixed.map(({ line, key }) => ({ line, key })),
-  );
-  assert.equal(chunk.joinBodies('[', ']').toString(), `[${mixed.map((i) => i.body).join(',')}]`);
-  assert.equal(chunk.joinBodies('{"p":[', ']}').toString(), `{"p":[${mixed.map((i) => i.body).join(',')}]}`);
-  assert.deepEqual(await readHeadsOfChunk(store, 'send', 'r0-000000'), chunk.heads);
-  assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000000'), chunk.heads, 'its heads file holds the same heads');
-  assert.deepEqual(
-    mixed.map((_, i) => chunk.item(i)),
+    mixed.map((_, i) => whole.item(i)),
     mixed,
   );
-  // All ASCII: every body is sliced from the bytes.
+  // All ASCII: every body is copied from the bytes.
   await writeChunk(store, 'send', 'r0-000002', items);
+  assert.equal((await sent('send', 'r0-000002')).text, `[${items.map((i) => i.body).join(',')}]`);
   const ascii = await readChunkFile(store, 'send', 'r0-000002');
-  assert.equal(ascii.joinBodies('[', ']').toString(), `[${items.map((i) => i.body).join(',')}]`);
-  // Their heads are read from the bytes only when asked for.
-  assert.equal(ascii.products, items.length);
-  assert.deepEqual(
-    ascii.heads.map((h) => ({ ...h })),
-    items.map(({ line, key }) => ({ line, key })),
-  );
   assert.deepEqual(
     items.map((_, i) => ascii.item(i)),
     items,
   );
+  // One body, and none: no comma astray.
+  await writeChunk(store, 'send', 'r0-000005', items.slice(0, 1));
+  assert.equal((await sent('send', 'r0-000005')).text, `[${items[0]!.body}]`);
+  await writeChunk(store, 'send', 'r0-000006', []);
+  assert.deepEqual(await sent('send', 'r0-000006'), { text: '[]', bytes: 2, said: 2 });
 
-  // Lines of the format before bodyLength are decoded: the same heads and bodies.
+  // Lines of the format before bodyLength, without a heads file (staged before either): measured, then decoded.
   const file = store.locate(chunkKey('send', 'r0-000001'));
   await writeLines(store, chunkKey('send', 'r0-000001'), ['{"line":1,"key":"old","raw":{"a":1},"body":{"x": 1}}']);
-  assert.equal((await readChunkFile(store, 'send', 'r0-000001')).joinBodies('[', ']').toString(), '[{"x":1}]');
+  assert.deepEqual(await sent('send', 'r0-000001'), { text: '[{"x":1}]', bytes: 9, said: 9 });
   assert.deepEqual(await readChunkHeads(store, 'send', 'r0-000001'), [{ line: 1, key: 'old' }]);
+  // A heads file of the version before (no send facts): the chunk is measured, and sent the same.
+  await writeChunk(store, 'send', 'r0-000007', mixed);
+  await writeLines(store, headsKey('send', 'r0-000007'), [JSON.stringify({ lines: [1], keys: ['x'] })]);
+  assert.deepEqual(await sent('send', 'r0-000007'), await sent('send', 'r0-000000'));
 
   // A file that is sealed right but not as writeLines writes it (a blank line in it) is read line by line: the same chunk.
   const unusual = store.locate(chunkKey('send', 'r0-000003'));
   await writeChunk(store, 'send', 'r0-000003', mixed);
   const lines = (await readFile(unusual, 'utf8')).split('\n');
   await writeFile(unusual, [...lines.slice(0, 2), '', ...lines.slice(2)].join('\n'));
+  assert.equal((await sent('send', 'r0-000003')).text, joined);
   const readAgain = await readChunkFile(store, 'send', 'r0-000003');
-  assert.equal(readAgain.joinBodies('[', ']').toString(), `[${mixed.map((i) => i.body).join(',')}]`);
   assert.deepEqual(
     mixed.map((_, i) => readAgain.item(i)),
     mixed,
   );
-  assert.deepEqual(await readHeadsOfChunk(store, 'send', 'r0-000003'), chunk.heads);
+  assert.deepEqual(await readHeadsOfChunk(store, 'send', 'r0-000003'), heads(mixed));
 
   // A damaged chunk is refused before anything is sent.
   await writeFile(file, (await readFile(file, 'utf8')).replace('old', 'new'));
+  await assert.rejects(chunkToSend(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
   await assert.rejects(readChunkFile(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
   await assert.rejects(readChunkHeads(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
+  await rm(store.locate(chunkKey('send', 'r0-000002')));
+  await assert.rejects(
+    chunkToSend(store, 'send', 'r0-000002').then((c) => buffer(c.body('[', ']').open())),
+    {
+      type: 'StagingDamaged',
+      message: /chunk r0-000002 is damaged \(missing\)/,
+    },
+  );
+});
+
+test('a chunk damaged after it was staged ends its body before the tail: the request is never whole', async () => {
+  // Over 64 KiB of bodies: pieces go out before the damage, at the end of the file, is found.
+  const many = Array.from({ length: 3000 }, (_, i) => ({
+    line: i + 1,
+    key: `k${i}`,
+    rawJson: '{}',
+    body: JSON.stringify({ source_id: `k${i}`, name: `name ${i}` }),
+  }));
+  const read = async (id: string) => {
+    const body = (await chunkToSend(store, 'late', id)).body('[', ']');
+    const pieces: Buffer[] = [];
+    const error = await (async () => {
+      try {
+        for await (const piece of body.open()) pieces.push(piece as Buffer);
+      } catch (err) {
+        return err;
+      }
+    })();
+    return { body, error, text: Buffer.concat(pieces).toString() };
+  };
+  await writeChunk(store, 'late', 'r0-000000', many);
+  const intact = await read('r0-000000');
+  assert.equal(intact.error, undefined);
+  assert.equal(intact.text, `[${many.map((i) => i.body).join(',')}]`);
+  assert.equal(intact.body.failed, undefined);
+
+  // A byte changed in its last product, the seal left as it was.
+  await writeChunk(store, 'late', 'r0-000001', many);
+  const file = store.locate(chunkKey('late', 'r0-000001'));
+  await writeFile(file, (await readFile(file, 'utf8')).replace('name 2999', 'name 2998'));
+  const damaged = await read('r0-000001');
+  assert.ok(damaged.text.length > 0, 'pieces went out before the end of the file');
+  assert.ok(damaged.text.length < damaged.body.bytes && !damaged.text.endsWith(']'), 'but never the last');
+  assert.match(String(damaged.error), /chunk r0-000001 is damaged \(checksum mismatch\)/);
+  assert.equal((damaged.body.failed as ApplicationFailure | undefined)?.type, 'StagingDamaged', 'the submission ends with the damage');
+
+  // Another intact chunk in its place (sealed right, but not the file its heads were written for).
+  await writeChunk(store, 'late', 'r0-000002', many);
+  await writeFile(store.locate(chunkKey('late', 'r0-000002')), await readFile(store.locate(chunkKey('send', 'r0-000000'))));
+  const replaced = await read('r0-000002');
+  assert.match(String(replaced.error), /chunk r0-000002 is damaged \(not the file that was staged\)/);
+  assert.ok(!replaced.text.endsWith(']'));
 });
 
 test('a chunk written to its file as it is built is byte for byte the chunk written whole, and appears only once written', async () => {

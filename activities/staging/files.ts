@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { type ItemOutcome, storedOutcome } from '../../common/outcome';
 import type { ChunkToSend, ItemHead, StagedItem } from '../../targets/types';
 import { isAscii } from 'node:buffer';
-import { joinedBytes } from '../../common/joined-bytes';
+import { Readable } from 'node:stream';
 import type { BytesWriter, LineWriter, StagingStore } from './store';
 
 export const importPrefix = (importId: string) => `imports/${importId}`;
@@ -113,6 +113,8 @@ export class ChunkDraft {
   readonly file: SealedFile;
   private readonly lines: number[] = [];
   private readonly keys: string[] = [];
+  /** Its bodies' UTF-8 bytes, for the heads file: a submission knows its request's length before it reads the chunk. */
+  private bodyBytes = 0;
 
   constructor(private readonly out?: BytesWriter) {
     this.file = new SealedFile(out && ((bytes) => out.write(bytes)));
@@ -128,14 +130,21 @@ export class ChunkDraft {
   }
 
   add(item: StagedItem): void {
-    this.file.add(encodeItem(item));
+    const line = encodeItem(item);
+    // As many bytes as characters: all ASCII, and so is the body.
+    this.bodyBytes += this.file.add(line) === line.length ? item.body.length : Buffer.byteLength(item.body);
     this.lines.push(item.line);
     this.keys.push(item.key);
   }
 
-  /** The heads file's one line: two arrays, parsed in one JSON.parse instead of one per product. */
+  /**
+   * The heads file's one line: two arrays, parsed in one JSON.parse instead of one per product; once the chunk is sealed,
+   * what a submission needs before it reads the chunk first (SendFacts).
+   */
   headsLine(): string {
-    return JSON.stringify({ lines: this.lines, keys: this.keys } satisfies HeadsLine);
+    const sha256 = this.file.sealed?.sha256;
+    const send = sha256 === undefined ? undefined : { products: this.lines.length, bodyBytes: this.bodyBytes, sha256 };
+    return JSON.stringify({ ...(send ? { send } : {}), lines: this.lines, keys: this.keys } satisfies HeadsLine);
   }
 
   /**
@@ -155,8 +164,17 @@ export class ChunkDraft {
 }
 
 interface HeadsLine {
+  /** Absent in heads files staged before it (a submission then measures the chunk itself). */
+  send?: SendFacts;
   lines: number[];
   keys: string[];
+}
+
+/** What a submission needs of a chunk before it reads its bodies: their count and bytes, and the chunk file's checksum. */
+interface SendFacts {
+  products: number;
+  bodyBytes: number;
+  sha256: string;
 }
 
 /**
@@ -186,7 +204,9 @@ export async function removeReportLeftovers(store: StagingStore, importId: strin
 
 /** Writes a chunk and its heads file; a chunk counts as staged only once both are written (its commit follows this). */
 export async function writeChunkDraft(store: StagingStore, importId: string, id: string, draft: ChunkDraft): Promise<void> {
-  await Promise.all([writeLines(store, headsKey(importId, id), [draft.headsLine()]), draft.write(store, chunkKey(importId, id))]);
+  // Sealed as write begins (before its first await): the heads line names the seal.
+  const chunk = draft.write(store, chunkKey(importId, id));
+  await Promise.all([writeLines(store, headsKey(importId, id), [draft.headsLine()]), chunk]);
 }
 
 /** A chunk line decoded with its record and body parsed too: garbage anywhere in the line throws. */
@@ -291,8 +311,9 @@ export function readHeadsOfChunk(store: StagingStore, importId: string, id: stri
   );
 }
 
-/** A chunk as read whole: what a target sends (ChunkToSend), and each product decoded only when asked for. */
-export interface ChunkFile extends ChunkToSend {
+/** A chunk as the report reads it whole: each product decoded only when asked for. */
+export interface ChunkFile {
+  products: number;
   item(index: number): StagedItem;
 }
 
@@ -310,54 +331,301 @@ function bodyStartOf(bytes: Buffer, start: number, end: number): number {
 }
 
 /**
- * A chunk read whole: its bodies joined as bytes copied from the file (an ASCII line's body is the `bodyLength` bytes
- * before its closing brace); its heads, and a product's record and body, decoded only when asked for. Lines that are
- * not ASCII, or of the format before `bodyLength`, are decoded at once. Damage throws as readChunk's does.
+ * A chunk read whole, each product decoded only when asked for (lines that are not ASCII, or of the format before
+ * `bodyLength`, at once). Damage throws as readChunk's does.
  */
 export async function readChunkFile(store: StagingStore, importId: string, id: string): Promise<ChunkFile> {
   let file: Buffer = Buffer.alloc(0);
-  // Three numbers a product: where its line starts and ends in `file`, and where its body starts (-1: decoded).
+  // Two numbers a product: where its line starts and ends in `file` (-1: decoded).
   const at: number[] = [];
   const decoded = new Map<number, StagedItem>();
   let allAscii = false;
-  const keep = (item: StagedItem, start = -1, end = -1): ItemHead => {
-    decoded.set(at.length / 3, item);
-    at.push(start, end, -1);
-    return headOf(item);
+  const keep = (item: StagedItem): void => {
+    decoded.set(at.length / 2, item);
+    at.push(-1, -1);
   };
-  // A head for each decoded line; undefined for a line left in the file's bytes.
-  const known = await readWholeFile<ItemHead | undefined>(
+  const known = await readWholeFile<void>(
     store,
     chunkKey(importId, id),
     (text) => keep(decodeItem(text)),
     (text) => keep(checkedDecodeItem(text)),
     (bytes, start, end) => {
-      const bodyStart = bodyStartOf(bytes, start, end);
-      if (bodyStart > 0 && (allAscii || isAscii(bytes.subarray(start, end)))) {
-        at.push(start, end, bodyStart);
-        return undefined;
-      }
-      return keep(decodeItem(bytes.toString('utf8', start, end)), start, end);
+      if (allAscii || isAscii(bytes.subarray(start, end))) at.push(start, end);
+      else keep(decodeItem(bytes.toString('utf8', start, end)));
     },
     (bytes) => {
       file = bytes;
       allAscii = isAscii(bytes);
     },
   );
-  const item = (i: number) => decoded.get(i) ?? decodeItem(file.toString('utf8', at[3 * i], at[3 * i + 1]));
-  let heads: ItemHead[] | undefined;
   return {
     products: known.length,
-    get heads() {
-      heads ??= known.map((head, i) => head ?? headOfLine(file, at[3 * i]!, at[3 * i + 1]!));
-      return heads;
-    },
-    item,
-    joinBodies(head, tail) {
-      const bodyOf = (i: number) => (at[3 * i + 2]! >= 0 ? file.subarray(at[3 * i + 2], at[3 * i + 1]! - 1) : item(i).body);
-      return joinedBytes(head, known.length, bodyOf, tail);
+    item: (i) => decoded.get(i) ?? decodeItem(file.toString('utf8', at[2 * i], at[2 * i + 1])),
+  };
+}
+
+// ---- a chunk streamed to a target ----------------------------------------------------------
+
+/** A chunk's request body is copied into pieces of this size as it is streamed to a target. */
+const SEND_PIECE_BYTES = 64 * 1024;
+const SEND_FACTS = /^\{"send":(\{"products":\d+,"bodyBytes":\d+,"sha256":"[0-9a-f]{64}"\}),/;
+
+/**
+ * A chunk as an asynchronous target sends it: its bodies streamed from its file in pieces, never the whole file or the
+ * whole body in memory (each was 10 MB or more, four chunks in flight). Its count, body bytes and checksum come from its
+ * heads file (a chunk staged before they were there is read once to measure them). Damage throws StagingDamaged here,
+ * or ends the body's stream before its last piece: a request is never whole unless the file is.
+ */
+export async function chunkToSend(store: StagingStore, importId: string, id: string): Promise<ChunkToSend> {
+  const key = chunkKey(importId, id);
+  const facts = (await readSendFacts(store, headsKey(importId, id))) ?? (await measureChunk(store, key));
+  let failed: Error | undefined;
+  return {
+    products: facts.products,
+    heads: () => readChunkHeads(store, importId, id),
+    body(head, tail) {
+      const bodyEnd = Buffer.byteLength(head) + facts.bodyBytes + Math.max(0, facts.products - 1);
+      return {
+        bytes: bodyEnd + Buffer.byteLength(tail),
+        // The chunk file's checksum names its bodies: no second hash of 10 MB.
+        sha256: createHash('sha256').update(`${head}\n${facts.sha256}\n${tail}`).digest('hex'),
+        get failed() {
+          return failed;
+        },
+        open() {
+          failed = undefined;
+          const pieces = streamBody(store, key, facts, head, bodyEnd, tail, (err) => {
+            failed = err;
+          });
+          return Readable.from(pieces, { objectMode: false });
+        },
+      };
     },
   };
+}
+
+/** A chunk's SendFacts from the start of its heads file, when the file is intact and has them. */
+async function readSendFacts(store: StagingStore, key: string): Promise<SendFacts | undefined> {
+  if (!store.readBytes) return undefined;
+  let bytes: Buffer;
+  try {
+    bytes = await store.readBytes(key);
+  } catch {
+    return undefined; // missing or unreadable: the chunk tells
+  }
+  const end = sealedDataEnd(bytes);
+  const facts = end === undefined ? undefined : SEND_FACTS.exec(bytes.toString('latin1', 0, Math.min(end, 200)))?.[1];
+  return facts === undefined ? undefined : (JSON.parse(facts) as SendFacts);
+}
+
+/** A chunk's SendFacts read from the chunk itself (staged before its heads file had them). */
+async function measureChunk(store: StagingStore, key: string): Promise<SendFacts> {
+  let products = 0;
+  let bodyBytes = 0;
+  try {
+    const scan = scanBodies(
+      store,
+      key,
+      (_bytes, start, end) => {
+        products++;
+        bodyBytes += end - start;
+      },
+      (body) => {
+        products++;
+        bodyBytes += Buffer.byteLength(body);
+      },
+    );
+    for (;;) {
+      const next = await scan.next();
+      if (next.done) return { products, bodyBytes, sha256: next.value };
+    }
+  } catch (err) {
+    throw err instanceof StagingFileDamage ? stagingDamaged(err) : err;
+  }
+}
+
+/**
+ * A chunk's request body, piece by piece. The last piece, with the tail, goes out only once the whole file has proved
+ * intact and the same as staged (its count, bytes and checksum): a damaged file ends the stream with StagingDamaged
+ * before the request is whole, so the target never takes it. `onFail` hears of any failure first.
+ */
+async function* streamBody(
+  store: StagingStore,
+  key: string,
+  facts: SendFacts,
+  head: string,
+  bodyEnd: number,
+  tail: string,
+  onFail: (err: Error) => void,
+): AsyncGenerator<Buffer> {
+  const out = new BodyPieces();
+  out.text(head);
+  let products = 0;
+  try {
+    const scan = scanBodies(
+      store,
+      key,
+      (bytes, start, end) => {
+        if (products++ > 0) out.comma();
+        out.bytes(bytes, start, end);
+      },
+      (body) => {
+        if (products++ > 0) out.comma();
+        out.text(body);
+      },
+    );
+    for (;;) {
+      const next = await scan.next();
+      if (out.written > bodyEnd) throw new StagingFileDamage(key, 'its bodies are longer than when it was staged');
+      if (next.done) {
+        if (next.value !== facts.sha256 || products !== facts.products || out.written !== bodyEnd)
+          throw new StagingFileDamage(key, 'not the file that was staged');
+        break;
+      }
+      yield* out.take();
+    }
+  } catch (err) {
+    const failure = err instanceof StagingFileDamage ? stagingDamaged(err) : (err as Error);
+    onFail(failure);
+    throw failure;
+  }
+  out.text(tail);
+  yield* out.take(true);
+}
+
+/** Bytes gathered into pieces of SEND_PIECE_BYTES: a stream of a few large writes, not one per product. */
+class BodyPieces {
+  written = 0;
+  private piece = Buffer.allocUnsafe(SEND_PIECE_BYTES);
+  private at = 0;
+  private full: Buffer[] = [];
+
+  bytes(from: Buffer, start: number, end: number): void {
+    while (start < end) {
+      const n = Math.min(end - start, this.piece.length - this.at);
+      from.copy(this.piece, this.at, start, start + n);
+      this.at += n;
+      this.written += n;
+      start += n;
+      if (this.at === this.piece.length) this.next();
+    }
+  }
+
+  text(text: string): void {
+    const bytes = Buffer.from(text);
+    this.bytes(bytes, 0, bytes.length);
+  }
+
+  comma(): void {
+    this.piece[this.at++] = 0x2c;
+    this.written++;
+    if (this.at === this.piece.length) this.next();
+  }
+
+  /** The pieces filled so far; with `all`, the one being filled too. */
+  take(all = false): Buffer[] {
+    if (all && this.at > 0) {
+      this.full.push(this.piece.subarray(0, this.at));
+      this.at = 0;
+    }
+    const full = this.full;
+    this.full = [];
+    return full;
+  }
+
+  private next(): void {
+    this.full.push(this.piece);
+    this.piece = Buffer.allocUnsafe(SEND_PIECE_BYTES);
+    this.at = 0;
+  }
+}
+
+/**
+ * Reads a chunk file in pieces and checks it against its seal as it goes (as SealCheck does: blank lines are no lines),
+ * giving each product's body to `take`, an ASCII line's as a range of the piece it is in (not copied), or to `takeText`,
+ * any other line's decoded (its `bodyLength` counts characters). Yields after each piece, so that a caller can pass on
+ * what it made of it. Damage throws StagingFileDamage, at the latest once the file has ended; the scan returns the
+ * checksum of the file's data.
+ */
+async function* scanBodies(
+  store: StagingStore,
+  key: string,
+  take: (bytes: Buffer, start: number, end: number) => void,
+  takeText: (body: string) => void,
+): AsyncGenerator<void, string> {
+  const hash = createHash('sha256');
+  let lines = 0;
+  let seen = 0;
+  let seal: Seal | undefined;
+  /** A line (`end`: its newline); whether it is data, to be hashed. */
+  const line = (bytes: Buffer, start: number, end: number, ascii: boolean): boolean => {
+    if (end === start) return false;
+    seen++;
+    if (seal) throw new StagingFileDamage(key, `line ${seen} follows the seal`);
+    if (bytesAt(bytes, start, SEAL_PREFIX_BYTES)) {
+      seal = parseSeal(key, bytes.toString('utf8', start, end));
+      return false;
+    }
+    lines++;
+    const bodyStart = bodyStartOf(bytes, start, end);
+    if (bodyStart > 0 && (ascii || isAscii(bytes.subarray(start, end)))) {
+      take(bytes, bodyStart, end - 1);
+      return true;
+    }
+    let body: string;
+    try {
+      body = decodeItem(bytes.toString('utf8', start, end)).body;
+    } catch {
+      throw new StagingFileDamage(key, `garbage: line ${lines} is not JSON`);
+    }
+    takeText(body);
+    return true;
+  };
+  /** The start of a line cut by the end of the piece before. */
+  let carry: Buffer | undefined;
+  try {
+    for await (const piece of store.readStream(key) as AsyncIterable<Buffer>) {
+      let from = 0;
+      if (carry) {
+        const newline = piece.indexOf(NEWLINE);
+        if (newline < 0) {
+          carry = Buffer.concat([carry, piece]);
+          continue;
+        }
+        const whole = Buffer.concat([carry, piece.subarray(0, newline + 1)]);
+        carry = undefined;
+        if (line(whole, 0, whole.length - 1, isAscii(whole))) hash.update(whole);
+        from = newline + 1;
+      }
+      const ascii = isAscii(piece);
+      // Data lines are hashed a run at a time, not one by one.
+      let runFrom = from;
+      for (let start = from; ; ) {
+        const end = piece.indexOf(NEWLINE, start);
+        if (end < 0) {
+          hash.update(piece.subarray(runFrom, start));
+          if (start < piece.length) carry = Buffer.from(piece.subarray(start));
+          break;
+        }
+        if (!line(piece, start, end, ascii)) {
+          hash.update(piece.subarray(runFrom, start));
+          runFrom = end + 1;
+        }
+        start = end + 1;
+      }
+      yield;
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new StagingFileDamage(key, 'missing');
+    throw err;
+  }
+  // A last line without its newline is a line all the same.
+  if (carry && line(Buffer.concat([carry, Buffer.of(NEWLINE)]), 0, carry.length, isAscii(carry))) hash.update(carry).update('\n');
+  if (!seal) throw new StagingFileDamage(key, `no seal: truncated or not written by bulkport, ${lines} line(s) left`);
+  if (lines !== seal.lines) throw new StagingFileDamage(key, `truncated: ${lines} of ${seal.lines} lines`);
+  const sha256 = hash.digest('hex');
+  if (sha256 !== seal.sha256) throw new StagingFileDamage(key, 'checksum mismatch');
+  return sha256;
 }
 
 /** One line per product of a chunk attempt. */
@@ -699,6 +967,8 @@ export class SealedFile {
   /** Bytes in the pieces before the one being filled. */
   private before = 0;
   lines = 0;
+  /** Its seal, once finished. */
+  sealed: Seal | undefined;
 
   /** The file's size so far: where the next line starts. */
   get size(): number {
@@ -708,13 +978,18 @@ export class SealedFile {
   /** `out` takes each piece as it is filled, the seal last, instead of the file keeping them for finish. */
   constructor(private readonly out?: (bytes: Buffer) => void) {}
 
-  /** A line (its newline is added). Its own copy of `addAll`'s write: a shared method cost 15 % of staging's CPU. */
-  add(line: string): void {
+  /**
+   * A line (its newline is added); returns its bytes. Its own copy of `addAll`'s write: a shared method cost 15 % of
+   * staging's CPU.
+   */
+  add(line: string): number {
     const most = line.length * 3 + 1;
     if (this.at + most > this.piece.length) this.next(most);
-    this.at += this.piece.write(line, this.at);
+    const bytes = this.piece.write(line, this.at);
+    this.at += bytes;
     this.piece[this.at++] = NEWLINE;
     this.lines++;
+    return bytes;
   }
 
   /** Lines, gathered into blocks: one write per block costs far less than one per short line (a row, an outcome). */
@@ -739,6 +1014,7 @@ export class SealedFile {
   finish(): Buffer[] {
     this.next(0);
     const seal: Seal = { lines: this.lines, sha256: this.hash.digest('hex') };
+    this.sealed = seal;
     const sealLine = Buffer.from(`${SEAL_PREFIX}${JSON.stringify(seal)}}\n`);
     if (!this.out) return [...this.pieces, sealLine];
     this.out(sealLine);

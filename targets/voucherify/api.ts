@@ -3,7 +3,6 @@
  * Connection settings come from the worker's environment only.
  */
 import { z } from 'zod';
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import got, { type Got } from 'got';
@@ -271,13 +270,13 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
     account: `${settings.VOUCHERIFY_API_URL.replace(/\/+$/, '')}|${settings.VOUCHERIFY_APP_ID}`,
     async submit(chunk, ctx) {
       const { signal, heartbeat } = ctx;
-      const body = chunk.joinBodies('[', ']');
-      const bodySha256 = createHash('sha256').update(body).digest('hex');
+      const body = chunk.body('[', ']');
+      const bodySha256 = body.sha256;
       const earlier = earlierSend(ctx.lastHeartbeat, bodySha256);
       let resends = earlier?.resends ?? 0;
       if (earlier) {
         // Only here are the chunk's keys decoded: to find its products in the earlier attempt's action.
-        const found = await findEarlierAction(chunk.heads, earlier, ctx).catch((err: unknown) => {
+        const found = await findEarlierAction(await chunk.heads(), earlier, ctx).catch((err: unknown) => {
           throw toFailure(err, label, where, voucherifyQuotaHeaders);
         });
         if (found.actionId) {
@@ -300,8 +299,9 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
           () => sent,
           authorized((headers) =>
             http.post('v1/products/bulk/async', {
-              headers: { ...headers, 'content-type': 'application/json' },
-              body,
+              headers: { ...headers, 'content-type': 'application/json', 'content-length': String(body.bytes) },
+              // Streamed from the staged file, opened again for each request (a token refresh sends it twice).
+              body: body.open(),
               signal,
               responseType: 'json',
             }),
@@ -312,9 +312,10 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
         const quota = seen && { ...seen, sentAtMs: sent.sentAt };
         return { accepted: true, actionId: ActionAccepted.parse(answer.body).async_action_id, resends, ...(quota ? { quota } : {}) };
       } catch (err) {
-        // An HTTP answer (429, 5xx, 4xx), or a request that never left (connection refused), created no action:
-        // the next attempt need not look for one.
-        if (!isUnknownOutcome(err)) heartbeat?.({ ...sent, answered: true });
+        // An HTTP answer (429, 5xx, 4xx), a request that never left (connection refused), or one whose body could not be
+        // read whole from staging, created no action: the next attempt need not look for one.
+        if (body.failed || !isUnknownOutcome(err)) heartbeat?.({ ...sent, answered: true });
+        if (body.failed) throw body.failed;
         if (isHttpStatus(err, 413)) return { accepted: false, reason: 'too-large', resends };
         throw toFailure(err, label, where, voucherifyQuotaHeaders);
       }
