@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startImport } from '../client';
@@ -58,4 +58,13 @@ test('the built worker imports a catalog without a TypeScript loader, with its o
     worker.stderr(),
     new RegExp(`workflows from ${path.join(dist, 'workflow-bundle.js').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
   );
+  // Its source map maps to our files, without their sources (the SDK sends them only with showStackTraceSources).
+  const bundle = await readFile(path.join(dist, 'workflow-bundle.js'), 'utf8');
+  const map = JSON.parse(Buffer.from(bundle.slice(bundle.lastIndexOf('base64,') + 7), 'base64').toString()) as {
+    sources: string[];
+    mappings: string;
+    sourcesContent?: unknown[];
+  };
+  assert.ok(map.sources.some((source) => source.endsWith('workflows/import.ts')) && map.mappings.length > 1000);
+  assert.ok(!('sourcesContent' in map), 'the map holds no sources');
 });
