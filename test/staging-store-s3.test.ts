@@ -5,7 +5,10 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { LocalFolderStore, type StagingStore, storeFromEnv } from '../activities/staging/store';
 import { S3Store, parseS3Url } from '../activities/staging/s3-store';
@@ -177,5 +180,21 @@ describe('S3Store in a bucket', () => {
     assert.equal(s3.locate('imports/i/owner.json'), 's3://my-bucket/some/prefix/imports/i/owner.json');
     assert.deepEqual(parseS3Url('s3://b'), { bucket: 'b', prefix: '' });
     assert.throws(() => storeFromEnv({ BULKPORT_STAGING_URL: 'gs://b/p' }), /only s3:\/\/bucket\/prefix/);
+  });
+
+  test('a worker that stages in a folder never loads the AWS SDK (about 24 MB of memory); an S3 store loads it', () => {
+    // In a process of its own: this one loaded the SDK for MinIO.
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+    const script = `
+      import { createRequire } from 'node:module';
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('@aws-sdk/client-s3'));
+      const { storeFromEnv } = await import(${JSON.stringify(path.join(root, 'activities/staging/store.ts'))});
+      await import(${JSON.stringify(path.join(root, 'workers/worker.ts'))});
+      storeFromEnv({ BULKPORT_STAGING_DIR: '/tmp/x' });
+      const folder = loaded();
+      storeFromEnv({ BULKPORT_STAGING_URL: 's3://b/p', AWS_REGION: 'us-east-1' });
+      console.log(JSON.stringify({ folder, s3: loaded() }));`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { folder: false, s3: true });
   });
 });

@@ -2,8 +2,7 @@ import { createReadStream } from 'node:fs';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import got, { HTTPError, RequestError } from 'got';
-import { S3ServiceException } from '@aws-sdk/client-s3';
-import { S3Store } from '../staging/s3-store';
+import { isS3ServiceException, S3Store } from '../staging/s3-store';
 import { SourceError, type ReadSourceOptions } from './types';
 
 export const isHttpUrl = (location: string): boolean => /^https?:\/\//i.test(location);
@@ -88,7 +87,7 @@ export function describeSourceError(err: unknown, location: string): unknown {
     );
   }
   if (err instanceof RequestError) return describeRequestError(err, where);
-  if (err instanceof S3ServiceException) {
+  if (isS3ServiceException(err)) {
     const status = err.$metadata.httpStatusCode ?? 0;
     return new SourceError(
       `reading the source ${where} failed: ${err.name} (HTTP ${status}); check the bucket and key, and the AWS_* variables of the worker`,

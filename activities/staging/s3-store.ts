@@ -7,22 +7,23 @@ import path from 'node:path';
 import { PassThrough, pipeline, Readable } from 'node:stream';
 import readline from 'node:readline';
 import { once } from 'node:events';
-import {
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  type GetObjectCommandOutput,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { createRequire } from 'node:module';
+import type { GetObjectCommandOutput, S3Client, S3ClientConfig, S3ServiceException } from '@aws-sdk/client-s3';
 import { stagingKindOf, STAGING_KIND_TAG } from './files';
 import { type StagingStore, type StoreWriter, splitListPrefix } from './store';
+
+/**
+ * The AWS SDK, loaded when the first S3 store is made: a worker that stages in a folder never loads it (about 24 MB of
+ * its memory). Its packages are CommonJS, which an `import` loads as well, so this is the very module an import gives.
+ */
+const load = createRequire(import.meta.url);
+let clientS3: typeof import('@aws-sdk/client-s3') | undefined;
+const sdk = () => (clientS3 ??= load('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3'));
+
+/** Whether `err` is an S3 service error; none can be before the SDK is loaded, so this never loads it. */
+export function isS3ServiceException(err: unknown): err is S3ServiceException {
+  return clientS3 !== undefined && err instanceof clientS3.S3ServiceException;
+}
 
 export interface S3Location {
   bucket: string;
@@ -51,7 +52,7 @@ export function s3ClientConfig(env: NodeJS.ProcessEnv = process.env): S3ClientCo
 
 /** The SDK's "no such key" in the local store's words, so that readers report a missing staging file as they do for a folder. */
 function notFound(err: unknown): boolean {
-  return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404);
+  return isS3ServiceException(err) && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata.httpStatusCode === 404);
 }
 function asEnoent(err: unknown, key: string): unknown {
   if (!notFound(err) || (err as S3ServiceException).name === 'NoSuchBucket') return err;
@@ -90,17 +91,19 @@ export class S3Store implements StagingStore {
     readonly location: S3Location,
     client?: S3Client,
   ) {
+    // Loaded with any store, whoever made its client: isS3ServiceException knows the SDK's errors from then on.
+    const { S3Client } = sdk();
     this.client = client ?? new S3Client(s3ClientConfig());
   }
 
   static fromUrl(url: string, env: NodeJS.ProcessEnv = process.env): S3Store {
-    return new S3Store(parseS3Url(url), new S3Client(s3ClientConfig(env)));
+    return new S3Store(parseS3Url(url), new (sdk().S3Client)(s3ClientConfig(env)));
   }
 
   /** An object's URL as `locate` gives it (`s3://bucket/key`) → a store at the bucket's root and the object's key. */
   static forObject(url: string, env: NodeJS.ProcessEnv = process.env): { store: S3Store; key: string } {
     const { bucket, prefix } = parseS3Url(url);
-    return { store: new S3Store({ bucket, prefix: '' }, new S3Client(s3ClientConfig(env))), key: prefix };
+    return { store: new S3Store({ bucket, prefix: '' }, new (sdk().S3Client)(s3ClientConfig(env))), key: prefix };
   }
 
   get bucket(): string {
@@ -133,6 +136,7 @@ export class S3Store implements StagingStore {
   async createWriter(key: string): Promise<StoreWriter> {
     const body = new PassThrough();
     // A multipart upload becomes visible only when completed, and a small one is a single PUT: whole or not at all.
+    const { Upload } = load('@aws-sdk/lib-storage') as typeof import('@aws-sdk/lib-storage');
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.bucket, Key: this.objectKey(key), Body: body, Tagging: this.tagging(key) },
@@ -171,12 +175,14 @@ export class S3Store implements StagingStore {
       typeof text === 'string'
         ? { Body: text }
         : { Body: Readable.from(text), ContentLength: text.reduce((n, piece) => n + piece.length, 0) };
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...body, Tagging: this.tagging(key) }));
+    await this.client.send(
+      new (sdk().PutObjectCommand)({ Bucket: this.bucket, Key: this.objectKey(key), ...body, Tagging: this.tagging(key) }),
+    );
   }
 
   private async body(key: string): Promise<GetObjectCommandOutput> {
     try {
-      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      return await this.client.send(new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: this.objectKey(key) }));
     } catch (err) {
       throw asEnoent(err, key);
     }
@@ -228,7 +234,7 @@ export class S3Store implements StagingStore {
     let token: string | undefined;
     do {
       const page = await this.client.send(
-        new ListObjectsV2Command({
+        new (sdk().ListObjectsV2Command)({
           Bucket: this.bucket,
           Prefix: prefix,
           ...(delimiter ? { Delimiter: delimiter } : {}),
@@ -257,7 +263,7 @@ export class S3Store implements StagingStore {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      await this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: this.objectKey(key) }));
       return true;
     } catch (err) {
       if (asEnoent(err, key) !== err) return false;
@@ -271,7 +277,7 @@ export class S3Store implements StagingStore {
     const flush = async () => {
       if (!batch.length) return;
       const answer = await this.client.send(
-        new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+        new (sdk().DeleteObjectsCommand)({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
       );
       batch = [];
       const failed = answer.Errors ?? [];
@@ -296,7 +302,7 @@ export class S3Store implements StagingStore {
   async usage(prefix: string): Promise<{ bytes: number; modifiedMs: number } | undefined> {
     let total: { bytes: number; modifiedMs: number } | undefined;
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(prefix) }));
+      const head = await this.client.send(new (sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: this.objectKey(prefix) }));
       total = { bytes: head.ContentLength ?? 0, modifiedMs: head.LastModified?.getTime() ?? 0 };
     } catch (err) {
       if (asEnoent(err, prefix) === err) throw err;
@@ -312,9 +318,9 @@ export class S3Store implements StagingStore {
   /** Throws when the bucket cannot be used (missing, no credentials, refused, unreachable): a worker checks at its start. */
   async check(): Promise<void> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.client.send(new (sdk().HeadBucketCommand)({ Bucket: this.bucket }));
     } catch (err) {
-      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) {
+      if (isS3ServiceException(err) && err.$metadata.httpStatusCode === 404) {
         throw new Error(describeS3Failure(Object.assign(new Error(err.message), { name: 'NoSuchBucket' }), this));
       }
       throw new Error(describeS3Failure(err, this) ?? `The staging bucket ${this.bucket} cannot be used: ${(err as Error).message}`);
@@ -323,7 +329,8 @@ export class S3Store implements StagingStore {
 
   /** A link anyone can download the object with until it expires (at most 7 days with SigV4). */
   presign(key: string, expiresInSeconds: number): Promise<string> {
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }), {
+    const { getSignedUrl } = load('@aws-sdk/s3-request-presigner') as typeof import('@aws-sdk/s3-request-presigner');
+    return getSignedUrl(this.client, new (sdk().GetObjectCommand)({ Bucket: this.bucket, Key: this.objectKey(key) }), {
       expiresIn: expiresInSeconds,
     });
   }
