@@ -108,30 +108,33 @@ describe('KeySet with colliding hashes', () => {
   });
 });
 
-test('KeySet: 300,000 keys in under 14 bytes each, every one found at its line, no other', async () => {
-  const n = 300_000;
-  const perChunk = 1000;
-  const keyOf = (i: number) => `sku-${i}`;
-  let committed = 0;
-  const source = {
-    committed: () => committed,
-    readChunk: async (c: number) =>
-      Array.from({ length: perChunk }, (_, j) => ({ line: 2 * (c * perChunk + j) + 1, key: keyOf(c * perChunk + j) })),
-  };
-  const keys = new KeySet(source);
-  for (let i = 0; i < n; i++) {
-    assert.equal(keys.mayHave(keyOf(i)), false);
-    keys.add(keyOf(i), 2 * i + 1, Math.floor(i / perChunk));
-  }
-  assert.ok(keys.tableBytes / n < 14, `${keys.tableBytes / n} bytes a key`);
-  committed = n / perChunk; // all read back from the chunks
-  // Every key, those placed as the table grew included (the set reuses a key's hash between mayHave and add).
-  for (let i = 0; i < n; i++) if (!keys.mayHave(keyOf(i))) assert.fail(`key ${i} is not found`);
-  for (let i = 0; i < n; i += 997) assert.equal(await keys.firstLine(keyOf(i)), 2 * i + 1);
-  let matches = 0;
-  for (let i = n; i < 2 * n; i++) if (keys.mayHave(keyOf(i))) matches++;
-  assert.equal(matches, 0, 'no unseen key matches a 48-bit hash');
-});
+// Tagged slots throughout, and a set that stops tagging at 100,000 entries (past 16.7M keys in real use) and grows on.
+for (const taggedUpTo of [undefined, 100_000]) {
+  test(`KeySet: 300,000 keys in under 14 bytes each, every one found at its line, no other${taggedUpTo ? ' (tags dropped at 100,000)' : ''}`, async () => {
+    const n = 300_000;
+    const perChunk = 1000;
+    const keyOf = (i: number) => `sku-${i}`;
+    let committed = 0;
+    const source = {
+      committed: () => committed,
+      readChunk: async (c: number) =>
+        Array.from({ length: perChunk }, (_, j) => ({ line: 2 * (c * perChunk + j) + 1, key: keyOf(c * perChunk + j) })),
+    };
+    const keys = new KeySet(source, undefined, taggedUpTo);
+    for (let i = 0; i < n; i++) {
+      assert.equal(keys.mayHave(keyOf(i)), false);
+      keys.add(keyOf(i), 2 * i + 1, Math.floor(i / perChunk));
+    }
+    assert.ok(keys.tableBytes / n < 14, `${keys.tableBytes / n} bytes a key`);
+    committed = n / perChunk; // all read back from the chunks
+    // Every key, those placed as the table grew included (the set reuses a key's hash between mayHave and add).
+    for (let i = 0; i < n; i++) if (!keys.mayHave(keyOf(i))) assert.fail(`key ${i} is not found`);
+    for (let i = 0; i < n; i += 997) assert.equal(await keys.firstLine(keyOf(i)), 2 * i + 1);
+    let matches = 0;
+    for (let i = n; i < 2 * n; i++) if (keys.mayHave(keyOf(i))) matches++;
+    assert.equal(matches, 0, 'no unseen key matches a 48-bit hash');
+  });
+}
 
 test('the stage activity rejects duplicates as before: first occurrence written, being built, or too large', async () => {
   const dir = await tempDir('keyset-stage');

@@ -50,6 +50,13 @@ export interface KeySource {
 const BLOCK_BITS = 16;
 const BLOCK = 1 << BLOCK_BITS;
 const MAX_LOAD = 0.75;
+/**
+ * While entries fit in 24 bits (16.7M keys), a slot's top 8 bits hold 8 bits of its entry's hash (of those kept in
+ * `highs`, so that growing can place entries again without their keys): a probe compares them before it reads the
+ * entry's hash, which is a cache miss of its own, so a key not in the set costs one miss instead of several.
+ */
+const TAG_SHIFT = 24;
+const ENTRY_MASK = (1 << TAG_SHIFT) - 1;
 /** Chunks whose keys stay cached after being read to confirm a match. */
 const CACHED_CHUNKS = 4;
 
@@ -62,8 +69,9 @@ export class KeySet {
   /** The hash of entry i: its low 32 bits at lows[i >> BLOCK_BITS][i & (BLOCK - 1)], 16 more in highs at the same place. */
   private readonly lows: Uint32Array[] = [];
   private readonly highs: Uint16Array[] = [];
-  /** Open addressing, linear probing: entry index + 1 in each slot, 0 for an empty one. */
+  /** Open addressing, linear probing: entry index + 1 in each slot (below its tag, while tagged), 0 for an empty one. */
   private slots = new Uint32Array(1 << 16);
+  private tagged = true;
   private count = 0;
   /** The first entry of each chunk. */
   private readonly chunkStart: number[] = [];
@@ -79,6 +87,8 @@ export class KeySet {
   constructor(
     private readonly source: KeySource,
     private readonly hash: KeyHash = cyrb64,
+    /** Entries stay tagged up to this many (tests lower it to see the set go on without tags). */
+    private readonly taggedUpTo = ENTRY_MASK,
   ) {}
 
   private hashKey(key: string): void {
@@ -102,7 +112,7 @@ export class KeySet {
     const candidates: number[] = [];
     this.hashKey(key);
     for (let slot = this.nextMatch(this.homeSlot()); slot >= 0; slot = this.nextMatch(this.nextSlot(slot))) {
-      candidates.push(this.slots[slot]! - 1);
+      candidates.push(this.entryIn(slot));
     }
     for (const entry of candidates) {
       const chunk = this.chunkOf(entry);
@@ -124,6 +134,7 @@ export class KeySet {
     }
     if (this.count >= 0xfffffffe) throw new Error('more than 4,294,967,294 keys in one import');
     if (this.count + 1 > this.slots.length * MAX_LOAD) this.grow();
+    else if (this.tagged && this.count + 1 > this.taggedUpTo) this.placeAll(this.slots.length, false);
     const entry = this.count++;
     if (entry >> BLOCK_BITS === this.lows.length) {
       this.lows.push(new Uint32Array(BLOCK));
@@ -157,12 +168,19 @@ export class KeySet {
     return (slot + 1) & (this.slots.length - 1);
   }
 
+  /** The entry a full slot holds. */
+  private entryIn(slot: number): number {
+    return (this.tagged ? this.slots[slot]! & ENTRY_MASK : this.slots[slot]!) - 1;
+  }
+
   /** The first slot from `slot` on, before an empty one, whose entry has the hash in `h`; -1 if none. */
   private nextMatch(slot: number): number {
     const high = this.h[0]! & 0xffff;
     const low = this.h[1];
-    for (; this.slots[slot] !== 0; slot = this.nextSlot(slot)) {
-      const entry = this.slots[slot]! - 1;
+    const tag = this.tagged ? high & 0xff : -1;
+    for (let held = this.slots[slot]!; held !== 0; slot = this.nextSlot(slot), held = this.slots[slot]!) {
+      if (tag >= 0 && held >>> TAG_SHIFT !== tag) continue;
+      const entry = this.entryIn(slot);
       const at = entry & (BLOCK - 1);
       if (this.lows[entry >> BLOCK_BITS]![at] === low && this.highs[entry >> BLOCK_BITS]![at] === high) return slot;
     }
@@ -173,16 +191,23 @@ export class KeySet {
   private place(entry: number): void {
     let slot = this.homeSlot();
     while (this.slots[slot] !== 0) slot = this.nextSlot(slot);
-    this.slots[slot] = entry + 1;
+    this.slots[slot] = this.tagged ? (((this.h[0]! & 0xff) << TAG_SHIFT) | (entry + 1)) >>> 0 : entry + 1;
   }
 
-  /** Doubles the table and places every entry again (the hashes are all kept, so the old table is not read). */
+  /** Doubles the table. */
   private grow(): void {
-    this.slots = new Uint32Array(this.slots.length * 2);
+    this.placeAll(this.slots.length * 2, this.tagged && this.count + 1 <= this.taggedUpTo);
+  }
+
+  /** Places every entry again in a new table, tagged or not (the hashes are all kept, so the old table is not read). */
+  private placeAll(size: number, tagged: boolean): void {
+    this.slots = new Uint32Array(size);
+    this.tagged = tagged;
     this.hashed = undefined; // `h` is reused below
     for (let entry = 0; entry < this.count; entry++) {
-      // Only the low half places an entry.
+      // The low half places an entry, the high half's low byte tags it.
       this.h[1] = this.lows[entry >> BLOCK_BITS]![entry & (BLOCK - 1)]!;
+      this.h[0] = this.highs[entry >> BLOCK_BITS]![entry & (BLOCK - 1)]!;
       this.place(entry);
     }
   }
