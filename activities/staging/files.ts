@@ -423,18 +423,10 @@ async function measureChunk(store: StagingStore, key: string): Promise<SendFacts
   let products = 0;
   let bodyBytes = 0;
   try {
-    const scan = scanBodies(
-      store,
-      key,
-      (_bytes, start, end) => {
-        products++;
-        bodyBytes += end - start;
-      },
-      (body) => {
-        products++;
-        bodyBytes += Buffer.byteLength(body);
-      },
-    );
+    const scan = scanBodies(store, key, (_bytes, start, end) => {
+      products++;
+      bodyBytes += end - start;
+    });
     for (;;) {
       const next = await scan.next();
       if (next.done) return { products, bodyBytes, sha256: next.value };
@@ -462,18 +454,10 @@ async function* streamBody(
   out.text(head);
   let products = 0;
   try {
-    const scan = scanBodies(
-      store,
-      key,
-      (bytes, start, end) => {
-        if (products++ > 0) out.comma();
-        out.bytes(bytes, start, end);
-      },
-      (body) => {
-        if (products++ > 0) out.comma();
-        out.text(body);
-      },
-    );
+    const scan = scanBodies(store, key, (bytes, start, end) => {
+      if (products++ > 0) out.comma();
+      out.bytes(bytes, start, end);
+    });
     for (;;) {
       const next = await scan.next();
       if (out.written > bodyEnd) throw new StagingFileDamage(key, 'its bodies are longer than when it was staged');
@@ -542,16 +526,15 @@ class BodyPieces {
 
 /**
  * Reads a chunk file in pieces and checks it against its seal as it goes (as SealCheck does: blank lines are no lines),
- * giving each product's body to `take`, an ASCII line's as a range of the piece it is in (not copied), or to `takeText`,
- * any other line's decoded (its `bodyLength` counts characters). Yields after each piece, so that a caller can pass on
- * what it made of it. Damage throws StagingFileDamage, at the latest once the file has ended; the scan returns the
+ * giving each product's body to `take` as a range of bytes: an ASCII line's in the piece it is in (not copied), any
+ * other line's decoded first (its `bodyLength` counts characters) and encoded again. Yields after each piece, so that a
+ * caller can pass on what it made of it. Damage throws StagingFileDamage, at the latest once the file has ended; the scan returns the
  * checksum of the file's data.
  */
 async function* scanBodies(
   store: StagingStore,
   key: string,
   take: (bytes: Buffer, start: number, end: number) => void,
-  takeText: (body: string) => void,
 ): AsyncGenerator<void, string> {
   const hash = createHash('sha256');
   let lines = 0;
@@ -572,13 +555,13 @@ async function* scanBodies(
       take(bytes, bodyStart, end - 1);
       return true;
     }
-    let body: string;
+    let body: Buffer;
     try {
-      body = decodeItem(bytes.toString('utf8', start, end)).body;
+      body = Buffer.from(decodeItem(bytes.toString('utf8', start, end)).body);
     } catch {
       throw new StagingFileDamage(key, `garbage: line ${lines} is not JSON`);
     }
-    takeText(body);
+    take(body, 0, body.length);
     return true;
   };
   /** The start of a line cut by the end of the piece before. */
