@@ -528,8 +528,8 @@ class BodyPieces {
  * Reads a chunk file in pieces and checks it against its seal as it goes (as SealCheck does: blank lines are no lines),
  * giving each product's body to `take` as a range of bytes: an ASCII line's in the piece it is in (not copied), any
  * other line's decoded first (its `bodyLength` counts characters) and encoded again. Yields after each piece, so that a
- * caller can pass on what it made of it. Damage throws StagingFileDamage, at the latest once the file has ended; the scan returns the
- * checksum of the file's data.
+ * caller can pass on what it made of it. Damage throws StagingFileDamage, at the latest once the file has ended; the
+ * scan returns the checksum of the file's data.
  */
 async function* scanBodies(
   store: StagingStore,
