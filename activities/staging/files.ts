@@ -536,20 +536,11 @@ async function* scanBodies(
   key: string,
   take: (bytes: Buffer, start: number, end: number) => void,
 ): AsyncGenerator<void, string> {
-  const hash = createHash('sha256');
-  let lines = 0;
-  let seen = 0;
-  let seal: Seal | undefined;
+  const check = new SealCheck(key);
+  const { hash } = check;
   /** A line (`end`: its newline); whether it is data, to be hashed. */
   const line = (bytes: Buffer, start: number, end: number, ascii: boolean): boolean => {
-    if (end === start) return false;
-    seen++;
-    if (seal) throw new StagingFileDamage(key, `line ${seen} follows the seal`);
-    if (bytesAt(bytes, start, SEAL_PREFIX_BYTES)) {
-      seal = parseSeal(key, bytes.toString('utf8', start, end));
-      return false;
-    }
-    lines++;
+    if (end === start || !check.counted(bytesAt(bytes, start, SEAL_PREFIX_BYTES), () => bytes.toString('utf8', start, end))) return false;
     const bodyStart = bodyStartOf(bytes, start, end);
     if (bodyStart > 0 && (ascii || isAscii(bytes.subarray(start, end)))) {
       take(bytes, bodyStart, end - 1);
@@ -559,7 +550,7 @@ async function* scanBodies(
     try {
       body = Buffer.from(decodeItem(bytes.toString('utf8', start, end)).body);
     } catch {
-      throw new StagingFileDamage(key, `garbage: line ${lines} is not JSON`);
+      throw new StagingFileDamage(key, `garbage: line ${check.lines} is not JSON`);
     }
     take(body, 0, body.length);
     return true;
@@ -604,11 +595,7 @@ async function* scanBodies(
   }
   // A last line without its newline is a line all the same.
   if (carry && line(Buffer.concat([carry, Buffer.of(NEWLINE)]), 0, carry.length, isAscii(carry))) hash.update(carry).update('\n');
-  if (!seal) throw new StagingFileDamage(key, `no seal: truncated or not written by bulkport, ${lines} line(s) left`);
-  if (lines !== seal.lines) throw new StagingFileDamage(key, `truncated: ${lines} of ${seal.lines} lines`);
-  const sha256 = hash.digest('hex');
-  if (sha256 !== seal.sha256) throw new StagingFileDamage(key, 'checksum mismatch');
-  return sha256;
+  return check.end();
 }
 
 /** One line per product of a chunk attempt. */
@@ -820,29 +807,41 @@ export async function* readSealedLines(store: StagingStore, key: string): AsyncI
 
 /** Checks a sealed file's lines as they come: `line` says whether one is data (not the seal), `end` checks the seal. */
 class SealCheck {
-  private readonly sealer = new Sealer();
+  /** The data lines' hash, each with its newline: `line` adds to it; a caller of `counted` adds them itself. */
+  readonly hash = createHash('sha256');
   private seal: Seal | undefined;
   private n = 0;
+  /** Data lines so far. */
+  lines = 0;
 
   constructor(private readonly key: string) {}
 
   line(text: string): boolean {
-    this.n++;
-    if (this.seal) throw new StagingFileDamage(this.key, `line ${this.n} follows the seal`);
-    if (text.startsWith(SEAL_PREFIX)) {
-      this.seal = parseSeal(this.key, text);
-      return false;
-    }
-    this.sealer.add(text);
+    if (!this.counted(text.startsWith(SEAL_PREFIX), () => text)) return false;
+    this.hash.update(text).update('\n');
     return true;
   }
 
-  end(): void {
-    const actual = this.sealer.seal();
-    const { key, seal } = this;
-    if (!seal) throw new StagingFileDamage(key, `no seal: truncated or not written by bulkport, ${actual.lines} line(s) left`);
-    if (actual.lines !== seal.lines) throw new StagingFileDamage(key, `truncated: ${actual.lines} of ${seal.lines} lines`);
-    if (actual.sha256 !== seal.sha256) throw new StagingFileDamage(key, 'checksum mismatch');
+  /** Counts a (non-empty) line, and keeps the seal when it is one (`text` gives it); whether it is data. */
+  counted(isSeal: boolean, text: () => string): boolean {
+    this.n++;
+    if (this.seal) throw new StagingFileDamage(this.key, `line ${this.n} follows the seal`);
+    if (isSeal) {
+      this.seal = parseSeal(this.key, text());
+      return false;
+    }
+    this.lines++;
+    return true;
+  }
+
+  /** Checks the data against the seal; returns the data's checksum. */
+  end(): string {
+    const sha256 = this.hash.digest('hex');
+    const { key, seal, lines } = this;
+    if (!seal) throw new StagingFileDamage(key, `no seal: truncated or not written by bulkport, ${lines} line(s) left`);
+    if (lines !== seal.lines) throw new StagingFileDamage(key, `truncated: ${lines} of ${seal.lines} lines`);
+    if (sha256 !== seal.sha256) throw new StagingFileDamage(key, 'checksum mismatch');
+    return sha256;
   }
 }
 
