@@ -27,7 +27,7 @@ import { startDevServer } from '../scripts/dev-server';
 import { bundleWorkflows, createImportWorker, installRuntime } from '../workers/worker';
 import type { SandboxStats } from '../sandbox';
 import { barePropeller, bareVoucherify } from './bare';
-import { cpuSecondsOf, startSandboxProcess } from './sandbox-process';
+import { childPid, cpuSecondsOf, startSandboxProcess } from './sandbox-process';
 
 const target = (process.argv[2] ?? 'propeller') as TargetName;
 const count = Number(process.argv[3] ?? 200_000);
@@ -40,6 +40,8 @@ installRuntime({ logger: new DefaultLogger('WARN') });
 const server = await startDevServer();
 const connection = await NativeConnection.connect({ address: server.address });
 const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+const serverPid = await childPid('start-dev');
+const serverCpu = async () => (serverPid === undefined ? Number.NaN : cpuSecondsOf(serverPid));
 const work = await mkdtemp(path.join(os.tmpdir(), 'bulkport-compare-'));
 const bundlePath = path.join(work, 'workflow-bundle.js');
 await writeFile(bundlePath, await bundleWorkflows({ log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error }));
@@ -55,6 +57,8 @@ interface Run {
   cpuSeconds: number;
   /** The sandbox's CPU over the same time: on a 2-core machine the target's work competes with the client's. */
   targetCpuSeconds: number;
+  /** Temporal's dev server's CPU over the same time (idle for the bare script): it shares the two cores too. */
+  serverCpuSeconds: number;
   peakRssMb: number;
   /** Seconds from the start to the first bulk request the sandbox saw. */
   firstRequestSeconds?: number;
@@ -146,6 +150,7 @@ async function measured(
   let peak = process.memoryUsage().rss;
   let firstRequestSeconds: number | undefined;
   const targetCpu = await cpuSecondsOf(sandbox.pid);
+  const serverCpuBefore = await serverCpu();
   const started = performance.now();
   const cpu = process.cpuUsage();
   const sampler = setInterval(() => {
@@ -161,9 +166,11 @@ async function measured(
     }
   }, 100);
   let targetCpuSeconds = 0;
+  let serverCpuSeconds = 0;
   try {
     await body(sandbox.env);
     targetCpuSeconds = (await cpuSecondsOf(sandbox.pid)) - targetCpu;
+    serverCpuSeconds = (await serverCpu()) - serverCpuBefore;
   } finally {
     clearInterval(sampler);
     await sandbox.stop();
@@ -173,6 +180,7 @@ async function measured(
     seconds: (performance.now() - started) / 1000,
     cpuSeconds: (used.user + used.system) / 1e6,
     targetCpuSeconds,
+    serverCpuSeconds,
     peakRssMb: Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20),
     ...(firstRequestSeconds !== undefined ? { firstRequestSeconds } : {}),
   };
@@ -249,6 +257,7 @@ try {
     range: `${Math.min(...list.map((r) => r.seconds)).toFixed(1)}–${Math.max(...list.map((r) => r.seconds)).toFixed(1)} s`,
     cpuSeconds: Number(median(list.map((r) => r.cpuSeconds)).toFixed(1)),
     targetCpuSeconds: Number(median(list.map((r) => r.targetCpuSeconds)).toFixed(1)),
+    serverCpuSeconds: Number(median(list.map((r) => r.serverCpuSeconds)).toFixed(1)),
     peakRssMb: Math.max(...list.map((r) => r.peakRssMb)),
     firstRequestSeconds: Number(median(list.map((r) => r.firstRequestSeconds ?? Number.NaN)).toFixed(2)),
   });

@@ -1,6 +1,6 @@
 /** A sandbox in a child process, for benchmarks that measure the client's process alone. */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 /** One sandbox in a process of its own (`bulkport sandbox --only`), so its CPU is not the measured process's. */
@@ -36,4 +36,19 @@ export async function startSandboxProcess(
 export async function cpuSecondsOf(pid: number): Promise<number> {
   const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The pid of this process's child whose command line contains `needle` (the Temporal dev server the SDK spawned). */
+export async function childPid(needle: string): Promise<number | undefined> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.replace(/^.*\) /s, '').split(' ')[1]) !== process.pid) continue;
+      if ((await readFile(`/proc/${entry}/cmdline`, 'utf8')).includes(needle)) return Number(entry);
+    } catch {
+      // The process ended while it was looked at.
+    }
+  }
+  return undefined;
 }
