@@ -10,7 +10,7 @@ import { productsIn, zeroOutcomes, type ImportInput, type OutcomeCounts } from '
 import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targets/http';
 import type { FailedOutcome, ItemOutcome } from '../common/outcome';
 import type { ItemHead } from '../targets/types';
-import { chunkToSend, readChunk, readChunkHeads, writeChunk } from './staging/files';
+import { chunkToSend, keepOutcomes, keptKey, keptOutcomes, readChunk, readChunkHeads, writeChunk } from './staging/files';
 import { recordOutcomes } from './staging/rows';
 import { keepsLedger } from './staging/delta';
 import type { StagingStore } from './staging/store';
@@ -116,13 +116,22 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       });
       if (api.mode === 'synchronous') {
         const items = await readChunk(store, input.importId, chunkId);
+        // A chunk of several requests: what an earlier attempt (or submission, before a 429's wait) got is not sent again.
+        const answered = await keptOutcomes(store, input.importId, chunkId, items);
+        let kept = answered !== undefined;
+        const keep = (outcomes: readonly (ItemOutcome | undefined)[]) => {
+          kept = true;
+          return keepOutcomes(store, input.importId, chunkId, items, outcomes);
+        };
         const started = performance.now();
-        const answer = await api.submit(items, submitCtx);
+        const answer = await api.submit(items, { ...submitCtx, ...(answered ? { answered } : {}), keep });
         const load = {
           latencyMsPerProduct: (performance.now() - started) / Math.max(1, items.length),
           failedAttempts: ctx.info.attempt - 1,
         };
-        return { kind: 'completed', counts: await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries), load };
+        const counts = await record(input, chunkId, items, answer.outcomes, answer.unknownOutcomeRetries);
+        if (kept) await store.remove(keptKey(input.importId, chunkId));
+        return { kind: 'completed', counts, load };
       }
       // An asynchronous target gets the bodies as the staged bytes: the chunk is never decoded product by product.
       const chunk = await chunkToSend(store, input.importId, chunkId);

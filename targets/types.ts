@@ -58,6 +58,11 @@ export type { ItemOutcome };
 
 export interface ChunkLimits {
   maxItems: number;
+  /**
+   * Chunks grow to maxItems by steps: chunk i holds at most `items` × (1 + ⌊i ÷ every⌋) products. A target whose chunk
+   * is several requests (Propeller) starts with one-request chunks, so a small catalog still fills the window.
+   */
+  ramp?: { items: number; every: number };
   /** Serialized request body bytes, when the target limits them. */
   maxBodyBytes?: number;
   /** Ends the message for one product alone over maxBodyBytes: "over --chunk-bytes 2,048 (…): raise --chunk-bytes …". */
@@ -89,6 +94,10 @@ export interface SubmitContext<T extends TargetName = TargetName> {
   heartbeat?: (details?: unknown) => void;
   /** What an earlier attempt of the same activity last heartbeated, when this one is a retry. */
   lastHeartbeat?: unknown;
+  /** A synchronous target's chunk: outcomes an earlier attempt kept, by product index; their requests are not sent again. */
+  answered?: readonly (ItemOutcome | undefined)[];
+  /** A synchronous target's chunk of several requests: keeps the outcomes of those answered when the attempt fails. */
+  keep?: (outcomes: readonly (ItemOutcome | undefined)[]) => Promise<void>;
 }
 
 type SubmitAnswer = ({ accepted: true; actionId: string; quota?: QuotaSeen } | { accepted: false; reason: 'too-large' }) & {

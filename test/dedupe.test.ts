@@ -5,6 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_HTTP_TIMEOUT_MS, HEARTBEAT_INTERVAL_MS, HEARTBEAT_TIMEOUT_MS, SUBMIT_START_TO_CLOSE_MS } from '../common/timeouts';
+import { UNKNOWN_OUTCOME_RESENDS } from '../targets/propeller/api';
+import { PROPELLER_REQUESTS_PER_CHUNK } from '../targets/propeller/manifest';
 import { VoucherifyOptions } from '../common/import';
 import { startVoucherifySandbox, type VoucherifySandbox } from '../sandbox/index';
 import { connectVoucherify, earlierSend, sourceIdsOfReport } from '../targets/voucherify/api';
@@ -39,6 +41,12 @@ test('the timeouts agree: beats come well inside the heartbeat timeout, our HTTP
   // Temporal sends heartbeats at most every 80 % of the timeout: a beat every interval must fit under that.
   assert.ok(HEARTBEAT_INTERVAL_MS < 0.8 * HEARTBEAT_TIMEOUT_MS, `${HEARTBEAT_INTERVAL_MS} vs ${HEARTBEAT_TIMEOUT_MS}`);
   assert.ok(DEFAULT_HTTP_TIMEOUT_MS < SUBMIT_START_TO_CLOSE_MS, `${DEFAULT_HTTP_TIMEOUT_MS} vs ${SUBMIT_START_TO_CLOSE_MS}`);
+  // Every request of a Propeller chunk (4 at most), each sent as often as its answers may fail to come, within one attempt.
+  const sends = PROPELLER_REQUESTS_PER_CHUNK * (UNKNOWN_OUTCOME_RESENDS + 1);
+  assert.ok(
+    sends * DEFAULT_HTTP_TIMEOUT_MS < SUBMIT_START_TO_CLOSE_MS,
+    `${sends} × ${DEFAULT_HTTP_TIMEOUT_MS} vs ${SUBMIT_START_TO_CLOSE_MS}`,
+  );
 });
 
 test('an earlier send counts only for the same body and only when no HTTP answer came', () => {

@@ -131,7 +131,7 @@ describe('Propeller import', () => {
     assert.equal(summary.counts.retryRounds, 0);
     const requests = sandbox.stats().requests;
     assert.ok((requests['POST /oauth2/token']?.['200'] ?? 0) >= 3, `tokens issued: ${requests['POST /oauth2/token']?.['200']}`);
-    assert.equal(requests['POST /v2/products/bulk/sourceId']?.['200'], 24, 'one answered request per chunk');
+    assert.equal(requests['POST /v2/products/bulk/sourceId']?.['200'], 24, 'one answered request per 50 products');
     assert.deepEqual(new Set(await submitChunkAttempts(handle)), new Set([1]), 'no chunk activity failed');
     const rows = await readJsonl<ResultRow>(summary.files.resultsJsonl);
     assert.ok(rows.every((r) => r.outcome === 'succeeded' && r.attempts === 1));
@@ -213,14 +213,42 @@ describe('Propeller import', () => {
 
     const faults = sandbox.stats().faultsInjected;
     assert.ok((faults.dropAfterApply ?? 0) > 0 && (faults.slow ?? 0) > 0, JSON.stringify(faults));
-    // Every request beyond the one answered per chunk was a resend after an unknown outcome. The
+    // Every request beyond the one answered per 50 products was a resend after an unknown outcome. The
     // sandbox counts a slow request when its held-back answer goes out, up to 1.5 s after the import.
     const sent = () => Object.values(sandbox.stats().requests['POST /v2/products/bulk/sourceId'] ?? {}).reduce((a, b) => a + b, 0);
-    const expected = summary.counts.unknownOutcomeRetries + summary.counts.chunks;
+    const expected = summary.counts.unknownOutcomeRetries + 1000 / 50;
     await eventually(`the sandbox to count ${expected} requests`, () => sent() === expected || undefined, 3000);
     assert.ok(summary.counts.unknownOutcomeRetries >= 5, `unknown outcomes: ${summary.counts.unknownOutcomeRetries}`);
     // The seed gives a chunk three unknown outcomes in a row: Temporal retried its activity, and the count carried over.
     assert.ok(Math.max(...(await submitChunkAttempts(handle))) > 1, 'an activity gave a chunk back to Temporal to retry');
+  });
+
+  test('a chunk of several requests: after a 5xx or a 429 mid-chunk, only the requests without an answer are sent again', async (ctx) => {
+    // A 5xx fails the attempt (Temporal retries it after a backoff), a 429 ends it (the workflow waits for the window and
+    // submits the chunk again): either way the requests answered before it must not go out a second time.
+    const sandbox = await sandboxFor(ctx, 'propeller', {
+      seed: 11,
+      faults: { serverErrorRate: 0.1, rateLimitBurstRate: 0.05, rateLimitBurstLength: 1 },
+    });
+    const file = await writeCatalog(path.join(await tempDir('pp-multi'), 'catalog.jsonl'), {
+      target: 'propeller',
+      count: 2000,
+      format: 'jsonl',
+      keyPrefix: 'mul',
+    });
+    const { summary, worker } = await (async () => {
+      const runner = await importsFor(ctx, t, sandbox.env, 'pp-multi');
+      const options = { ...quick, chunkSize: 50, concurrency: 2, adaptiveConcurrency: false };
+      return { ...(await runner.run({ target: 'propeller', source: { location: file }, options }, 'pp-multi')), worker: runner.worker };
+    })();
+    assert.equal(summary.counts.succeeded, 2000);
+    assert.equal(sandbox.productCount(), 2000);
+    // Chunks of 50, then 100, 150 and 200 products (one to four requests of 50): fewer chunks than requests.
+    assert.ok(summary.counts.chunks < 2000 / 50 / 2, `${summary.counts.chunks} chunks`);
+    const requests = sandbox.stats().requests['POST /v2/products/bulk/sourceId'] ?? {};
+    assert.ok((requests['500'] ?? 0) + (requests['503'] ?? 0) > 0 && (requests['429'] ?? 0) > 0, JSON.stringify(requests));
+    assert.equal(requests['200'], 2000 / 50, `one answered request per 50 products: ${JSON.stringify(requests)}`);
+    assert.deepEqual(await worker.store.list(`imports/${summary.importId}/kept/`), [], 'kept outcomes are removed once recorded');
   });
 
   test('one request per source keeps answers apart; lookupKey id updates by Propeller id; a CSV with names.EN columns', async (ctx) => {

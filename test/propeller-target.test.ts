@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { readSource } from '../activities/sources';
+import { maxItemsOf } from '../activities/staging/chunker';
 import { PropellerOptions } from '../common/import';
 import { startPropellerSandbox } from '../sandbox';
 import { propellerRecord, writeCatalog, type CatalogOptions } from '../scripts/catalog';
@@ -128,11 +129,23 @@ describe('Propeller keys and chunks', () => {
     assert.throws(() => propeller.keyOf(product, options({ lookupKey: 'id' })), /id is required with lookupKey id/);
   });
 
-  test('chunks hold at most chunkSize products, never more than 2000', () => {
-    assert.equal(propeller.limits(options()).maxItems, 500);
-    assert.equal(propeller.limits(options({ chunkSize: 2000, maxItemsPerChunk: 5000 })).maxItems, 2000);
-    assert.equal(propeller.limits(options({ chunkSize: 800, maxItemsPerChunk: 300 })).maxItems, 300);
+  test('chunks hold up to 4 requests of chunkSize products (never more than 2000), from one request for the first window', () => {
+    assert.deepEqual(propeller.limits(options()), { maxItems: 2000, ramp: { items: 500, every: 16 } });
+    assert.deepEqual(propeller.limits(options({ chunkSize: 2000, maxItemsPerChunk: 5000, concurrency: 4 })), {
+      maxItems: 5000,
+      ramp: { items: 2000, every: 4 },
+    });
+    // maxItemsPerChunk caps the chunk, and so its requests.
+    assert.deepEqual(propeller.limits(options({ chunkSize: 800, maxItemsPerChunk: 300 })), {
+      maxItems: 300,
+      ramp: { items: 300, every: 16 },
+    });
     assert.throws(() => options({ chunkSize: 2001 }));
+    const limits = propeller.limits(options({ chunkSize: 1000, concurrency: 4 }));
+    assert.deepEqual(
+      [0, 3, 4, 7, 8, 11, 12, 13, 100].map((i) => maxItemsOf(limits, i)),
+      [1000, 1000, 2000, 2000, 3000, 3000, 4000, 4000, 4000],
+    );
   });
 
   test('a chunk goes out as one request per source, answered by sourceId', () => {
@@ -144,7 +157,7 @@ describe('Propeller keys and chunks', () => {
       staged({ sourceId: 'a:b%3A', source: 'E:R%25P%3A', language: 'EN' }, 4),
       staged({ sourceId: ':', source: 'ERP', language: 'EN' }, 5),
     ];
-    const groups = requestGroups(items, { lookupKey: 'sourceId' });
+    const groups = requestGroups(items, { lookupKey: 'sourceId', chunkSize: 500 });
     assert.deepEqual(
       groups.map((g) => g.map((p) => `${p.index}:${p.answerKey}`)),
       [['0:x-1', '2:x-2', '4::'], ['1:x-1'], ['3:a:b%3A']],
@@ -153,10 +166,27 @@ describe('Propeller keys and chunks', () => {
       items.map((item) => sourceOfKey(item.key)),
       items.map((item) => [JSON.parse(item.body).source, JSON.parse(item.body).sourceId]),
     );
-    const byId = requestGroups([staged({ id: 5, sourceId: 'x', source: 'ERP', language: 'EN' }, 1, 'id')], { lookupKey: 'id' });
+    const byId = requestGroups([staged({ id: 5, sourceId: 'x', source: 'ERP', language: 'EN' }, 1, 'id')], {
+      lookupKey: 'id',
+      chunkSize: 500,
+    });
     assert.deepEqual(
       byId.map((g) => g.map((p) => p.answerKey)),
       [['5']],
+    );
+    // Within a source, requests of chunkSize products; the plan counts the same requests.
+    const many = Array.from({ length: 5 }, (_, i) => staged({ sourceId: `m-${i}`, source: i < 3 ? 'ERP' : 'PIM', language: 'EN' }, i));
+    const sized = requestGroups(many, { lookupKey: 'sourceId', chunkSize: 2 });
+    assert.deepEqual(
+      sized.map((g) => g.map((p) => p.index)),
+      [[0, 1], [2], [3, 4]],
+    );
+    assert.equal(
+      propeller.requestsFor?.(
+        many.map((item) => item.key),
+        options({ chunkSize: 2 }),
+      ),
+      3,
     );
   });
 });
@@ -415,6 +445,9 @@ describe('Propeller connection', () => {
       assert.deepEqual(beats.at(-1), { unknownOutcomeRetries: 2, sending: false }, 'the answered request is no longer in flight');
       const idle = await api.submit(items, { options: options(), lastHeartbeat: { unknownOutcomeRetries: 1, sending: false } });
       assert.equal(idle.unknownOutcomeRetries, 1);
+      // It died after two requests of its chunk were answered, before it could keep their outcomes: both go again.
+      const lost = await api.submit(items, { options: options(), lastHeartbeat: { unknownOutcomeRetries: 0, answered: 2 } });
+      assert.equal(lost.unknownOutcomeRetries, 2);
     } finally {
       await sandbox.close();
     }

@@ -34,7 +34,8 @@ test('one import is one trace: StartWorkflow, then RunWorkflow, then its activit
   const workflowId = `tracing-${Date.now()}`;
   const handle = await startImport(
     client,
-    { target: 'propeller', source: { location: file }, options: { chunkSize: 200 } },
+    // A request per chunk, so that each is a submission of its own.
+    { target: 'propeller', source: { location: file }, options: { chunkSize: 200, requestsPerChunk: 1 } },
     { taskQueue: worker.taskQueue, workflowId },
   );
   const summary = await handle.result();

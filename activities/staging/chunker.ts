@@ -1,6 +1,12 @@
 import type { ChunkLimits, StagedItem } from '../../targets/types';
 import { ChunkDraft } from './files';
 
+/** The products chunk `index` may hold: the limits' ramp up to maxItems. */
+export function maxItemsOf(limits: ChunkLimits, index: number): number {
+  const { ramp } = limits;
+  return ramp ? Math.min(limits.maxItems, ramp.items * (1 + Math.floor(index / Math.max(1, ramp.every)))) : limits.maxItems;
+}
+
 /**
  * Cuts items into chunks whose request body stays within the target's limits.
  * Cutting depends only on the sequence of items, so staging the same source twice yields the same chunks.
@@ -45,7 +51,7 @@ export class Chunker {
     );
     const count = this.draft.products;
     const overBytes = this.bytes + bodyBytes + 1 > maxBytes; // + the comma
-    const cut = count > 0 && (overBytes || count >= this.limits.maxItems);
+    const cut = count > 0 && (overBytes || count >= maxItemsOf(this.limits, this.chunks));
     return cut ? this.flush().then(() => this.push(item, bodyBytes)) : this.push(item, bodyBytes);
   }
 

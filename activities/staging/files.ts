@@ -29,6 +29,11 @@ export const ownerKey = (importId: string) => `${importPrefix(importId)}/owner.j
 /** How many chunks a retry round was cut into: the report finds them without trusting a listing. */
 export const roundKey = (importId: string, round: number) => `${importPrefix(importId)}/rounds/r${round}.json`;
 export const reportKey = (importId: string, file: string) => `${importPrefix(importId)}/report/${file}`;
+/**
+ * The outcomes a failed attempt of a chunk of several requests got for the requests that were answered: the next
+ * attempt sends only the others (activities/chunks.ts). Removed once the chunk's outcomes are recorded.
+ */
+export const keptKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/kept/${chunkId}.jsonl`;
 /** A round-0 chunk's report rows, written with its outcomes when all its products succeeded (see rows.ts). */
 export const rowsKey = (importId: string, chunkId: string) => `${importPrefix(importId)}/rows/${chunkId}.jsonl`;
 
@@ -630,8 +635,12 @@ function outcomeOfBytes(bytes: Buffer, start: number, end: number): OutcomeLine 
 
 /** A chunk's outcome lines, in this version's words whichever version wrote them. */
 export function readOutcomes(store: StagingStore, importId: string, id: string): Promise<OutcomeLine[]> {
+  return readOutcomeLines(store, outcomeKey(importId, id));
+}
+
+function readOutcomeLines(store: StagingStore, key: string): Promise<OutcomeLine[]> {
   const decode = (text: string) => outcomeOfLine(JSON.parse(text));
-  return readWholeFile(store, outcomeKey(importId, id), decode, decode, outcomeOfBytes);
+  return readWholeFile(store, key, decode, decode, outcomeOfBytes);
 }
 
 export async function writeOutcomes(
@@ -639,20 +648,69 @@ export async function writeOutcomes(
   importId: string,
   id: string,
   items: readonly ItemHead[],
-  outcomes: ItemOutcome[],
+  outcomes: readonly ItemOutcome[],
+): Promise<void> {
+  await writeOutcomeLines(store, outcomeKey(importId, id), items, outcomes);
+}
+
+/** Outcome lines of the products that have an outcome (all of them, but in a kept file). */
+async function writeOutcomeLines(
+  store: StagingStore,
+  key: string,
+  items: readonly ItemHead[],
+  outcomes: readonly (ItemOutcome | undefined)[],
 ): Promise<void> {
   await writeLines(
     store,
-    outcomeKey(importId, id),
+    key,
     // A success written as a template: the same bytes as JSON.stringify's, for most lines of most imports. Made as
     // they are written, each line dies young: an array of 72,000 of them was copied by every scavenge until written.
     (function* () {
-      for (const [i, item] of items.entries())
-        yield outcomes[i]!.kind === 'succeeded'
+      for (const [i, item] of items.entries()) {
+        const outcome = outcomes[i];
+        if (!outcome) continue;
+        yield outcome.kind === 'succeeded'
           ? `{"line":${item.line},"key":${JSON.stringify(item.key)}${SUCCEEDED_TAIL_REST}`
-          : JSON.stringify({ line: item.line, key: item.key, ...outcomes[i] });
+          : JSON.stringify({ line: item.line, key: item.key, ...outcome });
+      }
     })(),
   );
+}
+
+/** Keeps the outcomes a failing attempt got (keptKey): those its chunk's next attempt need not send for. */
+export function keepOutcomes(
+  store: StagingStore,
+  importId: string,
+  id: string,
+  items: readonly ItemHead[],
+  outcomes: readonly (ItemOutcome | undefined)[],
+): Promise<void> {
+  return writeOutcomeLines(store, keptKey(importId, id), items, outcomes);
+}
+
+/**
+ * The outcomes an earlier attempt kept, by the index of their product in `items` (matched by line and key), or
+ * undefined when none were kept. A damaged kept file is not trusted: its products are sent again.
+ */
+export async function keptOutcomes(
+  store: StagingStore,
+  importId: string,
+  id: string,
+  items: readonly ItemHead[],
+): Promise<(ItemOutcome | undefined)[] | undefined> {
+  const key = keptKey(importId, id);
+  if (!(await store.exists(key))) return undefined;
+  let lines: OutcomeLine[];
+  try {
+    lines = await readOutcomeLines(store, key);
+  } catch {
+    return [];
+  }
+  const byLine = new Map(lines.map(({ line, key: k, ...outcome }) => [line, { key: k, outcome }]));
+  return items.map((item) => {
+    const kept = byLine.get(item.line);
+    return kept?.key === item.key ? (kept.outcome as ItemOutcome) : undefined;
+  });
 }
 
 /** Reads a whole (small) sealed file: nothing is returned unless all of it is intact. */

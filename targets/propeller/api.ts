@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { HTTPError, type Got } from 'got';
 import { jsonOrText } from '../../common/dotted';
-import type { PropellerDirectives, PropellerOptions } from './manifest';
+import { type PropellerDirectives, type PropellerOptions, propellerRequestSize } from './manifest';
 import { sourceOfKey } from './keys';
 import { DEFAULT_HTTP_TIMEOUT_MS } from '../../common/timeouts';
 import {
@@ -28,7 +28,7 @@ import { succeeded } from '../../common/outcome';
 const label = 'Propeller';
 
 /** Resends of one request whose answer never came, before the activity gives it to Temporal to retry. */
-const UNKNOWN_OUTCOME_RESENDS = 2;
+export const UNKNOWN_OUTCOME_RESENDS = 2;
 
 const ItemResult = z.object({
   action: z.string().optional(),
@@ -184,13 +184,19 @@ interface SubmitHeartbeat {
   unknownOutcomeRetries: number;
   /** A request was in flight at the last beat: if the attempt died then, the next one sends it again. */
   sending?: boolean;
+  /** Requests of the chunk answered but not kept yet: if the attempt died, their answers died with it. */
+  answered?: number;
 }
 
-/** Unknown outcomes carried from the earlier attempt, plus one if it died with a request in flight. */
+const count = (n: unknown) => (typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0);
+
+/**
+ * Unknown outcomes carried from the earlier attempt, plus one if it died with a request in flight, plus the requests
+ * whose answers it lost: each is sent again, its outcome unknown to this attempt.
+ */
 const carriedUnknownOutcomes = (details: unknown) => {
   const d = details as Partial<SubmitHeartbeat> | undefined;
-  const n = d?.unknownOutcomeRetries;
-  return (typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0) + (d?.sending ? 1 : 0);
+  return count(d?.unknownOutcomeRetries) + (d?.sending ? 1 : 0) + count(d?.answered);
 };
 
 export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propeller'> {
@@ -289,7 +295,27 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
       };
 
       const outcomes: ItemOutcome[] = new Array(items.length);
-      for (const group of requestGroups(items, options)) await settleProducts(group, send, outcomes);
+      const { answered } = ctx;
+      let fresh = 0;
+      try {
+        for (const group of requestGroups(items, options)) {
+          // Answered for an earlier attempt, which kept the outcomes when it failed: not sent again.
+          if (answered && group.every((p) => answered[p.index])) {
+            for (const p of group) outcomes[p.index] = answered[p.index]!;
+            continue;
+          }
+          await settleProducts(group, send, outcomes);
+          heartbeat.answered = ++fresh;
+        }
+      } catch (err) {
+        // The next attempt sends only what had no answer: the quota's window or a backoff lies between.
+        if (fresh && ctx.keep) {
+          await ctx.keep(outcomes);
+          heartbeat.answered = 0;
+          ctx.heartbeat?.(heartbeat);
+        }
+        throw err;
+      }
       return { outcomes, unknownOutcomeRetries: heartbeat.unknownOutcomeRetries };
     },
   };
@@ -297,10 +323,13 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
 
 /**
  * Propeller answers `key` = the sourceId alone and asks for one source per request, so products
- * are sent in one request per source of the chunk (nearly always one). Within a source the
+ * are sent in requests per source of the chunk (nearly always one source), of `chunkSize` each. Within a source the
  * sourceId is unique, because staging rejects duplicate (source, sourceId) keys.
  */
-export function requestGroups(items: StagedItem[], options: Pick<PropellerOptions, 'lookupKey'>): PendingProduct[][] {
+export function requestGroups(
+  items: StagedItem[],
+  options: Pick<PropellerOptions, 'lookupKey' | 'chunkSize' | 'maxItemsPerChunk'>,
+): PendingProduct[][] {
   const groups = new Map<string, PendingProduct[]>();
   items.forEach((item, index) => {
     // The key was made of the product's id, or of its source and sourceId (keyOf): read from it, not from the body.
@@ -309,5 +338,9 @@ export function requestGroups(items: StagedItem[], options: Pick<PropellerOption
     list.push({ index, item, answerKey });
     groups.set(group, list);
   });
-  return [...groups.values()];
+  // A chunk holds several requests' worth (PROPELLER_REQUESTS_PER_CHUNK): each source's products in requests of chunkSize.
+  const size = propellerRequestSize(options);
+  return [...groups.values()].flatMap((list) =>
+    Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size)),
+  );
 }

@@ -1,4 +1,4 @@
-import { PROPELLER_MAX_PRODUCTS } from './manifest';
+import { propellerRequestSize } from './manifest';
 import { jsonOrText, unflattenDotted } from '../../common/dotted';
 import type { Target } from '../types';
 import { connectPropeller, requestEnvelope } from './api';
@@ -64,17 +64,31 @@ export const propeller: Target<'propeller'> = {
       throw new Error('source and sourceId are required with lookupKey sourceId');
     return sourceKey(p.source, p.sourceId);
   },
-  limits: (options) => ({
-    maxItems: Math.min(options.chunkSize, options.maxItemsPerChunk ?? PROPELLER_MAX_PRODUCTS, PROPELLER_MAX_PRODUCTS),
-  }),
+  // Up to requestsPerChunk requests per chunk, from one-request chunks for the first window's worth.
+  limits: (options) => {
+    const request = propellerRequestSize(options);
+    return {
+      maxItems: Math.min(request * options.requestsPerChunk, options.maxItemsPerChunk ?? Number.POSITIVE_INFINITY),
+      ramp: { items: request, every: options.concurrency },
+    };
+  },
   envelopeBytes: (options) => {
     const { head, tail } = requestEnvelope(options.directives);
     return Buffer.byteLength(head) + Buffer.byteLength(tail);
   },
   connect: connectPropeller,
   requestShape: (options) => JSON.stringify({ lookupKey: options.lookupKey, directives: options.directives }),
-  // One request per source of a chunk (see api.ts): the key is `source:sourceId`, its source escaped of ":".
-  requestsFor: (keys, options) => (options.lookupKey === 'id' ? 1 : new Set(keys.map((key) => key.slice(0, key.indexOf(':')))).size),
+  // A request per source of a chunk and per request size within it (requestGroups in api.ts): the key is
+  // `source:sourceId`, its source escaped of ":".
+  requestsFor: (keys, options) => {
+    const perSource = new Map<string, number>();
+    for (const key of keys) {
+      const source = options.lookupKey === 'id' ? '' : key.slice(0, key.indexOf(':'));
+      perSource.set(source, (perSource.get(source) ?? 0) + 1);
+    }
+    const size = propellerRequestSize(options);
+    return [...perSource.values()].reduce((n, products) => n + Math.ceil(products / size), 0);
+  },
   planSend({ requests }, options, env) {
     const rps = rateFromEnv(env, 'PROPELLER_MAX_RPS', DEFAULT_MAX_RPS.propeller);
     return {

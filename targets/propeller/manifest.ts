@@ -6,6 +6,18 @@ import { defineManifest } from '../manifest';
 /** Products per bulk request, at most. */
 export const PROPELLER_MAX_PRODUCTS = 2000;
 
+/**
+ * Requests a chunk holds by default, and at most: sent one after another by one activity, as each activity (and its
+ * workflow task) costs Temporal's server and the worker about as much CPU as a request costs the target
+ * (bench/README.md, 2026-12-06). At most, so that all of them, resends included, fit in one attempt (common/timeouts.ts).
+ */
+export const PROPELLER_REQUESTS_PER_CHUNK = 4;
+
+/** Products per request: `chunkSize`, within Propeller's limit and a `maxItemsPerChunk` under it. */
+export function propellerRequestSize(options: { chunkSize: number; maxItemsPerChunk?: number | undefined }): number {
+  return Math.min(options.chunkSize, options.maxItemsPerChunk ?? PROPELLER_MAX_PRODUCTS, PROPELLER_MAX_PRODUCTS);
+}
+
 export const PropellerDirectives = z.object({
   skipIfNotEmpty: z
     .array(z.string().min(1))
@@ -31,6 +43,15 @@ export const PropellerOptions = z.object({
     .max(PROPELLER_MAX_PRODUCTS)
     .default(500)
     .describe('products per request (at most 2000); smaller requests answer sooner'),
+  requestsPerChunk: z
+    .number()
+    .int()
+    .min(1)
+    .max(PROPELLER_REQUESTS_PER_CHUNK)
+    .default(PROPELLER_REQUESTS_PER_CHUNK)
+    .describe(
+      'requests of chunkSize a chunk holds, sent one after another by one activity (1 while workers older than this option still run)',
+    ),
   lookupKey: z.enum(['sourceId', 'id']).default('sourceId').describe('how existing products are matched'),
   directives: PropellerDirectives.default({}),
   /**
