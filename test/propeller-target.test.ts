@@ -19,6 +19,7 @@ import { sourceOfKey } from '../targets/propeller/keys';
 import { PropellerProduct } from '../targets/propeller/schema';
 import type { ItemOutcome, StagedItem, SynchronousApi } from '../targets/types';
 import { tempDir } from './helpers';
+import { FailureType } from '../common/failure-types';
 
 const catalog: CatalogOptions = { target: 'propeller', count: 0, format: 'jsonl', invalidEvery: 10, keyPrefix: 'unit' };
 const options = (given: Record<string, unknown> = {}) => PropellerOptions.parse(given);
@@ -380,6 +381,43 @@ describe('Propeller connection', () => {
     servers.push(server);
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
   }
+
+  test('a 429 after an answered request: its outcomes are kept, the next attempt sends the rest, and the 429 is what ends the attempt even when keeping fails', async () => {
+    let bulk = 0;
+    const server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c.toString()));
+      req.on('end', () => {
+        const json = (status: number, value: unknown, headers: Record<string, string> = {}) =>
+          res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
+        if (req.url === '/oauth2/token') return json(200, { access_token: 't', expires_in: 1800, token_type: 'Bearer' });
+        // Every second bulk request meets the quota.
+        if (++bulk % 2 === 0)
+          return json(429, { error: { code: 429, status: 429, messages: ['Too many requests'] } }, { 'retry-after': '1' });
+        const { products } = JSON.parse(text) as { products: { sourceId: string }[] };
+        return json(200, {
+          data: products.map((p) => ({ action: 'create', id: 1, key: p.sourceId, lookupKey: 'sourceId', success: true })),
+        });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const api = propeller.connect(env(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)) as SynchronousApi<'propeller'>;
+    const items = ['a', 'b'].map((s, i) => staged(product(s), i + 1));
+    const twoRequests = options({ chunkSize: 1 });
+    const isRateLimited = (err: unknown) => (err as ApplicationFailure).type === FailureType.rateLimited;
+    const kept: unknown[] = [];
+    await assert.rejects(api.submit(items, { options: twoRequests, keep: async (o) => void kept.push([...o]) }), isRateLimited);
+    assert.deepEqual(kept, [[{ kind: 'succeeded' }, undefined]], "the first request's outcome is kept");
+    const failingKeep = async () => {
+      throw new Error('the staging store is full');
+    };
+    await assert.rejects(api.submit(items, { options: twoRequests, keep: failingKeep }), isRateLimited);
+    const sent = bulk;
+    const answer = await api.submit(items, { options: twoRequests, answered: kept[0] as ItemOutcome[] });
+    assert.equal(bulk - sent, 1, 'only the request without an answer goes again');
+    assert.deepEqual(answer.outcomes, [{ kind: 'succeeded' }, { kind: 'succeeded' }]);
+  });
 
   test('a token revoked early is renewed once after the 401; the legacy token answer parses', async () => {
     const { url, seen } = await revokingServer();

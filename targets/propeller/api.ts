@@ -308,11 +308,16 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
           heartbeat.answered = ++fresh;
         }
       } catch (err) {
-        // The next attempt sends only what had no answer: the quota's window or a backoff lies between.
+        // The next attempt sends only what had no answer: the quota's window or a backoff lies between. The failure
+        // itself is what the workflow must see (a 429's quota above all): one in keeping only costs those resends.
         if (fresh && ctx.keep) {
-          await ctx.keep(outcomes);
-          heartbeat.answered = 0;
-          ctx.heartbeat?.(heartbeat);
+          try {
+            await ctx.keep(outcomes);
+            heartbeat.answered = 0;
+            ctx.heartbeat?.(heartbeat);
+          } catch (keepErr) {
+            console.warn(`[${label}] could not keep the outcomes of ${fresh} answered request(s): they are sent again`, keepErr);
+          }
         }
         throw err;
       }
