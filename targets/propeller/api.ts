@@ -329,13 +329,14 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
 /**
  * Propeller answers `key` = the sourceId alone and asks for one source per request, so products
  * are sent in requests per source of the chunk (nearly always one source), of `chunkSize` each. Within a source the
- * sourceId is unique, because staging rejects duplicate (source, sourceId) keys.
+ * sourceId is unique, because staging rejects duplicate (source, sourceId) keys. Only keys are read: the dry run's
+ * plan counts the requests of a chunk's keys with it.
  */
-export function requestGroups(
-  items: StagedItem[],
+export function requestGroups<T extends { key: string }>(
+  items: readonly T[],
   options: Pick<PropellerOptions, 'lookupKey' | 'chunkSize' | 'maxItemsPerChunk'>,
-): PendingProduct[][] {
-  const groups = new Map<string, PendingProduct[]>();
+): { index: number; item: T; answerKey: string }[][] {
+  const groups = new Map<string, { index: number; item: T; answerKey: string }[]>();
   items.forEach((item, index) => {
     // The key was made of the product's id, or of its source and sourceId (keyOf): read from it, not from the body.
     const [group, answerKey] = options.lookupKey === 'id' ? ['', item.key] : sourceOfKey(item.key);

@@ -1,7 +1,7 @@
 import { propellerRequestSize } from './manifest';
 import { jsonOrText, unflattenDotted } from '../../common/dotted';
 import type { Target } from '../types';
-import { connectPropeller, requestEnvelope } from './api';
+import { connectPropeller, requestEnvelope, requestGroups } from './api';
 import { DEFAULT_MAX_RPS, rateFromEnv } from '../limiter';
 import { rateBounds } from '../plan';
 import { localizedFields, numericFields, PropellerProduct } from './schema';
@@ -78,17 +78,12 @@ export const propeller: Target<'propeller'> = {
   },
   connect: connectPropeller,
   requestShape: (options) => JSON.stringify({ lookupKey: options.lookupKey, directives: options.directives }),
-  // A request per source of a chunk and per request size within it (requestGroups in api.ts): the key is
-  // `source:sourceId`, its source escaped of ":".
-  requestsFor: (keys, options) => {
-    const perSource = new Map<string, number>();
-    for (const key of keys) {
-      const source = options.lookupKey === 'id' ? '' : key.slice(0, key.indexOf(':'));
-      perSource.set(source, (perSource.get(source) ?? 0) + 1);
-    }
-    const size = propellerRequestSize(options);
-    return [...perSource.values()].reduce((n, products) => n + Math.ceil(products / size), 0);
-  },
+  // The requests a submission makes of the chunk: one per source and per chunkSize within it.
+  requestsFor: (keys, options) =>
+    requestGroups(
+      keys.map((key) => ({ key })),
+      options,
+    ).length,
   planSend({ requests }, options, env) {
     const rps = rateFromEnv(env, 'PROPELLER_MAX_RPS', DEFAULT_MAX_RPS.propeller);
     return {
