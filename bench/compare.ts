@@ -92,6 +92,15 @@ async function fromHistory(workflowId: string, firstRunId: string): Promise<Pick
       return name ? [{ name, at: Number(((ms(e) - start) / 1000).toFixed(2)) }] : [];
     });
   });
+  // COMPARE_EVENTS=1: every activity event of the first run, to see where a run's time goes.
+  if (process.env.COMPARE_EVENTS) {
+    const type = new Map(first.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]));
+    for (const e of first) {
+      const scheduled = e.activityTaskStartedEventAttributes?.scheduledEventId ?? e.activityTaskCompletedEventAttributes?.scheduledEventId;
+      const name = type.get(String(e.eventId)) ?? type.get(String(scheduled)) ?? '';
+      console.error(((ms(e) - start) / 1000).toFixed(3), e.eventType, name);
+    }
+  }
   const span = (name: string): [number, number] => {
     const times = activityEvents.filter((e) => e.name === name).map((e) => e.at);
     return [Math.min(...times), Math.max(...times)];

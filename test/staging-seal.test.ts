@@ -338,12 +338,12 @@ test('a chunk streamed to send is its bodies as staged, of the length it says, a
 });
 
 test('a chunk damaged after it was staged ends its body before the tail: the request is never whole', async () => {
-  // Over 64 KiB of bodies: pieces go out before the damage, at the end of the file, is found.
+  // Several read pieces (1 MiB) of bodies: pieces go out before the damage, at the end of the file, is found.
   const many = Array.from({ length: 3000 }, (_, i) => ({
     line: i + 1,
     key: `k${i}`,
     rawJson: '{}',
-    body: JSON.stringify({ source_id: `k${i}`, name: `name ${i}` }),
+    body: JSON.stringify({ source_id: `k${i}`, name: `name ${i}`, description: 'd'.repeat(1000) }),
   }));
   const read = async (id: string) => {
     const body = (await chunkToSend(store, 'late', id)).body('[', ']');

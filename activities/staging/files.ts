@@ -371,8 +371,8 @@ export async function readChunkFile(store: StagingStore, importId: string, id: s
 
 // ---- a chunk streamed to a target ----------------------------------------------------------
 
-/** A chunk's request body is copied into pieces of this size as it is streamed to a target. */
-const SEND_PIECE_BYTES = 64 * 1024;
+/** A chunk's request body is copied into pieces of this size as it is streamed to a target: the store's read pieces. */
+const SEND_PIECE_BYTES = 1024 * 1024;
 const SEND_FACTS = /^\{"send":(\{"products":\d+,"bodyBytes":\d+,"sha256":"[0-9a-f]{64}"\}),/;
 
 /**

@@ -114,6 +114,13 @@ async function inFolder<T>(finalPath: string, create: () => Promise<T>): Promise
   }
 }
 
+/**
+ * Files are streamed in pieces of 1 MiB, not Node's 64 KiB: a chunk streamed to a target moves one piece per turn of
+ * the event loop, and staging on the same thread takes a turn per piece of the source. With 64 KiB a 10 MB upload
+ * went at staging's pace (Voucherify 200k: 0.6-0.9 s per chunk, against 0.1-0.4 s).
+ */
+const READ_PIECE_BYTES = 1024 * 1024;
+
 export class LocalFolderStore implements StagingStore {
   constructor(readonly root: string) {}
 
@@ -225,7 +232,7 @@ export class LocalFolderStore implements StagingStore {
   }
 
   readStream(key: string): Readable {
-    return createReadStream(this.locate(key));
+    return createReadStream(this.locate(key), { highWaterMark: READ_PIECE_BYTES });
   }
 
   async *readLines(key: string): AsyncIterable<string> {
