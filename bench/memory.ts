@@ -13,6 +13,7 @@
  * instead of a local folder; MinIO's own peak RSS is printed too.
  * BENCH_TIMELINE=1 prints the worker's RSS every half second of each import on stderr: when its peak comes.
  * BENCH_WORKER=source runs `workers/main.ts` through tsx (`npm run worker`) instead of the built dist/worker.js.
+ * The worker has MALLOC_ARENA_MAX=2, as in the image, unless MALLOC_ARENA_MAX is set (empty: glibc's default).
  * Issue 11's memory goals: ≤ 300 MB peak for a 1M import, RSS flat across 10 imports in one worker.
  */
 import { spawn } from 'node:child_process';
@@ -71,6 +72,8 @@ const worker = spawn(process.execPath, [...nodeArgs, ...script], {
   env: {
     ...process.env,
     ...sandbox.env,
+    // glibc's arenas as the image sets them (Dockerfile); MALLOC_ARENA_MAX= (empty) measures glibc's default.
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
     TEMPORAL_ADDRESS: server.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     BULKPORT_WORKFLOW_BUNDLE: '',
