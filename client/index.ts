@@ -6,7 +6,13 @@ import { createReadStream } from 'node:fs';
 import { constants } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Client, Connection, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { WorkflowIdReusePolicy, type Duration } from '@temporalio/common';
 import { compileMapping } from '../activities/mapping';
 import { binaryKindOf, detectFormat, isGzip, utf16Of } from '../activities/sources';
@@ -27,7 +33,7 @@ export type StartedImport = WorkflowHandleWithFirstExecutionRunId<typeof importC
 export type StartImportRequest = Omit<ImportRequest, 'importId'> & { importId?: string };
 
 export interface StartImportOptions {
-  /** Defaults to `import-<target>-<source name>-<timestamp>`. */
+  /** Defaults to `import-<target>-<source name>-<timestamp>`, or the next free `…-2`, `…-3`. */
   workflowId?: string;
   taskQueue?: string;
   now?: Date;
@@ -71,6 +77,26 @@ export function importWorkflowId(target: string, location: string, now = new Dat
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
   return `${kind}-${target}-${slug}-${stamp}`;
+}
+
+/** How many default ids an import tries (`…Z`, `…Z-2`, …) before it reports the id as taken. */
+const DEFAULT_ID_TRIES = 20;
+
+/**
+ * Starts a workflow under `given`, or else under the default id `base` or the next free one (`base-2`, `base-3`, …).
+ * A default id names the source's file and the second: two imports of files of one name in the same second (two
+ * scripts, two regions' products.jsonl) would otherwise share it, and the second fail as "already running". A given id
+ * is never changed: its import is refused instead (ids are never reused).
+ */
+async function startUnderFreeId<T>(given: string | undefined, base: string, start: (id: string) => Promise<T>): Promise<T> {
+  if (given !== undefined) return start(given);
+  for (let n = 1; ; n++) {
+    try {
+      return await start(n === 1 ? base : `${base}-${n}`);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || n >= DEFAULT_ID_TRIES) throw err;
+    }
+  }
 }
 
 function describeSource(location: string): string {
@@ -244,23 +270,27 @@ export async function startMultiImport(
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof importIntoTargets>> {
   const location = await checkSource(request.source.location);
   const names = request.targets.map((t) => t.target);
-  const workflowId = options.workflowId ?? importWorkflowId(names.join('-'), location, options.now);
+  const baseId = importWorkflowId(names.join('-'), location, options.now);
   const source = { ...request.source, location };
-  const inputs = request.targets.map((t) => ImportInput.parse({ ...t, source, importId: childImportId(workflowId, t.target) }));
+  const inputs = request.targets.map((t) =>
+    ImportInput.parse({ ...t, source, importId: childImportId(options.workflowId ?? baseId, t.target) }),
+  );
   for (const input of inputs) if (input.mapping) compileMapping(input.mapping);
   const records = await checkedSource(inputs[0]!.source, options);
   const title = importTitle(names.map(targetTitle).join(' and '), location, records);
-  return client.workflow.start<typeof importIntoTargets>('importIntoTargets', {
-    taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
-    workflowId,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    args: [{ importId: workflowId, source, targets: request.targets }],
-    staticSummary: title,
-    typedSearchAttributes: [
-      { key: BulkImportTarget, value: names.join(',') },
-      { key: BulkImportStatus, value: 'Running' },
-    ],
-  });
+  return startUnderFreeId(options.workflowId, baseId, (workflowId) =>
+    client.workflow.start<typeof importIntoTargets>('importIntoTargets', {
+      taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
+      workflowId,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      args: [{ importId: workflowId, source, targets: request.targets }],
+      staticSummary: title,
+      typedSearchAttributes: [
+        { key: BulkImportTarget, value: names.join(',') },
+        { key: BulkImportStatus, value: 'Running' },
+      ],
+    }),
+  );
 }
 
 async function startWorkflowOf<W extends typeof importCatalog | typeof planCatalog>(
@@ -273,28 +303,38 @@ async function startWorkflowOf<W extends typeof importCatalog | typeof planCatal
   const { redriveOf } = request.source;
   // A redrive's records are in the workers' staging store, which the worker checks.
   const location = redriveOf ? request.source.location : await checkSource(request.source.location);
-  const workflowId = options.workflowId ?? importWorkflowId(request.target, location, options.now, dryRun ? 'plan' : 'import');
-  const input = ImportInput.parse({ ...request, importId: request.importId ?? workflowId, source: { ...request.source, location } });
+  const baseId = importWorkflowId(request.target, location, options.now, dryRun ? 'plan' : 'import');
+  const input = ImportInput.parse({
+    ...request,
+    importId: request.importId ?? options.workflowId ?? baseId,
+    source: { ...request.source, location },
+  });
   // A mapping's expressions compile here as staging compiles them: a bad one throws (MappingError, naming the field) before anything starts.
   if (input.mapping) compileMapping(input.mapping);
   const records = await checkedSource(input.source, options);
   const title = redriveOf
     ? `Retry ${records === undefined ? 'the' : records.records.toLocaleString('en-US')} products of ${redriveOf.importId} that did not succeed, into ${targetTitle(input.target)}`
     : importTitle(input.target, location, records);
-  return client.workflow.start<W>(workflowType, {
-    taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
-    workflowId,
-    // One import id names one import's data and report: an id is never reused, even after its import ended.
-    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    args: [input] as Parameters<W>,
-    staticSummary: dryRun ? `Dry run: ${title[0]!.toLowerCase()}${title.slice(1)}` : title,
-    staticDetails: `**Source** \`${location}\`\n\n**Options** \`${JSON.stringify(input.options)}\``,
-    typedSearchAttributes: [
-      { key: BulkImportTarget, value: input.target },
-      { key: BulkImportStatus, value: dryRun ? 'Planning' : 'Staging' },
-      ...(redriveOf ? [{ key: BulkImportRedriveOf, value: redriveOf.importId }] : []),
-    ],
-  }) as Promise<WorkflowHandleWithFirstExecutionRunId<W>>;
+  return startUnderFreeId(
+    options.workflowId,
+    baseId,
+    (workflowId) =>
+      client.workflow.start<W>(workflowType, {
+        taskQueue: options.taskQueue ?? temporalConfigFromEnv().taskQueue,
+        workflowId,
+        // One import id names one import's data and report: an id is never reused, even after its import ended.
+        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+        // The import id is the workflow's unless the caller chose one.
+        args: [request.importId === undefined ? { ...input, importId: workflowId } : input] as Parameters<W>,
+        staticSummary: dryRun ? `Dry run: ${title[0]!.toLowerCase()}${title.slice(1)}` : title,
+        staticDetails: `**Source** \`${location}\`\n\n**Options** \`${JSON.stringify(input.options)}\``,
+        typedSearchAttributes: [
+          { key: BulkImportTarget, value: input.target },
+          { key: BulkImportStatus, value: dryRun ? 'Planning' : 'Staging' },
+          ...(redriveOf ? [{ key: BulkImportRedriveOf, value: redriveOf.importId }] : []),
+        ],
+      }) as Promise<WorkflowHandleWithFirstExecutionRunId<W>>,
+  );
 }
 
 export function getImport(client: Client, workflowId: string): ImportHandle {
