@@ -371,8 +371,12 @@ export async function readChunkFile(store: StagingStore, importId: string, id: s
 
 // ---- a chunk streamed to a target ----------------------------------------------------------
 
-/** A chunk's request body is copied into pieces of this size as it is streamed to a target: the store's read pieces. */
-const SEND_PIECE_BYTES = 1024 * 1024;
+/**
+ * A chunk's request body is copied into pieces of this size as it is streamed to a target. Each piece read from the
+ * store (1 MiB) gives several, written in one turn of the event loop: as fast as 1 MiB pieces (Voucherify 200k, 3.0
+ * against 2.9 s), with a sixteenth of the memory in flight.
+ */
+const SEND_PIECE_BYTES = 64 * 1024;
 const SEND_FACTS = /^\{"send":(\{"products":\d+,"bodyBytes":\d+,"sha256":"[0-9a-f]{64}"\}),/;
 
 /**
