@@ -7,7 +7,8 @@
  *
  * chunk: products per request for Propeller (default 1000), bytes per request for Voucherify (default 10,000,000).
  * STAGE_THREAD=1 stages in a thread of its own (the worker's BULKPORT_STAGE_THREAD=1); BULKPORT_METRICS_ADDRESS serves
- * the worker's metrics, as `npm run worker` does.
+ * the worker's metrics, as `npm run worker` does; COMPARE_EVENTS=1 prints each bulkport run's activity events (seconds
+ * from the start, event type, activity) on stderr, to see where its time goes.
  * bulkport runs with a fixed window (no adaptive concurrency) so both send at the same concurrency. The sandbox runs in
  * a process of its own (a fresh one per run; Voucherify's works its queue at ten million products/s), as does
  * Temporal's dev server; this process holds the bare script, or the worker and the client: CPU is this process's
@@ -92,7 +93,7 @@ async function fromHistory(workflowId: string, firstRunId: string): Promise<Pick
       return name ? [{ name, at: Number(((ms(e) - start) / 1000).toFixed(2)) }] : [];
     });
   });
-  // COMPARE_EVENTS=1: every activity event of the first run, to see where a run's time goes.
+  // COMPARE_EVENTS=1 (see the header): every activity event of the first run.
   if (process.env.COMPARE_EVENTS) {
     const type = new Map(first.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]));
     for (const e of first) {
