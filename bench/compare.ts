@@ -86,21 +86,24 @@ async function fromHistory(workflowId: string, firstRunId: string): Promise<Pick
   const ms = (e: Event | undefined) => Number(e?.eventTime?.seconds ?? 0) * 1000 + (e?.eventTime?.nanos ?? 0) / 1e6;
   const start = ms(first[0]);
   // Scheduled events name the activity; their completions point back to them.
-  const activityEvents = runs.flatMap((run) => {
+  /** The activity an event of `run` is about (scheduled, started or completed), if any. */
+  const activityNames = (run: Event[]) => {
     const type = new Map(run.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]));
+    return (e: Event) =>
+      type.get(String(e.eventId)) ??
+      type.get(String(e.activityTaskStartedEventAttributes?.scheduledEventId ?? e.activityTaskCompletedEventAttributes?.scheduledEventId));
+  };
+  const activityEvents = runs.flatMap((run) => {
+    const nameOf = activityNames(run);
     return run.flatMap((e) => {
-      const name = type.get(String(e.eventId)) ?? type.get(String(e.activityTaskCompletedEventAttributes?.scheduledEventId));
+      const name = e.activityTaskStartedEventAttributes ? undefined : nameOf(e);
       return name ? [{ name, at: Number(((ms(e) - start) / 1000).toFixed(2)) }] : [];
     });
   });
-  // COMPARE_EVENTS=1 (see the header): every activity event of the first run.
+  // COMPARE_EVENTS=1 (see the header): every event of the first run, with the activity it is about.
   if (process.env.COMPARE_EVENTS) {
-    const type = new Map(first.map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes?.activityType?.name]));
-    for (const e of first) {
-      const scheduled = e.activityTaskStartedEventAttributes?.scheduledEventId ?? e.activityTaskCompletedEventAttributes?.scheduledEventId;
-      const name = type.get(String(e.eventId)) ?? type.get(String(scheduled)) ?? '';
-      console.error(((ms(e) - start) / 1000).toFixed(3), e.eventType, name);
-    }
+    const nameOf = activityNames(first);
+    for (const e of first) console.error(((ms(e) - start) / 1000).toFixed(3), e.eventType, nameOf(e) ?? '');
   }
   const span = (name: string): [number, number] => {
     const times = activityEvents.filter((e) => e.name === name).map((e) => e.at);

@@ -57,9 +57,9 @@ export type BulkReply =
   | { kind: 'rejected'; error: string };
 
 /** A product of the chunk on its way: where its outcome goes and what Propeller will call it. */
-export interface PendingProduct {
+export interface PendingProduct<T extends { key: string } = StagedItem> {
   index: number;
-  item: StagedItem;
+  item: T;
   /** The `key` Propeller answers with: the sourceId, or the id as text. */
   answerKey: string;
 }
@@ -188,7 +188,8 @@ interface SubmitHeartbeat {
   answered?: number;
 }
 
-const count = (n: unknown) => (typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0);
+/** A count from an earlier attempt's heartbeat, which may be of any version: anything else counts 0. */
+const heartbeatCount = (n: unknown) => (typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0);
 
 /**
  * Unknown outcomes carried from the earlier attempt, plus one if it died with a request in flight, plus the requests
@@ -196,7 +197,7 @@ const count = (n: unknown) => (typeof n === 'number' && Number.isInteger(n) && n
  */
 const carriedUnknownOutcomes = (details: unknown) => {
   const d = details as Partial<SubmitHeartbeat> | undefined;
-  return count(d?.unknownOutcomeRetries) + (d?.sending ? 1 : 0) + count(d?.answered);
+  return heartbeatCount(d?.unknownOutcomeRetries) + (d?.sending ? 1 : 0) + heartbeatCount(d?.answered);
 };
 
 export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propeller'> {
@@ -335,8 +336,8 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
 export function requestGroups<T extends { key: string }>(
   items: readonly T[],
   options: Pick<PropellerOptions, 'lookupKey' | 'chunkSize' | 'maxItemsPerChunk'>,
-): { index: number; item: T; answerKey: string }[][] {
-  const groups = new Map<string, { index: number; item: T; answerKey: string }[]>();
+): PendingProduct<T>[][] {
+  const groups = new Map<string, PendingProduct<T>[]>();
   items.forEach((item, index) => {
     // The key was made of the product's id, or of its source and sourceId (keyOf): read from it, not from the body.
     const [group, answerKey] = options.lookupKey === 'id' ? ['', item.key] : sourceOfKey(item.key);
