@@ -14,6 +14,7 @@ import { STAGE_ATTEMPTS } from '../common/timeouts';
 import { compileMapping, INVALID_MAPPING, MappingError } from './mapping';
 import { readRedriveSource } from './redrive';
 import { stageInThread } from './stage-thread-client';
+import { outputIsInput } from '../targets/as-given';
 import type { ChunkLimits, StagedItem } from '../targets/types';
 import {
   detectFormat,
@@ -29,7 +30,7 @@ import {
   type ReadSourceOptions,
 } from './sources';
 import { Chunker } from './staging/chunker';
-import { importLedger } from './staging/delta';
+import { importLedger, keepsLedger } from './staging/delta';
 import { KeySet } from './staging/keyset';
 import {
   ChunkDraft,
@@ -231,6 +232,10 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
     const delta =
       skipUnchanged && !full ? await importLedger(store, input.importId, target.deltaScope(), (why) => ctx.log('warn', why)) : undefined;
     const unchanged = delta ? await createSealedWriter(store, unchangedKey(input.importId)) : undefined;
+    // A body is the record itself, in its own key order, where validation returns it unchanged: a compact JSON record
+    // then is its body byte for byte, stored once (encodeItem). The ledger's content hashes are of the bodies in the
+    // schema's order, as they always were: an import that keeps it sends those, or every product would look changed.
+    const bodyIsRecord = !keepsLedger(input.options) && outputIsInput(target.productSchema);
     const counts: { read: number; valid: number; invalid: number; unchanged?: number } = {
       read: 0,
       valid: 0,
@@ -376,7 +381,7 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
             });
             continue;
           }
-          const body = JSON.stringify(parsed.data);
+          const body = JSON.stringify(bodyIsRecord ? record : parsed.data);
           if (delta && unchanged && delta.unchanged(key, body)) {
             delta.markSeen(key, item.line);
             counts.unchanged!++;
