@@ -26,6 +26,7 @@ import {
   readSourceBatches,
   redactLocation,
   SourceError,
+  sendableAsIs,
   tooDeepMessage,
   type ReadSourceOptions,
 } from './sources';
@@ -232,9 +233,10 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
     const delta =
       skipUnchanged && !full ? await importLedger(store, input.importId, target.deltaScope(), (why) => ctx.log('warn', why)) : undefined;
     const unchanged = delta ? await createSealedWriter(store, unchangedKey(input.importId)) : undefined;
-    // A body is the record itself, in its own key order, where validation returns it unchanged: a compact JSON record
-    // then is its body byte for byte, stored once (encodeItem). The ledger's content hashes are of the bodies in the
-    // schema's order, as they always were: an import that keeps it sends those, or every product would look changed.
+    // A body is the record itself, in its own key order, where validation returns it unchanged: its line as it is where
+    // that is safe (sendableAsIs), which saves serializing it, and the record is its body byte for byte, stored once
+    // (encodeItem). The ledger's content hashes are of the bodies in the schema's order, as they always were: an import
+    // that keeps it sends those, or every product would look changed.
     const bodyIsRecord = !keepsLedger(input.options) && outputIsInput(target.productSchema);
     const counts: { read: number; valid: number; invalid: number; unchanged?: number } = {
       read: 0,
@@ -381,7 +383,8 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
             });
             continue;
           }
-          const body = JSON.stringify(bodyIsRecord ? record : parsed.data);
+          const body =
+            bodyIsRecord && text !== undefined && sendableAsIs(text, record) ? text : JSON.stringify(bodyIsRecord ? record : parsed.data);
           if (delta && unchanged && delta.unchanged(key, body)) {
             delta.markSeen(key, item.line);
             counts.unchanged!++;

@@ -1,7 +1,8 @@
 /**
- * A product whose validation returns it unchanged is sent as the record itself, in the source's key order, so that a
- * compact JSON record is its body byte for byte and is stored once (issue 11): which schemas qualify, that both targets'
- * validations do return valid records unchanged, and what the stage activity writes for each case.
+ * A product whose validation returns it unchanged is sent as the record itself, in the source's key order: its line as
+ * it is where that is safe, else serialized again, so that a JSON record is its body byte for byte and is stored once
+ * (issue 11). Which schemas qualify, that both targets' validations do return valid records unchanged, which lines may
+ * go as they are, and what the stage activity writes for each case.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { z } from 'zod';
 import { createStageActivities } from '../activities/stage';
+import { sendableAsIs } from '../activities/sources';
 import { chunkId, readChunk } from '../activities/staging/files';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
@@ -18,6 +20,7 @@ import { recordsOf, writeCatalog } from '../scripts/catalog';
 import { loadTargets } from '../targets';
 import { outputIsInput } from '../targets/as-given';
 import { tempDir } from './helpers';
+import { writeFile } from 'node:fs/promises';
 
 const modules = await loadTargets();
 const targetNames = ['voucherify', 'propeller'] as const satisfies TargetName[];
@@ -64,6 +67,23 @@ describe('schemas whose output is their input', () => {
   });
 });
 
+test('a line goes as it is unless it is spaced or repeats a key, whatever its strings hold', () => {
+  const cases: [string, boolean][] = [
+    ['{"a":1,"b":{"c":[1,{"d":null}]},"e":[]}', true],
+    ['{"a":1.50e2,"b":"\\u00e9"}', true],
+    // Strings that hold quotes, colons and backslashes, as keys and as values.
+    ['{"k\\":":"v\\":","x":"\\\\","y\\\\":"\\"\\":"}', true],
+    ['{"a":"x","b":{"c":1,"c":2}}', false],
+    ['{"a":1,"a":1}', false],
+    ['[{"a":1},{"a":1,"a":2}]', false],
+    ['{"a" : 1}', false],
+    ['{"a": 1, "b": 2}', false],
+    [' {"a":1}', false],
+    ['{"a":[1,2 ]}', false],
+  ];
+  for (const [text, sendable] of cases) assert.equal(sendableAsIs(text, JSON.parse(text)), sendable, text);
+});
+
 describe('what staging writes', { concurrency: 1 }, () => {
   // Settings only for the delta ledger's scope (account and URL): nothing is sent.
   const targets = createTargetRegistry(modules, {
@@ -100,6 +120,31 @@ describe('what staging writes', { concurrency: 1 }, () => {
       lines,
     );
     assert.equal(chunkFile.split(',"raw":=,"body":').length - 1, 20, 'every product stored once');
+  });
+
+  test('a line goes as it is where it may; one with a repeated key or spaced keys goes as validation saw it', async () => {
+    const dir = await tempDir('as-is');
+    const store = new LocalFolderStore(path.join(dir, 'staging'));
+    const lines = [
+      '{"price":1.5e2,"source_id":"as-1","metadata":{"note":"\\":\\u00e9"}}',
+      '{"source_id":"as-2","name":"first","name":"second"}',
+      '{"source_id": "as-3", "price": 300}',
+    ];
+    const file = path.join(dir, 'c.jsonl');
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const input = ImportInput.parse({ importId: 'as-is', target: 'voucherify', source: { location: file } });
+    const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'as-is', runId: 'run-1' } });
+    await env.run(createStageActivities(store, targets).stage, input);
+    const items = await readChunk(store, 'as-is', chunkId(0, 0));
+    assert.deepEqual(
+      items.map((item) => item.body),
+      [lines[0], '{"source_id":"as-2","name":"second"}', '{"source_id":"as-3","price":300}'],
+    );
+    assert.deepEqual(
+      items.map((item) => item.rawJson),
+      lines,
+      'the records as they came',
+    );
   });
 
   test("an import that keeps the delta ledger sends bodies in the schema's order, as the ledger's hashes were made", async () => {

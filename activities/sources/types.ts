@@ -155,6 +155,60 @@ function protoKeyAt(value: unknown): (string | number)[] | undefined {
   return undefined;
 }
 
+/**
+ * Whether `json`, the one-line text `record` was parsed from, may be sent as it is instead of serialized again: it is
+ * compact (no whitespace outside its strings, as JSON.stringify writes it), and no object in it repeats a key (JSON.parse
+ * keeps a repeated key's last value, which validation saw; a target's parser might keep the first). The keys in the
+ * text (strings right before a colon; each string skipped whole, escapes and all) are counted against the keys of the
+ * parsed value. Any other line is serialized again, as before.
+ */
+export function sendableAsIs(json: string, record: unknown): boolean {
+  return keysInCompactText(json) === keysIn(record);
+}
+
+/** The keys in a compact JSON text; -1 where there is whitespace outside its strings. */
+function keysInCompactText(json: string): number {
+  let keys = 0;
+  let from = 0;
+  for (let open = json.indexOf('"'); open >= 0; open = json.indexOf('"', from)) {
+    if (spaced(json, from, open)) return -1;
+    let close = json.indexOf('"', open + 1);
+    // A quote after an odd run of backslashes is part of the string.
+    for (;;) {
+      if (close < 0) return -1;
+      let backslashes = 0;
+      while (json.charCodeAt(close - 1 - backslashes) === BACKSLASH) backslashes++;
+      if (backslashes % 2 === 0) break;
+      close = json.indexOf('"', close + 1);
+    }
+    if (json.charCodeAt(close + 1) === COLON) keys++;
+    from = close + 1;
+  }
+  return spaced(json, from, json.length) ? -1 : keys;
+}
+
+/** Whether json[from, to) holds a space, tab or line break. */
+function spaced(json: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (json.charCodeAt(i) <= SPACE) return true;
+  return false;
+}
+
+const BACKSLASH = 92;
+const COLON = 58;
+const SPACE = 32;
+
+/** Own keys of every object in a parsed value (one that passed nestedDeeperThan: the recursion is bounded). */
+function keysIn(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let keys = 0;
+  if (Array.isArray(value)) {
+    for (const child of value) keys += keysIn(child);
+    return keys;
+  }
+  for (const key in value) keys += 1 + keysIn((value as Record<string, unknown>)[key]);
+  return keys;
+}
+
 /** Whether a record's JSON text may hold a `__proto__` key: by name, or spelt with a \u escape. Most lines do neither. */
 export const mayHoldProtoKey = (json: string) => json.includes(PROTO_KEY) || json.includes('\\u');
 
