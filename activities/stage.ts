@@ -384,7 +384,9 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
             continue;
           }
           const body =
-            bodyIsRecord && text !== undefined && sendableAsIs(text, record) ? text : JSON.stringify(bodyIsRecord ? record : parsed.data);
+            bodyIsRecord && text !== undefined && item.keys !== undefined && sendableAsIs(text, item.keys)
+              ? text
+              : JSON.stringify(bodyIsRecord ? record : parsed.data);
           if (delta && unchanged && delta.unchanged(key, body)) {
             delta.markSeen(key, item.line);
             counts.unchanged!++;

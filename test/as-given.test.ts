@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { z } from 'zod';
 import { createStageActivities } from '../activities/stage';
-import { sendableAsIs } from '../activities/sources';
+import { keysWithin, MAX_NESTING_DEPTH, sendableAsIs } from '../activities/sources';
 import { chunkId, readChunk } from '../activities/staging/files';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
@@ -81,7 +81,10 @@ test('a line goes as it is unless it is spaced or repeats a key, whatever its st
     [' {"a":1}', false],
     ['{"a":[1,2 ]}', false],
   ];
-  for (const [text, sendable] of cases) assert.equal(sendableAsIs(text, JSON.parse(text)), sendable, text);
+  assert.equal(keysWithin(JSON.parse('{"a":{"b":[{"c":1},2]},"d":null}'), MAX_NESTING_DEPTH), 4);
+  assert.equal(keysWithin([[{}]], 3), 0);
+  assert.equal(keysWithin([[{}]], 2), -1, 'deeper than the limit');
+  for (const [text, sendable] of cases) assert.equal(sendableAsIs(text, keysWithin(JSON.parse(text), MAX_NESTING_DEPTH)), sendable, text);
 });
 
 describe('what staging writes', { concurrency: 1 }, () => {

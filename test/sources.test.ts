@@ -11,6 +11,7 @@ import { countOrEstimateRecords, countRecords, importTitle } from '../client/ind
 import {
   csvColumns,
   detectFormat,
+  keysWithin,
   MAX_NESTING_DEPTH,
   mayHoldProtoKey,
   nestedDeeperThan,
@@ -39,14 +40,18 @@ function scratchFile(extension: string, content: string | Buffer): string {
   return path;
 }
 
-/** The items read, each record's JSON text (when it came with one) checked to be that record on one line, then left out. */
+/**
+ * The items read, each record's JSON text (when it came with one) checked to be that record on one line, and its count
+ * of keys to be the record's, then both left out.
+ */
 async function collect(location: string, format: SourceFormat, opts?: ReadSourceOptions): Promise<SourceItem[]> {
   const items: SourceItem[] = [];
   for await (const item of readSource(location, format, opts)) {
     if ('json' in item && item.json !== undefined) {
-      const { json, ...rest } = item;
+      const { json, keys, ...rest } = item;
       assert.deepEqual(JSON.parse(json), item.record);
       assert.doesNotMatch(json, /[\r\n]/);
+      assert.equal(keys, keysWithin(item.record, MAX_NESTING_DEPTH));
       items.push(rest);
     } else items.push(item);
   }

@@ -9,7 +9,16 @@ import { DEFAULT_MAX_RECORD_CHARS, SourceError, type ReadSourceOptions, type Sou
 export { csvColumns, flattenDotted, jsonOrText, unflattenDotted } from '../../common/dotted';
 export { redactLocation } from './open';
 export { binaryKindOf, encodingNamed, isGzip, utf16Of } from './decode';
-export { MAX_NESTING_DEPTH, mayHoldProtoKey, nestedDeeperThan, protoKeyMessage, protoKeyPath, sendableAsIs, tooDeepMessage } from './types';
+export {
+  keysWithin,
+  MAX_NESTING_DEPTH,
+  mayHoldProtoKey,
+  nestedDeeperThan,
+  protoKeyMessage,
+  protoKeyPath,
+  sendableAsIs,
+  tooDeepMessage,
+} from './types';
 export { SourceError, type ReadSourceOptions, type SourceFormat, type SourceItem } from './types';
 
 const FORMATS: readonly SourceFormat[] = ['jsonl', 'csv', 'json'];

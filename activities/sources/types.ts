@@ -2,7 +2,9 @@ import type { Readable } from 'node:stream';
 export type SourceFormat = 'jsonl' | 'csv' | 'json';
 
 /** A record, with its JSON text when the source had one on a single line (written as it came, never serialized again). */
-export type SourceItem = { line: number; record: unknown; json?: string } | { line: number; error: string; text?: string };
+export type SourceItem =
+  /** `json`: the record's one-line text; `keys`, with it: its objects' keys, counted as the record was checked (sendableAsIs). */
+  { line: number; record: unknown; json?: string; keys?: number } | { line: number; error: string; text?: string };
 
 export interface ReadSourceOptions {
   signal?: AbortSignal;
@@ -108,21 +110,33 @@ export class RecordText {
 export const MAX_NESTING_DEPTH = 64;
 
 /**
- * Whether a parsed value nests objects/arrays deeper than `max` levels. Recursive without allocating (a check runs for
- * every record), yet safe at any depth: it never goes more than `max` + 1 calls deep.
+ * The own keys of every object in a parsed value, or -1 where it nests objects/arrays deeper than `max` levels.
+ * Recursive without allocating (it runs for every record), yet safe at any depth: it never goes more than `max` + 1
+ * calls deep.
  */
-export function nestedDeeperThan(value: unknown, max: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (max < 1) return true;
+export function keysWithin(value: unknown, max: number): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  if (max < 1) return -1;
+  let keys = 0;
   if (Array.isArray(value)) {
-    for (const child of value) if (nestedDeeperThan(child, max - 1)) return true;
-    return false;
+    for (const child of value) {
+      const within = keysWithin(child, max - 1);
+      if (within < 0) return -1;
+      keys += within;
+    }
+    return keys;
   }
   for (const key in value) {
-    if (Object.hasOwn(value, key) && nestedDeeperThan((value as Record<string, unknown>)[key], max - 1)) return true;
+    if (!Object.hasOwn(value, key)) continue;
+    const within = keysWithin((value as Record<string, unknown>)[key], max - 1);
+    if (within < 0) return -1;
+    keys += 1 + within;
   }
-  return false;
+  return keys;
 }
+
+/** Whether a parsed value nests objects/arrays deeper than `max` levels. */
+export const nestedDeeperThan = (value: unknown, max: number): boolean => keysWithin(value, max) < 0;
 
 export const tooDeepMessage = `record is nested deeper than ${MAX_NESTING_DEPTH} levels; flatten it (a product needs a few levels at most)`;
 
@@ -156,14 +170,14 @@ function protoKeyAt(value: unknown): (string | number)[] | undefined {
 }
 
 /**
- * Whether `json`, the one-line text `record` was parsed from, may be sent as it is instead of serialized again: it is
- * compact (no whitespace outside its strings, as JSON.stringify writes it), and no object in it repeats a key (JSON.parse
- * keeps a repeated key's last value, which validation saw; a target's parser might keep the first). The keys in the
- * text (strings right before a colon; each string skipped whole, escapes and all) are counted against the keys of the
- * parsed value. Any other line is serialized again, as before.
+ * Whether `json`, the one-line text of a record with `keys` keys in its objects (keysWithin), may be sent as it is
+ * instead of serialized again: it is compact (no whitespace outside its strings, as JSON.stringify writes it), and no
+ * object in it repeats a key (JSON.parse keeps a repeated key's last value, which validation saw; a target's parser
+ * might keep the first). The keys in the text (strings right before a colon; each string skipped whole, escapes and all)
+ * are counted against the record's. Any other line is serialized again, as before.
  */
-export function sendableAsIs(json: string, record: unknown): boolean {
-  return keysInCompactText(json) === keysIn(record);
+export function sendableAsIs(json: string, keys: number): boolean {
+  return keysInCompactText(json) === keys;
 }
 
 /** The keys in a compact JSON text; -1 where there is whitespace outside its strings. */
@@ -197,18 +211,6 @@ const BACKSLASH = 92;
 const COLON = 58;
 const SPACE = 32;
 
-/** Own keys of every object in a parsed value (one that passed nestedDeeperThan: the recursion is bounded). */
-function keysIn(value: unknown): number {
-  if (typeof value !== 'object' || value === null) return 0;
-  let keys = 0;
-  if (Array.isArray(value)) {
-    for (const child of value) keys += keysIn(child);
-    return keys;
-  }
-  for (const key in value) keys += 1 + keysIn((value as Record<string, unknown>)[key]);
-  return keys;
-}
-
 /** Whether a record's JSON text may hold a `__proto__` key: by name, or spelt with a \u escape. Most lines do neither. */
 export const mayHoldProtoKey = (json: string) => json.includes(PROTO_KEY) || json.includes('\\u');
 
@@ -231,9 +233,10 @@ export function jsonRecord(line: number, text: string): SourceItem | undefined {
     // The whole text: it goes to the failed-records file for someone to fix.
     return { line, error: `invalid JSON: ${(err as Error).message}`, text: text.replace(/\r?\n$/, '') };
   }
+  const keys = keysWithin(record, MAX_NESTING_DEPTH);
   // Kept as text: the parsed value could not even be serialized again.
-  if (nestedDeeperThan(record, MAX_NESTING_DEPTH)) return { line, error: tooDeepMessage, text: text.replace(/\r?\n$/, '') };
+  if (keys < 0) return { line, error: tooDeepMessage, text: text.replace(/\r?\n$/, '') };
   // A record over several lines (a pretty-printed array) cannot go into a chunk line as it is.
   const json = text.endsWith('\r') ? text.slice(0, -1) : text;
-  return json.includes('\n') || json.includes('\r') ? { line, record } : { line, record, json };
+  return json.includes('\n') || json.includes('\r') ? { line, record } : { line, record, json, keys };
 }
