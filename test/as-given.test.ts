@@ -125,7 +125,7 @@ describe('what staging writes', { concurrency: 1 }, () => {
     assert.equal(chunkFile.split(',"raw":=,"body":').length - 1, 20, 'every product stored once');
   });
 
-  test('a line goes as it is where it may; one with a repeated key or spaced keys goes as validation saw it', async () => {
+  test('a line goes as it is where it may; a spaced one or one that repeats a key goes as validation saw it', async () => {
     const dir = await tempDir('as-is');
     const store = new LocalFolderStore(path.join(dir, 'staging'));
     const lines = [
