@@ -8,15 +8,25 @@ import type { z } from 'zod';
  * the copy validation made: a JSON record already compact then is its body byte for byte, and is stored once.
  */
 export function outputIsInput(schema: z.ZodType): boolean {
-  let known = verdicts.get(schema);
-  if (known === undefined) {
-    known = returnsInput(schema);
-    verdicts.set(schema, known);
+  const def = schema._zod.def as unknown as Def;
+  // `overwrite` checks (trim, toLowerCase, …) replace the value they check.
+  if (def.coerce || def.normalize || def.checks?.some((check) => check._zod.def.check === 'overwrite')) return false;
+  if (UNCHANGED.has(def.type)) return true;
+  switch (def.type) {
+    case 'optional':
+    case 'nullable':
+      return outputIsInput(def.innerType!);
+    case 'array':
+      return outputIsInput(def.element!);
+    case 'union':
+      return def.options!.every(outputIsInput);
+    case 'object':
+      // Without a catchall unknown keys are dropped; `never` (strict) refuses them, any other keeps what it accepts.
+      return def.catchall !== undefined && outputIsInput(def.catchall) && Object.values(def.shape!).every(outputIsInput);
+    default:
+      return false;
   }
-  return known;
 }
-
-const verdicts = new WeakMap<z.ZodType, boolean>();
 
 /** Kinds that return what they accept (`never` accepts nothing: a strict object's catchall). */
 const UNCHANGED = new Set(['string', 'number', 'boolean', 'null', 'literal', 'enum', 'unknown', 'any', 'never']);
@@ -31,25 +41,4 @@ interface Def {
   element?: z.ZodType;
   innerType?: z.ZodType;
   options?: z.ZodType[];
-}
-
-function returnsInput(schema: z.ZodType): boolean {
-  const def = schema._zod.def as unknown as Def;
-  // `overwrite` checks (trim, toLowerCase, …) replace the value they check.
-  if (def.coerce || def.normalize || def.checks?.some((check) => check._zod.def.check === 'overwrite')) return false;
-  if (UNCHANGED.has(def.type)) return true;
-  switch (def.type) {
-    case 'optional':
-    case 'nullable':
-      return returnsInput(def.innerType!);
-    case 'array':
-      return returnsInput(def.element!);
-    case 'union':
-      return def.options!.every(returnsInput);
-    case 'object':
-      // Without a catchall unknown keys are dropped; `never` (strict) refuses them, any other keeps what it accepts.
-      return def.catchall !== undefined && returnsInput(def.catchall) && Object.values(def.shape!).every(returnsInput);
-    default:
-      return false;
-  }
 }

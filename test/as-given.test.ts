@@ -96,18 +96,27 @@ describe('what staging writes', { concurrency: 1 }, () => {
     PROPELLER_CLIENT_SECRET: 'unused',
   });
 
-  /** Stages a catalog for Propeller (whose schema's key order is not the catalog's): its lines, and its chunk's items and text. */
-  async function stagePropeller(name: string, options: Record<string, unknown>) {
-    const dir = await tempDir(name);
-    const store = new LocalFolderStore(path.join(dir, 'staging'));
-    const file = await writeCatalog(path.join(dir, 'c.jsonl'), { target: 'propeller', count: 20, format: 'jsonl', keyPrefix: name });
-    const input = ImportInput.parse({ importId: name, target: 'propeller', source: { location: file }, options });
+  /** Stages `file` into `target` with the real stage activity: its first chunk's items, and that chunk file's text. */
+  async function stageFile(name: string, target: TargetName, file: string, options: Record<string, unknown> = {}) {
+    const store = new LocalFolderStore(path.join(path.dirname(file), 'staging'));
+    const input = ImportInput.parse({ importId: name, target, source: { location: file }, options });
     const env = new MockActivityEnvironment({ workflowExecution: { workflowId: name, runId: 'run-1' } });
     const result = (await env.run(createStageActivities(store, targets).stage, input)) as StageResult;
-    assert.equal(result.valid, 20);
-    const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
     const chunkFile = await readFile(path.join(store.root, 'imports', name, 'chunks', `${chunkId(0, 0)}.jsonl`), 'utf8');
-    return { lines, items: await readChunk(store, name, chunkId(0, 0)), chunkFile };
+    return { result, items: await readChunk(store, name, chunkId(0, 0)), chunkFile };
+  }
+
+  /** Stages a catalog for Propeller (whose schema's key order is not the catalog's): its lines, and what stageFile gives. */
+  async function stagePropeller(name: string, options: Record<string, unknown>) {
+    const file = await writeCatalog(path.join(await tempDir(name), 'c.jsonl'), {
+      target: 'propeller',
+      count: 20,
+      format: 'jsonl',
+      keyPrefix: name,
+    });
+    const staged = await stageFile(name, 'propeller', file, options);
+    assert.equal(staged.result.valid, 20);
+    return { lines: (await readFile(file, 'utf8')).trimEnd().split('\n'), ...staged };
   }
 
   test('a compact record in its own key order is its body, stored once', async () => {
@@ -126,19 +135,14 @@ describe('what staging writes', { concurrency: 1 }, () => {
   });
 
   test('a line goes as it is where it may; a spaced one or one that repeats a key goes as validation saw it', async () => {
-    const dir = await tempDir('as-is');
-    const store = new LocalFolderStore(path.join(dir, 'staging'));
     const lines = [
       '{"price":1.5e2,"source_id":"as-1","metadata":{"note":"\\":\\u00e9"}}',
       '{"source_id":"as-2","name":"first","name":"second"}',
       '{"source_id": "as-3", "price": 300}',
     ];
-    const file = path.join(dir, 'c.jsonl');
+    const file = path.join(await tempDir('as-is'), 'c.jsonl');
     await writeFile(file, `${lines.join('\n')}\n`);
-    const input = ImportInput.parse({ importId: 'as-is', target: 'voucherify', source: { location: file } });
-    const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'as-is', runId: 'run-1' } });
-    await env.run(createStageActivities(store, targets).stage, input);
-    const items = await readChunk(store, 'as-is', chunkId(0, 0));
+    const { items } = await stageFile('as-is', 'voucherify', file);
     assert.deepEqual(
       items.map((item) => item.body),
       [lines[0], '{"source_id":"as-2","name":"second"}', '{"source_id":"as-3","price":300}'],
