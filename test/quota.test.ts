@@ -123,6 +123,17 @@ async function submitRetries(handle: WorkflowHandle): Promise<number> {
   }).length;
 }
 
+/** How an import told its account's coordinator: messageQuotaCoordinator activities, and signals it sent itself (ok and failed). */
+async function coordinatorMessages(handle: WorkflowHandle): Promise<{ activities: number; signals: number; failedSignals: number }> {
+  const { events } = await handle.fetchHistory();
+  const all = events ?? [];
+  return {
+    activities: all.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'messageQuotaCoordinator').length,
+    signals: all.filter((e) => e.externalWorkflowExecutionSignaledEventAttributes).length,
+    failedSignals: all.filter((e) => e.signalExternalWorkflowExecutionFailedEventAttributes).length,
+  };
+}
+
 async function catalogOf(name: string, count: number): Promise<{ dir: string; file: string }> {
   const dir = await tempDir(name);
   return {
@@ -249,11 +260,58 @@ describe('Voucherify import against a small bulk quota', () => {
     }
     // Eight chunks at two calls a window: each import alone would probe every window the other one had used.
     assert.deepEqual(bulkAnswers(sandbox), { 202: 8 }, 'every call into an open window, none answered 429');
-    for (const handle of handles) assert.equal(await submitRetries(handle), 0);
+    for (const handle of handles) {
+      assert.equal(await submitRetries(handle), 0);
+      // Four chunks: a request and an answer each. Requests made before the coordinator's id came back go by activity
+      // (up to four at once); each answer comes after its permit, so by signal.
+      const told = await coordinatorMessages(handle);
+      assert.equal(told.activities + told.signals, 8, 'a request and an answer a chunk');
+      assert.ok(told.signals >= 4, `every answer by signal (${told.signals} signals)`);
+      assert.equal(told.failedSignals, 0);
+    }
     const coordinators: string[] = [];
     for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` }))
       coordinators.push(w.workflowId);
     assert.equal(coordinators.length, 1, 'one coordinator for the account');
     assert.match(coordinators[0]!, /^quota-voucherify-[0-9a-f]{16}$/, 'named by a hash: no URL, application id or key in it');
+  });
+
+  test('a coordinator that ended while an import ran is started again: the signal fails, the activity sends the message', async (ctx) => {
+    // Ten products a chunk at five a second: each chunk's action takes two seconds, while its permit is answered.
+    const sandbox = await sandboxFor(ctx, 'voucherify', { productsPerSecond: 5 });
+    const { dir, file } = await catalogOf('quota-restart', 30);
+    const taskQueue = uniqueTaskQueue('quota-restart');
+    const workers = await twoWorkers(sandbox, taskQueue, path.join(dir, 'staging'));
+    onEnd(ctx, () => workers.stop());
+    const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 1 };
+    const request = { target: 'voucherify' as const, source: { location: file }, options };
+    const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-restart-${Date.now()}` });
+    const coordinatorRuns = async () => {
+      const runs: { workflowId: string; runId: string; status: string }[] = [];
+      for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` }))
+        runs.push({ workflowId: w.workflowId, runId: w.runId, status: w.status.name });
+      return runs;
+    };
+    // The first chunk is being processed: its permit came from the coordinator, which now goes away.
+    const [first] = await eventually(
+      'the first chunk in flight, and its coordinator',
+      async () => {
+        const p = await handle.query(progressQuery).catch(() => undefined);
+        const runs = await coordinatorRuns();
+        return p && p.chunks.inFlight > 0 && runs.length > 0 ? runs : undefined;
+      },
+      60_000,
+    );
+    await t.client.workflow.getHandle(first!.workflowId, first!.runId).terminate('test: the coordinator ends while the import runs');
+
+    const summary = await handle.result();
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.counts.succeeded, 30);
+    const told = await coordinatorMessages(handle);
+    assert.equal(told.failedSignals, 1, 'one message met the ended coordinator');
+    assert.equal(told.activities, 2, 'the first message started the coordinator, the one after the failed signal started it again');
+    const runs = await coordinatorRuns();
+    assert.equal(runs.length, 2, 'the ended coordinator and the one started again');
+    assert.equal(new Set(runs.map((r) => r.workflowId)).size, 1, 'under the same workflow id');
   });
 });

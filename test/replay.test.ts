@@ -57,6 +57,10 @@ function coverage(): Set<string> {
       if (event.workflowExecutionContinuedAsNewEventAttributes) seen.add('continue-as-new');
       const signal = event.workflowExecutionSignaledEventAttributes?.signalName;
       if (signal) seen.add(`signal ${signal}`);
+      const sent = event.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName;
+      if (sent) seen.add(`sent ${sent}`);
+      const activity = event.activityTaskScheduledEventAttributes?.activityType?.name;
+      if (activity === 'messageQuotaCoordinator') seen.add(`activity ${activity}`);
       const update = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name;
       if (update) seen.add(`update ${update}`);
       const completed = value(event.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as { status?: string } | undefined;
@@ -66,12 +70,16 @@ function coverage(): Set<string> {
   return seen;
 }
 
-test('the committed histories cover both targets, a split, a retry round, continue-as-new, pause/resume, an update and a cancel', () => {
+test('the committed histories cover both targets, the coordinator told both ways, a split, a retry round, continue-as-new, pause/resume, an update and a cancel', () => {
   const seen = coverage();
   const wanted = [
     'importCatalog into voucherify',
     'importCatalog into propeller',
     'accountQuota into voucherify',
+    // An import tells its coordinator by activity until it knows the coordinator's id, then by signal (quota-signals).
+    'activity messageQuotaCoordinator',
+    'sent quotaPermitRequest',
+    'sent quotaPermitAnswer',
     'a chunk split after a 413',
     'a retry round',
     'continue-as-new',

@@ -6,7 +6,14 @@
 import * as wf from '@temporalio/workflow';
 import type { QuotaSeen } from '../targets/http';
 import type { QuotaMessage } from '../activities/quota';
-import { permitGrantSignal, permitWaitSignal, type PermitGrant, type PermitWait } from './account-quota';
+import {
+  permitAnswerSignal,
+  permitGrantSignal,
+  permitRequestSignal,
+  permitWaitSignal,
+  type PermitGrant,
+  type PermitWait,
+} from './account-quota';
 import { describeWait, type QuotaGate } from './quota';
 import { recordQuotaWait } from '../common/metrics';
 
@@ -98,10 +105,27 @@ export function localPermits(gate: QuotaGate, ctx: PermitContext): PermitSource 
 }
 
 /**
- * Pacing by the account's coordinator: a request by activity, the permit by signal. Call it once per workflow
- * run, before the first workflow task ends (it sets signal handlers).
+ * Pacing by the account's coordinator: requests and answers by signal, the permit by signal. Call it once per
+ * workflow run, before the first workflow task ends (it sets signal handlers). `start` sends a message by activity
+ * (signal-with-start: the coordinator may not run yet) and returns the coordinator's workflow id; once one has, the
+ * import signals the coordinator itself, which costs the server and the worker about half (an activity is three
+ * events, a worker's poll and a client's call; a signal two events). A coordinator that has ended meanwhile (idle for
+ * minutes) fails the signal, and the activity starts one again.
  */
-export function accountPermits(ctx: PermitContext, tell: (message: QuotaMessage) => Promise<unknown>): PermitSource {
+export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage) => Promise<string>): PermitSource {
+  let coordinator: string | undefined;
+  const tell = async (message: QuotaMessage): Promise<void> => {
+    if (coordinator !== undefined && wf.patched('quota-signals')) {
+      const handle = wf.getExternalWorkflowHandle(coordinator);
+      try {
+        await (message.request ? handle.signal(permitRequestSignal, message.request) : handle.signal(permitAnswerSignal, message.answer));
+        return;
+      } catch (err) {
+        if (wf.isCancellation(err)) throw err;
+      }
+    }
+    coordinator = await start(message);
+  };
   const grants = new Map<string, PermitGrant>();
   let waitingRequests = 0;
   let wait: PermitWait | undefined;
