@@ -276,10 +276,12 @@ describe('Voucherify import against a small bulk quota', () => {
     assert.match(coordinators[0]!, /^quota-voucherify-[0-9a-f]{16}$/, 'named by a hash: no URL, application id or key in it');
   });
 
-  test('a coordinator that ended while an import ran is started again: the signal fails, the activity sends the message', async (ctx) => {
-    // Ten products a chunk at five a second: each chunk's action takes two seconds, while its permit is answered.
-    const sandbox = await sandboxFor(ctx, 'voucherify', { productsPerSecond: 5 });
-    const { dir, file } = await catalogOf('quota-restart', 30);
+  test('a coordinator that ends while an import waits for its permit: the request is sent again within a minute, which starts a new coordinator', {
+    timeout: 240_000,
+  }, async (ctx) => {
+    // One bulk call a 20 s window: the first chunk's probe empties it, and the second chunk's request waits in the coordinator.
+    const sandbox = await sandboxFor(ctx, 'voucherify', { quotas: { bulkPerHour: 1, bulkWindowSeconds: 20 } });
+    const { dir, file } = await catalogOf('quota-restart', 20);
     const taskQueue = uniqueTaskQueue('quota-restart');
     const workers = await twoWorkers(sandbox, taskQueue, path.join(dir, 'staging'));
     onEnd(ctx, () => workers.stop());
@@ -287,31 +289,29 @@ describe('Voucherify import against a small bulk quota', () => {
     const request = { target: 'voucherify' as const, source: { location: file }, options };
     const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-restart-${Date.now()}` });
     const coordinatorRuns = async () => {
-      const runs: { workflowId: string; runId: string; status: string }[] = [];
+      const runs: { workflowId: string; runId: string }[] = [];
       for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` }))
-        runs.push({ workflowId: w.workflowId, runId: w.runId, status: w.status.name });
+        runs.push({ workflowId: w.workflowId, runId: w.runId });
       return runs;
     };
-    // The first chunk is being processed: its permit came from the coordinator, which now goes away.
-    const [first] = await eventually(
-      'the first chunk in flight, and its coordinator',
-      async () => {
-        const p = await handle.query(progressQuery).catch(() => undefined);
-        const runs = await coordinatorRuns();
-        return p && p.chunks.inFlight > 0 && runs.length > 0 ? runs : undefined;
-      },
+    await eventually(
+      'the second chunk waiting for the window',
+      async () => (await handle.query(progressQuery).catch(() => undefined))?.waitingFor,
       60_000,
     );
-    await t.client.workflow.getHandle(first!.workflowId, first!.runId).terminate('test: the coordinator ends while the import runs');
+    const [first] = await coordinatorRuns();
+    await t.client.workflow.getHandle(first!.workflowId, first!.runId).terminate('test: the coordinator ends while an import waits');
 
     const summary = await handle.result();
     assert.equal(summary.status, 'completed');
-    assert.equal(summary.counts.succeeded, 30);
+    assert.equal(summary.counts.succeeded, 20);
     const told = await coordinatorMessages(handle);
-    assert.equal(told.failedSignals, 1, 'one message met the ended coordinator');
-    assert.equal(told.activities, 2, 'the first message started the coordinator, the one after the failed signal started it again');
+    assert.equal(told.failedSignals, 1, 'the request sent again met the ended coordinator');
+    assert.equal(told.activities, 2, 'the first request started the coordinator, the one sent again started it anew');
     const runs = await coordinatorRuns();
-    assert.equal(runs.length, 2, 'the ended coordinator and the one started again');
+    assert.equal(runs.length, 2, 'the ended coordinator and the new one');
     assert.equal(new Set(runs.map((r) => r.workflowId)).size, 1, 'under the same workflow id');
+    // The new coordinator knew nothing of the window; by the time it probed, the window had reopened.
+    assert.deepEqual(bulkAnswers(sandbox), { 202: 2 });
   });
 });

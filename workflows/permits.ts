@@ -12,6 +12,7 @@ import {
   permitRequestSignal,
   permitWaitSignal,
   type PermitGrant,
+  type PermitRequest,
   type PermitWait,
 } from './account-quota';
 import { describeWait, type QuotaGate } from './quota';
@@ -105,29 +106,59 @@ export function localPermits(gate: QuotaGate, ctx: PermitContext): PermitSource 
 }
 
 /**
+ * How often an import whose requests wait for permits makes sure its coordinator still holds them: a coordinator that
+ * has ended (terminated by hand, say) would never answer them, and the import would wait for ever.
+ */
+export const REQUEST_CHECK_MS = 60_000;
+
+/**
  * Pacing by the account's coordinator: requests and answers by signal, the permit by signal. Call it once per
  * workflow run, before the first workflow task ends (it sets signal handlers). `start` sends a message by activity
  * (signal-with-start: the coordinator may not run yet) and returns the coordinator's workflow id; once one has, the
  * import signals the coordinator itself, which costs the server and the worker about half (an activity is three
- * events, a worker's poll and a client's call; a signal two events). A coordinator that has ended meanwhile (idle for
- * minutes) fails the signal, and the activity starts one again.
+ * events, a worker's poll and a client's call; a signal two events). A coordinator that has ended meanwhile fails the
+ * signal, and the activity starts one again. While requests wait, one of them is sent again every REQUEST_CHECK_MS
+ * (the coordinator ignores a request it has); if that starts a new coordinator, the others follow it there.
  */
 export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage) => Promise<string>): PermitSource {
   let coordinator: string | undefined;
-  const tell = async (message: QuotaMessage): Promise<void> => {
+  /** Sends a message; true when it went by activity (to a coordinator that may have just been started). */
+  const tell = async (message: QuotaMessage): Promise<boolean> => {
     if (coordinator !== undefined && wf.patched('quota-signals')) {
       const handle = wf.getExternalWorkflowHandle(coordinator);
       try {
         await (message.request ? handle.signal(permitRequestSignal, message.request) : handle.signal(permitAnswerSignal, message.answer));
-        return;
+        return false;
       } catch (err) {
         if (wf.isCancellation(err)) throw err;
       }
     }
     coordinator = await start(message);
+    return true;
   };
   const grants = new Map<string, PermitGrant>();
-  let waitingRequests = 0;
+  /** Requests sent and not yet answered with a permit. */
+  const waiting = new Map<string, PermitRequest>();
+  let checking = false;
+  /** Runs while requests wait (one timer a REQUEST_CHECK_MS for all of them, not one a request). */
+  const checkCoordinator = async (): Promise<void> => {
+    checking = true;
+    try {
+      while (waiting.size > 0) {
+        await wf.sleep(REQUEST_CHECK_MS);
+        const [first, ...others] = [...waiting.values()];
+        try {
+          if (first && (await tell({ request: first })))
+            for (const request of others) if (waiting.has(request.requestId)) await tell({ request });
+        } catch (err) {
+          if (wf.isCancellation(err)) throw err;
+          // The activity failed for good (a worker without the target's settings): the next round tries again.
+        }
+      }
+    } finally {
+      checking = false;
+    }
+  };
   let wait: PermitWait | undefined;
   /** The coordinator's "wait" messages so far: a request that saw one waited for the quota. */
   let waitsTold = 0;
@@ -145,18 +176,22 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
       const requestId = wf.uuid4();
       const asked = Date.now();
       const waitsBefore = waitsTold;
-      waitingRequests++;
+      const request: PermitRequest = {
+        requestId,
+        workflowId: wf.workflowInfo().workflowId,
+        ...(ctx.maxPerMinute ? { maxPerMinute: ctx.maxPerMinute } : {}),
+      };
+      waiting.set(requestId, request);
       try {
-        const request = {
-          requestId,
-          workflowId: wf.workflowInfo().workflowId,
-          ...(ctx.maxPerMinute ? { maxPerMinute: ctx.maxPerMinute } : {}),
-        };
         await tell({ request });
+        if (!checking && wf.patched('quota-signals'))
+          void checkCoordinator().catch(() => {
+            // Only a cancellation ends it early: the import is being cancelled, and its requests with it.
+          });
         await wf.condition(() => grants.has(requestId) || ctx.stopping());
       } finally {
-        waitingRequests--;
-        if (waitingRequests === 0 && wait) ctx.changed();
+        waiting.delete(requestId);
+        if (waiting.size === 0 && wait) ctx.changed();
       }
       const grant = grants.get(requestId);
       grants.delete(requestId);
@@ -173,7 +208,7 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
       if (permit.requestId) await tell({ answer: { requestId: permit.requestId, ...(quota ? { quota } : {}), failed } });
     },
     waitingFor() {
-      if (waitingRequests === 0 || !wait || wait.until <= Date.now()) return undefined;
+      if (waiting.size === 0 || !wait || wait.until <= Date.now()) return undefined;
       return { until: wait.until, what: describeWait(ctx.target, wait.bucket, wait.maxPerMinute) };
     },
   };
