@@ -146,10 +146,11 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
     try {
       while (waiting.size > 0) {
         await wf.sleep(REQUEST_CHECK_MS);
-        const [first, ...others] = [...waiting.values()];
+        // A request whose permit has come is no longer the coordinator's to hold: sent again, a new one would grant it twice.
+        const unanswered = (r: PermitRequest) => waiting.has(r.requestId) && !grants.has(r.requestId);
+        const [first, ...others] = [...waiting.values()].filter(unanswered);
         try {
-          if (first && (await tell({ request: first })))
-            for (const request of others) if (waiting.has(request.requestId)) await tell({ request });
+          if (first && (await tell({ request: first }))) for (const request of others) if (unanswered(request)) await tell({ request });
         } catch (err) {
           if (wf.isCancellation(err)) throw err;
           // The activity failed for good (a worker without the target's settings): the next round tries again.
