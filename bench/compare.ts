@@ -8,7 +8,8 @@
  * chunk: products per request for Propeller (default 1000), bytes per request for Voucherify (default 10,000,000).
  * STAGE_THREAD=1 stages in a thread of its own (the worker's BULKPORT_STAGE_THREAD=1); BULKPORT_METRICS_ADDRESS serves
  * the worker's metrics, as `npm run worker` does; COMPARE_EVENTS=1 prints each bulkport run's activity events (seconds
- * from the start, event type, activity) on stderr, to see where its time goes.
+ * from the start, event type, activity) on stderr, to see where its time goes. COMPARE_OPTIONS='{"shareQuota":false}'
+ * adds import options to bulkport's (a JSON object), to measure what one costs.
  * bulkport runs with a fixed window (no adaptive concurrency) so both send at the same concurrency. The sandbox runs in
  * a process of its own (a fresh one per run; Voucherify's works its queue at ten million products/s), as does
  * Temporal's dev server; this process holds the bare script, or the worker and the client: CPU is this process's
@@ -215,6 +216,7 @@ async function bulkport(): Promise<Run> {
     target === 'propeller'
       ? { concurrency, chunkSize: chunk, adaptiveConcurrency: false }
       : { concurrency, chunkBytes: chunk, pollIntervalMs: 200 };
+  Object.assign(options, JSON.parse(process.env.COMPARE_OPTIONS ?? '{}'));
   try {
     const run = await measured(
       async () => {
