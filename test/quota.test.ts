@@ -134,6 +134,14 @@ async function coordinatorMessages(handle: WorkflowHandle): Promise<{ activities
   };
 }
 
+/** The account coordinators' runs on a task queue. */
+async function coordinatorRuns(taskQueue: string): Promise<{ workflowId: string; runId: string }[]> {
+  const runs: { workflowId: string; runId: string }[] = [];
+  for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` }))
+    runs.push({ workflowId: w.workflowId, runId: w.runId });
+  return runs;
+}
+
 async function catalogOf(name: string, count: number): Promise<{ dir: string; file: string }> {
   const dir = await tempDir(name);
   return {
@@ -269,9 +277,7 @@ describe('Voucherify import against a small bulk quota', () => {
       assert.ok(told.signals >= 4, `every answer by signal (${told.signals} signals)`);
       assert.equal(told.failedSignals, 0);
     }
-    const coordinators: string[] = [];
-    for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` }))
-      coordinators.push(w.workflowId);
+    const coordinators = (await coordinatorRuns(taskQueue)).map((r) => r.workflowId);
     assert.equal(coordinators.length, 1, 'one coordinator for the account');
     assert.match(coordinators[0]!, /^quota-voucherify-[0-9a-f]{16}$/, 'named by a hash: no URL, application id or key in it');
   });
@@ -288,18 +294,12 @@ describe('Voucherify import against a small bulk quota', () => {
     const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 1 };
     const request = { target: 'voucherify' as const, source: { location: file }, options };
     const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-restart-${Date.now()}` });
-    const coordinatorRuns = async () => {
-      const runs: { workflowId: string; runId: string }[] = [];
-      for await (const w of t.client.workflow.list({ query: `WorkflowType = 'accountQuota' AND TaskQueue = '${taskQueue}'` }))
-        runs.push({ workflowId: w.workflowId, runId: w.runId });
-      return runs;
-    };
     await eventually(
       'the second chunk waiting for the window',
       async () => (await handle.query(progressQuery).catch(() => undefined))?.waitingFor,
       60_000,
     );
-    const [first] = await coordinatorRuns();
+    const [first] = await coordinatorRuns(taskQueue);
     await t.client.workflow.getHandle(first!.workflowId, first!.runId).terminate('test: the coordinator ends while an import waits');
 
     const summary = await handle.result();
@@ -308,7 +308,7 @@ describe('Voucherify import against a small bulk quota', () => {
     const told = await coordinatorMessages(handle);
     assert.equal(told.failedSignals, 1, 'the request sent again met the ended coordinator');
     assert.equal(told.activities, 2, 'the first request started the coordinator, the one sent again started it anew');
-    const runs = await coordinatorRuns();
+    const runs = await coordinatorRuns(taskQueue);
     assert.equal(runs.length, 2, 'the ended coordinator and the new one');
     assert.equal(new Set(runs.map((r) => r.workflowId)).size, 1, 'under the same workflow id');
     // The new coordinator knew nothing of the window; by the time it probed, the window had reopened.
