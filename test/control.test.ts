@@ -172,6 +172,9 @@ describe('import control', () => {
     assert.equal(await handle.executeUpdate(setConcurrencyUpdate, { args: [3] }), 2);
     const { currentDetails } = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     assert.match(String(currentDetails), /^\*\*submitting\*\* \(paused\)[^\n]*\n\nRound \d+ · concurrency 3 ·/);
+    // The bundle's source map still leads the stack-trace query to our sources (workers/worker.ts minifies the bundle).
+    const stack = await handle.query<string>('__stack_trace');
+    assert.match(stack, /workflows\/import\.ts:\d+:\d+/, stack);
 
     await handle.signal(resumeSignal);
     const summary = await handle.result();
