@@ -683,7 +683,7 @@ test('records come in batches, and those read before the source breaks come befo
       );
     const batches: number[] = [];
     const error = await (async () => {
-      for await (const batch of readSourceBatches(`catalog.${format}`, format, { open })) batches.push(batch.length);
+      for await (const batch of readSourceBatches(`catalog.${format}`, format, { open })) batches.push([...batch].length);
     })().then(
       () => undefined,
       (err: unknown) => err,

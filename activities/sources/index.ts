@@ -88,7 +88,7 @@ export async function* readSourceBatches(
   location: string,
   format: SourceFormat,
   opts: ReadSourceOptions = {},
-): AsyncIterable<SourceItem[]> {
+): AsyncIterable<Iterable<SourceItem>> {
   opts.signal?.throwIfAborted();
   const maxRecordChars = opts.maxRecordChars ?? DEFAULT_MAX_RECORD_CHARS;
   let input;

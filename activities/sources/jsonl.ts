@@ -8,10 +8,30 @@ function notJsonLines(): SourceError {
 }
 
 /**
+ * A piece's lines, each parsed only when its reader comes to it. Parsed all at once, a piece's few thousand records were
+ * alive together while staging went through them: every young-generation collection copied them, and promoted them to
+ * be collected again (bench/README.md, "Records parsed as staging takes them"). An entry is a line's text, or the item
+ * of a line that the collector joined (one longer than a piece), or undefined (its text is still being collected).
+ */
+class JsonlBatch implements Iterable<SourceItem> {
+  readonly entries: (string | SourceItem | undefined)[] = [];
+  constructor(private readonly firstLine: number) {}
+
+  *[Symbol.iterator](): Iterator<SourceItem> {
+    const { entries, firstLine } = this;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
+      const item = typeof entry === 'string' ? jsonRecord(firstLine + i, entry) : entry;
+      if (item) yield item;
+    }
+  }
+}
+
+/**
  * One JSON value per line; blank lines are skipped and a broken line is reported without stopping. The records come in
  * batches, one per piece of text read: a promise a batch, where one a record cost as much as parsing it.
  */
-export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: number): AsyncGenerator<SourceItem[]> {
+export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: number): AsyncGenerator<Iterable<SourceItem>> {
   const acc = new RecordText(maxRecordChars);
   let line = 1;
   let started = false;
@@ -22,23 +42,21 @@ export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: 
       started = first !== undefined;
     }
     let start = 0;
-    const batch: SourceItem[] = [];
+    const batch = new JsonlBatch(line);
     // Searching only the new chunk keeps a very long line linear instead of rescanning it.
     for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
       const text = chunk.slice(start, nl);
       // A line within one piece of text, as most are, skips the collector.
-      let item: SourceItem | undefined;
-      if (acc.isEmpty && text.length <= maxRecordChars) item = jsonRecord(line, text);
+      if (acc.isEmpty && text.length <= maxRecordChars) batch.entries.push(text);
       else {
         acc.add(text);
-        item = takeJsonRecord(line, acc);
+        batch.entries.push(takeJsonRecord(line, acc));
       }
-      if (item) batch.push(item);
       line++;
       start = nl + 1;
     }
     acc.add(chunk.slice(start));
-    if (batch.length) yield batch;
+    if (batch.entries.length) yield batch;
   }
   const last = takeJsonRecord(line, acc);
   if (last) yield [last];
