@@ -14,7 +14,7 @@ import { STAGE_ATTEMPTS } from '../common/timeouts';
 import { compileMapping, INVALID_MAPPING, MappingError } from './mapping';
 import { readRedriveSource } from './redrive';
 import { stageInThread } from './stage-thread-client';
-import { outputIsInput } from '../targets/as-given';
+import { asGivenCheck, outputIsInput } from '../targets/as-given';
 import type { ChunkLimits, StagedItem } from '../targets/types';
 import {
   detectFormat,
@@ -238,6 +238,8 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
     // (encodeItem). The ledger's content hashes are of the bodies in the schema's order, as they always were: an import
     // that keeps it sends those, or every product would look changed.
     const bodyIsRecord = !keepsLedger(input.options) && outputIsInput(target.productSchema);
+    // Where the body is the record, a record the schema surely accepts as it is needs no copy made by validation.
+    const acceptedAsGiven = bodyIsRecord ? asGivenCheck(target.productSchema) : undefined;
     const counts: { read: number; valid: number; invalid: number; unchanged?: number } = {
       read: 0,
       valid: 0,
@@ -354,7 +356,7 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
             });
             continue;
           }
-          const parsed = target.productSchema.safeParse(record);
+          const parsed = acceptedAsGiven?.(record) ? { success: true as const, data: record } : target.productSchema.safeParse(record);
           if (!parsed.success) {
             const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
             await reject({ line: item.line, key: keyIfAny(target, record), errors, raw: item.record });

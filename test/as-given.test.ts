@@ -18,7 +18,8 @@ import { createTargetRegistry } from '../activities/targets';
 import { ImportInput, type StageResult, type TargetName } from '../common/import';
 import { recordsOf, writeCatalog } from '../scripts/catalog';
 import { loadTargets } from '../targets';
-import { outputIsInput } from '../targets/as-given';
+import { asGivenCheck, outputIsInput } from '../targets/as-given';
+import { unitInterval } from '../sandbox/rng';
 import { tempDir } from './helpers';
 import { writeFile } from 'node:fs/promises';
 
@@ -66,6 +67,172 @@ describe('schemas whose output is their input', () => {
     }
   });
 });
+
+describe('records the schema surely accepts as they are (asGivenCheck)', () => {
+  const strict = z.strictObject({
+    name: z.string().min(1).max(8),
+    code: z.string().regex(/^[A-Z]{2}$/),
+    exact: z.string().length(3).optional(),
+    count: z.number().int().nonnegative().optional(),
+    ratio: z.number().gt(0).lt(1).optional(),
+    whole: z.int().optional(),
+    flag: z.boolean().nullable().optional(),
+    kind: z.enum(['a', 'b']).optional(),
+    fixed: z.literal(['x', 7]).optional(),
+    any: z.unknown(),
+    tags: z.array(z.string().min(1)).min(1).max(3).optional(),
+    meta: z.looseObject({ id: z.number().optional() }).optional(),
+    parent: z.union([z.strictObject({ id: z.number() }), z.strictObject({ ref: z.string() })]).optional(),
+  });
+
+  test('each kind and check as zod has it, at its edges', () => {
+    const check = asGivenCheck(strict)!;
+    const base = { name: 'n', code: 'NL', any: 0 };
+    const cases: [string, unknown, boolean][] = [
+      ['the least record', base, true],
+      [
+        'every field',
+        {
+          ...base,
+          exact: 'abc',
+          count: 0,
+          ratio: 0.5,
+          whole: -3,
+          flag: null,
+          kind: 'b',
+          fixed: 7,
+          tags: ['t'],
+          meta: { id: 1, more: [{}] },
+          parent: { ref: 'r' },
+        },
+        true,
+      ],
+      ['an empty name (min 1)', { ...base, name: '' }, false],
+      ['a long name (max 8)', { ...base, name: '123456789' }, false],
+      ['a code the regex refuses', { ...base, code: 'nl' }, false],
+      ['a length of 2 for 3', { ...base, exact: 'ab' }, false],
+      ['a fraction for an int', { ...base, count: 1.5 }, false],
+      ['a negative for nonnegative', { ...base, count: -1 }, false],
+      ['an int beyond the safe range', { ...base, whole: 2 ** 53 }, false],
+      ['0 for gt(0)', { ...base, ratio: 0 }, false],
+      ['1 for lt(1)', { ...base, ratio: 1 }, false],
+      ['a string for a number', { ...base, count: '1' }, false],
+      ['null for a string', { ...base, name: null }, false],
+      ['a value outside the enum', { ...base, kind: 'c' }, false],
+      ['a value outside the literals', { ...base, fixed: 'y' }, false],
+      ['an unknown key in a strict object', { ...base, other: 1 }, false],
+      ['a required unknown absent', { name: 'n', code: 'NL' }, false],
+      ['a required field absent', { code: 'NL', any: 0 }, false],
+      ['an empty array (min 1)', { ...base, tags: [] }, false],
+      ['an array too long', { ...base, tags: ['a', 'b', 'c', 'd'] }, false],
+      ['an empty string in the array', { ...base, tags: ['a', ''] }, false],
+      ['a wrong type in a loose object', { ...base, meta: { id: 'x' } }, false],
+      ['an array for an object', { ...base, meta: [] }, false],
+      ['a union option with an extra key', { ...base, parent: { id: 1, ref: 'r' } }, false],
+      ['a __proto__ key, which zod leaves out of its copy', { ...base, meta: JSON.parse('{"__proto__":{"id":1}}') }, false],
+    ];
+    for (const [what, value, expected] of cases) {
+      assert.equal(check(value), expected, what);
+      assert.equal(strict.safeParse(value).success || !expected, true, `zod agrees: ${what}`);
+    }
+  });
+
+  test('a kind or check it does not know leaves the value to zod', () => {
+    const undecided: [string, z.ZodType, unknown][] = [
+      ['a URL', z.strictObject({ u: z.url() }), { u: 'https://example.com' }],
+      ['a string format', z.strictObject({ e: z.email() }), { e: 'a@b.co' }],
+      ['a refinement', z.strictObject({ a: z.string() }).refine(() => true), { a: 'x' }],
+      ['starts_with', z.strictObject({ a: z.string().startsWith('x') }), { a: 'x' }],
+      ['multiple_of', z.strictObject({ a: z.number().multipleOf(2) }), { a: 2 }],
+      ['an exclusive union', z.strictObject({ a: z.xor([z.string(), z.number()]) }), { a: 'x' }],
+      ['a discriminated union', z.discriminatedUnion('k', [z.strictObject({ k: z.literal('a') })]), { k: 'a' }],
+      ['a record', z.strictObject({ r: z.record(z.string(), z.string()) }), { r: {} }],
+    ];
+    for (const [what, schema, value] of undecided) {
+      assert.equal(schema.safeParse(value).success, true, `zod accepts it: ${what}`);
+      // No check at all (a record is not among the kinds outputIsInput knows) leaves it to zod too.
+      assert.equal(asGivenCheck(schema)?.(value) ?? false, false, what);
+    }
+    // Absent, an unknown kind decides nothing: the rest of the record is tested.
+    assert.equal(asGivenCheck(z.strictObject({ a: z.string(), u: z.url().optional() }))?.({ a: 'x' }), true);
+    assert.equal(asGivenCheck(z.object({ a: z.string() })), undefined, 'an object that drops keys has no check');
+  });
+
+  test("never true where the schema refuses or changes a value: both targets' schemas, against mutated records", async () => {
+    const schemas: [string, z.ZodType, (i: number) => unknown][] = [['strict', strict, () => ({ name: 'n', code: 'NL', any: 0 })]];
+    for (const name of targetNames) {
+      const make = await recordsOf(name);
+      schemas.push([
+        name,
+        modules[name].productSchema,
+        (i) => JSON.parse(JSON.stringify(make(i, { target: name, count: 3000, format: 'jsonl' }))),
+      ]);
+    }
+    for (const [name, schema, make] of schemas) {
+      const check = asGivenCheck(schema)!;
+      let accepted = 0;
+      let valid = 0;
+      for (let i = 0; i < 3000; i++) {
+        const record = make(i) as Record<string, unknown>;
+        // The first of every three unchanged, the others with one to three random changes anywhere in them.
+        const changes = i % 3 === 0 ? 0 : 1 + Math.floor(unitInterval(name, i, 'n') * 3);
+        for (let c = 0; c < changes; c++) mutate(record, [name, i, c]);
+        const parsed = schema.safeParse(record);
+        if (parsed.success) valid++;
+        if (!check(record)) continue;
+        accepted++;
+        assert.ok(parsed.success, `${name} ${i}: passed the check, refused by zod: ${JSON.stringify(record)}`);
+        assert.deepStrictEqual(parsed.data, record, `${name} ${i}: passed the check, changed by zod`);
+      }
+      // Not a check that refuses everything: it takes every unchanged record (none has a URL) and most other valid ones.
+      assert.ok(accepted >= 1000 && accepted >= valid * 0.8, `${name}: ${accepted} accepted, ${valid} valid`);
+    }
+  });
+});
+
+/** One random change somewhere in a record: a key removed, added or given another value, of any JSON type. */
+function mutate(record: Record<string, unknown>, seed: (string | number)[]): void {
+  const pick = (n: number, what: string) => Math.floor(unitInterval(...seed, what) * n);
+  // Down into a nested object or array some of the time.
+  let target: Record<string, unknown> | unknown[] = record;
+  for (let depth = 0; depth < 3; depth++) {
+    const inner = Object.values(target).filter((v) => typeof v === 'object' && v !== null) as (Record<string, unknown> | unknown[])[];
+    if (!inner.length || pick(2, `down${depth}`)) break;
+    target = inner[pick(inner.length, `which${depth}`)]!;
+  }
+  const keys = Object.keys(target);
+  const values = [
+    '',
+    'x',
+    'NL',
+    'nl',
+    'abc',
+    'https://example.com/a.png',
+    0,
+    1,
+    -1,
+    1.5,
+    2 ** 53,
+    true,
+    null,
+    [],
+    ['a'],
+    [''],
+    {},
+    { id: 1 },
+    { language: 'EN', value: 'v' },
+  ];
+  const value = structuredClone(values[pick(values.length, 'value')]);
+  const action = pick(3, 'action');
+  if (action === 0 && keys.length) {
+    const key = keys[pick(keys.length, 'key')]!;
+    if (Array.isArray(target)) target.splice(Number(key), 1);
+    else delete target[key];
+  } else if (action === 1 && keys.length) {
+    (target as Record<string, unknown>)[keys[pick(keys.length, 'key')]!] = value;
+  } else if (Array.isArray(target)) target.push(value);
+  else target[['extra', 'name', 'price', 'id', 'metadata', 'parent', 'status', 'unit'][pick(8, 'new')]!] = value;
+}
 
 test('a line goes as it is unless it is spaced or repeats a key, whatever its strings hold', () => {
   const cases: [string, boolean][] = [
