@@ -50,11 +50,12 @@ const undecided: AsGivenCheck = () => false;
 
 function compile(schema: z.ZodType): AsGivenCheck {
   const def = schema._zod.def as unknown as Def;
-  if (def.coerce || def.normalize) return undecided;
+  // Only a number kind is known to be its own check (z.int()); any other such kind is a format of zod's own.
+  if (def.coerce || def.normalize || (def.check !== undefined && def.type !== 'number')) return undecided;
   const checks = (def.checks ?? []).map((check) => check._zod.def);
   switch (def.type) {
     case 'string': {
-      // A format (z.url(), z.email()) is a check of zod's own.
+      // A format (z.url(), z.email()) is zod's to check.
       const tests = def.format === undefined ? checks.map(lengthOrPattern) : [undefined];
       return allDefined(tests) ? both((v) => typeof v === 'string', tests) : undecided;
     }
@@ -162,7 +163,7 @@ function both<T>(kind: AsGivenCheck, tests: Test<T>[]): AsGivenCheck {
 const allDefined = <T>(tests: (T | undefined)[]): tests is T[] => tests.every((test) => test !== undefined);
 
 /** A string's or an array's length check, or a string's regex: as zod tests them (a string's length in UTF-16 units). */
-function lengthOrPattern(check: CheckDef): Test<{ length: number } & unknown> | undefined {
+function lengthOrPattern(check: CheckDef): Test<{ length: number }> | undefined {
   switch (check.check) {
     case 'min_length':
       return (v) => v.length >= check.minimum!;
