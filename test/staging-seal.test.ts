@@ -257,6 +257,21 @@ async function sent(importId: string, id: string, head = '[', tail = ']'): Promi
   return { text: bytes.toString(), bytes: bytes.length, said: body.bytes };
 }
 
+test('a chunk of several read pieces streams whole: lines cut by a piece, and one longer than a piece, sent as staged', async () => {
+  // The store reads a chunk in pieces of 1 MiB: lines cut by a piece's end are carried into the next.
+  const big: StagedItem[] = [];
+  for (let i = 0; big.length < 4000; i++) {
+    const text = i % 3 ? 'x'.repeat(300 + ((i * 7919) % 1500)) : `ü€${'y'.repeat(200 + (i % 900))}`;
+    big.push({ line: i + 1, key: `b${i}`, rawJson: `{"id":"b${i}"}`, body: JSON.stringify({ id: `b${i}`, text }) });
+  }
+  big.push({ line: 4001, key: 'huge', rawJson: '{"id":"huge"}', body: JSON.stringify({ id: 'huge', text: 'z'.repeat(2_500_000) }) });
+  await writeChunk(store, 'pieces', 'r0-000000', big);
+  const { text, bytes, said } = await sent('pieces', 'r0-000000');
+  assert.ok(bytes > 3 * 1024 * 1024, `${bytes} bytes: several pieces`);
+  assert.equal(bytes, said);
+  assert.ok(text === `[${big.map((i) => i.body).join(',')}]`, 'the bodies as staged');
+});
+
 test('a chunk streamed to send is its bodies as staged, of the length it says, and its heads are its lines and keys, whatever the characters', async () => {
   const mixed = [
     ...items,
