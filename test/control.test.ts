@@ -12,6 +12,8 @@ import { BulkImportFailed, BulkImportStatus, BulkImportSucceeded, BulkImportTarg
 import type { SandboxStats, VoucherifySandboxOptions } from '../sandbox';
 import { writeCatalog } from '../scripts/catalog';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from '../workflows/messages';
+import workerThreads from 'node:worker_threads';
+import { WORKFLOW_THREAD_YOUNG_GENERATION_MB, workflowThreads } from '../workers/workflow-thread';
 import { eventually, readJsonl, tempDir, useTemporal } from './helpers';
 import { importsFor, sandboxFor } from './harness';
 
@@ -175,6 +177,15 @@ describe('import control', () => {
     // The bundle's source map still leads the stack-trace query to our sources (workers/worker.ts minifies the bundle).
     const stack = await handle.query<string>('__stack_trace');
     assert.match(stack, /workflows\/import\.ts:\d+:\d+/, stack);
+    // It runs in an SDK workflow thread started with a small young generation (workers/workflow-thread.ts); other
+    // threads keep Node's defaults.
+    assert.ok(workflowThreads().length > 0, 'the SDK started its workflow threads through the wrapped class');
+    for (const thread of workflowThreads()) {
+      assert.equal(thread.resourceLimits?.maxYoungGenerationSizeMb, WORKFLOW_THREAD_YOUNG_GENERATION_MB);
+    }
+    const other = new workerThreads.Worker('', { eval: true });
+    assert.notEqual(other.resourceLimits?.maxYoungGenerationSizeMb, WORKFLOW_THREAD_YOUNG_GENERATION_MB);
+    await other.terminate();
 
     await handle.signal(resumeSignal);
     const summary = await handle.result();

@@ -14,6 +14,7 @@ import type { TemporalConfig } from '../common/temporal-config';
 import { HEARTBEAT_INTERVAL_MS } from '../common/timeouts';
 import { workerTracing, workflowInterceptorModules } from '../common/tracing';
 import { HISTOGRAM_BUCKETS } from '../common/metrics';
+import { limitWorkflowThreads } from './workflow-thread';
 
 export const workflowsPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../workflows/index.ts');
 
@@ -92,6 +93,7 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
   const thread = inThread ? { storeRoot: location, env } : undefined;
   const code = workflowCode(options.workflowBundlePath);
   const tracing = workerTracing();
+  limitWorkflowThreads();
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
