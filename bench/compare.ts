@@ -15,8 +15,11 @@
  * Temporal's dev server; this process holds the bare script, or the worker and the client: CPU is this process's
  * during the run, RSS its peak, sampled every 100 ms, and the first bulk request's time comes from the sandbox's stats.
  * targetCpuSeconds is the sandbox process's CPU during the run: on two cores, the client's CPU and the target's share them.
+ * The worker ships with V8's heap limit set (the Dockerfile's NODE_OPTIONS): run `node --max-old-space-size=2000
+ * --import tsx bench/compare.ts …` to measure it so (the bare script then runs under it too); heapLimitMb says which.
  */
 import os from 'node:os';
+import v8 from 'node:v8';
 import path from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -286,6 +289,8 @@ try {
       chunk,
       pairs,
       loadAverage: `${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+      // The image gives the worker V8's heap limit of 2 GB (Dockerfile): run this bench with it to measure that worker.
+      heapLimitMb: Math.round(v8.getHeapStatistics().heap_size_limit / 2 ** 20),
       bare: b,
       bulkport: p,
       ratio: Number((p.seconds / b.seconds).toFixed(2)),

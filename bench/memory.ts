@@ -6,14 +6,15 @@
  *
  *   node --import tsx bench/memory.ts [voucherify|propeller] [products=1000000] [imports=1]
  *
- * WORKER_NODE_OPTIONS, when set, is the worker's NODE_OPTIONS (e.g. --max-old-space-size=384), and the worker's alone;
+ * The worker gets the image's environment (its Dockerfile's ENV lines: bench/image-env.ts): MALLOC_ARENA_MAX and
+ * NODE_OPTIONS as it sets them, unless MALLOC_ARENA_MAX or WORKER_NODE_OPTIONS is set (empty: glibc's and Node's
+ * defaults). WORKER_NODE_OPTIONS is the worker's NODE_OPTIONS alone (e.g. --max-old-space-size=384);
  * WORKER_NODE_ARGS are flags before its script, for those NODE_OPTIONS refuses (--optimize-for-size, --cpu-prof).
  * BENCH_WORKER_STDOUT=1 shows the worker's stdout (--trace-gc writes there); its stderr is always shown.
  * BENCH_STAGING=s3 stages in a bucket of a MinIO server the bench starts (scripts/minio-server.ts, built on first use)
  * instead of a local folder; MinIO's own peak RSS is printed too.
  * BENCH_TIMELINE=1 prints the worker's RSS every half second of each import on stderr: when its peak comes.
  * BENCH_WORKER=source runs `workers/main.ts` through tsx (`npm run worker`) instead of the built dist/worker.js.
- * The worker has MALLOC_ARENA_MAX=2, as in the image, unless MALLOC_ARENA_MAX is set (empty: glibc's default).
  * Issue 11's memory goals: ≤ 300 MB peak for a 1M import, RSS flat across 10 imports in one worker.
  */
 import { spawn } from 'node:child_process';
@@ -29,6 +30,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { buildDist, distDir } from '../scripts/build';
 import { startDevServer } from '../scripts/dev-server';
 import { startMinio } from '../scripts/minio-server';
+import { imageEnv } from './image-env';
 import { cpuSecondsOf, startSandboxProcess } from './sandbox-process';
 
 const target = (process.argv[2] ?? 'voucherify') as TargetName;
@@ -66,6 +68,7 @@ const taskQueue = `memory-${process.pid}`;
 const fromSource = process.env.BENCH_WORKER === 'source';
 if (!fromSource) await buildDist();
 // WORKER_NODE_ARGS: flags NODE_OPTIONS refuses, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof (profiles written at exit).
+const image = imageEnv();
 const nodeArgs = process.env.WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 const script = fromSource ? ['--import', 'tsx', 'workers/main.ts'] : [path.join(distDir, 'worker.js')];
 const worker = spawn(process.execPath, [...nodeArgs, ...script], {
@@ -73,12 +76,13 @@ const worker = spawn(process.execPath, [...nodeArgs, ...script], {
     ...process.env,
     ...sandbox.env,
     // glibc's arenas as the image sets them (Dockerfile); MALLOC_ARENA_MAX= (empty) measures glibc's default.
-    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? image.MALLOC_ARENA_MAX ?? '',
     TEMPORAL_ADDRESS: server.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     BULKPORT_WORKFLOW_BUNDLE: '',
     ...staging,
-    ...(process.env.WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS } : {}),
+    // V8's heap limit as the image sets it; WORKER_NODE_OPTIONS= (empty) measures Node's default.
+    NODE_OPTIONS: process.env.WORKER_NODE_OPTIONS ?? image.NODE_OPTIONS ?? '',
   },
   stdio: ['ignore', process.env.BENCH_WORKER_STDOUT ? 'inherit' : 'ignore', 'inherit'],
 });
