@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { after, before } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,6 +140,14 @@ export interface WorkerProcess {
   stderr(): string;
 }
 
+/** Node's arguments in package.json's `worker` script (`node --max-old-space-size=… --import tsx workers/main.ts`). */
+function npmWorkerArgs(): string[] {
+  const { scripts } = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as {
+    scripts: { worker: string };
+  };
+  return scripts.worker.split(' ').slice(1);
+}
+
 /** `npm run worker` in a process of its own, on the run's Temporal server, so a test can kill it. */
 export function spawnWorkerProcess(env: {
   targetEnv: Record<string, string>;
@@ -149,7 +158,7 @@ export function spawnWorkerProcess(env: {
   /** Node's arguments: `npm run worker`'s by default; a built worker's entry (dist/worker.js) instead. */
   args?: string[];
 }): WorkerProcess {
-  const child = spawn(process.execPath, env.args ?? ['--import', 'tsx', 'workers/main.ts'], {
+  const child = spawn(process.execPath, env.args ?? npmWorkerArgs(), {
     env: {
       ...process.env,
       ...env.targetEnv,
