@@ -9,6 +9,7 @@ import { Connection } from '@temporalio/client';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allSearchAttributes } from '../common/search-attributes';
+import { npmWorkerArgs } from './npm-worker';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -139,7 +140,7 @@ export class WorkerSupervisor {
 
   /** Starts a worker and waits (bounded) until it says it polls. */
   async start(): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    const child = spawn(process.execPath, npmWorkerArgs(), {
       cwd: root,
       env: {
         ...process.env,

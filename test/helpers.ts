@@ -4,7 +4,6 @@
  */
 import { spawn } from 'node:child_process';
 import { after, before } from 'node:test';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +15,7 @@ import { LocalFolderStore } from '../activities/staging/store';
 import { createImportWorker, workflowCode } from '../workers/worker';
 import { workerTracing } from '../common/tracing';
 import { startDevServer } from '../scripts/dev-server';
+import { npmWorkerArgs } from '../scripts/npm-worker';
 
 export interface TemporalHarness {
   client: Client;
@@ -138,14 +138,6 @@ export interface WorkerProcess {
   kill(): Promise<void>;
   /** What the worker logged so far. */
   stderr(): string;
-}
-
-/** Node's arguments in package.json's `worker` script (`node --max-old-space-size=… --import tsx workers/main.ts`). */
-function npmWorkerArgs(): string[] {
-  const { scripts } = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as {
-    scripts: { worker: string };
-  };
-  return scripts.worker.split(' ').slice(1);
 }
 
 /** `npm run worker` in a process of its own, on the run's Temporal server, so a test can kill it. */
