@@ -8,8 +8,8 @@
  * committed, a scavenge of 1–5 ms every few hundred milliseconds on that thread, and the worker's high-water 25–30 MB
  * lower (bench/README.md, "The worker's memory").
  *
- * The SDK reads `Worker` from Node's `worker_threads` when it starts a thread, so the class is wrapped there, for the
- * SDK's thread script alone. Our own threads import the class by name (a binding of its own) and are not touched.
+ * The SDK reads `Worker` from Node's `worker_threads` when it starts a thread, so the class is wrapped there; any other
+ * thread (the staging thread among them) starts with its options as given.
  */
 import workerThreads, { type Worker, type WorkerOptions } from 'node:worker_threads';
 
