@@ -29,8 +29,9 @@ const spanIdsModule = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
  * `showStackTraceSources` (off): the bundle is half the size, and the workflow thread's heap about 10 MB smaller.
  * The code loses its comments and blanks, and non-ASCII characters are escaped: the main thread and the workflow thread
  * each hold the bundle as a string, 0.9 MB of one-byte characters instead of 1.8 million two-byte ones (a single
- * character beyond Latin-1, such as a dash in a comment, makes V8 store all of it in UTF-16). Nothing is renamed or rewritten. A 1M Voucherify import's high-water fell
- * by about 15 MB (bench/README.md). Legal comments go to a `.LICENSE.txt` the SDK does not keep.
+ * character beyond Latin-1, such as a dash in a comment, makes V8 store all of it in UTF-16). Nothing is renamed or
+ * rewritten. A 1M Voucherify import's high-water fell by about 15 MB (bench/README.md). Legal comments go to a
+ * `.LICENSE.txt` the SDK does not keep.
  */
 const webpackConfigHook: NonNullable<Parameters<typeof bundleWorkflowCode>[0]['webpackConfigHook']> = (config) => ({
   ...config,
