@@ -15,9 +15,11 @@ import { compileMapping, INVALID_MAPPING, MappingError } from './mapping';
 import { readRedriveSource } from './redrive';
 import { stageInThread } from './stage-thread-client';
 import { asGivenCheck, outputIsInput } from '../targets/as-given';
+import { asGivenTextCheck } from '../targets/as-given-text';
 import type { ChunkLimits, StagedItem } from '../targets/types';
 import {
   detectFormat,
+  jsonRecord,
   MAX_NESTING_DEPTH,
   mayHoldProtoKey,
   nestedDeeperThan,
@@ -240,6 +242,12 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
     const bodyIsRecord = !keepsLedger(input.options) && outputIsInput(target.productSchema);
     // Where the body is the record, a record the schema surely accepts as it is needs no copy made by validation.
     const acceptedAsGiven = bodyIsRecord ? asGivenCheck(target.productSchema) : undefined;
+    // And a JSON line that a test of its text is sure of is neither parsed nor walked: it is its own body. keyOf reads only
+    // the fields its key columns name, and the test keeps their values for it.
+    const precheck =
+      acceptedAsGiven && !mapping && format === 'jsonl'
+        ? asGivenTextCheck(target.productSchema, target.csvKeyColumns.columns, MAX_NESTING_DEPTH)
+        : undefined;
     const counts: { read: number; valid: number; invalid: number; unchanged?: number } = {
       read: 0,
       valid: 0,
@@ -306,6 +314,7 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       ...(recordsPath !== undefined ? { recordsPath } : {}),
       // A mapping makes the key from columns of the source's own, which only its records can show.
       ...(mapping ? {} : { keyColumns: target.csvKeyColumns }),
+      ...(precheck ? { precheck } : {}),
       onNote: (message, level = 'info') => ctx.log(level, `Source: ${message}`),
       // Long stretches without a record (a wrapper object before its array, one huge line) must not look like a dead worker.
       onBytes: () => {
@@ -319,60 +328,73 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
         ? readRedriveSource(store, redriveOf, format, readOptions)
         : readSourceBatches(input.source.location, format, readOptions);
       for await (const batch of source)
-        for (const item of batch) {
+        for (const sourced of batch) {
           counts.read++;
           if (counts.read % 5000 === 0) beat();
+          // A line the text check was sure of is its own body, keyed by the values it kept; parsed only if keyOf refuses them.
+          const sureKey = 'sure' in sourced ? keyIfAny(target, sourced.sure) : undefined;
+          const item = 'sure' in sourced && sureKey === undefined ? jsonRecord(sourced.line, sourced.json)! : sourced;
           if ('error' in item) {
             await reject({ line: item.line, errors: [{ path: '', message: item.error }], text: item.text });
             continue;
           }
-          let record = item.record;
-          if (format === 'csv') columns ??= Object.keys(record as Record<string, string>);
-          if (mapping) {
-            // The mapping sees the record as the source has it (a CSV row flat, with its own column names).
-            const mapped = await mapping.apply(record);
-            if ('error' in mapped) {
-              await reject({ line: item.line, errors: [mapped.error], raw: item.record });
+          let key: string;
+          let body: string;
+          if ('sure' in item) {
+            key = sureKey!;
+            body = item.json;
+          } else {
+            let record = item.record;
+            if (format === 'csv') columns ??= Object.keys(record as Record<string, string>);
+            if (mapping) {
+              // The mapping sees the record as the source has it (a CSV row flat, with its own column names).
+              const mapped = await mapping.apply(record);
+              if ('error' in mapped) {
+                await reject({ line: item.line, errors: [mapped.error], raw: item.record });
+                continue;
+              }
+              record = mapped.product;
+            } else if (format === 'csv') {
+              record = target.fromCsvRow(record as Record<string, string>);
+            }
+            // A cell may hold JSON (attributes), and a mapping may build anything: checked as JSON lines are, before anything recurses into it.
+            if ((mapping || format === 'csv') && nestedDeeperThan(record, MAX_NESTING_DEPTH)) {
+              await reject({ line: item.line, errors: [{ path: '', message: tooDeepMessage }], raw: item.record });
               continue;
             }
-            record = mapped.product;
-          } else if (format === 'csv') {
-            record = target.fromCsvRow(record as Record<string, string>);
-          }
-          // A cell may hold JSON (attributes), and a mapping may build anything: checked as JSON lines are, before anything recurses into it.
-          if ((mapping || format === 'csv') && nestedDeeperThan(record, MAX_NESTING_DEPTH)) {
-            await reject({ line: item.line, errors: [{ path: '', message: tooDeepMessage }], raw: item.record });
-            continue;
-          }
-          // A JSON line is looked through only when its text may hold the key; a built record (CSV, mapping) always is.
-          const text = record === item.record ? item.json : undefined;
-          const protoAt = text === undefined || mayHoldProtoKey(text) ? protoKeyPath(record) : undefined;
-          if (protoAt !== undefined) {
-            await reject({
-              line: item.line,
-              key: keyIfAny(target, record),
-              errors: [{ path: protoAt, message: protoKeyMessage }],
-              raw: item.record,
-            });
-            continue;
-          }
-          const parsed = acceptedAsGiven?.(record) ? { success: true as const, data: record } : target.productSchema.safeParse(record);
-          if (!parsed.success) {
-            const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-            await reject({ line: item.line, key: keyIfAny(target, record), errors, raw: item.record });
-            continue;
-          }
-          let key: string;
-          try {
-            key = target.keyOf(parsed.data);
-          } catch (err) {
-            // The key may depend on the import's options (Propeller's lookupKey id needs an id).
-            await reject({
-              line: item.line,
-              errors: [{ path: '', message: err instanceof Error ? err.message : String(err) }],
-              raw: item.record,
-            });
-            continue;
+            // A JSON line is looked through only when its text may hold the key; a built record (CSV, mapping) always is.
+            const text = record === item.record ? item.json : undefined;
+            const protoAt = text === undefined || mayHoldProtoKey(text) ? protoKeyPath(record) : undefined;
+            if (protoAt !== undefined) {
+              await reject({
+                line: item.line,
+                key: keyIfAny(target, record),
+                errors: [{ path: protoAt, message: protoKeyMessage }],
+                raw: item.record,
+              });
+              continue;
+            }
+            const parsed = acceptedAsGiven?.(record) ? { success: true as const, data: record } : target.productSchema.safeParse(record);
+            if (!parsed.success) {
+              const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+              await reject({ line: item.line, key: keyIfAny(target, record), errors, raw: item.record });
+              continue;
+            }
+            try {
+              key = target.keyOf(parsed.data);
+            } catch (err) {
+              // The key may depend on the import's options (Propeller's lookupKey id needs an id).
+              await reject({
+                line: item.line,
+                errors: [{ path: '', message: err instanceof Error ? err.message : String(err) }],
+                raw: item.record,
+              });
+              continue;
+            }
+            body =
+              bodyIsRecord && text !== undefined && item.keys !== undefined && sendableAsIs(text, item.keys)
+                ? text
+                : JSON.stringify(bodyIsRecord ? record : parsed.data);
           }
           // A key first met unchanged (delta sync) is not in `keys`, as nothing was staged for it: the ledger has its line.
           const firstLine = (keys.mayHave(key) ? await keys.firstLine(key) : undefined) ?? delta?.seenLine(key);
@@ -381,21 +403,17 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
               line: item.line,
               key,
               errors: [{ path: '', message: `duplicate key ${key}: first seen at line ${firstLine}` }],
-              raw: item.record,
+              raw: recordOf(item),
             });
             continue;
           }
-          const body =
-            bodyIsRecord && text !== undefined && item.keys !== undefined && sendableAsIs(text, item.keys)
-              ? text
-              : JSON.stringify(bodyIsRecord ? record : parsed.data);
           if (delta && unchanged && delta.unchanged(key, body)) {
             delta.markSeen(key, item.line);
             counts.unchanged!++;
             await unchanged.write(JSON.stringify({ line: item.line, key }));
             continue;
           }
-          const rawJson = item.json ?? JSON.stringify(item.record);
+          const rawJson = 'sure' in item ? item.json : (item.json ?? JSON.stringify(item.record));
           const staged: StagedItem = { line: item.line, key, rawJson, body };
           const bodyBytes = Buffer.byteLength(staged.body);
           const size = chunker.tooLarge(bodyBytes);
@@ -405,7 +423,7 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
               line: item.line,
               key,
               errors: [{ path: '', message: tooLargeMessage(size, target.limits) }],
-              raw: item.record,
+              raw: recordOf(item),
             });
             continue;
           }
@@ -467,6 +485,11 @@ function tooLargeMessage(size: number, limits: ChunkLimits): string {
   return limits.tooLarge
     ? `${over}, ${limits.tooLarge}`
     : `${over}, over the target's limit of ${limits.maxBodyBytes?.toLocaleString('en-US')}`;
+}
+
+/** The record as the report keeps it, for a rejection: a line the text check was sure of is parsed only then. */
+function recordOf(item: { record: unknown } | { json: string; sure: unknown }): unknown {
+  return 'sure' in item ? JSON.parse(item.json) : item.record;
 }
 
 /** The key of a record that failed validation, when it has one, so the report can name it. */

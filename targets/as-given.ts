@@ -48,6 +48,9 @@ export function asGivenCheck(schema: z.ZodType): AsGivenCheck | undefined {
 
 const undecided: AsGivenCheck = () => false;
 
+/** Whether an object's key of this schema may be absent, as asGivenCheck judges it (an optional kind it knows). */
+export const mayBeAbsent = (schema: z.ZodType): boolean => compile(schema)(undefined);
+
 function compile(schema: z.ZodType): AsGivenCheck {
   const def = schema._zod.def as unknown as Def;
   // Only a number kind is known to be its own check (z.int()); any other such kind is a format of zod's own.
@@ -161,7 +164,7 @@ function both<T>(kind: AsGivenCheck, tests: Test<T>[]): AsGivenCheck {
 const allDefined = <T>(tests: (T | undefined)[]): tests is T[] => tests.every((test) => test !== undefined);
 
 /** A string's or an array's length check, or a string's regex: as zod tests them (a string's length in UTF-16 units). */
-function lengthOrPattern(check: CheckDef): Test<{ length: number }> | undefined {
+export function lengthOrPattern(check: CheckDef): Test<{ length: number }> | undefined {
   switch (check.check) {
     case 'min_length':
       return (v) => v.length >= check.minimum!;
@@ -183,7 +186,7 @@ function lengthOrPattern(check: CheckDef): Test<{ length: number }> | undefined 
 }
 
 /** A number's bound or integer check, as zod tests them. */
-function numberCheck(check: CheckDef): Test<number> | undefined {
+export function numberCheck(check: CheckDef): Test<number> | undefined {
   switch (check.check) {
     case 'greater_than':
       return check.inclusive ? (v) => v >= check.value! : (v) => v > check.value!;
@@ -196,7 +199,7 @@ function numberCheck(check: CheckDef): Test<number> | undefined {
   }
 }
 
-interface CheckDef {
+export interface CheckDef {
   check: string;
   minimum?: number;
   maximum?: number;
@@ -207,7 +210,7 @@ interface CheckDef {
   inclusive?: boolean;
 }
 
-interface Def {
+export interface Def {
   type: string;
   checks?: { _zod: { def: CheckDef } }[];
   /** A number kind that is its own check (z.int()). */

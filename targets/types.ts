@@ -78,7 +78,11 @@ export interface TargetSchema<T extends TargetName = TargetName> {
   productSchema: z.ZodType;
   /** Turns a flat CSV row (dotted headers such as `metadata.color`) into a record for productSchema. */
   fromCsvRow(row: Record<string, string>): unknown;
-  /** The CSV columns keyOf needs, and a header to suggest when they are missing (it names the key columns first). */
+  /**
+   * The CSV columns keyOf needs, and a header to suggest when they are missing (it names the key columns first). keyOf
+   * reads nothing but the top-level fields they name: staging keeps only those of a JSON line it does not parse
+   * (targets/as-given-text.ts), and test/as-given.test.ts holds both targets to it.
+   */
   csvKeyColumns(options: OptionsOf<T>): { columns: string[]; example: string };
   /** The upsert key; unique within an import and how answers are matched back to products. */
   keyOf(product: unknown, options: OptionsOf<T>): string;

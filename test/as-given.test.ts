@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { z } from 'zod';
 import { createStageActivities } from '../activities/stage';
-import { keysWithin, MAX_NESTING_DEPTH, sendableAsIs } from '../activities/sources';
+import { keysWithin, MAX_NESTING_DEPTH, protoKeyPath, sendableAsIs } from '../activities/sources';
 import { chunkId, readChunk } from '../activities/staging/files';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
@@ -19,6 +19,7 @@ import { ImportInput, type StageResult, type TargetName } from '../common/import
 import { recordsOf, writeCatalog } from '../scripts/catalog';
 import { loadTargets } from '../targets';
 import { asGivenCheck, outputIsInput } from '../targets/as-given';
+import { type AsGivenTextCheck, asGivenTextCheck } from '../targets/as-given-text';
 import { unitInterval } from '../sandbox/rng';
 import { tempDir } from './helpers';
 import { writeFile } from 'node:fs/promises';
@@ -68,23 +69,24 @@ describe('schemas whose output is their input', () => {
   });
 });
 
-describe('records the schema surely accepts as they are (asGivenCheck)', () => {
-  const strict = z.strictObject({
-    name: z.string().min(1).max(8),
-    code: z.string().regex(/^[A-Z]{2}$/),
-    exact: z.string().length(3).optional(),
-    count: z.number().int().nonnegative().optional(),
-    ratio: z.number().gt(0).lt(1).optional(),
-    whole: z.int().optional(),
-    flag: z.boolean().nullable().optional(),
-    kind: z.enum(['a', 'b']).optional(),
-    fixed: z.literal(['x', 7]).optional(),
-    any: z.unknown(),
-    tags: z.array(z.string().min(1)).min(1).max(3).optional(),
-    meta: z.looseObject({ id: z.number().optional() }).optional(),
-    parent: z.union([z.strictObject({ id: z.number() }), z.strictObject({ ref: z.string() })]).optional(),
-  });
+/** A schema of every kind and check the tests know, with zod's meaning. */
+const strict = z.strictObject({
+  name: z.string().min(1).max(8),
+  code: z.string().regex(/^[A-Z]{2}$/),
+  exact: z.string().length(3).optional(),
+  count: z.number().int().nonnegative().optional(),
+  ratio: z.number().gt(0).lt(1).optional(),
+  whole: z.int().optional(),
+  flag: z.boolean().nullable().optional(),
+  kind: z.enum(['a', 'b']).optional(),
+  fixed: z.literal(['x', 7]).optional(),
+  any: z.unknown(),
+  tags: z.array(z.string().min(1)).min(1).max(3).optional(),
+  meta: z.looseObject({ id: z.number().optional() }).optional(),
+  parent: z.union([z.strictObject({ id: z.number() }), z.strictObject({ ref: z.string() })]).optional(),
+});
 
+describe('records the schema surely accepts as they are (asGivenCheck)', () => {
   test('each kind and check as zod has it, at its edges', () => {
     const check = asGivenCheck(strict)!;
     const base = { name: 'n', code: 'NL', any: 0 };
@@ -232,6 +234,209 @@ function mutate(record: Record<string, unknown>, seed: (string | number)[]): voi
     (target as Record<string, unknown>)[keys[pick(keys.length, 'key')]!] = value;
   } else if (Array.isArray(target)) target.push(value);
   else target[['extra', 'name', 'price', 'id', 'metadata', 'parent', 'status', 'unit'][pick(8, 'new')]!] = value;
+}
+
+describe('compact JSON lines the schema surely accepts, tested as text (asGivenTextCheck)', () => {
+  /**
+   * What staging concludes for a line without the text test: that it parses, is nested within the limit, holds no
+   * `__proto__` key, is valid and returned unchanged by validation, and may be sent as it is. The text test may answer
+   * only for such a line.
+   */
+  function byParsing(schema: z.ZodType, line: string): { ok: true; record: Record<string, unknown> } | { ok: false; why: string } {
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      return { ok: false, why: 'not JSON' };
+    }
+    const keys = keysWithin(record, MAX_NESTING_DEPTH);
+    if (keys < 0) return { ok: false, why: 'too deep' };
+    if (protoKeyPath(record) !== undefined) return { ok: false, why: 'a __proto__ key' };
+    const parsed = schema.safeParse(record);
+    if (!parsed.success) return { ok: false, why: 'refused' };
+    try {
+      assert.deepStrictEqual(parsed.data, record);
+    } catch {
+      return { ok: false, why: 'changed by validation' };
+    }
+    if (!sendableAsIs(line, keys)) return { ok: false, why: 'not sendable as it is' };
+    return { ok: true, record };
+  }
+
+  /** Asserts that where `check` answers, parsing agrees and the values kept are the record's; returns whether it answered. */
+  function agrees(check: AsGivenTextCheck, schema: z.ZodType, fields: readonly string[], line: string, what: string): boolean {
+    const kept = check(line);
+    if (kept === undefined) return false;
+    const verdict = byParsing(schema, line);
+    assert.ok(verdict.ok, `${what}: the text test answered, parsing says ${verdict.ok ? '' : verdict.why}: ${line}`);
+    assert.deepStrictEqual(
+      kept,
+      Object.fromEntries(fields.map((field) => [field, verdict.record[field]])),
+      `${what}: the values kept are the record's: ${line}`,
+    );
+    return true;
+  }
+
+  const strictFields = ['name', 'count'];
+
+  test('each kind and check, and JSON at its edges', () => {
+    const check = asGivenTextCheck(strict, strictFields, MAX_NESTING_DEPTH)!;
+    const base = '"name":"n","code":"NL","any":0';
+    const nested = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    // true: it answers; false: it does not, and parsing does not pass the line as it is either; undefined: it leaves it.
+    const cases: [string, string, boolean | undefined][] = [
+      ['the least record', `{${base}}`, true],
+      [
+        'every field',
+        `{${base},"exact":"abc","count":0,"ratio":0.5,"whole":-3,"flag":null,"kind":"b","fixed":"x","tags":["t"],"meta":{"id":1,"more":[{}]},"parent":{"ref":"r"}}`,
+        true,
+      ],
+      ['escapes in strings', '{"name":"\\u00e9\\n","code":"NL","any":"\\"\\\\\\/\\b\\f\\r\\t"}', true],
+      ['numbers as JSON writes them', '{"name":"n","code":"NL","any":[-0,0.5,1e5,-1.25E-3,2e+2],"ratio":5e-1}', true],
+      ['keys in another order', `{"any":{"x":[true,false,null]},"code":"NL","name":"n"}`, true],
+      ['an empty name (min 1)', '{"name":"","code":"NL","any":0}', false],
+      ['a long name with an escape (max 8)', '{"name":"12345678\\u0041","code":"NL","any":0}', false],
+      ['an escape counted as one character (max 8)', '{"name":"1234567\\u0041","code":"NL","any":0}', true],
+      ['a code the regex refuses', '{"name":"n","code":"nl","any":0}', false],
+      ['a fraction for an int', `{${base},"count":1.5}`, false],
+      ['an int beyond the safe range', `{${base},"whole":9007199254740992}`, false],
+      ['0 for gt(0)', `{${base},"ratio":0}`, false],
+      ['a string for a number', `{${base},"count":"1"}`, false],
+      ['a value outside the enum', `{${base},"kind":"c"}`, false],
+      ['a literal that is a number', `{${base},"fixed":7}`, true],
+      ['a number the literal is not', `{${base},"fixed":7.5}`, false],
+      ['an unknown key in a strict object', `{${base},"other":1}`, false],
+      ['a required unknown absent', '{"name":"n","code":"NL"}', false],
+      ['an empty array (min 1)', `{${base},"tags":[]}`, false],
+      ['a union option with an extra key', `{${base},"parent":{"id":1,"ref":"r"}}`, false],
+      ['a repeated key', `{${base},"name":"m"}`, false],
+      ['a repeated key in a loose object', `{${base},"meta":{"a":1,"b":2,"a":1}}`, false],
+      ['a repeated key in any value', `{${base},"meta":{"more":{"a":1,"a":1}}}`, false],
+      ['the same key in two objects', `{${base},"meta":{"a":{"a":1}}}`, true],
+      ['a __proto__ key', `{${base},"meta":{"__proto__":{}}}`, false],
+      ['a key with an escape (it could spell __proto__)', `{${base},"meta":{"__proto\\u005f_":{}}}`, false],
+      ['a space between tokens', `{${base}, "count":1}`, false],
+      ['a space before the record', ` {${base}}`, false],
+      ['a trailing comma', `{${base},}`, false],
+      ['something after the record', `{${base}}x`, false],
+      ['a record cut short', `{${base}`, false],
+      ['a leading zero', `{${base},"count":01}`, false],
+      ['a bare dot', `{${base},"ratio":.5}`, false],
+      ['an exponent without digits', '{"name":"n","code":"NL","any":1e}', false],
+      // Parsing passes it (any value) and it goes as it is; the text test leaves it to parsing, as it does any non-finite number.
+      ['Infinity (1e999)', '{"name":"n","code":"NL","any":1e999}', undefined],
+      ['an unknown escape', '{"name":"\\x41","code":"NL","any":0}', false],
+      ['a short \\u escape', '{"name":"\\u41","code":"NL","any":0}', false],
+      ['a raw control character', '{"name":"a\u0001","code":"NL","any":0}', false],
+      ['a raw tab', '{"name":"a\tb","code":"NL","any":0}', false],
+      ['a misspelt null', '{"name":"n","code":"NL","any":nul}', false],
+      ['an array for the record', '[]', false],
+      [`nested ${MAX_NESTING_DEPTH} levels`, `{"name":"n","code":"NL","any":${nested(MAX_NESTING_DEPTH - 1)}}`, true],
+      [`nested ${MAX_NESTING_DEPTH + 1} levels`, `{"name":"n","code":"NL","any":${nested(MAX_NESTING_DEPTH)}}`, false],
+    ];
+    for (const [what, line, expected] of cases) {
+      assert.equal(check(line) !== undefined, expected === true, what);
+      if (expected) assert.ok(agrees(check, strict, strictFields, line, what));
+      else if (expected === false) assert.equal(byParsing(strict, line).ok, false, `parsing does not pass it as it is either: ${what}`);
+    }
+    const unbounded = z.strictObject({ n: z.number().nonnegative() });
+    assert.equal(asGivenTextCheck(unbounded, [], MAX_NESTING_DEPTH)!('{"n":1e999}'), undefined, 'Infinity, which zod refuses');
+    assert.equal(unbounded.safeParse(JSON.parse('{"n":1e999}')).success, false);
+    assert.deepStrictEqual(check('{"name":"\\u00e9","code":"NL","any":0,"count":3}'), { name: 'é', count: 3 });
+    assert.deepStrictEqual(check('{"name":"n","code":"NL","any":0}'), { name: 'n', count: undefined }, 'an absent field');
+  });
+
+  test('a kind it does not know, or a schema that changes its input, has no answer', () => {
+    assert.equal(asGivenTextCheck(z.object({ a: z.string() }), [], MAX_NESTING_DEPTH), undefined, 'an object that drops keys');
+    const url = asGivenTextCheck(z.strictObject({ a: z.string(), u: z.url().optional() }), ['a'], MAX_NESTING_DEPTH)!;
+    assert.deepStrictEqual(url('{"a":"x"}'), { a: 'x' });
+    assert.equal(url('{"a":"x","u":"https://example.com"}'), undefined, 'a URL is zod to judge');
+  });
+
+  test("both targets' catalogs pass as they are, with the key keyOf makes from the values kept", async () => {
+    for (const name of targetNames) {
+      const make = await recordsOf(name);
+      const { options } = ImportInput.parse({ importId: 'x', target: name, source: { location: 'c.jsonl' }, options: {} });
+      const fields = modules[name].csvKeyColumns(options as never).columns;
+      const check = asGivenTextCheck(modules[name].productSchema, fields, MAX_NESTING_DEPTH)!;
+      for (let i = 0; i < 300; i++) {
+        const line = JSON.stringify(make(i, { target: name, count: 300, format: 'jsonl' }));
+        assert.ok(agrees(check, modules[name].productSchema, fields, line, `${name} ${i}`), `${name} ${i} passes: ${line}`);
+        assert.equal(modules[name].keyOf(check(line), options as never), modules[name].keyOf(JSON.parse(line), options as never));
+      }
+    }
+  });
+
+  test('never an answer where parsing would not pass the line as it is: records and lines changed at random', async () => {
+    const schemas: [string, z.ZodType, readonly string[], (i: number) => unknown][] = [
+      ['strict', strict, strictFields, () => ({ name: 'n', code: 'NL', any: 0 })],
+    ];
+    for (const name of targetNames) {
+      const make = await recordsOf(name);
+      for (const lookupKey of name === 'propeller' ? ['sourceId', 'id'] : [undefined]) {
+        const { options } = ImportInput.parse({ importId: 'x', target: name, source: { location: 'c.jsonl' }, options: { lookupKey } });
+        schemas.push([
+          `${name} ${lookupKey ?? ''}`,
+          modules[name].productSchema,
+          modules[name].csvKeyColumns(options as never).columns,
+          (i) => JSON.parse(JSON.stringify(make(i, { target: name, count: 2000, format: 'jsonl' }))),
+        ]);
+      }
+    }
+    for (const [name, schema, fields, make] of schemas) {
+      const check = asGivenTextCheck(schema, fields, MAX_NESTING_DEPTH)!;
+      let answered = 0;
+      let passing = 0;
+      for (let i = 0; i < 2000; i++) {
+        const record = make(i) as Record<string, unknown>;
+        const changes = i % 3 === 0 ? 0 : 1 + Math.floor(unitInterval(name, i, 'n') * 3);
+        for (let c = 0; c < changes; c++) mutate(record, [name, i, c]);
+        // Half of them changed as text too: a snippet put in, or some characters taken out, anywhere in the line.
+        const line = i % 2 ? JSON.stringify(record) : mutateText(JSON.stringify(record), [name, i]);
+        if (byParsing(schema, line).ok) passing++;
+        if (agrees(check, schema, fields, line, `${name} ${i}`)) answered++;
+      }
+      // Not a test that refuses everything: it answers for nearly every line that parsing would pass as it is.
+      assert.ok(answered >= 300 && answered >= passing * 0.9, `${name}: answered ${answered}, ${passing} pass`);
+    }
+  });
+});
+
+/** One random change to a JSON text: a snippet put in at any place, or a few characters taken out. */
+function mutateText(line: string, seed: (string | number)[]): string {
+  const pick = (n: number, what: string) => Math.floor(unitInterval(...seed, what) * n);
+  const at = pick(line.length + 1, 'at');
+  if (pick(3, 'action') === 0) return line.slice(0, at) + line.slice(at + 1 + pick(3, 'length'));
+  const snippets = [
+    '"',
+    '\\',
+    '\\u00e9',
+    '\\u12',
+    '\\x',
+    ' ',
+    '\t',
+    '\u0001',
+    ',',
+    ':',
+    '{',
+    '}',
+    '[',
+    ']',
+    '0',
+    '-',
+    '.',
+    'e',
+    '1e999',
+    '"__proto__":1,',
+    '"name":"a",',
+    '"sourceId":"a",',
+    '"source_id":"a",',
+    'true',
+    'nul',
+    '"a":{"a":1,"a":2},',
+    '\u00e9',
+  ];
+  return line.slice(0, at) + snippets[pick(snippets.length, 'snippet')] + line.slice(at);
 }
 
 test('a line goes as it is unless it is spaced or repeats a key, whatever its strings hold', () => {

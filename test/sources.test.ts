@@ -47,7 +47,7 @@ function scratchFile(extension: string, content: string | Buffer): string {
 async function collect(location: string, format: SourceFormat, opts?: ReadSourceOptions): Promise<SourceItem[]> {
   const items: SourceItem[] = [];
   for await (const item of readSource(location, format, opts)) {
-    if ('json' in item && item.json !== undefined) {
+    if ('record' in item && item.json !== undefined) {
       const { json, keys, ...rest } = item;
       assert.deepEqual(JSON.parse(json), item.record);
       assert.doesNotMatch(json, /[\r\n]/);
@@ -131,6 +131,33 @@ test('JSONL: records with their line numbers, blank lines skipped, CRLF and BOM 
     { line: 5, record: 'just a string' },
     { line: 6, record: 7 },
   ]);
+});
+
+test('JSONL: a line the precheck answers for comes as it is, with its answer; any other is parsed as before', async () => {
+  const asked: string[] = [];
+  const precheck = (json: string) => {
+    asked.push(json);
+    return json === '{"sku":"a"}' || json === '{"sku":"c"}' ? { sku: json.slice(8, 9) } : undefined;
+  };
+  const content = '{"sku":"a"}\r\n{"sku": "b"}\n\n{"sku":"d"}\nnot json\n{"sku":"c"}';
+  // Whole, and in pieces of one and three bytes (lines joined by the collector, and the last line without a newline).
+  const items = await read('jsonl', content, { precheck });
+  assert.deepEqual(
+    items.map((item) =>
+      'sure' in item ? [item.line, item.json, item.sure] : 'error' in item ? [item.line, 'error'] : [item.line, item.record],
+    ),
+    [
+      [1, '{"sku":"a"}', { sku: 'a' }],
+      [2, { sku: 'b' }],
+      [4, { sku: 'd' }],
+      [5, 'error'],
+      [6, '{"sku":"c"}', { sku: 'c' }],
+    ],
+  );
+  // Its text without the line's \r; blank lines too (it answers nothing for them).
+  assert.deepEqual(asked.slice(0, 6), ['{"sku":"a"}', '{"sku": "b"}', '', '{"sku":"d"}', 'not json', '{"sku":"c"}']);
+  const csv = await read('csv', 'sku\na\n', { precheck });
+  assert.deepEqual(records(csv), [{ sku: 'a' }], 'a CSV row is never given to it');
 });
 
 test('a record on one line comes with its text as it was (the chunk keeps it, never serialized again); over several lines, without', async () => {
@@ -460,7 +487,7 @@ test('CSV: a row with the wrong number of cells is reported and later rows still
     'sku,name,price,stock\na,A,1,2\nb,B,1,2,extra\nc,C\n"d","multi\nline",3,4\ne,12" screen,5,6\n"f,unclosed\n',
   );
   assert.deepEqual(
-    items.map((item) => ('record' in item ? item.line : [item.line, item.error, item.text])),
+    items.map((item) => ('error' in item ? [item.line, item.error, item.text] : item.line)),
     [
       2,
       [3, 'row has 5 cells but the header has 4', 'b,B,1,2,extra'],

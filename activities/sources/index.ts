@@ -10,6 +10,7 @@ export { csvColumns, flattenDotted, jsonOrText, unflattenDotted } from '../../co
 export { redactLocation } from './open';
 export { binaryKindOf, encodingNamed, isGzip, utf16Of } from './decode';
 export {
+  jsonRecord,
   keysWithin,
   MAX_NESTING_DEPTH,
   mayHoldProtoKey,
@@ -100,7 +101,7 @@ export async function* readSourceBatches(
     const text = decodeSource(input, opts);
     switch (format) {
       case 'jsonl':
-        yield* readJsonl(text, maxRecordChars);
+        yield* readJsonl(text, maxRecordChars, opts.precheck);
         break;
       case 'json':
         yield* inBatches(readJsonArray(text, maxRecordChars, opts.recordsPath));

@@ -1,4 +1,4 @@
-import { jsonRecord, RecordText, SourceError, takeJsonRecord, type SourceItem } from './types';
+import { jsonRecord, type ReadSourceOptions, RecordText, SourceError, takeJsonRecord, type SourceItem } from './types';
 
 /** A JSON array where JSON Lines were expected: checked on the source's first non-blank character. */
 function notJsonLines(): SourceError {
@@ -15,23 +15,32 @@ function notJsonLines(): SourceError {
  */
 class JsonlBatch implements Iterable<SourceItem> {
   readonly entries: (string | SourceItem | undefined)[] = [];
-  constructor(private readonly firstLine: number) {}
+  constructor(
+    private readonly firstLine: number,
+    private readonly precheck?: Precheck,
+  ) {}
 
   *[Symbol.iterator](): Iterator<SourceItem> {
-    const { entries, firstLine } = this;
+    const { entries, firstLine, precheck } = this;
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i];
-      const item = typeof entry === 'string' ? jsonRecord(firstLine + i, entry) : entry;
+      const item = typeof entry === 'string' ? jsonRecord(firstLine + i, entry, precheck) : entry;
       if (item) yield item;
     }
   }
 }
 
+type Precheck = NonNullable<ReadSourceOptions['precheck']>;
+
 /**
  * One JSON value per line; blank lines are skipped and a broken line is reported without stopping. The records come in
  * batches, one per piece of text read: a promise a batch, where one a record cost as much as parsing it.
  */
-export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: number): AsyncGenerator<Iterable<SourceItem>> {
+export async function* readJsonl(
+  chunks: AsyncIterable<string>,
+  maxRecordChars: number,
+  precheck?: Precheck,
+): AsyncGenerator<Iterable<SourceItem>> {
   const acc = new RecordText(maxRecordChars);
   let line = 1;
   let started = false;
@@ -42,7 +51,7 @@ export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: 
       started = first !== undefined;
     }
     let start = 0;
-    const batch = new JsonlBatch(line);
+    const batch = new JsonlBatch(line, precheck);
     // Searching only the new chunk keeps a very long line linear instead of rescanning it.
     for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
       const text = chunk.slice(start, nl);
@@ -50,7 +59,7 @@ export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: 
       if (acc.isEmpty && text.length <= maxRecordChars) batch.entries.push(text);
       else {
         acc.add(text);
-        batch.entries.push(takeJsonRecord(line, acc));
+        batch.entries.push(takeJsonRecord(line, acc, precheck));
       }
       line++;
       start = nl + 1;
@@ -58,6 +67,6 @@ export async function* readJsonl(chunks: AsyncIterable<string>, maxRecordChars: 
     acc.add(chunk.slice(start));
     if (batch.entries.length) yield batch;
   }
-  const last = takeJsonRecord(line, acc);
+  const last = takeJsonRecord(line, acc, precheck);
   if (last) yield [last];
 }

@@ -4,7 +4,10 @@ export type SourceFormat = 'jsonl' | 'csv' | 'json';
 /** A record, with its JSON text when the source had one on a single line (written as it came, never serialized again). */
 export type SourceItem =
   /** `json`: the record's one-line text; `keys`, with it: its objects' keys, counted as the record was checked (sendableAsIs). */
-  { line: number; record: unknown; json?: string; keys?: number } | { line: number; error: string; text?: string };
+  | { line: number; record: unknown; json?: string; keys?: number }
+  | { line: number; error: string; text?: string }
+  /** A JSON line `precheck` was sure of, not parsed: its text, and what the check answered. */
+  | { line: number; json: string; sure: Record<string, unknown> };
 
 export interface ReadSourceOptions {
   signal?: AbortSignal;
@@ -25,6 +28,11 @@ export interface ReadSourceOptions {
   keyColumns?: { columns: string[]; example: string };
   /** Told about what was detected and decoded transparently (gzip, UTF-16), for the worker's log. */
   onNote?: (message: string, level?: 'info' | 'warn') => void;
+  /**
+   * JSON Lines: a line's text given to this before it is parsed (a trailing `\r` left out). Where it answers, the line
+   * comes as it is, with the answer (`sure`), and no one parses it.
+   */
+  precheck?: (json: string) => Record<string, unknown> | undefined;
   /** Called for every piece of the source read, so a reader can show it is alive between records. */
   onBytes?: () => void;
   /** Opens the source's bytes where they are neither a local path nor a URL (a file in the staging store). */
@@ -208,6 +216,7 @@ function spaced(json: string, from: number, to: number): boolean {
 }
 
 const BACKSLASH = 92;
+const CARRIAGE_RETURN = 13;
 const COLON = 58;
 const SPACE = 32;
 
@@ -217,14 +226,22 @@ export const mayHoldProtoKey = (json: string) => json.includes(PROTO_KEY) || jso
 export const protoKeyMessage = `a key named "${PROTO_KEY}" cannot be imported: validation copies the product, and JavaScript turns that key into the copy's prototype, so it would be lost; rename the key in the source`;
 
 /** Takes the collected text as one JSON record; undefined when it is only whitespace. */
-export function takeJsonRecord(line: number, acc: RecordText): SourceItem | undefined {
+export function takeJsonRecord(line: number, acc: RecordText, precheck?: ReadSourceOptions['precheck']): SourceItem | undefined {
   const taken = acc.take();
   if ('tooLong' in taken) return { line, error: acc.limitMessage, text: taken.tooLong };
-  return jsonRecord(line, taken.text);
+  return jsonRecord(line, taken.text, precheck);
 }
 
-/** A record's whole text (within the size limit) as one JSON record; undefined when it is only whitespace. */
-export function jsonRecord(line: number, text: string): SourceItem | undefined {
+/**
+ * A record's whole text (within the size limit) as one JSON record; undefined when it is only whitespace. Where
+ * `precheck` answers for it, as it is.
+ */
+export function jsonRecord(line: number, text: string, precheck?: ReadSourceOptions['precheck']): SourceItem | undefined {
+  if (precheck) {
+    const json = text.charCodeAt(text.length - 1) === CARRIAGE_RETURN ? text.slice(0, -1) : text;
+    const sure = precheck(json);
+    if (sure) return { line, json, sure };
+  }
   if (text.trim() === '') return undefined;
   let record: unknown;
   try {
