@@ -339,6 +339,9 @@ describe('compact JSON lines the schema surely accepts, tested as text (asGivenT
       if (expected) assert.ok(agrees(check, strict, strictFields, line, what));
       else if (expected === false) assert.equal(byParsing(strict, line).ok, false, `parsing does not pass it as it is either: ${what}`);
     }
+    const keyed = asGivenTextCheck(z.strictObject({ k: z.string(), n: z.number() }), ['k', 'n'], MAX_NESTING_DEPTH)!;
+    assert.deepStrictEqual(keyed('{"k":"a-key-of-21-characters","n":-1.5e1}'), { k: 'a-key-of-21-characters', n: -15 });
+    assert.deepStrictEqual(keyed('{"n":0,"k":"\\u00e9 and more than 13"}'), { k: 'é and more than 13', n: 0 });
     const unbounded = z.strictObject({ n: z.number().nonnegative() });
     assert.equal(asGivenTextCheck(unbounded, [], MAX_NESTING_DEPTH)!('{"n":1e999}'), undefined, 'Infinity, which zod refuses');
     assert.equal(unbounded.safeParse(JSON.parse('{"n":1e999}')).success, false);
