@@ -39,7 +39,14 @@ type Node =
   | { kind: 'nullable'; inner: Node }
   | { kind: 'array'; element: Node; tests: Test<{ length: number }>[] }
   | { kind: 'union'; options: Node[] }
-  | { kind: 'object'; members: Member[]; required: number; catchall: Node | undefined };
+  | {
+      kind: 'object';
+      members: Member[];
+      required: number;
+      catchall: Node | undefined;
+      /** The index of the member the last record gave first (see Member.next). */
+      first: number;
+    };
 
 type Test<T> = (value: T) => boolean;
 
@@ -47,6 +54,13 @@ interface Member {
   key: string;
   /** Its place in the shape. */
   index: number;
+  /**
+   * The index of the member that came after it in the last record. Records mostly give their keys in one order, the
+   * schema's or not: a key is looked for there first, and found at once.
+   */
+  next: number;
+  /** The scan of an object that last found it (objectsScanned then): a member is never within itself. */
+  seen: number;
   node: Node;
   required: boolean;
   /** Captured (the top level's key fields): its value decoded into `Scan.captured`. */
@@ -66,10 +80,15 @@ const DOT = 46;
 const ZERO = 48;
 const NINE = 57;
 
-/** Keys of the objects being scanned, as [start, end) offsets, the innermost object's last: to find a repeated key. */
+/**
+ * Keys outside the schema's shapes (a loose object's, any value's) of the objects being scanned, as [start, end)
+ * offsets, the innermost object's last: to find a repeated key.
+ */
 const MAX_KEYS = 1024;
 const KEYS = new Int32Array(MAX_KEYS * 2);
 const ANY: Node = { kind: 'any' };
+/** Objects scanned so far: each scan's stamp on the members it finds. */
+let objectsScanned = 0;
 
 /** One line's scan: the text, what a string's scan found, and the captured top-level values. */
 class Scan {
@@ -181,19 +200,31 @@ class Scan {
     if (s.charCodeAt(at) !== OPEN_BRACE || depth < 1) return -1;
     let i = at + 1;
     let present = 0;
-    let expected = 0;
+    let expected = node?.first ?? 0;
+    let previous: Member | undefined;
+    const stamp = ++objectsScanned;
     const base = this.top;
     if (s.charCodeAt(i) === CLOSE_BRACE) i++;
     else
       for (;;) {
         const keyEnd = this.string(i);
-        if (keyEnd < 0 || this.escaped || s.charCodeAt(keyEnd) !== COLON || !this.newKey(i, keyEnd, base)) {
+        if (keyEnd < 0 || this.escaped || s.charCodeAt(keyEnd) !== COLON) {
           i = -1;
           break;
         }
         const member = node?.members.length ? this.member(node, expected, i + 1, keyEnd - 1) : undefined;
-        if (member) expected = member.index + 1;
-        else if (node && node.catchall === undefined) {
+        // A member seen twice in this object, or another key that repeats one (or is __proto__), is a repeated key.
+        if (member ? member.seen === stamp : !this.newKey(i, keyEnd, base)) {
+          i = -1;
+          break;
+        }
+        if (member) {
+          member.seen = stamp;
+          if (previous) previous.next = member.index;
+          else if (node) node.first = member.index;
+          previous = member;
+          expected = member.next;
+        } else if (node && node.catchall === undefined) {
           i = -1;
           break;
         }
@@ -217,10 +248,7 @@ class Scan {
     return i >= 0 && (node === undefined || present === node.required) ? i : -1;
   }
 
-  /**
-   * The shape's member for the key [start, end) (its quotes left out). Records mostly give their keys in one order: the
-   * member after the last one found is tried first, then the others, without making a string of the key.
-   */
+  /** The shape's member for the key [start, end) (its quotes left out): the one `expected` first, then the others. */
   private member(node: Extract<Node, { kind: 'object' }>, expected: number, start: number, end: number): Member | undefined {
     const { members } = node;
     const length = end - start;
@@ -395,6 +423,8 @@ function compile(schema: z.ZodType, capture?: Set<string>): Node {
       const members = Object.entries(def.shape ?? {}).map(([key, schema], index) => ({
         key,
         index,
+        next: index + 1,
+        seen: 0,
         node: compile(schema),
         required: !mayBeAbsent(schema),
         capture: capture?.has(key) ?? false,
@@ -402,7 +432,7 @@ function compile(schema: z.ZodType, capture?: Set<string>): Node {
       const required = members.filter((member) => member.required).length;
       // A strict object's catchall (`never`) refuses every other key.
       const catchall = def.catchall._zod.def.type === 'never' ? undefined : compile(def.catchall);
-      return { kind: 'object', members, required, catchall };
+      return { kind: 'object', members, required, catchall, first: 0 };
     }
     default:
       return notSure;
