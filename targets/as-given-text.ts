@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { type CheckDef, type Def, lengthOrPattern, mayBeAbsent, numberCheck, outputIsInput } from './as-given';
+import { arrayTests, judged, mayBeAbsent, numberTests, outputIsInput, stringTests, type Test } from './as-given';
 
 /**
  * A compact JSON line tested against a schema as text, without parsing it: what staging checked with `JSON.parse`,
@@ -48,8 +48,6 @@ type Node =
       first: number;
     };
 
-type Test<T> = (value: T) => boolean;
-
 interface Member {
   key: string;
   /** Its place in the shape. */
@@ -67,18 +65,19 @@ interface Member {
   capture: boolean;
 }
 
+// Character codes: plain constants, which the compiler folds into the scan.
 const QUOTE = 34;
 const BACKSLASH = 92;
 const COMMA = 44;
 const COLON = 58;
-const OPEN_BRACE = 123;
-const CLOSE_BRACE = 125;
-const OPEN_BRACKET = 91;
-const CLOSE_BRACKET = 93;
 const MINUS = 45;
 const DOT = 46;
 const ZERO = 48;
 const NINE = 57;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
 
 /**
  * Keys outside the schema's shapes (a loose object's, any value's) of the objects being scanned, as [start, end)
@@ -378,18 +377,18 @@ function sameText(a: string, at: number, b: string, bt: number, length: number):
 
 const notSure: Node = { kind: 'notSure' };
 
+/** The schema as asGivenCheck judges it (the same kinds and checks, from as-given.ts), as nodes for the scan. */
 function compile(schema: z.ZodType, capture?: Set<string>): Node {
-  const def = schema._zod.def as unknown as Def;
-  if (def.coerce || def.normalize || (def.check !== undefined && def.type !== 'number')) return notSure;
-  const checks = (def.checks ?? []).map((check) => check._zod.def);
+  const { def, checks } = judged(schema) ?? {};
+  if (!def || !checks) return notSure;
   switch (def.type) {
     case 'string': {
-      const tests = def.format === undefined ? checks.map(lengthOrPattern) : [undefined];
-      return allDefined(tests) ? { kind: 'string', tests: tests as Test<string>[] } : notSure;
+      const tests = stringTests(def, checks);
+      return tests ? { kind: 'string', tests } : notSure;
     }
     case 'number': {
-      const tests = [...(def.check ? [def as unknown as CheckDef] : []), ...checks].map(numberCheck);
-      return allDefined(tests) ? { kind: 'number', tests } : notSure;
+      const tests = numberTests(def, checks);
+      return tests ? { kind: 'number', tests } : notSure;
     }
     case 'boolean':
       return checks.length ? notSure : { kind: 'words', words: ['true', 'false'] };
@@ -411,9 +410,8 @@ function compile(schema: z.ZodType, capture?: Set<string>): Node {
     case 'nullable':
       return checks.length ? notSure : { kind: 'nullable', inner: compile(def.innerType!) };
     case 'array': {
-      const tests = checks.map(lengthOrPattern);
-      if (!allDefined(tests) || checks.some((check) => check.check === 'string_format')) return notSure;
-      return { kind: 'array', element: compile(def.element!), tests };
+      const tests = arrayTests(checks);
+      return tests ? { kind: 'array', element: compile(def.element!), tests } : notSure;
     }
     case 'union':
       if (checks.length || def.inclusive === false || def.discriminator !== undefined) return notSure;
@@ -438,5 +436,3 @@ function compile(schema: z.ZodType, capture?: Set<string>): Node {
       return notSure;
   }
 }
-
-const allDefined = <T>(tests: (T | undefined)[]): tests is T[] => tests.every((test) => test !== undefined);

@@ -51,20 +51,46 @@ const undecided: AsGivenCheck = () => false;
 /** Whether an object's key of this schema may be absent, as asGivenCheck judges it (an optional kind it knows). */
 export const mayBeAbsent = (schema: z.ZodType): boolean => compile(schema)(undefined);
 
-function compile(schema: z.ZodType): AsGivenCheck {
+/**
+ * A schema's definition and its checks, where its kind can be judged here: not where it coerces or normalizes its
+ * input, nor where it is a check of zod's own (only a number kind is known to be its own check, z.int()). Shared with
+ * the text check (as-given-text.ts), so that both know the same kinds.
+ */
+export function judged(schema: z.ZodType): { def: Def; checks: CheckDef[] } | undefined {
   const def = schema._zod.def as unknown as Def;
-  // Only a number kind is known to be its own check (z.int()); any other such kind is a format of zod's own.
-  if (def.coerce || def.normalize || (def.check !== undefined && def.type !== 'number')) return undecided;
-  const checks = (def.checks ?? []).map((check) => check._zod.def);
+  if (def.coerce || def.normalize || (def.check !== undefined && def.type !== 'number')) return undefined;
+  return { def, checks: (def.checks ?? []).map((check) => check._zod.def) };
+}
+
+/** A string's tests (lengths, regexes), or undefined where it has a format (z.url(), z.email(): zod's to check) or another check. */
+export function stringTests(def: Def, checks: CheckDef[]): Test<string>[] | undefined {
+  const tests = def.format === undefined ? checks.map(lengthOrPattern) : [undefined];
+  return allDefined(tests) ? (tests as Test<string>[]) : undefined;
+}
+
+/** A number's tests (bounds, int), or undefined where it has another check. */
+export function numberTests(def: Def, checks: CheckDef[]): Test<number>[] | undefined {
+  const tests = [...(def.check ? [def as unknown as CheckDef] : []), ...checks].map(numberCheck);
+  return allDefined(tests) ? tests : undefined;
+}
+
+/** An array's length tests, or undefined where it has another check. */
+export function arrayTests(checks: CheckDef[]): Test<{ length: number }>[] | undefined {
+  const tests = checks.map(lengthOrPattern);
+  return allDefined(tests) && !checks.some((check) => check.check === 'string_format') ? tests : undefined;
+}
+
+function compile(schema: z.ZodType): AsGivenCheck {
+  const { def, checks } = judged(schema) ?? {};
+  if (!def || !checks) return undecided;
   switch (def.type) {
     case 'string': {
-      // A format (z.url(), z.email()) is zod's to check.
-      const tests = def.format === undefined ? checks.map(lengthOrPattern) : [undefined];
-      return allDefined(tests) ? both((v) => typeof v === 'string', tests) : undecided;
+      const tests = stringTests(def, checks);
+      return tests ? both((v) => typeof v === 'string', tests) : undecided;
     }
     case 'number': {
-      const tests = [...(def.check ? [def as unknown as CheckDef] : []), ...checks].map(numberCheck);
-      return allDefined(tests) ? both((v) => typeof v === 'number' && Number.isFinite(v), tests) : undecided;
+      const tests = numberTests(def, checks);
+      return tests ? both((v) => typeof v === 'number' && Number.isFinite(v), tests) : undecided;
     }
     case 'boolean':
       return checks.length ? undecided : (v) => typeof v === 'boolean';
@@ -92,8 +118,8 @@ function compile(schema: z.ZodType): AsGivenCheck {
     }
     case 'array': {
       const element = compile(def.element!);
-      const tests = checks.map(lengthOrPattern);
-      if (!allDefined(tests) || checks.some((check) => check.check === 'string_format')) return undecided;
+      const tests = arrayTests(checks);
+      if (!tests) return undecided;
       const list = both(Array.isArray, tests);
       return (v) => {
         if (!list(v)) return false;
@@ -149,7 +175,7 @@ function compileObject(def: Def): AsGivenCheck {
   };
 }
 
-type Test<T> = (value: T) => boolean;
+export type Test<T> = (value: T) => boolean;
 
 /** `kind`, then `tests` on what passes it (most fields have none). */
 function both<T>(kind: AsGivenCheck, tests: Test<T>[]): AsGivenCheck {
@@ -164,7 +190,7 @@ function both<T>(kind: AsGivenCheck, tests: Test<T>[]): AsGivenCheck {
 const allDefined = <T>(tests: (T | undefined)[]): tests is T[] => tests.every((test) => test !== undefined);
 
 /** A string's or an array's length check, or a string's regex: as zod tests them (a string's length in UTF-16 units). */
-export function lengthOrPattern(check: CheckDef): Test<{ length: number }> | undefined {
+function lengthOrPattern(check: CheckDef): Test<{ length: number }> | undefined {
   switch (check.check) {
     case 'min_length':
       return (v) => v.length >= check.minimum!;
@@ -186,7 +212,7 @@ export function lengthOrPattern(check: CheckDef): Test<{ length: number }> | und
 }
 
 /** A number's bound or integer check, as zod tests them. */
-export function numberCheck(check: CheckDef): Test<number> | undefined {
+function numberCheck(check: CheckDef): Test<number> | undefined {
   switch (check.check) {
     case 'greater_than':
       return check.inclusive ? (v) => v >= check.value! : (v) => v > check.value!;

@@ -175,10 +175,7 @@ describe('records the schema surely accepts as they are (asGivenCheck)', () => {
       let accepted = 0;
       let valid = 0;
       for (let i = 0; i < 3000; i++) {
-        const record = make(i) as Record<string, unknown>;
-        // The first of every three unchanged, the others with one to three random changes anywhere in them.
-        const changes = i % 3 === 0 ? 0 : 1 + Math.floor(unitInterval(name, i, 'n') * 3);
-        for (let c = 0; c < changes; c++) mutate(record, [name, i, c]);
+        const record = changed(make(i) as Record<string, unknown>, name, i);
         const parsed = schema.safeParse(record);
         if (parsed.success) valid++;
         if (!check(record)) continue;
@@ -191,6 +188,13 @@ describe('records the schema surely accepts as they are (asGivenCheck)', () => {
     }
   });
 });
+
+/** Record `i` of a run: the first of every three unchanged, the others with one to three random changes anywhere in them. */
+function changed(record: Record<string, unknown>, name: string, i: number): Record<string, unknown> {
+  const changes = i % 3 === 0 ? 0 : 1 + Math.floor(unitInterval(name, i, 'n') * 3);
+  for (let c = 0; c < changes; c++) mutate(record, [name, i, c]);
+  return record;
+}
 
 /** One random change somewhere in a record: a key removed, added or given another value, of any JSON type. */
 function mutate(record: Record<string, unknown>, seed: (string | number)[]): void {
@@ -391,9 +395,7 @@ describe('compact JSON lines the schema surely accepts, tested as text (asGivenT
       let answered = 0;
       let passing = 0;
       for (let i = 0; i < 2000; i++) {
-        const record = make(i) as Record<string, unknown>;
-        const changes = i % 3 === 0 ? 0 : 1 + Math.floor(unitInterval(name, i, 'n') * 3);
-        for (let c = 0; c < changes; c++) mutate(record, [name, i, c]);
+        const record = changed(make(i) as Record<string, unknown>, name, i);
         // Half of them changed as text too: a snippet put in, or some characters taken out, anywhere in the line.
         const line = i % 2 ? JSON.stringify(record) : mutateText(JSON.stringify(record), [name, i]);
         if (byParsing(schema, line).ok) passing++;
