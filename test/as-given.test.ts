@@ -1,8 +1,9 @@
 /**
  * A product whose validation returns it unchanged is sent as the record itself, in the source's key order: its line as
  * it is where that is safe, else serialized again, so that a JSON record is its body byte for byte and is stored once
- * (issue 11). Which schemas qualify, that both targets' validations do return valid records unchanged, which lines may
- * go as they are, and what the stage activity writes for each case.
+ * (issue 11). Which schemas qualify, that both targets' validations do return valid records unchanged, which records
+ * skip zod and which lines skip parsing (asGivenCheck, asGivenTextCheck), which lines may go as they are, and what the
+ * stage activity writes for each case.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
