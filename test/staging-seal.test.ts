@@ -22,6 +22,7 @@ import {
   readChunkHeads,
   readOutcomes,
   readChunkFile,
+  rowsKey,
   readHeadsOfChunk,
   writeChunk,
   writeChunkDraft,
@@ -29,6 +30,8 @@ import {
   writeOutcomes,
 } from '../activities/staging/files';
 import { Chunker } from '../activities/staging/chunker';
+import { csvRow, resultJson } from '../activities/report-rows';
+import { recordOutcomes } from '../activities/staging/rows';
 import type { StagedItem } from '../targets/types';
 import { LocalFolderStore } from '../activities/staging/store';
 import { leafChunks } from '../activities/staging/tree';
@@ -481,6 +484,66 @@ test("a chunk's heads come from its heads file; without an intact one, from the 
     type: 'StagingDamaged',
     message: /chunk r0-000002 is damaged \(missing\)/,
   });
+});
+
+test('lines written in parts are the bytes of their string forms, whatever the characters', async () => {
+  // Keys, records and bodies of random characters: escapes, control characters, DEL, multi-byte and lone surrogates,
+  // CSV's quotes and separators; short and long (a short text is copied character by character, a long one encoded).
+  const alphabet = ['a', 'Z', '0', ' ', '"', '\\', ',', '\r', '\n', '\t', '\x00', '\x1f', '\x7f', 'ü', '€', '🚀', '\ud800', '\u2028', '='];
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 48_271) % 2_147_483_647;
+    return seed % n;
+  };
+  const text = () =>
+    Array.from({ length: random(3) === 0 ? 30 + random(20) : random(12) }, () => alphabet[random(alphabet.length)]).join('');
+  const plain = () => `k-${random(1e6)}`;
+  // Lines in source order (or the rows are not kept), of every length up to the largest a number prints.
+  const large = [1e10, 2 ** 53 - 1, 1e21, 1e22];
+  const heads = Array.from({ length: 600 }, (_, i) => ({ line: i < 596 ? i * i : large[i - 596]!, key: i % 2 ? text() : plain() }));
+  const staged: StagedItem[] = heads.map((h, i) => {
+    const body = i % 2 ? text() : `{"id":"${h.key}"}`;
+    return { ...h, body, rawJson: i % 3 ? body : text() };
+  });
+  const utf8 = (strings: string[]) => strings.map((l) => `${l}\n`).join('');
+
+  const draft = new ChunkDraft();
+  for (const item of staged) draft.add(item);
+  await writeChunkDraft(store, 'parts', 'r0-000000', draft);
+  const chunk = await readFile(store.locate(chunkKey('parts', 'r0-000000')));
+  // The file's data, its seal line last.
+  assert.ok(chunk.subarray(0, chunk.lastIndexOf('\n{"#seal":') + 1).equals(Buffer.from(utf8(staged.map(encodeItem)))));
+  const bodyBytes = staged.reduce((n, item) => n + Buffer.byteLength(item.body), 0);
+  assert.equal(
+    JSON.parse((await readFile(store.locate(headsKey('parts', 'r0-000000')), 'utf8')).split('\n')[0]!).send.bodyBytes,
+    bodyBytes,
+  );
+
+  // Outcomes, and the rows kept beside them (results.jsonl's, then results.csv's, between a head and an index line).
+  await recordOutcomes(
+    store,
+    'parts',
+    'r0-000000',
+    heads,
+    heads.map(() => ({ kind: 'succeeded' as const })),
+  );
+  const dataOf = async (key: string, from: (b: Buffer) => number, to: (b: Buffer) => number) => {
+    const bytes = await readFile(store.locate(key));
+    return bytes.subarray(from(bytes), to(bytes));
+  };
+  const outcomes = await dataOf(
+    outcomeKey('parts', 'r0-000000'),
+    () => 0,
+    (b) => b.lastIndexOf('\n{"#seal":') + 1,
+  );
+  assert.ok(outcomes.equals(Buffer.from(utf8(heads.map((h) => JSON.stringify({ line: h.line, key: h.key, kind: 'succeeded' }))))));
+  const rows = await dataOf(
+    rowsKey('parts', 'r0-000000'),
+    (b) => b.indexOf('\n') + 1,
+    (b) => b.lastIndexOf('\n{"csvAt":') + 1,
+  );
+  const row = (h: (typeof heads)[number]) => ({ ...h, outcome: 'succeeded' as const, attempts: 1, error: '' });
+  assert.ok(rows.equals(Buffer.from(utf8(heads.map((h) => resultJson(row(h)))) + utf8(heads.map((h) => csvRow(Object.values(row(h))))))));
 });
 
 test('outcome lines: a success is written as JSON.stringify writes it and read back without parsing; any other line is parsed', async () => {

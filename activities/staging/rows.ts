@@ -7,10 +7,10 @@
  * They are a cache of what the outcome file says: a report that finds none, or finds one damaged, builds the rows from
  * the outcome file as before.
  */
-import { csvField, resultJson } from '../report-rows';
+import { csvField, csvRow, resultJson } from '../report-rows';
 import type { ItemOutcome } from '../../common/outcome';
 import type { ItemHead } from '../../targets/types';
-import { bytesAt, digitsAt, NEWLINE, rowsKey, SealedFile, sealedDataEnd, writeOutcomes, writeSealed } from './files';
+import { addSucceeded, bytesAt, digitsAt, NEWLINE, rowsKey, SealedFile, sealedDataEnd, writeOutcomes, writeSealed } from './files';
 import type { StagingStore } from './store';
 
 /**
@@ -54,22 +54,26 @@ async function writeRows(store: StagingStore, importId: string, id: string, item
   const file = new SealedFile();
   const head: RowsHead = { rows: items.length, first: items[0]!.line, last: items.at(-1)!.line };
   file.add(JSON.stringify(head));
-  // Made as they are written, so that each row dies young.
-  file.addAll(
-    (function* () {
-      for (const { line, key } of items) yield resultJson({ line, key, outcome: 'succeeded', attempts: 1, error: '' });
-    })(),
-  );
+  // resultJson's and csvRow's bytes, written in parts: no string a row.
+  for (const { line, key } of items) addSucceeded(file, line, key, SUCCEEDED_ROW_TAIL);
   const csvAt = file.size;
-  file.addAll(
-    (function* () {
-      // csvRow([line, key, 'succeeded', 1, '']) without its array and its checks of the constant fields.
-      for (const { line, key } of items) yield `${line},${csvField(key)},succeeded,1,`;
-    })(),
-  );
+  for (const { line, key } of items) {
+    file.room(64 + 6 * key.length);
+    file.int(line);
+    file.ascii(',');
+    file.text(csvField(key));
+    file.ascii(SUCCEEDED_CSV_TAIL);
+    file.endLine();
+  }
   file.add(JSON.stringify({ csvAt, end: file.size }));
   await writeSealed(store, rowsKey(importId, id), file);
 }
+
+/** What follows the key in a round-0 success's rows, as resultJson and csvRow write them. */
+const SUCCEEDED_ROW_TAIL = resultJson({ line: 0, key: '', outcome: 'succeeded', attempts: 1, error: '' }).slice(
+  '{"line":0,"key":""'.length,
+);
+const SUCCEEDED_CSV_TAIL = csvRow([0, '', 'succeeded', 1, '']).slice('0,'.length);
 
 const LINE_BYTES = Buffer.from('{"line":');
 
