@@ -50,6 +50,12 @@ function inLineOrder(items: readonly ItemHead[]): boolean {
   return items.length > 0;
 }
 
+/** What follows the key in a round-0 success's rows, as resultJson and csvRow write them. */
+const SUCCEEDED_ROW_TAIL = resultJson({ line: 0, key: '', outcome: 'succeeded', attempts: 1, error: '' }).slice(
+  '{"line":0,"key":""'.length,
+);
+const SUCCEEDED_CSV_TAIL = csvRow([0, '', 'succeeded', 1, '']).slice('0,'.length);
+
 async function writeRows(store: StagingStore, importId: string, id: string, items: readonly ItemHead[]): Promise<void> {
   const file = new SealedFile();
   const head: RowsHead = { rows: items.length, first: items[0]!.line, last: items.at(-1)!.line };
@@ -68,12 +74,6 @@ async function writeRows(store: StagingStore, importId: string, id: string, item
   file.add(JSON.stringify({ csvAt, end: file.size }));
   await writeSealed(store, rowsKey(importId, id), file);
 }
-
-/** What follows the key in a round-0 success's rows, as resultJson and csvRow write them. */
-const SUCCEEDED_ROW_TAIL = resultJson({ line: 0, key: '', outcome: 'succeeded', attempts: 1, error: '' }).slice(
-  '{"line":0,"key":""'.length,
-);
-const SUCCEEDED_CSV_TAIL = csvRow([0, '', 'succeeded', 1, '']).slice('0,'.length);
 
 const LINE_BYTES = Buffer.from('{"line":');
 
