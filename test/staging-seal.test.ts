@@ -495,13 +495,13 @@ test('lines written in parts are the bytes of their string forms, whatever the c
     seed = (seed * 48_271) % 2_147_483_647;
     return seed % n;
   };
+  const text = (from = alphabet) =>
+    Array.from({ length: random(3) === 0 ? 30 + random(20) : random(12) }, () => from[random(from.length)]).join('');
   // Keys of characters JSON leaves as they are, with one that it escapes or none: a key with an escape anywhere in it
   // is JSON.stringify's whole, so only such keys show a character copied where it should not be.
   const unescaped = alphabet.filter((c) => JSON.stringify(c) === `"${c}"`);
   const escaped = alphabet.filter((c) => !unescaped.includes(c));
   const oneEscape = () => `${text(unescaped)}${random(2) ? escaped[random(escaped.length)] : ''}${text(unescaped)}`;
-  const text = (from = alphabet) =>
-    Array.from({ length: random(3) === 0 ? 30 + random(20) : random(12) }, () => from[random(from.length)]).join('');
   const plain = () => `k-${random(1e6)}`;
   // Lines in source order (or the rows are not kept), of every length up to the largest a number prints.
   const large = [1e10, 2 ** 53 - 1, 1e21, 1e22];
