@@ -56,11 +56,14 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
       try {
         const { leaves, outcomes } = await roundLeaves(store, input.importId, round - 1);
         for (const id of leaves) {
+          Context.current().heartbeat();
           if (!outcomes.has(id)) continue; // never answered: the report says so
           let items, answers;
           try {
-            items = await readChunk(store, input.importId, id);
             answers = await readOutcomes(store, input.importId, id);
+            // A chunk with nothing to retry is not read: most chunks of a large import, each decoded whole for nothing.
+            if (!answers.some((outcome) => outcome.kind === 'retryable')) continue;
+            items = await readChunk(store, input.importId, id);
           } catch (err) {
             // A damaged chunk is not retried; the report names it and fails the import.
             if (!damageOf(err)) throw err;
@@ -74,7 +77,6 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
               await chunker.add(item);
             }
           }
-          Context.current().heartbeat();
         }
         await chunker.flush();
       } catch (err) {
