@@ -17,6 +17,7 @@ import {
   writeLines,
   type ImportMeta,
   readOutcomes,
+  rowsKey,
 } from './staging/files';
 import type { StagingStore } from './staging/store';
 import { leafChunks, listChunkIds, retryRoundChunks, roundRoots } from './staging/tree';
@@ -58,6 +59,9 @@ export function createRoundActivities(store: StagingStore, targets: TargetRegist
         for (const id of leaves) {
           Context.current().heartbeat();
           if (!outcomes.has(id)) continue; // never answered: the report says so
+          // Kept rows (round 0's only) are written where every product succeeded, and removed before any other outcome is
+          // (rows.ts): such a chunk has nothing to retry, and its outcomes need not be read.
+          if (round === 1 && (await store.exists(rowsKey(input.importId, id)))) continue;
           let items, answers;
           try {
             answers = await readOutcomes(store, input.importId, id);

@@ -1,13 +1,13 @@
 /**
  * Planning a retry round (activities/rounds.ts) on a real folder store, no workflow: what it stages, and that it reads
- * only the chunks that have something to retry.
+ * only the chunks that have something to retry, and no outcomes of a chunk whose products all succeeded.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ImportInput } from '../common/import';
 import { createRoundActivities } from '../activities/rounds';
-import { chunkKey, metaKey, readChunk, writeChunk, writeLines } from '../activities/staging/files';
+import { chunkKey, metaKey, outcomeKey, readChunk, writeChunk, writeLines } from '../activities/staging/files';
 import { recordOutcomes } from '../activities/staging/rows';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
@@ -15,7 +15,7 @@ import { loadTargets } from '../targets';
 import type { ItemOutcome } from '../targets/types';
 import { tempDir } from './helpers';
 
-test('a retry round stages the retryable products, and reads only the chunks that hold some', async () => {
+test('a retry round stages the retryable products, and reads only the chunks that hold some and the outcomes that may', async () => {
   const store = new LocalFolderStore(await tempDir('retry-round'));
   const read: string[] = [];
   // Every read of a chunk file, by whichever method.
@@ -23,7 +23,7 @@ test('a retry round stages the retryable products, and reads only the chunks tha
     const original = store[method].bind(store) as (key: string) => unknown;
     Object.defineProperty(store, method, {
       value: (key: string) => {
-        if (key.includes('/chunks/')) read.push(key);
+        if (key.includes('/chunks/') || key.includes('/outcomes/')) read.push(key);
         return original(key);
       },
     });
@@ -58,7 +58,11 @@ test('a retry round stages the retryable products, and reads only the chunks tha
   const planned = await new MockActivityEnvironment().run(planRetryRound, { input, round: 1 });
 
   assert.deepEqual(planned, { chunks: 1, products: 2 });
-  assert.deepEqual(read, [chunkKey(importId, 'r0-000001')], 'only the chunk with products to retry is read');
+  assert.deepEqual(
+    read,
+    [outcomeKey(importId, 'r0-000001'), chunkKey(importId, 'r0-000001'), outcomeKey(importId, 'r0-000002')],
+    'the outcomes of the chunks that did not all succeed (those that did kept their rows), and the chunk with products to retry',
+  );
   assert.deepEqual(
     (await readChunk(store, importId, 'r1-000000')).map((i) => i.line),
     [5, 7],
