@@ -1117,20 +1117,13 @@ export class SealedFile {
   text(text: string): number {
     // A short text costs less copied here than in a call to the encoder, when it is ASCII, as most keys are.
     if (text.length < 32) {
-      const { piece } = this;
-      const start = this.at;
-      let at = start;
-      for (let i = 0; i < text.length; i++) {
-        const c = text.charCodeAt(i);
-        if (c > 0x7f) {
-          at = start;
-          break;
-        }
-        piece[at++] = c;
-      }
-      if (at > start || text.length === 0) {
-        this.at = at;
-        return at - start;
+      const { piece, at } = this;
+      let i = 0;
+      for (; i < text.length && text.charCodeAt(i) <= 0x7f; i++) piece[at + i] = text.charCodeAt(i);
+      // All of it ASCII: copied. Else what was copied is written over by the encoder.
+      if (i === text.length) {
+        this.at += i;
+        return i;
       }
     }
     const bytes = this.piece.write(text, this.at);
