@@ -9,7 +9,19 @@ import { describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ImportInput } from '../common/import';
 import { createReportActivities } from '../activities/report';
-import { invalidKey, metaKey, roundKey, rowsKey, writeChunk, writeLines, writeOutcomes } from '../activities/staging/files';
+import {
+  damageOf,
+  headsKey,
+  invalidKey,
+  metaKey,
+  outcomeKey,
+  readOutcomes,
+  roundKey,
+  rowsKey,
+  writeChunk,
+  writeLines,
+  writeOutcomes,
+} from '../activities/staging/files';
 import { recordOutcomes } from '../activities/staging/rows';
 import { LocalFolderStore } from '../activities/staging/store';
 import type { ItemOutcome } from '../targets/types';
@@ -112,6 +124,35 @@ describe('rows written as outcomes arrive', () => {
       );
     }
     assert.equal((await report(input)).counts.succeeded, 1029);
+  });
+
+  test('beside kept rows, the outcome file is one line that says all succeeded, and it is read as the heads', async () => {
+    await stage('all');
+    const lines = Array.from({ length: 300 }, (_, i) => i + 1).filter((l) => !isInvalid(l));
+    const expected = lines.map((line) => ({ line, key: keyOf(line), kind: 'succeeded' }));
+    const [only, seal, end] = (await readFile(store.locate(outcomeKey('all', 'r0-000000')), 'utf8')).split('\n');
+    assert.equal(only, `{"products":${lines.length},"all":=succeeded}`);
+    assert.match(seal!, /^{"#seal":/);
+    assert.equal(end, '');
+    // The version before reads each line with JSON.parse: it fails on this one rather than read it wrong.
+    assert.throws(() => JSON.parse(only!), SyntaxError);
+    assert.deepEqual(await readOutcomes(store, 'all', 'r0-000000'), expected);
+    // Without the heads file, from the chunk itself.
+    await rm(store.locate(headsKey('all', 'r0-000000')));
+    assert.deepEqual(await readOutcomes(store, 'all', 'r0-000000'), expected);
+    // A count that is not the chunk's is damage, not a guess.
+    const second = (await readOutcomes(store, 'all', 'r0-000001')).length;
+    await writeLines(store, outcomeKey('all', 'r0-000001'), [`{"products":${second + 1},"all":=succeeded}`]);
+    const damage = await readOutcomes(store, 'all', 'r0-000001').then(
+      () => undefined,
+      (err: unknown) => damageOf(err),
+    );
+    assert.equal(damage?.damage, `it says all ${second + 1} products succeeded, and the chunk holds ${second}`);
+    // Nor may it stand among a product's lines.
+    await writeLines(store, outcomeKey('all', 'r0-000002'), ['{"line":1,"key":"k1","kind":"succeeded"}', only!]);
+    await assert.rejects(readOutcomes(store, 'all', 'r0-000002'), (err) =>
+      /a line for all products among others/.test(damageOf(err)?.damage ?? ''),
+    );
   });
 
   test('none for a chunk out of source order, nor when the report will not use them', async () => {

@@ -527,20 +527,17 @@ test('lines written in parts are the bytes of their string forms, whatever the c
     bodyBytes,
   );
 
-  // Outcomes, and the rows kept beside them (results.jsonl's, then results.csv's, between a head and an index line).
-  await recordOutcomes(
-    store,
-    'parts',
-    'r0-000000',
-    heads,
-    heads.map(() => ({ kind: 'succeeded' as const })),
-  );
+  // Outcomes a line each (a chunk of which some did not succeed), and the rows kept where all did (results.jsonl's,
+  // then results.csv's, between a head and an index line).
+  const succeeded = heads.map(() => ({ kind: 'succeeded' as const }));
+  await writeOutcomes(store, 'parts', 'r0-000001', heads, succeeded);
+  await recordOutcomes(store, 'parts', 'r0-000000', heads, succeeded);
   const dataOf = async (key: string, from: (b: Buffer) => number, to: (b: Buffer) => number) => {
     const bytes = await readFile(store.locate(key));
     return bytes.subarray(from(bytes), to(bytes));
   };
   const outcomes = await dataOf(
-    outcomeKey('parts', 'r0-000000'),
+    outcomeKey('parts', 'r0-000001'),
     () => 0,
     (b) => b.lastIndexOf('\n{"#seal":') + 1,
   );

@@ -639,7 +639,7 @@ function outcomeOfLine(l: Record<string, unknown> & { line: number; key: string 
  * An outcome line from its bytes. A success as writeOutcomes writes it (`{"line":…,"key":"…","kind":"succeeded"}`), its
  * key free of escapes, is read without JSON.parse: most lines of most imports. Anything else is parsed.
  */
-function outcomeOfBytes(bytes: Buffer, start: number, end: number): OutcomeLine {
+function outcomeOfBytes(bytes: Buffer, start: number, end: number): StoredOutcomeLine {
   const tailAt = end - SUCCEEDED_TAIL_BYTES.length;
   if (bytesAt(bytes, start, OUTCOME_HEAD_BYTES) && bytesAt(bytes, tailAt, SUCCEEDED_TAIL_BYTES)) {
     const line = digitsAt(bytes, start + OUTCOME_HEAD_BYTES.length, tailAt);
@@ -649,17 +649,52 @@ function outcomeOfBytes(bytes: Buffer, start: number, end: number): OutcomeLine 
         return { line: line.value, key: bytes.toString('utf8', keyStart, tailAt), kind: 'succeeded' };
     }
   }
-  return outcomeOfLine(JSON.parse(bytes.toString('utf8', start, end)));
+  return decodeOutcomeLine(bytes.toString('utf8', start, end));
 }
+
+/**
+ * The one line of the outcome file of a chunk whose products all succeeded, in source order (its rows are kept beside
+ * it: rows.ts): its products are its heads. A line for each product cost a quarter of a second a million, to say what
+ * the rows say again. Not JSON: a worker of the version before fails on it rather than read it wrong
+ * (docs/versioning.md, rule 3), and it reads outcomes only where the rows are damaged.
+ */
+const allSucceededLine = (products: number) => `{"products":${products},"all":=succeeded}`;
+const ALL_SUCCEEDED = /^\{"products":(\d+),"all":=succeeded\}$/;
+
+/** An outcome file's line: a product's outcome, or the one line of a chunk whose products all succeeded. */
+type StoredOutcomeLine = OutcomeLine | { allSucceeded: number };
 
 /** A chunk's outcome lines, in this version's words whichever version wrote them. */
-export function readOutcomes(store: StagingStore, importId: string, id: string): Promise<OutcomeLine[]> {
-  return readOutcomeLines(store, outcomeKey(importId, id));
+export async function readOutcomes(store: StagingStore, importId: string, id: string): Promise<OutcomeLine[]> {
+  const key = outcomeKey(importId, id);
+  const lines = await readOutcomeLines(store, key);
+  const all = lines.length === 1 && 'allSucceeded' in lines[0]! ? lines[0].allSucceeded : undefined;
+  if (all === undefined) return productLines(key, lines);
+  const heads = await readChunkHeads(store, importId, id);
+  if (heads.length !== all)
+    throw stagingDamaged(new StagingFileDamage(key, `it says all ${all} products succeeded, and the chunk holds ${heads.length}`));
+  return heads.map(({ line, key: k }) => ({ line, key: k, kind: 'succeeded' }));
 }
 
-function readOutcomeLines(store: StagingStore, key: string): Promise<OutcomeLine[]> {
-  const decode = (text: string) => outcomeOfLine(JSON.parse(text));
-  return readWholeFile(store, key, decode, decode, outcomeOfBytes);
+function decodeOutcomeLine(text: string): StoredOutcomeLine {
+  const all = ALL_SUCCEEDED.exec(text);
+  return all ? { allSucceeded: Number(all[1]) } : outcomeOfLine(JSON.parse(text));
+}
+
+function readOutcomeLines(store: StagingStore, key: string): Promise<StoredOutcomeLine[]> {
+  return readWholeFile(store, key, decodeOutcomeLine, decodeOutcomeLine, outcomeOfBytes);
+}
+
+/** The lines of a file of outcomes a product each; throws StagingDamaged if one is a chunk's line for all its products. */
+function productLines(key: string, lines: StoredOutcomeLine[]): OutcomeLine[] {
+  if (lines.some((l) => 'allSucceeded' in l))
+    throw stagingDamaged(new StagingFileDamage(key, 'garbage: a line for all products among others'));
+  return lines as OutcomeLine[];
+}
+
+/** The outcome file of a chunk whose products all succeeded (see allSucceededLine): its rows come after it. */
+export function writeAllSucceeded(store: StagingStore, importId: string, id: string, products: number): Promise<void> {
+  return writeLines(store, outcomeKey(importId, id), [allSucceededLine(products)]);
 }
 
 export async function writeOutcomes(
@@ -727,7 +762,7 @@ export async function keptOutcomes(
   if (!(await store.exists(key))) return undefined;
   let lines: OutcomeLine[];
   try {
-    lines = await readOutcomeLines(store, key);
+    lines = productLines(key, await readOutcomeLines(store, key));
   } catch {
     return [];
   }
