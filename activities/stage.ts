@@ -56,9 +56,6 @@ import {
 import type { StagingStore } from './staging/store';
 import type { BoundTarget, TargetRegistry } from './targets';
 
-/** The longest staging goes without a heartbeat while it reads. */
-const BEAT_EVERY_MS = 1000;
-
 interface StageHeartbeat {
   chunksCommitted: number;
   read: number;
@@ -293,11 +290,6 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       lastBeat = Date.now();
       ctx.heartbeat({ chunksCommitted: Math.max(commits.committed, resumed), read: counts.read } satisfies StageHeartbeat);
     };
-    // A heartbeat a second at most: the SDK sends one every few seconds anyway, and each call costs half a millisecond
-    // in its pipeline (a beat per 5,000 records cost 80 ms a million).
-    const beatNow = () => {
-      if (Date.now() - lastBeat >= BEAT_EVERY_MS) beat();
-    };
     /** The source broke for good: what was read is staged as it is, so the chunks already sent get their report. */
     const sealIncomplete = async (err: SourceError) => {
       await chunker.flush();
@@ -325,7 +317,9 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       ...(precheck ? { precheck } : {}),
       onNote: (message, level = 'info') => ctx.log(level, `Source: ${message}`),
       // Long stretches without a record (a wrapper object before its array, one huge line) must not look like a dead worker.
-      onBytes: beatNow,
+      onBytes: () => {
+        if (Date.now() - lastBeat >= 1000) beat();
+      },
     };
 
     try {
@@ -336,7 +330,7 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       for await (const batch of source)
         for (const sourced of batch) {
           counts.read++;
-          if (counts.read % 5000 === 0) beatNow();
+          if (counts.read % 5000 === 0) beat();
           // A line the text check was sure of is its own body, keyed by the values it kept; parsed only if keyOf refuses them.
           const sureKey = 'sure' in sourced ? keyIfAny(target, sourced.sure) : undefined;
           const item = 'sure' in sourced && sureKey === undefined ? jsonRecord(sourced.line, sourced.json)! : sourced;
