@@ -527,8 +527,8 @@ test('lines written in parts are the bytes of their string forms, whatever the c
     bodyBytes,
   );
 
-  // Outcomes a line each (a chunk of which some did not succeed), and the rows kept where all did (results.jsonl's,
-  // then results.csv's, between a head and an index line).
+  // Outcome lines as writeOutcomes writes them, a line a product (where some of a chunk's products did not succeed),
+  // and the rows kept where all did (results.jsonl's, then results.csv's, between a head and an index line).
   const succeeded = heads.map(() => ({ kind: 'succeeded' as const }));
   await writeOutcomes(store, 'parts', 'r0-000001', heads, succeeded);
   await recordOutcomes(store, 'parts', 'r0-000000', heads, succeeded);
