@@ -30,6 +30,7 @@ import type { TargetName } from '../common/import';
 import { writeCatalog } from '../scripts/catalog';
 import { startDevServer } from '../scripts/dev-server';
 import { bundleWorkflows, createImportWorker, installRuntime } from '../workers/worker';
+import { tracesExporterOf } from '../common/tracing';
 import type { SandboxStats } from '../sandbox';
 import { barePropeller, bareVoucherify } from './bare';
 import { childPid, cpuSecondsOf, startSandboxProcess } from './sandbox-process';
@@ -49,7 +50,10 @@ const serverPid = await childPid('start-dev');
 const serverCpu = async () => (serverPid === undefined ? Number.NaN : cpuSecondsOf(serverPid));
 const work = await mkdtemp(path.join(os.tmpdir(), 'bulkport-compare-'));
 const bundlePath = path.join(work, 'workflow-bundle.js');
-await writeFile(bundlePath, await bundleWorkflows({ log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error }));
+// The bundle a built worker runs: without the tracing interceptors unless OTEL_* turns tracing on (workers/main.ts).
+const traced = tracesExporterOf(process.env) !== undefined;
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
+await writeFile(bundlePath, await bundleWorkflows(quiet, { traced }));
 const file = await writeCatalog(path.resolve('.bulkport/bench', `compare-${target}-${count}.jsonl`), {
   target,
   count,

@@ -1,20 +1,23 @@
 /**
  * The built worker (`npm run build`, what the Dockerfile runs): dist/worker.js in a process of its own, without tsx,
- * runs the workflow bundle built beside it and stages in its own compiled thread (dist/stage-thread.js), and imports
- * every product of a Voucherify catalog.
+ * runs the workflow bundle built beside it (the one without the tracing interceptors; a worker that traces takes the
+ * other) and stages in its own compiled thread (dist/stage-thread.js), and imports every product of a Voucherify catalog.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startImport } from '../client';
 import { writeCatalog } from '../scripts/catalog';
 import { buildDist } from '../scripts/build';
+import { BUNDLE_FILES } from '../workers/worker';
 import { spawnWorkerProcess, tempDir, uniqueTaskQueue, useTemporal } from './helpers';
 import { onEnd, sandboxFor } from './harness';
 
 const t = useTemporal();
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 test('the built worker imports a catalog without a TypeScript loader, with its own workflow bundle and staging thread', async (ctx) => {
@@ -54,12 +57,27 @@ test('the built worker imports a catalog without a TypeScript loader, with its o
   );
   assert.equal(sandbox.stats().productsStored, 2994, 'the target holds every valid product');
   assert.ok(summary.counts.chunks > 1, `several chunks: ${summary.counts.chunks}`);
-  assert.match(
-    worker.stderr(),
-    new RegExp(`workflows from ${path.join(dist, 'workflow-bundle.js').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
-  );
+  // Tracing is off here, so it runs the bundle without the tracing interceptors; the other one has them.
+  assert.match(worker.stderr(), new RegExp(`workflows from ${escapeRegExp(path.join(dist, BUNDLE_FILES.untraced))}`));
+  // One that traces runs the bundle with them.
+  const traced = spawnWorkerProcess({
+    args: [path.join(dist, 'worker.js')],
+    targetEnv: sandbox.env,
+    taskQueue: uniqueTaskQueue('dist-traced'),
+    stagingDir: path.join(dir, 'staging-traced'),
+    extraEnv: { BULKPORT_WORKFLOW_BUNDLE: '', OTEL_TRACES_EXPORTER: 'console' },
+  });
+  onEnd(ctx, () => traced.kill());
+  for (let waited = 0; !traced.stderr().includes('workflows from') && waited < 30_000; waited += 100) await sleep(100);
+  assert.match(traced.stderr(), new RegExp(`workflows from ${escapeRegExp(path.join(dist, BUNDLE_FILES.traced))}`));
+  await traced.kill();
+  const bundle = await readFile(path.join(dist, BUNDLE_FILES.traced), 'utf8');
+  const untraced = await readFile(path.join(dist, BUNDLE_FILES.untraced), 'utf8');
+  const code = (text: string) => text.slice(0, text.lastIndexOf('//# sourceMappingURL='));
+  const interceptor = 'OpenTelemetryInboundInterceptor';
+  assert.ok(code(bundle).includes(interceptor), 'the traced bundle has the interceptors');
+  assert.ok(!code(untraced).includes(interceptor), 'the other has none');
   // Its source map maps to our files, without their sources (the SDK sends them only with showStackTraceSources).
-  const bundle = await readFile(path.join(dist, 'workflow-bundle.js'), 'utf8');
   const map = JSON.parse(Buffer.from(bundle.slice(bundle.lastIndexOf('base64,') + 7), 'base64').toString()) as {
     sources: string[];
     mappings: string;

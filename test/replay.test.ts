@@ -18,7 +18,7 @@ import { test } from 'node:test';
 import { defaultPayloadConverter } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { workflowCode } from '../workers/worker';
+import { bundleWorkflows, workflowCode } from '../workers/worker';
 import { workerTracing } from '../common/tracing';
 
 const fixtures = path.join(import.meta.dirname, 'fixtures', 'histories');
@@ -32,10 +32,17 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 const files = readdirSync(fixtures).filter((f) => f.endsWith('.binpb'));
 const histories = new Map(files.map((f) => [f, History.decode(readFileSync(path.join(fixtures, f)))]));
 
+// The bundle of a worker that does not trace (dist/workflow-bundle-untraced.js): the histories were recorded with the
+// tracing interceptors, so this is a deploy that turns tracing off, or a cluster where only some workers trace.
+const untraced = { workflowBundle: { code: await bundleWorkflows(undefined, { traced: false }) } };
+
 for (const [file, history] of histories) {
   test(`${file}: an import recorded on earlier code replays on this code`, async () => {
-    // With the tracing interceptors in the bundle, as every worker runs them.
+    // With the tracing interceptors in the bundle, as a worker that traces runs them.
     await Worker.runReplayHistory({ ...workflowCode(bundle), sinks: workerTracing().sinks }, history, file.split('.')[0]);
+  });
+  test(`${file}: it replays as well on the bundle without the tracing interceptors`, async () => {
+    await Worker.runReplayHistory({ ...untraced, sinks: workerTracing().sinks }, history, file.split('.')[0]);
   });
 }
 

@@ -3,19 +3,24 @@
  * activities in hand and exits (the SDK's graceful shutdown).
  */
 import { temporalConfigFromEnv } from '../common/temporal-config';
-import { shutdownTracing } from '../common/tracing';
+import { shutdownTracing, tracesExporterOf } from '../common/tracing';
 import { S3Store } from '../activities/staging/s3-store';
 import { storeFromEnv } from '../activities/staging/store';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { connectWorker, createImportWorker, installRuntime } from './worker';
+import { BUNDLE_FILES, connectWorker, createImportWorker, installRuntime } from './worker';
 
-/** The compiled worker (`npm run build`: dist/worker.js) runs the workflow bundle built beside it; sources bundle at start. */
+/**
+ * The compiled worker (`npm run build`: dist/worker.js) runs a workflow bundle built beside it: the one without the
+ * tracing interceptors unless tracing is on (a dist/ built before there were two has only the traced one). Sources
+ * bundle at start.
+ */
 function prebuiltBundle(): string | undefined {
   if (process.env.BULKPORT_WORKFLOW_BUNDLE) return process.env.BULKPORT_WORKFLOW_BUNDLE;
   if (import.meta.url.endsWith('.ts')) return undefined;
-  const beside = fileURLToPath(new URL('./workflow-bundle.js', import.meta.url));
-  return existsSync(beside) ? beside : undefined;
+  const beside = (file: string) => fileURLToPath(new URL(`./${file}`, import.meta.url));
+  const traced = tracesExporterOf(process.env) !== undefined;
+  return [...(traced ? [] : [beside(BUNDLE_FILES.untraced)]), beside(BUNDLE_FILES.traced)].find((file) => existsSync(file));
 }
 
 installRuntime();

@@ -53,18 +53,31 @@ const webpackConfigHook: NonNullable<Parameters<typeof bundleWorkflowCode>[0]['w
   ],
 });
 
-/** The workflow bundle every worker runs: the workflows and the tracing interceptors (common/tracing.ts). */
-export async function bundleWorkflows(logger: Logger = quietBundler): Promise<string> {
-  return (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules, logger, webpackConfigHook })).code;
+/**
+ * The workflow bundle: the workflows, and the tracing interceptors (common/tracing.ts) unless `traced` is false. A worker
+ * that does not trace runs the bundle without them: their spans would be dropped, and making them cost its workflow
+ * thread a quarter of its CPU (bench/README.md, "A workflow bundle without tracing"). Either bundle replays the other's
+ * histories: the interceptors add headers and spans, never commands (test/replay.test.ts).
+ */
+export async function bundleWorkflows(logger: Logger = quietBundler, { traced = true } = {}): Promise<string> {
+  const interceptors = traced ? workflowInterceptorModules : [];
+  return (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: interceptors, logger, webpackConfigHook })).code;
 }
 
-/** Worker options for the workflows: a prebuilt bundle (bundleWorkflows), or the sources bundled the same way at start. */
+/** `npm run build`'s bundles beside dist/worker.js: with the tracing interceptors, and without them. */
+export const BUNDLE_FILES = { traced: 'workflow-bundle.js', untraced: 'workflow-bundle-untraced.js' } as const;
+
+/**
+ * Worker options for the workflows: a prebuilt bundle (bundleWorkflows), or the sources bundled the same way at start,
+ * with the tracing interceptors when `traced`.
+ */
 export function workflowCode(
   bundlePath: string | undefined,
+  traced = true,
 ): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors' | 'bundlerOptions'> {
-  return bundlePath
-    ? { workflowBundle: { codePath: bundlePath } }
-    : { workflowsPath, interceptors: { workflowModules: workflowInterceptorModules }, bundlerOptions: { webpackConfigHook } };
+  if (bundlePath) return { workflowBundle: { codePath: bundlePath } };
+  const workflowModules = traced ? workflowInterceptorModules : [];
+  return { workflowsPath, interceptors: { workflowModules }, bundlerOptions: { webpackConfigHook } };
 }
 
 export interface ImportWorkerOptions {
@@ -92,8 +105,9 @@ export async function createImportWorker(options: ImportWorkerOptions): Promise<
   const location = store instanceof LocalFolderStore ? store.root : store instanceof S3Store ? store.url : undefined;
   const inThread = (options.stageInThread ?? env.BULKPORT_STAGE_THREAD === '1') && location !== undefined;
   const thread = inThread ? { storeRoot: location, env } : undefined;
-  const code = workflowCode(options.workflowBundlePath);
   const tracing = workerTracing();
+  // Bundled at start, the workflows get the tracing interceptors only where their spans go somewhere.
+  const code = workflowCode(options.workflowBundlePath, tracing.interceptors !== undefined);
   limitWorkflowThreads();
   return Worker.create({
     connection: options.connection,
