@@ -26,6 +26,7 @@ import {
   type SourceFormat,
   type SourceItem,
 } from '../activities/sources';
+import { decodeSource } from '../activities/sources/decode';
 
 const fixtures = new URL('./fixtures/sources/', import.meta.url);
 const fixture = (name: string): string => new URL(name, fixtures).pathname;
@@ -420,6 +421,49 @@ test('bytes that are not UTF-8 stop the read naming the line and --encoding; wit
   await collect(scratchFile('jsonl', '{"a":1}\n{"name":"Caf\uFFFD"}\n'), 'jsonl', { onNote: (n) => notes.push(n) });
   assert.equal(notes.length, 1);
   assert.match(notes[0] ?? '', /^line 2 holds the replacement character �: the file was damaged by an earlier conversion .*re-export it/);
+});
+
+test('UTF-8 is decoded as a fatal TextDecoder decodes it, wherever the pieces are cut: the same text, or an error', async () => {
+  // Bytes that make valid characters of every length, and bytes no UTF-8 text holds (overlong, surrogate, too high,
+  // a lone continuation, a lead without its continuations), in random pieces after a plain head (no sniffed kind).
+  const parts = ['a', '\n', '{"k":1}', 'é', '€', '☕', '😀', '\ufeff', '\ufffd'].map((t) => Buffer.from(t));
+  const invalid = [[0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf5, 0x80, 0x80, 0x80], [0x80], [0xbf], [0xe2, 0x82], [0xf0, 0x9f], [0xff]];
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 48271) % 2147483647; // MINSTD: every product stays below 2^53, so it is exact
+    return seed % n;
+  };
+  const texts = { same: 0, refused: 0 };
+  for (let round = 0; round < 400; round++) {
+    const pieces: Buffer[] = [Buffer.from(`${round % 2 ? '\ufeff' : ''}${'x'.repeat(4100)}\n`)];
+    for (let i = 0, n = 1 + random(40); i < n; i++) {
+      pieces.push(random(25) === 0 ? Buffer.from(invalid[random(invalid.length)]!) : parts[random(parts.length)]!);
+    }
+    const bytes = Buffer.concat(pieces);
+    let expected: string | undefined;
+    try {
+      expected = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {}
+    // Cut anywhere: inside characters, one byte at a time, or whole.
+    const cuts: Buffer[] = [];
+    for (let at = 0; at < bytes.length; ) {
+      const size = round % 3 === 0 ? 1 : 1 + random(5000);
+      cuts.push(bytes.subarray(at, at + size));
+      at += size;
+    }
+    let got: string | undefined;
+    try {
+      got = '';
+      for await (const text of decodeSource(Readable.from(cuts))) got += text;
+    } catch (err) {
+      assert.ok(err instanceof SourceError, String(err));
+      assert.match(err.message, /not valid UTF-8|ends in the middle of a utf-8 character/);
+      got = undefined;
+    }
+    assert.equal(got, expected, `round ${round}`);
+    texts[expected === undefined ? 'refused' : 'same']++;
+  }
+  assert.ok(texts.same > 50 && texts.refused > 50, `both kinds were tried: ${JSON.stringify(texts)}`);
 });
 
 test('binary sources are refused by name: ZIP/Excel, NUL bytes', async () => {
