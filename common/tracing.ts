@@ -1,8 +1,8 @@
 /**
  * OpenTelemetry tracing through @temporalio/interceptors-opentelemetry: the client's StartWorkflow, the workflow's
  * RunWorkflow and its activities' spans form one trace. Configured by the standard OTEL_* variables and off unless
- * one of them asks for an exporter, so a process without them creates no tracer (the workflow interceptors, always
- * in the bundle, then export to a sink that drops their spans).
+ * one of them asks for an exporter, so a process without them creates no tracer, and a worker without them runs the
+ * workflow bundle without the workflow interceptors (workers/worker.ts, bundleWorkflows).
  */
 import { createRequire } from 'node:module';
 import type * as otel from '@opentelemetry/api';
@@ -22,7 +22,7 @@ const load = () => ({
   interceptors: require('@temporalio/interceptors-opentelemetry') as typeof import('@temporalio/interceptors-opentelemetry'),
 });
 
-/** The workflow half of the interceptors: bundled with the workflows, whether tracing is on or not. */
+/** The workflow half of the interceptors: bundled with the workflows for a worker that traces. */
 export const workflowInterceptorModules = [require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')];
 
 export interface Tracing {
@@ -109,5 +109,8 @@ export function workerTracing(tracing = installTracing('bulkport-worker')): Pick
   };
 }
 
-/** The bundled workflow interceptors call this sink whatever the worker's settings: without tracing it drops their spans. */
+/**
+ * Where a worker that does not trace runs a bundle with the workflow interceptors anyway (the tests' bundle, one named
+ * by BULKPORT_WORKFLOW_BUNDLE, a dist/ built before the untraced bundle), they call this sink: it drops their spans.
+ */
 const droppedWorkflowSpans: InjectedSinks<OpenTelemetrySinks> = { exporter: { export: { fn() {} } } };

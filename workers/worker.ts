@@ -60,9 +60,11 @@ const webpackConfigHook: NonNullable<Parameters<typeof bundleWorkflowCode>[0]['w
  * histories: the interceptors add headers and spans, never commands (test/replay.test.ts).
  */
 export async function bundleWorkflows(logger: Logger = quietBundler, { traced = true } = {}): Promise<string> {
-  const interceptors = traced ? workflowInterceptorModules : [];
+  const interceptors = interceptorModules(traced);
   return (await bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: interceptors, logger, webpackConfigHook })).code;
 }
+
+const interceptorModules = (traced: boolean) => (traced ? workflowInterceptorModules : []);
 
 /** `npm run build`'s bundles beside dist/worker.js: with the tracing interceptors, and without them. */
 export const BUNDLE_FILES = { traced: 'workflow-bundle.js', untraced: 'workflow-bundle-untraced.js' } as const;
@@ -76,8 +78,7 @@ export function workflowCode(
   traced = true,
 ): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'interceptors' | 'bundlerOptions'> {
   if (bundlePath) return { workflowBundle: { codePath: bundlePath } };
-  const workflowModules = traced ? workflowInterceptorModules : [];
-  return { workflowsPath, interceptors: { workflowModules }, bundlerOptions: { webpackConfigHook } };
+  return { workflowsPath, interceptors: { workflowModules: interceptorModules(traced) }, bundlerOptions: { webpackConfigHook } };
 }
 
 export interface ImportWorkerOptions {
