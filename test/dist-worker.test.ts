@@ -6,14 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, rm } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startImport } from '../client';
 import { writeCatalog } from '../scripts/catalog';
 import { buildDist } from '../scripts/build';
 import { BUNDLE_FILES } from '../workers/worker';
-import { spawnWorkerProcess, tempDir, uniqueTaskQueue, useTemporal } from './helpers';
+import { eventually, spawnWorkerProcess, tempDir, uniqueTaskQueue, useTemporal } from './helpers';
 import { onEnd, sandboxFor } from './harness';
 
 const t = useTemporal();
@@ -68,7 +67,7 @@ test('the built worker imports a catalog without a TypeScript loader, with its o
     extraEnv: { BULKPORT_WORKFLOW_BUNDLE: '', OTEL_TRACES_EXPORTER: 'console' },
   });
   onEnd(ctx, () => traced.kill());
-  for (let waited = 0; !traced.stderr().includes('workflows from') && waited < 30_000; waited += 100) await sleep(100);
+  await eventually('the traced worker to start', () => traced.stderr().includes('workflows from') || undefined, 30_000);
   assert.match(traced.stderr(), new RegExp(`workflows from ${escapeRegExp(path.join(dist, BUNDLE_FILES.traced))}`));
   await traced.kill();
   const bundle = await readFile(path.join(dist, BUNDLE_FILES.traced), 'utf8');
