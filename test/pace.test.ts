@@ -7,15 +7,9 @@ import assert from 'node:assert/strict';
 import { RETRY_BACKOFF, RETRY_FLOOR_MS, retryDelay } from '../targets/http';
 import { RequestLimiter } from '../targets/limiter';
 import { ActionPace, firstPollDelay, formatDuration, nextPollDelay, POLL_GROWTH } from '../activities/poll-schedule';
+import { seededRandom } from './random';
 
-/** A seeded generator, so a failing case can be replayed. */
-function seeded(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
-    return x / 2 ** 31;
-  };
-}
+const seeded = (seed: number) => seededRandom(seed).unit;
 
 test('no retry delay is below the floor, and delays are jittered', () => {
   const random = seeded(7);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { stringify } from 'csv-stringify/sync';
 import { csvRow } from '../activities/report';
+import { seededRandom } from './random';
 
 /** What the report wrote per row before. */
 const reference = (fields: unknown[]) => stringify([fields]).trimEnd();
@@ -70,11 +71,7 @@ test('the report rows and a failed-records header: the same bytes as csv-stringi
 
 test('random rows over the characters that matter: the same bytes as csv-stringify', () => {
   const alphabet = ['a', 'Z', '0', ' ', ',', '"', '\n', '\r', '\t', 'é', '😀', '\u00a0', '\\', "'"];
-  let seed = 7;
-  const random = (n: number) => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed % n;
-  };
+  const random = seededRandom(7).int;
   const field = () => {
     if (random(5) === 0) return random(2) ? random(100_000) - 50_000 : random(1000) / 7;
     return Array.from({ length: random(6) }, () => alphabet[random(alphabet.length)]).join('');

@@ -27,6 +27,7 @@ import {
   type SourceItem,
 } from '../activities/sources';
 import { decodeSource } from '../activities/sources/decode';
+import { seededRandom } from './random';
 
 const fixtures = new URL('./fixtures/sources/', import.meta.url);
 const fixture = (name: string): string => new URL(name, fixtures).pathname;
@@ -428,11 +429,7 @@ test('UTF-8 is decoded as a fatal TextDecoder decodes it, wherever the pieces ar
   // a lone continuation, a lead without its continuations), in random pieces after a plain head (no sniffed kind).
   const parts = ['a', '\n', '{"k":1}', 'é', '€', '☕', '😀', '\ufeff', '\ufffd'].map((t) => Buffer.from(t));
   const invalid = [[0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf5, 0x80, 0x80, 0x80], [0x80], [0xbf], [0xe2, 0x82], [0xf0, 0x9f], [0xff]];
-  let seed = 7;
-  const random = (n: number) => {
-    seed = (seed * 48271) % 2147483647; // MINSTD: every product stays below 2^53, so it is exact
-    return seed % n;
-  };
+  const random = seededRandom(7).int;
   const texts = { same: 0, refused: 0 };
   for (let round = 0; round < 400; round++) {
     const pieces: Buffer[] = [Buffer.from(`${round % 2 ? '\ufeff' : ''}${'x'.repeat(4100)}\n`)];

@@ -35,6 +35,7 @@ import { recordOutcomes } from '../activities/staging/rows';
 import type { StagedItem } from '../targets/types';
 import { LocalFolderStore } from '../activities/staging/store';
 import { leafChunks } from '../activities/staging/tree';
+import { seededRandom } from './random';
 import { eventually, tempDir } from './helpers';
 
 /** The temporary files in a folder: a chunk being written as it is built. */
@@ -490,11 +491,7 @@ test('lines written in parts are the bytes of their string forms, whatever the c
   // Keys, records and bodies of random characters: escapes, control characters, DEL, multi-byte and lone surrogates,
   // CSV's quotes and separators; short and long (a short text is copied character by character, a long one encoded).
   const alphabet = ['a', 'Z', '0', ' ', '"', '\\', ',', '\r', '\n', '\t', '\x00', '\x1f', '\x7f', 'ü', '€', '🚀', '\ud800', '\u2028', '='];
-  let seed = 7;
-  const random = (n: number) => {
-    seed = (seed * 48_271) % 2_147_483_647;
-    return seed % n;
-  };
+  const random = seededRandom(7).int;
   const text = (from = alphabet) =>
     Array.from({ length: random(3) === 0 ? 30 + random(20) : random(12) }, () => from[random(from.length)]).join('');
   // Keys of characters JSON leaves as they are, with one that it escapes or none: a key with an escape anywhere in it
