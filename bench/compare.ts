@@ -15,6 +15,10 @@
  * Temporal's dev server; this process holds the bare script, or the worker and the client: CPU is this process's
  * during the run, RSS its peak, sampled every 100 ms, and the first bulk request's time comes from the sandbox's stats.
  * targetCpuSeconds is the sandbox process's CPU during the run: on two cores, the client's CPU and the target's share them.
+ * For Voucherify, `actions` tells the run from the target's side, read from its async actions after the clock stopped:
+ * when the first was created (its request read), when the last finished, how long the target had none to work on in
+ * between (idleSeconds: waiting for the next chunk), and how long the run went on after the last (tailSeconds: the last
+ * poll, the report, the result).
  * The worker ships with V8's heap limit set (the Dockerfile's NODE_OPTIONS): run `node --max-old-space-size=2000
  * --import tsx bench/compare.ts …` to measure it so (the bare script then runs under it too); heapLimitMb says which.
  */
@@ -77,6 +81,11 @@ interface Run {
   history?: { firstRunEvents: number; followingStaging: number; runs: number };
   /** bulkport: how long each chunk's action was awaited (awaitAction, scheduled to completed), in seconds. */
   awaited?: { chunks: number; median: number; p90: number; max: number; sum: number };
+  /**
+   * Voucherify: the target's async actions, in seconds from the start: when the first was created (its request read),
+   * when the last finished, how long the target had no action to work on in between, and from then to the run's end.
+   */
+  actions?: { count: number; firstSeconds: number; lastDoneSeconds: number; idleSeconds: number; tailSeconds: number };
 }
 
 /**
@@ -188,22 +197,82 @@ async function measured(
   }, 100);
   let targetCpuSeconds = 0;
   let serverCpuSeconds = 0;
+  let bodyEnded = 0;
+  let aside = { ms: 0, cpu: { user: 0, system: 0 } };
+  let actions: Run['actions'];
   try {
     await body(sandbox.env);
+    bodyEnded = performance.now();
     targetCpuSeconds = (await cpuSecondsOf(sandbox.pid)) - targetCpu;
     serverCpuSeconds = (await serverCpu()) - serverCpuBefore;
+    if (target === 'voucherify') {
+      // Off the clock and off the CPU count: read after the run, from the sandbox that is about to stop.
+      const [at, cpuAt] = [performance.now(), process.cpuUsage()];
+      actions = actionsOf(await listActions(sandbox.env), Date.now() - (at - started), (bodyEnded - started) / 1000);
+      aside = { ms: performance.now() - at, cpu: process.cpuUsage(cpuAt) };
+    }
   } finally {
     clearInterval(sampler);
     await sandbox.stop();
   }
   const used = process.cpuUsage(cpu);
   return {
-    seconds: (performance.now() - started) / 1000,
-    cpuSeconds: (used.user + used.system) / 1e6,
+    seconds: (performance.now() - started - aside.ms) / 1000,
+    cpuSeconds: (used.user + used.system - aside.cpu.user - aside.cpu.system) / 1e6,
     targetCpuSeconds,
     serverCpuSeconds,
     peakRssMb: Math.round(Math.max(peak, process.memoryUsage().rss) / 2 ** 20),
     ...(firstRequestSeconds !== undefined ? { firstRequestSeconds } : {}),
+    ...(actions ? { actions } : {}),
+  };
+}
+
+interface ListedAction {
+  id: string;
+  created_at: string;
+  updated_at: string;
+  status: string;
+}
+
+/** Every async action the Voucherify sandbox holds, newest first, a page of 100 at a time. */
+async function listActions(env: Record<string, string>): Promise<ListedAction[]> {
+  const headers = { 'x-app-id': env.VOUCHERIFY_APP_ID ?? '', 'x-app-token': env.VOUCHERIFY_APP_TOKEN ?? '' };
+  const all = new Map<string, ListedAction>();
+  for (let end: string | undefined; ; ) {
+    const url = new URL('/v1/async-actions', env.VOUCHERIFY_API_URL);
+    url.searchParams.set('limit', '100');
+    if (end) url.searchParams.set('end_date', end);
+    const page = (await (await fetch(url, { headers })).json()) as { async_actions: ListedAction[]; has_more: boolean };
+    const fresh = page.async_actions.filter((a) => !all.has(a.id));
+    for (const a of fresh) all.set(a.id, a);
+    if (!page.has_more || fresh.length === 0) return [...all.values()];
+    // Created in the same millisecond as the oldest of this page: read again, not skipped.
+    end = new Date(Date.parse(fresh.at(-1)!.created_at) + 1).toISOString();
+  }
+}
+
+/**
+ * Where a Voucherify run's time went, from the target's side. An action is created once its request has been read, and
+ * updated last when it finishes; the sandbox works one action at a time. `startedAtMs` is the run's start in epoch ms.
+ */
+function actionsOf(listed: ListedAction[], startedAtMs: number, endSeconds: number): Run['actions'] {
+  const spans = listed
+    .map((a) => [(Date.parse(a.created_at) - startedAtMs) / 1000, (Date.parse(a.updated_at) - startedAtMs) / 1000] as const)
+    .sort((a, b) => a[0] - b[0]);
+  if (spans.length === 0) return undefined;
+  let idle = 0;
+  let busyUntil = spans[0]![0];
+  for (const [created, done] of spans) {
+    idle += Math.max(0, created - busyUntil);
+    busyUntil = Math.max(busyUntil, done);
+  }
+  const round = (s: number) => Number(s.toFixed(2));
+  return {
+    count: spans.length,
+    firstSeconds: round(spans[0]![0]),
+    lastDoneSeconds: round(busyUntil),
+    idleSeconds: round(idle),
+    tailSeconds: round(endSeconds - busyUntil),
   };
 }
 
@@ -282,6 +351,16 @@ try {
     serverCpuSeconds: Number(median(list.map((r) => r.serverCpuSeconds)).toFixed(1)),
     peakRssMb: Math.max(...list.map((r) => r.peakRssMb)),
     firstRequestSeconds: Number(median(list.map((r) => r.firstRequestSeconds ?? Number.NaN)).toFixed(2)),
+    ...(list.every((r) => r.actions)
+      ? {
+          actions: Object.fromEntries(
+            (['firstSeconds', 'lastDoneSeconds', 'idleSeconds', 'tailSeconds'] as const).map((k) => [
+              k,
+              Number(median(list.map((r) => r.actions![k])).toFixed(2)),
+            ]),
+          ),
+        }
+      : {}),
   });
   const b = summary(runs.bare);
   const p = summary(runs.bulkport);
