@@ -61,6 +61,12 @@ export async function barePropeller(env: Record<string, string>, file: string, s
   });
 }
 
+/** Voucherify's credentials, as the sandbox's environment gives them. */
+export const voucherifyHeaders = (env: Record<string, string>) => ({
+  'x-app-id': env.VOUCHERIFY_APP_ID ?? '',
+  'x-app-token': env.VOUCHERIFY_APP_TOKEN ?? '',
+});
+
 /** Voucherify: one async bulk action per batch of at most `maxBytes`, each polled every `pollMs` until it is done. */
 export async function bareVoucherify(
   env: Record<string, string>,
@@ -69,11 +75,7 @@ export async function bareVoucherify(
   concurrency: number,
   pollMs = 200,
 ): Promise<void> {
-  const headers = {
-    'x-app-id': env.VOUCHERIFY_APP_ID ?? '',
-    'x-app-token': env.VOUCHERIFY_APP_TOKEN ?? '',
-    'content-type': 'application/json',
-  };
+  const headers = { ...voucherifyHeaders(env), 'content-type': 'application/json' };
   async function* bodies(): AsyncIterable<string> {
     let batch: string[] = [];
     let bytes = 2;

@@ -36,7 +36,7 @@ import { startDevServer } from '../scripts/dev-server';
 import { bundleWorkflows, createImportWorker, installRuntime } from '../workers/worker';
 import { tracesExporterOf } from '../common/tracing';
 import type { SandboxStats } from '../sandbox';
-import { barePropeller, bareVoucherify } from './bare';
+import { barePropeller, bareVoucherify, voucherifyHeaders } from './bare';
 import { childPid, cpuSecondsOf, startSandboxProcess } from './sandbox-process';
 
 const target = (process.argv[2] ?? 'propeller') as TargetName;
@@ -231,12 +231,11 @@ interface ListedAction {
   id: string;
   created_at: string;
   updated_at: string;
-  status: string;
 }
 
 /** Every async action the Voucherify sandbox holds, newest first, a page of 100 at a time. */
 async function listActions(env: Record<string, string>): Promise<ListedAction[]> {
-  const headers = { 'x-app-id': env.VOUCHERIFY_APP_ID ?? '', 'x-app-token': env.VOUCHERIFY_APP_TOKEN ?? '' };
+  const headers = voucherifyHeaders(env);
   const all = new Map<string, ListedAction>();
   for (let end: string | undefined; ; ) {
     const url = new URL('/v1/async-actions', env.VOUCHERIFY_API_URL);
