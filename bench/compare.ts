@@ -9,7 +9,8 @@
  * STAGE_THREAD=1 stages in a thread of its own (the worker's BULKPORT_STAGE_THREAD=1); BULKPORT_METRICS_ADDRESS serves
  * the worker's metrics, as `npm run worker` does; COMPARE_EVENTS=1 prints each bulkport run's activity events (seconds
  * from the start, event type, activity) on stderr, to see where its time goes. COMPARE_OPTIONS='{"shareQuota":false}'
- * adds import options to bulkport's (a JSON object), to measure what one costs.
+ * adds import options to bulkport's (a JSON object), to measure what one costs. COMPARE_WARM=2000 warms each run first
+ * with an import of 2,000 other products (see warmCount).
  * bulkport runs with a fixed window (no adaptive concurrency) so both send at the same concurrency. The sandbox runs in
  * a process of its own (a fresh one per run; Voucherify's works its queue at ten million products/s), as does
  * Temporal's dev server; this process holds the bare script, or the worker and the client: CPU is this process's
@@ -65,6 +66,22 @@ const file = await writeCatalog(path.resolve('.bulkport/bench', `compare-${targe
   format: 'jsonl',
   keyPrefix: 'cmp',
 });
+/**
+ * COMPARE_WARM=2000: before the clock, each run imports a catalog of 2,000 other products into its fresh sandbox the
+ * same way (bare script or bulkport), so that bulkport's worker has run an import before, as a long-lived one has. By
+ * default each run's worker is fresh: its first import also pays for its workflow thread's first workflow and starts the
+ * account's quota coordinator. The activities run in this process, warm after the first run either way.
+ */
+const warmCount = Number(process.env.COMPARE_WARM ?? 0);
+const warmFile =
+  warmCount > 0
+    ? await writeCatalog(path.resolve('.bulkport/bench', `compare-${target}-warm-${warmCount}.jsonl`), {
+        target,
+        count: warmCount,
+        format: 'jsonl',
+        keyPrefix: 'warm',
+      })
+    : undefined;
 
 interface Run {
   seconds: number;
@@ -178,6 +195,8 @@ async function measured(
       .filter(([endpoint]) => endpoint.startsWith('POST') && endpoint.includes('/bulk'))
       .reduce((n, [, byStatus]) => n + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
   };
+  // The warm-up's requests came before the clock.
+  const requestsBefore = await bulkRequests();
   let peak = process.memoryUsage().rss;
   let firstRequestSeconds: number | undefined;
   const targetCpu = await cpuSecondsOf(sandbox.pid);
@@ -190,7 +209,7 @@ async function measured(
       const at = (performance.now() - started) / 1000;
       void bulkRequests().then(
         (n) => {
-          if (n > 0) firstRequestSeconds ??= at;
+          if (n > requestsBefore) firstRequestSeconds ??= at;
         },
         () => {},
       );
@@ -257,6 +276,7 @@ async function listActions(env: Record<string, string>): Promise<ListedAction[]>
 function actionsOf(listed: ListedAction[], startedAtMs: number, endSeconds: number): Run['actions'] {
   const spans = listed
     .map((a) => [(Date.parse(a.created_at) - startedAtMs) / 1000, (Date.parse(a.updated_at) - startedAtMs) / 1000] as const)
+    .filter(([created]) => created >= 0) // the warm-up's came before the clock
     .sort((a, b) => a[0] - b[0]);
   if (spans.length === 0) return undefined;
   let idle = 0;
@@ -275,9 +295,14 @@ function actionsOf(listed: ListedAction[], startedAtMs: number, endSeconds: numb
   };
 }
 
+const bareImport = (env: Record<string, string>, catalog: string) =>
+  target === 'propeller' ? barePropeller(env, catalog, chunk, concurrency) : bareVoucherify(env, catalog, chunk, concurrency);
 const bare = () =>
-  measured((env) =>
-    target === 'propeller' ? barePropeller(env, file, chunk, concurrency) : bareVoucherify(env, file, chunk, concurrency),
+  measured(
+    (env) => bareImport(env, file),
+    async (env) => {
+      if (warmFile) await bareImport(env, warmFile);
+    },
   );
 
 let runNumber = 0;
@@ -313,6 +338,13 @@ async function bulkport(): Promise<Run> {
           stageInThread: process.env.STAGE_THREAD === '1',
         });
         running = worker.run();
+        if (warmFile) {
+          const warm = await startImport(client, { target, source: { location: warmFile }, options } as never, {
+            taskQueue,
+            workflowId: `${taskQueue}-warm`,
+          });
+          await warm.result();
+        }
       },
     );
     // Read after the clock stopped.
