@@ -12,6 +12,7 @@ import { LocalFolderStore } from '../activities/staging/store';
 import { startImport } from '../client';
 import { progressQuery } from '../workflows/messages';
 import { QuotaGate } from '../workflows/quota';
+import { PERMIT_LEASE_MS } from '../workflows/account-quota';
 import { quotaOf } from '../targets/http';
 import { voucherifyQuotaHeaders } from '../targets/voucherify/quota-headers';
 import { waitingText } from '../client/progress';
@@ -131,6 +132,20 @@ async function coordinatorMessages(handle: WorkflowHandle): Promise<{ activities
     activities: all.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'messageQuotaCoordinator').length,
     signals: all.filter((e) => e.externalWorkflowExecutionSignaledEventAttributes).length,
     failedSignals: all.filter((e) => e.signalExternalWorkflowExecutionFailedEventAttributes).length,
+  };
+}
+
+/**
+ * A coordinator run's lease timers (a permit's lease is PERMIT_LEASE_MS; the quota's windows here last seconds), and
+ * how many messages (requests and answers) it took.
+ */
+async function leaseTimersOf(run: { workflowId: string; runId: string }): Promise<{ leaseTimers: number; messages: number }> {
+  const { events } = await t.client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+  const all = events ?? [];
+  const seconds = (d: { seconds?: unknown } | null | undefined) => Number(d?.seconds ?? 0);
+  return {
+    leaseTimers: all.filter((e) => seconds(e.timerStartedEventAttributes?.startToFireTimeout) > PERMIT_LEASE_MS / 2000).length,
+    messages: all.filter((e) => e.workflowExecutionSignaledEventAttributes).length,
   };
 }
 
@@ -277,8 +292,13 @@ describe('Voucherify import against a small bulk quota', () => {
       assert.ok(told.signals >= 4, `every answer by signal (${told.signals} signals)`);
       assert.equal(told.failedSignals, 0);
     }
-    const coordinators = (await coordinatorRuns(taskQueue)).map((r) => r.workflowId);
+    const runs = await coordinatorRuns(taskQueue);
+    const coordinators = runs.map((r) => r.workflowId);
     assert.equal(coordinators.length, 1, 'one coordinator for the account');
+    // Its permits' leases are watched by one timer, not one started and cancelled at each message.
+    const { leaseTimers, messages } = await leaseTimersOf(runs[0]!);
+    assert.ok(messages >= 16, `a request and an answer a chunk (${messages} messages)`);
+    assert.equal(leaseTimers, 1, 'one lease timer for all the messages');
     assert.match(coordinators[0]!, /^quota-voucherify-[0-9a-f]{16}$/, 'named by a hash: no URL, application id or key in it');
   });
 

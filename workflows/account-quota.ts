@@ -75,6 +75,33 @@ export async function accountQuota(args: AccountQuotaArgs, carried?: AccountQuot
   state.gate = gate.state;
   let changed = 0;
   let lastWait: number | undefined;
+  /** When the armed lease timer fires (workflow time), if one is armed. */
+  let leaseTimer: number | undefined;
+  /**
+   * Waits for a message, or for the earliest lease to run out. One timer is kept for the leases across wakes (it wakes
+   * the loop once when it fires, and is armed again for the leases then out), where a timed condition started and
+   * cancelled a timer on every message: two of the five events each request and each answer cost. A timer that fires
+   * early (its permit was answered) wakes the loop once for nothing. Coordinators that ran before keep the timed condition.
+   */
+  const messageOrLeaseEnd = async (version: number, leaseEnd: number, now: number): Promise<void> => {
+    if (!wf.patched('coordinator-lease-timer')) {
+      await wf.condition(() => changed + gate.version !== version, Math.max(1, leaseEnd - now));
+      return;
+    }
+    if (leaseTimer === undefined) {
+      leaseTimer = leaseEnd;
+      wf.sleep(Math.max(1, leaseEnd - now)).then(
+        () => {
+          leaseTimer = undefined;
+          changed++;
+        },
+        () => {
+          // Cancelled with the coordinator: the loop's own wait ends it.
+        },
+      );
+    }
+    await wf.condition(() => changed + gate.version !== version);
+  };
 
   wf.setHandler(permitRequestSignal, (request) => {
     if (state.seen.includes(request.requestId)) return;
@@ -151,12 +178,10 @@ export async function accountQuota(args: AccountQuotaArgs, carried?: AccountQuot
         await wf.condition(() => changed + gate.version !== version, Math.max(1, decision.until - WINDOW_LEAD_MS - now));
       } else {
         // Answers are awaited; a lease running out also frees a permit.
-        const leaseEnd = Math.min(...state.granted.map((g) => g.at + PERMIT_LEASE_MS));
-        await wf.condition(() => changed + gate.version !== version, Math.max(1, leaseEnd - now));
+        await messageOrLeaseEnd(version, Math.min(...state.granted.map((g) => g.at + PERMIT_LEASE_MS)), now);
       }
     } else if (state.granted.length > 0) {
-      const leaseEnd = Math.min(...state.granted.map((g) => g.at + PERMIT_LEASE_MS));
-      await wf.condition(() => changed + gate.version !== version, Math.max(1, leaseEnd - now));
+      await messageOrLeaseEnd(version, Math.min(...state.granted.map((g) => g.at + PERMIT_LEASE_MS)), now);
     } else {
       // Idle: stay while the account's window is known to be closed, so a new import does not probe it again.
       const idleUntil = Math.max(now, gate.state.closedUntil ?? 0) + IDLE_MS;
