@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import type { GetObjectCommandOutput, S3Client, S3ClientConfig, S3ServiceException } from '@aws-sdk/client-s3';
 import { stagingKindOf, STAGING_KIND_TAG } from './files';
-import { type StagingStore, type StoreWriter, splitListPrefix } from './store';
+import { type StagingStore, type StoreWriter, splitListPrefix, writeAll } from './store';
 
 /**
  * The AWS SDK, loaded when the first S3 store is made: a worker that stages in a folder never loads it (about 24 MB of
@@ -153,7 +153,7 @@ export class S3Store implements StagingStore {
         if (!body.write(`${line}\n`)) await once(body, 'drain');
       },
       async writeBytes(lines) {
-        if (!body.write(lines)) await once(body, 'drain');
+        if (!writeAll(body, lines)) await once(body, 'drain');
       },
       async close() {
         body.end();

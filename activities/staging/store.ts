@@ -7,7 +7,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, stat, writ
 import path from 'node:path';
 import readline from 'node:readline';
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { S3Store } from './s3-store';
 
 export interface LineWriter {
@@ -19,8 +19,11 @@ export interface LineWriter {
 
 /** A store's own writer: it also takes lines that are bytes already. */
 export interface StoreWriter extends LineWriter {
-  /** Lines as bytes, each with its newline (report rows kept as bytes): written as they are, not decoded to be encoded again. */
-  writeBytes(lines: Buffer): Promise<void>;
+  /**
+   * Lines as bytes, each with its newline (report rows kept as bytes): written as they are, not decoded to be encoded
+   * again. Several pieces are queued together and waited for once.
+   */
+  writeBytes(lines: Buffer | readonly Buffer[]): Promise<void>;
 }
 
 /** A file written as its bytes come, in order: visible whole once closed, never if aborted or if a write failed. */
@@ -68,6 +71,18 @@ export interface StagingStore {
   remove(prefix: string): Promise<void>;
   /** The bytes of a file or of everything in a folder, and when it last changed (ms since the epoch); undefined when absent. */
   usage(prefix: string): Promise<{ bytes: number; modifiedMs: number } | undefined>;
+}
+
+/**
+ * Queues bytes on a stream, several pieces at once (the stream joins what waits into one writev); false when the caller
+ * should wait for 'drain'. Waiting after each piece of a report's kept rows (beyond the stream's 16 KiB mark) made the
+ * writes one at a time.
+ */
+export function writeAll(stream: Writable, bytes: Buffer | readonly Buffer[]): boolean {
+  if (Buffer.isBuffer(bytes)) return stream.write(bytes);
+  let more = true;
+  for (const piece of bytes) more = stream.write(piece);
+  return more;
 }
 
 /** A listing's folder and name base: `a/b/r0-` → `a/b` and `r0-`; `a/b/` → `a/b` and the empty base. */
@@ -141,7 +156,7 @@ export class LocalFolderStore implements StagingStore {
         if (!stream.write(`${line}\n`)) await once(stream, 'drain');
       },
       async writeBytes(lines) {
-        if (!stream.write(lines)) await once(stream, 'drain');
+        if (!writeAll(stream, lines)) await once(stream, 'drain');
       },
       async close() {
         await new Promise<void>((resolve, reject) => stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
