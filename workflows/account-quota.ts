@@ -75,8 +75,8 @@ export async function accountQuota(args: AccountQuotaArgs, carried?: AccountQuot
   state.gate = gate.state;
   let changed = 0;
   let lastWait: number | undefined;
-  /** When the armed lease timer fires (workflow time), if one is armed. */
-  let leaseTimer: number | undefined;
+  /** Whether the lease timer is armed (it fires at the earliest lease end known when it was armed). */
+  let leaseTimerArmed = false;
   /**
    * Waits for a message, or for the earliest lease to run out. One timer is kept for the leases across wakes (it wakes
    * the loop once when it fires, and is armed again for the leases then out), where a timed condition started and
@@ -88,11 +88,11 @@ export async function accountQuota(args: AccountQuotaArgs, carried?: AccountQuot
       await wf.condition(() => changed + gate.version !== version, Math.max(1, leaseEnd - now));
       return;
     }
-    if (leaseTimer === undefined) {
-      leaseTimer = leaseEnd;
+    if (!leaseTimerArmed) {
+      leaseTimerArmed = true;
       wf.sleep(Math.max(1, leaseEnd - now)).then(
         () => {
-          leaseTimer = undefined;
+          leaseTimerArmed = false;
           changed++;
         },
         () => {
