@@ -8,7 +8,8 @@
  * chunk: products per request for Propeller (default 1000), bytes per request for Voucherify (default 10,000,000).
  * STAGE_THREAD=1 stages in a thread of its own (the worker's BULKPORT_STAGE_THREAD=1); BULKPORT_METRICS_ADDRESS serves
  * the worker's metrics, as `npm run worker` does; COMPARE_EVENTS=1 prints each bulkport run's activity events (seconds
- * from the start, event type, activity) on stderr, to see where its time goes. COMPARE_OPTIONS='{"shareQuota":false}'
+ * from the start, event type, activity) on stderr, to see where its time goes, and the events by type of every workflow
+ * run on its task queue (the import's, the account's coordinator's). COMPARE_OPTIONS='{"shareQuota":false}'
  * adds import options to bulkport's (a JSON object), to measure what one costs. COMPARE_WARM=2000 warms each run first
  * with an import of 2,000 other products (see warmCount).
  * bulkport runs with a fixed window (no adaptive concurrency) so both send at the same concurrency. The sandbox runs in
@@ -30,6 +31,7 @@ import path from 'node:path';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection } from '@temporalio/worker';
+import proto from '@temporalio/proto';
 import { LocalFolderStore } from '../activities/staging/store';
 import { startImport } from '../client';
 import type { TargetName } from '../common/import';
@@ -348,11 +350,29 @@ async function bulkport(): Promise<Run> {
       },
     );
     // Read after the clock stopped.
+    if (process.env.COMPARE_EVENTS) await printHistorySizes(taskQueue);
     return { ...run, ...(await fromHistory(taskQueue, firstRunId)) };
   } finally {
     worker?.shutdown();
     await running;
     await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * COMPARE_EVENTS=1: each workflow run on the run's task queue (the import's, the account's coordinator's) with its
+ * events by type, on stderr: where Temporal's server and the workflow thread spend their work.
+ */
+async function printHistorySizes(taskQueue: string): Promise<void> {
+  const { EventType } = proto.temporal.api.enums.v1;
+  for await (const w of client.workflow.list({ query: `TaskQueue = "${taskQueue}"` })) {
+    const events = (await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory()).events ?? [];
+    const byType: Record<string, number> = {};
+    for (const e of events) {
+      const type = (EventType[e.eventType ?? 0] ?? String(e.eventType)).replace(/^EVENT_TYPE_/, '');
+      byType[type] = (byType[type] ?? 0) + 1;
+    }
+    console.error(JSON.stringify({ workflow: w.type, workflowId: w.workflowId, events: events.length, byType }));
   }
 }
 
