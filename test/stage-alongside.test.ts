@@ -11,7 +11,9 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import type { QuotaMessage } from '../activities/quota';
 import { createReportActivities, type ResultRow } from '../activities/report';
 import { createStageActivities } from '../activities/stage';
 import {
@@ -27,13 +29,14 @@ import {
 } from '../activities/staging/files';
 import { LocalFolderStore } from '../activities/staging/store';
 import { createTargetRegistry } from '../activities/targets';
-import { progressQuery } from '../client';
+import { type ImportHandle, progressQuery } from '../client';
 import { ImportInput, type ImportProgress, type StageResult } from '../common/import';
 import { STAGE_ATTEMPTS } from '../common/timeouts';
 import { writeCatalog } from '../scripts/catalog';
 import { loadTargets } from '../targets';
 import { eventually, readJsonl, tempDir } from './helpers';
-import { counts, failureOf, report, runWith, staged, type ReportRequest } from './workflow-stubs';
+import { counts, failureOf, report, runWith, staged, t, type ReportRequest } from './workflow-stubs';
+import { type AccountQuotaArgs, permitAnswerSignal, permitRequestSignal } from '../workflows/account-quota';
 
 const soFar = (chunks: number): StagedSoFar => ({ chunks, read: chunks * 2, valid: chunks * 2, invalid: 0, done: false });
 
@@ -85,6 +88,78 @@ describe('staging beside the window (stub activities)', { concurrency: 2, timeou
     assert.equal(progressWhileStaging?.phase, 'submitting');
     assert.equal(progressWhileStaging?.read, 4, "staging's counts so far");
     assert.equal(progressWhileStaging?.etaSeconds, null, 'no ETA before the total is known');
+  });
+
+  test("an account's import asks for the next chunk's permit while staging writes it, and gives back the one no chunk took", async () => {
+    const coordinator = `quota-alongside-${Date.now()}`;
+    const sent: string[] = [];
+    let staging = true;
+    let handle: ImportHandle | undefined;
+    const outcome = await runWith(
+      'alongside-ahead',
+      {
+        // A chunk every 400 ms, the last one sent before staging ends: the permit asked for after it is left over.
+        stage: async () => {
+          await eventually('every chunk sent', () => sent.length === 5 || undefined, 30_000);
+          await sleep(300);
+          staging = false;
+          return staged(5);
+        },
+        awaitStaged: async ({ after }: { after: number }) => {
+          await sleep(400);
+          return soFar(Math.min(5, after + 1));
+        },
+        // The real coordinator, reached as messageQuotaCoordinator reaches it: signal-with-start.
+        messageQuotaCoordinator: async ({ message }: { message: QuotaMessage }) => {
+          const ctx = Context.current();
+          const start = {
+            workflowId: coordinator,
+            taskQueue: ctx.info.taskQueue,
+            args: [{ target: 'voucherify' as const }] as [AccountQuotaArgs],
+          };
+          await (message.request
+            ? ctx.client.workflow.signalWithStart('accountQuota', { ...start, signal: permitRequestSignal, signalArgs: [message.request] })
+            : ctx.client.workflow.signalWithStart('accountQuota', { ...start, signal: permitAnswerSignal, signalArgs: [message.answer] }));
+          return coordinator;
+        },
+        submitChunk: async ({ chunkId }: { chunkId: string }) => {
+          sent.push(chunkId);
+          return { kind: 'completed', counts: counts({ succeeded: 2 }) };
+        },
+        writeReport: async () => ({ ...report, counts: { invalid: 0, succeeded: 10, failed: 0, notSubmitted: 0 } }),
+      },
+      { shareQuota: true, concurrency: 2 },
+      async (h) => {
+        handle = h;
+      },
+    );
+    assert.equal(outcome.failure, undefined);
+    assert.equal(outcome.summary?.counts.succeeded, 10);
+    assert.equal(staging, false);
+    const importEvents = (await handle!.fetchHistory()).events ?? [];
+    // A submission scheduled right on the news of its chunk, no grant between them: its permit had come while staging wrote it.
+    const names = new Map(
+      importEvents
+        .filter((e) => e.activityTaskScheduledEventAttributes)
+        .map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]),
+    );
+    let lastNews: 'staged' | 'grant' | undefined;
+    let onNews = 0;
+    for (const e of importEvents) {
+      const completed = e.activityTaskCompletedEventAttributes;
+      if (completed && names.get(String(completed.scheduledEventId)) === 'awaitStaged') lastNews = 'staged';
+      if (e.workflowExecutionSignaledEventAttributes?.signalName === 'quotaPermitGrant') lastNews = 'grant';
+      if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'submitChunk') {
+        if (lastNews === 'staged') onNews++;
+        lastNews = undefined;
+      }
+    }
+    assert.ok(onNews >= 2, `chunks sent on their news, their permits already there (${onNews} of 5)`);
+    // Every request the coordinator had was answered: the chunks' permits by their answers, the one left over given back.
+    const events = (await t.client.workflow.getHandle(coordinator).fetchHistory()).events ?? [];
+    const signals = (name: string) => events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === name).length;
+    assert.equal(signals('quotaPermitRequest'), 6, 'a permit a chunk, and one asked for after the last chunk');
+    assert.equal(signals('quotaPermitAnswer'), 6, 'each request answered');
   });
 
   test('staging failing after chunks were sent: the import stops with its cause, and the report covers them', async () => {

@@ -445,14 +445,32 @@ export async function importCatalog(request: ImportRequest | ScheduledRequest, c
 
   /** Returns false when the run should continue as new before the round is over. */
   async function submitRound(): Promise<boolean> {
+    try {
+      return await slideWindow();
+    } finally {
+      await permits.release?.();
+    }
+  }
+
+  async function slideWindow(): Promise<boolean> {
     for (;;) {
+      // Chunks are being sent and the window has room for the one staging writes now: its permit is asked for already,
+      // so that it leaves as soon as it is there (a coordinator's answer takes a few workflow tasks).
+      const room = () => !state.paused && inFlight.size < windowLimit();
+      if (room() && inFlight.size > 0 && !cursor.hasNext() && stagingRunning()) permits.ahead?.();
       // While staging runs, round 0 is not over: more chunks are on their way.
       await wf.condition(
         () =>
           stopping() ||
           (inFlight.size === 0 && !cursor.hasNext() && !stagingRunning()) ||
-          (!state.paused && inFlight.size < windowLimit() && cursor.hasNext()),
+          (room() && cursor.hasNext()) ||
+          (state.paused && permits.holdsAhead?.() === true),
       );
+      if (state.paused && !stopping() && permits.holdsAhead?.()) {
+        // A paused import holds no permit: the account's other imports may use it.
+        await permits.release?.();
+        continue;
+      }
       if (stopping() || !cursor.hasNext()) break;
       if (chunksThisRun >= options.chunksPerRun || wf.workflowInfo().continueAsNewSuggested) {
         // Staging belongs to this run: the next one starts when it has ended (the history stays within chunksPerRun).

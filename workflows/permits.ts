@@ -26,6 +26,8 @@ export interface Permit {
   notBefore?: number;
   /** The coordinator's request this permit answers. */
   requestId?: string;
+  /** Workflow time (epoch ms) the coordinator's grant came. */
+  grantedAt?: number;
 }
 
 export interface PermitSource {
@@ -35,6 +37,15 @@ export interface PermitSource {
   answered(permit: Permit, quota: QuotaSeen | undefined, failed: boolean): Promise<void>;
   /** What submissions wait for now, for the progress. */
   waitingFor(): { what: string; until: number } | undefined;
+  /**
+   * Asks now for the next submission's permit, before its chunk is there (the window has room while staging writes it):
+   * the next `take` gets it. A source that answers at once has no need of it.
+   */
+  ahead?(): void;
+  /** Whether a permit asked for ahead is out (asked for or held), which no submission has taken yet. */
+  holdsAhead?(): boolean;
+  /** Gives back the permit asked for ahead that no submission took (staging ended, the import stops or pauses). */
+  release?(): Promise<void>;
 }
 
 export interface PermitContext {
@@ -111,6 +122,9 @@ export function localPermits(gate: QuotaGate, ctx: PermitContext): PermitSource 
  */
 export const REQUEST_CHECK_MS = 60_000;
 
+/** A permit asked for ahead and held longer than this is given back when its chunk comes, and asked for anew. */
+export const AHEAD_HELD_MS = 30_000;
+
 /**
  * Pacing by the account's coordinator: requests and answers by signal, the permit by signal. Call it once per
  * workflow run, before the first workflow task ends (it sets signal handlers). `start` sends a message by activity
@@ -171,39 +185,74 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
     wait = w;
     ctx.changed();
   });
+  /** Asks for a permit and waits for it; false when the import stops, or `cancelled` says so (the request is given back). */
+  const takeOne = async (cancelled: () => boolean, afterOthers = false): Promise<Permit | false> => {
+    if (!(await unpaused(ctx))) return false;
+    // Asked for ahead: after the import's requests out now, so that the coordinator grants them first (a first request
+    // is the window's probe, and its chunk is there).
+    if (afterOthers) await wf.condition(() => waiting.size === 0 || ctx.stopping() || cancelled());
+    if (ctx.stopping() || cancelled()) return false;
+    const requestId = wf.uuid4();
+    const asked = Date.now();
+    const waitsBefore = waitsTold;
+    const request: PermitRequest = {
+      requestId,
+      workflowId: wf.workflowInfo().workflowId,
+      ...(ctx.maxPerMinute ? { maxPerMinute: ctx.maxPerMinute } : {}),
+    };
+    waiting.set(requestId, request);
+    try {
+      await tell({ request });
+      if (!checking && wf.patched('quota-signals'))
+        void checkCoordinator().catch(() => {
+          // Only a cancellation ends it early: the import is being cancelled, and its requests with it.
+        });
+      await wf.condition(() => grants.has(requestId) || ctx.stopping() || cancelled());
+    } finally {
+      waiting.delete(requestId);
+      if (waiting.size === 0 && wait) ctx.changed();
+    }
+    const grant = grants.get(requestId);
+    grants.delete(requestId);
+    if (!grant || ctx.stopping() || cancelled()) {
+      // Given back, granted or not: the coordinator takes it out of its queue or counts it unused.
+      await tell({ answer: { requestId, failed: true } });
+      return false;
+    }
+    const sendAt = Math.max(grant.notBefore ?? 0, Date.now());
+    if (waitsTold !== waitsBefore || sendAt > Date.now()) recordQuotaWait(wf.metricMeter, ctx.target, (sendAt - asked) / 1000);
+    return { requestId, grantedAt: Date.now(), ...(grant.notBefore !== undefined ? { notBefore: grant.notBefore } : {}) };
+  };
+  const giveBack = (permit: Permit) => tell({ answer: { requestId: permit.requestId!, failed: true } });
+  /** The permit asked for ahead, while no chunk has taken it. */
+  let ahead: { permit: Promise<Permit | false>; cancelled: boolean } | undefined;
   return {
     async take() {
-      if (!(await unpaused(ctx))) return false;
-      const requestId = wf.uuid4();
-      const asked = Date.now();
-      const waitsBefore = waitsTold;
-      const request: PermitRequest = {
-        requestId,
-        workflowId: wf.workflowInfo().workflowId,
-        ...(ctx.maxPerMinute ? { maxPerMinute: ctx.maxPerMinute } : {}),
-      };
-      waiting.set(requestId, request);
-      try {
-        await tell({ request });
-        if (!checking && wf.patched('quota-signals'))
-          void checkCoordinator().catch(() => {
-            // Only a cancellation ends it early: the import is being cancelled, and its requests with it.
-          });
-        await wf.condition(() => grants.has(requestId) || ctx.stopping());
-      } finally {
-        waiting.delete(requestId);
-        if (waiting.size === 0 && wait) ctx.changed();
+      const held = ahead;
+      ahead = undefined;
+      if (held) {
+        const permit = await held.permit;
+        // Held longer than a moment (a slow source), it goes back: the coordinator's lease on it must not run out unsent.
+        if (permit && Date.now() - (permit.grantedAt ?? 0) <= AHEAD_HELD_MS) return permit;
+        if (permit) await giveBack(permit);
+        if (ctx.stopping()) return false;
       }
-      const grant = grants.get(requestId);
-      grants.delete(requestId);
-      if (!grant || ctx.stopping()) {
-        // Given back, granted or not: the coordinator takes it out of its queue or counts it unused.
-        await tell({ answer: { requestId, failed: true } });
-        return false;
-      }
-      const sendAt = Math.max(grant.notBefore ?? 0, Date.now());
-      if (waitsTold !== waitsBefore || sendAt > Date.now()) recordQuotaWait(wf.metricMeter, ctx.target, (sendAt - asked) / 1000);
-      return { requestId, ...(grant.notBefore !== undefined ? { notBefore: grant.notBefore } : {}) };
+      return takeOne(() => false);
+    },
+    ahead() {
+      if (ahead || ctx.stopping() || !wf.patched('permit-ahead')) return;
+      const held: { permit: Promise<Permit | false>; cancelled: boolean } = { permit: Promise.resolve(false), cancelled: false };
+      held.permit = takeOne(() => held.cancelled, true);
+      ahead = held;
+    },
+    holdsAhead: () => ahead !== undefined,
+    async release() {
+      const held = ahead;
+      ahead = undefined;
+      if (!held) return;
+      held.cancelled = true;
+      const permit = await held.permit;
+      if (permit) await giveBack(permit);
     },
     async answered(permit, quota, failed) {
       if (permit.requestId) await tell({ answer: { requestId: permit.requestId, ...(quota ? { quota } : {}), failed } });
