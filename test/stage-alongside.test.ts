@@ -226,6 +226,22 @@ describe('the stage activity beside the window', { concurrency: 1 }, () => {
     assert.ok(result.chunks > 3, `several chunks (${result.chunks})`);
   });
 
+  test('awaitStaged in the worker that stages hears of a chunk as its progress is written, not at its next poll', async () => {
+    const { dir, store } = await setUp('await-news');
+    // Polls a minute apart: only the news can answer within the test.
+    const activities = createStageActivities(store, targets, undefined, 60_000);
+    const file = await writeCatalog(path.join(dir, 'c.jsonl'), { target: 'voucherify', count: 500, format: 'jsonl', keyPrefix: 'an' });
+    const input = inputFor('await-news', file);
+    const started = Date.now();
+    const waiting = inMock(input.importId).run(activities.awaitStaged, { importId: input.importId, after: 0, batchMs: 0 });
+    // The first read (nothing staged yet) is behind it before staging begins.
+    await sleep(200);
+    await inMock(input.importId).run(activities.stage, input);
+    const news = (await waiting) as StagedSoFar;
+    assert.ok(news.chunks >= 1, `chunks committed (${news.chunks})`);
+    assert.ok(Date.now() - started < 30_000, `answered on the news, ${Date.now() - started} ms after the call`);
+  });
+
   test("a later attempt removes the files a killed one left half written, and only its own round's", async () => {
     const { dir, store, activities } = await setUp('leftovers');
     const file = await writeCatalog(path.join(dir, 'c.jsonl'), { target: 'voucherify', count: 300, format: 'jsonl', keyPrefix: 'lo' });
