@@ -37,6 +37,7 @@ import { loadTargets } from '../targets';
 import { eventually, readJsonl, tempDir } from './helpers';
 import { counts, failureOf, report, runWith, staged, t, type ReportRequest } from './workflow-stubs';
 import { type AccountQuotaArgs, permitAnswerSignal, permitRequestSignal } from '../workflows/account-quota';
+import { AHEAD_HELD_MS } from '../workflows/permits';
 
 const soFar = (chunks: number): StagedSoFar => ({ chunks, read: chunks * 2, valid: chunks * 2, invalid: 0, done: false });
 
@@ -90,26 +91,29 @@ describe('staging beside the window (stub activities)', { concurrency: 2, timeou
     assert.equal(progressWhileStaging?.etaSeconds, null, 'no ETA before the total is known');
   });
 
-  test("an account's import asks for the next chunk's permit while staging writes it, and gives back the one no chunk took", async () => {
-    const coordinator = `quota-alongside-${Date.now()}`;
+  /**
+   * An import into a shared account with the real coordinator (reached as messageQuotaCoordinator reaches it,
+   * signal-with-start) and stub activities: staging commits a chunk `gapsMs[i]` after the news of the one before, and
+   * ends 300 ms after the last was sent. Returns how many submissions were scheduled right on the news of their chunk,
+   * with no grant between (their permit had come while staging wrote them), and the coordinator's messages.
+   */
+  async function aheadImport(name: string, gapsMs: number[], options: Record<string, unknown> = {}) {
+    const chunks = gapsMs.length;
+    const coordinator = `quota-${name}-${Date.now()}`;
     const sent: string[] = [];
-    let staging = true;
     let handle: ImportHandle | undefined;
     const outcome = await runWith(
-      'alongside-ahead',
+      name,
       {
-        // A chunk every 400 ms, the last one sent before staging ends: the permit asked for after it is left over.
         stage: async () => {
-          await eventually('every chunk sent', () => sent.length === 5 || undefined, 30_000);
+          await eventually('every chunk sent', () => sent.length === chunks || undefined, 30_000);
           await sleep(300);
-          staging = false;
-          return staged(5);
+          return staged(chunks);
         },
         awaitStaged: async ({ after }: { after: number }) => {
-          await sleep(400);
-          return soFar(Math.min(5, after + 1));
+          await sleep(gapsMs[after] ?? 400);
+          return soFar(Math.min(chunks, after + 1));
         },
-        // The real coordinator, reached as messageQuotaCoordinator reaches it: signal-with-start.
         messageQuotaCoordinator: async ({ message }: { message: QuotaMessage }) => {
           const ctx = Context.current();
           const start = {
@@ -126,18 +130,16 @@ describe('staging beside the window (stub activities)', { concurrency: 2, timeou
           sent.push(chunkId);
           return { kind: 'completed', counts: counts({ succeeded: 2 }) };
         },
-        writeReport: async () => ({ ...report, counts: { invalid: 0, succeeded: 10, failed: 0, notSubmitted: 0 } }),
+        writeReport: async () => ({ ...report, counts: { invalid: 0, succeeded: chunks * 2, failed: 0, notSubmitted: 0 } }),
       },
-      { shareQuota: true, concurrency: 2 },
+      { shareQuota: true, concurrency: 2, ...options },
       async (h) => {
         handle = h;
       },
     );
     assert.equal(outcome.failure, undefined);
-    assert.equal(outcome.summary?.counts.succeeded, 10);
-    assert.equal(staging, false);
+    assert.equal(outcome.summary?.counts.succeeded, chunks * 2);
     const importEvents = (await handle!.fetchHistory()).events ?? [];
-    // A submission scheduled right on the news of its chunk, no grant between them: its permit had come while staging wrote it.
     const names = new Map(
       importEvents
         .filter((e) => e.activityTaskScheduledEventAttributes)
@@ -154,12 +156,29 @@ describe('staging beside the window (stub activities)', { concurrency: 2, timeou
         lastNews = undefined;
       }
     }
+    const events = (await t.client.workflow.getHandle(coordinator).fetchHistory()).events ?? [];
+    const signals = (signal: string) => events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === signal).length;
+    return { onNews, requests: signals('quotaPermitRequest'), answers: signals('quotaPermitAnswer') };
+  }
+
+  test("an account's import asks for the next chunk's permit while staging writes it, and gives back the one no chunk took", async () => {
+    const { onNews, requests, answers } = await aheadImport('alongside-ahead', [400, 400, 400, 400, 400]);
     assert.ok(onNews >= 2, `chunks sent on their news, their permits already there (${onNews} of 5)`);
     // Every request the coordinator had was answered: the chunks' permits by their answers, the one left over given back.
-    const events = (await t.client.workflow.getHandle(coordinator).fetchHistory()).events ?? [];
-    const signals = (name: string) => events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === name).length;
-    assert.equal(signals('quotaPermitRequest'), 6, 'a permit a chunk, and one asked for after the last chunk');
-    assert.equal(signals('quotaPermitAnswer'), 6, 'each request answered');
+    assert.equal(requests, 6, 'a permit a chunk, and one asked for after the last chunk');
+    assert.equal(answers, 6, 'each request answered');
+  });
+
+  test('a permit held ahead longer than AHEAD_HELD_MS is given back when its chunk comes, and the chunk asks anew', async () => {
+    const { requests, answers } = await aheadImport('alongside-stale', [400, AHEAD_HELD_MS + 1500]);
+    assert.equal(requests, 4, "the first chunk's, the one held too long, the second chunk's own, and one after it");
+    assert.equal(answers, 4, 'each request answered: the stale permit and the last one given back');
+  });
+
+  test('an import with its own ceiling of submissions a minute asks for no permit ahead', async () => {
+    const { onNews, requests, answers } = await aheadImport('alongside-ceiling', [400, 400, 400], { maxSubmitsPerMinute: 600 });
+    assert.equal(onNews, 0, 'every chunk waited for its own grant');
+    assert.deepEqual([requests, answers], [3, 3], 'a request and an answer a chunk');
   });
 
   test('staging failing after chunks were sent: the import stops with its cause, and the report covers them', async () => {

@@ -122,8 +122,12 @@ export function localPermits(gate: QuotaGate, ctx: PermitContext): PermitSource 
  */
 export const REQUEST_CHECK_MS = 60_000;
 
-/** A permit asked for ahead and held longer than this is given back when its chunk comes, and asked for anew. */
-export const AHEAD_HELD_MS = 30_000;
+/**
+ * A permit asked for ahead and held longer than this is given back when its chunk comes, and asked for anew: a permit is
+ * counted (the coordinator's ceiling too) when it is granted, and a send may come this much later, as a grant for an
+ * opening window (notBefore) comes up to a second early. A chunk that takes longer than this to stage gains nothing.
+ */
+export const AHEAD_HELD_MS = 5_000;
 
 /**
  * Pacing by the account's coordinator: requests and answers by signal, the permit by signal. Call it once per
@@ -240,7 +244,8 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
       return takeOne(() => false);
     },
     ahead() {
-      if (ahead || ctx.stopping() || !wf.patched('permit-ahead')) return;
+      // The import's own ceiling paces its sends by the minute: a permit ahead would gain nothing there.
+      if (ahead || ctx.stopping() || ctx.maxPerMinute !== undefined || !wf.patched('permit-ahead')) return;
       const held: { permit: Promise<Permit | false>; cancelled: boolean } = { permit: Promise.resolve(false), cancelled: false };
       held.permit = takeOne(() => held.cancelled, true);
       ahead = held;
