@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { createImportWorker } from '../workers/worker';
 import { LocalFolderStore } from '../activities/staging/store';
 import { startImport } from '../client';
@@ -136,7 +137,7 @@ async function coordinatorMessages(
     const scheduled = e.activityTaskScheduledEventAttributes;
     if (scheduled?.activityType?.name !== 'messageQuotaCoordinator') return [];
     const [arg] = scheduled.input?.payloads ?? [];
-    const { message } = JSON.parse(Buffer.from(arg?.data ?? []).toString()) as { message: { request?: unknown } };
+    const { message } = defaultPayloadConverter.fromPayload<{ message: { request?: unknown } }>(arg!);
     return [message.request ? 'request' : 'answer'];
   });
   return {

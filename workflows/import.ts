@@ -453,10 +453,10 @@ export async function importCatalog(request: ImportRequest | ScheduledRequest, c
   }
 
   async function slideWindow(): Promise<boolean> {
+    const room = () => !state.paused && inFlight.size < windowLimit();
     for (;;) {
       // Chunks are being sent and the window has room for the one staging writes now: its permit is asked for already,
       // so that it leaves as soon as it is there (a coordinator's answer takes a few workflow tasks).
-      const room = () => !state.paused && inFlight.size < windowLimit();
       if (room() && inFlight.size > 0 && !cursor.hasNext() && stagingRunning()) permits.ahead?.();
       // While staging runs, round 0 is not over: more chunks are on their way.
       await wf.condition(

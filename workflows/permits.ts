@@ -189,6 +189,8 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
     wait = w;
     ctx.changed();
   });
+  /** A permit (or a request) given back unused: the coordinator takes it out of its queue or counts it unused. */
+  const giveBack = (requestId: string) => tell({ answer: { requestId, failed: true } });
   /** Asks for a permit and waits for it; false when the import stops, or `cancelled` says so (the request is given back). */
   const takeOne = async (cancelled: () => boolean, afterOthers = false): Promise<Permit | false> => {
     if (!(await unpaused(ctx))) return false;
@@ -219,26 +221,24 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
     const grant = grants.get(requestId);
     grants.delete(requestId);
     if (!grant || ctx.stopping() || cancelled()) {
-      // Given back, granted or not: the coordinator takes it out of its queue or counts it unused.
-      await tell({ answer: { requestId, failed: true } });
+      await giveBack(requestId);
       return false;
     }
     const sendAt = Math.max(grant.notBefore ?? 0, Date.now());
     if (waitsTold !== waitsBefore || sendAt > Date.now()) recordQuotaWait(wf.metricMeter, ctx.target, (sendAt - asked) / 1000);
     return { requestId, grantedAt: Date.now(), ...(grant.notBefore !== undefined ? { notBefore: grant.notBefore } : {}) };
   };
-  const giveBack = (permit: Permit) => tell({ answer: { requestId: permit.requestId!, failed: true } });
   /** The permit asked for ahead, while no chunk has taken it. */
-  let ahead: { permit: Promise<Permit | false>; cancelled: boolean } | undefined;
+  let ahead: { permit: Promise<Permit | false>; cancel(): void } | undefined;
   return {
     async take() {
       const held = ahead;
       ahead = undefined;
       if (held) {
         const permit = await held.permit;
-        // Held longer than a moment (a slow source), it goes back: the coordinator's lease on it must not run out unsent.
+        // Held longer than AHEAD_HELD_MS (a slow source), it goes back: its grant counted too long ago.
         if (permit && Date.now() - (permit.grantedAt ?? 0) <= AHEAD_HELD_MS) return permit;
-        if (permit) await giveBack(permit);
+        if (permit) await giveBack(permit.requestId!);
         if (ctx.stopping()) return false;
       }
       return takeOne(() => false);
@@ -246,18 +246,22 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
     ahead() {
       // The import's own ceiling paces its sends by the minute: a permit ahead would gain nothing there.
       if (ahead || ctx.stopping() || ctx.maxPerMinute !== undefined || !wf.patched('permit-ahead')) return;
-      const held: { permit: Promise<Permit | false>; cancelled: boolean } = { permit: Promise.resolve(false), cancelled: false };
-      held.permit = takeOne(() => held.cancelled, true);
-      ahead = held;
+      let cancelled = false;
+      ahead = {
+        permit: takeOne(() => cancelled, true),
+        cancel: () => {
+          cancelled = true;
+        },
+      };
     },
     holdsAhead: () => ahead !== undefined,
     async release() {
       const held = ahead;
       ahead = undefined;
       if (!held) return;
-      held.cancelled = true;
+      held.cancel();
       const permit = await held.permit;
-      if (permit) await giveBack(permit);
+      if (permit) await giveBack(permit.requestId!);
     },
     async answered(permit, quota, failed) {
       if (permit.requestId) await tell({ answer: { requestId: permit.requestId, ...(quota ? { quota } : {}), failed } });
