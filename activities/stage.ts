@@ -274,17 +274,27 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       return invalid.write(JSON.stringify(row));
     };
     let progressWritten = 0;
+    // One write at a time, in order: a trailing write still under way must never land after the last (done) one.
+    let progressWrites = Promise.resolve();
+    let trailing: NodeJS.Timeout | undefined;
     const firstChunkBytes = await firstChunkRule(store, input.importId, resumed);
     const writeProgress = (done: boolean, chunks = commits.committed) => {
+      clearTimeout(trailing);
+      trailing = undefined;
       progressWritten = Date.now();
       const soFar: StagedSoFar = { chunks, ...counts, done, firstChunkBytes };
-      return writeLines(store, stagedKey(input.importId), [JSON.stringify(soFar)]).then(() => {
+      progressWrites = progressWrites.then(() => writeLines(store, stagedKey(input.importId), [JSON.stringify(soFar)]));
+      return progressWrites.then(() => {
         progressNews.emit(input.importId);
       });
     };
     // The progress file before any heartbeat counts a chunk: a later attempt told of committed chunks finds how they were cut.
     const commits = new ChunkCommits(0, async (committed) => {
-      if (committed === 1 || Date.now() - progressWritten >= PROGRESS_EVERY_MS) await writeProgress(false, committed);
+      const since = Date.now() - progressWritten;
+      if (committed === 1 || since >= PROGRESS_EVERY_MS) await writeProgress(false, committed);
+      // Announced once the pause is over, not at the next commit: after a burst, the source may stall for long.
+      // A failed write fails the next one, which staging awaits.
+      else trailing ??= setTimeout(() => writeProgress(false).catch(() => {}), PROGRESS_EVERY_MS - since);
       ctx.heartbeat({ chunksCommitted: Math.max(committed, resumed), read: counts.read } satisfies StageHeartbeat);
     });
     // Writing a chunk overlaps reading the next: staging no longer waits for the disk. A chunk goes to its file as it is
@@ -473,6 +483,8 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       } else {
         await Promise.all([invalid.abort(), unchanged?.abort(), chunker.abort()]);
       }
+      // No progress written after the attempt has failed (sealing, when it runs, wrote its own last).
+      clearTimeout(trailing);
       throw err;
     }
     const result = { ...counts, chunks: chunker.chunks };

@@ -274,6 +274,58 @@ describe('the stage activity beside the window', { concurrency: 1 }, () => {
     assert.ok(Date.now() - started < 30_000, `answered on the news, ${Date.now() - started} ms after the call`);
   });
 
+  test('chunks committed in a burst are announced within moments while the source stalls, not at the next commit', async () => {
+    const { dir, store, activities } = await setUp('trailing-progress');
+    const file = await writeCatalog(path.join(dir, 'c.jsonl'), { target: 'voucherify', count: 1000, format: 'jsonl', keyPrefix: 'tp' });
+    const body = await readFile(file);
+    // About 5 chunks of 20 KB at once, then nothing until the test has looked.
+    let burst = 0;
+    for (let line = 0; line < 750; line++) burst = body.indexOf(0x0a, burst) + 1;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'content-length': String(body.length) });
+      res.write(body.subarray(0, burst));
+      void released.then(() => res.end(body.subarray(burst)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/c.jsonl`;
+      const input = inputFor('trailing-progress', url);
+      const staging = inMock(input.importId).run(activities.stage, input) as Promise<StageResult>;
+      const progress = async () =>
+        (await store.exists(stagedKey(input.importId)))
+          ? (await readAllJsonLines<StagedSoFar>(store, stagedKey(input.importId)))[0]
+          : undefined;
+      // Every chunk cut from the burst but the one still being filled. Without the trailing write, only the first was
+      // announced (at once, as a first chunk is) until the source went on.
+      const announced = await eventually(
+        "the burst's chunks announced",
+        async () => {
+          const soFar = await progress();
+          return soFar && soFar.chunks >= 4 ? soFar : undefined;
+        },
+        10_000,
+      ).finally(release);
+      assert.equal(announced.done, false, 'announced while the source stalled');
+      const result = await staging;
+      assert.equal(result.valid, 1000);
+      assert.deepEqual(await progress(), {
+        chunks: result.chunks,
+        read: 1000,
+        valid: 1000,
+        invalid: 0,
+        done: true,
+        firstChunkBytes: 1_000_000,
+      });
+    } finally {
+      release();
+      server.close();
+    }
+  });
+
   test("a later attempt removes the files a killed one left half written, and only its own round's", async () => {
     const { dir, store, activities } = await setUp('leftovers');
     const file = await writeCatalog(path.join(dir, 'c.jsonl'), { target: 'voucherify', count: 300, format: 'jsonl', keyPrefix: 'lo' });
