@@ -474,6 +474,8 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       await invalid.close();
       await unchanged?.close();
     } catch (err) {
+      // No progress written once the attempt has failed, but by sealing (its own, last; its commits may set a timer again).
+      clearTimeout(trailing);
       // Only the last attempt may seal: an earlier one's partial last chunk would differ from the next attempt's.
       if (err instanceof SourceError && !retryableNow(err, ctx.attempt)) {
         await sealIncomplete(err).catch(async (sealErr) => {
@@ -483,7 +485,6 @@ export function createStage(store: StagingStore, targets: TargetRegistry) {
       } else {
         await Promise.all([invalid.abort(), unchanged?.abort(), chunker.abort()]);
       }
-      // No progress written after the attempt has failed (sealing, when it runs, wrote its own last).
       clearTimeout(trailing);
       throw err;
     }
