@@ -188,8 +188,16 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
     const retriedLines = Float64Array.from([...verdicts.values()].map((v) => v.outcome.line)).sort();
     // Without meta's count (damaged), the chunks the listing shows are all that can be reported.
     const roots = roundRoots(0, chunkCount ?? listedRootCount(0, listing.chunks, listing.outcomes));
-    for (const id of leafChunks(roots, listing.chunks, listing.outcomes)) {
-      const rows = kept.has(id) && listing.outcomes.has(id) ? await readRows(store, importId, id) : undefined;
+    const leaves = leafChunks(roots, listing.chunks, listing.outcomes);
+    const rowsOf = (id: string | undefined) =>
+      id !== undefined && kept.has(id) && listing.outcomes.has(id) ? readRows(store, importId, id) : Promise.resolve(undefined);
+    let nextRows = rowsOf(leaves[0]);
+    for (const [i, id] of leaves.entries()) {
+      const rows = await nextRows;
+      // The next leaf's rows are read (and their checksum tested) while this one's are written: one after the other, the
+      // reads took as long as the writes (1M products: 0.21–0.23 s each). Caught here only to be awaited in its turn.
+      nextRows = rowsOf(leaves[i + 1]);
+      nextRows.catch(() => undefined);
       if (rows && !anyWithin(retriedLines, rows.first, rows.last)) {
         yield rows;
         Context.current().heartbeat();
@@ -339,14 +347,16 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
         if (row.invalidRow) invalidLines.push(JSON.stringify(row.invalidRow));
       };
       // The writer appends the last line's newline.
-      const flush = async () => {
-        for (const [i, lines] of pending.entries()) {
-          if (!lines.length) continue;
-          const batch = lines.splice(0);
-          if (batch.every((line) => typeof line === 'string')) await writers[i]!.write(batch.join('\n'));
-          else await writers[i]!.writeBytes(piecesOf(batch));
-        }
-      };
+      // The files are written side by side: each write waits for its file's buffer to drain, not for the others'.
+      const flush = () =>
+        Promise.all(
+          pending.map((lines, i) => {
+            if (!lines.length) return undefined;
+            const batch = lines.splice(0);
+            if (batch.every((line) => typeof line === 'string')) return writers[i]!.write(batch.join('\n'));
+            return writers[i]!.writeBytes(piecesOf(batch));
+          }),
+        );
       try {
         await csv.write(resultColumns.join(','));
         if (asCsv && meta.columns) await failed.write(csvRow(meta.columns));
