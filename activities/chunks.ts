@@ -11,7 +11,7 @@ import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targ
 import type { FailedOutcome, ItemOutcome } from '../common/outcome';
 import type { ItemHead } from '../targets/types';
 import { chunkToSend, keepOutcomes, keptKey, keptOutcomes, readChunk, readChunkHeads, writeChunk } from './staging/files';
-import { recordOutcomes } from './staging/rows';
+import { recordOutcomes, writeRowsAhead } from './staging/rows';
 import { keepsLedger } from './staging/delta';
 import type { StagingStore } from './staging/store';
 import { ActionPace, firstPollDelay, formatDuration, nextPollDelay } from './poll-schedule';
@@ -85,8 +85,9 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
     items: readonly ItemHead[],
     outcomes: ItemOutcome[],
     unknown = 0,
+    rowsWritten = false,
   ): Promise<OutcomeCounts> {
-    await recordOutcomes(store, input.importId, id, items, outcomes, !keepsLedger(input.options));
+    await recordOutcomes(store, input.importId, id, items, outcomes, !keepsLedger(input.options), rowsWritten);
     return countOutcomes(outcomes, unknown);
   }
   /** Every product of the chunk gets the same outcome: the chunk failed, or was set aside, as a whole (and says why). */
@@ -193,7 +194,21 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         });
       const { pollIntervalMs: floorMs, pollGiveUpMs } = input.options;
       const began = Date.now();
-      const recordAll = (outcome: FailedOutcome) => recordWhole(input, chunkId, outcome);
+      // The rows a success keeps, written while the target works (rows.ts, writeRowsAhead). Every outcome is recorded
+      // after they are, so that an outcome that does not hold them removes them for good. Only by a first attempt: a
+      // later one may find outcomes recorded, which rows written beside them would contradict until it records again.
+      const rowsAhead =
+        keepsLedger(input.options) || ctx.info.attempt > 1
+          ? Promise.resolve(false)
+          : readChunkHeads(store, input.importId, chunkId).then(
+              (items) => writeRowsAhead(store, input.importId, chunkId, items),
+              () => false,
+            );
+      rowsAhead.catch(() => undefined);
+      const recordAll = async (outcome: FailedOutcome) => {
+        await rowsAhead.catch(() => false);
+        return recordWhole(input, chunkId, outcome);
+      };
       // The submission's product count shapes the first poll; an import started before it was passed reads the chunk.
       const products = given ?? (await readChunkHeads(store, input.importId, chunkId)).length;
       const firstMs = firstPollDelay(products, pace.estimate(input.target), floorMs);
@@ -257,7 +272,8 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           // found it unfinished (or at most until now, found at the first poll).
           if (!pollsFailed) pace.observe(input.target, products, (polls === 1 ? Date.now() : unfinishedAt) - began, polls === 1);
           const items = await readChunkHeads(store, input.importId, chunkId);
-          return record(input, chunkId, items, items.map(poll.outcomeOf));
+          const rowsWritten = await rowsAhead.catch(() => false);
+          return record(input, chunkId, items, items.map(poll.outcomeOf), 0, rowsWritten);
         }
         const now = Date.now();
         unfinishedAt = now;

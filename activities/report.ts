@@ -10,6 +10,7 @@ import { reportOutcomeOf } from '../common/outcome';
 import { csvRow, type ResultRow, resultColumns, resultJson } from './report-rows';
 import { flattenDotted } from './sources';
 import {
+  allSucceededOf,
   assertOwner,
   damageOf,
   describeErrors,
@@ -189,8 +190,12 @@ export function createReportActivities(store: StagingStore, targets?: TargetRegi
     // Without meta's count (damaged), the chunks the listing shows are all that can be reported.
     const roots = roundRoots(0, chunkCount ?? listedRootCount(0, listing.chunks, listing.outcomes));
     const leaves = leafChunks(roots, listing.chunks, listing.outcomes);
-    const rowsOf = (id: string | undefined) =>
-      id !== undefined && kept.has(id) && listing.outcomes.has(id) ? readRows(store, importId, id) : Promise.resolve(undefined);
+    const rowsOf = async (id: string | undefined) => {
+      if (id === undefined || !kept.has(id) || !listing.outcomes.has(id)) return undefined;
+      const [rows, all] = await Promise.all([readRows(store, importId, id), allSucceededOf(store, importId, id)]);
+      // Rows may be written before the outcomes (writeRowsAhead): they hold only beside an outcome file that says so.
+      return rows && all === rows.rows ? rows : undefined;
+    };
     let nextRows = rowsOf(leaves[0]);
     for (const [i, id] of leaves.entries()) {
       const rows = await nextRows;

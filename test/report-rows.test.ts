@@ -22,7 +22,7 @@ import {
   writeLines,
   writeOutcomes,
 } from '../activities/staging/files';
-import { recordOutcomes } from '../activities/staging/rows';
+import { recordOutcomes, writeRowsAhead } from '../activities/staging/rows';
 import { LocalFolderStore } from '../activities/staging/store';
 import type { ItemOutcome } from '../targets/types';
 import { tempDir } from './helpers';
@@ -110,20 +110,68 @@ describe('rows written as outcomes arrive', () => {
     assert.match(jsonl!, /^{"line":7,"key":"k7","outcome":"invalid"/m, 'an invalid row between kept rows');
   });
 
-  test('the report copies kept rows: it does not read the outcomes of a chunk that has them', async () => {
+  test('the report copies kept rows: it reads neither the chunks nor their heads', async () => {
     const input = await stage('copied');
-    // Each chunk's outcomes rewritten behind the rows' back: only a report that reads them would see the failure.
+    const before = await report(input);
+    // Built from the outcome files, every row would need its chunk's heads (the outcome file says only "all succeeded").
+    await rm(store.locate('imports/copied/chunks'), { recursive: true });
+    await rm(store.locate('imports/copied/heads'), { recursive: true });
+    assert.deepEqual(await report(input), before);
+    assert.equal(before.counts.succeeded, 1029);
+  });
+
+  test('kept rows hold only beside an outcome file that says all succeeded', async () => {
+    const input = await stage('outcomes-decide');
+    // Each chunk's outcomes rewritten behind the rows' back: the report goes by the outcomes.
     for (let c = 0; c < 4; c++) {
       const lines = Array.from({ length: 300 }, (_, i) => c * 300 + i + 1).filter((l) => !isInvalid(l));
       await writeOutcomes(
         store,
-        'copied',
+        'outcomes-decide',
         `r0-00000${c}`,
         lines.map(item),
         lines.map(() => ({ kind: 'failed', error: 'rewritten' })),
       );
     }
-    assert.equal((await report(input)).counts.succeeded, 1029);
+    assert.equal((await rowsOf('outcomes-decide')).length, 4);
+    const { counts } = await sameWithout(input);
+    assert.deepEqual(counts, { succeeded: 0, failed: 1029, invalid: 171, notSubmitted: 0 });
+  });
+
+  test('rows written ahead of the outcomes: kept when all succeed, not trusted when an attempt died before it removed them', async () => {
+    const lines = (c: number) => Array.from({ length: 300 }, (_, i) => c * 300 + i + 1).filter((l) => !isInvalid(l));
+    // A chunk answered with a failure after its rows were written ahead, by an attempt that died before it recorded.
+    const oneFailed = (chunk: number, of: number[]) =>
+      of.map((_, i): ItemOutcome => (chunk === 2 && i === 7 ? { kind: 'failed', error: 'HTTP 422' } : ok));
+    const input = await stage('ahead', oneFailed);
+    assert.equal(await writeRowsAhead(store, 'ahead', 'r0-000002', lines(2).map(item)), true);
+    assert.equal((await rowsOf('ahead')).length, 4);
+    const { counts } = await sameWithout(input);
+    assert.deepEqual(counts, { succeeded: 1028, failed: 1, invalid: 171, notSubmitted: 0 });
+    // Written ahead, then recorded as all succeeded without being written again: the files of rows recorded after.
+    const all = lines(0).map(item);
+    await recordOutcomes(
+      store,
+      'after',
+      'r0-000000',
+      all,
+      all.map(() => ok),
+    );
+    await writeRowsAhead(store, 'before', 'r0-000000', all);
+    await recordOutcomes(
+      store,
+      'before',
+      'r0-000000',
+      all,
+      all.map(() => ok),
+      true,
+      true,
+    );
+    for (const key of [rowsKey, outcomeKey])
+      assert.deepEqual(await readFile(store.locate(key('before', 'r0-000000'))), await readFile(store.locate(key('after', 'r0-000000'))));
+    // None for a retry round's chunk or one out of source order.
+    assert.equal(await writeRowsAhead(store, 'ahead', 'r1-000000', [item(1)]), false);
+    assert.equal(await writeRowsAhead(store, 'ahead', 'r0-000009', [item(2), item(1)]), false);
   });
 
   test('beside kept rows, the outcome file is one line that says all succeeded, and it is read as the heads', async () => {

@@ -676,6 +676,21 @@ export async function readOutcomes(store: StagingStore, importId: string, id: st
   return heads.map(({ line, key: k }) => ({ line, key: k, kind: 'succeeded' }));
 }
 
+/**
+ * How many products a chunk's outcome file says all succeeded, or undefined when it says anything else or is damaged
+ * (a reader of its outcomes finds out why); a file that cannot be read for another reason throws.
+ */
+export async function allSucceededOf(store: StagingStore, importId: string, id: string): Promise<number | undefined> {
+  let lines: StoredOutcomeLine[];
+  try {
+    lines = await readOutcomeLines(store, outcomeKey(importId, id));
+  } catch (err) {
+    if (damageOf(err)) return undefined;
+    throw err;
+  }
+  return lines.length === 1 && 'allSucceeded' in lines[0]! ? lines[0].allSucceeded : undefined;
+}
+
 function decodeOutcomeLine(text: string): StoredOutcomeLine {
   const all = ALL_SUCCEEDED.exec(text);
   return all ? { allSucceeded: Number(all[1]) } : outcomeOfLine(JSON.parse(text));

@@ -6,7 +6,9 @@
  *
  * They are a cache of what the outcome file says: a report that finds none, or finds one damaged, builds the rows from
  * the outcome file as before. Beside them that file is one line saying that all the chunk's products succeeded, and
- * the chunk's heads say which (files.ts, allSucceededLine).
+ * the chunk's heads say which (files.ts, allSucceededLine). The report trusts rows only beside that line: an
+ * asynchronous target's rows are written while its action runs, before anyone knows whether they will hold
+ * (writeRowsAhead).
  */
 import { csvField, csvRow, resultJson } from '../report-rows';
 import type { ItemOutcome } from '../../common/outcome';
@@ -37,9 +39,10 @@ interface RowsHead {
 }
 
 /**
- * Writes a chunk's outcomes, and its rows when they are final. A chunk's outcomes may be written again (a retried
- * activity): rows that no longer hold are removed before the outcomes that contradict them are written, and rows are
- * written only after the outcomes they come from, so rows never exist beside an outcome file that says otherwise.
+ * Writes a chunk's outcomes, and its rows when they are final (unless `rowsWritten`: writeRowsAhead wrote them). A
+ * chunk's outcomes may be written again (a retried activity): rows that no longer hold are removed before the outcomes
+ * that contradict them are written, so that rows beside an outcome file that says otherwise are left only by an
+ * attempt that died between writing rows ahead and removing them; the report does not trust those.
  */
 export async function recordOutcomes(
   store: StagingStore,
@@ -49,15 +52,31 @@ export async function recordOutcomes(
   outcomes: ItemOutcome[],
   /** False when the report will not use them: it builds every row to keep the delta ledger. */
   wanted = true,
+  rowsWritten = false,
 ): Promise<void> {
-  const final = wanted && id.startsWith('r0-') && inLineOrder(items) && outcomes.every((o) => o.kind === 'succeeded');
+  const final = wanted && rowsFit(id, items) && outcomes.every((o) => o.kind === 'succeeded');
   if (!final && wanted && id.startsWith('r0-')) await store.remove(rowsKey(importId, id));
   if (final) {
-    // The outcome file then says only that all succeeded (the heads say which), and the rows come after it.
+    // The outcome file then says only that all succeeded (the heads say which).
     await writeAllSucceeded(store, importId, id, items.length);
-    await writeRows(store, importId, id, items);
+    if (!rowsWritten) await writeRows(store, importId, id, items);
   } else await writeOutcomes(store, importId, id, items, outcomes);
 }
+
+/**
+ * Writes the rows a round-0 chunk keeps if all its products succeed, before its outcomes are known: an asynchronous
+ * target's action runs for a second or more, and written when it had ended, the last chunk's rows were 0.06–0.13 s of an
+ * import's tail. They hold only once recordOutcomes writes that all succeeded; any other outcome removes them. True
+ * when they were written.
+ */
+export async function writeRowsAhead(store: StagingStore, importId: string, id: string, items: readonly ItemHead[]): Promise<boolean> {
+  if (!rowsFit(id, items)) return false;
+  await writeRows(store, importId, id, items);
+  return true;
+}
+
+/** Only round 0's products end with their first answer; rows are merged with the invalid ones by line. */
+const rowsFit = (id: string, items: readonly ItemHead[]) => id.startsWith('r0-') && inLineOrder(items);
 
 /** Rows are merged with the invalid ones by line: a chunk's products are in source order, and kept only if so. */
 function inLineOrder(items: readonly ItemHead[]): boolean {
