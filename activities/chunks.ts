@@ -200,13 +200,12 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       const rowsAhead =
         keepsLedger(input.options) || ctx.info.attempt > 1
           ? Promise.resolve(false)
-          : readChunkHeads(store, input.importId, chunkId).then(
-              (items) => writeRowsAhead(store, input.importId, chunkId, items),
-              () => false,
-            );
-      rowsAhead.catch(() => undefined);
+          : readChunkHeads(store, input.importId, chunkId)
+              .then((items) => writeRowsAhead(store, input.importId, chunkId, items))
+              // Not written: the record writes them, as before.
+              .catch(() => false);
       const recordAll = async (outcome: FailedOutcome) => {
-        await rowsAhead.catch(() => false);
+        await rowsAhead;
         return recordWhole(input, chunkId, outcome);
       };
       // The submission's product count shapes the first poll; an import started before it was passed reads the chunk.
@@ -272,8 +271,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           // found it unfinished (or at most until now, found at the first poll).
           if (!pollsFailed) pace.observe(input.target, products, (polls === 1 ? Date.now() : unfinishedAt) - began, polls === 1);
           const items = await readChunkHeads(store, input.importId, chunkId);
-          const rowsWritten = await rowsAhead.catch(() => false);
-          return record(input, chunkId, items, items.map(poll.outcomeOf), 0, rowsWritten);
+          return record(input, chunkId, items, items.map(poll.outcomeOf), 0, await rowsAhead);
         }
         const now = Date.now();
         unfinishedAt = now;
