@@ -163,6 +163,28 @@ async function leaseTimersOf(run: { workflowId: string; runId: string }): Promis
   };
 }
 
+/**
+ * A coordinator run's lease traffic: grants that lent its gate, recalls it sent (and how many failed: the holder had
+ * ended), and the gates given back to it.
+ */
+async function leasesOf(run: {
+  workflowId: string;
+  runId: string;
+}): Promise<{ lent: number; recalls: number; failedRecalls: number; returns: number }> {
+  const { events } = await t.client.workflow.getHandle(run.workflowId, run.runId).fetchHistory();
+  const all = events ?? [];
+  const sent = (name: string) => all.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === name);
+  return {
+    lent: sent('quotaPermitGrant').filter((e) => {
+      const [arg] = e.signalExternalWorkflowExecutionInitiatedEventAttributes!.input?.payloads ?? [];
+      return defaultPayloadConverter.fromPayload<{ lease?: unknown }>(arg!).lease !== undefined;
+    }).length,
+    recalls: sent('quotaLeaseRecall').length,
+    failedRecalls: all.filter((e) => e.signalExternalWorkflowExecutionFailedEventAttributes).length,
+    returns: all.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'quotaLeaseReturn').length,
+  };
+}
+
 /** The account coordinators' runs on a task queue. */
 async function coordinatorRuns(taskQueue: string): Promise<{ workflowId: string; runId: string }[]> {
   const runs: { workflowId: string; runId: string }[] = [];
@@ -273,8 +295,18 @@ describe('Voucherify import against a small bulk quota', () => {
     // Four chunks may be in flight, but the quota allows two a window: the gate holds the rest back.
     assert.deepEqual(bulkAnswers(sandbox), { 202: 6 });
     assert.equal(await submitRetries(handle), 0);
+    // Alone on the account, the import was lent the account's gate: it paced itself by it, and gave it back at the end.
+    const [run, ...others] = await coordinatorRuns(taskQueue);
+    assert.equal(others.length, 0);
+    assert.deepEqual(await leasesOf(run!), { lent: 1, recalls: 0, failedRecalls: 0, returns: 1 });
+    const told = await coordinatorMessages(handle);
+    // The chunks that asked before the lease came (four may at once) took their permits from it too.
+    assert.ok(
+      told.requests >= 1 && told.requests <= 4,
+      `a request, or one for each chunk the window took before the lease (${told.requests})`,
+    );
   });
-  test('two imports into one account, on two workers: one coordinator paces both, never a request into a closed window', async (ctx) => {
+  test('two imports into one account, on two workers, permit by permit: one coordinator paces both, never a request into a closed window', async (ctx) => {
     const sandbox = await sandboxFor(ctx, 'voucherify', { quotas: { bulkPerHour: 2, bulkWindowSeconds: 4 } });
     const first = await catalogOf('quota-two-a', 40);
     const second = await catalogOf('quota-two-b', 40);
@@ -282,7 +314,9 @@ describe('Voucherify import against a small bulk quota', () => {
     const stagingDir = path.join(first.dir, 'staging');
     const workers = await twoWorkers(sandbox, taskQueue, stagingDir);
     onEnd(ctx, () => workers.stop());
-    const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
+    // A ceiling of their own (far above two calls in four seconds) keeps both on permits: the coordinator lends its gate
+    // to no import with a ceiling. The lease has a test of its own below.
+    const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4, maxSubmitsPerMinute: 600 };
     const start = (file: string, name: string) =>
       startImport(
         t.client,
@@ -299,11 +333,10 @@ describe('Voucherify import against a small bulk quota', () => {
     assert.deepEqual(bulkAnswers(sandbox), { 202: 8 }, 'every call into an open window, none answered 429');
     for (const handle of handles) {
       assert.equal(await submitRetries(handle), 0);
-      // Four chunks: a request and an answer each, and a permit asked for ahead while staging ran, given back if no chunk
-      // took it. Requests made before the coordinator's id came back go by activity; each answer comes after its permit,
-      // so by signal.
+      // Four chunks: a request and an answer each (with a ceiling, no permit is asked for ahead). Requests made before the
+      // coordinator's id came back go by activity; each answer comes after its permit, so by signal.
       const told = await coordinatorMessages(handle);
-      assert.ok(told.requests >= 4 && told.requests <= 5, `a request a chunk, and at most one ahead (${told.requests})`);
+      assert.equal(told.requests, 4, 'a request a chunk');
       assert.equal(told.answers, told.requests, 'every request answered: its chunk sent, or the permit given back');
       assert.ok(told.signals >= 4, `every answer by signal (${told.signals} signals)`);
       assert.equal(told.failedSignals, 0);
@@ -318,6 +351,77 @@ describe('Voucherify import against a small bulk quota', () => {
     assert.match(coordinators[0]!, /^quota-voucherify-[0-9a-f]{16}$/, 'named by a hash: no URL, application id or key in it');
   });
 
+  test("an import alone is lent the account's gate; a second import's request recalls it, and the two share the windows", async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'voucherify', { quotas: { bulkPerHour: 2, bulkWindowSeconds: 4 } });
+    const first = await catalogOf('quota-lease-a', 60);
+    const second = await catalogOf('quota-lease-b', 20);
+    const taskQueue = uniqueTaskQueue('quota-lease');
+    const workers = await twoWorkers(sandbox, taskQueue, path.join(first.dir, 'staging'));
+    onEnd(ctx, () => workers.stop());
+    const start = (file: string, name: string) =>
+      startImport(
+        t.client,
+        {
+          target: 'voucherify' as const,
+          source: { location: file },
+          options: { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 },
+        },
+        { taskQueue, workflowId: `${name}-${Date.now()}` },
+      );
+    const a = await start(first.file, 'quota-lease-a');
+    // Its first window's two calls answered: the first import sends on its lease (six chunks take three windows).
+    await eventually('the first window used', async () => ((bulkAnswers(sandbox)[202] ?? 0) >= 2 ? true : undefined), 60_000);
+    const b = await start(second.file, 'quota-lease-b');
+    const summaries = await Promise.all([a, b].map((h) => h.result()));
+    assert.deepEqual(
+      summaries.map((s) => s.counts.succeeded),
+      [60, 20],
+    );
+    assert.deepEqual(bulkAnswers(sandbox), { 202: 8 }, 'every call into an open window, none answered 429');
+    const [run, ...others] = await coordinatorRuns(taskQueue);
+    assert.equal(others.length, 0, 'one coordinator for the account');
+    const leases = await leasesOf(run!);
+    assert.ok(leases.lent >= 1, 'the first import was lent the gate');
+    assert.ok(leases.recalls >= 1, "the second import's request recalled it");
+    assert.equal(leases.failedRecalls, 0);
+    assert.equal(leases.returns, leases.lent, 'every lease given back');
+    const told = await coordinatorMessages(a);
+    assert.ok(told.requests >= 2, `after the recall, the first import asked the coordinator again (${told.requests} requests)`);
+  });
+
+  test("a lease whose import has ended: the next import's request finds it so, and the gate comes back at once", async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'voucherify', { quotas: { bulkPerHour: 1, bulkWindowSeconds: 3 } });
+    const first = await catalogOf('quota-gone-a', 40);
+    const second = await catalogOf('quota-gone-b', 20);
+    const taskQueue = uniqueTaskQueue('quota-gone');
+    const workers = await twoWorkers(sandbox, taskQueue, path.join(first.dir, 'staging'));
+    onEnd(ctx, () => workers.stop());
+    const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
+    const start = (file: string, name: string) =>
+      startImport(
+        t.client,
+        { target: 'voucherify' as const, source: { location: file }, options },
+        { taskQueue, workflowId: `${name}-${Date.now()}` },
+      );
+    const a = await start(first.file, 'quota-gone-a');
+    // One call a window: four chunks take four windows, on the lease the first import was lent.
+    await eventually('the first import sending', async () => ((bulkAnswers(sandbox)[202] ?? 0) >= 1 ? true : undefined), 60_000);
+    await a.terminate('test: an import that ends holding the lease');
+    const b = await start(second.file, 'quota-gone-b');
+    const summary = await b.result();
+    assert.equal(summary.status, 'completed');
+    assert.equal(summary.counts.succeeded, 20);
+    const [run, ...others] = await coordinatorRuns(taskQueue);
+    assert.equal(others.length, 0);
+    const leases = await leasesOf(run!);
+    assert.equal(leases.recalls, 1, "the second import's request recalled the lease");
+    assert.equal(leases.failedRecalls, 1, 'to an import that had ended');
+    assert.equal(leases.lent, 2, 'the gate came back, and was lent to the second import, then alone');
+    assert.equal(leases.returns, 1, 'which gave it back at its end');
+    // What the ended import learnt went with it: at most one probe into the window it used.
+    assert.ok((bulkAnswers(sandbox)[429] ?? 0) <= 1, JSON.stringify(bulkAnswers(sandbox)));
+  });
+
   test('a coordinator that ends while an import waits for its permit: the request is sent again within a minute, which starts a new coordinator', {
     timeout: 240_000,
   }, async (ctx) => {
@@ -327,7 +431,8 @@ describe('Voucherify import against a small bulk quota', () => {
     const taskQueue = uniqueTaskQueue('quota-restart');
     const workers = await twoWorkers(sandbox, taskQueue, path.join(dir, 'staging'));
     onEnd(ctx, () => workers.stop());
-    const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 1 };
+    // A ceiling keeps the import on permits (an import alone would be lent the gate, and wait for no coordinator).
+    const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 1, maxSubmitsPerMinute: 600 };
     const request = { target: 'voucherify' as const, source: { location: file }, options };
     const handle = await startImport(t.client, request, { taskQueue, workflowId: `quota-restart-${Date.now()}` });
     await eventually(

@@ -9,7 +9,8 @@
  * - staged-beside-the-window.binpb: the same on ff25367, staging followed by awaitStaged as chunks go out;
  * - voucherify-split-retry.<run>.binpb, voucherify-account-quota.1.binpb, propeller-pause-cancel.<run>.binpb: real
  *   imports (worker, sandboxes, every run of the chain), recorded by scripts/record-history.ts (its header says what
- *   each does) on the commit that added them (`git log -- test/fixtures/histories`).
+ *   each does) on the commit that added them (`git log -- test/fixtures/histories`);
+ * - `*-before-<change>.*.binpb`: the same imports recorded on the code before that change (docs/versioning.md).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -87,6 +88,8 @@ test('the committed histories cover both targets, the coordinator told both ways
     'activity messageQuotaCoordinator',
     'sent quotaPermitRequest',
     'sent quotaPermitAnswer',
+    // An import alone on its account is lent the coordinator's gate, and gives it back (permits.ts, account-quota.ts).
+    'sent quotaLeaseReturn',
     'a chunk split after a 413',
     'a retry round',
     'continue-as-new',

@@ -93,7 +93,7 @@ describe('staging beside the window (stub activities)', { concurrency: 2, timeou
 
   /**
    * An import into a shared account with the real coordinator (reached as messageQuotaCoordinator reaches it,
-   * signal-with-start) and stub activities: staging commits a chunk `gapsMs[i]` after the news of the one before, and
+   * signal-with-start; one that never lends its gate) and stub activities: staging commits a chunk `gapsMs[i]` after the news of the one before, and
    * ends 300 ms after the last was sent. With `grantFirst`, the news of a chunk after the first also waits (10 s at most)
    * until the import has as many grants as chunks so far: a loaded machine's coordinator may take longer than the gap,
    * and the test asks whether the permit was asked for ahead, not how fast it came. Returns how many submissions were
@@ -131,7 +131,8 @@ describe('staging beside the window (stub activities)', { concurrency: 2, timeou
           const start = {
             workflowId: coordinator,
             taskQueue: ctx.info.taskQueue,
-            args: [{ target: 'voucherify' as const }] as [AccountQuotaArgs],
+            // A coordinator that lends its gate would lend it to this import, alone on its account: no permit to ask for ahead.
+            args: [{ target: 'voucherify' as const, lends: false }] as [AccountQuotaArgs],
           };
           await (message.request
             ? ctx.client.workflow.signalWithStart('accountQuota', { ...start, signal: permitRequestSignal, signalArgs: [message.request] })

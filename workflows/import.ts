@@ -213,6 +213,7 @@ export async function importCatalog(request: ImportRequest | ScheduledRequest, c
     stopping: () => stopping(),
     paused: () => state.paused,
     changed: () => publish(),
+    allTaken: () => !cursor.hasNext() && !stagingRunning(),
   };
   const permits =
     'shareQuota' in options && options.shareQuota

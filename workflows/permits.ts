@@ -7,15 +7,18 @@ import * as wf from '@temporalio/workflow';
 import type { QuotaSeen } from '../targets/http';
 import type { QuotaMessage } from '../activities/quota';
 import {
+  leaseRecallSignal,
+  leaseReturnSignal,
   permitAnswerSignal,
   permitGrantSignal,
   permitRequestSignal,
   permitWaitSignal,
+  type LeaseReturn,
   type PermitGrant,
   type PermitRequest,
   type PermitWait,
 } from './account-quota';
-import { describeWait, type QuotaGate } from './quota';
+import { describeWait, QuotaGate, type QuotaGateState } from './quota';
 import { recordQuotaWait } from '../common/metrics';
 
 /** How long before a quota window opens its first submission is scheduled (workflow task, activity task, reading the chunk). */
@@ -28,6 +31,8 @@ export interface Permit {
   requestId?: string;
   /** Workflow time (epoch ms) the coordinator's grant came. */
   grantedAt?: number;
+  /** Taken from the account's gate on lease: answered to it here, not to the coordinator. */
+  leaseId?: string;
 }
 
 export interface PermitSource {
@@ -44,7 +49,10 @@ export interface PermitSource {
   ahead?(): void;
   /** Whether a permit asked for ahead is out (asked for or held), which no submission has taken yet. */
   holdsAhead?(): boolean;
-  /** Gives back the permit asked for ahead that no submission took (staging ended, the import stops or pauses). */
+  /**
+   * Gives back the permit asked for ahead that no submission took, and a lease held (the round is over, the import
+   * stops or pauses); once what was taken from the lease has answered.
+   */
   release?(): Promise<void>;
 }
 
@@ -55,6 +63,8 @@ export interface PermitContext {
   paused(): boolean;
   /** Something the progress shows changed. */
   changed(): void;
+  /** No chunk of the round is left to take (staging has ended, none waits): a lease goes back once its sends answered. */
+  allTaken?(): boolean;
 }
 
 /** Waits while the import is paused; false if it stops. */
@@ -137,6 +147,11 @@ export const AHEAD_HELD_MS = 5_000;
  * events, a worker's poll and a client's call; a signal two events). A coordinator that has ended meanwhile fails the
  * signal, and the activity starts one again. While requests wait, one of them is sent again every REQUEST_CHECK_MS
  * (the coordinator ignores a request it has); if that starts a new coordinator, the others follow it there.
+ *
+ * An import alone on the account is lent the account's gate with a grant (workflows/account-quota.ts): it then paces
+ * its sends by that gate as `localPermits` does, with no message a chunk. Once the coordinator recalls it, or the
+ * round's chunks are all taken, and every send from it has its answer, the gate goes back (with what its answers
+ * taught), and permits are asked for again.
  */
 export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage) => Promise<string>): PermitSource {
   let coordinator: string | undefined;
@@ -155,6 +170,40 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
     return true;
   };
   const grants = new Map<string, PermitGrant>();
+  /**
+   * The account's gate on lease, while held; `recalled` once it is to go back (no permit is taken from it then);
+   * `takers`: submissions waiting for a permit from it.
+   */
+  let lease: { id: string; gate: QuotaGate; local: PermitSource; recalled: boolean; takers: number } | undefined;
+  const returnLease = async (message: LeaseReturn, to = coordinator): Promise<void> => {
+    if (to === undefined) return;
+    try {
+      await wf.getExternalWorkflowHandle(to).signal(leaseReturnSignal, message);
+    } catch (err) {
+      if (wf.isCancellation(err)) throw err;
+      // The coordinator has ended: nothing to give back to.
+    }
+  };
+  /** Paces by the lent gate until it is to go back, then gives it back once nothing taken from it is out. */
+  const holdLease = (id: string, lent: QuotaGateState): void => {
+    const gate = new QuotaGate({ probeFirst: true }, lent);
+    const held = { id, gate, recalled: false, takers: 0, local: undefined as unknown as PermitSource };
+    held.local = localPermits(gate, { ...ctx, stopping: () => ctx.stopping() || held.recalled });
+    lease = held;
+    void (async () => {
+      const done = () => ctx.allTaken?.() === true && held.takers === 0;
+      await wf.condition(() => (held.recalled || done()) && (gate.state.outstanding ?? 0) === 0);
+      held.recalled = true;
+      try {
+        await returnLease({ leaseId: id, gate: gate.state });
+      } finally {
+        // Requests wait for this: sent after the gate is back, the coordinator serves them with it.
+        lease = undefined;
+      }
+    })().catch(() => {
+      // Only a cancellation ends it early: the import is being cancelled.
+    });
+  };
   /** Requests sent and not yet answered with a permit. */
   const waiting = new Map<string, PermitRequest>();
   let checking = false;
@@ -189,22 +238,38 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
     wait = w;
     ctx.changed();
   });
+  wf.setHandler(leaseRecallSignal, (recall) => {
+    if (lease?.id === recall.leaseId) lease.recalled = true;
+    // A lease this run does not hold (given back already, or an earlier run's): the coordinator takes its gate back as lent.
+    else if (lease === undefined) void returnLease({ leaseId: recall.leaseId }, recall.coordinator).catch(() => undefined);
+  });
   /** A permit (or a request) given back unused: the coordinator takes it out of its queue or counts it unused. */
   const giveBack = (requestId: string) => tell({ answer: { requestId, failed: true } });
-  /** Asks for a permit and waits for it; false when the import stops, or `cancelled` says so (the request is given back). */
-  const takeOne = async (cancelled: () => boolean, afterOthers = false): Promise<Permit | false> => {
+  const giveBackPermit = async (permit: Permit): Promise<void> => {
+    if (permit.leaseId === undefined) await giveBack(permit.requestId!);
+    else if (lease?.id === permit.leaseId) lease.gate.answered(Date.now(), undefined, true);
+  };
+  /**
+   * Asks for a permit and waits for it; false when the import stops, or `cancelled` says so (the request is given back);
+   * 'lease' when a lease is held, or came meanwhile: the coordinator drops the requests of a lease's holder, and the
+   * caller takes from the lease, or asks again once it is back.
+   */
+  const takeOne = async (cancelled: () => boolean, afterOthers = false): Promise<Permit | false | 'lease'> => {
     if (!(await unpaused(ctx))) return false;
     // Asked for ahead: after the import's requests out now, so that the coordinator grants them first (a first request
     // is the window's probe, and its chunk is there).
-    if (afterOthers) await wf.condition(() => waiting.size === 0 || ctx.stopping() || cancelled());
+    if (afterOthers) await wf.condition(() => waiting.size === 0 || ctx.stopping() || cancelled() || lease !== undefined);
     if (ctx.stopping() || cancelled()) return false;
+    if (lease !== undefined) return 'lease';
     const requestId = wf.uuid4();
     const asked = Date.now();
     const waitsBefore = waitsTold;
     const request: PermitRequest = {
       requestId,
       workflowId: wf.workflowInfo().workflowId,
-      ...(ctx.maxPerMinute ? { maxPerMinute: ctx.maxPerMinute } : {}),
+      // An import with its own ceiling is paced by the coordinator with it: no lease. (No patch: a request's payload is
+      // not part of what a replay compares, and a run of the version before was sent no lease.)
+      ...(ctx.maxPerMinute ? { maxPerMinute: ctx.maxPerMinute } : { lease: { runId: wf.workflowInfo().runId } }),
     };
     waiting.set(requestId, request);
     try {
@@ -213,39 +278,68 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
         void checkCoordinator().catch(() => {
           // Only a cancellation ends it early: the import is being cancelled, and its requests with it.
         });
-      await wf.condition(() => grants.has(requestId) || ctx.stopping() || cancelled());
+      await wf.condition(() => grants.has(requestId) || ctx.stopping() || cancelled() || lease !== undefined);
     } finally {
       waiting.delete(requestId);
       if (waiting.size === 0 && wait) ctx.changed();
     }
     const grant = grants.get(requestId);
     grants.delete(requestId);
-    if (!grant || ctx.stopping() || cancelled()) {
+    if (!grant) {
+      if (lease !== undefined && !ctx.stopping() && !cancelled()) return 'lease';
       await giveBack(requestId);
+      return false;
+    }
+    if (grant.lease) holdLease(grant.lease.id, grant.lease.gate);
+    const permit: Permit = {
+      requestId,
+      grantedAt: Date.now(),
+      ...(grant.notBefore !== undefined ? { notBefore: grant.notBefore } : {}),
+      ...(grant.lease ? { leaseId: grant.lease.id } : {}),
+    };
+    if (ctx.stopping() || cancelled()) {
+      await giveBackPermit(permit);
       return false;
     }
     const sendAt = Math.max(grant.notBefore ?? 0, Date.now());
     if (waitsTold !== waitsBefore || sendAt > Date.now()) recordQuotaWait(wf.metricMeter, ctx.target, (sendAt - asked) / 1000);
-    return { requestId, grantedAt: Date.now(), ...(grant.notBefore !== undefined ? { notBefore: grant.notBefore } : {}) };
+    return permit;
   };
   /** The permit asked for ahead, while no chunk has taken it. */
-  let ahead: { permit: Promise<Permit | false>; cancel(): void } | undefined;
+  let ahead: { permit: Promise<Permit | false | 'lease'>; cancel(): void } | undefined;
   return {
     async take() {
-      const held = ahead;
-      ahead = undefined;
-      if (held) {
-        const permit = await held.permit;
-        // Held longer than AHEAD_HELD_MS (a slow source), it goes back: its grant counted too long ago.
-        if (permit && Date.now() - (permit.grantedAt ?? 0) <= AHEAD_HELD_MS) return permit;
-        if (permit) await giveBack(permit.requestId!);
-        if (ctx.stopping()) return false;
+      for (;;) {
+        const leased = lease;
+        if (leased && !leased.recalled) {
+          leased.takers++;
+          const permit = await leased.local.take().finally(() => leased.takers--);
+          if (permit) return { ...permit, leaseId: leased.id };
+          if (ctx.stopping()) return false;
+          continue;
+        }
+        // A lease on its way back: the request goes after it, so that the coordinator has its gate back when it comes.
+        if (leased) {
+          await wf.condition(() => lease !== leased);
+          continue;
+        }
+        const held = ahead;
+        ahead = undefined;
+        if (held) {
+          const permit = await held.permit;
+          if (permit === 'lease') continue;
+          // Held longer than AHEAD_HELD_MS (a slow source), it goes back: its grant counted too long ago.
+          if (permit && Date.now() - (permit.grantedAt ?? 0) <= AHEAD_HELD_MS) return permit;
+          if (permit) await giveBackPermit(permit);
+          if (ctx.stopping()) return false;
+        }
+        const permit = await takeOne(() => false);
+        if (permit !== 'lease') return permit;
       }
-      return takeOne(() => false);
     },
     ahead() {
-      // The import's own ceiling paces its sends by the minute: a permit ahead would gain nothing there.
-      if (ahead || ctx.stopping() || ctx.maxPerMinute !== undefined || !wf.patched('permit-ahead')) return;
+      // The import's own ceiling paces its sends by the minute: a permit ahead would gain nothing there; nor under a lease.
+      if (ahead || ctx.stopping() || ctx.maxPerMinute !== undefined || lease !== undefined || !wf.patched('permit-ahead')) return;
       let cancelled = false;
       ahead = {
         permit: takeOne(() => cancelled, true),
@@ -258,15 +352,26 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
     async release() {
       const held = ahead;
       ahead = undefined;
-      if (!held) return;
-      held.cancel();
-      const permit = await held.permit;
-      if (permit) await giveBack(permit.requestId!);
+      if (held) {
+        held.cancel();
+        const permit = await held.permit;
+        if (permit && permit !== 'lease') await giveBackPermit(permit);
+      }
+      const leased = lease;
+      if (leased) {
+        leased.recalled = true;
+        await wf.condition(() => lease !== leased);
+      }
     },
     async answered(permit, quota, failed) {
+      if (permit.leaseId !== undefined) {
+        if (lease?.id === permit.leaseId) lease.gate.answered(Date.now(), quota, failed);
+        return;
+      }
       if (permit.requestId) await tell({ answer: { requestId: permit.requestId, ...(quota ? { quota } : {}), failed } });
     },
     waitingFor() {
+      if (lease && !lease.recalled) return lease.local.waitingFor();
       if (waiting.size === 0 || !wait || wait.until <= Date.now()) return undefined;
       return { until: wait.until, what: describeWait(ctx.target, wait.bucket, wait.maxPerMinute) };
     },

@@ -133,6 +133,13 @@ export class QuotaGate {
   tick(): void {
     this.version++;
   }
+
+  /** Takes on a state learnt elsewhere (an account's gate back from the import it was lent to). */
+  adopt(state: QuotaGateState): void {
+    for (const key of Object.keys(this.state)) delete this.state[key as keyof QuotaGateState];
+    Object.assign(this.state, JSON.parse(JSON.stringify(state)) as QuotaGateState);
+    this.version++;
+  }
 }
 
 /** "Voucherify's bulk quota": what a waiting import waits for, in the progress and the CLI. */
