@@ -187,8 +187,14 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
   /** Paces by the lent gate until it is to go back, then gives it back once nothing taken from it is out. */
   const holdLease = (id: string, lent: QuotaGateState): void => {
     const gate = new QuotaGate({ probeFirst: true }, lent);
-    const held = { id, gate, recalled: false, takers: 0, local: undefined as unknown as PermitSource };
-    held.local = localPermits(gate, { ...ctx, stopping: () => ctx.stopping() || held.recalled });
+    // A recall ends the lent gate's waits as a stop would: the submission then asks the coordinator.
+    const held: NonNullable<typeof lease> = {
+      id,
+      gate,
+      recalled: false,
+      takers: 0,
+      local: localPermits(gate, { ...ctx, stopping: () => ctx.stopping() || held.recalled }),
+    };
     lease = held;
     void (async () => {
       const done = () => ctx.allTaken?.() === true && held.takers === 0;
