@@ -11,7 +11,7 @@ import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targ
 import type { FailedOutcome, ItemOutcome } from '../common/outcome';
 import type { ItemHead } from '../targets/types';
 import { chunkToSend, keepOutcomes, keptKey, keptOutcomes, readChunk, readChunkHeads, writeChunk } from './staging/files';
-import { recordOutcomes, writeRowsAhead } from './staging/rows';
+import { recordAllSucceeded, recordOutcomes, writeRowsAhead } from './staging/rows';
 import { keepsLedger } from './staging/delta';
 import type { StagingStore } from './staging/store';
 import { ActionPace, firstPollDelay, formatDuration, nextPollDelay } from './poll-schedule';
@@ -197,11 +197,12 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       // The rows a success keeps, written while the target works (rows.ts, writeRowsAhead). Every outcome is recorded
       // after they are, so that an outcome that does not hold them removes them for good. Only by a first attempt: a
       // later one may find outcomes recorded, which rows written beside them would contradict until it records again.
-      const rowsAhead =
+      // Resolves to how many rows were written, or false.
+      const rowsAhead: Promise<number | false> =
         keepsLedger(input.options) || ctx.info.attempt > 1
           ? Promise.resolve(false)
           : readChunkHeads(store, input.importId, chunkId)
-              .then((items) => writeRowsAhead(store, input.importId, chunkId, items))
+              .then(async (items) => (await writeRowsAhead(store, input.importId, chunkId, items)) && items.length)
               // Not written: the record writes them, as before.
               .catch(() => false);
       const recordAll = async (outcome: FailedOutcome) => {
@@ -270,8 +271,14 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           // Only a wait that no failure stretched tells how fast the target works: at least until the last poll that
           // found it unfinished (or at most until now, found at the first poll).
           if (!pollsFailed) pace.observe(input.target, products, (polls === 1 ? Date.now() : unfinishedAt) - began, polls === 1);
+          const rows = await rowsAhead;
+          if (poll.allSucceeded && rows !== false) {
+            // Every product succeeded and its rows are written: the outcome line says so, with no need of the heads again.
+            await recordAllSucceeded(store, input.importId, chunkId, rows);
+            return { ...zeroOutcomes(), succeeded: rows };
+          }
           const items = await readChunkHeads(store, input.importId, chunkId);
-          return record(input, chunkId, items, items.map(poll.outcomeOf), 0, await rowsAhead);
+          return record(input, chunkId, items, items.map(poll.outcomeOf), 0, rows !== false);
         }
         const now = Date.now();
         unfinishedAt = now;

@@ -124,7 +124,13 @@ export interface AsyncActionApi<T extends TargetName = TargetName> {
 
 export type ActionPoll =
   | { finished: false; status: string; progress: number }
-  | { finished: true; status: string; outcomeOf(item: ItemHead): ItemOutcome };
+  | {
+      finished: true;
+      status: string;
+      outcomeOf(item: ItemHead): ItemOutcome;
+      /** Every product of the action succeeded: `outcomeOf` says so whatever the item (no need to read them). */
+      allSucceeded?: boolean;
+    };
 
 /** The target answers each product within the request. */
 export interface SynchronousApi<T extends TargetName = TargetName> {

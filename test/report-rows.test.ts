@@ -22,7 +22,7 @@ import {
   writeLines,
   writeOutcomes,
 } from '../activities/staging/files';
-import { recordOutcomes, writeRowsAhead } from '../activities/staging/rows';
+import { recordAllSucceeded, recordOutcomes, writeRowsAhead } from '../activities/staging/rows';
 import { LocalFolderStore } from '../activities/staging/store';
 import type { ItemOutcome } from '../targets/types';
 import { tempDir } from './helpers';
@@ -167,8 +167,12 @@ describe('rows written as outcomes arrive', () => {
       true,
       true,
     );
+    // And recorded by its count alone, as awaitAction does when the target says every product succeeded: the same.
+    await writeRowsAhead(store, 'counted', 'r0-000000', all);
+    await recordAllSucceeded(store, 'counted', 'r0-000000', all.length);
     for (const key of [rowsKey, outcomeKey])
-      assert.deepEqual(await readFile(store.locate(key('before', 'r0-000000'))), await readFile(store.locate(key('after', 'r0-000000'))));
+      for (const written of ['before', 'counted'])
+        assert.deepEqual(await readFile(store.locate(key(written, 'r0-000000'))), await readFile(store.locate(key('after', 'r0-000000'))));
     // None for a retry round's chunk or one out of source order.
     assert.equal(await writeRowsAhead(store, 'ahead', 'r1-000000', [item(1)]), false);
     assert.equal(await writeRowsAhead(store, 'ahead', 'r0-000009', [item(2), item(1)]), false);

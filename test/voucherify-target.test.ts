@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { outcomesOfAction } from '../targets/voucherify/api';
+import { allSucceededIn, outcomesOfAction } from '../targets/voucherify/api';
 import { voucherify } from '../targets/voucherify';
 import type { StagedItem } from '../targets/types';
 
@@ -54,6 +54,25 @@ test('the legacy result shape: updated products succeeded, others and missing on
 test('a FAILED action fails every product of the chunk for a retry round', () => {
   const outcomeOf = outcomesOfAction({ id: 'aa_3', status: 'FAILED', result: null });
   for (const key of ['a', 'b']) assert.deepEqual(outcomeOf(item(key)), { kind: 'retryable', error: 'aa_3: the async action ended FAILED' });
+});
+
+test('an action whose products all succeeded is told apart without its products: no error names one, no legacy results', () => {
+  type Action = Parameters<typeof outcomesOfAction>[0];
+  const done = (result: Action['result']): Action => ({ id: 'aa_4', status: 'DONE', result });
+  const cases = [
+    { action: done({ done_count: 2 }), all: true },
+    { action: done({ done_count: 2, errors: [] }), all: true },
+    // An error that names no product fails none (outcomesOfAction passes over it).
+    { action: done({ done_count: 2, errors: [{ key: 'x', message: 'about the action' }] }), all: true },
+    { action: done({ done_count: 1, errors: [{ source_id: 'b', key: 'product_update_failed', message: 'failed' }] }), all: false },
+    { action: done({ done_count: 1, results: [{ source_id: 'a', found: false, updated: true }] }), all: false },
+    { action: { id: 'aa_4', status: 'FAILED', result: null } as Action, all: false },
+  ];
+  for (const { action, all } of cases) {
+    assert.equal(allSucceededIn(action), all, JSON.stringify(action));
+    // Where it says so, every product's outcome is a success, whichever the product.
+    if (all) for (const key of ['a', 'b', 'zz']) assert.deepEqual(outcomesOfAction(action)(item(key)), { kind: 'succeeded' });
+  }
 });
 
 test('a CSV row: dotted metadata columns nest, price becomes an integer, attributes split on | or parse as JSON', () => {

@@ -64,6 +64,14 @@ export async function recordOutcomes(
 }
 
 /**
+ * Records that all `products` of a chunk succeeded, its rows written ahead (writeRowsAhead said so): what
+ * recordOutcomes writes then, without the heads (the outcome line says only how many).
+ */
+export function recordAllSucceeded(store: StagingStore, importId: string, id: string, products: number): Promise<void> {
+  return writeAllSucceeded(store, importId, id, products);
+}
+
+/**
  * Writes the rows a round-0 chunk keeps if all its products succeed, before its outcomes are known: an asynchronous
  * target's action runs for a second or more, and written when it had ended, the last chunk's rows were 0.06–0.13 s of an
  * import's tail. They hold only once recordOutcomes writes that all succeeded; any other outcome removes them. True

@@ -86,6 +86,11 @@ export function outcomesOfAction(action: AsyncAction): (item: ItemHead) => ItemO
   };
 }
 
+/** Whether `outcomesOfAction` says succeeded for every product, whichever: no error names one, and no legacy results. */
+export function allSucceededIn(action: AsyncAction): boolean {
+  return action.status !== 'FAILED' && !action.result?.results && !(action.result?.errors ?? []).some((e) => e.source_id);
+}
+
 /** What a submission heartbeats just before sending: a later attempt then knows an action may exist. */
 interface SubmitHeartbeat {
   sentAt: number;
@@ -332,7 +337,7 @@ export function connectVoucherify(env: NodeJS.ProcessEnv): AsyncActionApi<'vouch
       if (action.status === 'ENQUEUED' || action.status === 'IN_PROGRESS') {
         return { finished: false, status: action.status, progress: action.progress ?? 0 };
       }
-      return { finished: true, status: action.status, outcomeOf: outcomesOfAction(action) };
+      return { finished: true, status: action.status, outcomeOf: outcomesOfAction(action), allSucceeded: allSucceededIn(action) };
     },
   };
 }
