@@ -3,7 +3,7 @@
  * Temporal server and the Voucherify sandbox with small bulk windows: a wait for the window spends no
  * attempt and survives a killed worker, and two workers on one queue never send into a closed window.
  */
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -222,6 +222,26 @@ async function twoWorkers(sandbox: VoucherifySandbox, taskQueue: string, staging
   };
 }
 
+/**
+ * One account with a small bulk quota, two catalogs (`counts` products), two workers on a new queue, and `start(i)`,
+ * which starts an import of catalog i (chunks of 10, four in flight) with no ceiling of its own.
+ */
+async function twoCatalogs(ctx: TestContext, name: string, quotas: Record<string, number>, counts: [number, number]) {
+  const sandbox = await sandboxFor(ctx, 'voucherify', { quotas });
+  const catalogs = [await catalogOf(`${name}-a`, counts[0]), await catalogOf(`${name}-b`, counts[1])];
+  const taskQueue = uniqueTaskQueue(name);
+  const workers = await twoWorkers(sandbox, taskQueue, path.join(catalogs[0]!.dir, 'staging'));
+  onEnd(ctx, () => workers.stop());
+  const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
+  const start = (i: 0 | 1) =>
+    startImport(
+      t.client,
+      { target: 'voucherify' as const, source: { location: catalogs[i]!.file }, options },
+      { taskQueue, workflowId: `${name}-${i}-${Date.now()}` },
+    );
+  return { sandbox, taskQueue, start };
+}
+
 describe('Voucherify import against a small bulk quota', () => {
   test('waits for the window durably: a worker killed during the wait, and the import resumes at the window with no extra 429', async (ctx) => {
     const windowSeconds = 6;
@@ -352,26 +372,11 @@ describe('Voucherify import against a small bulk quota', () => {
   });
 
   test("an import alone is lent the account's gate; a second import's request recalls it, and the two share the windows", async (ctx) => {
-    const sandbox = await sandboxFor(ctx, 'voucherify', { quotas: { bulkPerHour: 2, bulkWindowSeconds: 4 } });
-    const first = await catalogOf('quota-lease-a', 60);
-    const second = await catalogOf('quota-lease-b', 20);
-    const taskQueue = uniqueTaskQueue('quota-lease');
-    const workers = await twoWorkers(sandbox, taskQueue, path.join(first.dir, 'staging'));
-    onEnd(ctx, () => workers.stop());
-    const start = (file: string, name: string) =>
-      startImport(
-        t.client,
-        {
-          target: 'voucherify' as const,
-          source: { location: file },
-          options: { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 },
-        },
-        { taskQueue, workflowId: `${name}-${Date.now()}` },
-      );
-    const a = await start(first.file, 'quota-lease-a');
+    const { sandbox, taskQueue, start } = await twoCatalogs(ctx, 'quota-lease', { bulkPerHour: 2, bulkWindowSeconds: 4 }, [60, 20]);
+    const a = await start(0);
     // Its first window's two calls answered: the first import sends on its lease (six chunks take three windows).
     await eventually('the first window used', async () => ((bulkAnswers(sandbox)[202] ?? 0) >= 2 ? true : undefined), 60_000);
-    const b = await start(second.file, 'quota-lease-b');
+    const b = await start(1);
     const summaries = await Promise.all([a, b].map((h) => h.result()));
     assert.deepEqual(
       summaries.map((s) => s.counts.succeeded),
@@ -390,24 +395,12 @@ describe('Voucherify import against a small bulk quota', () => {
   });
 
   test("a lease whose import has ended: the next import's request finds it so, and the gate comes back at once", async (ctx) => {
-    const sandbox = await sandboxFor(ctx, 'voucherify', { quotas: { bulkPerHour: 1, bulkWindowSeconds: 3 } });
-    const first = await catalogOf('quota-gone-a', 40);
-    const second = await catalogOf('quota-gone-b', 20);
-    const taskQueue = uniqueTaskQueue('quota-gone');
-    const workers = await twoWorkers(sandbox, taskQueue, path.join(first.dir, 'staging'));
-    onEnd(ctx, () => workers.stop());
-    const options = { pollIntervalMs: 100, retryBackoffMs: 100, maxItemsPerChunk: 10, concurrency: 4 };
-    const start = (file: string, name: string) =>
-      startImport(
-        t.client,
-        { target: 'voucherify' as const, source: { location: file }, options },
-        { taskQueue, workflowId: `${name}-${Date.now()}` },
-      );
-    const a = await start(first.file, 'quota-gone-a');
+    const { sandbox, taskQueue, start } = await twoCatalogs(ctx, 'quota-gone', { bulkPerHour: 1, bulkWindowSeconds: 3 }, [40, 20]);
+    const a = await start(0);
     // One call a window: four chunks take four windows, on the lease the first import was lent.
     await eventually('the first import sending', async () => ((bulkAnswers(sandbox)[202] ?? 0) >= 1 ? true : undefined), 60_000);
     await a.terminate('test: an import that ends holding the lease');
-    const b = await start(second.file, 'quota-gone-b');
+    const b = await start(1);
     const summary = await b.result();
     assert.equal(summary.status, 'completed');
     assert.equal(summary.counts.succeeded, 20);
