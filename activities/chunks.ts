@@ -11,6 +11,7 @@ import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targ
 import type { FailedOutcome, ItemOutcome } from '../common/outcome';
 import type { ItemHead } from '../targets/types';
 import { chunkToSend, keepOutcomes, keptKey, keptOutcomes, readChunk, readChunkHeads, writeChunk } from './staging/files';
+import { afterStaging } from './staging/busy';
 import { recordAllSucceeded, recordOutcomes, writeRowsAhead } from './staging/rows';
 import { keepsLedger } from './staging/delta';
 import type { StagingStore } from './staging/store';
@@ -197,16 +198,26 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
       // The rows a success keeps, written while the target works (rows.ts, writeRowsAhead). Every outcome is recorded
       // after they are, so that an outcome that does not hold them removes them for good. Only by a first attempt: a
       // later one may find outcomes recorded, which rows written beside them would contradict until it records again.
-      // Resolves to how many rows were written, or false.
+      // They wait while this worker stages (the chunks to come wait for staging), and are not written ahead once the
+      // action has ended. Resolves to how many rows were written, or false.
+      const staging = afterStaging();
       const rowsAhead: Promise<number | false> =
         keepsLedger(input.options) || ctx.info.attempt > 1
           ? Promise.resolve(false)
-          : readChunkHeads(store, input.importId, chunkId)
-              .then(async (items) => (await writeRowsAhead(store, input.importId, chunkId, items)) && items.length)
+          : staging.idle
+              .then(async (idle) => {
+                if (!idle) return false;
+                const items = await readChunkHeads(store, input.importId, chunkId);
+                return (await writeRowsAhead(store, input.importId, chunkId, items)) && items.length;
+              })
               // Not written: the record writes them, as before.
               .catch(() => false);
+      const rowsWritten = () => {
+        staging.skip();
+        return rowsAhead;
+      };
       const recordAll = async (outcome: FailedOutcome) => {
-        await rowsAhead;
+        await rowsWritten();
         return recordWhole(input, chunkId, outcome);
       };
       // The submission's product count shapes the first poll; an import started before it was passed reads the chunk.
@@ -271,7 +282,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
           // Only a wait that no failure stretched tells how fast the target works: at least until the last poll that
           // found it unfinished (or at most until now, found at the first poll).
           if (!pollsFailed) pace.observe(input.target, products, (polls === 1 ? Date.now() : unfinishedAt) - began, polls === 1);
-          const rows = await rowsAhead;
+          const rows = await rowsWritten();
           if (poll.allSucceeded && rows !== false) {
             // Every product succeeded and its rows are written: the outcome line says so, with no need of the heads again.
             await recordAllSucceeded(store, input.importId, chunkId, rows);

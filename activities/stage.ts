@@ -15,6 +15,7 @@ import { STAGE_ATTEMPTS } from '../common/timeouts';
 import { compileMapping, INVALID_MAPPING, MappingError } from './mapping';
 import { readRedriveSource } from './redrive';
 import { stageInThread } from './stage-thread-client';
+import { asStaging } from './staging/busy';
 import { asGivenCheck, outputIsInput } from '../targets/as-given';
 import { asGivenTextCheck } from '../targets/as-given-text';
 import type { ChunkLimits, StagedItem } from '../targets/types';
@@ -110,7 +111,7 @@ export function createStageActivity(store: StagingStore, targets: TargetRegistry
   return async function stageSource(input: ImportInput): Promise<StageResult> {
     const ctx = stageContextOf(Context.current());
     try {
-      return await (thread ? stageInThread(input, ctx, thread) : stage(input, ctx));
+      return await (thread ? stageInThread(input, ctx, thread) : asStaging(() => stage(input, ctx)));
     } catch (err) {
       throw err instanceof SourceError ? sourceFailure(err, ctx.attempt) : err;
     }
