@@ -7,7 +7,8 @@
  *
  * chunk: products per request for Propeller (default 1000), bytes per request for Voucherify (default 10,000,000).
  * STAGE_THREAD=1 stages in a thread of its own (the worker's BULKPORT_STAGE_THREAD=1); BULKPORT_METRICS_ADDRESS serves
- * the worker's metrics, as `npm run worker` does; COMPARE_EVENTS=1 prints each bulkport run's activity events (seconds
+ * the worker's metrics, as `npm run worker` does; COMPARE_SPANS=1 prints each Voucherify run's async actions as [created, done]
+ * seconds since its start (on stderr); COMPARE_EVENTS=1 prints each bulkport run's activity events (seconds
  * from the start, event type, activity) on stderr, to see where its time goes, and the events by type of every workflow
  * run on its task queue (the import's, the account's coordinator's). COMPARE_OPTIONS='{"shareQuota":false}'
  * adds import options to bulkport's (a JSON object), to measure what one costs. COMPARE_WARM=2000 warms each run first
@@ -281,6 +282,7 @@ function actionsOf(listed: ListedAction[], startedAtMs: number, endSeconds: numb
     .filter(([created]) => created >= 0) // the warm-up's came before the clock
     .sort((a, b) => a[0] - b[0]);
   if (spans.length === 0) return undefined;
+  if (process.env.COMPARE_SPANS) console.error('SPANS', JSON.stringify(spans.map(([a, b]) => [+a.toFixed(2), +b.toFixed(2)])));
   let idle = 0;
   let busyUntil = spans[0]![0];
   for (const [created, done] of spans) {
