@@ -13,7 +13,7 @@ import { LocalFolderStore } from '../activities/staging/store';
 import { startImport } from '../client';
 import { progressQuery } from '../workflows/messages';
 import { QuotaGate } from '../workflows/quota';
-import { PERMIT_LEASE_MS } from '../workflows/account-quota';
+import { PERMIT_LEASE_MS, permitAnswerSignal, permitRequestSignal } from '../workflows/account-quota';
 import { quotaOf } from '../targets/http';
 import { voucherifyQuotaHeaders } from '../targets/voucherify/quota-headers';
 import { waitingText } from '../client/progress';
@@ -413,6 +413,53 @@ describe('Voucherify import against a small bulk quota', () => {
     assert.equal(leases.returns, 1, 'which gave it back at its end');
     // What the ended import learnt went with it: at most one probe into the window it used.
     assert.ok((bulkAnswers(sandbox)[429] ?? 0) <= 1, JSON.stringify(bulkAnswers(sandbox)));
+  });
+
+  test('a lease granted for a request its import had given up: the give-back brings the gate home, with no recall', async (ctx) => {
+    const sandbox = await sandboxFor(ctx, 'voucherify', {});
+    const taskQueue = uniqueTaskQueue('quota-given-up');
+    const worker = await createImportWorker({
+      connection: t.connection,
+      namespace: t.namespace,
+      taskQueue,
+      env: sandbox.env,
+      store: new LocalFolderStore(await tempDir('quota-given-up')),
+      workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
+    });
+    const running = worker.run();
+    // Two running workflows in the place of imports: they take no grant and answer no recall, as an import that has
+    // given up its request takes no grant (and one that ends as it hears the recall answers none).
+    const holders = await Promise.all(
+      ['a', 'b'].map((k) =>
+        t.client.workflow.start('accountQuota', { taskQueue, workflowId: `${taskQueue}-${k}`, args: [{ target: 'voucherify' as const }] }),
+      ),
+    );
+    onEnd(ctx, async () => {
+      await Promise.all(holders.map((h) => h.terminate('test over').catch(() => undefined)));
+      worker.shutdown();
+      await running;
+    });
+    const request = (i: number) => ({
+      requestId: `${taskQueue}-r${i}`,
+      workflowId: holders[i]!.workflowId,
+      lease: { runId: holders[i]!.firstExecutionRunId },
+    });
+    const coordinator = await t.client.workflow.signalWithStart('accountQuota', {
+      taskQueue,
+      workflowId: `${taskQueue}-coordinator`,
+      args: [{ target: 'voucherify' as const }],
+      signal: permitRequestSignal,
+      signalArgs: [request(0)],
+    });
+    onEnd(ctx, () => coordinator.terminate('test over').catch(() => undefined));
+    const run = { workflowId: coordinator.workflowId, runId: coordinator.signaledRunId };
+    await eventually('the gate lent', async () => ((await leasesOf(run)).lent === 1 ? true : undefined), 15_000);
+    // The first import gives its request back (it had stopped waiting before the grant came); the second asks.
+    await coordinator.signal(permitAnswerSignal, { requestId: request(0).requestId, failed: true });
+    await coordinator.signal(permitRequestSignal, request(1));
+    // Without the give-back ending the lease, the second would wait for a recall's answer: a permit's lease (31 min).
+    await eventually('the gate lent to the second', async () => ((await leasesOf(run)).lent === 2 ? true : undefined), 15_000);
+    assert.equal((await leasesOf(run)).recalls, 0, 'no recall: the gate came back with the give-back');
   });
 
   test('a coordinator that ends while an import waits for its permit: the request is sent again within a minute, which starts a new coordinator', {

@@ -167,7 +167,11 @@ export async function accountQuota(args: AccountQuotaArgs, carried?: AccountQuot
   });
   wf.setHandler(permitAnswerSignal, (answer) => {
     const granted = state.granted.findIndex((g) => g.requestId === answer.requestId);
-    if (granted >= 0) {
+    // The request a lease was granted for, given back: its import gave up waiting before the grant came (it stopped,
+    // paused, or its staging failed), and never took the gate. It comes back as lent, instead of waiting for a recall
+    // that the import may never answer (one that ends in the task that hears it, its return is dropped with it).
+    if (state.lease?.id === answer.requestId && wf.patched('lease-given-back-unused')) endLease();
+    else if (granted >= 0) {
       state.granted.splice(granted, 1);
       gate.answered(Date.now(), answer.quota, answer.failed);
     } else {
