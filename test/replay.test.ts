@@ -53,6 +53,8 @@ const value = (payload: Payload | null | undefined) => (payload ? defaultPayload
 function coverage(): Set<string> {
   const seen = new Set<string>();
   for (const history of histories.values()) {
+    const activities = new Map<string, string>();
+    let staged = false;
     for (const event of history.events ?? []) {
       const started = event.workflowExecutionStartedEventAttributes;
       if (started) {
@@ -68,7 +70,13 @@ function coverage(): Set<string> {
       const sent = event.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName;
       if (sent) seen.add(`sent ${sent}`);
       const activity = event.activityTaskScheduledEventAttributes?.activityType?.name;
+      if (activity) activities.set(String(event.eventId), activity);
       if (activity === 'messageQuotaCoordinator') seen.add(`activity ${activity}`);
+      if (activity === 'messageQuotaCoordinator' && !staged && [...activities.values()].includes('stage'))
+        seen.add("the first chunk's permit asked for while staging writes it");
+      const done = event.activityTaskCompletedEventAttributes?.scheduledEventId;
+      // Staging's first news, or its end.
+      if (done && ['awaitStaged', 'stage'].includes(activities.get(String(done)) ?? '')) staged = true;
       const update = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name;
       if (update) seen.add(`update ${update}`);
       const completed = value(event.workflowExecutionCompletedEventAttributes?.result?.payloads?.[0]) as { status?: string } | undefined;
@@ -90,6 +98,8 @@ test('the committed histories cover both targets, the coordinator told both ways
     'sent quotaPermitAnswer',
     // An import alone on its account is lent the coordinator's gate, and gives it back (permits.ts, account-quota.ts).
     'sent quotaLeaseReturn',
+    // Asked for from the import's start, before staging's first news (first-permit-ahead).
+    "the first chunk's permit asked for while staging writes it",
     'a chunk split after a 413',
     'a retry round',
     'continue-as-new',

@@ -94,13 +94,19 @@ describe('staging beside the window (stub activities)', { concurrency: 2, timeou
   /**
    * An import into a shared account with the real coordinator (reached as messageQuotaCoordinator reaches it,
    * signal-with-start; one that never lends its gate) and stub activities: staging commits a chunk `gapsMs[i]` after the news of the one before, and
-   * ends 300 ms after the last was sent. With `grantFirst`, the news of a chunk after the first also waits (10 s at most)
-   * until the import has as many grants as chunks so far: a loaded machine's coordinator may take longer than the gap,
+   * ends 300 ms after the last was sent. With `grantFirst`, the news of a chunk also waits (10 s at most) until the
+   * import has a grant for each chunk so far, its own included: a loaded machine's coordinator may take longer than the gap,
    * and the test asks whether the permit was asked for ahead, not how fast it came. Returns how many submissions were
    * scheduled right on the news of their chunk, with no grant between (their permit had come while staging wrote
    * them), and the coordinator's messages.
    */
-  async function aheadImport(name: string, gapsMs: number[], options: Record<string, unknown> = {}, grantFirst = false) {
+  async function aheadImport(
+    name: string,
+    gapsMs: number[],
+    options: Record<string, unknown> = {},
+    grantFirst = false,
+    stageFails = false,
+  ) {
     const chunks = gapsMs.length;
     const coordinator = `quota-${name}-${Date.now()}`;
     const sent: string[] = [];
@@ -109,13 +115,18 @@ describe('staging beside the window (stub activities)', { concurrency: 2, timeou
       name,
       {
         stage: async () => {
+          if (stageFails) {
+            // Once the first chunk's permit has come: the import holds it when staging fails.
+            await sleep(gapsMs[0]! / 2);
+            throw ApplicationFailure.create({ type: 'SourceError', message: 'the source is gone', nonRetryable: true });
+          }
           await eventually('every chunk sent', () => sent.length === chunks || undefined, 30_000);
           await sleep(300);
           return staged(chunks);
         },
         awaitStaged: async ({ after }: { after: number }) => {
           await sleep(gapsMs[after] ?? 400);
-          if (grantFirst && after > 0) {
+          if (grantFirst) {
             const ctx = Context.current();
             const ownHistory = ctx.client.workflow.getHandle(ctx.info.workflowExecution!.workflowId);
             const grants = async () =>
@@ -151,8 +162,11 @@ describe('staging beside the window (stub activities)', { concurrency: 2, timeou
         handle = h;
       },
     );
-    assert.equal(outcome.failure, undefined);
-    assert.equal(outcome.summary?.counts.succeeded, chunks * 2);
+    if (stageFails) assert.match(failureOf(outcome).message, /the source is gone/);
+    else {
+      assert.equal(outcome.failure, undefined);
+      assert.equal(outcome.summary?.counts.succeeded, chunks * 2);
+    }
     const importEvents = (await handle!.fetchHistory()).events ?? [];
     const names = new Map(
       importEvents
@@ -175,12 +189,17 @@ describe('staging beside the window (stub activities)', { concurrency: 2, timeou
     return { onNews, requests: signals('quotaPermitRequest'), answers: signals('quotaPermitAnswer') };
   }
 
-  test("an account's import asks for the next chunk's permit while staging writes it, and gives back the one no chunk took", async () => {
+  test("an account's import asks for each chunk's permit while staging writes it, the first's from its start, and gives back the one no chunk took", async () => {
     const { onNews, requests, answers } = await aheadImport('alongside-ahead', [400, 400, 400, 400, 400], {}, true);
-    assert.equal(onNews, 4, `the chunks after the first sent on their news, their permits already there (${onNews} of 5)`);
+    assert.equal(onNews, 5, `every chunk sent on its news, its permit already there, the first's asked for at the start (${onNews} of 5)`);
     // Every request the coordinator had was answered: the chunks' permits by their answers, the one left over given back.
     assert.equal(requests, 6, 'a permit a chunk, and one asked for after the last chunk');
     assert.equal(answers, 6, 'each request answered');
+  });
+
+  test("staging that fails before the first chunk: the first chunk's permit, asked for at the start, is given back", async () => {
+    const { requests, answers } = await aheadImport('alongside-no-chunk', [4000], {}, false, true);
+    assert.deepEqual([requests, answers], [1, 1], 'the permit asked for at the start, and given back');
   });
 
   test('a permit held ahead longer than AHEAD_HELD_MS is given back when its chunk comes, and the chunk asks anew', async () => {

@@ -34,7 +34,7 @@ import {
 import { FailureType } from '../common/failure-types';
 import { recordProducts } from '../common/metrics';
 import { QuotaGate, type QuotaGateState } from './quota';
-import { accountPermits, localPermits } from './permits';
+import { accountPermits, FIRST_PERMIT_AHEAD, localPermits } from './permits';
 import type { QuotaSeen } from '../targets/http';
 import type { StagedSoFar } from '../activities/staging/files';
 import { cancelSignal, pauseSignal, progressQuery, resumeSignal, setConcurrencyUpdate } from './messages';
@@ -560,7 +560,12 @@ export async function importCatalog(request: ImportRequest | ScheduledRequest, c
       publish();
       if (!state.stage) {
         void stageAlongside();
+        // The first chunk's permit is asked for while staging writes it, as the next ones are: its request, and the
+        // coordinator's start and its lease, overlap staging instead of following it (0.2 s of a 200k import).
+        if (permits.ahead && wf.patched(FIRST_PERMIT_AHEAD)) permits.ahead();
         await wf.condition(() => !stagingRunning() || cursor.hasNext());
+        // Nothing will take that permit.
+        if (stagingFailure !== undefined) await permits.release?.();
         // Nothing was sent yet: the import fails with staging's cause, as if staging had come first (a bug as a bug).
         if (stagingFailure instanceof wf.ActivityFailure) throw importFailure('Staging failed', stagingFailure);
         if (stagingFailure !== undefined) throw stagingFailure;

@@ -140,6 +140,12 @@ export const REQUEST_CHECK_MS = 60_000;
 export const AHEAD_HELD_MS = 5_000;
 
 /**
+ * The patch under which an import asks for its first chunk's permit ahead, from its start, and takes a permit asked for
+ * ahead before a lease it holds (the lease may have come with that permit).
+ */
+export const FIRST_PERMIT_AHEAD = 'first-permit-ahead';
+
+/**
  * Pacing by the account's coordinator: requests and answers by signal, the permit by signal. Call it once per
  * workflow run, before the first workflow task ends (it sets signal handlers). `start` sends a message by activity
  * (signal-with-start: the coordinator may not run yet) and returns the coordinator's workflow id; once one has, the
@@ -317,7 +323,11 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
     async take() {
       for (;;) {
         const leased = lease;
-        if (leased && !leased.recalled) {
+        const held = ahead;
+        // A permit asked for ahead goes first, even beside a lease: the lease may have come with it, the permit taken
+        // from the lent gate already (and the gate goes back only once that permit is answered).
+        const aheadFirst = held !== undefined && leased !== undefined && wf.patched(FIRST_PERMIT_AHEAD);
+        if (leased && !leased.recalled && !aheadFirst) {
           leased.takers++;
           const permit = await leased.local.take().finally(() => leased.takers--);
           if (permit) return { ...permit, leaseId: leased.id };
@@ -325,11 +335,10 @@ export function accountPermits(ctx: PermitContext, start: (message: QuotaMessage
           continue;
         }
         // A lease on its way back: the request goes after it, so that the coordinator has its gate back when it comes.
-        if (leased) {
+        if (leased && !aheadFirst) {
           await wf.condition(() => lease !== leased);
           continue;
         }
-        const held = ahead;
         ahead = undefined;
         if (held) {
           const permit = await held.permit;
