@@ -201,9 +201,9 @@ async function catalogOf(name: string, count: number): Promise<{ dir: string; fi
   };
 }
 
-/** One worker in this process, one in a process of its own, on one queue: the activities of an import run on either. */
-async function twoWorkers(sandbox: VoucherifySandbox, taskQueue: string, stagingDir: string) {
-  const local = await createImportWorker({
+/** An import worker in this process on `taskQueue`, running until `stop`. */
+async function localWorker(sandbox: VoucherifySandbox, taskQueue: string, stagingDir: string) {
+  const worker = await createImportWorker({
     connection: t.connection,
     namespace: t.namespace,
     taskQueue,
@@ -211,12 +211,22 @@ async function twoWorkers(sandbox: VoucherifySandbox, taskQueue: string, staging
     store: new LocalFolderStore(stagingDir),
     workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
   });
-  const run = local.run();
+  const run = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await run;
+    },
+  };
+}
+
+/** One worker in this process, one in a process of its own, on one queue: the activities of an import run on either. */
+async function twoWorkers(sandbox: VoucherifySandbox, taskQueue: string, stagingDir: string) {
+  const local = await localWorker(sandbox, taskQueue, stagingDir);
   const other = spawnWorkerProcess({ targetEnv: sandbox.env, taskQueue, stagingDir });
   return {
     async stop() {
-      local.shutdown();
-      await run;
+      await local.stop();
       await other.kill();
     },
   };
@@ -418,15 +428,7 @@ describe('Voucherify import against a small bulk quota', () => {
   test('a lease granted for a request its import had given up: the give-back brings the gate home, with no recall', async (ctx) => {
     const sandbox = await sandboxFor(ctx, 'voucherify', {});
     const taskQueue = uniqueTaskQueue('quota-given-up');
-    const worker = await createImportWorker({
-      connection: t.connection,
-      namespace: t.namespace,
-      taskQueue,
-      env: sandbox.env,
-      store: new LocalFolderStore(await tempDir('quota-given-up')),
-      workflowBundlePath: process.env.BULKPORT_WORKFLOW_BUNDLE,
-    });
-    const running = worker.run();
+    const worker = await localWorker(sandbox, taskQueue, await tempDir('quota-given-up'));
     // Two running workflows in the place of imports: they take no grant and answer no recall, as an import that has
     // given up its request takes no grant (and one that ends as it hears the recall answers none).
     const holders = await Promise.all(
@@ -436,8 +438,7 @@ describe('Voucherify import against a small bulk quota', () => {
     );
     onEnd(ctx, async () => {
       await Promise.all(holders.map((h) => h.terminate('test over').catch(() => undefined)));
-      worker.shutdown();
-      await running;
+      await worker.stop();
     });
     const request = (i: number) => ({
       requestId: `${taskQueue}-r${i}`,
