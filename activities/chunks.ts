@@ -10,7 +10,16 @@ import { productsIn, zeroOutcomes, type ImportInput, type OutcomeCounts } from '
 import { FailureType, RETRY_FLOOR_MS, retryDelay, type QuotaSeen } from '../targets/http';
 import type { FailedOutcome, ItemOutcome } from '../common/outcome';
 import type { ItemHead } from '../targets/types';
-import { chunkToSend, keepOutcomes, keptKey, keptOutcomes, readChunk, readChunkHeads, writeChunk } from './staging/files';
+import {
+  chunkToSend,
+  keepOutcomes,
+  keptKey,
+  keptOutcomes,
+  readChunk,
+  readChunkHeads,
+  readChunkToSubmit,
+  writeChunk,
+} from './staging/files';
 import { afterStaging } from './staging/busy';
 import { recordAllSucceeded, recordOutcomes, writeRowsAhead } from './staging/rows';
 import { keepsLedger } from './staging/delta';
@@ -117,7 +126,7 @@ export function createChunkActivities(store: StagingStore, targets: TargetRegist
         lastHeartbeat: ctx.info.heartbeatDetails,
       });
       if (api.mode === 'synchronous') {
-        const items = await readChunk(store, input.importId, chunkId);
+        const items = await readChunkToSubmit(store, input.importId, chunkId);
         // A chunk of several requests: what an earlier attempt (or submission, before a 429's wait) got is not sent again.
         const answered = await keptOutcomes(store, input.importId, chunkId, items);
         let kept = answered !== undefined;

@@ -63,7 +63,7 @@ export function createHttp({ target, baseUrl, timeoutMs, limiter }: HttpOptions)
 }
 
 /** Products' bodies joined between a head and a tail, as bytes (common/joined-bytes.ts says why). */
-export function joinedBody(head: string, bodies: readonly string[], tail: string): Buffer {
+export function joinedBody(head: string, bodies: readonly (string | Uint8Array)[], tail: string): Buffer {
   return joinedBytes(head, bodies.length, (i) => bodies[i]!, tail);
 }
 

@@ -26,6 +26,14 @@ export interface StagedItem {
 export type ItemHead = Pick<StagedItem, 'line' | 'key'>;
 
 /**
+ * A product as a synchronous target sends it: its body as the chunk file's own bytes (UTF-8) where the file holds them
+ * plainly, so a body read to be sent is neither decoded nor encoded again; as text otherwise.
+ */
+export interface SubmitItem extends ItemHead {
+  body: string | Uint8Array;
+}
+
+/**
  * A chunk as an asynchronous target sends it: its product count, its products' heads when asked for, and its request body
  * streamed from the staged file.
  */
@@ -142,7 +150,7 @@ export interface SynchronousApi<T extends TargetName = TargetName> {
    * `unknownOutcomeRetries` counts requests sent again because their answer never came, including
    * those of earlier attempts that the target carried over through `lastHeartbeat`.
    */
-  submit(items: StagedItem[], ctx: SubmitContext<T>): Promise<{ outcomes: ItemOutcome[]; unknownOutcomeRetries: number }>;
+  submit(items: SubmitItem[], ctx: SubmitContext<T>): Promise<{ outcomes: ItemOutcome[]; unknownOutcomeRetries: number }>;
 }
 
 export type TargetApi<T extends TargetName = TargetName> = AsyncActionApi<T> | SynchronousApi<T>;

@@ -17,7 +17,7 @@ import { propeller } from '../targets/propeller';
 import { readSchemaMessages, requestGroups, settleProducts, type BulkReply, type PendingProduct } from '../targets/propeller/api';
 import { sourceOfKey } from '../targets/propeller/keys';
 import { PropellerProduct } from '../targets/propeller/schema';
-import type { ItemOutcome, StagedItem, SynchronousApi } from '../targets/types';
+import type { ItemOutcome, StagedItem, SubmitItem, SynchronousApi } from '../targets/types';
 import { tempDir } from './helpers';
 import { FailureType } from '../common/failure-types';
 
@@ -216,11 +216,14 @@ describe('Propeller answers', () => {
     assert.deepEqual(read.request, ['#/directives/0/operation: push is not a valid enum value']);
   });
 
+  /** The product a request holds, whether its body came as bytes or as text. */
+  const productOf = (item: SubmitItem) => JSON.parse(Buffer.from(item.body).toString()) as { sourceId: string };
+
   /** A fake endpoint: products whose sourceId starts with "bad" fail its schema; answers come in reverse order. */
   function fakeEndpoint(opts: { pointers: boolean; transient?: Set<string> }) {
     const requests: string[][] = [];
-    const send = async (items: StagedItem[]): Promise<BulkReply> => {
-      const products = items.map((item) => JSON.parse(item.body) as { sourceId: string });
+    const send = async (items: SubmitItem[]): Promise<BulkReply> => {
+      const products = items.map(productOf);
       requests.push(products.map((p) => p.sourceId));
       const bad = products.flatMap((p, i) => (p.sourceId.startsWith('bad') ? [i] : []));
       if (bad.length)
@@ -245,7 +248,7 @@ describe('Propeller answers', () => {
       item: staged({ sourceId, source: 'ERP', language: 'EN' }, index + 1),
     }));
 
-  async function settle(sourceIds: string[], send: (items: StagedItem[]) => Promise<BulkReply>): Promise<ItemOutcome[]> {
+  async function settle(sourceIds: string[], send: (items: SubmitItem[]) => Promise<BulkReply>): Promise<ItemOutcome[]> {
     const outcomes: ItemOutcome[] = new Array(sourceIds.length);
     await settleProducts(pending(sourceIds), send, outcomes);
     return outcomes;
@@ -315,10 +318,10 @@ describe('Propeller answers', () => {
     const sizes: number[] = [];
     const outcomes = await settle(ids(10, []), async (items) => {
       sizes.push(items.length);
-      if (items.length > 3 || items.some((i) => i.body.includes('ok-9'))) return { kind: 'too-large' };
+      if (items.length > 3 || items.some((i) => productOf(i).sourceId === 'ok-9')) return { kind: 'too-large' };
       return {
         kind: 'answered',
-        results: items.map((i) => ({ key: (JSON.parse(i.body) as { sourceId: string }).sourceId, success: true })),
+        results: items.map((i) => ({ key: productOf(i).sourceId, success: true })),
       };
     });
     assert.deepEqual(outcomes.filter((o) => o.kind === 'succeeded').length, 9);

@@ -22,6 +22,7 @@ import {
   readChunkHeads,
   readOutcomes,
   readChunkFile,
+  readChunkToSubmit,
   rowsKey,
   readHeadsOfChunk,
   writeChunk,
@@ -304,6 +305,19 @@ test('a chunk streamed to send is its bodies as staged, of the length it says, a
     mixed.map((_, i) => whole.item(i)),
     mixed,
   );
+  // A synchronous target's submission: each ASCII line's body as the file's bytes, the others decoded.
+  const toSubmit = await readChunkToSubmit(store, 'send', 'r0-000000');
+  assert.deepEqual(
+    toSubmit.map(({ line, key, body }) => ({ line, key, body: Buffer.from(body).toString() })),
+    mixed.map(({ line, key, body }) => ({ line, key, body })),
+  );
+  assert.deepEqual(
+    toSubmit.map(({ body }) => typeof body),
+    mixed.map(({ line, key, rawJson, body }) =>
+      Buffer.byteLength(line + key + rawJson + body) === (line + key + rawJson + body).length ? 'object' : 'string',
+    ),
+    'bytes where the line is ASCII',
+  );
   // All ASCII: every body is copied from the bytes.
   await writeChunk(store, 'send', 'r0-000002', items);
   assert.equal((await sent('send', 'r0-000002')).text, `[${items.map((i) => i.body).join(',')}]`);
@@ -340,11 +354,18 @@ test('a chunk streamed to send is its bodies as staged, of the length it says, a
     mixed,
   );
   assert.deepEqual(await readHeadsOfChunk(store, 'send', 'r0-000003'), heads(mixed));
+  assert.deepEqual(
+    (await readChunkToSubmit(store, 'send', 'r0-000003')).map(({ line, key, body }) => ({ line, key, body })),
+    mixed.map(({ line, key, body }) => ({ line, key, body })),
+    'read line by line: decoded',
+  );
+  assert.deepEqual(await readChunkToSubmit(store, 'send', 'r0-000001'), [{ line: 1, key: 'old', rawJson: '{"a":1}', body: '{"x":1}' }]);
 
   // A damaged chunk is refused before anything is sent.
   await writeFile(file, (await readFile(file, 'utf8')).replace('old', 'new'));
   await assert.rejects(chunkToSend(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
   await assert.rejects(readChunkFile(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
+  await assert.rejects(readChunkToSubmit(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
   await assert.rejects(readChunkHeads(store, 'send', 'r0-000001'), { type: 'StagingDamaged' });
   await rm(store.locate(chunkKey('send', 'r0-000002')));
   await assert.rejects(

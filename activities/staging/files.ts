@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { type ItemOutcome, storedOutcome } from '../../common/outcome';
-import type { ChunkToSend, ItemHead, StagedItem } from '../../targets/types';
+import type { ChunkToSend, ItemHead, StagedItem, SubmitItem } from '../../targets/types';
 import { isAscii } from 'node:buffer';
 import { Readable } from 'node:stream';
 import type { BytesWriter, LineWriter, StagingStore } from './store';
@@ -381,6 +381,30 @@ export async function readChunkFile(store: StagingStore, importId: string, id: s
     products: known.length,
     item: (i) => decoded.get(i) ?? decodeItem(file.toString('utf8', at[2 * i], at[2 * i + 1])),
   };
+}
+
+/**
+ * A chunk's products as a synchronous target sends them: each body a view of the file's bytes where its line is ASCII
+ * and of encodeItem's form (no string made of it, none encoded back for the request), decoded otherwise. Damage
+ * throws as readChunk's does.
+ */
+export function readChunkToSubmit(store: StagingStore, importId: string, id: string): Promise<SubmitItem[]> {
+  let allAscii = false;
+  return readWholeFile<SubmitItem>(
+    store,
+    chunkKey(importId, id),
+    decodeItem,
+    checkedDecodeItem,
+    (bytes, start, end) => {
+      const bodyStart = allAscii || isAscii(bytes.subarray(start, end)) ? bodyStartOf(bytes, start, end) : -1;
+      const head = bodyStart < 0 ? undefined : headOfBytes(bytes, start, end);
+      if (!head) return decodeItem(bytes.toString('utf8', start, end));
+      return { line: head.line, key: head.key, body: bytes.subarray(bodyStart, end - 1) };
+    },
+    (bytes) => {
+      allAscii = isAscii(bytes);
+    },
+  );
 }
 
 // ---- a chunk streamed to a target ----------------------------------------------------------

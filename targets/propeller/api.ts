@@ -22,7 +22,7 @@ import {
   type TargetSettings,
 } from '../http';
 import { DEFAULT_MAX_RPS, limiterFromEnv } from '../limiter';
-import type { ItemOutcome, StagedItem, SynchronousApi } from '../types';
+import type { ItemOutcome, SubmitItem, SynchronousApi } from '../types';
 import { succeeded } from '../../common/outcome';
 
 const label = 'Propeller';
@@ -57,7 +57,7 @@ export type BulkReply =
   | { kind: 'rejected'; error: string };
 
 /** A product of the chunk on its way: where its outcome goes and what Propeller will call it. */
-export interface PendingProduct<T extends { key: string } = StagedItem> {
+export interface PendingProduct<T extends { key: string } = SubmitItem> {
   index: number;
   item: T;
   /** The `key` Propeller answers with: the sourceId, or the id as text. */
@@ -123,7 +123,7 @@ const halves = <T>(list: T[]): T[][] => [list.slice(0, Math.ceil(list.length / 2
  */
 export async function settleProducts(
   products: PendingProduct[],
-  send: (items: StagedItem[]) => Promise<BulkReply>,
+  send: (items: SubmitItem[]) => Promise<BulkReply>,
   outcomes: ItemOutcome[],
 ): Promise<void> {
   const queue = [products];
@@ -280,7 +280,7 @@ export function connectPropeller(env: NodeJS.ProcessEnv): SynchronousApi<'propel
           }
         }
       };
-      const send = async (batch: StagedItem[]): Promise<BulkReply> => {
+      const send = async (batch: SubmitItem[]): Promise<BulkReply> => {
         const body = joinedBody(
           envelope.head,
           batch.map((item) => item.body),
