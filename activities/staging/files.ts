@@ -338,15 +338,17 @@ export interface ChunkFile {
 
 /**
  * Where the body of a chunk line as encodeItem writes it begins (`{"bodyLength":N,…,"body":` and the N bytes of an
- * ASCII body before its closing brace), or -1 for any other form. Reads no key and allocates nothing: this is all a
- * submission needs of each line.
+ * ASCII body before its closing brace), or -1 for any other form, and for a line that is not ASCII (its `bodyLength`
+ * counts characters, not bytes); `ascii`: the whole file is, no need to look. Reads no key and allocates nothing: this
+ * is all a submission needs of each line.
  */
-function bodyStartOf(bytes: Buffer, start: number, end: number): number {
+function bodyStartOf(bytes: Buffer, start: number, end: number, ascii: boolean): number {
   if (!bytesAt(bytes, start, BODY_LENGTH_BYTES)) return -1;
   const bodyLength = digitsAt(bytes, start + BODY_LENGTH_BYTES.length, end);
   if (bodyLength.end === start + BODY_LENGTH_BYTES.length) return -1;
   const bodyStart = end - 1 - bodyLength.value;
-  return bodyStart > bodyLength.end && bytesAt(bytes, bodyStart - BODY_BYTES.length, BODY_BYTES) ? bodyStart : -1;
+  if (bodyStart <= bodyLength.end || !bytesAt(bytes, bodyStart - BODY_BYTES.length, BODY_BYTES)) return -1;
+  return ascii || isAscii(bytes.subarray(start, end)) ? bodyStart : -1;
 }
 
 /**
@@ -396,7 +398,7 @@ export function readChunkToSubmit(store: StagingStore, importId: string, id: str
     decodeItem,
     checkedDecodeItem,
     (bytes, start, end) => {
-      const bodyStart = allAscii || isAscii(bytes.subarray(start, end)) ? bodyStartOf(bytes, start, end) : -1;
+      const bodyStart = bodyStartOf(bytes, start, end, allAscii);
       const head = bodyStart < 0 ? undefined : headOfBytes(bytes, start, end);
       if (!head) return decodeItem(bytes.toString('utf8', start, end));
       return { line: head.line, key: head.key, body: bytes.subarray(bodyStart, end - 1) };
@@ -589,8 +591,8 @@ async function* scanBodies(
   const line = (bytes: Buffer, start: number, end: number, ascii: boolean): boolean => {
     if (end === start) return false;
     if (!check.counted(bytesAt(bytes, start, SEAL_PREFIX_BYTES) ? bytes.toString('utf8', start, end) : undefined)) return false;
-    const bodyStart = bodyStartOf(bytes, start, end);
-    if (bodyStart > 0 && (ascii || isAscii(bytes.subarray(start, end)))) {
+    const bodyStart = bodyStartOf(bytes, start, end, ascii);
+    if (bodyStart > 0) {
       take(bytes, bodyStart, end - 1);
       return true;
     }
